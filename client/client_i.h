@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * client_i: private interfaces of the ringfs FUSE client.
+ *
+ *   main.c     command line, mount, daemonize, loop threads, signals
+ *   loop.c     one event loop per thread: /dev/fuse clone, transport
+ *              connection, request ids -> pending FUSE requests, retry
+ *              after RFS_HF_UNKNOWN_NODE, batched FORGET
+ *   inode.c    node id -> {nlookup, server handle}, sharded hash table
+ *   ops_*.c    the fuse_lowlevel_ops handlers and their completions
+ *
+ * A request is received from /dev/fuse, sent to the server, answered and
+ * replied to on the same loop thread; nothing on the hot path crosses
+ * threads.  Only the inode table is shared (lookup/forget, not read/write).
+ */
+#ifndef RFS_CLIENT_I_H
+#define RFS_CLIENT_I_H
+
+#define FUSE_USE_VERSION 314
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "proto.h"
+#include "xprt.h"
+
+#define CL_MAX_LOOPS 64
+#define CL_SLOTS 4096		/* pending requests per loop */
+#define CL_COPY_MAX 8192	/* frames kept for a resend after RESOLVE */
+#define CL_MAX_RETRIES 3
+
+struct cl_opts {
+	char source[512];
+	char addr_text[256];
+	char export_name[RFS_EXPORT_NAME_MAX + 1];
+	char mountpoint[4096];
+	char transport[32];
+	bool sqpoll;
+	bool csum;
+	unsigned loops;
+	double attr_timeout;
+	double entry_timeout;
+	bool kernel_cache;
+	bool writeback_cache;
+	bool direct_io;
+	bool readdirplus;
+	uint32_t max_write;
+	int connect_timeout_ms;
+	bool foreground;
+	bool debug;
+	bool ro;
+	/* options handed to libfuse, "-o a,b,c" */
+	char fuse_opts[4096];
+};
+
+struct cl_loop;
+
+/* The one client instance of the process. */
+struct rfs_client {
+	struct cl_opts o;
+	struct rfs_addr addr;
+	struct fuse_session *se;
+	uint64_t root_nodeid;
+	/* from the HELLO reply, for the ATTACHes of the other loops */
+	uint64_t session;
+	uint8_t token[16];
+	bool csum;		/* negotiated */
+	uint32_t max_msg;
+	uint32_t export_flags;
+	struct cl_loop *loops[CL_MAX_LOOPS];
+	unsigned nloops;
+	bool interactive;	/* errors to stderr, as typed */
+	int stop_fd;		/* eventfd: every loop exits when readable */
+	/* setup barrier: loops report ready / failed here */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned ready;
+	int setup_err;
+};
+
+extern struct rfs_client *rfs_cl;
+
+/* ---- inode table ------------------------------------------------------ */
+
+int rfs_inode_init(void);
+void rfs_inode_fini(void);
+/* Count one lookup of nodeid (adding it with its handle if new). */
+int rfs_inode_ref(uint64_t nodeid, const void *handle, uint32_t handle_len);
+/* Drop n lookups; returns true when the node left the table. */
+bool rfs_inode_unref(uint64_t nodeid, uint64_t n);
+/* Copy the node's handle into buf (RFS_HANDLE_MAX); length or -ENOENT. */
+int rfs_inode_handle(uint64_t nodeid, void *buf);
+/* Pin a node forever (the root). */
+int rfs_inode_pin(uint64_t nodeid, const void *handle, uint32_t handle_len);
+size_t rfs_inode_count(void);
+
+static inline uint64_t cl_nodeid(fuse_ino_t ino)
+{
+	return ino == FUSE_ROOT_ID ? rfs_cl->root_nodeid : (uint64_t)ino;
+}
+
+static inline fuse_ino_t cl_ino(uint64_t nodeid)
+{
+	return nodeid == rfs_cl->root_nodeid ? FUSE_ROOT_ID : (fuse_ino_t)nodeid;
+}
+
+/* ---- loops and RPCs --------------------------------------------------- */
+
+struct cl_pend;
+/* Completion of a request: called with h->status == 0 and a decoded
+   reply; must call exactly one fuse_reply_*. */
+typedef void (*cl_done_fn)(struct cl_pend *p, const struct rfs_hdr *h,
+			   const struct rfs_rep_view *v);
+
+struct cl_pend {
+	fuse_req_t req;		/* NULL: internal (RESOLVE) or free */
+	uint64_t id;
+	cl_done_fn done;
+	uint16_t op;
+	uint8_t retries;
+	bool busy;
+	int32_t next_free;
+	int32_t orig;		/* RESOLVE: slot of the request to resend */
+	uint64_t resolve_node;
+	void *copy;		/* the frame, kept for a resend */
+	uint32_t copy_len;
+	uint32_t copy_cap;
+	/* per-op context */
+	struct fuse_file_info fi;
+	size_t size;
+	bool plus;
+	uint64_t aux;
+};
+
+/* A request being built: the transport buffer and its builder. */
+struct cl_call {
+	struct cl_loop *l;
+	struct cl_pend *p;
+	struct rfs_buf *buf;
+	struct rfs_mb mb;
+};
+
+/*
+ * Start a request of opcode op for req: takes a pending slot and a buffer
+ * of `size` bytes (header included), fills the header with req's
+ * credentials.  On failure replies the error to req and returns it.
+ */
+int rfs_call_start(struct cl_call *c, fuse_req_t req, uint16_t op,
+		   uint32_t size, cl_done_fn done);
+/*
+ * rfs_call_start for a request with a fixed struct of `fixed` bytes and
+ * `extra` bytes of variable parts: returns the zeroed fixed struct, or
+ * NULL after replying the error.
+ */
+void *rfs_call_fixed(struct cl_call *c, fuse_req_t req, uint16_t op,
+		     uint32_t fixed, uint32_t extra, cl_done_fn done);
+/* Append variable parts; on overflow the send fails with EIO. */
+static inline void rfs_call_put(struct cl_call *c, const void *p, uint32_t n)
+{
+	rfs_mb_put_bytes(&c->mb, p, n);
+}
+/* Finish and send; on failure replies the error and frees the slot. */
+void rfs_call_send(struct cl_call *c);
+/* Abandon a started call: replies err (< 0) to its request. */
+void rfs_call_abort(struct cl_call *c, int err);
+
+/* Queue a FORGET for a node that left the inode table (this loop). */
+void rfs_loop_forget(uint64_t nodeid, uint64_t nlookup);
+
+/* Start loops threads; returns when all are ready or one failed. */
+int rfs_loops_start(struct rfs_client *cl);
+void rfs_loops_join(struct rfs_client *cl);
+/* Ask every loop to exit (signal, unmount); safe from any thread. */
+void rfs_loops_stop(void);
+bool rfs_loops_stopping(void);
+
+/*
+ * Phase 1 from the mounting process: connect, HELLO and close, to report
+ * "server unreachable" and "no such export" before mounting.
+ */
+int rfs_client_probe(struct rfs_client *cl);
+
+/* ---- ops -------------------------------------------------------------- */
+
+void rfs_attr_to_stat(const struct rfs_attr *a, struct stat *st);
+/* Reply an entry (nlookup is counted first; undone if the reply fails). */
+void rfs_reply_entry(fuse_req_t req, const struct rfs_entry *e,
+		     const void *handle, uint32_t handle_len);
+void rfs_entry_param(const struct rfs_entry *e, struct fuse_entry_param *ep);
+/* Completions shared by several ops */
+void rfs_done_empty(struct cl_pend *p, const struct rfs_hdr *h,
+		    const struct rfs_rep_view *v);
+void rfs_done_attr(struct cl_pend *p, const struct rfs_hdr *h,
+		   const struct rfs_rep_view *v);
+void rfs_done_entry(struct cl_pend *p, const struct rfs_hdr *h,
+		    const struct rfs_rep_view *v);
+
+/* ops_node.c and ops_file.c each fill their part of the table */
+void rfs_ops_node_fill(struct fuse_lowlevel_ops *ops);
+void rfs_ops_file_fill(struct fuse_lowlevel_ops *ops);
+
+#endif /* RFS_CLIENT_I_H */

@@ -1,0 +1,544 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ringfs: mount a ringfsd export with FUSE.
+ *
+ *   ringfs SERVER:PORT:/EXPORT MOUNTPOINT [-o OPTIONS] [-f] [-d] [-h] [-V]
+ *
+ * Order, as sshfs does it: everything that can fail for a reason the user
+ * should read (syntax, mount point, server unreachable, unknown export)
+ * is checked while still attached to the terminal; then mount, then
+ * daemonize, then the event loops connect for real (loop 0 HELLO, the
+ * others ATTACH).  The probe connection is closed before the fork so that
+ * no transport state (io_uring rings, registered buffers) crosses it.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client_i.h"
+#include "log.h"
+
+#define DEFAULT_PORT 7070
+
+struct rfs_client *rfs_cl;
+static struct rfs_client client;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: ringfs SERVER:PORT:/EXPORT MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
+"\n"
+"  -f                 stay in the foreground\n"
+"  -d                 debug: libfuse request trace (implies -f)\n"
+"  -h, --help         this help\n"
+"  -V, --version      version and transports built\n"
+"\n"
+"ringfs options (-o, comma separated, may be repeated):\n"
+"  transport=NAME     data path: uring (default) or tcp (built: %s)\n"
+"  sqpoll             uring: kernel submission polling thread\n"
+"  csum | nocsum      XXH3 checksum of every frame (default csum)\n"
+"  loops=N            event-loop threads (default: online CPUs, max %d)\n"
+"  attr_timeout=S     attribute cache timeout in seconds (default 1.0)\n"
+"  entry_timeout=S    name cache timeout in seconds (default 1.0)\n"
+"  kernel_cache       keep the page cache across opens\n"
+"  writeback_cache    kernel write-back caching\n"
+"  direct_io          bypass the page cache\n"
+"  noreaddirplus      plain readdir (no attributes with listings)\n"
+"  max_write=BYTES    largest write request (default and max 1 MiB)\n"
+"  connect_timeout=S  seconds to wait for the server (default 10)\n"
+"\n"
+"FUSE options passed to the kernel: allow_other, default_permissions,\n"
+"  ro, rw, fsname=, subtype=, nodev, nosuid, dev, suid, exec, noexec,\n"
+"  atime, noatime, sync, async, dirsync, auto_unmount, ...\n"
+"Ignored (for mount(8) and fstab): _netdev, auto, noauto, user, users,\n"
+"  nofail, defaults, x-*\n",
+		rfs_xprt_built(), CL_MAX_LOOPS);
+}
+
+/* ---- option parsing --------------------------------------------------- */
+
+static const char *const ignored_opts[] = {
+	"_netdev", "auto", "noauto", "user", "users", "nofail", "defaults",
+	"nouser", "owner", "group", "comment", NULL,
+};
+
+/* passed to libfuse as they are */
+static const char *const fuse_flags[] = {
+	"allow_other", "allow_root", "default_permissions", "rw", "nodev",
+	"nosuid", "dev", "suid", "exec", "noexec", "atime", "noatime",
+	"nodiratime", "diratime", "relatime", "norelatime", "strictatime",
+	"lazytime", "nolazytime", "sync", "async", "dirsync", "auto_unmount",
+	"blkdev", "silent", NULL,
+};
+
+static const char *const fuse_keys[] = {
+	"fsname=", "subtype=", "max_read=", "blksize=", "context=",
+	"fscontext=", "defcontext=", "rootcontext=", NULL,
+};
+
+static bool in_list(const char *const *l, const char *s)
+{
+	for (; *l; l++)
+		if (!strcmp(*l, s))
+			return true;
+	return false;
+}
+
+static bool prefix_in_list(const char *const *l, const char *s)
+{
+	for (; *l; l++)
+		if (!strncmp(*l, s, strlen(*l)))
+			return true;
+	return false;
+}
+
+static int parse_double(const char *opt, const char *v, double *out)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || end == v || *end || d < 0) {
+		fprintf(stderr, "ringfs: bad value in option '%s'\n", opt);
+		return -EINVAL;
+	}
+	*out = d;
+	return 0;
+}
+
+static int parse_ulong(const char *opt, const char *v, unsigned long min,
+		       unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 0);
+	if (errno || end == v || *end || n < min || n > max) {
+		fprintf(stderr,
+			"ringfs: bad value in option '%s' (%lu..%lu)\n", opt,
+			min, max);
+		return -EINVAL;
+	}
+	*out = n;
+	return 0;
+}
+
+static int add_fuse_opt(struct cl_opts *o, const char *opt)
+{
+	size_t used = strlen(o->fuse_opts);
+	int n;
+
+	n = snprintf(o->fuse_opts + used, sizeof(o->fuse_opts) - used, "%s%s",
+		     used ? "," : "", opt);
+	if (n < 0 || (size_t)n >= sizeof(o->fuse_opts) - used) {
+		fprintf(stderr, "ringfs: too many options\n");
+		return -E2BIG;
+	}
+	return 0;
+}
+
+static int parse_one(struct cl_opts *o, char *opt, bool *fsname,
+		     bool *subtype)
+{
+	char *eq = strchr(opt, '=');
+	const char *val = eq ? eq + 1 : NULL;
+	unsigned long n;
+	double d;
+	int ret = 0;
+
+	if (!*opt)
+		return 0;
+	if (in_list(ignored_opts, opt) || !strncmp(opt, "x-", 2) ||
+	    !strncmp(opt, "comment=", 8))
+		return 0;
+	if (val && !strncmp(opt, "transport=", 10)) {
+		if (strlen(val) >= sizeof(o->transport) || !*val) {
+			fprintf(stderr, "ringfs: bad transport '%s'\n", val);
+			return -EINVAL;
+		}
+		strcpy(o->transport, val);
+	} else if (!strcmp(opt, "sqpoll")) {
+		o->sqpoll = true;
+	} else if (!strcmp(opt, "csum")) {
+		o->csum = true;
+	} else if (!strcmp(opt, "nocsum")) {
+		o->csum = false;
+	} else if (val && !strncmp(opt, "loops=", 6)) {
+		ret = parse_ulong(opt, val, 1, CL_MAX_LOOPS, &n);
+		o->loops = (unsigned)n;
+	} else if (val && !strncmp(opt, "attr_timeout=", 13)) {
+		ret = parse_double(opt, val, &o->attr_timeout);
+	} else if (val && !strncmp(opt, "entry_timeout=", 14)) {
+		ret = parse_double(opt, val, &o->entry_timeout);
+	} else if (!strcmp(opt, "kernel_cache")) {
+		o->kernel_cache = true;
+	} else if (!strcmp(opt, "writeback_cache")) {
+		o->writeback_cache = true;
+	} else if (!strcmp(opt, "direct_io")) {
+		o->direct_io = true;
+	} else if (!strcmp(opt, "noreaddirplus")) {
+		o->readdirplus = false;
+	} else if (val && !strncmp(opt, "max_write=", 10)) {
+		ret = parse_ulong(opt, val, 4096, RFS_IO_MAX, &n);
+		o->max_write = (uint32_t)n;
+	} else if (val && !strncmp(opt, "connect_timeout=", 16)) {
+		ret = parse_double(opt, val, &d);
+		o->connect_timeout_ms = d * 1000 > INT_MAX ? INT_MAX
+							   : (int)(d * 1000);
+	} else if (!strcmp(opt, "ro")) {
+		o->ro = true;
+		ret = add_fuse_opt(o, opt);
+	} else if (in_list(fuse_flags, opt) ||
+		   (val && prefix_in_list(fuse_keys, opt))) {
+		if (!strncmp(opt, "fsname=", 7))
+			*fsname = true;
+		if (!strncmp(opt, "subtype=", 8))
+			*subtype = true;
+		if (!strcmp(opt, "rw"))
+			o->ro = false;
+		ret = add_fuse_opt(o, opt);
+	} else {
+		fprintf(stderr, "ringfs: unknown option '%s' (see ringfs "
+				"--help)\n", opt);
+		ret = -EINVAL;
+	}
+	return ret;
+}
+
+static int parse_opts(struct cl_opts *o, const char *list, bool *fsname,
+		      bool *subtype)
+{
+	char *copy = strdup(list), *save = NULL, *tok;
+	int ret = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok && !ret;
+	     tok = strtok_r(NULL, ",", &save))
+		ret = parse_one(o, tok, fsname, subtype);
+	free(copy);
+	return ret;
+}
+
+/* Escape ',' and '\' for libfuse's option parser. */
+static void escape_opt(const char *in, char *out, size_t outsz)
+{
+	size_t j = 0;
+
+	for (; *in && j + 2 < outsz; in++) {
+		if (*in == ',' || *in == '\\')
+			out[j++] = '\\';
+		out[j++] = *in;
+	}
+	out[j] = '\0';
+}
+
+static int parse_cmdline(struct cl_opts *o, int argc, char **argv)
+{
+	const char *pos[2] = { NULL, NULL };
+	bool fsname = false, subtype = false;
+	char tmp[1200];
+	long cpus;
+	int npos = 0, ret;
+
+	strcpy(o->transport, rfs_xprt_is_built("uring") ? "uring" : "tcp");
+	o->csum = true;
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	o->loops = cpus < 1 ? 1 : cpus > CL_MAX_LOOPS ? CL_MAX_LOOPS
+						       : (unsigned)cpus;
+	o->attr_timeout = 1.0;
+	o->entry_timeout = 1.0;
+	o->readdirplus = true;
+	o->max_write = RFS_IO_MAX;
+	o->connect_timeout_ms = 10000;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			exit(0);
+		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+			printf("ringfs %s (transports: %s; libfuse %s)\n",
+			       RINGFS_VERSION, rfs_xprt_built(),
+			       fuse_pkgversion());
+			exit(0);
+		} else if (!strcmp(a, "-f")) {
+			o->foreground = true;
+		} else if (!strcmp(a, "-d") || !strcmp(a, "--debug")) {
+			o->debug = true;
+			o->foreground = true;
+		} else if (!strcmp(a, "-o")) {
+			if (++i == argc) {
+				fprintf(stderr, "ringfs: -o needs options\n");
+				return -EINVAL;
+			}
+			ret = parse_opts(o, argv[i], &fsname, &subtype);
+			if (ret)
+				return ret;
+		} else if (!strncmp(a, "-o", 2)) {
+			ret = parse_opts(o, a + 2, &fsname, &subtype);
+			if (ret)
+				return ret;
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "ringfs: unknown argument '%s' (see "
+					"ringfs --help)\n", a);
+			return -EINVAL;
+		} else if (npos < 2) {
+			pos[npos++] = a;
+		} else {
+			fprintf(stderr, "ringfs: too many arguments ('%s')\n",
+				a);
+			return -EINVAL;
+		}
+	}
+	if (npos < 2) {
+		usage(stderr);
+		return -EINVAL;
+	}
+	if (strlen(pos[0]) >= sizeof(o->source) ||
+	    strlen(pos[1]) >= sizeof(o->mountpoint)) {
+		fprintf(stderr, "ringfs: argument too long\n");
+		return -ENAMETOOLONG;
+	}
+	strcpy(o->source, pos[0]);
+	strcpy(o->mountpoint, pos[1]);
+	if (!fsname) {
+		char esc[1100];
+
+		escape_opt(o->source, esc, sizeof(esc));
+		snprintf(tmp, sizeof(tmp), "fsname=%s", esc);
+		ret = add_fuse_opt(o, tmp);
+		if (ret)
+			return ret;
+	}
+	if (!subtype) {
+		ret = add_fuse_opt(o, "subtype=ringfs");
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int check_source(struct rfs_client *cl)
+{
+	struct cl_opts *o = &cl->o;
+	char addr[sizeof(o->addr_text)];
+	int ret;
+
+	ret = rfs_addr_split_source(o->source, addr, sizeof(addr),
+				    o->export_name, sizeof(o->export_name));
+	if (ret < 0 || !o->export_name[0]) {
+		fprintf(stderr, "ringfs: bad source '%s': expected "
+				"SERVER:PORT:/EXPORT\n", o->source);
+		return -EINVAL;
+	}
+	strcpy(o->addr_text, addr);
+	ret = rfs_addr_parse(addr, DEFAULT_PORT, &cl->addr);
+	if (ret < 0) {
+		fprintf(stderr, "ringfs: bad server address '%s': %s\n", addr,
+			ret == -ENOENT ? "unknown host" : strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+static int check_mountpoint(const char *mp)
+{
+	struct stat st;
+
+	if (stat(mp, &st) < 0) {
+		fprintf(stderr, "ringfs: bad mount point '%s': %s\n", mp,
+			strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "ringfs: bad mount point '%s': not a "
+				"directory\n", mp);
+		return -ENOTDIR;
+	}
+	return 0;
+}
+
+/* ---- libfuse glue ----------------------------------------------------- */
+
+static void fuse_log_fn(enum fuse_log_level level, const char *fmt,
+			va_list ap)
+{
+	char msg[1024];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	/* fuse_log_level has syslog's values */
+	rfs_log((int)level, "fuse: %s", msg);
+}
+
+static struct fuse_session *new_session(struct rfs_client *cl)
+{
+	struct fuse_lowlevel_ops ops;
+	char *argv[5];
+	int argc = 0;
+	struct fuse_args args;
+	struct fuse_session *se;
+
+	memset(&ops, 0, sizeof(ops));
+	rfs_ops_node_fill(&ops);
+	rfs_ops_file_fill(&ops);
+	argv[argc++] = (char *)"ringfs";
+	argv[argc++] = (char *)"-o";
+	argv[argc++] = cl->o.fuse_opts;
+	if (cl->o.debug)
+		argv[argc++] = (char *)"-d";
+	argv[argc] = NULL;
+	args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
+	se = fuse_session_new(&args, &ops, sizeof(ops), cl);
+	fuse_opt_free_args(&args);
+	return se;
+}
+
+/* Block the exit signals in every thread; the main thread takes them
+   through a signalfd. */
+static int setup_signals(sigset_t *set)
+{
+	struct sigaction sa = { .sa_handler = SIG_IGN };
+	int fd;
+
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	if (sigaction(SIGPIPE, &sa, NULL) < 0 ||
+	    pthread_sigmask(SIG_BLOCK, set, NULL) != 0) {
+		rfs_err("client: signal setup failed: %s", strerror(errno));
+		return -errno;
+	}
+	fd = signalfd(-1, set, SFD_CLOEXEC);
+	if (fd < 0) {
+		rfs_err("client: signalfd: %s", strerror(errno));
+		return -errno;
+	}
+	return fd;
+}
+
+static void wait_for_exit(struct rfs_client *cl, int sfd)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = sfd, .events = POLLIN },
+		{ .fd = cl->stop_fd, .events = POLLIN },
+	};
+
+	for (;;) {
+		int n = poll(pfd, 2, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rfs_err("client: poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[0].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				rfs_info("client: signal %u: unmounting %s",
+					 si.ssi_signo, cl->o.mountpoint);
+			break;
+		}
+		if (pfd[1].revents)
+			break;
+	}
+	rfs_loops_stop();
+}
+
+int main(int argc, char **argv)
+{
+	struct rfs_client *cl = &client;
+	sigset_t set;
+	int ret, sfd = -1, status = 1;
+	bool mounted = false;
+
+	rfs_cl = cl;
+	rfs_log_init("ringfs");
+	cl->stop_fd = -1;
+	cl->interactive = true;
+	if (parse_cmdline(&cl->o, argc, argv) < 0)
+		return 1;
+	if (check_source(cl) < 0 || check_mountpoint(cl->o.mountpoint) < 0)
+		return 1;
+	if (!rfs_xprt_is_built(cl->o.transport)) {
+		fprintf(stderr, "ringfs: unknown transport '%s' (built: %s)\n",
+			cl->o.transport, rfs_xprt_built());
+		return 1;
+	}
+	if (rfs_inode_init() < 0)
+		return 1;
+	fuse_set_log_func(fuse_log_fn);
+
+	/* phase 1 while the user still sees our errors */
+	ret = rfs_client_probe(cl);
+	if (ret < 0)
+		goto out_inode;
+	if (cl->o.ro == false && (cl->export_flags & RFS_EXPF_RO))
+		rfs_dbg(RFS_SUB_CLIENT, "client: export is read-only");
+
+	cl->se = new_session(cl);
+	if (!cl->se) {
+		fprintf(stderr, "ringfs: cannot start the FUSE session (bad "
+				"FUSE option in '%s'?)\n", cl->o.fuse_opts);
+		goto out_inode;
+	}
+	if (fuse_session_mount(cl->se, cl->o.mountpoint) != 0) {
+		fprintf(stderr, "ringfs: cannot mount on %s\n",
+			cl->o.mountpoint);
+		goto out_session;
+	}
+	mounted = true;
+	if (fuse_daemonize(cl->o.foreground) != 0)
+		goto out_unmount;
+	if (!cl->o.foreground)
+		rfs_log_use_syslog(true);
+	cl->interactive = false;
+
+	sfd = setup_signals(&set);
+	if (sfd < 0)
+		goto out_unmount;
+	ret = rfs_loops_start(cl);
+	if (ret < 0) {
+		rfs_err("client: %s: setup failed: %s; unmounting",
+			cl->o.mountpoint, strerror(-ret));
+		rfs_loops_join(cl);
+		goto out_unmount;
+	}
+	rfs_info("client: %s mounted on %s (transport %s, %u loops, %s)",
+		 cl->o.source, cl->o.mountpoint, cl->o.transport, cl->nloops,
+		 cl->csum ? "csum" : "nocsum");
+	wait_for_exit(cl, sfd);
+	rfs_loops_join(cl);
+	status = 0;
+
+out_unmount:
+	if (mounted)
+		fuse_session_unmount(cl->se);
+out_session:
+	fuse_session_destroy(cl->se);
+out_inode:
+	if (sfd >= 0)
+		close(sfd);
+	if (cl->stop_fd >= 0)
+		close(cl->stop_fd);
+	rfs_inode_fini();
+	return status;
+}

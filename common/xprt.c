@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: MIT
+/*
+ * xprt: the registry of transports and the thin wrappers around their ops
+ * tables.  A NULL slot means "unsupported": the wrapper returns
+ * -EOPNOTSUPP so that callers never test slots themselves.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "log.h"
+#include "ringfs_proto.h"
+#include "xprt_impl.h"
+
+/* The transports this build has, in order of preference. */
+static const struct rfs_xprt_ops *const xprt_table[] = {
+	&rfs_xprt_tcp_ops,
+#if HAVE_URING
+	&rfs_xprt_uring_ops,
+#endif
+};
+#define XPRT_N (sizeof(xprt_table) / sizeof(xprt_table[0]))
+
+/* Known to the design, and what to do when they are missing. */
+static const struct {
+	const char *name;
+	const char *how;
+} xprt_missing[] = {
+	{ "uring", "rebuild with liburing >= 2.3 installed and -During=enabled" },
+	{ "shm", "not implemented in this version of ringfs yet" },
+	{ "rdma", "not implemented in this version of ringfs yet (needs "
+		  "rdma-core)" },
+};
+
+const char *rfs_xprt_built(void)
+{
+	static const char built[] = "tcp"
+#if HAVE_URING
+				    " uring"
+#endif
+		;
+	return built;
+}
+
+bool rfs_xprt_is_built(const char *name)
+{
+	if (!name)
+		return false;
+	for (size_t i = 0; i < XPRT_N; i++)
+		if (!strcmp(xprt_table[i]->name, name))
+			return true;
+	return false;
+}
+
+void rfs_xprt_params_default(struct rfs_xprt_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->max_msg = RFS_MSG_MAX_DEFAULT;
+	p->depth = 64;
+	p->sqpoll = false;
+	p->zc_send = true;
+}
+
+static const struct rfs_xprt_ops *xops(const struct rfs_xprt *x)
+{
+	return ((const struct rfs_xprt_base *)(const void *)x)->ops;
+}
+
+static const struct rfs_xprt_ops *cops(const struct rfs_conn *c)
+{
+	return ((const struct rfs_conn_base *)(const void *)c)->ops;
+}
+
+int rfs_xprt_open(const char *name, const struct rfs_xprt_params *p,
+		  struct rfs_xprt **out)
+{
+	const struct rfs_xprt_ops *ops = NULL;
+	struct rfs_xprt_params def;
+	struct rfs_xprt *x = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!name)
+		return -EINVAL;
+	for (size_t i = 0; i < XPRT_N; i++)
+		if (!strcmp(xprt_table[i]->name, name))
+			ops = xprt_table[i];
+	if (!ops) {
+		for (size_t i = 0;
+		     i < sizeof(xprt_missing) / sizeof(xprt_missing[0]); i++) {
+			if (!strcmp(xprt_missing[i].name, name)) {
+				rfs_err("xprt: transport '%s' is not built: "
+					"%s (built: %s)",
+					name, xprt_missing[i].how,
+					rfs_xprt_built());
+				return -ENOTSUP;
+			}
+		}
+		rfs_err("xprt: unknown transport '%s' (built: %s)", name,
+			rfs_xprt_built());
+		return -ENOENT;
+	}
+	if (!p) {
+		rfs_xprt_params_default(&def);
+		p = &def;
+	}
+	if (p->max_msg < RFS_HDR_SIZE || p->max_msg > RFS_MSG_MAX_LIMIT) {
+		rfs_err("xprt: %s: max_msg %u out of range [%u, %u]", name,
+			p->max_msg, RFS_HDR_SIZE, RFS_MSG_MAX_LIMIT);
+		return -EINVAL;
+	}
+	if (!ops->init)
+		return -EOPNOTSUPP;
+	rc = ops->init(p, &x);
+	if (rc)
+		return rc;
+	/* a transport may leave these to us */
+	((struct rfs_xprt_base *)(void *)x)->ops = ops;
+	*out = x;
+	return 0;
+}
+
+void rfs_xprt_close(struct rfs_xprt *x)
+{
+	if (x && xops(x)->fini)
+		xops(x)->fini(x);
+}
+
+const char *rfs_xprt_name(const struct rfs_xprt *x)
+{
+	return xops(x)->name;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Blocking-with-timeout connect; returns a connected fd or -errno. */
+static int connect_fd(const struct rfs_addr *a, int timeout_ms)
+{
+	int fam = a->ss.ss_family;
+	long long deadline;
+	int fd, rc, err;
+	socklen_t elen = sizeof(err);
+
+	fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		rfs_err("xprt: socket for %s: %s", a->text, strerror(-rc));
+		return rc;
+	}
+	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0)
+		goto connected;
+	if (errno != EINPROGRESS && errno != EAGAIN) {
+		rc = -errno;
+		goto fail;
+	}
+	deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		int left = -1;
+
+		if (deadline >= 0) {
+			long long d = deadline - now_ms();
+
+			left = d < 0 ? 0 : (int)d;
+		}
+		rc = poll(&pfd, 1, left);
+		if (rc > 0)
+			break;
+		if (rc == 0) {
+			rc = -ETIMEDOUT;
+			goto fail;
+		}
+		if (errno != EINTR) {
+			rc = -errno;
+			goto fail;
+		}
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen)) {
+		rc = -errno;
+		goto fail;
+	}
+	if (err) {
+		rc = -err;
+		goto fail;
+	}
+connected:
+	if (fam == AF_INET || fam == AF_INET6) {
+		int one = 1;
+
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+			       sizeof(one))) {
+			rc = -errno;
+			rfs_err("xprt: %s: TCP_NODELAY: %s", a->text,
+				strerror(-rc));
+			goto close_fd;
+		}
+	}
+	return fd;
+fail:
+	rfs_err("xprt: connect to %s: %s", a->text, strerror(-rc));
+close_fd:
+	close(fd);
+	return rc;
+}
+
+int rfs_xprt_connect(struct rfs_xprt *x, const struct rfs_addr *a,
+		     int timeout_ms, struct rfs_conn **out)
+{
+	int fd, rc;
+
+	*out = NULL;
+	if (!xops(x)->adopt)
+		return -EOPNOTSUPP;
+	fd = connect_fd(a, timeout_ms);
+	if (fd < 0)
+		return fd;
+	rc = xops(x)->adopt(x, fd, out);
+	if (rc) {
+		rfs_err("xprt: %s: adopt connection to %s: %s",
+			xops(x)->name, a->text, strerror(-rc));
+		close(fd);
+	}
+	return rc;
+}
+
+int rfs_xprt_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out)
+{
+	*out = NULL;
+	if (!xops(x)->adopt)
+		return -EOPNOTSUPP;
+	return xops(x)->adopt(x, fd, out);
+}
+
+void rfs_xprt_disconnect(struct rfs_conn *c)
+{
+	if (c && cops(c)->disconnect)
+		cops(c)->disconnect(c);
+}
+
+void rfs_xprt_conn_free(struct rfs_conn *c)
+{
+	if (c && cops(c)->conn_free)
+		cops(c)->conn_free(c);
+}
+
+void rfs_conn_set_ctx(struct rfs_conn *c, void *ctx)
+{
+	((struct rfs_conn_base *)(void *)c)->ctx = ctx;
+}
+
+void *rfs_conn_ctx(const struct rfs_conn *c)
+{
+	return ((const struct rfs_conn_base *)(const void *)c)->ctx;
+}
+
+const char *rfs_conn_desc(const struct rfs_conn *c)
+{
+	if (!c)
+		return "(no conn)";
+	if (!cops(c)->conn_desc)
+		return cops(c)->name;
+	return cops(c)->conn_desc(c);
+}
+
+struct rfs_buf *rfs_xprt_buf_get(struct rfs_xprt *x, uint32_t size)
+{
+	if (!xops(x)->buf_get)
+		return NULL;
+	return xops(x)->buf_get(x, size);
+}
+
+void rfs_xprt_buf_put(struct rfs_xprt *x, struct rfs_buf *b)
+{
+	if (b && xops(x)->buf_put)
+		xops(x)->buf_put(x, b);
+}
+
+int rfs_xprt_send(struct rfs_conn *c, struct rfs_buf *b, unsigned flags)
+{
+	if (!cops(c)->send)
+		return -EOPNOTSUPP;
+	return cops(c)->send(c, b, flags);
+}
+
+int rfs_xprt_flush(struct rfs_xprt *x)
+{
+	if (!xops(x)->flush)
+		return -EOPNOTSUPP;
+	return xops(x)->flush(x);
+}
+
+int rfs_xprt_poll(struct rfs_xprt *x, struct rfs_xev *ev, int max)
+{
+	if (!xops(x)->poll)
+		return -EOPNOTSUPP;
+	return xops(x)->poll(x, ev, max);
+}
+
+int rfs_xprt_arm(struct rfs_xprt *x)
+{
+	if (!xops(x)->arm)
+		return -EOPNOTSUPP;
+	return xops(x)->arm(x);
+}
+
+int rfs_xprt_wait_fd(const struct rfs_xprt *x)
+{
+	if (!xops(x)->wait_fd)
+		return -EOPNOTSUPP;
+	return xops(x)->wait_fd(x);
+}
+
+void rfs_xprt_get_stats(const struct rfs_xprt *x, struct rfs_xprt_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (xops(x)->stats)
+		xops(x)->stats(x, s);
+}

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xprt: the transport API, as its users (client, server, bench) see it.
+ *
+ * A transport context (struct rfs_xprt) belongs to one event-loop thread;
+ * nothing here is thread-safe across contexts and nothing needs to be.
+ * Transports move whole frames (struct rfs_hdr + payload): byte-stream
+ * transports do the framing, using the header's length field, and close a
+ * connection whose header fails rfs_proto_check_hdr (CONN_DOWN with
+ * -EBADMSG / -EPROTO / -EMSGSIZE / -EPROTONOSUPPORT).
+ *
+ * Connections are established on the ordinary kernel path (phase 1,
+ * rfs_xprt_connect / rfs_xprt_adopt); after that everything is
+ * asynchronous: rfs_xprt_send queues, rfs_xprt_poll reaps events
+ * (never blocks), and the caller sleeps on rfs_xprt_wait_fd after
+ * rfs_xprt_arm says nothing is pending.
+ *
+ * Every call returns 0, a count, or -errno.
+ */
+#ifndef RFS_XPRT_H
+#define RFS_XPRT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct rfs_xprt;
+struct rfs_conn;
+struct rfs_addr;
+
+/*
+ * A message buffer from the transport's pool.  data is 8-byte aligned
+ * and holds cap bytes; len is the frame length (set by the transport on
+ * RECV, by the caller before send).  Exactly one owner at any time.
+ */
+struct rfs_buf {
+	void *data;
+	uint32_t cap;
+	uint32_t len;
+};
+
+enum rfs_xev_type {
+	RFS_XEV_RECV = 1,	/* buf lent to the caller: give it back with
+				   rfs_xprt_buf_put */
+	RFS_XEV_SEND,		/* only for sends with RFS_SEND_NOTIFY; buf
+				   back to the caller */
+	RFS_XEV_CONN_DOWN,	/* conn is dead; status says why (0: orderly
+				   close by the peer).  Delivered once, after
+				   every op on it completed.  The caller then
+				   calls rfs_xprt_conn_free. */
+};
+
+struct rfs_xev {
+	enum rfs_xev_type type;
+	int status;		/* 0 or -errno */
+	struct rfs_conn *conn;
+	struct rfs_buf *buf;
+};
+
+struct rfs_xprt_params {
+	uint32_t max_msg;	/* largest frame in either direction */
+	uint32_t depth;		/* expected frames in flight per connection */
+	bool sqpoll;		/* uring: kernel submission polling thread */
+	bool zc_send;		/* uring: zero-copy send for large frames
+				   (default on where the kernel supports it) */
+};
+
+/* Defaults: max_msg RFS_MSG_MAX_DEFAULT, depth 64, no sqpoll. */
+void rfs_xprt_params_default(struct rfs_xprt_params *p);
+
+/*
+ * Open a context for transport `name` ("tcp", "uring", ...).  An unknown
+ * name fails with -ENOENT and a log line listing the transports built; a
+ * known one compiled out fails with -ENOTSUP and says how to rebuild.
+ */
+int rfs_xprt_open(const char *name, const struct rfs_xprt_params *p,
+		  struct rfs_xprt **out);
+/* Completes every outstanding op with -ECANCELED, then frees. */
+void rfs_xprt_close(struct rfs_xprt *x);
+const char *rfs_xprt_name(const struct rfs_xprt *x);
+/* Names of the transports built, space separated ("tcp uring"). */
+const char *rfs_xprt_built(void);
+/* 1 when `name` is a transport this build has. */
+bool rfs_xprt_is_built(const char *name);
+
+/*
+ * Phase 1, on the kernel path: connect a TCP or Unix stream socket
+ * (blocking, with timeout_ms), then hand it to the transport.
+ */
+int rfs_xprt_connect(struct rfs_xprt *x, const struct rfs_addr *a,
+		     int timeout_ms, struct rfs_conn **out);
+/* Take ownership of a connected stream socket fd. */
+int rfs_xprt_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out);
+/* Start an orderly close; CONN_DOWN follows. */
+void rfs_xprt_disconnect(struct rfs_conn *c);
+/* Free a connection after its CONN_DOWN. */
+void rfs_xprt_conn_free(struct rfs_conn *c);
+/* Caller's pointer stored with the connection. */
+void rfs_conn_set_ctx(struct rfs_conn *c, void *ctx);
+void *rfs_conn_ctx(const struct rfs_conn *c);
+/* "tcp 127.0.0.1:40000->127.0.0.1:7070" style description, for logs */
+const char *rfs_conn_desc(const struct rfs_conn *c);
+
+/* A buffer of at least size bytes (size <= max_msg), or NULL. */
+struct rfs_buf *rfs_xprt_buf_get(struct rfs_xprt *x, uint32_t size);
+void rfs_xprt_buf_put(struct rfs_xprt *x, struct rfs_buf *b);
+
+#define RFS_SEND_NOTIFY (1u << 0)
+/*
+ * Queue buf->len bytes of buf for sending; the transport owns buf from now
+ * on.  Without RFS_SEND_NOTIFY it returns buf to its pool when done;
+ * with it, a RFS_XEV_SEND event hands buf back.  On error (-ENOTCONN for
+ * a dead connection) the buffer is returned to the pool all the same.
+ */
+int rfs_xprt_send(struct rfs_conn *c, struct rfs_buf *b, unsigned flags);
+
+/* Push queued sends to the kernel now (sends are batched until then). */
+int rfs_xprt_flush(struct rfs_xprt *x);
+
+/* Reap up to max events; never blocks.  Returns the count. */
+int rfs_xprt_poll(struct rfs_xprt *x, struct rfs_xev *ev, int max);
+/*
+ * Before sleeping: flush, and return > 0 when events are already pending
+ * (poll again instead of sleeping) or 0 when it is safe to sleep on
+ * rfs_xprt_wait_fd until it is readable.
+ */
+int rfs_xprt_arm(struct rfs_xprt *x);
+int rfs_xprt_wait_fd(const struct rfs_xprt *x);
+
+struct rfs_xprt_stats {
+	uint64_t frames_in, frames_out;
+	uint64_t bytes_in, bytes_out;
+	uint64_t syscalls;	/* syscalls issued by the transport */
+	uint64_t copies_bytes;	/* bytes copied in user space */
+	uint64_t bufs_out;	/* buffers currently lent out */
+};
+void rfs_xprt_get_stats(const struct rfs_xprt *x, struct rfs_xprt_stats *s);
+
+#endif /* RFS_XPRT_H */

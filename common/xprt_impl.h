@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xprt_impl: what a transport implements.  One static const ops table per
+ * transport (designated initializers), listed in xprt.c's table.  A NULL
+ * slot means unsupported: the xprt.c wrappers return -EOPNOTSUPP, callers
+ * never test slots.
+ */
+#ifndef RFS_XPRT_IMPL_H
+#define RFS_XPRT_IMPL_H
+
+#include "xprt.h"
+
+struct rfs_xprt_ops {
+	const char *name;
+	/* allocate the context; fini works after a partial init */
+	int (*init)(const struct rfs_xprt_params *p, struct rfs_xprt **out);
+	void (*fini)(struct rfs_xprt *x);
+	int (*adopt)(struct rfs_xprt *x, int fd, struct rfs_conn **out);
+	void (*disconnect)(struct rfs_conn *c);
+	void (*conn_free)(struct rfs_conn *c);
+	const char *(*conn_desc)(const struct rfs_conn *c);
+	struct rfs_buf *(*buf_get)(struct rfs_xprt *x, uint32_t size);
+	void (*buf_put)(struct rfs_xprt *x, struct rfs_buf *b);
+	int (*send)(struct rfs_conn *c, struct rfs_buf *b, unsigned flags);
+	int (*flush)(struct rfs_xprt *x);
+	int (*poll)(struct rfs_xprt *x, struct rfs_xev *ev, int max);
+	int (*arm)(struct rfs_xprt *x);
+	int (*wait_fd)(const struct rfs_xprt *x);
+	void (*stats)(const struct rfs_xprt *x, struct rfs_xprt_stats *s);
+};
+
+/*
+ * Every transport's context and connection start with these, so xprt.c
+ * can reach the ops and the caller's ctx without knowing the transport.
+ */
+struct rfs_xprt_base {
+	const struct rfs_xprt_ops *ops;
+	struct rfs_xprt_params params;
+};
+
+struct rfs_conn_base {
+	const struct rfs_xprt_ops *ops;
+	struct rfs_xprt *x;
+	void *ctx;
+};
+
+extern const struct rfs_xprt_ops rfs_xprt_tcp_ops;
+#if HAVE_URING
+extern const struct rfs_xprt_ops rfs_xprt_uring_ops;
+#endif
+
+#endif /* RFS_XPRT_IMPL_H */

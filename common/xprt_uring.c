@@ -1,0 +1,1376 @@
+// SPDX-License-Identifier: MIT
+/*
+ * xprt_uring: the tcp byte stream (struct rfs_hdr + payload), driven by
+ * io_uring.  Same bytes on the wire as xprt_tcp, so the two interoperate.
+ *
+ * One io_uring per context.  Per connection:
+ *   - one multishot recv (IOSQE_BUFFER_SELECT) on a provided buffer ring
+ *     shared by the context; frames are reassembled from the ring buffers
+ *     into pool buffers (one user-space copy, counted in copies_bytes) and
+ *     ring buffers go back to the ring at once;
+ *   - at most one send in flight, so the stream keeps the order of
+ *     rfs_xprt_send calls.  Frames queued meanwhile go out together in one
+ *     sendmsg (an iovec per frame, MSG_WAITALL so the kernel itself
+ *     retries short sends); runs of frames >= ZC_MIN go with SEND(MSG)_ZC
+ *     and their buffers are released only on the notification;
+ *   - submission is deferred to flush/poll/arm, so a burst of sends costs
+ *     one io_uring_enter.
+ * Large frames are still copied once out of the receive ring (no direct
+ * recv into the message buffer: that would race the multishot recv);
+ * copies_bytes reports it.  fini frees every pool buffer, including those
+ * still lent to the caller.
+ *
+ * Every SQE's user_data points at a small typed struct (struct ureq)
+ * embedded in the connection or in the buffer it concerns.  A connection
+ * counts the SQEs whose last CQE has not arrived (ops) and the zero-copy
+ * notifications still due (notifs); it reaches CONN_DOWN, and may be
+ * freed, only when both are zero, so the kernel never holds a pointer to
+ * freed memory.
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "log.h"
+#include "proto.h"
+#include "xprt_impl.h"
+
+#define SQ_ENTRIES 256u
+#define CQ_ENTRIES 2048u
+#define BR_ENTRIES 128u		/* provided receive buffers (power of 2) */
+#define BR_BUF_SIZE (32u << 10) /* 4 MiB of receive ring per context */
+#define BR_GROUP 0
+#define TX_IOV_MAX 64u		/* frames gathered into one sendmsg */
+#define ZC_MIN (16u << 10)	/* zero-copy send from this frame size */
+#define POOL_CLASSES 8
+#define POOL_ALIGN 64u
+#define CQE_BATCH 64u
+#define FINI_TIMEOUT_MS 5000
+
+enum ureq_kind {
+	UREQ_RECV = 1,
+	UREQ_SEND,		/* sendmsg / send of queued frames */
+	UREQ_SEND_ZC,		/* send(msg)_zc: result, then notif */
+	UREQ_CANCEL,
+};
+
+struct uconn;
+struct ubuf;
+
+/* What an SQE's user_data points at. */
+struct ureq {
+	enum ureq_kind kind;
+	struct uconn *c;
+};
+
+/*
+ * A zero-copy send of up to TX_IOV_MAX frames.  Allocated per SQE: its
+ * notification may arrive after the connection's next send completed.
+ */
+struct zcreq {
+	struct ureq r;		/* first: the CQE's user_data */
+	unsigned n;
+	struct ubuf *ub[TX_IOV_MAX];
+};
+
+/* A pool buffer; the caller only sees b. */
+struct ubuf {
+	struct rfs_buf b;
+	struct ubuf *next;	/* free list or connection send queue */
+	struct ubuf *all_prev, *all_next; /* every buffer, for fini */
+	uint32_t sent;		/* bytes of b already on the stream */
+	uint32_t zc_refs;	/* notifications still due */
+	int status;		/* send result, for the SEND event */
+	uint8_t cls;
+	bool notify;		/* RFS_SEND_NOTIFY */
+	bool tx_done;		/* send finished; waits for zc_refs */
+};
+
+struct pool_class {
+	uint32_t cap;
+	uint32_t nfree;
+	uint32_t keep;		/* free buffers kept, the rest is freed */
+	struct ubuf *free;
+};
+
+enum uconn_state {
+	UC_UP = 1,
+	UC_DRAINING,		/* local disconnect: push the send queue */
+	UC_CLOSING,		/* failing: waiting for its ops to finish */
+	UC_DOWN,		/* CONN_DOWN delivered */
+};
+
+struct uconn {
+	struct rfs_conn_base base;
+	struct uctx *x;
+	struct uconn *prev, *next;	/* x->conns */
+	struct uconn *dirty_next;	/* x->dirty: send queue to push */
+	int fd;
+	enum uconn_state state;
+	int status;			/* CONN_DOWN status */
+	unsigned ops;			/* SQEs whose last CQE is due */
+	unsigned notifs;		/* zero-copy notifications due */
+	bool dirty;
+	bool rx_armed;
+	bool tx_busy;			/* one send in flight */
+	bool zc_ok;			/* socket supports SEND_ZC */
+	bool orphan;			/* freed by the caller before DOWN */
+	struct ureq rx_req, tx_req, cancel_req;
+	/* receive reassembly */
+	union {
+		struct rfs_hdr h;
+		uint8_t raw[RFS_HDR_SIZE];
+	} rx_hdr;
+	uint32_t rx_hdr_have;
+	struct ubuf *rx_buf;		/* frame being filled */
+	uint32_t rx_have, rx_want;
+	/* send queue: head..tail; the first tx_nframes are in flight */
+	struct ubuf *txq, *txq_tail;
+	unsigned tx_nframes;
+	struct msghdr tx_msg;
+	struct iovec tx_iov[TX_IOV_MAX];
+	char desc[160];
+};
+
+struct evq {
+	struct rfs_xev *v;
+	unsigned head, count, cap;
+};
+
+struct uctx {
+	struct rfs_xprt_base base;
+	struct io_uring ring;
+	bool ring_ok;
+	bool sqpoll;
+	bool zc;			/* SEND_ZC usable */
+	unsigned setup_flags;
+	struct io_uring_buf_ring *br;
+	size_t br_map_len;
+	bool br_registered;
+	uint8_t *br_mem;
+	struct pool_class cls[POOL_CLASSES];
+	unsigned ncls;
+	struct ubuf *all;		/* every pool buffer, free or not */
+	struct uconn *conns;
+	struct uconn *dirty;
+	bool orphans;			/* orphans to free */
+	struct evq evq;
+	struct rfs_xprt_stats st;
+};
+
+static struct uctx *UX(struct rfs_xprt *x)
+{
+	return (struct uctx *)(void *)x;
+}
+
+static const struct uctx *UXC(const struct rfs_xprt *x)
+{
+	return (const struct uctx *)(const void *)x;
+}
+
+static struct uconn *UC(struct rfs_conn *c)
+{
+	return (struct uconn *)(void *)c;
+}
+
+static struct ubuf *UB(struct rfs_buf *b)
+{
+	return (struct ubuf *)(void *)b;
+}
+
+/* ---- event queue ------------------------------------------------------ */
+
+static int evq_push(struct evq *q, enum rfs_xev_type type, int status,
+		    struct uconn *c, struct rfs_buf *b)
+{
+	struct rfs_xev *e;
+
+	if (q->count == q->cap) {
+		unsigned ncap = q->cap ? q->cap * 2 : 64;
+		struct rfs_xev *nv = malloc(ncap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		for (unsigned i = 0; i < q->count; i++)
+			nv[i] = q->v[(q->head + i) % q->cap];
+		free(q->v);
+		q->v = nv;
+		q->cap = ncap;
+		q->head = 0;
+	}
+	e = &q->v[(q->head + q->count) % q->cap];
+	e->type = type;
+	e->status = status;
+	e->conn = (struct rfs_conn *)(void *)c;
+	e->buf = b;
+	q->count++;
+	return 0;
+}
+
+static bool evq_pop(struct evq *q, struct rfs_xev *out)
+{
+	if (!q->count)
+		return false;
+	*out = q->v[q->head];
+	q->head = (q->head + 1) % q->cap;
+	q->count--;
+	return true;
+}
+
+/* ---- buffer pool ------------------------------------------------------ */
+
+static void pool_setup(struct uctx *x, uint32_t max_msg)
+{
+	static const uint32_t sizes[] = { 4u << 10, 16u << 10, 64u << 10,
+					  256u << 10, 1u << 20, 4u << 20 };
+	uint32_t top = (max_msg + 7u) & ~7u;
+
+	x->ncls = 0;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		if (sizes[i] >= top)
+			break;
+		x->cls[x->ncls++].cap = sizes[i];
+	}
+	x->cls[x->ncls++].cap = top;
+	for (unsigned i = 0; i < x->ncls; i++) {
+		uint32_t keep = (8u << 20) / x->cls[i].cap;
+
+		x->cls[i].keep = keep < 4 ? 4 : keep > 512 ? 512 : keep;
+	}
+}
+
+static struct ubuf *pool_get(struct uctx *x, uint32_t size)
+{
+	struct pool_class *pc = NULL;
+	struct ubuf *ub;
+	unsigned i;
+
+	if (size > x->base.params.max_msg)
+		return NULL;
+	for (i = 0; i < x->ncls; i++) {
+		if (x->cls[i].cap >= size) {
+			pc = &x->cls[i];
+			break;
+		}
+	}
+	if (!pc)
+		return NULL;
+	ub = pc->free;
+	if (ub) {
+		pc->free = ub->next;
+		pc->nfree--;
+	} else {
+		size_t alloc = ((size_t)pc->cap + POOL_ALIGN - 1) &
+			       ~(size_t)(POOL_ALIGN - 1);
+
+		ub = calloc(1, sizeof(*ub));
+		if (!ub)
+			return NULL;
+		ub->b.data = aligned_alloc(POOL_ALIGN, alloc);
+		if (!ub->b.data) {
+			free(ub);
+			return NULL;
+		}
+		ub->b.cap = pc->cap;
+		ub->cls = (uint8_t)i;
+		ub->all_next = x->all;
+		if (x->all)
+			x->all->all_prev = ub;
+		x->all = ub;
+	}
+	ub->next = NULL;
+	ub->b.len = 0;
+	ub->sent = 0;
+	ub->zc_refs = 0;
+	ub->status = 0;
+	ub->notify = false;
+	ub->tx_done = false;
+	return ub;
+}
+
+static void pool_put(struct uctx *x, struct ubuf *ub)
+{
+	struct pool_class *pc = &x->cls[ub->cls];
+
+	if (pc->nfree >= pc->keep) {
+		if (ub->all_prev)
+			ub->all_prev->all_next = ub->all_next;
+		else
+			x->all = ub->all_next;
+		if (ub->all_next)
+			ub->all_next->all_prev = ub->all_prev;
+		free(ub->b.data);
+		free(ub);
+		return;
+	}
+	ub->next = pc->free;
+	pc->free = ub;
+	pc->nfree++;
+}
+
+/* Frees buffers still lent to the caller too: they die with the context. */
+static void pool_destroy(struct uctx *x)
+{
+	struct ubuf *ub, *n;
+
+	for (ub = x->all; ub; ub = n) {
+		n = ub->all_next;
+		free(ub->b.data);
+		free(ub);
+	}
+	x->all = NULL;
+	for (unsigned i = 0; i < x->ncls; i++) {
+		x->cls[i].free = NULL;
+		x->cls[i].nfree = 0;
+	}
+}
+
+/* ---- submission ------------------------------------------------------- */
+
+/*
+ * Push the SQ to the kernel.  We only call io_uring_submit when there is
+ * something to submit, so without SQPOLL each call is exactly one
+ * io_uring_enter; with SQPOLL liburing enters only to wake the thread.
+ */
+static int submit(struct uctx *x)
+{
+	unsigned ready = io_uring_sq_ready(&x->ring);
+	bool enters;
+	int rc;
+
+	if (!ready)
+		return 0;
+	if (x->sqpoll)
+		enters = IO_URING_READ_ONCE(*x->ring.sq.kflags) &
+			 IORING_SQ_NEED_WAKEUP;
+	else
+		enters = true;
+	rc = io_uring_submit(&x->ring);
+	if (enters)
+		x->st.syscalls++;
+	if (rc < 0 && rc != -EAGAIN && rc != -EBUSY && rc != -EINTR) {
+		rfs_err_rl("xprt: uring: io_uring_submit: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+static struct io_uring_sqe *get_sqe(struct uctx *x)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&x->ring);
+
+	if (sqe)
+		return sqe;
+	submit(x);
+	if (x->sqpoll) {
+		x->st.syscalls++;
+		__io_uring_sqring_wait(&x->ring);
+	}
+	sqe = io_uring_get_sqe(&x->ring);
+	if (!sqe)
+		rfs_err_rl("xprt: uring: submission queue full");
+	return sqe;
+}
+
+/* ---- connection teardown --------------------------------------------- */
+
+static void conn_fail(struct uconn *c, int status);
+
+static void conn_unlink_free(struct uctx *x, struct uconn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		x->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
+}
+
+/* Drop the queued events naming c (it is being freed), with buffers. */
+static void evq_scrub(struct uctx *x, struct uconn *c)
+{
+	struct evq *q = &x->evq;
+	unsigned keep = 0;
+
+	for (unsigned i = 0; i < q->count; i++) {
+		struct rfs_xev e = q->v[(q->head + i) % q->cap];
+
+		if (e.conn == (struct rfs_conn *)(void *)c) {
+			if (e.buf) {
+				x->st.bufs_out--;
+				pool_put(x, UB(e.buf));
+			}
+			continue;
+		}
+		q->v[(q->head + keep) % q->cap] = e;
+		keep++;
+	}
+	q->count = keep;
+}
+
+static void release_send(struct uctx *x, struct ubuf *ub, struct uconn *c)
+{
+	if (ub->status == 0) {
+		x->st.frames_out++;
+		x->st.bytes_out += ub->b.len;
+	}
+	if (ub->notify && !c->orphan) {
+		x->st.bufs_out++;
+		if (evq_push(&x->evq, RFS_XEV_SEND, ub->status, c, &ub->b))
+			rfs_err_rl("xprt: uring: %s: SEND event lost: "
+				   "out of memory", c->desc);
+		return;
+	}
+	pool_put(x, ub);
+}
+
+/* A send is over (status 0 or -errno); release once no notif is due. */
+static void finish_send(struct uctx *x, struct ubuf *ub, struct uconn *c,
+			int status)
+{
+	ub->status = status;
+	ub->tx_done = true;
+	if (!ub->zc_refs)
+		release_send(x, ub, c);
+}
+
+static struct ubuf *txq_pop(struct uconn *c)
+{
+	struct ubuf *ub = c->txq;
+
+	c->txq = ub->next;
+	if (!c->txq)
+		c->txq_tail = NULL;
+	ub->next = NULL;
+	return ub;
+}
+
+/*
+ * Called whenever a closing connection's counters move: once no SQE is
+ * in the kernel the fd can go; once no notification is due either, the
+ * queued sends fail and CONN_DOWN is delivered.
+ */
+static void conn_maybe_down(struct uconn *c)
+{
+	struct uctx *x = c->x;
+	int err;
+
+	if (c->state != UC_CLOSING || c->ops)
+		return;
+	if (c->fd >= 0) {
+		if (c->notifs && c->status < 0) {
+			/*
+			 * Zero-copy data may sit in a send queue the peer
+			 * never drains; an abortive close (RST) frees those
+			 * skbs so that the notifications arrive.
+			 */
+			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+			x->st.syscalls++;
+			if (setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg,
+				       sizeof(lg)))
+				rfs_warn("xprt: uring: %s: SO_LINGER: %s",
+					 c->desc, strerror(errno));
+		}
+		x->st.syscalls++;
+		if (close(c->fd))
+			rfs_warn("xprt: uring: %s: close: %s", c->desc,
+				 strerror(errno));
+		c->fd = -1;
+	}
+	if (c->notifs)
+		return;
+	err = c->status < 0 ? c->status : -EPIPE;
+	if (c->rx_buf) {
+		pool_put(x, c->rx_buf);
+		c->rx_buf = NULL;
+	}
+	while (c->txq)
+		finish_send(x, txq_pop(c), c, err);
+	c->state = UC_DOWN;
+	if (c->orphan) {
+		/* freed at the end of poll: callers may still look at c */
+		x->orphans = true;
+		return;
+	}
+	if (evq_push(&x->evq, RFS_XEV_CONN_DOWN, c->status, c, NULL))
+		rfs_err("xprt: uring: %s: CONN_DOWN lost: out of memory",
+			c->desc);
+}
+
+/* Start tearing c down (first status wins): cancel everything on its fd. */
+static void conn_fail(struct uconn *c, int status)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->state != UC_UP && c->state != UC_DRAINING)
+		return;
+	c->state = UC_CLOSING;
+	c->status = status;
+	if (c->ops) {
+		sqe = get_sqe(c->x);
+		if (sqe) {
+			io_uring_prep_cancel_fd(sqe, c->fd,
+						IORING_ASYNC_CANCEL_ALL);
+			io_uring_sqe_set_data(sqe, &c->cancel_req);
+			c->ops++;
+		} else {
+			/* cannot cancel: shutdown ends recv and sends */
+			c->x->st.syscalls++;
+			shutdown(c->fd, SHUT_RDWR);
+		}
+	}
+	conn_maybe_down(c);
+}
+
+/* ---- receive ---------------------------------------------------------- */
+
+static void arm_recv(struct uconn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if ((c->state != UC_UP && c->state != UC_DRAINING) || c->rx_armed)
+		return;
+	sqe = get_sqe(c->x);
+	if (!sqe) {
+		conn_fail(c, -EBUSY);
+		return;
+	}
+	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BR_GROUP;
+	io_uring_sqe_set_data(sqe, &c->rx_req);
+	c->rx_armed = true;
+	c->ops++;
+}
+
+/* Feed n stream bytes to c's frame reassembly; 0 or -errno (fatal). */
+static int rx_bytes(struct uconn *c, const uint8_t *p, uint32_t n)
+{
+	struct uctx *x = c->x;
+
+	while (n) {
+		uint32_t k;
+
+		if (!c->rx_buf) {
+			int rc;
+
+			k = RFS_HDR_SIZE - c->rx_hdr_have;
+			if (k > n)
+				k = n;
+			memcpy(c->rx_hdr.raw + c->rx_hdr_have, p, k);
+			c->rx_hdr_have += k;
+			p += k;
+			n -= k;
+			if (c->rx_hdr_have < RFS_HDR_SIZE)
+				break;
+			rc = rfs_proto_check_hdr(&c->rx_hdr.h,
+						 x->base.params.max_msg);
+			if (rc) {
+				rfs_err_rl("xprt: uring: %s: bad frame header "
+					   "(magic %#x op %u len %u): %s",
+					   c->desc, c->rx_hdr.h.magic,
+					   c->rx_hdr.h.opcode,
+					   c->rx_hdr.h.len, strerror(-rc));
+				return rc;
+			}
+			c->rx_want = RFS_HDR_SIZE + c->rx_hdr.h.len;
+			c->rx_buf = pool_get(x, c->rx_want);
+			if (!c->rx_buf) {
+				rfs_err_rl("xprt: uring: %s: no buffer for a "
+					   "%u-byte frame", c->desc,
+					   c->rx_want);
+				return -ENOMEM;
+			}
+			memcpy(c->rx_buf->b.data, c->rx_hdr.raw, RFS_HDR_SIZE);
+			x->st.copies_bytes += RFS_HDR_SIZE;
+			c->rx_have = RFS_HDR_SIZE;
+		} else {
+			k = c->rx_want - c->rx_have;
+			if (k > n)
+				k = n;
+			memcpy((uint8_t *)c->rx_buf->b.data + c->rx_have, p,
+			       k);
+			x->st.copies_bytes += k;
+			c->rx_have += k;
+			p += k;
+			n -= k;
+		}
+		if (c->rx_have == c->rx_want) {
+			struct ubuf *ub = c->rx_buf;
+
+			ub->b.len = c->rx_want;
+			c->rx_buf = NULL;
+			c->rx_hdr_have = 0;
+			x->st.frames_in++;
+			x->st.bytes_in += ub->b.len;
+			x->st.bufs_out++;
+			if (evq_push(&x->evq, RFS_XEV_RECV, 0, c, &ub->b)) {
+				x->st.bufs_out--;
+				pool_put(x, ub);
+				return -ENOMEM;
+			}
+		}
+	}
+	return 0;
+}
+
+static void recycle_rbuf(struct uctx *x, unsigned bid)
+{
+	io_uring_buf_ring_add(x->br, x->br_mem + (size_t)bid * BR_BUF_SIZE,
+			      BR_BUF_SIZE, (unsigned short)bid,
+			      io_uring_buf_ring_mask(BR_ENTRIES), 0);
+	io_uring_buf_ring_advance(x->br, 1);
+}
+
+static void on_recv(struct uconn *c, int res, unsigned flags)
+{
+	struct uctx *x = c->x;
+
+	if (flags & IORING_CQE_F_BUFFER) {
+		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+
+		if (res > 0 && c->state == UC_UP) {
+			int rc = rx_bytes(c, x->br_mem +
+						     (size_t)bid * BR_BUF_SIZE,
+					  (uint32_t)res);
+			if (rc)
+				conn_fail(c, rc);
+		}
+		recycle_rbuf(x, bid);
+	}
+	if (flags & IORING_CQE_F_MORE)
+		return;
+	c->rx_armed = false;
+	c->ops--;
+	if (res == 0) {
+		/* the peer closed: orderly between frames, not inside one */
+		conn_fail(c, c->state == UC_UP &&
+				     (c->rx_buf || c->rx_hdr_have) ?
+				     -ECONNRESET : 0);
+	} else if (res < 0 && res != -ENOBUFS)
+		conn_fail(c, res == -ECANCELED ? c->status : res);
+	else
+		arm_recv(c); /* ended (e.g. -ENOBUFS): buffers are back */
+	conn_maybe_down(c);
+}
+
+/* ---- send ------------------------------------------------------------- */
+
+static void mark_dirty(struct uconn *c)
+{
+	if (c->dirty || (c->state != UC_UP && c->state != UC_DRAINING))
+		return;
+	c->dirty = true;
+	c->dirty_next = c->x->dirty;
+	c->x->dirty = c;
+}
+
+/* Put c's next send on the SQ (one in flight at a time). */
+static void tx_push(struct uconn *c)
+{
+	struct uctx *x = c->x;
+	struct io_uring_sqe *sqe;
+	struct ubuf *ub = c->txq;
+	/* WAITALL: the kernel retries short sends on a stream socket */
+	const int fl = MSG_NOSIGNAL | MSG_WAITALL;
+	struct zcreq *z = NULL;
+	unsigned n = 0;
+	bool zc;
+
+	if ((c->state != UC_UP && c->state != UC_DRAINING) || c->tx_busy ||
+	    !ub)
+		return;
+	sqe = get_sqe(x);
+	if (!sqe) {
+		conn_fail(c, -EBUSY);
+		return;
+	}
+	/* large frames go zero-copy, small ones copied: batch each kind */
+	zc = c->zc_ok && ub->b.len >= ZC_MIN;
+	for (; ub && n < TX_IOV_MAX; ub = ub->next) {
+		if ((c->zc_ok && ub->b.len >= ZC_MIN) != zc)
+			break;
+		c->tx_iov[n].iov_base = (uint8_t *)ub->b.data + ub->sent;
+		c->tx_iov[n].iov_len = ub->b.len - ub->sent;
+		n++;
+	}
+	c->tx_nframes = n;
+	memset(&c->tx_msg, 0, sizeof(c->tx_msg));
+	c->tx_msg.msg_iov = c->tx_iov;
+	c->tx_msg.msg_iovlen = n;
+	if (zc) {
+		z = malloc(sizeof(*z));
+		zc = z != NULL;
+	}
+	if (zc) {
+		z->r.kind = UREQ_SEND_ZC;
+		z->r.c = c;
+		z->n = n;
+		ub = c->txq;
+		for (unsigned i = 0; i < n; i++, ub = ub->next)
+			z->ub[i] = ub;
+		if (n == 1)
+			io_uring_prep_send_zc(sqe, c->fd, c->tx_iov[0].iov_base,
+					      c->tx_iov[0].iov_len, fl, 0);
+		else
+			io_uring_prep_sendmsg_zc(sqe, c->fd, &c->tx_msg, fl);
+		io_uring_sqe_set_data(sqe, &z->r);
+	} else {
+		if (n == 1)
+			io_uring_prep_send(sqe, c->fd, c->tx_iov[0].iov_base,
+					   c->tx_iov[0].iov_len, fl);
+		else
+			io_uring_prep_sendmsg(sqe, c->fd, &c->tx_msg, fl);
+		io_uring_sqe_set_data(sqe, &c->tx_req);
+	}
+	c->tx_busy = true;
+	c->ops++;
+}
+
+/* res bytes of the in-flight frames reached the stream. */
+static void tx_advance(struct uconn *c, uint32_t res)
+{
+	while (res && c->txq) {
+		struct ubuf *ub = c->txq;
+		uint32_t rem = ub->b.len - ub->sent;
+
+		if (res < rem) {
+			ub->sent += res;
+			return;
+		}
+		res -= rem;
+		ub->sent = ub->b.len;
+		finish_send(c->x, txq_pop(c), c, 0);
+	}
+}
+
+/* Orderly close: everything is sent; now only wait for the peer's EOF. */
+static void drain_done(struct uconn *c)
+{
+	c->x->st.syscalls++;
+	if (shutdown(c->fd, SHUT_WR)) {
+		/* ENOTCONN: the peer is gone already */
+		conn_fail(c, 0);
+		return;
+	}
+	if (!c->rx_armed)
+		arm_recv(c);
+}
+
+/* After a send: push the rest, or finish an orderly close. */
+static void tx_next(struct uconn *c)
+{
+	if (c->txq)
+		mark_dirty(c);
+	else if (c->state == UC_DRAINING)
+		drain_done(c);
+}
+
+static void on_send(struct uconn *c, int res)
+{
+	c->ops--;
+	c->tx_busy = false;
+	if (res <= 0) {
+		if (c->state == UC_UP)
+			rfs_dbg(RFS_SUB_XPRT, "xprt: uring: %s: send: %s",
+				c->desc, strerror(res ? -res : EPIPE));
+		conn_fail(c, res == -ECANCELED ? c->status
+			     : res ? res : -EPIPE);
+	} else {
+		tx_advance(c, (uint32_t)res);
+		tx_next(c);
+	}
+	conn_maybe_down(c);
+}
+
+static void on_send_zc(struct zcreq *z, int res, unsigned flags)
+{
+	struct uconn *c = z->r.c;
+	struct uctx *x = c->x;
+
+	if (flags & IORING_CQE_F_NOTIF) {
+		/* the kernel let go of these pages */
+		c->notifs--;
+		for (unsigned i = 0; i < z->n; i++) {
+			struct ubuf *ub = z->ub[i];
+
+			if (!--ub->zc_refs && ub->tx_done)
+				release_send(x, ub, c);
+		}
+		free(z);
+		conn_maybe_down(c);
+		return;
+	}
+	c->ops--;
+	c->tx_busy = false;
+	if (flags & IORING_CQE_F_MORE) {
+		/* before tx_advance, which may finish these sends */
+		for (unsigned i = 0; i < z->n; i++)
+			z->ub[i]->zc_refs++;
+		c->notifs++;
+	} else {
+		free(z);
+	}
+	if (res == -EOPNOTSUPP && c->txq && c->txq->sent == 0 &&
+	    (c->state == UC_UP || c->state == UC_DRAINING)) {
+		/* this socket cannot do zero copy: plain sends from now on */
+		c->zc_ok = false;
+		mark_dirty(c);
+	} else if (res <= 0) {
+		conn_fail(c, res == -ECANCELED ? c->status
+			     : res ? res : -EPIPE);
+	} else {
+		tx_advance(c, (uint32_t)res);
+		tx_next(c);
+	}
+	conn_maybe_down(c);
+}
+
+static void free_orphans(struct uctx *x)
+{
+	struct uconn *c, *n;
+
+	if (!x->orphans)
+		return;
+	x->orphans = false;
+	for (c = x->conns; c; c = n) {
+		n = c->next;
+		if (c->orphan && c->state == UC_DOWN)
+			conn_unlink_free(x, c);
+	}
+}
+
+static void push_dirty(struct uctx *x)
+{
+	while (x->dirty) {
+		struct uconn *c = x->dirty;
+
+		x->dirty = c->dirty_next;
+		c->dirty = false;
+		tx_push(c);
+	}
+}
+
+/* ---- completions ------------------------------------------------------ */
+
+static void on_cqe(struct uctx *x, const struct io_uring_cqe *cqe)
+{
+	struct ureq *r = io_uring_cqe_get_data(cqe);
+
+	if (!r)
+		return;
+	switch (r->kind) {
+	case UREQ_RECV:
+		on_recv(r->c, cqe->res, cqe->flags);
+		break;
+	case UREQ_SEND:
+		on_send(r->c, cqe->res);
+		break;
+	case UREQ_SEND_ZC:
+		on_send_zc((struct zcreq *)(void *)r, cqe->res, cqe->flags);
+		break;
+	case UREQ_CANCEL:
+		r->c->ops--;
+		conn_maybe_down(r->c);
+		break;
+	}
+}
+
+/* Process the CQEs that are there; returns how many. */
+static unsigned reap(struct uctx *x)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	io_uring_for_each_cqe(&x->ring, head, cqe) {
+		on_cqe(x, cqe);
+		if (++n == CQE_BATCH)
+			break;
+	}
+	io_uring_cq_advance(&x->ring, n);
+	return n;
+}
+
+/* With COOP_TASKRUN, completions may wait for us to enter the kernel. */
+static bool taskrun_pending(const struct uctx *x)
+{
+	return IO_URING_READ_ONCE(*x->ring.sq.kflags) &
+	       (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW);
+}
+
+static int uring_poll(struct rfs_xprt *xp, struct rfs_xev *ev, int max)
+{
+	struct uctx *x = UX(xp);
+	bool entered = false;
+	int n = 0;
+
+	while (x->evq.count < (unsigned)max) {
+		if (reap(x))
+			continue;
+		if (entered || !taskrun_pending(x))
+			break;
+		/* one enter runs pending task work and submits */
+		push_dirty(x);
+		x->st.syscalls++;
+		if (io_uring_sq_ready(&x->ring) && !x->sqpoll)
+			io_uring_submit_and_get_events(&x->ring);
+		else
+			io_uring_get_events(&x->ring);
+		entered = true;
+	}
+	push_dirty(x);
+	submit(x);
+	free_orphans(x);
+	while (n < max && evq_pop(&x->evq, &ev[n]))
+		n++;
+	return n;
+}
+
+static int uring_flush(struct rfs_xprt *xp)
+{
+	struct uctx *x = UX(xp);
+
+	push_dirty(x);
+	return submit(x);
+}
+
+static int uring_arm(struct rfs_xprt *xp)
+{
+	struct uctx *x = UX(xp);
+	int rc = uring_flush(xp);
+
+	if (rc)
+		return rc;
+	if (x->evq.count || io_uring_cq_ready(&x->ring) || x->dirty ||
+	    taskrun_pending(x))
+		return 1;
+	return 0;
+}
+
+static int uring_wait_fd(const struct rfs_xprt *xp)
+{
+	return UXC(xp)->ring.ring_fd;
+}
+
+static void uring_stats(const struct rfs_xprt *xp, struct rfs_xprt_stats *s)
+{
+	*s = UXC(xp)->st;
+}
+
+/* ---- buffers ---------------------------------------------------------- */
+
+static struct rfs_buf *uring_buf_get(struct rfs_xprt *xp, uint32_t size)
+{
+	struct uctx *x = UX(xp);
+	struct ubuf *ub = pool_get(x, size);
+
+	if (!ub)
+		return NULL;
+	x->st.bufs_out++;
+	return &ub->b;
+}
+
+static void uring_buf_put(struct rfs_xprt *xp, struct rfs_buf *b)
+{
+	struct uctx *x = UX(xp);
+
+	if (!b)
+		return;
+	x->st.bufs_out--;
+	pool_put(x, UB(b));
+}
+
+static int uring_send(struct rfs_conn *cp, struct rfs_buf *b, unsigned flags)
+{
+	struct uconn *c = UC(cp);
+	struct uctx *x = c->x;
+	struct ubuf *ub = UB(b);
+
+	x->st.bufs_out--;
+	if (c->state != UC_UP) {
+		pool_put(x, ub);
+		return -ENOTCONN;
+	}
+	if (b->len < RFS_HDR_SIZE || b->len > b->cap ||
+	    b->len > x->base.params.max_msg) {
+		rfs_err_rl("xprt: uring: %s: send of a %u-byte frame "
+			   "(buffer %u, max %u)", c->desc, b->len, b->cap,
+			   x->base.params.max_msg);
+		pool_put(x, ub);
+		return -EINVAL;
+	}
+	ub->next = NULL;
+	ub->sent = 0;
+	ub->zc_refs = 0;
+	ub->status = 0;
+	ub->tx_done = false;
+	ub->notify = flags & RFS_SEND_NOTIFY;
+	if (c->txq_tail)
+		c->txq_tail->next = ub;
+	else
+		c->txq = ub;
+	c->txq_tail = ub;
+	mark_dirty(c);
+	return 0;
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+static void conn_desc_init(struct uconn *c)
+{
+	struct sockaddr_storage a, b;
+	socklen_t la = sizeof(a), lb = sizeof(b);
+	char l[64] = "?", r[64] = "?";
+
+	c->x->st.syscalls += 2;
+	if (!getsockname(c->fd, (struct sockaddr *)&a, &la))
+		rfs_addr_fmt((struct sockaddr *)&a, la, l, sizeof(l));
+	if (!getpeername(c->fd, (struct sockaddr *)&b, &lb))
+		rfs_addr_fmt((struct sockaddr *)&b, lb, r, sizeof(r));
+	snprintf(c->desc, sizeof(c->desc), "uring %s->%s", l, r);
+}
+
+static int uring_adopt(struct rfs_xprt *xp, int fd, struct rfs_conn **out)
+{
+	struct uctx *x = UX(xp);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct uconn *c;
+
+	*out = NULL;
+	x->st.syscalls++;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl)) {
+		int rc = -errno;
+
+		rfs_err("xprt: uring: adopt fd %d: %s", fd, strerror(-rc));
+		return rc;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->base.ops = &rfs_xprt_uring_ops;
+	c->base.x = xp;
+	c->x = x;
+	c->fd = fd;
+	c->state = UC_UP;
+	c->rx_req = (struct ureq){ .kind = UREQ_RECV, .c = c };
+	c->tx_req = (struct ureq){ .kind = UREQ_SEND, .c = c };
+	c->cancel_req = (struct ureq){ .kind = UREQ_CANCEL, .c = c };
+	/* SEND_ZC is for TCP (and UDP); AF_UNIX sockets refuse it */
+	c->zc_ok = x->zc && (ss.ss_family == AF_INET ||
+			     ss.ss_family == AF_INET6);
+	if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+		int one = 1;
+
+		x->st.syscalls++;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+			       sizeof(one)))
+			rfs_warn("xprt: uring: fd %d: TCP_NODELAY: %s", fd,
+				 strerror(errno));
+	}
+	conn_desc_init(c);
+	c->next = x->conns;
+	if (x->conns)
+		x->conns->prev = c;
+	x->conns = c;
+	arm_recv(c);
+	if (c->state != UC_UP) {
+		/* could not even queue the receive: give the fd back */
+		x->conns = c->next;
+		if (x->conns)
+			x->conns->prev = NULL;
+		free(c);
+		return -EBUSY;
+	}
+	*out = (struct rfs_conn *)(void *)c;
+	return 0;
+}
+
+/*
+ * Orderly close, as xprt_tcp does it: stop delivering frames, push what
+ * is queued, shut the write side down, and keep reading (and discarding)
+ * until the peer's EOF, so that closing with unread input cannot send a
+ * RST that destroys our last frames in the peer's receive queue.  Unlike
+ * xprt_tcp, CONN_DOWN 0 comes after that EOF: the multishot receive
+ * points at the connection until it ends.
+ */
+static void uring_disconnect(struct rfs_conn *cp)
+{
+	struct uconn *c = UC(cp);
+
+	if (c->state != UC_UP)
+		return;
+	c->state = UC_DRAINING;
+	if (c->rx_buf) {
+		pool_put(c->x, c->rx_buf);
+		c->rx_buf = NULL;
+	}
+	c->rx_hdr_have = 0;
+	if (!c->txq && !c->tx_busy)
+		drain_done(c);
+}
+
+static void uring_conn_free(struct rfs_conn *cp)
+{
+	struct uconn *c = UC(cp);
+
+	if (c->state != UC_DOWN) {
+		/*
+		 * Misuse, but neither leak nor let the kernel write into
+		 * freed memory: tear it down, and free it (without an event)
+		 * once its last CQE is in.
+		 */
+		rfs_warn("xprt: uring: %s: freed before CONN_DOWN", c->desc);
+		c->orphan = true;
+		evq_scrub(c->x, c);
+		conn_fail(c, -ECANCELED);
+		return;
+	}
+	conn_unlink_free(c->x, c);
+}
+
+static const char *uring_conn_desc(const struct rfs_conn *cp)
+{
+	return ((const struct uconn *)(const void *)cp)->desc;
+}
+
+/* ---- context ---------------------------------------------------------- */
+
+static int setup_buf_ring(struct uctx *x)
+{
+	int rc;
+
+	x->br_mem = aligned_alloc(4096, (size_t)BR_ENTRIES * BR_BUF_SIZE);
+	if (!x->br_mem)
+		return -ENOMEM;
+#if HAVE_IO_URING_SETUP_BUF_RING
+	x->br = io_uring_setup_buf_ring(&x->ring, BR_ENTRIES, BR_GROUP, 0,
+					&rc);
+	if (!x->br)
+		return rc;
+	x->br_registered = true;
+#else
+	struct io_uring_buf_reg reg = { 0 };
+
+	x->br_map_len = BR_ENTRIES * sizeof(struct io_uring_buf);
+	x->br = mmap(NULL, x->br_map_len, PROT_READ | PROT_WRITE,
+		     MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (x->br == MAP_FAILED) {
+		x->br = NULL;
+		return -errno;
+	}
+	io_uring_buf_ring_init(x->br);
+	reg.ring_addr = (unsigned long)x->br;
+	reg.ring_entries = BR_ENTRIES;
+	reg.bgid = BR_GROUP;
+	rc = io_uring_register_buf_ring(&x->ring, &reg, 0);
+	if (rc)
+		return rc;
+	x->br_registered = true;
+#endif
+	for (unsigned i = 0; i < BR_ENTRIES; i++)
+		io_uring_buf_ring_add(x->br, x->br_mem + (size_t)i * BR_BUF_SIZE,
+				      BR_BUF_SIZE, (unsigned short)i,
+				      io_uring_buf_ring_mask(BR_ENTRIES),
+				      (int)i);
+	io_uring_buf_ring_advance(x->br, BR_ENTRIES);
+	return 0;
+}
+
+/*
+ * Ring flags.  We sleep on the ring fd (poll/epoll) and then reap CQEs in
+ * user space.  With COOP_TASKRUN the completion task work runs on the way
+ * back from that poll/epoll syscall, so the CQEs are in the ring when
+ * poll() looks, for no extra syscall; TASKRUN_FLAG tells us when task work
+ * still waits for an enter.  DEFER_TASKRUN (with SINGLE_ISSUER) would make
+ * every wake-up cost an extra io_uring_enter(GETEVENTS) before a CQE is
+ * visible, and SINGLE_ISSUER binds the ring to the thread that created
+ * it (-EEXIST elsewhere) while callers may open a context on one thread
+ * and drive it from another; so we use neither.  Older kernels get the
+ * plain ring.
+ */
+static int ring_init(struct uctx *x, const struct rfs_xprt_params *p)
+{
+	static const unsigned tries[] = {
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+			IORING_SETUP_SUBMIT_ALL,
+		IORING_SETUP_SUBMIT_ALL,
+		0,
+	};
+	struct io_uring_params up;
+	int rc = -EINVAL;
+
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		memset(&up, 0, sizeof(up));
+		up.flags = IORING_SETUP_CQSIZE | tries[i];
+		up.cq_entries = CQ_ENTRIES;
+		if (p->sqpoll) {
+			/* the SQ thread runs task work itself */
+			up.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SQPOLL;
+			up.sq_thread_idle = 100;
+		}
+		rc = io_uring_queue_init_params(SQ_ENTRIES, &x->ring, &up);
+		if (rc != -EINVAL || p->sqpoll)
+			break;
+	}
+	if (rc)
+		return rc;
+	x->setup_flags = up.flags;
+	x->sqpoll = p->sqpoll;
+	x->ring_ok = true;
+	return 0;
+}
+
+static bool zc_supported(struct uctx *x)
+{
+	struct io_uring_probe *pr = io_uring_get_probe_ring(&x->ring);
+	bool ok;
+
+	if (!pr)
+		return false;
+	ok = io_uring_opcode_supported(pr, IORING_OP_SEND_ZC);
+	io_uring_free_probe(pr);
+	return ok;
+}
+
+static void uring_fini(struct rfs_xprt *xp);
+
+static int uring_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
+{
+	struct uctx *x;
+	int rc;
+
+	*out = NULL;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	x->base.ops = &rfs_xprt_uring_ops;
+	x->base.params = *p;
+	pool_setup(x, p->max_msg);
+	rc = ring_init(x, p);
+	if (rc) {
+		rfs_err("xprt: uring: io_uring_queue_init%s: %s",
+			p->sqpoll ? " (sqpoll)" : "", strerror(-rc));
+		goto fail;
+	}
+	rc = setup_buf_ring(x);
+	if (rc) {
+		rfs_err("xprt: uring: provided buffer ring: %s "
+			"(kernel >= 5.19 needed)", strerror(-rc));
+		goto fail;
+	}
+#if HAVE_IO_URING_PREP_SEND_ZC
+	x->zc = p->zc_send && zc_supported(x);
+#else
+	x->zc = false;
+#endif
+	rfs_dbg(RFS_SUB_XPRT, "xprt: uring: ring flags %#x, zero copy %s",
+		x->setup_flags, x->zc ? "on" : "off");
+	*out = (struct rfs_xprt *)(void *)x;
+	return 0;
+fail:
+	uring_fini((struct rfs_xprt *)(void *)x);
+	return rc;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool all_down(const struct uctx *x)
+{
+	for (const struct uconn *c = x->conns; c; c = c->next)
+		if (c->state != UC_DOWN)
+			return false;
+	return true;
+}
+
+/* Cancel everything, wait for the kernel to let go, free. */
+static void drain(struct uctx *x)
+{
+	long long deadline = now_ms() + FINI_TIMEOUT_MS;
+	struct rfs_xev e;
+
+	for (struct uconn *c = x->conns; c; c = c->next)
+		conn_fail(c, -ECANCELED);
+	for (;;) {
+		struct __kernel_timespec ts = { .tv_nsec = 100000000 };
+		struct io_uring_cqe *cqe;
+
+		submit(x);
+		while (reap(x))
+			;
+		/* nobody will poll these any more */
+		while (evq_pop(&x->evq, &e)) {
+			if (e.buf) {
+				x->st.bufs_out--;
+				pool_put(x, UB(e.buf));
+			}
+		}
+		if (all_down(x))
+			break;
+		if (now_ms() > deadline) {
+			rfs_err("xprt: uring: close: operations still in the "
+				"kernel after %d ms; leaking their memory",
+				FINI_TIMEOUT_MS);
+			return;
+		}
+		x->st.syscalls++;
+		io_uring_wait_cqe_timeout(&x->ring, &cqe, &ts);
+	}
+	while (x->conns)
+		conn_unlink_free(x, x->conns);
+}
+
+static void uring_fini(struct rfs_xprt *xp)
+{
+	struct uctx *x = UX(xp);
+
+	if (!x)
+		return;
+	if (x->ring_ok) {
+		drain(x);
+		if (x->conns) /* timed out: the kernel may still write */
+			return;
+		io_uring_queue_exit(&x->ring);
+	}
+	if (x->br && !HAVE_IO_URING_SETUP_BUF_RING)
+		munmap(x->br, x->br_map_len);
+	free(x->br_mem);
+	pool_destroy(x);
+	free(x->evq.v);
+	free(x);
+}
+
+const struct rfs_xprt_ops rfs_xprt_uring_ops = {
+	.name = "uring",
+	.init = uring_init,
+	.fini = uring_fini,
+	.adopt = uring_adopt,
+	.disconnect = uring_disconnect,
+	.conn_free = uring_conn_free,
+	.conn_desc = uring_conn_desc,
+	.buf_get = uring_buf_get,
+	.buf_put = uring_buf_put,
+	.send = uring_send,
+	.flush = uring_flush,
+	.poll = uring_poll,
+	.arm = uring_arm,
+	.wait_fd = uring_wait_fd,
+	.stats = uring_stats,
+};

@@ -1,0 +1,523 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ringfs wire protocol: the whole format, self-contained.
+ *
+ * Changelog
+ *   1.0  first version: HELLO/ATTACH/PING/BYE/STATS/RESOLVE and every FUSE
+ *        low-level operation (see enum rfs_op).
+ *
+ * Every message is a fixed 48-byte header (struct rfs_hdr) followed by
+ * `len` payload bytes.  All integers are little-endian, fixed width; every
+ * struct has explicit padding and a _Static_assert on its size, so the C
+ * layout on a little-endian host *is* the wire layout.  Variable-length
+ * parts (names, data) follow the fixed part of a payload in the order the
+ * op's comment gives; names carry an explicit length and are NOT
+ * NUL-terminated on the wire.
+ *
+ * Requests carry the caller's uid/gid/pid in the header; replies carry
+ * status (0 or a negative Linux errno, handed straight to fuse_reply_err).
+ * A reply echoes the request's id and opcode and sets RFS_HF_REPLY.
+ *
+ * The checksum (XXH3-64 over the header with csum = 0, then the payload)
+ * is present when RFS_HF_CSUM is set; HELLO negotiates whether both sides
+ * set it (on by default).  A receiver that negotiated checksums rejects
+ * a frame without one.
+ *
+ * Node ids: 64-bit, chosen by the server as a keyed hash of the export
+ * and the kernel file handle (never 0 or 1).  The server may forget a node
+ * at any time (bounded cache, restart); a request naming a node the server
+ * does not know fails with -ESTALE and RFS_HF_UNKNOWN_NODE set, the reply
+ * payload being a struct rfs_unknown_node.  The client then sends RESOLVE
+ * with the opaque handle it got in the entry and retries.
+ *
+ * doc/protocol.md explains this to people.
+ */
+#ifndef RINGFS_PROTO_H
+#define RINGFS_PROTO_H
+
+#include <stdint.h>
+
+#define RFS_MAGIC 0x474e4652u /* "RFNG" little-endian */
+#define RFS_PROTO_MAJOR 1
+#define RFS_PROTO_MINOR 0
+
+#define RFS_HDR_SIZE 48u
+#define RFS_NAME_MAX 255u		/* one path component */
+#define RFS_PATH_MAX 4096u		/* symlink target */
+#define RFS_XATTR_NAME_MAX 255u
+#define RFS_XATTR_SIZE_MAX 65536u
+#define RFS_HANDLE_MAX 160u		/* opaque server handle blob */
+#define RFS_EXPORT_NAME_MAX 64u
+#define RFS_IO_MAX (1u << 20)		/* read/write payload limit: 1 MiB */
+#define RFS_MSG_MAX_DEFAULT (RFS_IO_MAX + 4096u)
+#define RFS_MSG_MAX_LIMIT (16u << 20)	/* hard upper bound on any frame */
+#define RFS_FORGET_MAX 1024u		/* entries in one BATCH_FORGET */
+
+/* header flags */
+#define RFS_HF_REPLY (1u << 0)
+#define RFS_HF_CSUM (1u << 1)		/* csum field is valid */
+#define RFS_HF_UNKNOWN_NODE (1u << 2)	/* reply: see struct rfs_unknown_node */
+#define RFS_HF_REPLAY (1u << 3)		/* request: resent after reconnect */
+#define RFS_HF_KNOWN (RFS_HF_REPLY | RFS_HF_CSUM | RFS_HF_UNKNOWN_NODE | \
+		      RFS_HF_REPLAY)
+
+struct rfs_hdr {
+	uint32_t magic;
+	uint16_t opcode;
+	uint8_t major;
+	uint8_t minor;
+	uint32_t flags;
+	uint32_t len;		/* payload bytes after the header */
+	uint64_t id;		/* request id, echoed in the reply */
+	int32_t status;		/* reply: 0 or -errno; request: 0 */
+	uint32_t uid;		/* request: caller's credentials */
+	uint32_t gid;
+	uint32_t pid;
+	uint64_t csum;		/* XXH3-64, see above */
+};
+_Static_assert(sizeof(struct rfs_hdr) == RFS_HDR_SIZE, "rfs_hdr");
+
+enum rfs_op {
+	RFS_OP_INVALID = 0,
+	/* session */
+	RFS_OP_HELLO = 1,
+	RFS_OP_ATTACH = 2,
+	RFS_OP_PING = 3,
+	RFS_OP_BYE = 4,
+	RFS_OP_STATS = 5,
+	RFS_OP_RESOLVE = 6,
+	/* FUSE low-level operations, one to one */
+	RFS_OP_LOOKUP = 16,
+	RFS_OP_FORGET = 17,		/* batch forget; no reply */
+	RFS_OP_GETATTR = 18,
+	RFS_OP_SETATTR = 19,
+	RFS_OP_READLINK = 20,
+	RFS_OP_SYMLINK = 21,
+	RFS_OP_MKNOD = 22,
+	RFS_OP_MKDIR = 23,
+	RFS_OP_UNLINK = 24,
+	RFS_OP_RMDIR = 25,
+	RFS_OP_RENAME = 26,
+	RFS_OP_LINK = 27,
+	RFS_OP_OPEN = 28,
+	RFS_OP_CREATE = 29,
+	RFS_OP_READ = 30,
+	RFS_OP_WRITE = 31,
+	RFS_OP_FLUSH = 32,
+	RFS_OP_RELEASE = 33,
+	RFS_OP_FSYNC = 34,
+	RFS_OP_OPENDIR = 35,
+	RFS_OP_READDIRPLUS = 36,
+	RFS_OP_RELEASEDIR = 37,
+	RFS_OP_FSYNCDIR = 38,
+	RFS_OP_STATFS = 39,
+	RFS_OP_ACCESS = 40,
+	RFS_OP_SETXATTR = 41,
+	RFS_OP_GETXATTR = 42,
+	RFS_OP_LISTXATTR = 43,
+	RFS_OP_REMOVEXATTR = 44,
+	RFS_OP_GETLK = 45,
+	RFS_OP_SETLK = 46,		/* SETLKW is SETLK with RFS_LK_WAIT */
+	RFS_OP_FLOCK = 47,
+	RFS_OP_FALLOCATE = 48,
+	RFS_OP_COPY_FILE_RANGE = 49,
+	RFS_OP_LSEEK = 50,
+	RFS_OP_MAX_
+};
+
+/* ---- common pieces ---------------------------------------------------- */
+
+struct rfs_attr {
+	uint64_t ino;		/* the backing file's inode number */
+	uint64_t size;
+	uint64_t blocks;	/* 512-byte units */
+	int64_t atime;
+	int64_t mtime;
+	int64_t ctime;
+	uint32_t atime_ns;
+	uint32_t mtime_ns;
+	uint32_t ctime_ns;
+	uint32_t mode;
+	uint32_t nlink;
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t rdev;		/* encoded as by makedev() on Linux */
+	uint32_t blksize;
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct rfs_attr) == 88, "rfs_attr");
+
+/*
+ * A looked-up node: id, attributes, then handle_len bytes of opaque
+ * handle (<= RFS_HANDLE_MAX), padded with zeros to a multiple of 8.
+ */
+struct rfs_entry {
+	uint64_t nodeid;
+	uint64_t generation;
+	struct rfs_attr attr;
+	uint16_t handle_len;
+	uint16_t pad0;
+	uint32_t pad1;
+};
+_Static_assert(sizeof(struct rfs_entry) == 112, "rfs_entry");
+
+/* reply payload when RFS_HF_UNKNOWN_NODE is set */
+struct rfs_unknown_node {
+	uint64_t nodeid;
+};
+_Static_assert(sizeof(struct rfs_unknown_node) == 8, "rfs_unknown_node");
+
+/* ---- session ---------------------------------------------------------- */
+
+#define RFS_FEAT_CSUM (1ull << 0)
+#define RFS_FEAT_KNOWN (RFS_FEAT_CSUM)
+
+/*
+ * HELLO: the first frame on a control connection; always sent with
+ * header version RFS_PROTO_MAJOR.RFS_PROTO_MINOR.  A server that speaks a
+ * different major replies -EPROTONOSUPPORT with its own version in the
+ * reply header and closes.  Payload: struct rfs_hello_req, then
+ * export_len bytes of export name (no leading '/').
+ */
+struct rfs_hello_req {
+	uint64_t features;	/* RFS_FEAT_* the client wants */
+	uint32_t max_msg;	/* largest frame the client accepts */
+	uint16_t export_len;
+	uint16_t pad0;
+	uint32_t max_inflight;	/* requests the client may keep in flight */
+	uint32_t pad1;
+};
+_Static_assert(sizeof(struct rfs_hello_req) == 24, "rfs_hello_req");
+
+#define RFS_EXPF_RO (1u << 0)
+
+/* reply: then root entry's handle_len bytes of handle (padded to 8) */
+struct rfs_hello_rep {
+	uint64_t features;	/* the intersection, in force from now on */
+	uint64_t session;	/* session id, for ATTACH */
+	uint8_t token[16];	/* session secret, for ATTACH */
+	uint32_t max_msg;	/* min(client, server) */
+	uint32_t max_inflight;
+	uint32_t export_flags;	/* RFS_EXPF_* */
+	uint32_t pad;
+	struct rfs_entry root;
+};
+_Static_assert(sizeof(struct rfs_hello_rep) == 48 + 112, "rfs_hello_rep");
+
+/* ATTACH: join an existing session from another connection */
+struct rfs_attach_req {
+	uint64_t session;
+	uint8_t token[16];
+};
+_Static_assert(sizeof(struct rfs_attach_req) == 24, "rfs_attach_req");
+
+/* PING: payload echoed back verbatim (at most 64 KiB). BYE: empty. */
+
+/* STATS: empty request; reply is a struct rfs_stats_rep */
+struct rfs_stats_rep {
+	uint64_t uptime_ns;
+	uint64_t sessions;
+	uint64_t connections;
+	uint64_t requests;
+	uint64_t errors;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t nodes;
+};
+_Static_assert(sizeof(struct rfs_stats_rep) == 64, "rfs_stats_rep");
+
+/* RESOLVE: re-bind a node id the server forgot; then handle bytes */
+struct rfs_resolve_req {
+	uint64_t nodeid;
+	uint16_t handle_len;
+	uint16_t pad0;
+	uint32_t pad1;
+};
+_Static_assert(sizeof(struct rfs_resolve_req) == 16, "rfs_resolve_req");
+/* reply: struct rfs_attr */
+
+/* ---- node operations -------------------------------------------------- */
+
+/* LOOKUP, UNLINK, RMDIR: then name_len name bytes */
+struct rfs_name_req {
+	uint64_t parent;
+	uint16_t name_len;
+	uint16_t pad0;
+	uint32_t pad1;
+};
+_Static_assert(sizeof(struct rfs_name_req) == 16, "rfs_name_req");
+/* LOOKUP reply: struct rfs_entry + handle. UNLINK/RMDIR reply: empty */
+
+/* FORGET: struct rfs_forget_req then count struct rfs_forget_one */
+struct rfs_forget_req {
+	uint32_t count;
+	uint32_t pad;
+};
+struct rfs_forget_one {
+	uint64_t nodeid;
+	uint64_t nlookup;
+};
+_Static_assert(sizeof(struct rfs_forget_req) == 8, "rfs_forget_req");
+_Static_assert(sizeof(struct rfs_forget_one) == 16, "rfs_forget_one");
+
+/* GETATTR, READLINK, STATFS, OPENDIR...: requests naming just a node */
+struct rfs_node_req {
+	uint64_t nodeid;
+	uint64_t fh;		/* open handle, or 0 */
+};
+_Static_assert(sizeof(struct rfs_node_req) == 16, "rfs_node_req");
+/* GETATTR reply: struct rfs_attr.  READLINK reply: target bytes. */
+
+/* SETATTR valid bits (same meaning as FUSE_SET_ATTR_*) */
+#define RFS_SA_MODE (1u << 0)
+#define RFS_SA_UID (1u << 1)
+#define RFS_SA_GID (1u << 2)
+#define RFS_SA_SIZE (1u << 3)
+#define RFS_SA_ATIME (1u << 4)
+#define RFS_SA_MTIME (1u << 5)
+#define RFS_SA_ATIME_NOW (1u << 7)
+#define RFS_SA_MTIME_NOW (1u << 8)
+#define RFS_SA_CTIME (1u << 10)
+#define RFS_SA_KNOWN (RFS_SA_MODE | RFS_SA_UID | RFS_SA_GID | RFS_SA_SIZE | \
+		      RFS_SA_ATIME | RFS_SA_MTIME | RFS_SA_ATIME_NOW | \
+		      RFS_SA_MTIME_NOW | RFS_SA_CTIME)
+
+struct rfs_setattr_req {
+	uint64_t nodeid;
+	uint64_t fh;		/* open handle when set through one, or 0 */
+	uint32_t valid;		/* RFS_SA_* */
+	uint32_t mode;
+	uint32_t uid;
+	uint32_t gid;
+	uint64_t size;
+	int64_t atime;
+	int64_t mtime;
+	uint32_t atime_ns;
+	uint32_t mtime_ns;
+};
+_Static_assert(sizeof(struct rfs_setattr_req) == 64, "rfs_setattr_req");
+/* reply: struct rfs_attr */
+
+/*
+ * MKNOD, MKDIR, SYMLINK, CREATE: then name_len name bytes, then (SYMLINK)
+ * target_len target bytes.  Reply: struct rfs_entry + handle; CREATE's
+ * reply is struct rfs_create_rep.
+ */
+struct rfs_make_req {
+	uint64_t parent;
+	uint32_t mode;
+	uint32_t umask;
+	uint32_t rdev;
+	uint32_t flags;		/* CREATE: open flags (O_*) */
+	uint16_t name_len;
+	uint16_t target_len;	/* SYMLINK only */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct rfs_make_req) == 32, "rfs_make_req");
+
+#define RFS_OPEN_DIRECT_IO (1u << 0)	/* reply flags to FUSE */
+#define RFS_OPEN_KEEP_CACHE (1u << 1)
+#define RFS_OPEN_NONSEEKABLE (1u << 2)
+
+struct rfs_create_rep {
+	uint64_t fh;
+	uint32_t open_flags;	/* RFS_OPEN_* */
+	uint32_t pad;
+	struct rfs_entry entry;	/* then handle bytes */
+};
+_Static_assert(sizeof(struct rfs_create_rep) == 16 + 112, "rfs_create_rep");
+
+/* RENAME: then name_len name bytes, then newname_len bytes */
+#define RFS_RENAME_NOREPLACE (1u << 0)
+#define RFS_RENAME_EXCHANGE (1u << 1)
+#define RFS_RENAME_WHITEOUT (1u << 2)
+struct rfs_rename_req {
+	uint64_t parent;
+	uint64_t newparent;
+	uint32_t flags;		/* RFS_RENAME_*, same values as renameat2 */
+	uint16_t name_len;
+	uint16_t newname_len;
+};
+_Static_assert(sizeof(struct rfs_rename_req) == 24, "rfs_rename_req");
+
+/* LINK: then name_len bytes; reply struct rfs_entry + handle */
+struct rfs_link_req {
+	uint64_t nodeid;
+	uint64_t newparent;
+	uint16_t name_len;
+	uint16_t pad0;
+	uint32_t pad1;
+};
+_Static_assert(sizeof(struct rfs_link_req) == 24, "rfs_link_req");
+
+/* OPEN, OPENDIR */
+struct rfs_open_req {
+	uint64_t nodeid;
+	uint32_t flags;		/* O_* from the application */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct rfs_open_req) == 16, "rfs_open_req");
+struct rfs_open_rep {
+	uint64_t fh;
+	uint32_t open_flags;	/* RFS_OPEN_* */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct rfs_open_rep) == 16, "rfs_open_rep");
+
+/* READ: reply is the data (len <= size). READDIRPLUS uses the same. */
+struct rfs_io_req {
+	uint64_t nodeid;
+	uint64_t fh;
+	uint64_t offset;
+	uint32_t size;		/* READ: bytes wanted; WRITE: data that follows */
+	uint32_t flags;		/* WRITE: RFS_WRITE_* */
+	uint64_t lock_owner;
+};
+_Static_assert(sizeof(struct rfs_io_req) == 40, "rfs_io_req");
+#define RFS_WRITE_KILL_PRIV (1u << 0)
+struct rfs_write_rep {
+	uint32_t written;
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct rfs_write_rep) == 8, "rfs_write_rep");
+
+/*
+ * READDIRPLUS reply: a sequence of records, each
+ *   struct rfs_dirent, name (name_len), handle (entry.handle_len), zero
+ *   padding to 8 bytes.
+ * entry.nodeid == 0 means the server did not look the entry up (".",
+ * ".."): the client passes it without attributes and takes no reference.
+ * `off` is the cookie to continue after this entry.  An empty reply
+ * means end of directory.
+ */
+struct rfs_dirent {
+	uint64_t off;
+	uint16_t name_len;
+	uint8_t type;		/* DT_* */
+	uint8_t pad0;
+	uint32_t pad1;
+	struct rfs_entry entry;
+};
+_Static_assert(sizeof(struct rfs_dirent) == 16 + 112, "rfs_dirent");
+
+/* FLUSH, RELEASE, RELEASEDIR, FSYNC, FSYNCDIR */
+#define RFS_FSYNC_DATASYNC (1u << 0)
+#define RFS_RELEASE_FLOCK_UNLOCK (1u << 1)
+struct rfs_fh_req {
+	uint64_t nodeid;
+	uint64_t fh;
+	uint64_t lock_owner;
+	uint32_t flags;		/* RFS_FSYNC_DATASYNC, RFS_RELEASE_* */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct rfs_fh_req) == 32, "rfs_fh_req");
+
+/* STATFS reply */
+struct rfs_statfs_rep {
+	uint64_t blocks;
+	uint64_t bfree;
+	uint64_t bavail;
+	uint64_t files;
+	uint64_t ffree;
+	uint64_t favail;
+	uint64_t fsid;
+	uint32_t bsize;
+	uint32_t frsize;
+	uint32_t namemax;
+	uint32_t flag;
+};
+_Static_assert(sizeof(struct rfs_statfs_rep) == 72, "rfs_statfs_rep");
+
+/* ACCESS */
+struct rfs_access_req {
+	uint64_t nodeid;
+	uint32_t mask;		/* R_OK | W_OK | X_OK | F_OK */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct rfs_access_req) == 16, "rfs_access_req");
+
+/*
+ * SETXATTR: then name_len name bytes, then value_len value bytes.
+ * GETXATTR: then name_len name bytes; size 0 asks for the size only.
+ * LISTXATTR: no name; size 0 asks for the size only.
+ * REMOVEXATTR: then name_len name bytes.
+ * GETXATTR/LISTXATTR reply: struct rfs_xattr_rep then the value/list.
+ */
+struct rfs_xattr_req {
+	uint64_t nodeid;
+	uint32_t size;		/* GET/LIST: buffer size; SET: value_len */
+	uint32_t flags;		/* SET: XATTR_CREATE / XATTR_REPLACE */
+	uint16_t name_len;
+	uint16_t pad0;
+	uint32_t pad1;
+};
+_Static_assert(sizeof(struct rfs_xattr_req) == 24, "rfs_xattr_req");
+struct rfs_xattr_rep {
+	uint32_t size;		/* size of the value/list */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct rfs_xattr_rep) == 8, "rfs_xattr_rep");
+
+/* GETLK, SETLK (+RFS_LK_WAIT), FLOCK */
+#define RFS_LK_WAIT (1u << 0)
+#define RFS_LK_RDLCK 0	/* F_RDLCK */
+#define RFS_LK_WRLCK 1	/* F_WRLCK */
+#define RFS_LK_UNLCK 2	/* F_UNLCK */
+struct rfs_lock {
+	uint64_t start;
+	uint64_t end;		/* inclusive; UINT64_MAX = to EOF */
+	uint32_t type;		/* RFS_LK_RDLCK/WRLCK/UNLCK */
+	uint32_t pid;
+};
+_Static_assert(sizeof(struct rfs_lock) == 24, "rfs_lock");
+struct rfs_lock_req {
+	uint64_t nodeid;
+	uint64_t fh;
+	uint64_t owner;
+	uint32_t flags;		/* RFS_LK_WAIT; FLOCK: LOCK_SH/EX/UN|LOCK_NB */
+	uint32_t pad;
+	struct rfs_lock lock;
+};
+_Static_assert(sizeof(struct rfs_lock_req) == 32 + 24, "rfs_lock_req");
+/* GETLK reply: struct rfs_lock (type UNLCK when no conflict) */
+
+/* FALLOCATE: mode as fallocate(2) (FALLOC_FL_KEEP_SIZE, PUNCH_HOLE, ...) */
+struct rfs_fallocate_req {
+	uint64_t nodeid;
+	uint64_t fh;
+	uint64_t offset;
+	uint64_t length;
+	uint32_t mode;
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct rfs_fallocate_req) == 40, "rfs_fallocate_req");
+
+/* COPY_FILE_RANGE, done on the server; reply struct rfs_write_rep */
+struct rfs_copy_req {
+	uint64_t nodeid_in;
+	uint64_t fh_in;
+	uint64_t off_in;
+	uint64_t nodeid_out;
+	uint64_t fh_out;
+	uint64_t off_out;
+	uint64_t len;
+	uint32_t flags;
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct rfs_copy_req) == 64, "rfs_copy_req");
+
+/* LSEEK: whence SEEK_SET/CUR/END/DATA/HOLE; reply struct rfs_lseek_rep */
+struct rfs_lseek_req {
+	uint64_t nodeid;
+	uint64_t fh;
+	int64_t offset;
+	uint32_t whence;
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct rfs_lseek_req) == 32, "rfs_lseek_req");
+struct rfs_lseek_rep {
+	int64_t offset;
+};
+_Static_assert(sizeof(struct rfs_lseek_rep) == 8, "rfs_lseek_rep");
+
+#endif /* RINGFS_PROTO_H */

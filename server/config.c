@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ringfsd configuration: exports from the command line and the config
+ * file (see contrib/exports.conf for the format).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+
+struct rfs_srv_cfg rfs_cfg;
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int rfs_cfg_parse_export_opts(struct rfs_export *e, const char *opts)
+{
+	char buf[512], *save = NULL, *tok;
+
+	if (!opts || !*opts)
+		return 0;
+	if (strlen(opts) >= sizeof(buf)) {
+		rfs_err("config: export %s: options too long", e->name);
+		return -EINVAL;
+	}
+	strcpy(buf, opts);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "ro")) {
+			e->ro = true;
+		} else if (!strcmp(tok, "rw")) {
+			e->ro = false;
+		} else if (!strcmp(tok, "root_squash")) {
+			e->squash = RFS_SQUASH_ROOT;
+		} else if (!strcmp(tok, "no_root_squash")) {
+			e->squash = RFS_SQUASH_NONE;
+		} else if (!strcmp(tok, "all_squash")) {
+			e->squash = RFS_SQUASH_ALL;
+		} else if (!strncmp(tok, "anonuid=", 8)) {
+			if (parse_u32(tok + 8, &e->anonuid))
+				goto bad;
+		} else if (!strncmp(tok, "anongid=", 8)) {
+			if (parse_u32(tok + 8, &e->anongid))
+				goto bad;
+		} else {
+			goto bad;
+		}
+	}
+	return 0;
+bad:
+	rfs_err("config: export %s: bad option '%s' (known: ro, rw, "
+		"root_squash, no_root_squash, all_squash, anonuid=N, "
+		"anongid=N)", e->name, tok);
+	return -EINVAL;
+}
+
+static bool name_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > RFS_EXPORT_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)name[i];
+
+		if (!isalnum(ch) && ch != '_' && ch != '-' && ch != '.')
+			return false;
+	}
+	return strcmp(name, ".") && strcmp(name, "..");
+}
+
+int rfs_cfg_add_export(struct rfs_srv_cfg *c, const char *name,
+		       const char *path, const char *opts)
+{
+	struct rfs_export *e;
+	int ret;
+
+	if (!name_ok(name)) {
+		rfs_err("config: export name '%s' invalid (1..%u of "
+			"[A-Za-z0-9_.-])", name, RFS_EXPORT_NAME_MAX);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < c->nexports; i++) {
+		if (!strcmp(c->exports[i].name, name)) {
+			rfs_err("config: duplicate export name '%s'", name);
+			return -EEXIST;
+		}
+	}
+	if (c->nexports == RFS_MAX_EXPORTS) {
+		rfs_err("config: too many exports (max %d)", RFS_MAX_EXPORTS);
+		return -E2BIG;
+	}
+	if (!path || path[0] != '/') {
+		rfs_err("config: export %s: path must be absolute", name);
+		return -EINVAL;
+	}
+	e = &c->exports[c->nexports];
+	memset(e, 0, sizeof(*e));
+	strcpy(e->name, name);
+	e->anonuid = RFS_NOBODY;
+	e->anongid = RFS_NOBODY;
+	e->root_fd = -1;
+	e->idx = c->nexports;
+	ret = rfs_cfg_parse_export_opts(e, opts);
+	if (ret)
+		return ret;
+	e->path = strdup(path);
+	if (!e->path)
+		return -ENOMEM;
+	c->nexports++;
+	return 0;
+}
+
+/* "data=/srv/data,ro" */
+static int strip(char *s, char **out)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = 0;
+	*out = s;
+	return 0;
+}
+
+static int cfg_line(struct rfs_srv_cfg *c, const char *file, int lineno,
+		    char *line)
+{
+	char *save = NULL, *key, *a, *b, *d, *rest;
+
+	strip(line, &line);
+	if (!*line || *line == '#')
+		return 0;
+	key = strtok_r(line, " \t", &save);
+	a = strtok_r(NULL, " \t", &save);
+	b = strtok_r(NULL, " \t", &save);
+	d = strtok_r(NULL, " \t", &save);
+	rest = strtok_r(NULL, " \t", &save);
+	if (!strcmp(key, "listen") && a && !b) {
+		if (strlen(a) >= sizeof(c->listen))
+			goto bad;
+		strcpy(c->listen, a);
+	} else if (!strcmp(key, "transport") && a && !b) {
+		if (strlen(a) >= sizeof(c->transport))
+			goto bad;
+		strcpy(c->transport, a);
+	} else if (!strcmp(key, "state-dir") && a && !b) {
+		if (strlen(a) >= sizeof(c->state_dir))
+			goto bad;
+		strcpy(c->state_dir, a);
+	} else if (!strcmp(key, "max-nodes") && a && !b) {
+		char *end;
+
+		errno = 0;
+		c->max_nodes = strtoul(a, &end, 10);
+		if (errno || *end || c->max_nodes == 0)
+			goto bad;
+	} else if (!strcmp(key, "export") && a && b && !rest) {
+		return rfs_cfg_add_export(c, a, b, d);
+	} else {
+		goto bad;
+	}
+	return 0;
+bad:
+	rfs_err("config: %s:%d: cannot parse line (keys: listen ADDR, "
+		"transport NAME, state-dir DIR, max-nodes N, "
+		"export NAME PATH [OPTIONS])", file, lineno);
+	return -EINVAL;
+}
+
+int rfs_cfg_load(struct rfs_srv_cfg *c, const char *file)
+{
+	FILE *f;
+	char line[4096];
+	int lineno = 0, ret = 0;
+
+	f = fopen(file, "re");
+	if (!f) {
+		ret = -errno;
+		rfs_err("config: open %s: %s", file, strerror(errno));
+		return ret;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		ret = cfg_line(c, file, lineno, line);
+		if (ret)
+			break;
+	}
+	if (!ret && ferror(f)) {
+		ret = -EIO;
+		rfs_err("config: read %s: I/O error", file);
+	}
+	fclose(f);
+	return ret;
+}
+
+int rfs_cfg_open_exports(struct rfs_srv_cfg *c)
+{
+	for (unsigned i = 0; i < c->nexports; i++) {
+		struct rfs_export *e = &c->exports[i];
+		struct stat st;
+		int fd;
+
+		fd = open(e->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			int err = errno;
+
+			rfs_err("config: export %s: %s: %s", e->name, e->path,
+				err == ENOTDIR ? "not a directory" :
+				strerror(err));
+			return -err;
+		}
+		if (fstat(fd, &st) < 0) {
+			int err = errno;
+
+			rfs_err("config: export %s: stat %s: %s", e->name,
+				e->path, strerror(err));
+			close(fd);
+			return -err;
+		}
+		e->root_fd = fd;
+		e->dev = st.st_dev;
+	}
+	return 0;
+}
+
+void rfs_cfg_free(struct rfs_srv_cfg *c)
+{
+	for (unsigned i = 0; i < c->nexports; i++) {
+		struct rfs_export *e = &c->exports[i];
+
+		if (e->root_fd >= 0)
+			close(e->root_fd);
+		e->root_fd = -1;
+		free(e->path);
+		e->path = NULL;
+	}
+	c->nexports = 0;
+}
+
+struct rfs_export *rfs_cfg_find_export(const char *name, uint32_t len)
+{
+	for (unsigned i = 0; i < rfs_cfg.nexports; i++) {
+		struct rfs_export *e = &rfs_cfg.exports[i];
+
+		if (strlen(e->name) == len && !memcmp(e->name, name, len))
+			return e;
+	}
+	return NULL;
+}

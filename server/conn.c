@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Connections: each accepted socket gets its own thread and its own
+ * transport context.  The loop: poll the transport, and for every received
+ * frame verify, decode, execute synchronously, build the reply in a
+ * transport buffer and send it.  When idle: arm, then sleep in poll(2) on
+ * the transport's wait fd and our eventfd (replies from worker threads,
+ * shutdown).  A malformed frame closes that connection only.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+
+struct rfs_wjob {
+	struct rfs_conn_ctx *cc;
+	pthread_t thr;
+	rfs_wfn fn;
+	void *arg;
+	bool done;
+	struct rfs_wjob *next;
+};
+
+struct rfs_wdone {
+	struct rfs_wdone *next;
+	void *frame;
+	uint32_t len;
+};
+
+
+static pthread_mutex_t conns_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t conns_cv = PTHREAD_COND_INITIALIZER;
+static struct rfs_conn_ctx *conns;
+static unsigned nconns;
+static bool stopping;
+
+static void wake(struct rfs_conn_ctx *cc)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN: the counter is already non-zero, the loop will wake */
+	if (write(cc->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		rfs_err_rl("server: eventfd write: %s", strerror(errno));
+}
+
+/*
+ * How long a closing connection may take to drain before we tear it down
+ * ourselves (a byte-stream transport's orderly close waits for the peer's
+ * FIN; a hostile or stuck peer must not pin a thread).
+ */
+#define CLOSE_GRACE_MS 3000
+#define STOP_GRACE_MS 500
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void conn_close(struct rfs_conn_ctx *cc)
+{
+	bool stop;
+
+	if (cc->closing)
+		return;
+	pthread_mutex_lock(&conns_mu);
+	stop = stopping;
+	pthread_mutex_unlock(&conns_mu);
+	cc->closing = true;
+	cc->close_deadline = now_ms() + (stop ? STOP_GRACE_MS :
+					 CLOSE_GRACE_MS);
+	rfs_xprt_flush(cc->x);
+	rfs_xprt_disconnect(cc->c);
+}
+
+static const char *desc(struct rfs_conn_ctx *cc)
+{
+	return rfs_conn_desc(cc->c);
+}
+
+static void send_frame(struct rfs_conn_ctx *cc, struct rfs_buf *out,
+		       uint32_t len)
+{
+	int ret;
+
+	out->len = len;
+	atomic_fetch_add(&rfs_stats.bytes_out, len);
+	ret = rfs_xprt_send(cc->c, out, 0);
+	if (ret < 0 && ret != -ENOTCONN)
+		rfs_err_rl("server: %s: send: %s", desc(cc), strerror(-ret));
+}
+
+static void handle_recv(struct rfs_conn_ctx *cc, struct rfs_buf *in)
+{
+	const struct rfs_hdr *h = in->data;
+	const uint8_t *payload = (const uint8_t *)in->data + RFS_HDR_SIZE;
+	struct rfs_req r = { .cc = cc, .sess = cc->sess, .h = h };
+	struct rfs_buf *out = NULL;
+	bool csum = cc->sess ? cc->sess->csum : false;
+	uint32_t cap;
+	int ret;
+
+	atomic_fetch_add(&rfs_stats.requests, 1);
+	atomic_fetch_add(&rfs_stats.bytes_in, in->len);
+	if (cc->closing)
+		return;
+	if (in->len < RFS_HDR_SIZE || h->len != in->len - RFS_HDR_SIZE ||
+	    (h->flags & RFS_HF_REPLY)) {
+		rfs_err_rl("server: %s: malformed frame (request %llu): "
+			   "closing", desc(cc), (unsigned long long)h->id);
+		goto close;
+	}
+	ret = rfs_proto_verify(h, payload, csum);
+	if (ret) {
+		rfs_err_rl("server: %s: request %llu: bad or missing "
+			   "checksum: closing", desc(cc),
+			   (unsigned long long)h->id);
+		goto close;
+	}
+	if (cc->sess)
+		r.exp = cc->sess->exp;
+
+	if (h->major != RFS_PROTO_MAJOR) {
+		ret = -EPROTONOSUPPORT;
+		r.close_after = true;
+		goto reply_err;
+	}
+	if (!cc->sess && h->opcode != RFS_OP_HELLO &&
+	    h->opcode != RFS_OP_ATTACH) {
+		rfs_err_rl("server: %s: request %llu: %s before HELLO: "
+			   "closing", desc(cc), (unsigned long long)h->id,
+			   rfs_proto_op_name(h->opcode));
+		ret = -EACCES;
+		r.close_after = true;
+		goto reply_err;
+	}
+	ret = rfs_proto_decode_req(h, payload, &r.v);
+	if (ret == -EINVAL || ret == -ENAMETOOLONG) {
+		rfs_dbg(RFS_SUB_SERVER, "server: %s: request %llu: bad name",
+			desc(cc), (unsigned long long)h->id);
+		goto reply_err;
+	}
+	if (ret) {
+		rfs_err_rl("server: %s: request %llu (%s): malformed "
+			   "payload: %s: closing", desc(cc),
+			   (unsigned long long)h->id,
+			   rfs_proto_op_name(h->opcode), strerror(-ret));
+		goto close;
+	}
+
+	cap = RFS_HDR_SIZE + rfs_reply_size(h, &r.v);
+	if (cap > cc->max_msg)
+		cap = cc->max_msg;
+	out = rfs_xprt_buf_get(cc->x, cap);
+	if (!out) {
+		rfs_err_rl("server: %s: request %llu: no reply buffer: "
+			   "closing", desc(cc), (unsigned long long)h->id);
+		goto close;
+	}
+	rfs_mb_reply(&r.mb, out->data, out->cap, h, 0);
+	ret = rfs_dispatch(&r);
+	for (unsigned i = 0; i < r.nnodes; i++)
+		rfs_node_put(r.nodes[i]);
+	if (r.async || h->opcode == RFS_OP_FORGET) {
+		rfs_xprt_buf_put(cc->x, out);
+		goto done;
+	}
+	if (r.csum_reply)
+		csum = true;
+	if (ret >= 0) {
+		ret = rfs_mb_finish(&r.mb, csum);
+		if (ret < 0) {
+			rfs_err_rl("server: %s: request %llu: reply does not "
+				   "fit: %s", desc(cc),
+				   (unsigned long long)h->id, strerror(-ret));
+			ret = -EIO;
+			goto reply_err;
+		}
+		send_frame(cc, out, (uint32_t)ret);
+		goto done;
+	}
+reply_err:
+	atomic_fetch_add(&rfs_stats.errors, 1);
+	if (!out) {
+		out = rfs_xprt_buf_get(cc->x, RFS_HDR_SIZE + 8);
+		if (!out) {
+			rfs_err_rl("server: %s: no reply buffer: closing",
+				   desc(cc));
+			goto close;
+		}
+	}
+	rfs_mb_reply(&r.mb, out->data, out->cap, h, ret);
+	if (ret == -EPROTONOSUPPORT) {
+		rfs_mb_hdr(&r.mb)->major = RFS_PROTO_MAJOR;
+		rfs_mb_hdr(&r.mb)->minor = RFS_PROTO_MINOR;
+	}
+	if (ret == -ESTALE && r.unknown) {
+		struct rfs_unknown_node *u = rfs_mb_put(&r.mb, sizeof(*u));
+
+		rfs_mb_hdr(&r.mb)->flags |= RFS_HF_UNKNOWN_NODE;
+		if (u)
+			u->nodeid = r.unknown;
+	}
+	ret = rfs_mb_finish(&r.mb, csum);
+	if (ret < 0) {
+		rfs_xprt_buf_put(cc->x, out);
+		goto close;
+	}
+	send_frame(cc, out, (uint32_t)ret);
+done:
+	if (r.close_after)
+		conn_close(cc);
+	return;
+close:
+	atomic_fetch_add(&rfs_stats.errors, 1);
+	conn_close(cc);
+}
+
+/* ---- worker threads ---------------------------------------------------- */
+
+static void *job_main(void *arg)
+{
+	struct rfs_wjob *job = arg;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	job->fn(job->cc, job, job->arg);
+	return NULL;
+}
+
+int rfs_conn_post_worker(struct rfs_conn_ctx *cc, rfs_wfn fn, void *arg)
+{
+	struct rfs_wjob *job;
+	int ret;
+
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return -ENOMEM;
+	job->cc = cc;
+	job->fn = fn;
+	job->arg = arg;
+	pthread_mutex_lock(&cc->wmu);
+	ret = -pthread_create(&job->thr, NULL, job_main, job);
+	if (!ret) {
+		job->next = cc->jobs;
+		cc->jobs = job;
+	}
+	pthread_mutex_unlock(&cc->wmu);
+	if (ret) {
+		rfs_err("server: worker thread: %s", strerror(-ret));
+		free(job);
+	}
+	return ret;
+}
+
+bool rfs_conn_worker_cancelled(struct rfs_conn_ctx *cc)
+{
+	bool c;
+
+	pthread_mutex_lock(&cc->wmu);
+	c = cc->wstop;
+	pthread_mutex_unlock(&cc->wmu);
+	return c;
+}
+
+void rfs_conn_worker_done(struct rfs_conn_ctx *cc, struct rfs_wjob *job,
+			  void *frame, uint32_t len)
+{
+	struct rfs_wdone *d = NULL;
+
+	if (frame) {
+		d = malloc(sizeof(*d));
+		if (!d) {
+			free(frame);
+		} else {
+			d->frame = frame;
+			d->len = len;
+		}
+	}
+	pthread_mutex_lock(&cc->wmu);
+	if (d) {
+		/* append, so replies leave in completion order */
+		struct rfs_wdone **pp = &cc->done;
+
+		while (*pp)
+			pp = &(*pp)->next;
+		d->next = NULL;
+		*pp = d;
+	}
+	job->done = true;
+	pthread_mutex_unlock(&cc->wmu);
+	wake(cc);
+}
+
+/* send finished worker replies, join finished workers */
+static void drain_workers(struct rfs_conn_ctx *cc, bool send)
+{
+	struct rfs_wdone *d;
+	struct rfs_wjob *finished = NULL, **pp;
+
+	pthread_mutex_lock(&cc->wmu);
+	d = cc->done;
+	cc->done = NULL;
+	for (pp = &cc->jobs; *pp;) {
+		struct rfs_wjob *j = *pp;
+
+		if (j->done) {
+			*pp = j->next;
+			j->next = finished;
+			finished = j;
+		} else {
+			pp = &j->next;
+		}
+	}
+	pthread_mutex_unlock(&cc->wmu);
+
+	while (finished) {
+		struct rfs_wjob *j = finished;
+
+		finished = j->next;
+		pthread_join(j->thr, NULL);
+		free(j);
+	}
+	while (d) {
+		struct rfs_wdone *next = d->next;
+		struct rfs_buf *out = NULL;
+
+		if (send && !cc->closing)
+			out = rfs_xprt_buf_get(cc->x, d->len);
+		if (out) {
+			memcpy(out->data, d->frame, d->len);
+			send_frame(cc, out, d->len);
+		}
+		free(d->frame);
+		free(d);
+		d = next;
+	}
+}
+
+static void stop_workers(struct rfs_conn_ctx *cc)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = cc->efd, .events = POLLIN };
+		uint64_t v;
+		bool busy = false;
+
+		pthread_mutex_lock(&cc->wmu);
+		cc->wstop = true;
+		for (struct rfs_wjob *j = cc->jobs; j; j = j->next) {
+			if (!j->done) {
+				pthread_kill(j->thr, SIGUSR1);
+				busy = true;
+			}
+		}
+		pthread_mutex_unlock(&cc->wmu);
+		drain_workers(cc, false);
+		if (!busy)
+			break;
+		/* a signal sent before the worker blocked is lost: resend */
+		if (poll(&pfd, 1, 20) > 0 &&
+		    read(cc->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			break;
+	}
+	drain_workers(cc, false);
+}
+
+/* ---- the loop ---------------------------------------------------------- */
+
+static void conn_free(struct rfs_conn_ctx *cc, bool forced)
+{
+	stop_workers(cc);
+	if (cc->sess)
+		rfs_session_detach(cc->sess);
+	/* forced: no CONN_DOWN came; closing the context tears it down */
+	if (cc->c && !forced)
+		rfs_xprt_conn_free(cc->c);
+	if (cc->x)
+		rfs_xprt_close(cc->x);
+	if (cc->efd >= 0)
+		close(cc->efd);
+	pthread_mutex_destroy(&cc->wmu);
+	free(cc->dbuf);
+	free(cc);
+}
+
+static void *conn_main(void *arg)
+{
+	struct rfs_conn_ctx *cc = arg;
+	struct rfs_xev ev[32];
+	bool down = false, forced = false;
+
+	while (!down) {
+		struct pollfd pfd[2];
+		int n, ret, timeout = -1;
+		uint64_t v;
+
+		n = rfs_xprt_poll(cc->x, ev, 32);
+		if (n < 0) {
+			rfs_err("server: %s: transport poll: %s", desc(cc),
+				strerror(-n));
+			conn_close(cc);
+			n = 0;
+		}
+		for (int i = 0; i < n; i++) {
+			switch (ev[i].type) {
+			case RFS_XEV_RECV:
+				handle_recv(cc, ev[i].buf);
+				rfs_xprt_buf_put(cc->x, ev[i].buf);
+				break;
+			case RFS_XEV_SEND:
+				rfs_xprt_buf_put(cc->x, ev[i].buf);
+				break;
+			case RFS_XEV_CONN_DOWN:
+				if (ev[i].status && ev[i].status != -ECONNRESET)
+					rfs_err_rl("server: %s: connection "
+						   "closed: %s", desc(cc),
+						   strerror(-ev[i].status));
+				down = true;
+				break;
+			}
+		}
+		if (down)
+			break;
+		drain_workers(cc, true);
+		pthread_mutex_lock(&conns_mu);
+		if (stopping && !cc->closing) {
+			pthread_mutex_unlock(&conns_mu);
+			conn_close(cc);
+			continue;
+		}
+		pthread_mutex_unlock(&conns_mu);
+		if (cc->closing) {
+			long long left = cc->close_deadline - now_ms();
+
+			if (left <= 0) {
+				rfs_dbg(RFS_SUB_SERVER, "server: %s: close "
+					"timed out: tearing down", desc(cc));
+				forced = true;
+				break;
+			}
+			timeout = (int)left;
+		}
+		if (n > 0)
+			continue;
+		ret = rfs_xprt_arm(cc->x);
+		if (ret != 0) {
+			if (ret < 0) {
+				rfs_err("server: %s: transport arm: %s",
+					desc(cc), strerror(-ret));
+				conn_close(cc);
+			}
+			continue;
+		}
+		pfd[0].fd = rfs_xprt_wait_fd(cc->x);
+		pfd[0].events = POLLIN;
+		pfd[1].fd = cc->efd;
+		pfd[1].events = POLLIN;
+		ret = poll(pfd, 2, timeout);
+		if (ret < 0 && errno != EINTR) {
+			rfs_err("server: %s: poll: %s", desc(cc),
+				strerror(errno));
+			conn_close(cc);
+		}
+		if (ret > 0 && (pfd[1].revents & POLLIN) &&
+		    read(cc->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			rfs_err_rl("server: eventfd read: %s",
+				   strerror(errno));
+	}
+	rfs_dbg(RFS_SUB_SERVER, "server: %s: closed", desc(cc));
+
+	pthread_mutex_lock(&conns_mu);
+	if (cc->prev)
+		cc->prev->next = cc->next;
+	else
+		conns = cc->next;
+	if (cc->next)
+		cc->next->prev = cc->prev;
+	pthread_mutex_unlock(&conns_mu);
+	conn_free(cc, forced);
+	pthread_mutex_lock(&conns_mu);
+	nconns--;
+	pthread_cond_broadcast(&conns_cv);
+	pthread_mutex_unlock(&conns_mu);
+	return NULL;
+}
+
+int rfs_conn_start(int fd, const char *transport)
+{
+	struct rfs_xprt_params p;
+	struct rfs_conn_ctx *cc;
+	pthread_attr_t attr;
+	int ret;
+
+	cc = calloc(1, sizeof(*cc));
+	if (!cc) {
+		close(fd);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&cc->wmu, NULL);
+	cc->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	cc->dbuf = malloc(DBUF_SIZE);
+	if (cc->efd < 0 || !cc->dbuf) {
+		ret = cc->efd < 0 ? -errno : -ENOMEM;
+		rfs_err("server: connection setup: %s", strerror(-ret));
+		close(fd);
+		goto err_free;
+	}
+	rfs_xprt_params_default(&p);
+	cc->max_msg = p.max_msg;
+	ret = rfs_xprt_open(transport, &p, &cc->x);
+	if (ret) {
+		rfs_err("server: transport %s: %s", transport, strerror(-ret));
+		close(fd);
+		goto err_free;
+	}
+	ret = rfs_xprt_adopt(cc->x, fd, &cc->c);
+	if (ret) {
+		rfs_err("server: transport %s: adopt: %s", transport,
+			strerror(-ret));
+		goto err_free;
+	}
+	rfs_conn_set_ctx(cc->c, cc);
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_mutex_lock(&conns_mu);
+	ret = -pthread_create(&cc->thr, &attr, conn_main, cc);
+	if (!ret) {
+		cc->next = conns;
+		cc->prev = NULL;
+		if (conns)
+			conns->prev = cc;
+		conns = cc;
+		nconns++;
+	}
+	pthread_mutex_unlock(&conns_mu);
+	pthread_attr_destroy(&attr);
+	if (ret) {
+		rfs_err("server: connection thread: %s", strerror(-ret));
+		goto err_free;
+	}
+	atomic_fetch_add(&rfs_stats.connections, 1);
+	rfs_dbg(RFS_SUB_SERVER, "server: %s: accepted", desc(cc));
+	return 0;
+err_free:
+	if (cc->c) {
+		rfs_xprt_disconnect(cc->c);
+		/* no loop runs yet: reap the CONN_DOWN here */
+		for (int i = 0; i < 1000; i++) {
+			struct rfs_xev ev[8];
+			int n = rfs_xprt_poll(cc->x, ev, 8);
+			bool gone = false;
+
+			for (int k = 0; k < n; k++) {
+				if (ev[k].type == RFS_XEV_RECV ||
+				    ev[k].type == RFS_XEV_SEND)
+					rfs_xprt_buf_put(cc->x, ev[k].buf);
+				else
+					gone = true;
+			}
+			if (gone)
+				break;
+			if (n <= 0 && rfs_xprt_arm(cc->x) == 0) {
+				struct pollfd pfd = {
+					.fd = rfs_xprt_wait_fd(cc->x),
+					.events = POLLIN,
+				};
+				poll(&pfd, 1, 10);
+			}
+		}
+	}
+	conn_free(cc, false);
+	return ret;
+}
+
+void rfs_conns_stop_all(void)
+{
+	pthread_mutex_lock(&conns_mu);
+	stopping = true;
+	for (struct rfs_conn_ctx *cc = conns; cc; cc = cc->next)
+		wake(cc);
+	while (nconns)
+		pthread_cond_wait(&conns_cv, &conns_mu);
+	pthread_mutex_unlock(&conns_mu);
+}

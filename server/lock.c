@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: MIT
+/*
+ * POSIX and BSD locks.  POSIX locks belong to a FUSE lock owner, so the
+ * server keeps one open file description per (session, node, owner) and
+ * takes OFD locks on it: different owners conflict, one owner's locks
+ * merge and split, as for processes on a local filesystem.  The node is
+ * pinned while it has lock fds.  A blocking request (SETLK with
+ * RFS_LK_WAIT, FLOCK without LOCK_NB) runs on a worker thread that posts
+ * its reply back to the connection loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "ops_i.h"
+
+struct lockfd {
+	struct rfs_session *s;
+	uint64_t owner;
+	struct rfs_node *n;	/* pinned */
+	int fd;
+	struct lockfd *next;
+};
+
+static pthread_mutex_t lk_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct lockfd *lk_list;
+
+static struct lockfd **find_locked(struct rfs_session *s, uint64_t nodeid,
+				   uint64_t owner)
+{
+	struct lockfd **pp;
+
+	for (pp = &lk_list; *pp; pp = &(*pp)->next)
+		if ((*pp)->s == s && (*pp)->n->id == nodeid &&
+		    (*pp)->owner == owner)
+			return pp;
+	return pp;
+}
+
+/* a dup of the owner's lock fd (created when create is set), or -errno */
+static int lockfd_dup(struct rfs_req *r, struct rfs_node *n, uint64_t owner,
+		      bool create)
+{
+	struct lockfd **pp, *l;
+	int fd, ret;
+
+	pthread_mutex_lock(&lk_mu);
+	pp = find_locked(r->sess, n->id, owner);
+	l = *pp;
+	if (!l) {
+		if (!create) {
+			ret = -ENOENT;
+			goto out;
+		}
+		fd = -EISDIR;
+		if (n->type != S_IFDIR)
+			fd = rfs_reopen(n->fd, O_RDWR);
+		if (fd < 0)
+			fd = rfs_reopen(n->fd, O_RDONLY);
+		if (fd < 0) {
+			ret = fd;
+			goto out;
+		}
+		l = calloc(1, sizeof(*l));
+		if (!l) {
+			close(fd);
+			ret = -ENOMEM;
+			goto out;
+		}
+		l->s = r->sess;
+		l->owner = owner;
+		l->n = n;
+		l->fd = fd;
+		rfs_node_ref(n);
+		l->next = lk_list;
+		lk_list = l;
+	}
+	ret = fcntl(l->fd, F_DUPFD_CLOEXEC, 0);
+	if (ret < 0)
+		ret = -errno;
+out:
+	pthread_mutex_unlock(&lk_mu);
+	return ret;
+}
+
+static void lockfd_free(struct lockfd *l)
+{
+	close(l->fd);
+	rfs_node_put(l->n);
+	free(l);
+}
+
+void rfs_locks_flush(struct rfs_session *s, uint64_t nodeid, uint64_t owner)
+{
+	struct lockfd **pp, *l;
+
+	pthread_mutex_lock(&lk_mu);
+	pp = find_locked(s, nodeid, owner);
+	l = *pp;
+	if (l)
+		*pp = l->next;
+	pthread_mutex_unlock(&lk_mu);
+	/* the last close of the description drops its OFD locks */
+	if (l)
+		lockfd_free(l);
+}
+
+void rfs_locks_drop_session(struct rfs_session *s)
+{
+	struct lockfd **pp = &lk_list, *dead = NULL;
+
+	pthread_mutex_lock(&lk_mu);
+	while (*pp) {
+		struct lockfd *l = *pp;
+
+		if (l->s == s) {
+			*pp = l->next;
+			l->next = dead;
+			dead = l;
+		} else {
+			pp = &l->next;
+		}
+	}
+	pthread_mutex_unlock(&lk_mu);
+	while (dead) {
+		struct lockfd *l = dead;
+
+		dead = l->next;
+		lockfd_free(l);
+	}
+}
+
+void rfs_locks_fini(void)
+{
+	pthread_mutex_lock(&lk_mu);
+	while (lk_list) {
+		struct lockfd *l = lk_list;
+
+		lk_list = l->next;
+		lockfd_free(l);
+	}
+	pthread_mutex_unlock(&lk_mu);
+}
+
+static int to_flock(const struct rfs_lock *l, struct flock *fl)
+{
+	memset(fl, 0, sizeof(*fl));
+	if (l->type > RFS_LK_UNLCK || l->start > INT64_MAX)
+		return -EINVAL;
+	fl->l_type = (short)l->type;
+	fl->l_whence = SEEK_SET;
+	fl->l_start = (off_t)l->start;
+	if (l->end >= INT64_MAX)	/* to EOF (UINT64_MAX or OFFSET_MAX) */
+		fl->l_len = 0;
+	else if (l->end < l->start)
+		return -EINVAL;
+	else
+		fl->l_len = (off_t)(l->end - l->start + 1);
+	return 0;
+}
+
+int rfs_op_getlk(struct rfs_req *r)
+{
+	const struct rfs_lock_req *q = r->v.fixed;
+	struct rfs_lock *p;
+	struct rfs_node *n;
+	struct flock fl;
+	int fd, ret;
+
+	ret = rfs_req_node(r, q->nodeid, &n);
+	if (ret)
+		return ret;
+	ret = to_flock(&q->lock, &fl);
+	if (ret)
+		return ret;
+	fd = lockfd_dup(r, n, q->owner, true);
+	if (fd < 0)
+		return fd;
+	ret = fcntl(fd, F_OFD_GETLK, &fl) < 0 ? -errno : 0;
+	close(fd);
+	if (ret)
+		return ret;
+	p = rfs_mb_put(&r->mb, sizeof(*p));
+	if (!p)
+		return r->mb.err;
+	p->type = (uint32_t)fl.l_type;
+	if (fl.l_type != F_UNLCK) {
+		p->start = (uint64_t)fl.l_start;
+		p->end = fl.l_len == 0 ? UINT64_MAX :
+			 (uint64_t)(fl.l_start + fl.l_len - 1);
+		p->pid = fl.l_pid > 0 ? (uint32_t)fl.l_pid : 0;
+	}
+	return 0;
+}
+
+/* ---- blocking requests on a worker ------------------------------------ */
+
+struct wait_job {
+	struct rfs_hdr req;	/* copy: the request buffer goes back */
+	bool csum;
+	bool is_flock;
+	int fd;			/* a dup: ours */
+	int op;			/* flock() operation */
+	struct flock fl;
+};
+
+static void wait_worker(struct rfs_conn_ctx *cc, struct rfs_wjob *job,
+			void *arg)
+{
+	struct wait_job *w = arg;
+	struct rfs_mb mb;
+	void *frame;
+	int ret, len;
+
+	for (;;) {
+		if (rfs_conn_worker_cancelled(cc)) {
+			ret = -EINTR;
+			break;
+		}
+		if (w->is_flock)
+			ret = flock(w->fd, w->op);
+		else
+			ret = fcntl(w->fd, F_OFD_SETLKW, &w->fl);
+		if (ret == 0)
+			break;
+		ret = -errno;
+		if (ret != -EINTR)
+			break;
+	}
+	close(w->fd);
+	frame = aligned_alloc(8, RFS_HDR_SIZE + 8);
+	len = 0;
+	if (frame) {
+		rfs_mb_reply(&mb, frame, RFS_HDR_SIZE + 8, &w->req, ret);
+		len = rfs_mb_finish(&mb, w->csum);
+		if (len < 0) {
+			free(frame);
+			frame = NULL;
+		}
+	}
+	free(w);
+	rfs_conn_worker_done(cc, job, frame, frame ? (uint32_t)len : 0);
+}
+
+static int go_wait(struct rfs_req *r, struct wait_job *w)
+{
+	int ret;
+
+	w->req = *r->h;
+	w->csum = r->sess->csum;
+	ret = rfs_conn_post_worker(r->cc, wait_worker, w);
+	if (ret) {
+		close(w->fd);
+		free(w);
+		return ret;
+	}
+	r->async = true;
+	return 0;
+}
+
+int rfs_op_setlk(struct rfs_req *r)
+{
+	const struct rfs_lock_req *q = r->v.fixed;
+	struct wait_job *w;
+	struct rfs_node *n;
+	struct flock fl;
+	int fd, ret;
+
+	ret = rfs_req_node(r, q->nodeid, &n);
+	if (ret)
+		return ret;
+	ret = to_flock(&q->lock, &fl);
+	if (ret)
+		return ret;
+	fd = lockfd_dup(r, n, q->owner, fl.l_type != F_UNLCK);
+	if (fd == -ENOENT)	/* unlock, and this owner never locked */
+		return 0;
+	if (fd < 0)
+		return fd;
+	if (!(q->flags & RFS_LK_WAIT) || fl.l_type == F_UNLCK) {
+		ret = fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+		close(fd);
+		return ret;
+	}
+	/* try without blocking first: most locks are granted at once */
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+		close(fd);
+		return 0;
+	}
+	if (errno != EAGAIN && errno != EACCES) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		close(fd);
+		return -ENOMEM;
+	}
+	w->fd = fd;
+	w->fl = fl;
+	return go_wait(r, w);
+}
+
+int rfs_op_flock(struct rfs_req *r)
+{
+	const struct rfs_lock_req *q = r->v.fixed;
+	struct wait_job *w;
+	struct rfs_fh *f;
+	int op = (int)q->flags, fd, ret;
+
+	if (op & ~(LOCK_SH | LOCK_EX | LOCK_UN | LOCK_NB))
+		return -EINVAL;
+	ret = rfs_fh_get(r->sess, q->fh, &f);
+	if (ret)
+		return ret;
+	if (op & (LOCK_NB | LOCK_UN))
+		ret = flock(f->fd, op) < 0 ? -errno : 0;
+	else	/* try without blocking first */
+		ret = flock(f->fd, op | LOCK_NB) < 0 ? -errno : 0;
+	if (ret != -EWOULDBLOCK || (op & LOCK_NB)) {
+		rfs_fh_put(r->sess, f);
+		return ret;
+	}
+	fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
+	ret = fd < 0 ? -errno : 0;
+	rfs_fh_put(r->sess, f);
+	if (ret)
+		return ret;
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		close(fd);
+		return -ENOMEM;
+	}
+	w->fd = fd;
+	w->is_flock = true;
+	w->op = op;
+	return go_wait(r, w);
+}

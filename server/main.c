@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ringfsd: the ringfs storage server.
+ *
+ * The main thread accepts connections on a kernel listening socket
+ * (phase 1) and hands each one to its own thread with its own transport
+ * context (conn.c).  It stays in the foreground, logs to stderr and shuts
+ * down cleanly on SIGTERM/SIGINT.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "log.h"
+#include "server.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:7070"
+#define DEFAULT_STATE_DIR "/var/lib/ringfsd"
+#define DEFAULT_MAX_NODES 65536ul
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: ringfsd --export NAME=PATH[,OPTS] [options]\n"
+"\n"
+"  -l, --listen ADDR       host:port or unix:/path (default " DEFAULT_LISTEN ");\n"
+"                          port 0 picks a free port\n"
+"  -e, --export NAME=PATH[,OPTS]\n"
+"                          export a directory; OPTS: ro, rw (default),\n"
+"                          root_squash (default), no_root_squash,\n"
+"                          all_squash, anonuid=N, anongid=N\n"
+"  -c, --config FILE       read settings and exports from FILE\n"
+"  -t, --transport NAME    data path: %s (default: uring if built)\n"
+"  -s, --state-dir DIR     keeps the handle secret (default " DEFAULT_STATE_DIR ")\n"
+"  -n, --max-nodes N       node cache size (default %lu)\n"
+"  -v, --verbose           debug logging for the server\n"
+"  -d, --debug SUBSYS      debug logging for proto,xprt,server or all\n"
+"  -h, --help              this text\n"
+"  -V, --version           print the version\n",
+		rfs_xprt_built(), DEFAULT_MAX_NODES);
+}
+
+static int raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur == rl.rlim_max)
+		return 0;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	return 0;
+}
+
+static void fmt_sockname(int fd, const struct rfs_addr *a, char *out,
+			 size_t outsz)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+
+	snprintf(out, outsz, "%s", a->text);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(out, outsz, "%s:%u", host, ntohs(in->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(out, outsz, "[%s]:%u", host, ntohs(in6->sin6_port));
+	}
+}
+
+static int listen_on(const struct rfs_addr *a)
+{
+	int fd, one = 1, err;
+
+	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = errno;
+		rfs_err("listen %s: socket: %s", a->text, strerror(err));
+		return -err;
+	}
+	if (a->ss.ss_family != AF_UNIX &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
+		err = errno;
+		rfs_err("listen %s: SO_REUSEADDR: %s", a->text, strerror(err));
+		goto err_close;
+	}
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
+	    listen(fd, 128) < 0) {
+		err = errno;
+		/* the one line people grep for: no level tag */
+		fprintf(stderr, "ringfsd: listen %s: %s\n", a->text,
+			strerror(err));
+		goto err_close;
+	}
+	return fd;
+err_close:
+	close(fd);
+	return -err;
+}
+
+/*
+ * rfs_addr_parse refuses port 0 (right for clients); a server may ask the
+ * kernel for a free port, so parse "host:0" as "host:1" and clear it.
+ */
+static int parse_listen(const char *s, struct rfs_addr *a)
+{
+	size_t len = strlen(s);
+	char tmp[sizeof(rfs_cfg.listen) + 1];
+	int ret;
+
+	if (len < 2 || len >= sizeof(tmp) - 1 || strcmp(s + len - 2, ":0"))
+		return rfs_addr_parse(s, 0, a);
+	memcpy(tmp, s, len + 1);
+	tmp[len - 1] = '1';
+	ret = rfs_addr_parse(tmp, 0, a);
+	if (ret)
+		return ret;
+	if (a->ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&a->ss)->sin_port = 0;
+	else if (a->ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&a->ss)->sin6_port = 0;
+	snprintf(a->text, sizeof(a->text), "%s", s);
+	return 0;
+}
+
+static void on_sigusr1(int sig)
+{
+	(void)sig;	/* only interrupts a worker's blocking syscall */
+}
+
+static int setup_signals(int *sfd)
+{
+	struct sigaction sa = { .sa_handler = on_sigusr1 };
+	sigset_t set;
+
+	/* blocked before any thread exists, so every thread inherits it */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return -EINVAL;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: we want the EINTR */
+	if (sigaction(SIGUSR1, &sa, NULL) < 0)
+		return -errno;
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		return -errno;
+	sigdelset(&set, SIGUSR1);
+	*sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return *sfd < 0 ? -errno : 0;
+}
+
+
+static int add_cli_export(struct rfs_srv_cfg *c, char *spec)
+{
+	char *eq = strchr(spec, '='), *opts;
+
+	if (!eq) {
+		rfs_err("--export %s: expected NAME=PATH[,OPTIONS]", spec);
+		return -EINVAL;
+	}
+	*eq = 0;
+	opts = strchr(eq + 1, ',');
+	if (opts)
+		*opts++ = 0;
+	return rfs_cfg_add_export(c, spec, eq + 1, opts);
+}
+
+static int accept_loop(int lfd, int sfd)
+{
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = lfd, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+		};
+		int fd, one = 1, ret;
+
+		ret = poll(pfd, 2, -1);
+		if (ret < 0) {
+			if (errno == EINTR)
+				continue;
+			rfs_err("server: poll: %s", strerror(errno));
+			return -errno;
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				rfs_info("server: %s: shutting down",
+					 strsignal((int)si.ssi_signo));
+				return 0;
+			}
+		}
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EINTR && errno != EAGAIN &&
+			    errno != ECONNABORTED)
+				rfs_err_rl("server: accept: %s",
+					   strerror(errno));
+			continue;
+		}
+		/* not a TCP socket (unix:) is fine: ignore the error */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				 sizeof(one));
+		rfs_conn_start(fd, rfs_cfg.transport);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "export", required_argument, NULL, 'e' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "transport", required_argument, NULL, 't' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "max-nodes", required_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "debug", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	const char *listen_s = NULL, *transport = NULL, *state_dir = NULL;
+	const char *config = NULL;
+	char **exports = NULL, bound[160], list[1024];
+	unsigned nexp = 0;
+	unsigned long max_nodes = 0;
+	struct rfs_addr addr;
+	struct timespec ts;
+	int opt, lfd = -1, sfd = -1, ret = 1;
+
+	rfs_log_init("ringfsd");
+	exports = calloc((size_t)argc, sizeof(*exports));
+	if (!exports)
+		return 1;
+	while ((opt = getopt_long(argc, argv, "l:e:c:t:s:n:vd:hV", lopts,
+				  NULL)) != -1) {
+		char *end;
+
+		switch (opt) {
+		case 'l':
+			listen_s = optarg;
+			break;
+		case 'e':
+			exports[nexp++] = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 't':
+			transport = optarg;
+			break;
+		case 's':
+			state_dir = optarg;
+			break;
+		case 'n':
+			errno = 0;
+			max_nodes = strtoul(optarg, &end, 10);
+			if (errno || *end || !max_nodes) {
+				rfs_err("--max-nodes %s: expected a positive "
+					"number", optarg);
+				goto out;
+			}
+			break;
+		case 'v':
+			rfs_log_set_level(LOG_DEBUG);
+			setenv("RINGFS_DEBUG", "server", 0);
+			rfs_log_init("ringfsd");
+			break;
+		case 'd':
+			rfs_log_set_level(LOG_DEBUG);
+			setenv("RINGFS_DEBUG", optarg, 1);
+			rfs_log_init("ringfsd");
+			break;
+		case 'h':
+			usage(stdout);
+			ret = 0;
+			goto out;
+		case 'V':
+			printf("ringfsd %s (transports: %s)\n", RINGFS_VERSION,
+			       rfs_xprt_built());
+			ret = 0;
+			goto out;
+		default:
+			usage(stderr);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		rfs_err("unexpected argument '%s' (see --help)", argv[optind]);
+		goto out;
+	}
+
+	/* the config file first, the command line overrides it */
+	strcpy(rfs_cfg.listen, DEFAULT_LISTEN);
+	strcpy(rfs_cfg.transport, rfs_xprt_is_built("uring") ? "uring" :
+		"tcp");
+	strcpy(rfs_cfg.state_dir, DEFAULT_STATE_DIR);
+	rfs_cfg.max_nodes = DEFAULT_MAX_NODES;
+	if (config && rfs_cfg_load(&rfs_cfg, config))
+		goto out;
+	if (listen_s)
+		snprintf(rfs_cfg.listen, sizeof(rfs_cfg.listen), "%s",
+			 listen_s);
+	if (transport)
+		snprintf(rfs_cfg.transport, sizeof(rfs_cfg.transport), "%s",
+			 transport);
+	if (state_dir)
+		snprintf(rfs_cfg.state_dir, sizeof(rfs_cfg.state_dir), "%s",
+			 state_dir);
+	if (max_nodes)
+		rfs_cfg.max_nodes = max_nodes;
+	for (unsigned i = 0; i < nexp; i++)
+		if (add_cli_export(&rfs_cfg, exports[i]))
+			goto out;
+	if (!rfs_cfg.nexports) {
+		rfs_err("no exports: use --export NAME=PATH or an export line "
+			"in --config");
+		goto out;
+	}
+	if (!rfs_xprt_is_built(rfs_cfg.transport)) {
+		rfs_err("transport %s: not available (built: %s)",
+			rfs_cfg.transport, rfs_xprt_built());
+		goto out;
+	}
+	if (parse_listen(rfs_cfg.listen, &addr)) {
+		rfs_err("listen %s: bad address (expected host:port or "
+			"unix:/path)", rfs_cfg.listen);
+		goto out;
+	}
+	if (rfs_cfg_open_exports(&rfs_cfg))
+		goto out;
+
+	if (raise_nofile())
+		rfs_warn("server: cannot raise RLIMIT_NOFILE: %s",
+			 strerror(errno));
+	if (setup_signals(&sfd)) {
+		rfs_err("server: signal setup: %s", strerror(errno));
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	rfs_start_ns = (uint64_t)ts.tv_sec * 1000000000ull +
+		       (uint64_t)ts.tv_nsec;
+	if (rfs_nodes_init(rfs_cfg.state_dir, rfs_cfg.max_nodes))
+		goto out;
+	list[0] = 0;
+	for (unsigned i = 0; i < rfs_cfg.nexports; i++) {
+		struct rfs_export *e = &rfs_cfg.exports[i];
+		int fd = fcntl(e->root_fd, F_DUPFD_CLOEXEC, 0);
+		size_t used = strlen(list);
+
+		if (fd < 0 || rfs_node_from_fd(e, fd, &e->root)) {
+			rfs_err("config: export %s: cannot open its root",
+				e->name);
+			goto out_nodes;
+		}
+		snprintf(list + used, sizeof(list) - used, "%s%s=%s%s",
+			 i ? ", " : "", e->name, e->path, e->ro ? " (ro)" : "");
+	}
+
+	lfd = listen_on(&addr);
+	if (lfd < 0)
+		goto out_nodes;
+	fmt_sockname(lfd, &addr, bound, sizeof(bound));
+	fprintf(stderr, "ringfsd: listening on %s (transport %s), "
+		"exports: %s\n", bound, rfs_cfg.transport, list);
+	fflush(stderr);
+
+	if (accept_loop(lfd, sfd) == 0)
+		ret = 0;
+	close(lfd);
+	if (addr.ss.ss_family == AF_UNIX)
+		unlink(((struct sockaddr_un *)&addr.ss)->sun_path);
+	rfs_conns_stop_all();
+	rfs_sessions_fini();
+	rfs_locks_fini();
+out_nodes:
+	for (unsigned i = 0; i < rfs_cfg.nexports; i++) {
+		rfs_node_put(rfs_cfg.exports[i].root);
+		rfs_cfg.exports[i].root = NULL;
+	}
+	rfs_nodes_fini();
+out:
+	if (sfd >= 0)
+		close(sfd);
+	rfs_cfg_free(&rfs_cfg);
+	free(exports);
+	return ret;
+}

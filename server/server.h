@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ringfsd internals: exports, the node table, sessions, connections and
+ * the op handlers.  Private to server/.
+ */
+#ifndef RFS_SERVER_H
+#define RFS_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "proto.h"
+#include "xprt.h"
+
+#define RFS_MAX_EXPORTS 64
+#define RFS_NOBODY 65534u
+#define DBUF_SIZE (64u << 10)	/* getdents64 scratch per connection */
+
+enum rfs_squash {
+	RFS_SQUASH_ROOT = 0,	/* default */
+	RFS_SQUASH_NONE,
+	RFS_SQUASH_ALL,
+};
+
+struct rfs_export {
+	char name[RFS_EXPORT_NAME_MAX + 1];
+	char *path;
+	unsigned idx;
+	bool ro;
+	enum rfs_squash squash;
+	uint32_t anonuid;
+	uint32_t anongid;
+	int root_fd;		/* O_PATH | O_DIRECTORY */
+	dev_t dev;
+	struct rfs_node *root;	/* pinned for the server's lifetime */
+};
+
+struct rfs_srv_cfg {
+	char listen[128];
+	char transport[16];
+	char state_dir[1024];
+	unsigned long max_nodes;
+	unsigned nexports;
+	struct rfs_export exports[RFS_MAX_EXPORTS];
+};
+
+/* global counters for STATS */
+struct rfs_srv_stats {
+	atomic_uint_fast64_t sessions;
+	atomic_uint_fast64_t connections;
+	atomic_uint_fast64_t requests;
+	atomic_uint_fast64_t errors;
+	atomic_uint_fast64_t bytes_in;
+	atomic_uint_fast64_t bytes_out;
+};
+
+extern struct rfs_srv_cfg rfs_cfg;
+extern struct rfs_srv_stats rfs_stats;
+extern uint64_t rfs_start_ns;
+
+/* config.c */
+int rfs_cfg_parse_export_opts(struct rfs_export *e, const char *opts);
+int rfs_cfg_add_export(struct rfs_srv_cfg *c, const char *name,
+		       const char *path, const char *opts);
+int rfs_cfg_load(struct rfs_srv_cfg *c, const char *file);
+int rfs_cfg_open_exports(struct rfs_srv_cfg *c);
+void rfs_cfg_free(struct rfs_srv_cfg *c);
+struct rfs_export *rfs_cfg_find_export(const char *name, uint32_t len);
+
+/* siphash.c: SipHash-2-4, 16-byte key */
+uint64_t rfs_siphash24(const uint8_t key[16], const void *data, size_t len);
+
+/* node.c: the global node table */
+struct rfs_node {
+	uint64_t id;
+	int fd;			/* O_PATH | O_NOFOLLOW */
+	unsigned exp;		/* export index */
+	mode_t type;		/* S_IFMT bits */
+	unsigned refcnt;	/* users right now (ops, lock fds, root pin) */
+	uint16_t hlen;		/* opaque handle blob sent to clients */
+	uint8_t handle[RFS_HANDLE_MAX];
+	struct rfs_node *hnext;
+	struct rfs_node *lru_prev, *lru_next;
+};
+
+int rfs_nodes_init(const char *state_dir, unsigned long max_nodes);
+void rfs_nodes_fini(void);
+/* A reference to node id, or NULL when the table does not have it. */
+struct rfs_node *rfs_node_get(uint64_t id);
+void rfs_node_ref(struct rfs_node *n);
+void rfs_node_put(struct rfs_node *n);
+/*
+ * Find or insert the node for O_PATH fd `fd` (consumed in every case) in
+ * export e; *out holds a reference.
+ */
+int rfs_node_from_fd(struct rfs_export *e, int fd, struct rfs_node **out);
+/* RESOLVE: verify the handle blob and re-bind id. */
+int rfs_node_resolve(struct rfs_export *e, uint64_t id, const void *h,
+		     uint32_t len, struct rfs_node **out);
+void rfs_node_forget(uint64_t id);
+uint64_t rfs_nodes_count(void);
+/* "/proc/self/fd/N" */
+void rfs_fd_path(int fd, char out[32]);
+
+/* session.c */
+struct rfs_fh;
+struct rfs_session {
+	uint64_t id;
+	uint8_t token[16];
+	struct rfs_export *exp;
+	bool csum;
+	uint32_t max_msg;
+	pthread_mutex_t mu;
+	unsigned nconn;		/* under the sessions' list lock */
+	struct rfs_fh **fhs;	/* slot table */
+	uint32_t nfh;
+	uint32_t *gens;
+	struct rfs_session *next;
+};
+
+struct rfs_fh {
+	int fd;
+	bool dir;
+	unsigned refcnt;	/* under session mu */
+	bool released;
+	uint64_t nodeid;
+	pthread_mutex_t mu;	/* directory position */
+	uint64_t pos;		/* next cookie the fd is positioned at */
+	bool pos_valid;
+};
+
+int rfs_session_new(struct rfs_export *e, bool csum, uint32_t max_msg,
+		    struct rfs_session **out);
+int rfs_session_attach(uint64_t id, const uint8_t token[16],
+		       struct rfs_session **out);
+void rfs_session_detach(struct rfs_session *s);
+uint64_t rfs_sessions_count(void);
+/* Install fd (consumed on success) as a new fh. */
+int rfs_fh_add(struct rfs_session *s, int fd, bool dir, uint64_t nodeid,
+	       uint64_t *fh);
+int rfs_fh_get(struct rfs_session *s, uint64_t fh, struct rfs_fh **out);
+void rfs_fh_put(struct rfs_session *s, struct rfs_fh *f);
+int rfs_fh_release(struct rfs_session *s, uint64_t fh);
+void rfs_sessions_fini(void);
+
+/* lock.c */
+struct rfs_conn_ctx;
+struct rfs_req;
+int rfs_op_getlk(struct rfs_req *r);
+int rfs_op_setlk(struct rfs_req *r);
+int rfs_op_flock(struct rfs_req *r);
+/* FLUSH: release the owner's POSIX locks on the node */
+void rfs_locks_flush(struct rfs_session *s, uint64_t nodeid, uint64_t owner);
+void rfs_locks_drop_session(struct rfs_session *s);
+void rfs_locks_fini(void);
+
+/* conn.c: one thread per connection */
+struct rfs_conn_ctx {
+	struct rfs_xprt *x;
+	struct rfs_conn *c;
+	int efd;		/* eventfd: worker replies, shutdown */
+	pthread_t thr;
+	struct rfs_session *sess;
+	uint32_t max_msg;
+	uint32_t fsuid, fsgid;	/* the thread's current fs credentials */
+	bool closing;		/* disconnect requested */
+	long long close_deadline;	/* ms, CLOCK_MONOTONIC */
+	bool down;
+	/* worker replies */
+	pthread_mutex_t wmu;
+	struct rfs_wjob *jobs;	/* live workers */
+	struct rfs_wdone *done;	/* finished replies, FIFO-ish */
+	bool wstop;		/* under wmu: workers must give up */
+	uint8_t *dbuf;		/* getdents scratch */
+	struct rfs_conn_ctx *next, *prev;	/* all connections */
+};
+
+int rfs_conn_start(int fd, const char *transport);
+void rfs_conns_stop_all(void);
+/*
+ * Run fn on a worker thread (for operations that block: SETLKW, FLOCK).
+ * fn must call rfs_conn_worker_done exactly once with its reply frame
+ * (malloc'd, sealed; NULL for none); the connection loop sends it and
+ * frees it.  A worker blocked in a syscall gets SIGUSR1 (EINTR) when the
+ * connection goes away; it then checks rfs_conn_worker_cancelled.
+ */
+struct rfs_wjob;
+typedef void (*rfs_wfn)(struct rfs_conn_ctx *cc, struct rfs_wjob *job,
+			void *arg);
+int rfs_conn_post_worker(struct rfs_conn_ctx *cc, rfs_wfn fn, void *arg);
+bool rfs_conn_worker_cancelled(struct rfs_conn_ctx *cc);
+void rfs_conn_worker_done(struct rfs_conn_ctx *cc, struct rfs_wjob *job,
+			  void *frame, uint32_t len);
+
+/* a request being executed */
+struct rfs_req {
+	struct rfs_conn_ctx *cc;
+	struct rfs_session *sess;
+	struct rfs_export *exp;
+	const struct rfs_hdr *h;
+	struct rfs_req_view v;
+	struct rfs_mb mb;
+	uint64_t unknown;	/* node id for RFS_HF_UNKNOWN_NODE */
+	bool close_after;	/* close the connection after the reply */
+	bool async;		/* a worker replies later */
+	bool csum_reply;	/* override: seal this reply with a csum */
+	struct rfs_node *nodes[4];
+	unsigned nnodes;
+};
+
+/* ops.c */
+int rfs_req_node(struct rfs_req *r, uint64_t id, struct rfs_node **out);
+int rfs_dispatch(struct rfs_req *r);
+/* bytes of reply payload the op may need */
+uint32_t rfs_reply_size(const struct rfs_hdr *h, const struct rfs_req_view *v);
+void rfs_fill_attr(struct rfs_attr *a, const struct stat *st);
+int rfs_put_entry(struct rfs_mb *b, struct rfs_node *n);
+int rfs_creds_set(struct rfs_conn_ctx *cc, uint32_t uid, uint32_t gid);
+void rfs_creds_root(struct rfs_conn_ctx *cc);
+
+#endif /* RFS_SERVER_H */

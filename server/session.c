@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Sessions: created by HELLO, joined by ATTACH, freed when the last
+ * connection leaves.  A session owns its open files: fh = slot index |
+ * generation << 32, so a stale or forged fh gets -EBADF, never another
+ * file.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+
+static pthread_mutex_t sess_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct rfs_session *sess_list;
+static uint64_t sess_count;
+
+static int random_bytes(void *p, size_t len)
+{
+	ssize_t n;
+
+	do {
+		n = getrandom(p, len, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+int rfs_session_new(struct rfs_export *e, bool csum, uint32_t max_msg,
+		    struct rfs_session **out)
+{
+	struct rfs_session *s;
+	int ret;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	ret = random_bytes(s->token, sizeof(s->token));
+	if (!ret)
+		ret = random_bytes(&s->id, sizeof(s->id));
+	if (ret) {
+		free(s);
+		return ret;
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	s->exp = e;
+	s->csum = csum;
+	s->max_msg = max_msg;
+	s->nconn = 1;
+	pthread_mutex_lock(&sess_mu);
+	s->next = sess_list;
+	sess_list = s;
+	sess_count++;
+	pthread_mutex_unlock(&sess_mu);
+	atomic_fetch_add(&rfs_stats.sessions, 1);
+	*out = s;
+	return 0;
+}
+
+int rfs_session_attach(uint64_t id, const uint8_t token[16],
+		       struct rfs_session **out)
+{
+	struct rfs_session *s;
+	int ret = -EACCES;
+
+	pthread_mutex_lock(&sess_mu);
+	for (s = sess_list; s; s = s->next) {
+		uint8_t diff = 0;
+
+		if (s->id != id)
+			continue;
+		for (int i = 0; i < 16; i++)
+			diff |= s->token[i] ^ token[i];
+		if (!diff) {
+			s->nconn++;
+			*out = s;
+			ret = 0;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&sess_mu);
+	return ret;
+}
+
+static void fh_free(struct rfs_fh *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	pthread_mutex_destroy(&f->mu);
+	free(f);
+}
+
+static void session_free(struct rfs_session *s)
+{
+	rfs_locks_drop_session(s);
+	for (uint32_t i = 0; i < s->nfh; i++)
+		if (s->fhs[i])
+			fh_free(s->fhs[i]);
+	free(s->fhs);
+	free(s->gens);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+void rfs_session_detach(struct rfs_session *s)
+{
+	struct rfs_session **pp;
+	bool last;
+
+	pthread_mutex_lock(&sess_mu);
+	last = --s->nconn == 0;
+	if (last) {
+		for (pp = &sess_list; *pp != s; pp = &(*pp)->next)
+			;
+		*pp = s->next;
+		sess_count--;
+	}
+	pthread_mutex_unlock(&sess_mu);
+	if (last)
+		session_free(s);
+}
+
+uint64_t rfs_sessions_count(void)
+{
+	uint64_t c;
+
+	pthread_mutex_lock(&sess_mu);
+	c = sess_count;
+	pthread_mutex_unlock(&sess_mu);
+	return c;
+}
+
+void rfs_sessions_fini(void)
+{
+	pthread_mutex_lock(&sess_mu);
+	while (sess_list) {
+		struct rfs_session *s = sess_list;
+
+		sess_list = s->next;
+		session_free(s);
+	}
+	sess_count = 0;
+	pthread_mutex_unlock(&sess_mu);
+}
+
+int rfs_fh_add(struct rfs_session *s, int fd, bool dir, uint64_t nodeid,
+	       uint64_t *fh)
+{
+	struct rfs_fh *f;
+	uint32_t slot;
+	int ret = 0;
+
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->fd = fd;
+	f->dir = dir;
+	f->nodeid = nodeid;
+	f->pos_valid = true;	/* a fresh fd is at cookie 0 */
+	pthread_mutex_init(&f->mu, NULL);
+
+	pthread_mutex_lock(&s->mu);
+	for (slot = 0; slot < s->nfh; slot++)
+		if (!s->fhs[slot])
+			break;
+	if (slot == s->nfh) {
+		uint32_t n = s->nfh ? s->nfh * 2 : 16;
+		struct rfs_fh **nf;
+		uint32_t *ng;
+
+		if (n > (1u << 24)) {
+			ret = -EMFILE;
+			goto out_unlock;
+		}
+		nf = realloc(s->fhs, n * sizeof(*nf));
+		if (!nf) {
+			ret = -ENOMEM;
+			goto out_unlock;
+		}
+		s->fhs = nf;
+		ng = realloc(s->gens, n * sizeof(*ng));
+		if (!ng) {
+			ret = -ENOMEM;
+			goto out_unlock;
+		}
+		s->gens = ng;
+		for (uint32_t i = s->nfh; i < n; i++) {
+			s->fhs[i] = NULL;
+			s->gens[i] = 1;
+		}
+		s->nfh = n;
+	}
+	s->fhs[slot] = f;
+	*fh = slot | (uint64_t)s->gens[slot] << 32;
+out_unlock:
+	pthread_mutex_unlock(&s->mu);
+	if (ret) {
+		pthread_mutex_destroy(&f->mu);
+		free(f);
+	}
+	return ret;
+}
+
+static struct rfs_fh *slot_locked(struct rfs_session *s, uint64_t fh)
+{
+	uint32_t slot = (uint32_t)fh, gen = (uint32_t)(fh >> 32);
+
+	if (slot >= s->nfh || !s->fhs[slot] || s->gens[slot] != gen ||
+	    s->fhs[slot]->released)
+		return NULL;
+	return s->fhs[slot];
+}
+
+int rfs_fh_get(struct rfs_session *s, uint64_t fh, struct rfs_fh **out)
+{
+	struct rfs_fh *f;
+
+	pthread_mutex_lock(&s->mu);
+	f = slot_locked(s, fh);
+	if (f)
+		f->refcnt++;
+	pthread_mutex_unlock(&s->mu);
+	*out = f;
+	return f ? 0 : -EBADF;
+}
+
+void rfs_fh_put(struct rfs_session *s, struct rfs_fh *f)
+{
+	bool free_it;
+
+	if (!f)
+		return;
+	pthread_mutex_lock(&s->mu);
+	free_it = --f->refcnt == 0 && f->released;
+	pthread_mutex_unlock(&s->mu);
+	if (free_it)
+		fh_free(f);
+}
+
+int rfs_fh_release(struct rfs_session *s, uint64_t fh)
+{
+	uint32_t slot = (uint32_t)fh;
+	struct rfs_fh *f;
+	bool free_it;
+
+	pthread_mutex_lock(&s->mu);
+	f = slot_locked(s, fh);
+	if (!f) {
+		pthread_mutex_unlock(&s->mu);
+		return -EBADF;
+	}
+	s->fhs[slot] = NULL;
+	s->gens[slot]++;
+	if (s->gens[slot] == 0)
+		s->gens[slot] = 1;
+	f->released = true;
+	free_it = f->refcnt == 0;
+	pthread_mutex_unlock(&s->mu);
+	if (free_it)
+		fh_free(f);
+	return 0;
+}
