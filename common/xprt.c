@@ -245,6 +245,30 @@ int rfs_xprt_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 	return xops(x)->adopt(x, fd, out);
 }
 
+int rfs_xprt_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out)
+{
+	*out = NULL;
+	if (xops(x)->accept)
+		return xops(x)->accept(x, fd, out);
+	if (!xops(x)->adopt)
+		return -EOPNOTSUPP;
+	return xops(x)->adopt(x, fd, out);
+}
+
+const char *rfs_xprt_sniff(const void *first4, const char *stream)
+{
+	uint32_t m;
+
+	memcpy(&m, first4, sizeof(m));
+	if (m == RFS_MAGIC)
+		return stream;
+	for (size_t i = 0; i < XPRT_N; i++)
+		if (xprt_table[i]->setup_magic &&
+		    xprt_table[i]->setup_magic == m)
+			return xprt_table[i]->name;
+	return NULL;
+}
+
 void rfs_xprt_disconnect(struct rfs_conn *c)
 {
 	if (c && cops(c)->disconnect)

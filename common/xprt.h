@@ -91,6 +91,20 @@ int rfs_xprt_connect(struct rfs_xprt *x, const struct rfs_addr *a,
 		     int timeout_ms, struct rfs_conn **out);
 /* Take ownership of a connected stream socket fd. */
 int rfs_xprt_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out);
+/*
+ * Passive side: take a socket accepted on the kernel path whose first
+ * bytes chose this transport (rfs_xprt_sniff).
+ */
+int rfs_xprt_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out);
+/*
+ * Which transport a new connection asks for, from its first 4 bytes
+ * (peeked, not consumed): a transport's setup magic names it; a frame
+ * header (RFS_MAGIC) means a byte stream and returns `stream` (the
+ * server's choice of tcp or uring).  NULL when the bytes match nothing
+ * built.
+ */
+const char *rfs_xprt_sniff(const void *first4, const char *stream);
+
 /* Start an orderly close; CONN_DOWN follows. */
 void rfs_xprt_disconnect(struct rfs_conn *c);
 /* Free a connection after its CONN_DOWN. */

@@ -15,7 +15,18 @@ struct rfs_xprt_ops {
 	/* allocate the context; fini works after a partial init */
 	int (*init)(const struct rfs_xprt_params *p, struct rfs_xprt **out);
 	void (*fini)(struct rfs_xprt *x);
+	/*
+	 * Transports with a setup handshake of their own on the phase-1
+	 * socket (shm, rdma) start it with these four bytes, so the server
+	 * can tell which transport a new connection asks for (see
+	 * rfs_xprt_sniff); 0 for byte-stream transports, whose first bytes
+	 * are a frame header (RFS_MAGIC).
+	 */
+	uint32_t setup_magic;
+	/* active side: we connected this socket */
 	int (*adopt)(struct rfs_xprt *x, int fd, struct rfs_conn **out);
+	/* passive side: we accepted it; NULL means the same as adopt */
+	int (*accept)(struct rfs_xprt *x, int fd, struct rfs_conn **out);
 	void (*disconnect)(struct rfs_conn *c);
 	void (*conn_free)(struct rfs_conn *c);
 	const char *(*conn_desc)(const struct rfs_conn *c);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -387,6 +388,8 @@ static void conn_free(struct rfs_conn_ctx *cc, bool forced)
 		rfs_xprt_conn_free(cc->c);
 	if (cc->x)
 		rfs_xprt_close(cc->x);
+	if (cc->setup_fd >= 0)
+		close(cc->setup_fd);
 	if (cc->efd >= 0)
 		close(cc->efd);
 	pthread_mutex_destroy(&cc->wmu);
@@ -394,12 +397,16 @@ static void conn_free(struct rfs_conn_ctx *cc, bool forced)
 	free(cc);
 }
 
+static int conn_setup(struct rfs_conn_ctx *cc);
+
 static void *conn_main(void *arg)
 {
 	struct rfs_conn_ctx *cc = arg;
 	struct rfs_xev ev[32];
 	bool down = false, forced = false;
 
+	if (conn_setup(cc))
+		down = true;
 	while (!down) {
 		struct pollfd pfd[2];
 		int n, ret, timeout = -1;
@@ -497,7 +504,6 @@ static void *conn_main(void *arg)
 
 int rfs_conn_start(int fd, const char *transport)
 {
-	struct rfs_xprt_params p;
 	struct rfs_conn_ctx *cc;
 	pthread_attr_t attr;
 	int ret;
@@ -508,29 +514,15 @@ int rfs_conn_start(int fd, const char *transport)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&cc->wmu, NULL);
+	cc->setup_fd = fd;
+	cc->stream = transport;
 	cc->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	cc->dbuf = malloc(DBUF_SIZE);
 	if (cc->efd < 0 || !cc->dbuf) {
 		ret = cc->efd < 0 ? -errno : -ENOMEM;
 		rfs_err("server: connection setup: %s", strerror(-ret));
-		close(fd);
 		goto err_free;
 	}
-	rfs_xprt_params_default(&p);
-	cc->max_msg = p.max_msg;
-	ret = rfs_xprt_open(transport, &p, &cc->x);
-	if (ret) {
-		rfs_err("server: transport %s: %s", transport, strerror(-ret));
-		close(fd);
-		goto err_free;
-	}
-	ret = rfs_xprt_adopt(cc->x, fd, &cc->c);
-	if (ret) {
-		rfs_err("server: transport %s: adopt: %s", transport,
-			strerror(-ret));
-		goto err_free;
-	}
-	rfs_conn_set_ctx(cc->c, cc);
 
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -551,37 +543,93 @@ int rfs_conn_start(int fd, const char *transport)
 		goto err_free;
 	}
 	atomic_fetch_add(&rfs_stats.connections, 1);
-	rfs_dbg(RFS_SUB_SERVER, "server: %s: accepted", desc(cc));
 	return 0;
 err_free:
-	if (cc->c) {
-		rfs_xprt_disconnect(cc->c);
-		/* no loop runs yet: reap the CONN_DOWN here */
-		for (int i = 0; i < 1000; i++) {
-			struct rfs_xev ev[8];
-			int n = rfs_xprt_poll(cc->x, ev, 8);
-			bool gone = false;
-
-			for (int k = 0; k < n; k++) {
-				if (ev[k].type == RFS_XEV_RECV ||
-				    ev[k].type == RFS_XEV_SEND)
-					rfs_xprt_buf_put(cc->x, ev[k].buf);
-				else
-					gone = true;
-			}
-			if (gone)
-				break;
-			if (n <= 0 && rfs_xprt_arm(cc->x) == 0) {
-				struct pollfd pfd = {
-					.fd = rfs_xprt_wait_fd(cc->x),
-					.events = POLLIN,
-				};
-				poll(&pfd, 1, 10);
-			}
-		}
-	}
 	conn_free(cc, false);
 	return ret;
+}
+
+/*
+ * Phase 1 on the connection's own thread: wait (bounded) for the peer's
+ * first four bytes, which say which transport it wants (a frame header
+ * for tcp/uring, a setup magic for shm/rdma), then give the socket to a
+ * transport context owned by this thread.  A peer that says nothing
+ * within RFS_SETUP_TIMEOUT_MS is dropped; the accept loop never waits.
+ */
+#define RFS_SETUP_TIMEOUT_MS 10000
+
+static int conn_setup(struct rfs_conn_ctx *cc)
+{
+	long long deadline = now_ms() + RFS_SETUP_TIMEOUT_MS;
+	struct rfs_xprt_params p;
+	const char *name;
+	uint8_t first[4];
+	ssize_t got;
+	int ret, fd = cc->setup_fd;
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = fd, .events = POLLIN },
+			{ .fd = cc->efd, .events = POLLIN },
+		};
+		long long left = deadline - now_ms();
+		bool stop;
+
+		pthread_mutex_lock(&conns_mu);
+		stop = stopping;
+		pthread_mutex_unlock(&conns_mu);
+		if (stop)
+			return -ESHUTDOWN;
+		if (left <= 0) {
+			rfs_warn("server: new connection: nothing received "
+				 "within %d s: dropped",
+				 RFS_SETUP_TIMEOUT_MS / 1000);
+			return -ETIMEDOUT;
+		}
+		ret = poll(pfd, 2, (int)left);
+		if (ret < 0 && errno != EINTR)
+			return -errno;
+		if (ret <= 0 || !(pfd[0].revents & (POLLIN | POLLHUP |
+						    POLLERR)))
+			continue;
+		got = recv(fd, first, sizeof(first), MSG_PEEK | MSG_DONTWAIT);
+		if (got < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (got == 0)
+			return -ECONNRESET;
+		if (got == (ssize_t)sizeof(first))
+			break;
+		/* a trickle: wait for the rest (bounded by the deadline) */
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	name = rfs_xprt_sniff(first, cc->stream);
+	if (!name) {
+		rfs_err_rl("server: new connection: unknown protocol "
+			   "(first bytes %02x %02x %02x %02x): dropped",
+			   first[0], first[1], first[2], first[3]);
+		return -EPROTO;
+	}
+	rfs_xprt_params_default(&p);
+	cc->max_msg = p.max_msg;
+	ret = rfs_xprt_open(name, &p, &cc->x);
+	if (ret) {
+		rfs_err("server: transport %s: %s", name, strerror(-ret));
+		return ret;
+	}
+	ret = rfs_xprt_accept(cc->x, fd, &cc->c);
+	if (ret) {
+		rfs_err("server: transport %s: accept: %s", name,
+			strerror(-ret));
+		return ret;
+	}
+	cc->setup_fd = -1;
+	rfs_conn_set_ctx(cc->c, cc);
+	rfs_dbg(RFS_SUB_SERVER, "server: %s: accepted", desc(cc));
+	return 0;
 }
 
 void rfs_conns_stop_all(void)

@@ -176,6 +176,8 @@ struct rfs_conn_ctx {
 	struct rfs_wdone *done;	/* finished replies, FIFO-ish */
 	bool wstop;		/* under wmu: workers must give up */
 	uint8_t *dbuf;		/* getdents scratch */
+	int setup_fd;		/* accepted socket until the transport has it */
+	const char *stream;	/* byte-stream transport for RFS_MAGIC peers */
 	struct rfs_conn_ctx *next, *prev;	/* all connections */
 };
 

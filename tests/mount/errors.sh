@@ -50,7 +50,7 @@ not_mounted "$MNT" unknown-option
 expect_fail unknown-transport 'carrierpigeon|transport' \
 	"$RINGFS" "127.0.0.1:$RFS_PORT:/data" "$MNT" -o transport=carrierpigeon
 not_mounted "$MNT" unknown-transport
-expect_fail bad-address 'address|host|invalid|usage|parse' \
+expect_fail bad-address 'address|host|invalid|usage|parse|source|expected' \
 	"$RINGFS" "not-a-valid-spec" "$MNT" -o "transport=$RFS_TRANSPORT"
 not_mounted "$MNT" bad-address
 

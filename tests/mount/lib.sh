@@ -39,6 +39,14 @@ RINGFS=$3
 POSIX_CHECK=$4
 MT_IO=$5
 MOUNT_HELPER=$6
+# meson passes paths relative to the build directory: make them absolute
+# so that cases may cd.
+abspath() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
+RINGFSD=$(abspath "$RINGFSD")
+RINGFS=$(abspath "$RINGFS")
+POSIX_CHECK=$(abspath "$POSIX_CHECK")
+MT_IO=$(abspath "$MT_IO")
+MOUNT_HELPER=$(abspath "$MOUNT_HELPER")
 
 # The hard timeout: re-run this very script under timeout(1).  timeout
 # signals the whole process group, our trap then cleans up; KILL follows

@@ -554,6 +554,15 @@ static void t_open(struct pc_ctx *c)
 						 O_RDWR | O_CREAT, 0644),
 	       ENOENT);
 	pc_ok(c, "symlink", symlink("f", pc_path(c, "s")));
+	fd = pc_fd(c, "O_NOFOLLOW on a regular file",
+		   open(pc_path(c, "f"), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+	close(fd);
+	fd = pc_fd(c, "O_CREAT|O_NOFOLLOW on an existing file",
+		   open(pc_path(c, "f"), O_RDWR | O_CREAT | O_NOFOLLOW, 0644));
+	close(fd);
+	fd = pc_fd(c, "O_RDONLY|O_NOFOLLOW on a directory",
+		   open(pc_path(c, "d"), O_RDONLY | O_NOFOLLOW));
+	close(fd);
 	pc_err(c, "O_NOFOLLOW symlink ELOOP",
 	       open(pc_path(c, "s"), O_RDONLY | O_NOFOLLOW), ELOOP);
 	pc_err(c, "O_CREAT|O_EXCL on symlink EEXIST",
