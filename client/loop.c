@@ -539,6 +539,14 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Send b and wait for the reply with id; *out is lent (buf_put it). */
 static int sync_call(struct cl_loop *l, struct rfs_buf *b, uint64_t id,
 		     struct rfs_buf **out)
@@ -887,6 +895,8 @@ static void loop_run(struct cl_loop *l)
 	struct fuse_session *se = rfs_cl->se;
 	struct rfs_xev ev[EV_BATCH];
 	struct epoll_event eev[4];
+	int64_t idle_since = 0;
+	int64_t spin_us = rfs_cl->spin_us;
 
 	for (;;) {
 		bool progress = false;
@@ -918,8 +928,24 @@ static void loop_run(struct cl_loop *l)
 		}
 		if (progress) {
 			rfs_xprt_flush(l->x);
+			idle_since = 0;
 			continue;
 		}
+		/*
+		 * A reply is due soon: poll a little before sleeping, since a
+		 * wake-up costs more than a round trip (RINGFS_SPIN_US).
+		 */
+		if (l->inflight && spin_us) {
+			int64_t t = now_us();
+
+			if (!idle_since)
+				idle_since = t;
+			if (t - idle_since < spin_us) {
+				rfs_xprt_flush(l->x);
+				continue;
+			}
+		}
+		idle_since = 0;
 		ret = rfs_xprt_arm(l->x);
 		if (ret > 0)
 			continue;

@@ -474,6 +474,8 @@ int main(int argc, char **argv)
 	rfs_log_init("ringfs");
 	cl->stop_fd = -1;
 	cl->interactive = true;
+	if (getenv("RINGFS_SPIN_US"))
+		cl->spin_us = strtol(getenv("RINGFS_SPIN_US"), NULL, 10);
 	if (parse_cmdline(&cl->o, argc, argv) < 0)
 		return 1;
 	if (check_source(cl) < 0 || check_mountpoint(cl->o.mountpoint) < 0)

@@ -21,7 +21,13 @@ static int op_open(struct rfs_req *r)
 {
 	const struct rfs_open_req *q = r->v.fixed;
 	bool dir = r->h->opcode == RFS_OP_OPENDIR;
-	int flags = (int)q->flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
+	/*
+	 * O_NOFOLLOW must go: the node was looked up without following
+	 * anything and we reopen it through its /proc/self/fd link, which
+	 * O_NOFOLLOW would refuse (ELOOP).  Symlink nodes are refused below.
+	 */
+	int flags = (int)q->flags &
+		    ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW);
 	struct rfs_open_rep *p;
 	struct rfs_node *n;
 	uint64_t fh;

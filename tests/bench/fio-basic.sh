@@ -59,7 +59,7 @@ trap 'exit 130' INT TERM
 # start_server TRANSPORT: prints the port (read from the ready line through
 # a FIFO with a bounded read).
 start_server() {
-	local t=$1 fifo=$T/srv-$1.fifo line port= fd
+	local t=$1 fifo=$T/srv-$1.fifo line port='' fd
 	mkfifo "$fifo"
 	"$RINGFSD" --listen 127.0.0.1:0 --transport "$t" \
 		--export "data=$T/export,no_root_squash" 2>"$fifo" </dev/null &
