@@ -52,6 +52,10 @@ struct cl_opts {
 	bool foreground;
 	bool debug;
 	bool ro;
+	bool allow_other;
+	bool default_permissions;
+	bool server_permissions;	/* allow_other without
+					   default_permissions */
 	/* options handed to libfuse, "-o a,b,c" */
 	char fuse_opts[4096];
 };
@@ -105,7 +109,9 @@ static inline uint64_t cl_nodeid(fuse_ino_t ino)
 
 static inline fuse_ino_t cl_ino(uint64_t nodeid)
 {
-	return nodeid == rfs_cl->root_nodeid ? FUSE_ROOT_ID : (fuse_ino_t)nodeid;
+	if (nodeid == rfs_cl->root_nodeid)
+		return FUSE_ROOT_ID;
+	return (fuse_ino_t)nodeid;
 }
 
 /* ---- loops and RPCs --------------------------------------------------- */

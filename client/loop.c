@@ -581,10 +581,13 @@ static int sync_call(struct cl_loop *l, struct rfs_buf *b, uint64_t id,
 			case RFS_XEV_CONN_DOWN:
 				rfs_xprt_conn_free(l->conn);
 				l->conn = NULL;
-				if (*out) {
-					rfs_xprt_buf_put(l->x, *out);
-					*out = NULL;
-				}
+				/*
+				 * The reply and the close may come in one
+				 * batch (a server refusing HELLO answers,
+				 * then closes): the reply says why.
+				 */
+				if (*out)
+					return 0;
 				return ev[i].status ? ev[i].status
 						    : -ECONNRESET;
 			}

@@ -55,6 +55,8 @@ static void usage(FILE *f)
 "  max_write=BYTES    largest write request (default and max 1 MiB)\n"
 "  connect_timeout=S  seconds to wait for the server (default 10)\n"
 "\n"
+"  server_permissions      with allow_other, leave permission checks to the\n"
+"                          server alone (default: default_permissions too)\n"
 "FUSE options passed to the kernel: allow_other, default_permissions,\n"
 "  ro, rw, fsname=, subtype=, nodev, nosuid, dev, suid, exec, noexec,\n"
 "  atime, noatime, sync, async, dirsync, auto_unmount, ...\n"
@@ -195,6 +197,8 @@ static int parse_one(struct cl_opts *o, char *opt, bool *fsname,
 		ret = parse_double(opt, val, &d);
 		o->connect_timeout_ms = d * 1000 > INT_MAX ? INT_MAX
 							   : (int)(d * 1000);
+	} else if (!strcmp(opt, "server_permissions")) {
+		o->server_permissions = true;
 	} else if (!strcmp(opt, "ro")) {
 		o->ro = true;
 		ret = add_fuse_opt(o, opt);
@@ -206,6 +210,10 @@ static int parse_one(struct cl_opts *o, char *opt, bool *fsname,
 			*subtype = true;
 		if (!strcmp(opt, "rw"))
 			o->ro = false;
+		if (!strcmp(opt, "allow_other"))
+			o->allow_other = true;
+		if (!strcmp(opt, "default_permissions"))
+			o->default_permissions = true;
 		ret = add_fuse_opt(o, opt);
 	} else {
 		fprintf(stderr, "ringfs: unknown option '%s' (see ringfs "
@@ -326,6 +334,21 @@ static int parse_cmdline(struct cl_opts *o, int argc, char **argv)
 		ret = add_fuse_opt(o, "subtype=ringfs");
 		if (ret)
 			return ret;
+	}
+	/*
+	 * A mount shared by several users checks permissions in the kernel
+	 * too: without default_permissions FUSE does not check search
+	 * permission on cached dentries, so an entry one user looked up
+	 * would be reachable by another who may not search its directory.
+	 * The server still checks every operation as the caller.
+	 * server_permissions opts out (then set entry_timeout=0).
+	 */
+	if (o->allow_other && !o->default_permissions &&
+	    !o->server_permissions) {
+		ret = add_fuse_opt(o, "default_permissions");
+		if (ret)
+			return ret;
+		o->default_permissions = true;
 	}
 	return 0;
 }
@@ -478,6 +501,8 @@ int main(int argc, char **argv)
 		cl->spin_us = strtol(getenv("RINGFS_SPIN_US"), NULL, 10);
 	if (parse_cmdline(&cl->o, argc, argv) < 0)
 		return 1;
+	if (cl->o.debug)
+		rfs_log_set_level(LOG_DEBUG);	/* libfuse's request trace */
 	if (check_source(cl) < 0 || check_mountpoint(cl->o.mountpoint) < 0)
 		return 1;
 	if (!rfs_xprt_is_built(cl->o.transport)) {

@@ -118,6 +118,7 @@ int rfs_cfg_add_export(struct rfs_srv_cfg *c, const char *name,
 	e->anonuid = RFS_NOBODY;
 	e->anongid = RFS_NOBODY;
 	e->root_fd = -1;
+	e->mnt_fd = -1;
 	e->idx = c->nexports;
 	ret = rfs_cfg_parse_export_opts(e, opts);
 	if (ret)
@@ -160,6 +161,14 @@ static int cfg_line(struct rfs_srv_cfg *c, const char *file, int lineno,
 		if (strlen(a) >= sizeof(c->listen))
 			goto bad;
 		strcpy(c->listen, a);
+	} else if (!strcmp(key, "listen-rdma") && a && !b) {
+		if (strlen(a) >= sizeof(c->listen_rdma))
+			goto bad;
+		strcpy(c->listen_rdma, a);
+	} else if (!strcmp(key, "listen-unix") && a && !b) {
+		if (strlen(a) >= sizeof(c->listen_unix) || a[0] != '/')
+			goto bad;
+		strcpy(c->listen_unix, a);
 	} else if (!strcmp(key, "transport") && a && !b) {
 		if (strlen(a) >= sizeof(c->transport))
 			goto bad;
@@ -183,8 +192,9 @@ static int cfg_line(struct rfs_srv_cfg *c, const char *file, int lineno,
 	return 0;
 bad:
 	rfs_err("config: %s:%d: cannot parse line (keys: listen ADDR, "
-		"transport NAME, state-dir DIR, max-nodes N, "
-		"export NAME PATH [OPTIONS])", file, lineno);
+		"listen-rdma ADDR, listen-unix PATH, transport NAME, "
+		"state-dir DIR, max-nodes N, export NAME PATH [OPTIONS])",
+		file, lineno);
 	return -EINVAL;
 }
 
@@ -240,6 +250,14 @@ int rfs_cfg_open_exports(struct rfs_srv_cfg *c)
 		}
 		e->root_fd = fd;
 		e->dev = st.st_dev;
+		e->mnt_fd = open(e->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (e->mnt_fd < 0) {
+			int err = errno;
+
+			rfs_err("config: export %s: open %s: %s", e->name,
+				e->path, strerror(err));
+			return -err;
+		}
 	}
 	return 0;
 }
@@ -252,6 +270,9 @@ void rfs_cfg_free(struct rfs_srv_cfg *c)
 		if (e->root_fd >= 0)
 			close(e->root_fd);
 		e->root_fd = -1;
+		if (e->mnt_fd >= 0)
+			close(e->mnt_fd);
+		e->mnt_fd = -1;
 		free(e->path);
 		e->path = NULL;
 	}

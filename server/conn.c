@@ -614,6 +614,7 @@ static int conn_setup(struct rfs_conn_ctx *cc)
 		return -EPROTO;
 	}
 	rfs_xprt_params_default(&p);
+	p.rdma_addr = rfs_cfg.listen_rdma[0] ? rfs_cfg.listen_rdma : NULL;
 	cc->max_msg = p.max_msg;
 	ret = rfs_xprt_open(name, &p, &cc->x);
 	if (ret) {

@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@
 #include "server.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:7070"
+#define SUGGESTED_UNIX "/run/ringfs/ringfsd.sock"
 #define DEFAULT_STATE_DIR "/var/lib/ringfsd"
 #define DEFAULT_MAX_NODES 65536ul
 
@@ -40,6 +42,14 @@ static void usage(FILE *f)
 "\n"
 "  -l, --listen ADDR       host:port or unix:/path (default " DEFAULT_LISTEN ");\n"
 "                          port 0 picks a free port\n"
+"  -u, --listen-unix PATH  also listen on a Unix socket (same-host clients,\n"
+"                          the shm transport), e.g. " SUGGESTED_UNIX ";\n"
+"                          created mode 0666, its directory if missing\n"
+"      --listen-rdma ADDR[:PORT]\n"
+"                          accept rdma clients: ADDR is this host's IP on\n"
+"                          an RDMA device (rxe or hardware); setup still\n"
+"                          goes through --listen, each connection then\n"
+"                          gets its own rdma_cm port (PORT is not used yet)\n"
 "  -e, --export NAME=PATH[,OPTS]\n"
 "                          export a directory; OPTS: ro, rw (default),\n"
 "                          root_squash (default), no_root_squash,\n"
@@ -123,6 +133,55 @@ err_close:
 }
 
 /*
+ * The second listener: a Unix socket at path, its directory created if
+ * missing, the socket itself mode 0666 (same-host clients of any uid;
+ * the exports' own options decide what they may do).  A stale socket
+ * left by a crash is replaced.  Returns the fd or -errno.
+ */
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char dir[sizeof(sun.sun_path)], *slash;
+	struct stat st;
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sun.sun_path) || path[0] != '/') {
+		rfs_err("listen-unix %s: need an absolute path under %zu "
+			"bytes", path, sizeof(sun.sun_path));
+		return -EINVAL;
+	}
+	strcpy(sun.sun_path, path);
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			err = errno;
+			rfs_err("listen-unix %s: mkdir %s: %s", path, dir,
+				strerror(err));
+			return -err;
+		}
+	}
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = errno;
+		rfs_err("listen-unix %s: socket: %s", path, strerror(err));
+		return -err;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(path, 0666) < 0 || listen(fd, 128) < 0) {
+		err = errno;
+		fprintf(stderr, "ringfsd: listen %s: %s\n", path,
+			strerror(err));
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+/*
  * rfs_addr_parse refuses port 0 (right for clients); a server may ask the
  * kernel for a free port, so parse "host:0" as "host:1" and clear it.
  */
@@ -191,16 +250,17 @@ static int add_cli_export(struct rfs_srv_cfg *c, char *spec)
 	return rfs_cfg_add_export(c, spec, eq + 1, opts);
 }
 
-static int accept_loop(int lfd, int sfd)
+static int accept_loop(int lfd, int ufd, int sfd)
 {
 	for (;;) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ .fd = lfd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
+			{ .fd = ufd, .events = POLLIN },	/* -1: ignored */
 		};
 		int fd, one = 1, ret;
 
-		ret = poll(pfd, 2, -1);
+		ret = poll(pfd, 3, -1);
 		if (ret < 0) {
 			if (errno == EINTR)
 				continue;
@@ -215,6 +275,16 @@ static int accept_loop(int lfd, int sfd)
 					 strsignal((int)si.ssi_signo));
 				return 0;
 			}
+		}
+		if (pfd[2].revents & POLLIN) {
+			fd = accept4(ufd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				rfs_conn_start(fd, rfs_cfg.transport);
+			else if (errno != EINTR && errno != EAGAIN &&
+				 errno != ECONNABORTED)
+				rfs_err_rl("server: accept on %s: %s",
+					   rfs_cfg.listen_unix,
+					   strerror(errno));
 		}
 		if (!(pfd[0].revents & POLLIN))
 			continue;
@@ -237,6 +307,8 @@ int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
+		{ "listen-unix", required_argument, NULL, 'u' },
+		{ "listen-rdma", required_argument, NULL, 'R' },
 		{ "export", required_argument, NULL, 'e' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "transport", required_argument, NULL, 't' },
@@ -249,25 +321,33 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *listen_s = NULL, *transport = NULL, *state_dir = NULL;
+	const char *listen_unix_s = NULL;
+	const char *listen_rdma = NULL;
 	const char *config = NULL;
-	char **exports = NULL, bound[160], list[1024];
+	char **exports = NULL, bound[320], list[1024];
 	unsigned nexp = 0;
 	unsigned long max_nodes = 0;
 	struct rfs_addr addr;
 	struct timespec ts;
-	int opt, lfd = -1, sfd = -1, ret = 1;
+	int opt, lfd = -1, ufd = -1, sfd = -1, ret = 1;
 
 	rfs_log_init("ringfsd");
 	exports = calloc((size_t)argc, sizeof(*exports));
 	if (!exports)
 		return 1;
-	while ((opt = getopt_long(argc, argv, "l:e:c:t:s:n:vd:hV", lopts,
+	while ((opt = getopt_long(argc, argv, "l:u:e:c:t:s:n:vd:hV", lopts,
 				  NULL)) != -1) {
 		char *end;
 
 		switch (opt) {
 		case 'l':
 			listen_s = optarg;
+			break;
+		case 'u':
+			listen_unix_s = optarg;
+			break;
+		case 'R':
+			listen_rdma = optarg;
 			break;
 		case 'e':
 			exports[nexp++] = optarg;
@@ -327,9 +407,25 @@ int main(int argc, char **argv)
 	rfs_cfg.max_nodes = DEFAULT_MAX_NODES;
 	if (config && rfs_cfg_load(&rfs_cfg, config))
 		goto out;
+	if (listen_rdma)
+		snprintf(rfs_cfg.listen_rdma, sizeof(rfs_cfg.listen_rdma),
+			 "%s", listen_rdma);
+	if (rfs_cfg.listen_rdma[0] && !rfs_xprt_is_built("rdma")) {
+		rfs_err("listen-rdma %s: the rdma transport is not built "
+			"(built: %s)", rfs_cfg.listen_rdma, rfs_xprt_built());
+		goto out;
+	}
 	if (listen_s)
 		snprintf(rfs_cfg.listen, sizeof(rfs_cfg.listen), "%s",
 			 listen_s);
+	if (listen_unix_s) {
+		if (strlen(listen_unix_s) >= sizeof(rfs_cfg.listen_unix)) {
+			rfs_err("--listen-unix %s: path too long",
+				listen_unix_s);
+			goto out;
+		}
+		strcpy(rfs_cfg.listen_unix, listen_unix_s);
+	}
 	if (transport)
 		snprintf(rfs_cfg.transport, sizeof(rfs_cfg.transport), "%s",
 			 transport);
@@ -390,13 +486,30 @@ int main(int argc, char **argv)
 	if (lfd < 0)
 		goto out_nodes;
 	fmt_sockname(lfd, &addr, bound, sizeof(bound));
-	fprintf(stderr, "ringfsd: listening on %s (transport %s), "
-		"exports: %s\n", bound, rfs_cfg.transport, list);
+	if (rfs_cfg.listen_unix[0]) {
+		size_t used = strlen(bound);
+
+		ufd = listen_unix(rfs_cfg.listen_unix);
+		if (ufd < 0) {
+			close(lfd);
+			goto out_nodes;
+		}
+		snprintf(bound + used, sizeof(bound) - used, " and unix:%s",
+			 rfs_cfg.listen_unix);
+	}
+	fprintf(stderr, "ringfsd: listening on %s (transport %s%s%s), "
+		"exports: %s\n", bound, rfs_cfg.transport,
+		rfs_cfg.listen_rdma[0] ? ", rdma " : "", rfs_cfg.listen_rdma,
+		list);
 	fflush(stderr);
 
-	if (accept_loop(lfd, sfd) == 0)
+	if (accept_loop(lfd, ufd, sfd) == 0)
 		ret = 0;
 	close(lfd);
+	if (ufd >= 0) {
+		close(ufd);
+		unlink(rfs_cfg.listen_unix);
+	}
 	if (addr.ss.ss_family == AF_UNIX)
 		unlink(((struct sockaddr_un *)&addr.ss)->sun_path);
 	rfs_conns_stop_all();

@@ -321,7 +321,10 @@ static struct rfs_node *insert(struct rfs_node *n)
 	return n;
 }
 
-#define MAX_FH_BYTES (RFS_HANDLE_MAX - HB_FIXED - HB_MAC)
+/* what fits in our blob, and no more than the kernel hands out */
+#define BLOB_FH_BYTES (RFS_HANDLE_MAX - HB_FIXED - HB_MAC)
+#define MAX_FH_BYTES (BLOB_FH_BYTES < MAX_HANDLE_SZ ? BLOB_FH_BYTES : \
+		      MAX_HANDLE_SZ)
 
 int rfs_node_from_fd(struct rfs_export *e, int fd, struct rfs_node **out)
 {
@@ -410,12 +413,12 @@ int rfs_node_resolve(struct rfs_export *e, uint64_t id, const void *h,
 		*out = n;
 		return 0;
 	}
-	if (htype == HT_INO)
+	if (htype == HT_INO || h16 > MAX_FH_BYTES)
 		return -ESTALE;
 	u.fh.handle_bytes = h16;
 	u.fh.handle_type = htype;
 	memcpy(u.fh.f_handle, blob + HB_FIXED, h16);
-	fd = open_by_handle_at(e->root_fd, &u.fh, O_PATH | O_CLOEXEC);
+	fd = open_by_handle_at(e->mnt_fd, &u.fh, O_PATH | O_CLOEXEC);
 	if (fd < 0) {
 		int err = errno;
 
@@ -441,5 +444,7 @@ int rfs_node_resolve(struct rfs_export *e, uint64_t id, const void *h,
 	n->exp = e->idx;
 	n->type = st.st_mode & S_IFMT;
 	*out = insert(n);
+	rfs_dbg(RFS_SUB_SERVER, "server: resolve %016llx: re-bound from its "
+		"handle", (unsigned long long)id);
 	return 0;
 }

@@ -35,12 +35,17 @@ struct rfs_export {
 	uint32_t anonuid;
 	uint32_t anongid;
 	int root_fd;		/* O_PATH | O_DIRECTORY */
+	int mnt_fd;		/* O_RDONLY: open_by_handle_at's mount_fd
+				   (the kernel refuses O_PATH fds there) */
 	dev_t dev;
 	struct rfs_node *root;	/* pinned for the server's lifetime */
 };
 
 struct rfs_srv_cfg {
 	char listen[128];
+	char listen_unix[108];	/* second listener, a Unix socket path
+				   (shm's setup channel); "" for none */
+	char listen_rdma[128];	/* ADDR[:PORT] of an RDMA device, or "" */
 	char transport[16];
 	char state_dir[1024];
 	unsigned long max_nodes;

@@ -151,6 +151,7 @@ rfs_start_server() {
 	RFS_NSERVERS=$((RFS_NSERVERS + 1))
 	fifo=$T/server$RFS_NSERVERS.fifo
 	log=$T/server$RFS_NSERVERS.log
+	RFS_SERVER_LOG=$log
 	mkfifo "$fifo" || fail "mkfifo"
 	"$RINGFSD" --listen 127.0.0.1:0 --export "data=$dir,no_root_squash" \
 		--transport "$RFS_TRANSPORT" "$@" 2>"$fifo" </dev/null &
