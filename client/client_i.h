@@ -20,6 +20,7 @@
 
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -29,7 +30,8 @@
 
 #define CL_MAX_LOOPS 64
 #define CL_SLOTS 4096		/* pending requests per loop */
-#define CL_COPY_MAX 8192	/* frames kept for a resend after RESOLVE */
+#define CL_SLOT_BITS 12		/* CL_SLOTS == 1 << CL_SLOT_BITS */
+#define CL_LOOP_BITS 6		/* CL_MAX_LOOPS == 1 << CL_LOOP_BITS */
 #define CL_MAX_RETRIES 3
 
 struct cl_opts {
@@ -49,6 +51,8 @@ struct cl_opts {
 	bool readdirplus;
 	uint32_t max_write;
 	int connect_timeout_ms;
+	bool soft;		/* soft: EIO after timeo_ms; else hard */
+	int64_t timeo_ms;
 	bool foreground;
 	bool debug;
 	bool ro;
@@ -71,6 +75,7 @@ struct rfs_client {
 	/* from the HELLO reply, for the ATTACHes of the other loops */
 	uint64_t session;
 	uint8_t token[16];
+	uint64_t sess_gen;	/* under mu: +1 for every new HELLO */
 	bool csum;		/* negotiated */
 	uint32_t max_msg;
 	uint32_t export_flags;
@@ -132,9 +137,18 @@ struct cl_pend {
 	int32_t next_free;
 	int32_t orig;		/* RESOLVE: slot of the request to resend */
 	uint64_t resolve_node;
-	void *copy;		/* the frame, kept for a resend */
+	void *copy;		/* the frame, kept for a resend or replay */
 	uint32_t copy_len;
 	uint32_t copy_cap;
+	int64_t start_ms;	/* soft mounts time out from here */
+	uint64_t sess_gen;	/* session the frame's fhs belong to */
+	uint8_t nfh;		/* kernel fhs in the frame (rfs_call_set_fh) */
+	bool raw_fh;		/* carries a server fh of its session only */
+	bool fh_lost;		/* its file could not be re-opened: EIO */
+	bool after_restart;	/* replayed into a new session (no DRC) */
+	uint16_t fh_off[2];
+	uint64_t cfh[2];
+	_Atomic uintptr_t intr_req;	/* FUSE interrupt for this req */
 	/* per-op context */
 	struct fuse_file_info fi;
 	size_t size;
@@ -148,6 +162,7 @@ struct cl_call {
 	struct cl_pend *p;
 	struct rfs_buf *buf;
 	struct rfs_mb mb;
+	bool heap;		/* buf is malloc'd (no connection now) */
 };
 
 /*
@@ -164,6 +179,12 @@ int rfs_call_start(struct cl_call *c, fuse_req_t req, uint16_t op,
  */
 void *rfs_call_fixed(struct cl_call *c, fuse_req_t req, uint16_t op,
 		     uint32_t fixed, uint32_t extra, cl_done_fn done);
+/*
+ * Put the server fh behind kernel fh cfh into *field (a field of the frame
+ * being built); remembered so that a replay into a new session after a
+ * server restart carries the re-opened file's fh.  cfh 0: no fh.
+ */
+void rfs_call_set_fh(struct cl_call *c, uint64_t *field, uint64_t cfh);
 /* Append variable parts; on overflow the send fails with EIO. */
 static inline void rfs_call_put(struct cl_call *c, const void *p, uint32_t n)
 {
@@ -189,6 +210,20 @@ bool rfs_loops_stopping(void);
  * "server unreachable" and "no such export" before mounting.
  */
 int rfs_client_probe(struct rfs_client *cl);
+
+/* ---- fhtab.c: kernel fh -> server fh ---------------------------------- */
+
+int rfs_fh_new(uint64_t nodeid, uint32_t flags, bool dir, uint32_t uid,
+	       uint32_t gid, uint64_t sfh, uint64_t *cfh);
+void rfs_fh_del(uint64_t cfh);
+/* 0 and *sfh, -EBADF (unknown fh) or -EIO (lost in a server restart) */
+int rfs_fh_server(uint64_t cfh, uint64_t *sfh);
+typedef int (*rfs_fh_reopen_fn)(void *arg, uint64_t nodeid, uint32_t flags,
+				bool dir, uint32_t uid, uint32_t gid,
+				uint64_t *sfh);
+/* Re-open every open file through fn (-ENOTCONN from fn aborts). */
+int rfs_fh_reopen_all(rfs_fh_reopen_fn fn, void *arg, unsigned *nok,
+		      unsigned *nlost);
 
 /* ---- ops -------------------------------------------------------------- */
 

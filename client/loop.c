@@ -12,29 +12,45 @@
  * came from, as the kernel requires for cloned fds.
  *
  * Pending requests live in a per-loop slot array; a request id is
- * gen * CL_SLOTS + slot, gen growing for every use, so a late or forged
- * reply never matches a reused slot.
+ * gen << 18 | loop << 12 | slot, gen growing for every use, so a late or
+ * forged reply never matches a reused slot, and ids are unique in the
+ * session across loops (the server's duplicate-request cache is keyed by
+ * them).
+ *
+ * Reliability (the "reconnect" section at the end): every request's frame
+ * is kept until its reply.  When the connection drops the loop keeps its
+ * pending requests, queues new ones, reconnects with backoff and
+ * re-ATTACHes to its session (the server keeps it for a grace period),
+ * then resends them all with RFS_HF_REPLAY.  When the server restarted
+ * (ATTACH: -EBADSLT) one loop opens a new session with HELLO and re-opens
+ * every open file (fhtab.c) before anyone replays.  hard mounts wait; a
+ * FUSE interrupt ends a waiting call with EINTR; soft mounts fail
+ * requests older than timeo with EIO.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/wait.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "client_i.h"
 #include "log.h"
 
 #define HANDSHAKE_TIMEOUT_MS 10000
+#define RECONNECT_CONNECT_MS 2000
 #define EV_BATCH 64
 #define FUSE_BATCH 32
 
@@ -54,10 +70,28 @@ struct cl_loop {
 	uint32_t inflight;
 	struct rfs_forget_one forgets[RFS_FORGET_MAX];
 	uint32_t nforget;
+	/* reconnect state */
+	int wake_fd;		/* eventfd: FUSE interrupts from any thread */
+	atomic_bool intr;	/* an interrupt is waiting to be looked at */
+	bool reconnecting;	/* conn lost, not given up */
+	int64_t lost_at_ms;
+	int64_t next_try_ms;
+	int backoff_ms;
+	unsigned attempts;
+	uint64_t sess_gen;	/* the session generation attached to */
+	int64_t last_soft_check;
 };
+
+static void loop_reconnect_tick(struct cl_loop *l);
+static bool loop_lost(struct cl_loop *l, int status);
+static void loop_check_interrupts(struct cl_loop *l);
+static void loop_soft_timeouts(struct cl_loop *l, int64_t now);
+static int loop_wait_ms(struct cl_loop *l);
+static int64_t now_ms(void);
 
 static __thread struct cl_loop *tl_loop;
 static __thread int tl_fuse_fd = -1;
+static __thread bool tl_reconnect;	/* quiet, short connect timeout */
 
 /* ---- /dev/fuse I/O through the calling loop's fd ---------------------- */
 
@@ -91,7 +125,8 @@ static int slots_init(struct cl_loop *l)
 
 static uint64_t next_id(struct cl_loop *l, int32_t idx)
 {
-	return ++l->gen * CL_SLOTS + (uint64_t)idx;
+	return ++l->gen << (CL_SLOT_BITS + CL_LOOP_BITS) |
+	       (uint64_t)l->idx << CL_SLOT_BITS | (uint64_t)idx;
 }
 
 static struct cl_pend *slot_get(struct cl_loop *l)
@@ -110,6 +145,13 @@ static struct cl_pend *slot_get(struct cl_loop *l)
 	p->retries = 0;
 	p->orig = -1;
 	p->copy_len = 0;
+	p->start_ms = now_ms();
+	p->sess_gen = l->sess_gen;
+	p->nfh = 0;
+	p->raw_fh = false;
+	p->fh_lost = false;
+	p->after_restart = false;
+	atomic_store(&p->intr_req, 0);
 	memset(&p->fi, 0, sizeof(p->fi));
 	p->size = 0;
 	p->plus = false;
@@ -124,6 +166,12 @@ static void slot_put(struct cl_loop *l, struct cl_pend *p)
 
 	p->busy = false;
 	p->req = NULL;
+	/* do not keep a big frame's copy around */
+	if (p->copy_cap > 65536) {
+		free(p->copy);
+		p->copy = NULL;
+		p->copy_cap = 0;
+	}
 	p->next_free = l->free_head;
 	l->free_head = idx;
 	l->inflight--;
@@ -149,6 +197,54 @@ static void fill_creds(struct rfs_hdr *h, fuse_req_t req)
 	h->pid = (uint32_t)ctx->pid;
 }
 
+/* A FUSE interrupt, on whatever thread libfuse runs it: note it. */
+static void on_interrupt(fuse_req_t req, void *data)
+{
+	uintptr_t v = (uintptr_t)data;
+	unsigned li = (unsigned)(v >> CL_SLOT_BITS);
+	uint32_t si = (uint32_t)v & (CL_SLOTS - 1);
+	struct cl_loop *l = li < CL_MAX_LOOPS ? rfs_cl->loops[li] : NULL;
+	uint64_t one = 1;
+
+	if (!l || !l->slots)
+		return;
+	atomic_store(&l->slots[si].intr_req, (uintptr_t)req);
+	atomic_store(&l->intr, true);
+	if (write(l->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		rfs_err_rl("client: waking loop %u: %s", l->idx,
+			   strerror(errno));
+}
+
+/* A frame built while there is no connection: replayed on reconnect. */
+static struct rfs_buf *heap_buf(uint32_t size)
+{
+	struct rfs_buf *b = malloc(sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->data = aligned_alloc(8, (size + 7) & ~7u);
+	if (!b->data) {
+		free(b);
+		return NULL;
+	}
+	b->cap = size;
+	b->len = 0;
+	return b;
+}
+
+static void call_buf_put(struct cl_call *c)
+{
+	if (!c->buf)
+		return;
+	if (c->heap) {
+		free(c->buf->data);
+		free(c->buf);
+	} else {
+		rfs_xprt_buf_put(c->l->x, c->buf);
+	}
+	c->buf = NULL;
+}
+
 int rfs_call_start(struct cl_call *c, fuse_req_t req, uint16_t op,
 		   uint32_t size, cl_done_fn done)
 {
@@ -158,8 +254,14 @@ int rfs_call_start(struct cl_call *c, fuse_req_t req, uint16_t op,
 	c->l = l;
 	c->p = NULL;
 	c->buf = NULL;
-	if (!l || !l->conn) {
+	c->heap = false;
+	if (!l || (!l->conn && !l->reconnecting)) {
 		err = -EIO;
+		goto out_reply;
+	}
+	if (!l->conn && rfs_cl->o.soft &&
+	    now_ms() - l->lost_at_ms >= rfs_cl->o.timeo_ms) {
+		err = -EIO;	/* soft: the server is gone for too long */
 		goto out_reply;
 	}
 	c->p = slot_get(l);
@@ -171,7 +273,12 @@ int rfs_call_start(struct cl_call *c, fuse_req_t req, uint16_t op,
 	}
 	if (size < RFS_HDR_SIZE + 64)
 		size = RFS_HDR_SIZE + 64;
-	c->buf = rfs_xprt_buf_get(l->x, size);
+	if (l->conn) {
+		c->buf = rfs_xprt_buf_get(l->x, size);
+	} else {
+		c->heap = true;
+		c->buf = heap_buf(size);
+	}
 	if (!c->buf) {
 		rfs_err_rl("client: %s: no transport buffer of %u bytes",
 			   rfs_proto_op_name(op), size);
@@ -183,6 +290,10 @@ int rfs_call_start(struct cl_call *c, fuse_req_t req, uint16_t op,
 	c->p->req = req;
 	c->p->op = op;
 	c->p->done = done;
+	if (req)
+		fuse_req_interrupt_func(req, on_interrupt,
+			(void *)((uintptr_t)l->idx << CL_SLOT_BITS |
+				 (uintptr_t)(c->p - l->slots)));
 	return 0;
 
 out_slot:
@@ -210,23 +321,45 @@ void *rfs_call_fixed(struct cl_call *c, fuse_req_t req, uint16_t op,
 
 void rfs_call_abort(struct cl_call *c, int err)
 {
-	if (c->buf)
-		rfs_xprt_buf_put(c->l->x, c->buf);
-	c->buf = NULL;
+	call_buf_put(c);
 	fail(c->l, c->p, err);
 }
 
+void rfs_call_set_fh(struct cl_call *c, uint64_t *field, uint64_t cfh)
+{
+	struct cl_pend *p = c->p;
+	uint64_t sfh = 0;
+	int ret;
+
+	*field = 0;
+	if (!cfh)
+		return;
+	ret = rfs_fh_server(cfh, &sfh);
+	if (ret == -EIO)
+		p->fh_lost = true;
+	*field = sfh;
+	if (p->nfh < 2) {
+		p->fh_off[p->nfh] = (uint16_t)((uint8_t *)field -
+					       (uint8_t *)c->buf->data);
+		p->cfh[p->nfh] = cfh;
+		p->nfh++;
+	}
+}
+
+/* Every frame is kept until its reply: for a RESOLVE resend or a replay. */
 static int keep_copy(struct cl_pend *p, const void *frame, uint32_t len)
 {
-	if (len > CL_COPY_MAX) {
-		p->copy_len = 0;
-		return 0;
-	}
-	if (!p->copy) {
-		p->copy = malloc(CL_COPY_MAX);
-		if (!p->copy)
+	if (len > p->copy_cap) {
+		uint32_t cap = len < 8192 ? 8192 : (len + 4095) & ~4095u;
+		void *n = aligned_alloc(8, cap);
+
+		if (!n) {
+			p->copy_len = 0;
 			return -ENOMEM;
-		p->copy_cap = CL_COPY_MAX;
+		}
+		free(p->copy);
+		p->copy = n;
+		p->copy_cap = cap;
 	}
 	memcpy(p->copy, frame, len);
 	p->copy_len = len;
@@ -246,14 +379,33 @@ void rfs_call_send(struct cl_call *c)
 		return;
 	}
 	c->buf->len = (uint32_t)len;
-	/* kept so that a RESOLVE can be followed by a resend */
-	keep_copy(c->p, c->buf->data, (uint32_t)len);
+	if (c->p->fh_lost) {
+		/* its file could not be re-opened after a server restart */
+		rfs_call_abort(c, -EIO);
+		return;
+	}
+	/* kept for a RESOLVE resend, or a replay after a reconnect */
+	if (keep_copy(c->p, c->buf->data, (uint32_t)len) < 0 &&
+	    (c->heap || !l->conn)) {
+		rfs_err_rl("client: %s: no memory to keep the request",
+			   rfs_proto_op_name(c->p->op));
+		rfs_call_abort(c, -ENOMEM);
+		return;
+	}
+	if (c->heap || !l->conn) {
+		/* no connection: sent by the replay after the reconnect */
+		call_buf_put(c);
+		return;
+	}
 	ret = rfs_xprt_send(l->conn, c->buf, 0);
 	c->buf = NULL;
 	if (ret < 0) {
-		rfs_err_rl("client: %s: send failed: %s",
+		/* the connection is failing: the replay will resend it */
+		rfs_err_rl("client: %s: send failed: %s; reconnecting",
 			   rfs_proto_op_name(c->p->op), strerror(-ret));
-		fail(l, c->p, -EIO);
+		if (!c->p->copy_len)
+			fail(l, c->p, -EIO);
+		rfs_xprt_disconnect(l->conn);
 	}
 }
 
@@ -453,6 +605,26 @@ static void resolve_done(struct cl_loop *l, struct cl_pend *rp, int status)
 		fail(l, p, -EIO);
 }
 
+/*
+ * A request replayed into a new session (server restart: no duplicate
+ * cache) may have run before the crash.  Errors that only say "it
+ * already happened" are taken as success where that is safe: removing a
+ * name that is gone.  Everything else is passed on (doc/semantics.md).
+ */
+static bool replay_benign(const struct cl_pend *p, int status)
+{
+	switch (p->op) {
+	case RFS_OP_UNLINK:
+	case RFS_OP_RMDIR:
+		return status == -ENOENT;
+	case RFS_OP_RELEASE:
+	case RFS_OP_RELEASEDIR:
+		return status == -EBADF;
+	default:
+		return false;
+	}
+}
+
 static void on_reply(struct cl_loop *l, struct rfs_buf *b)
 {
 	const struct rfs_hdr *h = b->data;
@@ -474,9 +646,11 @@ static void on_reply(struct cl_loop *l, struct rfs_buf *b)
 	}
 	p = &l->slots[h->id % CL_SLOTS];
 	if (!p->busy || p->id != h->id) {
-		rfs_err_rl("client: loop %u: reply to unknown request id %llu "
-			   "(%s)", l->idx, (unsigned long long)h->id,
-			   rfs_proto_op_name(h->opcode));
+		/* interrupted, or timed out on a soft mount, meanwhile */
+		rfs_dbg(RFS_SUB_CLIENT, "client: loop %u: reply to unknown "
+			"request id %llu (%s)", l->idx,
+			(unsigned long long)h->id,
+			rfs_proto_op_name(h->opcode));
 		return;
 	}
 	if (h->opcode != p->op) {
@@ -490,6 +664,8 @@ static void on_reply(struct cl_loop *l, struct rfs_buf *b)
 	if (h->status < 0) {
 		if ((h->flags & RFS_HF_UNKNOWN_NODE) && h->status == -ESTALE)
 			unknown_node(l, p, h, payload);
+		else if (p->after_restart && replay_benign(p, h->status))
+			fail(l, p, 0);
 		else
 			fail(l, p, h->status);
 		return;
@@ -521,9 +697,10 @@ static void handle_events(struct cl_loop *l, struct rfs_xev *ev, int n)
 		case RFS_XEV_CONN_DOWN:
 			if (ev[i].conn != l->conn)
 				break;
-			conn_lost(l, ev[i].status, false);
 			rfs_xprt_conn_free(l->conn);
 			l->conn = NULL;
+			if (!loop_lost(l, ev[i].status))
+				conn_lost(l, ev[i].status, false);
 			break;
 		}
 	}
@@ -622,7 +799,9 @@ __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (rfs_cl->interactive)
+	if (tl_reconnect)
+		rfs_dbg(RFS_SUB_CLIENT, "client: %s", msg);
+	else if (rfs_cl->interactive)
 		fprintf(stderr, "ringfs: %s\n", msg);
 	else
 		rfs_err("client: %s", msg);
@@ -635,9 +814,61 @@ static const char *hello_err(int err)
 		return "the server speaks another protocol version";
 	case -EACCES:
 		return "access denied by the server";
+	case -ENOKEY:
+	case -EKEYREJECTED:
+		return rfs_cl_auth_strerror(err);
 	default:
 		return strerror(-err);
 	}
+}
+
+/*
+ * AUTH (client/auth.c) on a fresh connection when -o key_file is given:
+ * CHALLENGE, then PROVE; token gets the session token the handshake
+ * derives (what HELLO's reply leaves out).  Errors are printed.
+ */
+static int loop_auth(struct cl_loop *l, uint8_t token[RFS_AUTH_TOKEN_LEN])
+{
+	struct rfs_client *cl = rfs_cl;
+	struct rfs_buf *b, *rb = NULL;
+	struct rfs_cl_auth a;
+	int ret = 0;
+
+	if (!rfs_cl_auth_enabled())
+		return 0;
+	for (uint64_t id = 1; id <= 2; id++) {
+		b = rfs_xprt_buf_get(l->x, 512);
+		if (!b) {
+			ret = -ENOMEM;
+			break;
+		}
+		if (id == 1)
+			ret = rfs_cl_auth_challenge(&a, b->data, b->cap, id,
+						    cl->o.export_name,
+						    cl->o.csum);
+		else
+			ret = rfs_cl_auth_prove(&a, rb->data, b->data, b->cap,
+						id, cl->o.csum);
+		if (rb)
+			rfs_xprt_buf_put(l->x, rb);
+		rb = NULL;
+		if (ret < 0) {
+			rfs_xprt_buf_put(l->x, b);
+			break;
+		}
+		b->len = (uint32_t)ret;
+		ret = sync_call(l, b, id, &rb);
+		if (ret < 0)
+			break;
+	}
+	if (rb) {
+		ret = rfs_cl_auth_finish(&a, rb->data, token);
+		rfs_xprt_buf_put(l->x, rb);
+	}
+	if (ret < 0)
+		say("authentication with %s failed: %s", cl->addr.text,
+		    rfs_cl_auth_strerror(ret));
+	return ret;
 }
 
 /* Connect and HELLO (attach = false) or ATTACH.  Errors are printed. */
@@ -649,6 +880,7 @@ static int loop_connect(struct cl_loop *l, bool attach)
 	struct rfs_mb mb;
 	const struct rfs_hdr *h;
 	struct rfs_rep_view v;
+	uint8_t tok[RFS_AUTH_TOKEN_LEN];
 	uint64_t id = 1;
 	int ret, len;
 
@@ -665,7 +897,11 @@ static int loop_connect(struct cl_loop *l, bool attach)
 				cl->o.transport, strerror(-ret));
 		return ret;
 	}
-	ret = rfs_xprt_connect(l->x, &cl->addr, cl->o.connect_timeout_ms,
+	ret = rfs_xprt_connect(l->x, &cl->addr,
+			       tl_reconnect && cl->o.connect_timeout_ms >
+					       RECONNECT_CONNECT_MS
+				       ? RECONNECT_CONNECT_MS
+				       : cl->o.connect_timeout_ms,
 			       &l->conn);
 	if (ret < 0) {
 		l->conn = NULL;
@@ -677,6 +913,9 @@ static int loop_connect(struct cl_loop *l, bool attach)
 				: "");
 		return ret;
 	}
+	ret = loop_auth(l, tok);
+	if (ret < 0)
+		return ret;
 	b = rfs_xprt_buf_get(l->x, 512);
 	if (!b) {
 		say("transport %s: no buffer", cl->o.transport);
@@ -751,6 +990,8 @@ static int loop_connect(struct cl_loop *l, bool attach)
 		cl->csum = hr->features & RFS_FEAT_CSUM;
 		cl->session = hr->session;
 		memcpy(cl->token, hr->token, sizeof(cl->token));
+		if (rfs_cl_auth_enabled())	/* derived, not sent */
+			memcpy(cl->token, tok, sizeof(cl->token));
 		cl->max_msg = hr->max_msg;
 		cl->export_flags = hr->export_flags;
 		cl->root_nodeid = hr->root.nodeid;
@@ -797,14 +1038,41 @@ static void loop_disconnect(struct cl_loop *l)
 	l->conn = NULL;
 }
 
-int rfs_client_probe(struct rfs_client *cl)
+static int probe_here(void)
 {
-	struct cl_loop l = { .fuse_fd = -1, .ep = -1 };
+	struct cl_loop l = { .fuse_fd = -1, .ep = -1, .wake_fd = -1 };
 	int ret;
 
 	ret = loop_connect(&l, false);
 	loop_disconnect(&l);
 	return ret;
+}
+
+int rfs_client_probe(struct rfs_client *cl)
+{
+	int status;
+	pid_t pid;
+
+	/*
+	 * librdmacm keeps process-wide state (its rdma_cm fd) that a forked
+	 * child cannot use (EACCES), and we fork to daemonize after the
+	 * probe: so probe an rdma path from a throw-away child and keep
+	 * this process free of verbs state.
+	 */
+	if (strcmp(cl->o.transport, "rdma"))
+		return probe_here();
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		_exit(-probe_here() & 0xff);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(status))
+		return -WEXITSTATUS(status);
+	return -EIO;
 }
 
 /* ---- the loop --------------------------------------------------------- */
@@ -865,11 +1133,20 @@ static int loop_setup(struct cl_loop *l)
 			strerror(errno));
 		return ret;
 	}
+	l->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (l->wake_fd < 0) {
+		ret = -errno;
+		rfs_err("client: loop %u: eventfd: %s", l->idx,
+			strerror(errno));
+		return ret;
+	}
 	ret = epoll_add(l->ep, l->fuse_fd);
 	if (!ret)
 		ret = epoll_add(l->ep, rfs_xprt_wait_fd(l->x));
 	if (!ret)
 		ret = epoll_add(l->ep, cl->stop_fd);
+	if (!ret)
+		ret = epoll_add(l->ep, l->wake_fd);
 	if (ret < 0)
 		rfs_err("client: loop %u: epoll_ctl: %s", l->idx,
 			strerror(-ret));
@@ -891,6 +1168,337 @@ static bool stop_requested(void)
 	struct pollfd pfd = { .fd = rfs_cl->stop_fd, .events = POLLIN };
 
 	return poll(&pfd, 1, 0) > 0;
+}
+
+/* ---- reconnect and replay --------------------------------------------- */
+
+#define RECONNECT_MIN_MS 100
+#define RECONNECT_MAX_MS 2000
+#define SOFT_CHECK_MS 250
+
+/* Close the loop's transport (and its connection, if any). */
+static void xprt_drop(struct cl_loop *l)
+{
+	if (!l->x)
+		return;
+	if (l->ep >= 0)
+		epoll_ctl(l->ep, EPOLL_CTL_DEL, rfs_xprt_wait_fd(l->x), NULL);
+	rfs_xprt_close(l->x);
+	l->x = NULL;
+	l->conn = NULL;
+}
+
+/* Fail a request the kernel waits for, and any RESOLVE started for it. */
+static void fail_user(struct cl_loop *l, struct cl_pend *p, int err)
+{
+	int32_t idx = (int32_t)(p - l->slots);
+
+	for (uint32_t i = 0; i < CL_SLOTS; i++) {
+		struct cl_pend *q = &l->slots[i];
+
+		if (q->busy && !q->req && q->op == RFS_OP_RESOLVE &&
+		    q->orig == idx)
+			slot_put(l, q);
+	}
+	fail(l, p, err);
+}
+
+/*
+ * The application waiting for p got a signal: end the call with EINTR when
+ * it waits for a reconnect or for a lock; anything else finishes soon.
+ */
+static void loop_check_interrupts(struct cl_loop *l)
+{
+	atomic_store(&l->intr, false);
+	for (uint32_t i = 0; i < CL_SLOTS; i++) {
+		struct cl_pend *p = &l->slots[i];
+
+		if (!p->busy || !p->req ||
+		    atomic_load(&p->intr_req) != (uintptr_t)p->req)
+			continue;
+		if (l->conn && p->op != RFS_OP_SETLK &&
+		    p->op != RFS_OP_FLOCK)
+			continue;
+		rfs_dbg(RFS_SUB_CLIENT, "client: loop %u: %s interrupted",
+			l->idx, rfs_proto_op_name(p->op));
+		fail_user(l, p, -EINTR);
+	}
+}
+
+/* soft mounts: a request older than timeo fails with EIO */
+static void loop_soft_timeouts(struct cl_loop *l, int64_t now)
+{
+	unsigned n = 0;
+
+	if (now - l->last_soft_check < SOFT_CHECK_MS)
+		return;
+	l->last_soft_check = now;
+	for (uint32_t i = 0; i < CL_SLOTS; i++) {
+		struct cl_pend *p = &l->slots[i];
+
+		if (!p->busy || !p->req ||
+		    now - p->start_ms < rfs_cl->o.timeo_ms)
+			continue;
+		fail_user(l, p, -EIO);
+		n++;
+	}
+	if (n)
+		rfs_err_rl("client: loop %u: %u requests timed out (soft "
+			   "mount, timeo=%lld s): EIO", l->idx, n,
+			   (long long)(rfs_cl->o.timeo_ms / 1000));
+}
+
+static int loop_wait_ms(struct cl_loop *l)
+{
+	int64_t t = -1;
+
+	if (l->reconnecting) {
+		t = l->next_try_ms - now_ms();
+		if (t < 0)
+			t = 0;
+	}
+	if (rfs_cl->o.soft && l->inflight && (t < 0 || t > SOFT_CHECK_MS))
+		t = SOFT_CHECK_MS;
+	return (int)t;
+}
+
+/* The connection died: keep the requests, reconnect (false: give up). */
+static bool loop_lost(struct cl_loop *l, int status)
+{
+	if (stop_requested())
+		return false;
+	l->reconnecting = true;
+	l->lost_at_ms = now_ms();
+	l->next_try_ms = l->lost_at_ms;
+	l->backoff_ms = RECONNECT_MIN_MS;
+	l->attempts = 0;
+	rfs_err("connection to %s lost (loop %u): %s; reconnecting, "
+		"%u requests in flight", rfs_cl->addr.text, l->idx,
+		status ? strerror(-status) : "closed by the server",
+		l->inflight);
+	loop_check_interrupts(l);
+	return true;
+}
+
+/* RESOLVE (the new server knows no node yet) and OPEN one file again. */
+static int reopen_one(void *arg, uint64_t nodeid, uint32_t flags, bool dir,
+		      uint32_t uid, uint32_t gid, uint64_t *sfh)
+{
+	struct cl_loop *l = arg;
+	uint8_t handle[RFS_HANDLE_MAX];
+	struct rfs_buf *b, *rb;
+	struct rfs_mb mb;
+	const struct rfs_hdr *h;
+	struct rfs_rep_view v;
+	uint64_t id;
+	int hlen, len, ret;
+
+	if (nodeid != rfs_cl->root_nodeid) {
+		struct rfs_resolve_req *rr;
+
+		hlen = rfs_inode_handle(nodeid, handle);
+		if (hlen <= 0)
+			return -ESTALE;
+		b = rfs_xprt_buf_get(l->x, RFS_HDR_SIZE + sizeof(*rr) +
+				     (uint32_t)hlen + 8);
+		if (!b)
+			return -ENOTCONN;
+		id = next_id(l, 0);
+		rfs_mb_init(&mb, b->data, b->cap, RFS_OP_RESOLVE, id);
+		rr = rfs_mb_put(&mb, sizeof(*rr));
+		if (rr) {
+			rr->nodeid = nodeid;
+			rr->handle_len = (uint16_t)hlen;
+		}
+		rfs_mb_put_bytes(&mb, handle, (uint32_t)hlen);
+		len = rfs_mb_finish(&mb, rfs_cl->csum);
+		if (len < 0) {
+			rfs_xprt_buf_put(l->x, b);
+			return len;
+		}
+		b->len = (uint32_t)len;
+		if (sync_call(l, b, id, &rb) < 0)
+			return -ENOTCONN;
+		ret = ((const struct rfs_hdr *)rb->data)->status;
+		rfs_xprt_buf_put(l->x, rb);
+		if (ret < 0)
+			return ret;
+	}
+	b = rfs_xprt_buf_get(l->x, RFS_HDR_SIZE + 64);
+	if (!b)
+		return -ENOTCONN;
+	id = next_id(l, 0);
+	rfs_mb_init(&mb, b->data, b->cap, dir ? RFS_OP_OPENDIR : RFS_OP_OPEN,
+		    id);
+	rfs_mb_hdr(&mb)->uid = uid;
+	rfs_mb_hdr(&mb)->gid = gid;
+	{
+		struct rfs_open_req *o = rfs_mb_put(&mb, sizeof(*o));
+
+		if (o) {
+			o->nodeid = nodeid;
+			o->flags = flags;
+		}
+	}
+	len = rfs_mb_finish(&mb, rfs_cl->csum);
+	if (len < 0) {
+		rfs_xprt_buf_put(l->x, b);
+		return len;
+	}
+	b->len = (uint32_t)len;
+	if (sync_call(l, b, id, &rb) < 0)
+		return -ENOTCONN;
+	h = rb->data;
+	ret = h->status;
+	if (!ret)
+		ret = rfs_proto_decode_rep(h, h + 1, dir ? RFS_OP_OPENDIR
+							 : RFS_OP_OPEN, &v);
+	if (!ret)
+		*sfh = ((const struct rfs_open_rep *)v.fixed)->fh;
+	rfs_xprt_buf_put(l->x, rb);
+	return ret;
+}
+
+/* Resend every pending request with RFS_HF_REPLAY; returns how many. */
+static unsigned replay_all(struct cl_loop *l, uint64_t gen)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < CL_SLOTS; i++) {
+		struct cl_pend *p = &l->slots[i];
+		struct rfs_hdr *h = p->copy;
+		struct rfs_buf *b;
+
+		if (!p->busy)
+			continue;
+		if (!p->req && p->op == RFS_OP_RESOLVE && !p->copy_len) {
+			/* its request is replayed and resolves again */
+			slot_put(l, p);
+			continue;
+		}
+		if (!p->copy_len) {
+			fail(l, p, -EIO);
+			continue;
+		}
+		if (p->sess_gen != gen) {
+			bool lost = false;
+
+			/* a new session: the re-opened files' fhs */
+			if (p->raw_fh) {
+				fail(l, p, 0);
+				continue;
+			}
+			for (unsigned k = 0; k < p->nfh; k++) {
+				uint64_t sfh = 0;
+				int ret = rfs_fh_server(p->cfh[k], &sfh);
+
+				if (ret == -EIO)
+					lost = true;
+				memcpy((uint8_t *)p->copy + p->fh_off[k], &sfh,
+				       sizeof(sfh));
+			}
+			if (lost) {
+				fail(l, p, -EIO);
+				continue;
+			}
+			p->sess_gen = gen;
+			p->after_restart = true;
+		}
+		h->flags |= RFS_HF_REPLAY;
+		rfs_proto_seal(h, rfs_cl->csum);
+		b = rfs_xprt_buf_get(l->x, p->copy_len);
+		if (!b) {
+			fail(l, p, -EIO);
+			continue;
+		}
+		memcpy(b->data, p->copy, p->copy_len);
+		b->len = p->copy_len;
+		if (rfs_xprt_send(l->conn, b, 0) < 0) {
+			fail(l, p, -EIO);
+			continue;
+		}
+		n++;
+	}
+	return n;
+}
+
+/*
+ * One attempt: connect and ATTACH to our session; if the server does not
+ * have it (restarted), open a new one with HELLO and re-open every open
+ * file first.  Under cl->mu: one loop at a time, so the new session and
+ * the re-opens happen once, before any loop replays into it.
+ */
+static int try_reconnect(struct cl_loop *l, bool *rehello, unsigned *nok,
+			 unsigned *nlost, uint64_t *gen)
+{
+	struct rfs_client *cl = rfs_cl;
+	int ret;
+
+	*rehello = false;
+	tl_reconnect = true;
+	pthread_mutex_lock(&cl->mu);
+	xprt_drop(l);
+	ret = loop_connect(l, true);
+	if (ret == -EBADSLT || ret == -EACCES) {
+		xprt_drop(l);
+		ret = loop_connect(l, false);
+		if (!ret)
+			ret = rfs_fh_reopen_all(reopen_one, l, nok, nlost);
+		if (!ret) {
+			cl->sess_gen++;
+			*rehello = true;
+		}
+	}
+	*gen = cl->sess_gen;
+	pthread_mutex_unlock(&cl->mu);
+	tl_reconnect = false;
+	if (ret < 0 || !l->conn) {
+		xprt_drop(l);
+		return ret < 0 ? ret : -ENOTCONN;
+	}
+	ret = epoll_add(l->ep, rfs_xprt_wait_fd(l->x));
+	if (ret < 0) {
+		rfs_err("client: loop %u: epoll_ctl: %s", l->idx,
+			strerror(-ret));
+		xprt_drop(l);
+	}
+	return ret;
+}
+
+static void loop_reconnect_tick(struct cl_loop *l)
+{
+	int64_t now = now_ms();
+	unsigned nok = 0, nlost = 0, n;
+	uint64_t gen;
+	bool rehello;
+	int ret;
+
+	if (now < l->next_try_ms)
+		return;
+	ret = try_reconnect(l, &rehello, &nok, &nlost, &gen);
+	if (ret < 0) {
+		l->attempts++;
+		if (l->attempts == 1 || l->attempts % 30 == 0)
+			rfs_warn("reconnecting to %s (loop %u): "
+				 "attempt %u: %s", rfs_cl->addr.text, l->idx,
+				 l->attempts, strerror(-ret));
+		l->next_try_ms = now_ms() + l->backoff_ms;
+		l->backoff_ms *= 2;
+		if (l->backoff_ms > RECONNECT_MAX_MS)
+			l->backoff_ms = RECONNECT_MAX_MS;
+		return;
+	}
+	l->reconnecting = false;
+	n = replay_all(l, gen);
+	l->sess_gen = gen;
+	rfs_xprt_flush(l->x);
+	if (rehello)
+		rfs_warn("server %s restarted: new session, %u open "
+			 "files re-opened, %u lost", rfs_cl->addr.text, nok,
+			 nlost);
+	rfs_warn("reconnected to %s (loop %u) after %.1f s, "
+		 "replayed %u requests", rfs_cl->addr.text, l->idx,
+		 (double)(now_ms() - l->lost_at_ms) / 1000.0, n);
 }
 
 static void loop_run(struct cl_loop *l)
@@ -923,12 +1531,20 @@ static void loop_run(struct cl_loop *l)
 		}
 		if (fuse_session_exited(se))
 			goto out_stop;
+		if (atomic_load(&l->intr))
+			loop_check_interrupts(l);
+		if (l->reconnecting)
+			loop_reconnect_tick(l);
+		if (rfs_cl->o.soft && l->inflight)
+			loop_soft_timeouts(l, now_ms());
 		flush_forgets(l);
-		n = rfs_xprt_poll(l->x, ev, EV_BATCH);
+		n = l->x ? rfs_xprt_poll(l->x, ev, EV_BATCH) : 0;
 		if (n > 0) {
 			handle_events(l, ev, n);
 			progress = true;
 		}
+		if (!l->x)
+			progress = false;
 		if (progress) {
 			rfs_xprt_flush(l->x);
 			idle_since = 0;
@@ -938,7 +1554,7 @@ static void loop_run(struct cl_loop *l)
 		 * A reply is due soon: poll a little before sleeping, since a
 		 * wake-up costs more than a round trip (RINGFS_SPIN_US).
 		 */
-		if (l->inflight && spin_us) {
+		if (l->inflight && spin_us && l->conn) {
 			int64_t t = now_us();
 
 			if (!idle_since)
@@ -949,18 +1565,28 @@ static void loop_run(struct cl_loop *l)
 			}
 		}
 		idle_since = 0;
-		ret = rfs_xprt_arm(l->x);
-		if (ret > 0)
-			continue;
-		n = epoll_wait(l->ep, eev, 4, -1);
+		if (l->x) {
+			ret = rfs_xprt_arm(l->x);
+			if (ret > 0)
+				continue;
+		}
+		n = epoll_wait(l->ep, eev, 4, loop_wait_ms(l));
 		if (n < 0 && errno != EINTR) {
 			rfs_err("client: loop %u: epoll_wait: %s", l->idx,
 				strerror(errno));
 			goto out_stop;
 		}
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n; i++) {
+			uint64_t v;
+
 			if (eev[i].data.fd == rfs_cl->stop_fd)
 				return;
+			if (eev[i].data.fd == l->wake_fd &&
+			    read(l->wake_fd, &v, sizeof(v)) < 0 &&
+			    errno != EAGAIN)
+				rfs_err_rl("client: loop %u: eventfd: %s",
+					   l->idx, strerror(errno));
+		}
 	}
 out_stop:
 	request_stop();
@@ -974,6 +1600,9 @@ static void loop_teardown(struct cl_loop *l)
 	if (l->ep >= 0)
 		close(l->ep);
 	l->ep = -1;
+	if (l->wake_fd >= 0)
+		close(l->wake_fd);
+	l->wake_fd = -1;
 	if (l->own_fuse_fd && l->fuse_fd >= 0)
 		close(l->fuse_fd);
 	l->fuse_fd = -1;
@@ -1022,6 +1651,7 @@ static int start_one(struct rfs_client *cl, unsigned idx)
 	l->idx = idx;
 	l->fuse_fd = -1;
 	l->ep = -1;
+	l->wake_fd = -1;
 	cl->loops[idx] = l;
 	cl->nloops = idx + 1;
 	ret = pthread_create(&l->th, NULL, loop_main, l);

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "client_i.h"
 #include "log.h"
 
@@ -54,6 +55,12 @@ static void usage(FILE *f)
 "  noreaddirplus      plain readdir (no attributes with listings)\n"
 "  max_write=BYTES    largest write request (default and max 1 MiB)\n"
 "  connect_timeout=S  seconds to wait for the server (default 10)\n"
+"  key_file=FILE      authenticate with the shared secret in FILE (mode\n"
+"                     0600; the server's ringfsd --key-file)\n"
+"  hard               (default) when the server is gone, reconnect and\n"
+"                     wait for it; Ctrl-C ends a waiting call (EINTR)\n"
+"  soft               fail requests with EIO after timeo seconds\n"
+"  timeo=S            soft mounts: seconds before EIO (default 30)\n"
 "\n"
 "  server_permissions      with allow_other, leave permission checks to the\n"
 "                          server alone (default: default_permissions too)\n"
@@ -197,6 +204,20 @@ static int parse_one(struct cl_opts *o, char *opt, bool *fsname,
 		ret = parse_double(opt, val, &d);
 		o->connect_timeout_ms = d * 1000 > INT_MAX ? INT_MAX
 							   : (int)(d * 1000);
+	} else if (!strcmp(opt, "hard")) {
+		o->soft = false;
+	} else if (!strcmp(opt, "soft")) {
+		o->soft = true;
+	} else if (val && !strncmp(opt, "timeo=", 6)) {
+		ret = parse_double(opt, val, &d);
+		if (!ret && (d <= 0 || d > 86400)) {
+			fprintf(stderr, "ringfs: bad value in option '%s' "
+					"(seconds, 0..86400)\n", opt);
+			ret = -EINVAL;
+		}
+		o->timeo_ms = (int64_t)(d * 1000);
+	} else if (val && !strncmp(opt, "key_file=", 9)) {
+		ret = rfs_cl_auth_load(val);
 	} else if (!strcmp(opt, "server_permissions")) {
 		o->server_permissions = true;
 	} else if (!strcmp(opt, "ro")) {
@@ -269,6 +290,7 @@ static int parse_cmdline(struct cl_opts *o, int argc, char **argv)
 	o->readdirplus = true;
 	o->max_write = RFS_IO_MAX;
 	o->connect_timeout_ms = 10000;
+	o->timeo_ms = 30000;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];

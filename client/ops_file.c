@@ -49,22 +49,45 @@ static void set_open_flags(struct fuse_file_info *fi, uint32_t f)
 /* The kernel gave up on the open: close the handle on the server. */
 static void release_lost(fuse_ino_t ino, uint64_t fh, bool dir);
 
+/* How the file was opened, for a re-open after a server restart. */
+static int client_fh(struct cl_pend *p, uint64_t sfh, bool dir,
+		     uint64_t nodeid, uint64_t *cfh)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(p->req);
+	uint32_t flags = dir ? (uint32_t)p->fi.flags : open_flags(p->fi.flags);
+
+	/* a re-open must neither create nor truncate */
+	flags &= ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC);
+	return rfs_fh_new(nodeid, flags, dir, ctx ? ctx->uid : 0,
+			  ctx ? ctx->gid : 0, sfh, cfh);
+}
+
 static void done_open(struct cl_pend *p, const struct rfs_hdr *h,
 		      const struct rfs_rep_view *v)
 {
 	const struct rfs_open_rep *r = v->fixed;
 	struct fuse_file_info fi = p->fi;
 	bool dir = h->opcode == RFS_OP_OPENDIR;
+	int ret;
 
-	fi.fh = r->fh;
+	/* the kernel gets a client-side fh: it survives server restarts */
+	ret = client_fh(p, r->fh, dir, cl_nodeid((fuse_ino_t)p->aux),
+			&fi.fh);
+	if (ret < 0) {
+		release_lost((fuse_ino_t)p->aux, r->fh, dir);
+		fuse_reply_err(p->req, -ret);
+		return;
+	}
 	if (dir) {
 		fi.cache_readdir = rfs_cl->o.kernel_cache;
 		fi.keep_cache = rfs_cl->o.kernel_cache;
 	} else {
 		set_open_flags(&fi, r->open_flags);
 	}
-	if (fuse_reply_open(p->req, &fi) != 0)
+	if (fuse_reply_open(p->req, &fi) != 0) {
+		rfs_fh_del(fi.fh);
 		release_lost((fuse_ino_t)p->aux, r->fh, dir);
+	}
 }
 
 static void open_op(fuse_req_t req, uint16_t op, fuse_ino_t ino,
@@ -102,10 +125,15 @@ static void done_create(struct cl_pend *p, const struct rfs_hdr *h,
 	struct fuse_file_info fi = p->fi;
 	struct fuse_entry_param ep;
 
-	fi.fh = r->fh;
 	set_open_flags(&fi, r->open_flags);
 	rfs_entry_param(&r->entry, &ep);
+	if (client_fh(p, r->fh, false, r->entry.nodeid, &fi.fh) < 0) {
+		release_lost(ep.ino, r->fh, false);
+		fuse_reply_err(p->req, ENOMEM);
+		return;
+	}
 	if (rfs_inode_ref(r->entry.nodeid, v->handle, v->handle_len) < 0) {
+		rfs_fh_del(fi.fh);
 		release_lost(ep.ino, r->fh, false);
 		fuse_reply_err(p->req, ENOMEM);
 		return;
@@ -113,6 +141,7 @@ static void done_create(struct cl_pend *p, const struct rfs_hdr *h,
 	if (fuse_reply_create(p->req, &ep, &fi) != 0) {
 		if (rfs_inode_unref(r->entry.nodeid, 1))
 			rfs_loop_forget(r->entry.nodeid, 1);
+		rfs_fh_del(fi.fh);
 		release_lost(ep.ino, r->fh, false);
 	}
 }
@@ -168,7 +197,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	c.p->size = size;
 	r->nodeid = cl_nodeid(ino);
-	r->fh = fi->fh;
+	rfs_call_set_fh(&c, &r->fh, fi->fh);
 	r->offset = (uint64_t)off;
 	r->size = (uint32_t)size;
 	r->lock_owner = fi->lock_owner;
@@ -198,7 +227,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	if (!r)
 		return;
 	r->nodeid = cl_nodeid(ino);
-	r->fh = fi->fh;
+	rfs_call_set_fh(&c, &r->fh, fi->fh);
 	r->offset = (uint64_t)off;
 	r->size = (uint32_t)size;
 	r->lock_owner = fi->lock_owner;
@@ -218,7 +247,7 @@ static void fh_op(fuse_req_t req, uint16_t op, fuse_ino_t ino,
 	if (!r)
 		return;
 	r->nodeid = cl_nodeid(ino);
-	r->fh = fi->fh;
+	rfs_call_set_fh(&c, &r->fh, fi->fh);
 	r->lock_owner = fi->lock_owner;
 	r->flags = flags;
 	rfs_call_send(&c);
@@ -235,12 +264,14 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 {
 	fh_op(req, RFS_OP_RELEASE, ino, fi,
 	      fi->flock_release ? RFS_RELEASE_FLOCK_UNLOCK : 0);
+	rfs_fh_del(fi->fh);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
 	fh_op(req, RFS_OP_RELEASEDIR, ino, fi, 0);
+	rfs_fh_del(fi->fh);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -273,6 +304,7 @@ static void release_lost(fuse_ino_t ino, uint64_t fh, bool dir)
 		return;
 	r->nodeid = cl_nodeid(ino);
 	r->fh = fh;
+	c.p->raw_fh = true;	/* not replayed into another session */
 	rfs_call_send(&c);
 }
 
@@ -362,7 +394,7 @@ static void readdir_op(fuse_req_t req, fuse_ino_t ino, size_t size,
 	c.p->size = size;
 	c.p->plus = plus;
 	r->nodeid = cl_nodeid(ino);
-	r->fh = fi->fh;
+	rfs_call_set_fh(&c, &r->fh, fi->fh);
 	r->offset = (uint64_t)off;
 	r->size = (uint32_t)want;
 	rfs_call_send(&c);
@@ -431,7 +463,7 @@ static struct rfs_lock_req *lock_op(struct cl_call *c, fuse_req_t req,
 	if (!r)
 		return NULL;
 	r->nodeid = cl_nodeid(ino);
-	r->fh = fi->fh;
+	rfs_call_set_fh(c, &r->fh, fi->fh);
 	r->owner = fi->lock_owner;
 	r->flags = flags;
 	return r;
@@ -488,7 +520,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	if (!r)
 		return;
 	r->nodeid = cl_nodeid(ino);
-	r->fh = fi->fh;
+	rfs_call_set_fh(&c, &r->fh, fi->fh);
 	r->offset = (uint64_t)offset;
 	r->length = (uint64_t)length;
 	r->mode = (uint32_t)mode;
@@ -509,10 +541,10 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 	if (!r)
 		return;
 	r->nodeid_in = cl_nodeid(ino_in);
-	r->fh_in = fi_in->fh;
+	rfs_call_set_fh(&c, &r->fh_in, fi_in->fh);
 	r->off_in = (uint64_t)off_in;
 	r->nodeid_out = cl_nodeid(ino_out);
-	r->fh_out = fi_out->fh;
+	rfs_call_set_fh(&c, &r->fh_out, fi_out->fh);
 	r->off_out = (uint64_t)off_out;
 	r->len = len;
 	r->flags = (uint32_t)flags;
@@ -546,7 +578,7 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	if (!r)
 		return;
 	r->nodeid = cl_nodeid(ino);
-	r->fh = fi->fh;
+	rfs_call_set_fh(&c, &r->fh, fi->fh);
 	r->offset = off;
 	r->whence = (uint32_t)whence;
 	rfs_call_send(&c);

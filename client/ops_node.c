@@ -163,7 +163,7 @@ static void node_op(fuse_req_t req, uint16_t op, fuse_ino_t ino,
 	if (!r)
 		return;
 	r->nodeid = cl_nodeid(ino);
-	r->fh = fh;
+	rfs_call_set_fh(&c, &r->fh, fh);
 	rfs_call_send(&c);
 }
 
@@ -184,7 +184,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (!r)
 		return;
 	r->nodeid = cl_nodeid(ino);
-	r->fh = fi ? fi->fh : 0;
+	rfs_call_set_fh(&c, &r->fh, fi ? fi->fh : 0);
 	/* RFS_SA_* has the FUSE_SET_ATTR_* values */
 	r->valid = (uint32_t)to_set & RFS_SA_KNOWN;
 	r->mode = attr->st_mode;

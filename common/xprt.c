@@ -26,6 +26,12 @@ static const struct rfs_xprt_ops *const xprt_table[] = {
 #if HAVE_URING
 	&rfs_xprt_uring_ops,
 #endif
+#if HAVE_SHM
+	&rfs_xprt_shm_ops,
+#endif
+#if HAVE_RDMA
+	&rfs_xprt_rdma_ops,
+#endif
 };
 #define XPRT_N (sizeof(xprt_table) / sizeof(xprt_table[0]))
 
@@ -35,9 +41,9 @@ static const struct {
 	const char *how;
 } xprt_missing[] = {
 	{ "uring", "rebuild with liburing >= 2.3 installed and -During=enabled" },
-	{ "shm", "not implemented in this version of ringfs yet" },
-	{ "rdma", "not implemented in this version of ringfs yet (needs "
-		  "rdma-core)" },
+	{ "shm", "rebuild on Linux with -Dshm=enabled" },
+	{ "rdma", "rebuild with rdma-core installed (Debian: libibverbs-dev "
+		  "librdmacm-dev) and -Drdma=enabled" },
 };
 
 const char *rfs_xprt_built(void)
@@ -45,6 +51,12 @@ const char *rfs_xprt_built(void)
 	static const char built[] = "tcp"
 #if HAVE_URING
 				    " uring"
+#endif
+#if HAVE_SHM
+				    " shm"
+#endif
+#if HAVE_RDMA
+				    " rdma"
 #endif
 		;
 	return built;

@@ -32,6 +32,13 @@ struct rfs_addr;
  * A message buffer from the transport's pool.  data is 8-byte aligned
  * and holds cap bytes; len is the frame length (set by the transport on
  * RECV, by the caller before send).  Exactly one owner at any time.
+ *
+ * shm: a RECV buffer is partly shared memory the peer can still write.
+ * The transport copies each frame's first 20 KiB (header, fixed part,
+ * names, FORGET lists) to private memory and checks the frame there, so
+ * that part cannot change; bytes beyond it (bulk WRITE data, xattr
+ * values) can change under the receiver at any moment: read them once,
+ * and never take a length or an offset from them.
  */
 struct rfs_buf {
 	void *data;
@@ -63,6 +70,9 @@ struct rfs_xprt_params {
 	bool sqpoll;		/* uring: kernel submission polling thread */
 	bool zc_send;		/* uring: zero-copy send for large frames
 				   (default on where the kernel supports it) */
+	const char *rdma_addr;	/* rdma, passive side: the local RDMA
+				   address (IP of an RDMA device, from the
+				   server's --listen-rdma); NULL: refuse rdma */
 };
 
 /* Defaults: max_msg RFS_MSG_MAX_DEFAULT, depth 64, no sqpoll. */

@@ -59,5 +59,11 @@ extern const struct rfs_xprt_ops rfs_xprt_tcp_ops;
 #if HAVE_URING
 extern const struct rfs_xprt_ops rfs_xprt_uring_ops;
 #endif
+#if HAVE_SHM
+extern const struct rfs_xprt_ops rfs_xprt_shm_ops;
+#endif
+#if HAVE_RDMA
+extern const struct rfs_xprt_ops rfs_xprt_rdma_ops;
+#endif
 
 #endif /* RFS_XPRT_IMPL_H */

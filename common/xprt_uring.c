@@ -5,20 +5,28 @@
  *
  * One io_uring per context.  Per connection:
  *   - one multishot recv (IOSQE_BUFFER_SELECT) on a provided buffer ring
- *     shared by the context; frames are reassembled from the ring buffers
- *     into pool buffers (one user-space copy, counted in copies_bytes) and
- *     ring buffers go back to the ring at once;
+ *     shared by the context; small frames are reassembled from the ring
+ *     buffers into pool buffers (one user-space copy, counted in
+ *     copies_bytes) and ring buffers go back to the ring at once;
+ *   - large frames (>= RX_DIRECT_MIN) are received in place: the rest of
+ *     the frame goes straight into its pool buffer, by one nonblocking
+ *     recv() and, for what has not arrived yet, one IORING_OP_RECV
+ *     (MSG_WAITALL).  Only one recv is ever posted on a socket, so the
+ *     multishot recv is cancelled first, and after a large frame the
+ *     connection uses single-shot recvs of one ring buffer until
+ *     RX_SMALL_RUN small frames in a row (see "receive" below);
  *   - at most one send in flight, so the stream keeps the order of
- *     rfs_xprt_send calls.  Frames queued meanwhile go out together in one
- *     sendmsg (an iovec per frame, MSG_WAITALL so the kernel itself
+ *     rfs_xprt_send calls; the next one goes as soon as the previous
+ *     one's result CQE is in (a zero-copy send's notification only
+ *     releases its buffers).  Frames queued meanwhile go out together in
+ *     one sendmsg (an iovec per frame, MSG_WAITALL so the kernel itself
  *     retries short sends); runs of frames >= ZC_MIN go with SEND(MSG)_ZC
- *     and their buffers are released only on the notification;
+ *     and their buffers are released only on the notification, until the
+ *     kernel reports that it copied them anyway (loopback): then plain
+ *     sends, which cost the same copy without the page pinning;
  *   - submission is deferred to flush/poll/arm, so a burst of sends costs
  *     one io_uring_enter.
- * Large frames are still copied once out of the receive ring (no direct
- * recv into the message buffer: that would race the multishot recv);
- * copies_bytes reports it.  fini frees every pool buffer, including those
- * still lent to the caller.
+ * fini frees every pool buffer, including those still lent to the caller.
  *
  * Every SQE's user_data points at a small typed struct (struct ureq)
  * embedded in the connection or in the buffer it concerns.  A connection
@@ -51,13 +59,25 @@
 #define BR_GROUP 0
 #define TX_IOV_MAX 64u		/* frames gathered into one sendmsg */
 #define ZC_MIN (16u << 10)	/* zero-copy send from this frame size */
+#define ZC_COPIED_MAX 4u	/* "copied anyway" notifs: zero copy off */
+/* kernel >= 6.2 UAPI; liburing 2.3's header predates it */
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1u << 3)
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1u << 31)
+#endif
 #define POOL_CLASSES 8
 #define POOL_ALIGN 64u
 #define CQE_BATCH 64u
+#define RX_DIRECT_MIN (64u << 10) /* frames received in place from here */
+#define RX_SMALL_RUN 32u	/* small frames in a row: multishot again */
 #define FINI_TIMEOUT_MS 5000
 
 enum ureq_kind {
 	UREQ_RECV = 1,
+	UREQ_RECV_DIRECT,	/* recv of a large frame's rest, in place */
+	UREQ_RX_STOP,		/* cancel of the multishot recv */
 	UREQ_SEND,		/* sendmsg / send of queued frames */
 	UREQ_SEND_ZC,		/* send(msg)_zc: result, then notif */
 	UREQ_CANCEL,
@@ -120,11 +140,17 @@ struct uconn {
 	unsigned ops;			/* SQEs whose last CQE is due */
 	unsigned notifs;		/* zero-copy notifications due */
 	bool dirty;
-	bool rx_armed;
+	bool rx_armed;			/* ring recv posted (rx_req) */
+	bool rx_big;			/* large frames seen: single-shot */
+	uint8_t rx_small_run;		/* small frames since the last large */
+	bool rx_stopping;		/* its cancel asked for */
+	bool rx_stop_busy;		/* that cancel's CQE is due */
+	bool rx_direct;			/* direct recv in flight */
 	bool tx_busy;			/* one send in flight */
 	bool zc_ok;			/* socket supports SEND_ZC */
+	uint8_t zc_copied;		/* notifs in a row saying "copied" */
 	bool orphan;			/* freed by the caller before DOWN */
-	struct ureq rx_req, tx_req, cancel_req;
+	struct ureq rx_req, tx_req, cancel_req, rxd_req, rxs_req;
 	/* receive reassembly */
 	union {
 		struct rfs_hdr h;
@@ -152,6 +178,7 @@ struct uctx {
 	bool ring_ok;
 	bool sqpoll;
 	bool zc;			/* SEND_ZC usable */
+	bool zc_report;			/* IORING_SEND_ZC_REPORT_USAGE works */
 	unsigned setup_flags;
 	struct io_uring_buf_ring *br;
 	size_t br_map_len;
@@ -242,7 +269,8 @@ static void pool_setup(struct uctx *x, uint32_t max_msg)
 	}
 	x->cls[x->ncls++].cap = top;
 	for (unsigned i = 0; i < x->ncls; i++) {
-		uint32_t keep = (8u << 20) / x->cls[i].cap;
+		/* 32 MiB a class: QD32 of 1 MiB frames without page faults */
+		uint32_t keep = (32u << 20) / x->cls[i].cap;
 
 		x->cls[i].keep = keep < 4 ? 4 : keep > 512 ? 512 : keep;
 	}
@@ -515,6 +543,7 @@ static void conn_fail(struct uconn *c, int status)
 
 	if (c->state != UC_UP && c->state != UC_DRAINING)
 		return;
+	fprintf(stderr, "DBG conn_fail %d from %p\n", status, __builtin_return_address(0));
 	c->state = UC_CLOSING;
 	c->status = status;
 	if (c->ops) {
@@ -535,6 +564,35 @@ static void conn_fail(struct uconn *c, int status)
 
 /* ---- receive ---------------------------------------------------------- */
 
+/*
+ * Small frames come in through the multishot recv and are copied out of
+ * the provided-buffer ring (several frames per ring buffer, one CQE).  A
+ * large frame (>= RX_DIRECT_MIN) that its first ring buffer does not
+ * complete is received in place instead:
+ *
+ *   1. rx_stop: cancel the multishot recv.  It cannot be paused, and a
+ *      recv of our own next to it would race it for the stream's bytes.
+ *      Data CQEs it still posts are copied in order as before.
+ *   2. Its final CQE (no F_MORE) means no recv is posted any more: if the
+ *      frame is still incomplete, one IORING_OP_RECV with MSG_WAITALL
+ *      into the frame's buffer at rx_have (resubmitted when short).
+ *   3. Frame whole: deliver it, post the next recv - but only once the
+ *      cancel's own CQE is in, or it could hit the new recv.
+ *
+ * The multishot recv empties the socket into the ring as fast as data
+ * arrives, so by the time its CQE shows a large header most of that frame
+ * may already be in ring buffers.  Hence, after a large frame, the
+ * connection posts single-shot recvs of one ring buffer (rx_big) instead:
+ * at most 32 KiB of the next large frame is copied, the rest is received
+ * in place, and no cancel is needed.  RX_SMALL_RUN small frames in a row
+ * bring the multishot recv back.
+ *
+ * At most one recv (multishot, single-shot or direct) is posted on a
+ * socket at any time, so the stream's bytes land in order.  (A plain
+ * nonblocking recv() for the rest of the frame measured the same
+ * syscalls/op and MB/s; the ring recv keeps SQPOLL free of syscalls.)
+ */
+
 static void arm_recv(struct uconn *c)
 {
 	struct io_uring_sqe *sqe;
@@ -546,12 +604,39 @@ static void arm_recv(struct uconn *c)
 		conn_fail(c, -EBUSY);
 		return;
 	}
-	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	if (c->rx_big)
+		io_uring_prep_recv(sqe, c->fd, NULL, BR_BUF_SIZE, 0);
+	else
+		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BR_GROUP;
 	io_uring_sqe_set_data(sqe, &c->rx_req);
 	c->rx_armed = true;
 	c->ops++;
+}
+
+/* The frame in rx_buf is whole: lend it to the caller. */
+static int rx_deliver(struct uconn *c)
+{
+	struct uctx *x = c->x;
+	struct ubuf *ub = c->rx_buf;
+
+	ub->b.len = c->rx_want;
+	if (ub->b.len >= RX_DIRECT_MIN)
+		c->rx_small_run = 0;
+	else if (c->rx_big && ++c->rx_small_run >= RX_SMALL_RUN)
+		c->rx_big = false;	/* next arm_recv: multishot again */
+	c->rx_buf = NULL;
+	c->rx_hdr_have = 0;
+	x->st.frames_in++;
+	x->st.bytes_in += ub->b.len;
+	x->st.bufs_out++;
+	if (evq_push(&x->evq, RFS_XEV_RECV, 0, c, &ub->b)) {
+		x->st.bufs_out--;
+		pool_put(x, ub);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* Feed n stream bytes to c's frame reassembly; 0 or -errno (fatal). */
@@ -607,22 +692,70 @@ static int rx_bytes(struct uconn *c, const uint8_t *p, uint32_t n)
 			n -= k;
 		}
 		if (c->rx_have == c->rx_want) {
-			struct ubuf *ub = c->rx_buf;
+			int rc = rx_deliver(c);
 
-			ub->b.len = c->rx_want;
-			c->rx_buf = NULL;
-			c->rx_hdr_have = 0;
-			x->st.frames_in++;
-			x->st.bytes_in += ub->b.len;
-			x->st.bufs_out++;
-			if (evq_push(&x->evq, RFS_XEV_RECV, 0, c, &ub->b)) {
-				x->st.bufs_out--;
-				pool_put(x, ub);
-				return -ENOMEM;
-			}
+			if (rc)
+				return rc;
 		}
 	}
 	return 0;
+}
+
+static bool rx_wants_direct(const struct uconn *c)
+{
+	return c->state == UC_UP && c->rx_buf && c->rx_want >= RX_DIRECT_MIN &&
+	       c->rx_have < c->rx_want;
+}
+
+/* Step 1: ask the multishot recv to end (its CQEs tell when it has). */
+static void rx_stop(struct uconn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!c->rx_armed || c->rx_stopping || !rx_wants_direct(c))
+		return;
+	sqe = get_sqe(c->x);
+	if (!sqe)
+		return;	/* the multishot recv goes on: copies, still correct */
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&c->rx_req, 0);
+	io_uring_sqe_set_data(sqe, &c->rxs_req);
+	c->rx_stopping = true;
+	c->rx_stop_busy = true;
+	c->rx_big = true;
+	c->rx_small_run = 0;
+	c->ops++;
+}
+
+/* Step 2: the rest of the frame straight into its buffer. */
+static void rx_direct_post(struct uconn *c)
+{
+	struct io_uring_sqe *sqe = get_sqe(c->x);
+
+	if (!sqe) {
+		conn_fail(c, -EBUSY);
+		return;
+	}
+	io_uring_prep_recv(sqe, c->fd,
+			   (uint8_t *)c->rx_buf->b.data + c->rx_have,
+			   c->rx_want - c->rx_have, MSG_WAITALL);
+	io_uring_sqe_set_data(sqe, &c->rxd_req);
+	c->rx_direct = true;
+	c->ops++;
+}
+
+/*
+ * No recv is posted on c: post the direct one for an incomplete large
+ * frame, else the multishot one.
+ */
+static void rx_resume(struct uconn *c)
+{
+	if ((c->state != UC_UP && c->state != UC_DRAINING) || c->rx_armed ||
+	    c->rx_direct)
+		return;
+	if (rx_wants_direct(c))
+		rx_direct_post(c);
+	else if (!c->rx_stop_busy)
+		arm_recv(c);
 }
 
 static void recycle_rbuf(struct uctx *x, unsigned bid)
@@ -636,6 +769,7 @@ static void recycle_rbuf(struct uctx *x, unsigned bid)
 static void on_recv(struct uconn *c, int res, unsigned flags)
 {
 	struct uctx *x = c->x;
+	bool stopped;
 
 	if (flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
@@ -646,22 +780,67 @@ static void on_recv(struct uconn *c, int res, unsigned flags)
 					  (uint32_t)res);
 			if (rc)
 				conn_fail(c, rc);
+			else if (flags & IORING_CQE_F_MORE)
+				rx_stop(c);
 		}
 		recycle_rbuf(x, bid);
 	}
 	if (flags & IORING_CQE_F_MORE)
 		return;
+	if (res < 0) fprintf(stderr, "DBG on_recv final res %d big %d stopping %d have %u want %u\n", res, c->rx_big, c->rx_stopping, c->rx_have, c->rx_want);
 	c->rx_armed = false;
+	stopped = c->rx_stopping;
+	c->rx_stopping = false;
 	c->ops--;
 	if (res == 0) {
 		/* the peer closed: orderly between frames, not inside one */
 		conn_fail(c, c->state == UC_UP &&
 				     (c->rx_buf || c->rx_hdr_have) ?
 				     -ECONNRESET : 0);
-	} else if (res < 0 && res != -ENOBUFS)
+	} else if (res == -ECANCELED && stopped &&
+		   (c->state == UC_UP || c->state == UC_DRAINING)) {
+		rx_resume(c);	/* our rx_stop, not a teardown */
+	} else if (res < 0 && res != -ENOBUFS) {
 		conn_fail(c, res == -ECANCELED ? c->status : res);
-	else
-		arm_recv(c); /* ended (e.g. -ENOBUFS): buffers are back */
+	} else {
+		rx_resume(c); /* ended (e.g. -ENOBUFS): buffers are back */
+	}
+	conn_maybe_down(c);
+}
+
+static void on_rx_stop(struct uconn *c)
+{
+	c->ops--;
+	c->rx_stop_busy = false;
+	rx_resume(c);
+	conn_maybe_down(c);
+}
+
+static void on_recv_direct(struct uconn *c, int res)
+{
+	struct uctx *x = c->x;
+
+	if (res <= 0) fprintf(stderr, "DBG direct res %d have %u want %u\n", res, c->rx_have, c->rx_want);
+	c->ops--;
+	c->rx_direct = false;
+	if (res > 0 && c->state == UC_UP) {
+		c->rx_have += (uint32_t)res;
+		if (c->rx_have == c->rx_want && rx_deliver(c))
+			conn_fail(c, -ENOMEM);
+		else
+			rx_resume(c); /* the rest if short, else multishot */
+	} else if (res > 0 && c->state == UC_DRAINING) {
+		/* disconnect left this frame to us: drop it, read on */
+		pool_put(x, c->rx_buf);
+		c->rx_buf = NULL;
+		c->rx_hdr_have = 0;
+		rx_resume(c);
+	} else if (res == 0) {
+		/* the peer closed inside a frame */
+		conn_fail(c, c->state == UC_UP ? -ECONNRESET : 0);
+	} else if (res < 0) {
+		conn_fail(c, res == -ECANCELED ? c->status : res);
+	}
 	conn_maybe_down(c);
 }
 
@@ -725,6 +904,8 @@ static void tx_push(struct uconn *c)
 					      c->tx_iov[0].iov_len, fl, 0);
 		else
 			io_uring_prep_sendmsg_zc(sqe, c->fd, &c->tx_msg, fl);
+		if (x->zc_report)
+			sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
 		io_uring_sqe_set_data(sqe, &z->r);
 	} else {
 		if (n == 1)
@@ -764,8 +945,7 @@ static void drain_done(struct uconn *c)
 		conn_fail(c, 0);
 		return;
 	}
-	if (!c->rx_armed)
-		arm_recv(c);
+	rx_resume(c);
 }
 
 /* After a send: push the rest, or finish an orderly close. */
@@ -779,6 +959,7 @@ static void tx_next(struct uconn *c)
 
 static void on_send(struct uconn *c, int res)
 {
+	if (res <= 0) fprintf(stderr, "DBG on_send %d\n", res);
 	c->ops--;
 	c->tx_busy = false;
 	if (res <= 0) {
@@ -799,9 +980,22 @@ static void on_send_zc(struct zcreq *z, int res, unsigned flags)
 	struct uconn *c = z->r.c;
 	struct uctx *x = c->x;
 
+	if (!(flags & IORING_CQE_F_NOTIF) && res <= 0) fprintf(stderr, "DBG on_send_zc %d\n", res);
 	if (flags & IORING_CQE_F_NOTIF) {
 		/* the kernel let go of these pages */
 		c->notifs--;
+		/*
+		 * It may have copied them all the same (loopback, a device
+		 * without scatter-gather): then zero copy only adds page
+		 * pinning and notifications, so stop using it on c.
+		 */
+		if (!((unsigned)res & IORING_NOTIF_USAGE_ZC_COPIED))
+			c->zc_copied = 0;
+		else if (c->zc_ok && ++c->zc_copied >= ZC_COPIED_MAX) {
+			c->zc_ok = false;
+			rfs_dbg(RFS_SUB_XPRT, "xprt: uring: %s: zero-copy "
+				"sends are copied by the kernel: off", c->desc);
+		}
 		for (unsigned i = 0; i < z->n; i++) {
 			struct ubuf *ub = z->ub[i];
 
@@ -822,10 +1016,13 @@ static void on_send_zc(struct zcreq *z, int res, unsigned flags)
 	} else {
 		free(z);
 	}
-	if (res == -EOPNOTSUPP && c->txq && c->txq->sent == 0 &&
+	if ((res == -EOPNOTSUPP || (res == -EINVAL && x->zc_report)) &&
+	    c->txq && c->txq->sent == 0 &&
 	    (c->state == UC_UP || c->state == UC_DRAINING)) {
-		/* this socket cannot do zero copy: plain sends from now on */
-		c->zc_ok = false;
+		if (res == -EINVAL)	/* kernel < 6.2: no usage report */
+			x->zc_report = false;
+		else	/* this socket cannot do zero copy: plain sends */
+			c->zc_ok = false;
 		mark_dirty(c);
 	} else if (res <= 0) {
 		conn_fail(c, res == -ECANCELED ? c->status
@@ -873,6 +1070,12 @@ static void on_cqe(struct uctx *x, const struct io_uring_cqe *cqe)
 	switch (r->kind) {
 	case UREQ_RECV:
 		on_recv(r->c, cqe->res, cqe->flags);
+		break;
+	case UREQ_RECV_DIRECT:
+		on_recv_direct(r->c, cqe->res);
+		break;
+	case UREQ_RX_STOP:
+		on_rx_stop(r->c);
 		break;
 	case UREQ_SEND:
 		on_send(r->c, cqe->res);
@@ -1067,6 +1270,8 @@ static int uring_adopt(struct rfs_xprt *xp, int fd, struct rfs_conn **out)
 	c->rx_req = (struct ureq){ .kind = UREQ_RECV, .c = c };
 	c->tx_req = (struct ureq){ .kind = UREQ_SEND, .c = c };
 	c->cancel_req = (struct ureq){ .kind = UREQ_CANCEL, .c = c };
+	c->rxd_req = (struct ureq){ .kind = UREQ_RECV_DIRECT, .c = c };
+	c->rxs_req = (struct ureq){ .kind = UREQ_RX_STOP, .c = c };
 	/* SEND_ZC is for TCP (and UDP); AF_UNIX sockets refuse it */
 	c->zc_ok = x->zc && (ss.ss_family == AF_INET ||
 			     ss.ss_family == AF_INET6);
@@ -1112,7 +1317,8 @@ static void uring_disconnect(struct rfs_conn *cp)
 	if (c->state != UC_UP)
 		return;
 	c->state = UC_DRAINING;
-	if (c->rx_buf) {
+	/* a direct recv may be writing into rx_buf: it drops it when done */
+	if (c->rx_buf && !c->rx_direct) {
 		pool_put(c->x, c->rx_buf);
 		c->rx_buf = NULL;
 	}
@@ -1272,6 +1478,7 @@ static int uring_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
 	}
 #if HAVE_IO_URING_PREP_SEND_ZC
 	x->zc = p->zc_send && zc_supported(x);
+	x->zc_report = x->zc;
 #else
 	x->zc = false;
 #endif

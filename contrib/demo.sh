@@ -16,7 +16,7 @@
 #                          is disabled on this kernel)
 set -Eeuo pipefail
 
-PKGS=(meson ninja-build pkg-config gcc libfuse3-dev fuse3 liburing-dev
+PKGS=(meson ninja-build pkg-config gcc libfuse3-dev fuse3 liburing-dev libsodium-dev
       libxxhash-dev)
 DEMO=/tmp/ringfs-demo
 EXPORT=$DEMO/export
@@ -101,19 +101,29 @@ install_deps()
 		die "apt-get install ${missing[*]} failed"
 }
 
+# Run a build step quietly; on failure show the end of its output.
+quiet()
+{
+	if ! "$@" >"$DEMO/build.log" 2>&1; then
+		tail -n 30 "$DEMO/build.log" >&2
+		die "build step failed: $* (full output: $DEMO/build.log)"
+	fi
+}
+
 build()
 {
+	mkdir -p "$DEMO"
 	if [[ ! -f $BUILD/build.ninja ]]; then
 		say "configuring $BUILD"
 		# --wipe: a directory left by an interrupted setup
 		if [[ -d $BUILD/meson-private ]]; then
-			meson setup --wipe "$BUILD" "$SRC" >/dev/null
+			quiet meson setup --wipe "$BUILD" "$SRC"
 		else
-			meson setup "$BUILD" "$SRC" >/dev/null
+			quiet meson setup "$BUILD" "$SRC"
 		fi
 	fi
 	say "building"
-	ninja -C "$BUILD" >/dev/null || die "build failed: ninja -C $BUILD"
+	quiet ninja -C "$BUILD"
 	[[ -x $RINGFSD ]] || die "$RINGFSD was not built"
 	[[ -x $RINGFS ]] || die "$RINGFS was not built (is libfuse3-dev installed?)"
 }

@@ -394,6 +394,39 @@ static int dec_hello(struct rd *r, struct rfs_req_view *v)
 	return check_export(v->name, v->name_len);
 }
 
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+/* AUTH: CHALLENGE carries a nonce and the export name, PROVE a mac only */
+static int dec_auth(struct rd *r, struct rfs_req_view *v)
+{
+	const struct rfs_auth_req *q;
+
+	if (!TAKE(r, q) || q->pad)
+		return -EPROTO;
+	v->fixed = q;
+	if (q->step == RFS_AUTH_PROVE) {
+		if (q->export_len || !all_zero(q->nonce, sizeof(q->nonce)) ||
+		    !rd_done(r))
+			return -EPROTO;
+		return 0;
+	}
+	if (q->step != RFS_AUTH_CHALLENGE ||
+	    !all_zero(q->mac, sizeof(q->mac)))
+		return -EPROTO;
+	v->name = rd_take(r, q->export_len);
+	if (!v->name || !rd_done(r))
+		return -EPROTO;
+	v->name_len = q->export_len;
+	return check_export(v->name, v->name_len);
+}
+
 static int dec_resolve(struct rd *r, struct rfs_req_view *v)
 {
 	const struct rfs_resolve_req *q;
@@ -727,6 +760,8 @@ int rfs_proto_decode_req(const struct rfs_hdr *h, const void *payload,
 	switch (op) {
 	case RFS_OP_HELLO:
 		return dec_hello(&r, v);
+	case RFS_OP_AUTH:
+		return dec_auth(&r, v);
 	case RFS_OP_PING:
 		if (h->len > PING_MAX)
 			return -EPROTO;
@@ -975,6 +1010,9 @@ static int rep_fixed(struct rd *r, uint16_t op, struct rfs_rep_view *v)
 		return rd_done(r) ? 0 : -EPROTO;
 	case RFS_OP_STATS:
 		n = sizeof(struct rfs_stats_rep);
+		break;
+	case RFS_OP_AUTH:
+		n = sizeof(struct rfs_auth_rep);
 		break;
 	case RFS_OP_RESOLVE:
 	case RFS_OP_GETATTR:

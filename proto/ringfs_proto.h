@@ -5,6 +5,14 @@
  * Changelog
  *   1.0  first version: HELLO/ATTACH/PING/BYE/STATS/RESOLVE and every FUSE
  *        low-level operation (see enum rfs_op).
+ *   1.1  reliability: request ids are unique per session (across the
+ *        client's loops); RFS_HF_REPLAY marks a request resent after a
+ *        reconnect, answered from the server's duplicate-request cache
+ *        when it already ran; sessions outlive their connections for a
+ *        grace period; ATTACH to a session the server does not have
+ *        fails with -EBADSLT (then HELLO again).  No layout changes.
+ *   1.1  AUTH (opcode 7): shared-secret challenge-response before HELLO or
+ *        ATTACH, mutual, HMAC-SHA512-256 (see struct rfs_auth_req).
  *
  * Every message is a fixed 48-byte header (struct rfs_hdr) followed by
  * `len` payload bytes.  All integers are little-endian, fixed width; every
@@ -39,7 +47,7 @@
 
 #define RFS_MAGIC 0x474e4652u /* "RFNG" little-endian */
 #define RFS_PROTO_MAJOR 1
-#define RFS_PROTO_MINOR 0
+#define RFS_PROTO_MINOR 1
 
 #define RFS_HDR_SIZE 48u
 #define RFS_NAME_MAX 255u		/* one path component */
@@ -86,6 +94,7 @@ enum rfs_op {
 	RFS_OP_BYE = 4,
 	RFS_OP_STATS = 5,
 	RFS_OP_RESOLVE = 6,
+	RFS_OP_AUTH = 7,		/* since 1.1 */
 	/* FUSE low-level operations, one to one */
 	RFS_OP_LOOKUP = 16,
 	RFS_OP_FORGET = 17,		/* batch forget; no reply */
@@ -210,6 +219,46 @@ struct rfs_attach_req {
 	uint8_t token[16];
 };
 _Static_assert(sizeof(struct rfs_attach_req) == 24, "rfs_attach_req");
+
+/*
+ * AUTH (since 1.1): when the server has a key (ringfsd --key-file), every
+ * connection proves knowledge of it before HELLO or ATTACH, in two rounds:
+ *
+ *   CHALLENGE  client -> {step 1, client nonce, export name}
+ *              server -> {server nonce}                   (fresh, random)
+ *   PROVE      client -> {step 2, mac = C}
+ *              server -> {mac = S}   or -EKEYREJECTED and close
+ *
+ * With K = BLAKE2b-256(key material, keyed "ringfs-auth v1"), transcript
+ *   T = "ringfs-auth v1" || u8 major || server nonce || client nonce ||
+ *       u16 export_len || export name
+ * C = HMAC-SHA512-256(K, u8 len || "client" || T), S = likewise "server";
+ * the secret never crosses the wire, the server's fresh nonce makes a
+ * replayed PROVE useless, and the client checks S, so an impostor without
+ * the key is detected.  The session token is then
+ * HMAC-SHA512-256(K, "token" || T) truncated to 16 bytes: HELLO's reply
+ * carries zeros in `token` and both ends derive it; ATTACH (on a connection
+ * that authenticated itself for the same export) presents it.  A server
+ * without a key answers AUTH with -EOPNOTSUPP; a server with one answers
+ * HELLO/ATTACH on an unauthenticated connection with -ENOKEY.
+ */
+#define RFS_AUTH_NONCE 32u
+#define RFS_AUTH_MAC 32u
+#define RFS_AUTH_CHALLENGE 1u
+#define RFS_AUTH_PROVE 2u
+struct rfs_auth_req {
+	uint32_t step;		/* RFS_AUTH_CHALLENGE or RFS_AUTH_PROVE */
+	uint16_t export_len;	/* CHALLENGE: export name follows; PROVE: 0 */
+	uint16_t pad;
+	uint8_t nonce[RFS_AUTH_NONCE];	/* CHALLENGE: the client's */
+	uint8_t mac[RFS_AUTH_MAC];	/* PROVE: C */
+};
+_Static_assert(sizeof(struct rfs_auth_req) == 72, "rfs_auth_req");
+struct rfs_auth_rep {
+	uint8_t nonce[RFS_AUTH_NONCE];	/* CHALLENGE: the server's */
+	uint8_t mac[RFS_AUTH_MAC];	/* PROVE: S */
+};
+_Static_assert(sizeof(struct rfs_auth_rep) == 64, "rfs_auth_rep");
 
 /* PING: payload echoed back verbatim (at most 64 KiB). BYE: empty. */
 

@@ -3,6 +3,7 @@
  * ringfsd configuration: exports from the command line and the config
  * file (see contrib/exports.conf for the format).
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,12 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "server.h"
 
-struct rfs_srv_cfg rfs_cfg;
+struct rfs_srv_cfg rfs_cfg = {
+	.sec = {
+		.max_conns = RFS_DEFAULT_MAX_CONNS,
+		.max_inflight = RFS_DEFAULT_MAX_INFLIGHT,
+		.setup_timeout_ms = RFS_DEFAULT_SETUP_TIMEOUT_MS,
+	},
+};
 
 static int parse_u32(const char *s, uint32_t *out)
 {
@@ -29,6 +37,120 @@ static int parse_u32(const char *s, uint32_t *out)
 		return -EINVAL;
 	*out = (uint32_t)v;
 	return 0;
+}
+
+/* "192.0.2.0/24", "2001:db8::/32", "10.1.2.3" (a host) */
+static int parse_cidr(const char *s, struct rfs_net *n)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(s, '/');
+	size_t hlen = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned max;
+	uint32_t prefix;
+
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, hlen);
+	host[hlen] = 0;
+	memset(n, 0, sizeof(*n));
+	if (inet_pton(AF_INET, host, n->addr) == 1) {
+		n->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, host, n->addr) == 1) {
+		n->family = AF_INET6;
+		max = 128;
+	} else {
+		return -EINVAL;
+	}
+	prefix = max;
+	if (slash && (parse_u32(slash + 1, &prefix) || prefix > max))
+		return -EINVAL;
+	n->prefix = (uint8_t)prefix;
+	return 0;
+}
+
+static int parse_nets_sep(struct rfs_export *e, const char *list,
+			  const char *sep)
+{
+	char buf[512], *save = NULL, *tok;
+
+	if (strlen(list) >= sizeof(buf) || !*list)
+		return -EINVAL;
+	strcpy(buf, list);
+	e->acl.nnets = 0;
+	for (tok = strtok_r(buf, sep, &save); tok;
+	     tok = strtok_r(NULL, sep, &save)) {
+		if (e->acl.nnets == RFS_EXPORT_NETS_MAX ||
+		    parse_cidr(tok, &e->acl.nets[e->acl.nnets]))
+			return -EINVAL;
+		e->acl.nnets++;
+	}
+	return e->acl.nnets ? 0 : -EINVAL;
+}
+
+/*
+ * net=CIDR[:CIDR...]: ':' separates IPv4 networks; a list with IPv6
+ * networks (which contain ':') separates them with '+'.
+ */
+static int parse_nets(struct rfs_export *e, const char *list)
+{
+	if (!parse_nets_sep(e, list, "+:"))
+		return 0;
+	return parse_nets_sep(e, list, "+");
+}
+
+static bool net_match(const struct rfs_net *n, const uint8_t *a,
+		      sa_family_t fam)
+{
+	unsigned bits = n->prefix, i;
+
+	if (n->family != fam)
+		return false;
+	for (i = 0; bits >= 8; i++, bits -= 8)
+		if (a[i] != n->addr[i])
+			return false;
+	if (bits) {
+		uint8_t mask = (uint8_t)(0xff << (8 - bits));
+
+		if ((a[i] & mask) != (n->addr[i] & mask))
+			return false;
+	}
+	return true;
+}
+
+bool rfs_export_allows(const struct rfs_export *e,
+		       const struct sockaddr_storage *peer, socklen_t peerlen)
+{
+	const uint8_t *a;
+	sa_family_t fam;
+
+	if (peerlen && peer->ss_family == AF_UNIX)
+		return !e->acl.nolocal;
+	if (!e->acl.nnets)
+		return true;
+	if (!peerlen)
+		return false;
+	if (peer->ss_family == AF_INET) {
+		a = (const uint8_t *)&((const struct sockaddr_in *)
+				       (const void *)peer)->sin_addr;
+		fam = AF_INET;
+	} else if (peer->ss_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)
+					      (const void *)peer)->sin6_addr;
+
+		a = a6->s6_addr;
+		fam = AF_INET6;
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			a += 12;
+			fam = AF_INET;
+		}
+	} else {
+		return false;
+	}
+	for (unsigned i = 0; i < e->acl.nnets; i++)
+		if (net_match(&e->acl.nets[i], a, fam))
+			return true;
+	return false;
 }
 
 int rfs_cfg_parse_export_opts(struct rfs_export *e, const char *opts)
@@ -60,6 +182,12 @@ int rfs_cfg_parse_export_opts(struct rfs_export *e, const char *opts)
 		} else if (!strncmp(tok, "anongid=", 8)) {
 			if (parse_u32(tok + 8, &e->anongid))
 				goto bad;
+		} else if (!strncmp(tok, "net=", 4) ||
+			   !strncmp(tok, "allow=", 6)) {
+			if (parse_nets(e, strchr(tok, '=') + 1))
+				goto bad;
+		} else if (!strcmp(tok, "nolocal")) {
+			e->acl.nolocal = true;
 		} else {
 			goto bad;
 		}
@@ -68,7 +196,7 @@ int rfs_cfg_parse_export_opts(struct rfs_export *e, const char *opts)
 bad:
 	rfs_err("config: export %s: bad option '%s' (known: ro, rw, "
 		"root_squash, no_root_squash, all_squash, anonuid=N, "
-		"anongid=N)", e->name, tok);
+		"anongid=N, net=CIDR[+CIDR...], nolocal)", e->name, tok);
 	return -EINVAL;
 }
 
@@ -186,6 +314,9 @@ static int cfg_line(struct rfs_srv_cfg *c, const char *file, int lineno,
 			goto bad;
 	} else if (!strcmp(key, "export") && a && b && !rest) {
 		return rfs_cfg_add_export(c, a, b, d);
+	} else if ((!b || !strcmp(key, "insecure")) &&
+		   rfs_cfg_sec_key(c, key, a) != 1) {
+		return rfs_cfg_sec_key(c, key, a) ? -EINVAL : 0;
 	} else {
 		goto bad;
 	}
@@ -193,7 +324,9 @@ static int cfg_line(struct rfs_srv_cfg *c, const char *file, int lineno,
 bad:
 	rfs_err("config: %s:%d: cannot parse line (keys: listen ADDR, "
 		"listen-rdma ADDR, listen-unix PATH, transport NAME, "
-		"state-dir DIR, max-nodes N, export NAME PATH [OPTIONS])",
+		"state-dir DIR, max-nodes N, key-file FILE, insecure, "
+		"max-connections N, max-inflight N, max-msg BYTES, "
+		"setup-timeout S, export NAME PATH [OPTIONS])",
 		file, lineno);
 	return -EINVAL;
 }
@@ -288,4 +421,101 @@ struct rfs_export *rfs_cfg_find_export(const char *name, uint32_t len)
 			return e;
 	}
 	return NULL;
+}
+
+/* ---- server-wide security settings and limits ------------------------- */
+
+static int parse_ulong_range(const char *key, const char *val,
+			     unsigned long lo, unsigned long hi,
+			     unsigned long *out)
+{
+	char *end;
+
+	if (!val)
+		goto bad;
+	errno = 0;
+	*out = strtoul(val, &end, 10);
+	if (errno || end == val || *end || *out < lo || *out > hi)
+		goto bad;
+	return 0;
+bad:
+	rfs_err("config: %s %s: expected a number in %lu..%lu", key,
+		val ? val : "(none)", lo, hi);
+	return -EINVAL;
+}
+
+int rfs_cfg_sec_key(struct rfs_srv_cfg *c, const char *key, const char *val)
+{
+	struct rfs_srv_sec *s = &c->sec;
+	unsigned long v;
+
+	if (!strcmp(key, "insecure")) {
+		if (val) {
+			rfs_err("config: insecure takes no value");
+			return -EINVAL;
+		}
+		s->insecure = true;
+		return 0;
+	}
+	if (!strcmp(key, "key-file")) {
+		if (!val || !*val || strlen(val) >= sizeof(s->key_file)) {
+			rfs_err("config: key-file: expected a path");
+			return -EINVAL;
+		}
+		strcpy(s->key_file, val);
+		return 0;
+	}
+	if (!strcmp(key, "max-connections")) {
+		if (parse_ulong_range(key, val, 1, 1000000, &v))
+			return -EINVAL;
+		s->max_conns = (unsigned)v;
+	} else if (!strcmp(key, "max-inflight")) {
+		if (parse_ulong_range(key, val, 1, 1u << 20, &v))
+			return -EINVAL;
+		s->max_inflight = (unsigned)v;
+	} else if (!strcmp(key, "max-msg")) {
+		if (parse_ulong_range(key, val, RFS_HDR_SIZE + 4096,
+				      RFS_MSG_MAX_LIMIT, &v))
+			return -EINVAL;
+		s->max_msg = (uint32_t)v;
+	} else if (!strcmp(key, "setup-timeout")) {
+		if (parse_ulong_range(key, val, 1, 3600, &v))
+			return -EINVAL;
+		s->setup_timeout_ms = (unsigned)v * 1000;
+	} else {
+		return 1;
+	}
+	return 0;
+}
+
+/* command-line settings, applied after the config file (they win) */
+#define CLI_MAX 16
+static struct {
+	const char *key, *val;
+} cli[CLI_MAX];
+static unsigned ncli;
+
+int rfs_cfg_cli_set(const char *key, const char *val)
+{
+	static struct rfs_srv_cfg tmp;	/* large: not on the stack */
+
+	if (ncli == CLI_MAX) {
+		rfs_err("--%s: too many options", key);
+		return -E2BIG;
+	}
+	/* check it now, so the error comes before anything else */
+	if (rfs_cfg_sec_key(&tmp, key, val))
+		return -EINVAL;
+	cli[ncli].key = key;
+	cli[ncli].val = val;
+	ncli++;
+	return 0;
+}
+
+int rfs_cfg_cli_apply(struct rfs_srv_cfg *c)
+{
+	for (unsigned i = 0; i < ncli; i++)
+		if (rfs_cfg_sec_key(c, cli[i].key, cli[i].val))
+			return -EINVAL;
+	return 0;
 }

@@ -95,13 +95,72 @@ static void send_frame(struct rfs_conn_ctx *cc, struct rfs_buf *out,
 
 	out->len = len;
 	atomic_fetch_add(&rfs_stats.bytes_out, len);
-	ret = rfs_xprt_send(cc->c, out, 0);
+	/*
+	 * NOTIFY: the SEND event is how we learn the transport is done with
+	 * the reply, so `unsent` counts replies the peer has not taken yet
+	 * (max-inflight).  Without it the count would only ever grow.
+	 */
+	ret = rfs_xprt_send(cc->c, out, RFS_SEND_NOTIFY);
+	if (ret >= 0)
+		cc->unsent++;
 	if (ret < 0 && ret != -ENOTCONN)
 		rfs_err_rl("server: %s: send: %s", desc(cc), strerror(-ret));
 }
 
+/*
+ * Duplicate-request cache (drc.c): a replayed non-idempotent request
+ * that already ran gets its stored reply and does not run again.
+ * Returns RFS_DRC_RUN (*reserved tells whether the reply must be stored),
+ * RFS_DRC_CACHED (the reply was sent) or -errno to reply.
+ */
+static int drc_check(struct rfs_conn_ctx *cc, const struct rfs_hdr *h,
+		     bool *reserved)
+{
+	bool replay = h->flags & RFS_HF_REPLAY;
+	struct rfs_buf *out;
+	void *frame = NULL;
+	uint32_t len = 0;
+	int ret;
+
+	*reserved = false;
+	if (!cc->sess || !rfs_drc_wanted(h->opcode))
+		return RFS_DRC_RUN;
+	ret = rfs_drc_begin(cc->sess->drc, h->id, replay, &frame, &len);
+	if (ret == -EAGAIN) {
+		rfs_err_rl("server: %s: replayed request %llu (%s) still "
+			   "running: not run twice", desc(cc),
+			   (unsigned long long)h->id,
+			   rfs_proto_op_name(h->opcode));
+		return -EIO;
+	}
+	if (ret == RFS_DRC_RUN) {
+		*reserved = true;
+		return RFS_DRC_RUN;
+	}
+	rfs_dbg(RFS_SUB_SERVER, "server: %s: replayed request %llu (%s): "
+		"answered from the duplicate-request cache", desc(cc),
+		(unsigned long long)h->id, rfs_proto_op_name(h->opcode));
+	out = rfs_xprt_buf_get(cc->x, len);
+	if (out) {
+		memcpy(out->data, frame, len);
+		send_frame(cc, out, len);
+	}
+	free(frame);
+	return RFS_DRC_CACHED;
+}
+
+static void drc_store(struct rfs_conn_ctx *cc, const struct rfs_hdr *h,
+		      bool *reserved, const void *frame, uint32_t len)
+{
+	if (!*reserved)
+		return;
+	*reserved = false;
+	rfs_drc_end(cc->sess->drc, h->id, frame, len);
+}
+
 static void handle_recv(struct rfs_conn_ctx *cc, struct rfs_buf *in)
 {
+	bool drc = false;
 	const struct rfs_hdr *h = in->data;
 	const uint8_t *payload = (const uint8_t *)in->data + RFS_HDR_SIZE;
 	struct rfs_req r = { .cc = cc, .sess = cc->sess, .h = h };
@@ -136,7 +195,7 @@ static void handle_recv(struct rfs_conn_ctx *cc, struct rfs_buf *in)
 		goto reply_err;
 	}
 	if (!cc->sess && h->opcode != RFS_OP_HELLO &&
-	    h->opcode != RFS_OP_ATTACH) {
+	    h->opcode != RFS_OP_ATTACH && h->opcode != RFS_OP_AUTH) {
 		rfs_err_rl("server: %s: request %llu: %s before HELLO: "
 			   "closing", desc(cc), (unsigned long long)h->id,
 			   rfs_proto_op_name(h->opcode));
@@ -157,6 +216,14 @@ static void handle_recv(struct rfs_conn_ctx *cc, struct rfs_buf *in)
 			   rfs_proto_op_name(h->opcode), strerror(-ret));
 		goto close;
 	}
+
+	if (h->opcode == RFS_OP_BYE && cc->sess)
+		rfs_session_bye(cc->sess);
+	ret = drc_check(cc, h, &drc);
+	if (ret == RFS_DRC_CACHED)
+		return;
+	if (ret < 0)
+		goto reply_err;
 
 	cap = RFS_HDR_SIZE + rfs_reply_size(h, &r.v);
 	if (cap > cc->max_msg)
@@ -186,6 +253,7 @@ static void handle_recv(struct rfs_conn_ctx *cc, struct rfs_buf *in)
 			ret = -EIO;
 			goto reply_err;
 		}
+		drc_store(cc, h, &drc, out->data, (uint32_t)ret);
 		send_frame(cc, out, (uint32_t)ret);
 		goto done;
 	}
@@ -216,12 +284,14 @@ reply_err:
 		rfs_xprt_buf_put(cc->x, out);
 		goto close;
 	}
+	drc_store(cc, h, &drc, out->data, (uint32_t)ret);
 	send_frame(cc, out, (uint32_t)ret);
 done:
 	if (r.close_after)
 		conn_close(cc);
 	return;
 close:
+	drc_store(cc, h, &drc, NULL, 0);
 	atomic_fetch_add(&rfs_stats.errors, 1);
 	conn_close(cc);
 }
@@ -399,6 +469,60 @@ static void conn_free(struct rfs_conn_ctx *cc, bool forced)
 
 static int conn_setup(struct rfs_conn_ctx *cc);
 
+/*
+ * Limits checked on every turn of the loop (auth.h): a client that does
+ * not collect its replies (more than max-inflight sent but not yet
+ * taken by the kernel) or has not finished HELLO/ATTACH by the setup
+ * deadline is disconnected, so it cannot hold a thread and memory.
+ * Returns true when it started closing the connection; otherwise may
+ * shorten *timeout to the setup deadline.
+ */
+static bool conn_limits(struct rfs_conn_ctx *cc, int *timeout)
+{
+	long long left;
+
+	if (cc->closing)
+		return false;
+	if (cc->unsent > rfs_cfg.sec.max_inflight) {
+		rfs_err_rl("server: %s (%s): %u replies not collected "
+			   "(max-inflight %u): closing", desc(cc),
+			   cc->sec.peer_text, cc->unsent,
+			   rfs_cfg.sec.max_inflight);
+		conn_close(cc);
+		return true;
+	}
+	if (cc->sess)
+		return false;
+	left = cc->sec.deadline - now_ms();
+	if (left <= 0) {
+		rfs_err_rl("server: %s: no HELLO/ATTACH within the setup "
+			   "timeout: dropped", cc->sec.peer_text);
+		conn_close(cc);
+		return true;
+	}
+	if (*timeout < 0 || left < *timeout)
+		*timeout = (int)left;
+	return false;
+}
+
+/* --max-connections: true when fd must be refused (then it is closed) */
+static bool conn_refuse(int fd)
+{
+	struct rfs_conn_sec sec;
+	bool full;
+
+	pthread_mutex_lock(&conns_mu);
+	full = rfs_cfg.sec.max_conns && nconns >= rfs_cfg.sec.max_conns;
+	pthread_mutex_unlock(&conns_mu);
+	if (!full)
+		return false;
+	rfs_sec_conn_init(&sec, fd);
+	rfs_err_rl("server: %s: max-connections (%u) reached: connection "
+		   "refused", sec.peer_text, rfs_cfg.sec.max_conns);
+	close(fd);
+	return true;
+}
+
 static void *conn_main(void *arg)
 {
 	struct rfs_conn_ctx *cc = arg;
@@ -426,6 +550,8 @@ static void *conn_main(void *arg)
 				rfs_xprt_buf_put(cc->x, ev[i].buf);
 				break;
 			case RFS_XEV_SEND:
+				if (cc->unsent)
+					cc->unsent--;
 				rfs_xprt_buf_put(cc->x, ev[i].buf);
 				break;
 			case RFS_XEV_CONN_DOWN:
@@ -458,6 +584,8 @@ static void *conn_main(void *arg)
 			}
 			timeout = (int)left;
 		}
+		if (conn_limits(cc, &timeout))
+			continue;
 		if (n > 0)
 			continue;
 		ret = rfs_xprt_arm(cc->x);
@@ -508,12 +636,15 @@ int rfs_conn_start(int fd, const char *transport)
 	pthread_attr_t attr;
 	int ret;
 
+	if (conn_refuse(fd))
+		return -EBUSY;
 	cc = calloc(1, sizeof(*cc));
 	if (!cc) {
 		close(fd);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&cc->wmu, NULL);
+	rfs_sec_conn_init(&cc->sec, fd);
 	cc->setup_fd = fd;
 	cc->stream = transport;
 	cc->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -554,13 +685,13 @@ err_free:
  * first four bytes, which say which transport it wants (a frame header
  * for tcp/uring, a setup magic for shm/rdma), then give the socket to a
  * transport context owned by this thread.  A peer that says nothing
- * within RFS_SETUP_TIMEOUT_MS is dropped; the accept loop never waits.
+ * before its setup deadline (--setup-timeout, auth.c) is dropped; the
+ * accept loop never waits.
  */
-#define RFS_SETUP_TIMEOUT_MS 10000
 
 static int conn_setup(struct rfs_conn_ctx *cc)
 {
-	long long deadline = now_ms() + RFS_SETUP_TIMEOUT_MS;
+	long long deadline = cc->sec.deadline;
 	struct rfs_xprt_params p;
 	const char *name;
 	uint8_t first[4];
@@ -581,9 +712,10 @@ static int conn_setup(struct rfs_conn_ctx *cc)
 		if (stop)
 			return -ESHUTDOWN;
 		if (left <= 0) {
-			rfs_warn("server: new connection: nothing received "
-				 "within %d s: dropped",
-				 RFS_SETUP_TIMEOUT_MS / 1000);
+			rfs_err_rl("server: %s: nothing received within "
+				   "the setup timeout (%u s): dropped",
+				   cc->sec.peer_text,
+				   rfs_cfg.sec.setup_timeout_ms / 1000);
 			return -ETIMEDOUT;
 		}
 		ret = poll(pfd, 2, (int)left);
@@ -614,6 +746,8 @@ static int conn_setup(struct rfs_conn_ctx *cc)
 		return -EPROTO;
 	}
 	rfs_xprt_params_default(&p);
+	if (rfs_cfg.sec.max_msg)
+		p.max_msg = rfs_cfg.sec.max_msg;
 	p.rdma_addr = rfs_cfg.listen_rdma[0] ? rfs_cfg.listen_rdma : NULL;
 	cc->max_msg = p.max_msg;
 	ret = rfs_xprt_open(name, &p, &cc->x);

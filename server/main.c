@@ -34,6 +34,7 @@
 #define SUGGESTED_UNIX "/run/ringfs/ringfsd.sock"
 #define DEFAULT_STATE_DIR "/var/lib/ringfsd"
 #define DEFAULT_MAX_NODES 65536ul
+#define DEFAULT_SESSION_GRACE 60u
 
 static void usage(FILE *f)
 {
@@ -58,6 +59,10 @@ static void usage(FILE *f)
 "  -t, --transport NAME    data path: %s (default: uring if built)\n"
 "  -s, --state-dir DIR     keeps the handle secret (default " DEFAULT_STATE_DIR ")\n"
 "  -n, --max-nodes N       node cache size (default %lu)\n"
+"      --session-grace S   keep a client's session (open files, locks,\n"
+"                          replies for replays) S seconds after its last\n"
+"                          connection drops (default 60; 0: free at once)\n"
+RFS_SEC_USAGE
 "  -v, --verbose           debug logging for the server\n"
 "  -d, --debug SUBSYS      debug logging for proto,xprt,server or all\n"
 "  -h, --help              this text\n"
@@ -314,6 +319,8 @@ int main(int argc, char **argv)
 		{ "transport", required_argument, NULL, 't' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "max-nodes", required_argument, NULL, 'n' },
+		{ "session-grace", required_argument, NULL, 'G' },
+		RFS_SEC_LOPTS,
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "debug", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
@@ -327,16 +334,17 @@ int main(int argc, char **argv)
 	char **exports = NULL, bound[320], list[1024];
 	unsigned nexp = 0;
 	unsigned long max_nodes = 0;
+	long session_grace = -1;
 	struct rfs_addr addr;
 	struct timespec ts;
-	int opt, lfd = -1, ufd = -1, sfd = -1, ret = 1;
+	int opt, lidx = 0, lfd = -1, ufd = -1, sfd = -1, ret = 1;
 
 	rfs_log_init("ringfsd");
 	exports = calloc((size_t)argc, sizeof(*exports));
 	if (!exports)
 		return 1;
 	while ((opt = getopt_long(argc, argv, "l:u:e:c:t:s:n:vd:hV", lopts,
-				  NULL)) != -1) {
+				  &lidx)) != -1) {
 		char *end;
 
 		switch (opt) {
@@ -370,6 +378,16 @@ int main(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case 'G':
+			errno = 0;
+			session_grace = strtol(optarg, &end, 10);
+			if (errno || *end || session_grace < 0 ||
+			    session_grace > 86400) {
+				rfs_err("--session-grace %s: expected seconds "
+					"(0..86400)", optarg);
+				goto out;
+			}
+			break;
 		case 'v':
 			rfs_log_set_level(LOG_DEBUG);
 			setenv("RINGFS_DEBUG", "server", 0);
@@ -379,6 +397,10 @@ int main(int argc, char **argv)
 			rfs_log_set_level(LOG_DEBUG);
 			setenv("RINGFS_DEBUG", optarg, 1);
 			rfs_log_init("ringfsd");
+			break;
+		case RFS_OPT_SEC:
+			if (rfs_cfg_cli_set(lopts[lidx].name, optarg))
+				goto out;
 			break;
 		case 'h':
 			usage(stdout);
@@ -405,7 +427,10 @@ int main(int argc, char **argv)
 		"tcp");
 	strcpy(rfs_cfg.state_dir, DEFAULT_STATE_DIR);
 	rfs_cfg.max_nodes = DEFAULT_MAX_NODES;
+	rfs_cfg.session_grace = DEFAULT_SESSION_GRACE;
 	if (config && rfs_cfg_load(&rfs_cfg, config))
+		goto out;
+	if (rfs_cfg_cli_apply(&rfs_cfg))
 		goto out;
 	if (listen_rdma)
 		snprintf(rfs_cfg.listen_rdma, sizeof(rfs_cfg.listen_rdma),
@@ -434,6 +459,8 @@ int main(int argc, char **argv)
 			 state_dir);
 	if (max_nodes)
 		rfs_cfg.max_nodes = max_nodes;
+	if (session_grace >= 0)
+		rfs_cfg.session_grace = (unsigned)session_grace;
 	for (unsigned i = 0; i < nexp; i++)
 		if (add_cli_export(&rfs_cfg, exports[i]))
 			goto out;
@@ -452,6 +479,8 @@ int main(int argc, char **argv)
 			"unix:/path)", rfs_cfg.listen);
 		goto out;
 	}
+	if (rfs_sec_start(&rfs_cfg, &addr))
+		goto out;
 	if (rfs_cfg_open_exports(&rfs_cfg))
 		goto out;
 

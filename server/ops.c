@@ -219,6 +219,9 @@ static int op_hello(struct rfs_req *r)
 
 	if (cc->sess)
 		return -EINVAL;
+	ret = rfs_auth_required(r, "HELLO");
+	if (ret)
+		return ret;
 	e = rfs_cfg_find_export(r->v.name, r->v.name_len);
 	if (!e) {
 		rfs_err_rl("server: %s: HELLO for unknown export '%.*s'",
@@ -227,6 +230,9 @@ static int op_hello(struct rfs_req *r)
 		r->close_after = true;
 		return -ENOENT;
 	}
+	ret = rfs_auth_hello(r, e);
+	if (ret)
+		return ret;
 	max_msg = q->max_msg < cc->max_msg ? q->max_msg : cc->max_msg;
 	if (max_msg < RFS_HDR_SIZE + 4096) {
 		r->close_after = true;
@@ -248,10 +254,14 @@ static int op_hello(struct rfs_req *r)
 		return r->mb.err;
 	p->features = feat;
 	p->session = s->id;
+	rfs_auth_session(r, s, s->token);
 	memcpy(p->token, s->token, sizeof(p->token));
+	rfs_auth_session_reply(r, p->token);
 	p->max_msg = max_msg;
 	p->max_inflight = q->max_inflight && q->max_inflight < 256 ?
 			  q->max_inflight : 256;
+	if (p->max_inflight > rfs_cfg.sec.max_inflight)
+		p->max_inflight = rfs_cfg.sec.max_inflight;
 	p->export_flags = e->ro ? RFS_EXPF_RO : 0;
 	ret = rfs_fill_entry(&p->root, e->root);
 	if (!ret)
@@ -270,12 +280,20 @@ static int op_attach(struct rfs_req *r)
 
 	if (cc->sess)
 		return -EINVAL;
+	ret = rfs_auth_required(r, "ATTACH");
+	if (ret)
+		return ret;
 	ret = rfs_session_attach(q->session, q->token, &s);
 	if (ret) {
 		rfs_err_rl("server: %s: ATTACH to session %016llx refused",
 			   rfs_conn_desc(cc->c),
 			   (unsigned long long)q->session);
 		r->close_after = true;
+		return ret;
+	}
+	ret = rfs_auth_attach(r, s);
+	if (ret) {
+		rfs_session_detach(s);
 		return ret;
 	}
 	cc->sess = s;
@@ -759,6 +777,8 @@ int rfs_dispatch(struct rfs_req *r)
 		return op_hello(r);
 	case RFS_OP_ATTACH:
 		return op_attach(r);
+	case RFS_OP_AUTH:
+		return rfs_auth_op(r);
 	case RFS_OP_PING:
 		return rfs_mb_put_bytes(&r->mb, r->v.data, r->v.data_len);
 	case RFS_OP_BYE:

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "auth.h"
 #include "proto.h"
 #include "xprt.h"
 
@@ -39,6 +40,7 @@ struct rfs_export {
 				   (the kernel refuses O_PATH fds there) */
 	dev_t dev;
 	struct rfs_node *root;	/* pinned for the server's lifetime */
+	struct rfs_export_acl acl;	/* auth.h: allowed networks */
 };
 
 struct rfs_srv_cfg {
@@ -49,8 +51,11 @@ struct rfs_srv_cfg {
 	char transport[16];
 	char state_dir[1024];
 	unsigned long max_nodes;
+	unsigned session_grace;	/* s a session outlives its last
+				   connection (--session-grace) */
 	unsigned nexports;
 	struct rfs_export exports[RFS_MAX_EXPORTS];
+	struct rfs_srv_sec sec;	/* auth.h: key, limits */
 };
 
 /* global counters for STATS */
@@ -124,6 +129,9 @@ struct rfs_session {
 	struct rfs_fh **fhs;	/* slot table */
 	uint32_t nfh;
 	uint32_t *gens;
+	struct rfs_drc *drc;	/* replies of non-idempotent requests */
+	long long orphan_since;	/* ms, CLOCK_MONOTONIC; 0: has conns */
+	bool bye;		/* the client said BYE: no grace period */
 	struct rfs_session *next;
 };
 
@@ -151,6 +159,28 @@ int rfs_fh_get(struct rfs_session *s, uint64_t fh, struct rfs_fh **out);
 void rfs_fh_put(struct rfs_session *s, struct rfs_fh *f);
 int rfs_fh_release(struct rfs_session *s, uint64_t fh);
 void rfs_sessions_fini(void);
+/* BYE: the client is leaving; free the session with its last connection */
+void rfs_session_bye(struct rfs_session *s);
+
+/* drc.c: duplicate-request cache, one per session */
+#define RFS_DRC_RUN 0		/* execute the request (entry reserved) */
+#define RFS_DRC_CACHED 1	/* replay: *frame is the stored reply */
+struct rfs_drc;
+int rfs_drc_new(struct rfs_drc **out);
+void rfs_drc_free(struct rfs_drc *d);
+/* Does op's reply go into the cache? */
+bool rfs_drc_wanted(uint16_t op);
+/*
+ * Before executing request id: RFS_DRC_RUN, RFS_DRC_CACHED (a malloc'd
+ * copy of the stored reply frame in *frame, *len; free it), or -EAGAIN
+ * (a replay whose original is still running after a bounded wait).
+ */
+int rfs_drc_begin(struct rfs_drc *d, uint64_t id, bool replay, void **frame,
+		  uint32_t *len);
+/* After: the reply frame sent for id (NULL: none). */
+void rfs_drc_end(struct rfs_drc *d, uint64_t id, const void *frame,
+		 uint32_t len);
+uint64_t rfs_drc_hits(struct rfs_drc *d);
 
 /* lock.c */
 struct rfs_conn_ctx;
@@ -184,6 +214,8 @@ struct rfs_conn_ctx {
 	int setup_fd;		/* accepted socket until the transport has it */
 	const char *stream;	/* byte-stream transport for RFS_MAGIC peers */
 	struct rfs_conn_ctx *next, *prev;	/* all connections */
+	struct rfs_conn_sec sec;	/* auth.h: peer, AUTH state */
+	unsigned unsent;	/* replies sent but not completed */
 };
 
 int rfs_conn_start(int fd, const char *transport);

@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
- * Sessions: created by HELLO, joined by ATTACH, freed when the last
- * connection leaves.  A session owns its open files: fh = slot index |
- * generation << 32, so a stale or forged fh gets -EBADF, never another
- * file.
+ * Sessions: created by HELLO, joined by ATTACH.  A session owns its open
+ * files (fh = slot index | generation << 32, so a stale or forged fh gets
+ * -EBADF, never another file), its lock fds and its duplicate-request
+ * cache.  It outlives its last connection for rfs_cfg.session_grace
+ * seconds so that a client whose connection dropped re-ATTACHes and finds
+ * all of them; a reaper thread frees the sessions whose grace ran out.
+ * A client that said BYE does not get a grace period.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -17,6 +21,90 @@
 static pthread_mutex_t sess_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct rfs_session *sess_list;
 static uint64_t sess_count;
+static pthread_cond_t reap_cv = PTHREAD_COND_INITIALIZER;
+static pthread_t reap_thr;
+static bool reap_started, reap_stop;
+
+#define REAP_TICK_MS 200
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void session_free(struct rfs_session *s);
+
+/* Unlink (under sess_mu) every orphan whose grace period ran out. */
+static struct rfs_session *expired_locked(long long now)
+{
+	struct rfs_session **pp = &sess_list, *dead = NULL;
+	long long grace = (long long)rfs_cfg.session_grace * 1000;
+
+	while (*pp) {
+		struct rfs_session *s = *pp;
+
+		if (!s->nconn && s->orphan_since &&
+		    now - s->orphan_since >= grace) {
+			*pp = s->next;
+			sess_count--;
+			s->next = dead;
+			dead = s;
+		} else {
+			pp = &s->next;
+		}
+	}
+	return dead;
+}
+
+static void *reap_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&sess_mu);
+	while (!reap_stop) {
+		struct rfs_session *dead;
+		struct timespec ts;
+
+		dead = expired_locked(mono_ms());
+		pthread_mutex_unlock(&sess_mu);
+		while (dead) {
+			struct rfs_session *s = dead;
+
+			dead = s->next;
+			rfs_info("server: session %016llx: grace period "
+				 "over: freed", (unsigned long long)s->id);
+			session_free(s);
+		}
+		pthread_mutex_lock(&sess_mu);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += REAP_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (!reap_stop)
+			pthread_cond_timedwait(&reap_cv, &sess_mu, &ts);
+	}
+	pthread_mutex_unlock(&sess_mu);
+	return NULL;
+}
+
+/* under sess_mu */
+static void reaper_start_locked(void)
+{
+	int ret;
+
+	if (reap_started || reap_stop)
+		return;
+	ret = pthread_create(&reap_thr, NULL, reap_main, NULL);
+	if (ret) {
+		rfs_err("server: session reaper thread: %s", strerror(ret));
+		return;
+	}
+	reap_started = true;
+}
 
 static int random_bytes(void *p, size_t len)
 {
@@ -46,6 +134,11 @@ int rfs_session_new(struct rfs_export *e, bool csum, uint32_t max_msg,
 		free(s);
 		return ret;
 	}
+	ret = rfs_drc_new(&s->drc);
+	if (ret) {
+		free(s);
+		return ret;
+	}
 	pthread_mutex_init(&s->mu, NULL);
 	s->exp = e;
 	s->csum = csum;
@@ -65,7 +158,9 @@ int rfs_session_attach(uint64_t id, const uint8_t token[16],
 		       struct rfs_session **out)
 {
 	struct rfs_session *s;
-	int ret = -EACCES;
+	/* an unknown session (server restarted, grace over): the client
+	   starts a new one with HELLO */
+	int ret = -EBADSLT;
 
 	pthread_mutex_lock(&sess_mu);
 	for (s = sess_list; s; s = s->next) {
@@ -75,8 +170,11 @@ int rfs_session_attach(uint64_t id, const uint8_t token[16],
 			continue;
 		for (int i = 0; i < 16; i++)
 			diff |= s->token[i] ^ token[i];
+		ret = -EACCES;
 		if (!diff) {
 			s->nconn++;
+			s->orphan_since = 0;
+			s->bye = false;
 			*out = s;
 			ret = 0;
 		}
@@ -97,6 +195,7 @@ static void fh_free(struct rfs_fh *f)
 static void session_free(struct rfs_session *s)
 {
 	rfs_locks_drop_session(s);
+	rfs_drc_free(s->drc);
 	for (uint32_t i = 0; i < s->nfh; i++)
 		if (s->fhs[i])
 			fh_free(s->fhs[i]);
@@ -113,7 +212,12 @@ void rfs_session_detach(struct rfs_session *s)
 
 	pthread_mutex_lock(&sess_mu);
 	last = --s->nconn == 0;
-	if (last) {
+	if (last && !s->bye && rfs_cfg.session_grace) {
+		/* keep it for a reconnecting client: the reaper frees it */
+		s->orphan_since = mono_ms();
+		reaper_start_locked();
+		last = false;
+	} else if (last) {
 		for (pp = &sess_list; *pp != s; pp = &(*pp)->next)
 			;
 		*pp = s->next;
@@ -134,8 +238,24 @@ uint64_t rfs_sessions_count(void)
 	return c;
 }
 
+void rfs_session_bye(struct rfs_session *s)
+{
+	pthread_mutex_lock(&sess_mu);
+	s->bye = true;
+	pthread_mutex_unlock(&sess_mu);
+}
+
 void rfs_sessions_fini(void)
 {
+	bool join;
+
+	pthread_mutex_lock(&sess_mu);
+	reap_stop = true;
+	join = reap_started;
+	pthread_cond_broadcast(&reap_cv);
+	pthread_mutex_unlock(&sess_mu);
+	if (join)
+		pthread_join(reap_thr, NULL);
 	pthread_mutex_lock(&sess_mu);
 	while (sess_list) {
 		struct rfs_session *s = sess_list;

@@ -99,6 +99,17 @@ int rfs_tf_req(uint16_t op, void *buf, uint32_t cap)
 		memset(q->token, 0x3c, sizeof(q->token));
 		break;
 	}
+	case RFS_OP_AUTH: {
+		struct rfs_auth_req *q = rfs_mb_put(&b, sizeof(*q));
+
+		if (!q)
+			break;
+		q->step = RFS_AUTH_CHALLENGE;
+		q->export_len = (uint16_t)strlen(TF_EXPORT);
+		memset(q->nonce, 0x5b, sizeof(q->nonce));
+		put_name(&b, TF_EXPORT);
+		break;
+	}
 	case RFS_OP_PING:
 		put_data(&b, TF_DATA_LEN);
 		break;
@@ -412,6 +423,13 @@ int rfs_tf_rep(uint16_t op, void *buf, uint32_t cap)
 
 		if (p)
 			p->requests = 12;
+		break;
+	}
+	case RFS_OP_AUTH: {
+		struct rfs_auth_rep *p = rfs_mb_put(&b, sizeof(*p));
+
+		if (p)
+			memset(p->nonce, 0x6c, sizeof(p->nonce));
 		break;
 	}
 	case RFS_OP_RESOLVE:

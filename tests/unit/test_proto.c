@@ -171,7 +171,7 @@ static void test_every_op(void)
 			T_EQ(rfs_proto_decode_rep(HDR, PAY, (uint16_t)op, &r),
 			     -EPROTO);
 	}
-	T_EQ(nknown, 41);
+	T_EQ(nknown, 42);
 }
 
 static void test_req_fields(void)
@@ -356,7 +356,7 @@ static void test_header(void)
 		T_EQ(rfs_proto_check_hdr(HDR, MAXMSG), -EPROTO);
 	}
 	{
-		static const uint16_t bad_ops[] = { 0, 7, 15, RFS_OP_MAX_,
+		static const uint16_t bad_ops[] = { 0, 8, 15, RFS_OP_MAX_,
 						    100, 0xffff };
 
 		for (n = 0; n < sizeof(bad_ops) / sizeof(bad_ops[0]); n++) {
@@ -801,6 +801,37 @@ static void test_req_rules(void)
 	reseal();
 	T_EQ(full_req(&v), -EPROTO);
 
+	/* AUTH: step, zero fields, export name rules, PROVE is bare */
+	req_of(RFS_OP_AUTH);
+	T_EQ(full_req(&v), 0);
+	T_EQ(v.name_len, (uint32_t)strlen(TF_EXPORT));
+	REQ(struct rfs_auth_req)->mac[31] = 1;	/* CHALLENGE has no mac */
+	reseal();
+	T_EQ(full_req(&v), -EPROTO);
+	req_of(RFS_OP_AUTH);
+	REQ(struct rfs_auth_req)->step = 3;
+	reseal();
+	T_EQ(full_req(&v), -EPROTO);
+	req_of(RFS_OP_AUTH);
+	REQ(struct rfs_auth_req)->pad = 1;
+	reseal();
+	T_EQ(full_req(&v), -EPROTO);
+	req_of(RFS_OP_AUTH);
+	REQ(struct rfs_auth_req)->step = RFS_AUTH_PROVE;
+	reseal();
+	T_EQ(full_req(&v), -EPROTO);	/* export name after a PROVE */
+	REQ(struct rfs_auth_req)->export_len = 0;
+	set_len(sizeof(struct rfs_auth_req));
+	T_EQ(full_req(&v), -EPROTO);	/* PROVE carries no nonce */
+	memset(REQ(struct rfs_auth_req)->nonce, 0, RFS_AUTH_NONCE);
+	memset(REQ(struct rfs_auth_req)->mac, 0xa5, RFS_AUTH_MAC);
+	reseal();
+	T_EQ(full_req(&v), 0);
+	req_of(RFS_OP_AUTH);
+	REQ(struct rfs_auth_req)->export_len = 0;
+	set_len(sizeof(struct rfs_auth_req));
+	T_EQ(full_req(&v), -EINVAL);	/* CHALLENGE needs an export */
+
 	/* RESOLVE handle length */
 	req_of(RFS_OP_RESOLVE);
 	REQ(struct rfs_resolve_req)->handle_len = RFS_HANDLE_MAX + 1;
@@ -1216,7 +1247,7 @@ static void test_opnames(void)
 	T_OK(!strcmp(rfs_proto_op_name(0), "?"));
 	T_OK(!strcmp(rfs_proto_op_name(RFS_OP_MAX_), "?"));
 	T_OK(!strcmp(rfs_proto_op_name(~0u), "?"));
-	T_OK(!rfs_proto_op_known(0) && !rfs_proto_op_known(7) &&
+	T_OK(!rfs_proto_op_known(0) && !rfs_proto_op_known(8) &&
 	     !rfs_proto_op_known(RFS_OP_MAX_));
 	for (op = 0; op < RFS_OP_MAX_; op++)
 		for (op2 = op + 1; op2 < RFS_OP_MAX_; op2++)

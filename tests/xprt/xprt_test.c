@@ -8,10 +8,16 @@
  *
  *   pingpong   1000 round trips of small frames, content checked
  *   large      frames around every buffer-class boundary up to max_msg,
- *              one at a time and all at once, checked byte by byte
+ *              one at a time and all at once, then runs of small frames
+ *              between frames around 64 KiB (uring's in-place receive
+ *              threshold), checked byte by byte
  *   inflight   256 frames in flight at once, answered in order
  *   peerdeath  the server thread drops its context mid-transfer: the
  *              client gets CONN_DOWN and every NOTIFY send completes
+ *   midframe   raw peers of the client's own transport send whole large
+ *              frames, then part of one, and die (FIN or RST): CONN_DOWN
+ *              -ECONNRESET, no partial frame; uring receives the rest
+ *              of a large frame in place (bounded copies)
  *   drain      the client queues 200 frames of 64 KiB and disconnects at
  *              once: every send completes before CONN_DOWN, and every
  *              one reported as sent reaches the server
@@ -19,7 +25,20 @@
  *              unbuilt names, NULL-slot wrappers, is_built/built
  *   badframe   raw sockets send bad headers to the server: each such
  *              connection goes down with the right -errno and the good
- *              connection keeps working
+ *              connection keeps working.  For shm: hostile peers offer
+ *              bad regions (refused at setup) or write garbage
+ *              descriptors, out-of-range slots and bad frames into the
+ *              shared rings
+ *
+ *   refused    (rdma) a connect to a closed port fails cleanly, then a
+ *              real connection works
+ *   badtoken   (rdma) the first RDMA connect carries a wrong session
+ *              token (RINGFS_RDMA_TEST_BAD_TOKEN=1): the server refuses
+ *              it, the client's connect fails, the next one works
+ *
+ * shm runs over a Unix socket (it is same-host only); the others over
+ * loopback TCP, or RFS_TEST_ADDR (an IPv4 address: rdma needs a device
+ * address, e.g. the VM's $VMRUN_IP).
  *
  * Every wait is bounded by an overall deadline; no sleeps.  Exit 0 on
  * success, 1 on failure, 77 when a transport is not built.
@@ -33,9 +52,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#if HAVE_SHM
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include "xprt_shm_i.h"
+#endif
 
 #include "addr.h"
 #include "log.h"
@@ -51,11 +78,16 @@
 #define DEATH_TOTAL 400
 
 static const char *cli_name, *srv_name, *test_case;
+static const char *test_addr = "127.0.0.1";	/* RFS_TEST_ADDR */
 static atomic_int failed;
 static long long deadline_ns;
 static unsigned drain_sent_ok;
 static atomic_bool server_done;	/* drain: sends completed with status 0 */
 static unsigned listen_port;
+static unsigned closed_port;
+static int closed_fd = -1;
+static bool use_unix;		/* shm: a Unix socket instead of TCP */
+static char unix_dir[64], unix_path[108];
 
 #define FAIL(...)                                                          \
 	do {                                                               \
@@ -239,9 +271,23 @@ static void server_accept(struct server *s)
 			FAIL("accept: %s", strerror(errno));
 		return;
 	}
-	rc = rfs_xprt_adopt(s->x, fd, &c);
+	rc = rfs_xprt_accept(s->x, fd, &c);
+	if (rc && use_unix && !strcmp(test_case, "badframe") &&
+	    s->nconn > 0) {
+		/* a hostile peer's offer, refused at setup */
+		if (s->nbad < 16)
+			s->bad_status[s->nbad++] = rc;
+		close(fd);
+		return;
+	}
+	if (rc && !strcmp(test_case, "badtoken") && s->nbad == 0) {
+		/* the client with the wrong token gave up */
+		s->bad_status[s->nbad++] = rc;
+		close(fd);
+		return;
+	}
 	if (rc) {
-		FAIL("server adopt: %s", strerror(-rc));
+		FAIL("server accept: %s", strerror(-rc));
 		close(fd);
 		return;
 	}
@@ -289,6 +335,7 @@ static void *server_main(void *arg)
 	int rc;
 
 	rfs_xprt_params_default(&prm);
+	prm.rdma_addr = test_addr;
 	rc = rfs_xprt_open(srv_name, &prm, &s->x);
 	CHECK(rc == 0, "server open %s: %s", srv_name, strerror(-rc));
 	p.x = s->x;
@@ -490,6 +537,41 @@ static int case_large(struct client *k)
 				return -1;
 		}
 	}
+	/*
+	 * Runs of small frames between frames around uring's in-place
+	 * receive threshold (64 KiB, one 32 KiB ring buffer more or less),
+	 * queued at once: the receiver switches between copying out of its
+	 * ring and receiving in place, and back, with frames straddling
+	 * its reads.
+	 */
+	for (unsigned rep = 0; rep < 3; rep++) {
+		static const uint32_t big[] = { 65535, 65536, 65537, 98303,
+						98304, 98305, 1u << 20 };
+		const unsigned nsmall = 20 + 20 * rep, nbig = 7;
+		uint64_t first = id;
+		uint32_t sz[80];
+		unsigned m = 0;
+
+		for (unsigned i = 0; i < nsmall; i++)
+			sz[m++] = RFS_HDR_SIZE + (i * 53) % 3000;
+		for (unsigned i = 0; i < nbig; i++)
+			sz[m++] = big[(i + rep) % nbig];
+		for (unsigned i = 0; i < m; i++)
+			if (!send_frame(k, RFS_OP_WRITE, id++,
+					sz[i] - RFS_HDR_SIZE, i % 5 == 0))
+				return -1;
+		for (unsigned i = 0; i < m; i++) {
+			struct rfs_buf *r = wait_recv(k);
+			bool ok;
+
+			if (!r)
+				return -1;
+			ok = check_reply(r, first + i, sz[i] - RFS_HDR_SIZE);
+			rfs_xprt_buf_put(k->x, r);
+			if (!ok)
+				return -1;
+		}
+	}
 	/* a frame over max_msg is refused before it reaches the wire */
 	if (rfs_xprt_buf_get(k->x, max + 1)) {
 		FAIL("buf_get(max_msg + 1) succeeded");
@@ -667,6 +749,236 @@ static int case_drain(struct client *k)
 	return 0;
 }
 
+/* ---- midframe: a peer dies inside a large frame ------------------------ */
+
+/*
+ * The client's own transport receives from a raw socket it writes itself
+ * (a loopback pair: one end adopted, the other ours), so the test knows
+ * when the transport has read every byte sent so far: the writer's send
+ * queue is empty (the receiving kernel has it all) and so is the adopted
+ * end's receive queue (the transport took it).
+ */
+struct midframe {
+	struct client *k;
+	struct rfs_conn *rc;	/* the adopted end */
+	int afd, wfd;		/* adopted end, raw writer */
+	int down;		/* CONN_DOWN status, 1 while up */
+	unsigned frames;	/* frames received on rc */
+};
+
+/* One turn of the loop: reap events, sleep a little on the wait fd. */
+static bool mf_step(struct midframe *m)
+{
+	struct rfs_xev ev[16];
+	struct pollfd pfd;
+	int n, rc;
+
+	if (expired()) {
+		FAIL("midframe: no progress before the deadline");
+		return false;
+	}
+	n = rfs_xprt_poll(m->k->x, ev, 16);
+	if (n < 0) {
+		FAIL("rfs_xprt_poll: %s", strerror(-n));
+		return false;
+	}
+	for (int i = 0; i < n; i++) {
+		if (ev[i].conn != m->rc) {
+			FAIL("midframe: event %d on the main connection",
+			     ev[i].type);
+			if (ev[i].buf)
+				rfs_xprt_buf_put(m->k->x, ev[i].buf);
+			continue;
+		}
+		if (ev[i].type == RFS_XEV_RECV) {
+			m->frames++;
+			rfs_xprt_buf_put(m->k->x, ev[i].buf);
+		} else if (ev[i].type == RFS_XEV_CONN_DOWN) {
+			m->down = ev[i].status;
+		}
+	}
+	if (n)
+		return true;
+	rc = rfs_xprt_arm(m->k->x);
+	if (rc < 0) {
+		FAIL("rfs_xprt_arm: %s", strerror(-rc));
+		return false;
+	}
+	if (rc > 0)
+		return true;
+	pfd = (struct pollfd){ .fd = rfs_xprt_wait_fd(m->k->x),
+			       .events = POLLIN };
+	if (poll(&pfd, 1, 5) < 0 && errno != EINTR) {
+		FAIL("poll: %s", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* Write len bytes to the raw end, then wait until the transport has them. */
+static bool mf_push(struct midframe *m, const uint8_t *p, size_t len)
+{
+	int inq = -1, outq = -1;
+
+	while (len) {
+		ssize_t w = send(m->wfd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w < 0 && errno != EAGAIN && errno != EINTR) {
+			FAIL("midframe: raw send: %s", strerror(errno));
+			return false;
+		}
+		if (w > 0) {
+			p += w;
+			len -= (size_t)w;
+		}
+		if (!mf_step(m))
+			return false;
+	}
+	for (;;) {
+		if (ioctl(m->wfd, SIOCOUTQ, &outq) || ioctl(m->afd, SIOCINQ,
+							    &inq)) {
+			FAIL("midframe: SIOCOUTQ/SIOCINQ: %s",
+			     strerror(errno));
+			return false;
+		}
+		if (outq == 0 && inq == 0)
+			return true;
+		if (!mf_step(m))
+			return false;
+	}
+}
+
+/* A loopback TCP pair; *a is adopted by the client's transport. */
+static bool mf_open(struct midframe *m)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sin);
+	int lfd, rc;
+	bool ok = false;
+
+	m->afd = m->wfd = -1;
+	m->rc = NULL;
+	m->down = 1;
+	m->frames = 0;
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(lfd >= 0, "socket: %s", strerror(errno));
+	CHECK(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	      listen(lfd, 1) == 0 &&
+	      getsockname(lfd, (struct sockaddr *)&sin, &sl) == 0,
+	      "midframe listen: %s", strerror(errno));
+	m->wfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(m->wfd >= 0, "socket: %s", strerror(errno));
+	CHECK(connect(m->wfd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	      "midframe connect: %s", strerror(errno));
+	m->afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	CHECK(m->afd >= 0, "accept: %s", strerror(errno));
+	rc = rfs_xprt_adopt(m->k->x, m->afd, &m->rc);
+	CHECK(rc == 0, "midframe adopt: %s", strerror(-rc));
+	ok = true;
+out:
+	if (lfd >= 0)
+		close(lfd);
+	return ok;
+}
+
+/*
+ * One dead peer: after `warm` whole frames of frame_len bytes, it sends
+ * `part` bytes of one more and dies (FIN, or RST when rst).  The
+ * transport must deliver the whole frames, then CONN_DOWN -ECONNRESET,
+ * and nothing of the partial frame.  Returns the bytes the transport
+ * copied in user space for the partial frame, or -1.
+ */
+static long long mf_one(struct client *k, uint32_t frame_len,
+			unsigned warm, uint32_t part, bool rst)
+{
+	struct midframe m = { .k = k };
+	struct rfs_xprt_stats s0, s1;
+	struct rfs_buf *b = NULL;
+	long long copied = -1;
+
+	if (!mf_open(&m))
+		goto out;
+	b = make_frame(k->x, RFS_OP_WRITE, 7, frame_len - RFS_HDR_SIZE);
+	if (!b)
+		goto out;
+	for (unsigned i = 0; i < warm; i++)
+		if (!mf_push(&m, b->data, frame_len))
+			goto out;
+	while (m.frames < warm && m.down == 1)
+		if (!mf_step(&m))
+			goto out;
+	CHECK(m.frames == warm && m.down == 1, "midframe: %u of %u frames, "
+	      "down %d", m.frames, warm, m.down);
+	rfs_xprt_get_stats(k->x, &s0);
+	if (!mf_push(&m, b->data, part))
+		goto out;
+	rfs_xprt_get_stats(k->x, &s1);
+	if (rst) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		CHECK(setsockopt(m.wfd, SOL_SOCKET, SO_LINGER, &lg,
+				 sizeof(lg)) == 0, "SO_LINGER: %s",
+		      strerror(errno));
+	}
+	close(m.wfd);
+	m.wfd = -1;
+	while (m.down == 1)
+		if (!mf_step(&m))
+			goto out;
+	CHECK(m.down == -ECONNRESET && m.frames == warm,
+	      "midframe: frame %u, %u of it then %s: down %d (%s), "
+	      "%u frames, want -ECONNRESET after %u", frame_len, part,
+	      rst ? "RST" : "FIN", m.down, strerror(-m.down), m.frames,
+	      warm);
+	copied = (long long)(s1.copies_bytes - s0.copies_bytes);
+out:
+	if (b)
+		rfs_xprt_buf_put(k->x, b);
+	if (m.rc && m.down != 1)
+		rfs_xprt_conn_free(m.rc);
+	else if (m.rc)
+		FAIL("midframe: connection left up");
+	if (m.wfd >= 0)
+		close(m.wfd);
+	return copied;
+}
+
+static int case_midframe(struct client *k)
+{
+	/* around the in-place receive threshold (uring: 64 KiB) */
+	const uint32_t sizes[] = { 65535, 65536, 65537, 1u << 20 };
+	bool uring = !strcmp(cli_name, "uring");
+	uint64_t id = 1;
+
+	for (unsigned i = 0; i < 4; i++) {
+		for (unsigned v = 0; v < 4; v++) {
+			bool rst = v & 1;
+			unsigned warm = v >> 1;	/* 0: fresh connection */
+			uint32_t part = sizes[i] - 1 - 4096 * v;
+			long long cp = mf_one(k, sizes[i], warm, part, rst);
+
+			if (cp < 0)
+				return -1;
+			/*
+			 * After one large frame the uring transport reads
+			 * at most one ring buffer (32 KiB) of the next one
+			 * before receiving the rest in place.
+			 */
+			if (uring && warm && sizes[i] >= 65536 &&
+			    cp > (long long)(32u << 10) + RFS_HDR_SIZE) {
+				FAIL("midframe: %lld bytes of a %u-byte "
+				     "partial frame copied", cp, part);
+				return -1;
+			}
+			/* the main connection still works */
+			if (!round_trip(k, RFS_OP_PING, id++, 100, false))
+				return -1;
+		}
+	}
+	return drain_notify(k) ? 0 : -1;
+}
+
 /* One raw connection sending bad bytes; wait for the server to drop it. */
 static bool raw_bad(const void *bytes, size_t len)
 {
@@ -710,6 +1022,226 @@ out:
 	return ok;
 }
 
+#if HAVE_SHM
+/* ---- shm: hostile peers ------------------------------------------------ */
+
+enum shm_bad {
+	SB_VERSION,	/* setup: unknown version */
+	SB_SHORT,	/* setup: region smaller than announced */
+	SB_PIPE,	/* setup: a pipe instead of a memfd */
+	SB_SLOT,	/* ring: descriptor names no slot */
+	SB_LEN,		/* ring: length beyond the slot's class */
+	SB_MAGIC,	/* ring: a frame with a bad magic */
+	SB_RING,	/* ring: producer index far past the ring */
+	SB_TRUNC,	/* ring: header length disagrees with descriptor */
+	SB_RET,		/* return ring: a slot the server never sent */
+	SB_TWICE,	/* ring: the same slot published twice */
+	SHM_NBAD
+};
+
+static const int shm_bad_want[SHM_NBAD] = {
+	-EPROTONOSUPPORT, -EINVAL, -EINVAL, -EPROTO, -EPROTO, -EBADMSG,
+	-EPROTO, -EPROTO, -EPROTO, -EPROTO,
+};
+
+/* Wait until the server closes fd (EOF or reset). */
+static bool wait_closed(int fd)
+{
+	char tmp[64];
+
+	for (;;) {
+		long long left = (deadline_ns - now_ns()) / 1000000;
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+		int rc;
+
+		if (left <= 0) {
+			FAIL("server never closed a hostile shm peer");
+			return false;
+		}
+		rc = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
+		if (rc < 0 && errno != EINTR) {
+			FAIL("poll: %s", strerror(errno));
+			return false;
+		}
+		if (rc <= 0)
+			continue;
+		n = read(fd, tmp, sizeof(tmp));
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return true;
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			FAIL("read: %s", strerror(errno));
+			return false;
+		}
+	}
+}
+
+static void put_frame(uint8_t *slot, uint32_t magic, uint32_t len)
+{
+	struct rfs_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	h.magic = magic;
+	h.major = RFS_PROTO_MAJOR;
+	h.opcode = RFS_OP_PING;
+	h.id = 77;
+	h.len = len;
+	memcpy(slot, &h, sizeof(h));
+	memset(slot + sizeof(h), 0x5a, 64);
+}
+
+/* One hostile connection doing `bad`; true when the server dropped it. */
+static bool shm_hostile(enum shm_bad bad)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct rfs_shm_setup s = {
+		.magic = RFS_SHM_MAGIC, .version = RFS_SHM_VERSION,
+		.max_msg = RFS_MSG_MAX_DEFAULT, .ring = 128,
+		.nslots = { 64, 4, 2 },
+	};
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(4 * sizeof(int))];
+	} cm;
+	struct rfs_shm_layout l;
+	struct rfs_shm_ack ack;
+	struct iovec iov;
+	struct msghdr m;
+	int fd = -1, memfd = -1, efd = -1, sefd = -1, pfd[2] = { -1, -1 };
+	uint8_t *map = NULL;
+	bool ok = false;
+	uint64_t one = 1;
+
+	CHECK(rfs_shm_layout(&s, &l) == 0, "hostile layout");
+	s.region_size = l.size;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", unix_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(fd >= 0, "socket: %s", strerror(errno));
+	CHECK(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0,
+	      "connect: %s", strerror(errno));
+	memfd = memfd_create("hostile", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	CHECK(memfd >= 0, "memfd_create: %s", strerror(errno));
+	CHECK(ftruncate(memfd, (off_t)(bad == SB_SHORT ? l.size / 2 :
+					l.size)) == 0,
+	      "ftruncate: %s", strerror(errno));
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CHECK(efd >= 0, "eventfd: %s", strerror(errno));
+	CHECK(pipe(pfd) == 0, "pipe: %s", strerror(errno));
+	if (bad == SB_VERSION)
+		s.version = 99;
+
+	memset(&cm, 0, sizeof(cm));
+	iov = (struct iovec){ .iov_base = &s, .iov_len = sizeof(s) };
+	m = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cm.b,
+			     .msg_controllen = CMSG_SPACE(2 * sizeof(int)) };
+	cm.h.cmsg_level = SOL_SOCKET;
+	cm.h.cmsg_type = SCM_RIGHTS;
+	cm.h.cmsg_len = CMSG_LEN(2 * sizeof(int));
+	memcpy(CMSG_DATA(&cm.h), (int[2]){ bad == SB_PIPE ? pfd[0] : memfd,
+					    efd }, 2 * sizeof(int));
+	CHECK(sendmsg(fd, &m, MSG_NOSIGNAL) == (ssize_t)sizeof(s),
+	      "sendmsg setup: %s", strerror(errno));
+
+	memset(&cm, 0, sizeof(cm));
+	iov = (struct iovec){ .iov_base = &ack, .iov_len = sizeof(ack) };
+	m = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cm.b,
+			     .msg_controllen = sizeof(cm.b) };
+	CHECK(recvmsg(fd, &m, MSG_CMSG_CLOEXEC) == (ssize_t)sizeof(ack),
+	      "recvmsg ack: %s", strerror(errno));
+	CHECK(ack.magic == RFS_SHM_ACK_MAGIC, "ack magic %#x", ack.magic);
+	if (bad <= SB_PIPE) {
+		CHECK(ack.status == shm_bad_want[bad],
+		      "hostile setup %d answered %d", bad, ack.status);
+		ok = wait_closed(fd);
+		goto out;
+	}
+	CHECK(ack.status == 0 && CMSG_FIRSTHDR(&m), "ack %d", ack.status);
+	memcpy(&sefd, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(int));
+	/* the server sealed our region: it can no longer shrink */
+	CHECK(ftruncate(memfd, 4096) < 0 && errno == EPERM,
+	      "region not sealed against shrinking");
+	map = mmap(NULL, l.size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
+		   0);
+	CHECK(map != MAP_FAILED, "mmap: %s", strerror(errno));
+	{
+		struct rfs_shm_ctl *ctl = (void *)map;
+		struct rfs_shm_desc *d = (void *)(map + l.desc_off[0]);
+		uint32_t *ret = (void *)(map + l.ret_off[1]);
+		uint8_t *slab = map + l.slab_off[0];
+		uint32_t head = 1;
+
+		switch (bad) {
+		case SB_SLOT:
+			d[0] = (struct rfs_shm_desc){ l.nslots, 64 };
+			break;
+		case SB_LEN:
+			put_frame(slab, RFS_MAGIC, 4096);
+			d[0] = (struct rfs_shm_desc){ 0, 4096 + 48 };
+			break;
+		case SB_MAGIC:
+			put_frame(slab, 0xdeadbeef, 16);
+			d[0] = (struct rfs_shm_desc){ 0, 64 };
+			break;
+		case SB_RING:
+			head = l.ring + 5;
+			break;
+		case SB_TRUNC:
+			put_frame(slab, RFS_MAGIC, 100);
+			d[0] = (struct rfs_shm_desc){ 0, 64 };
+			break;
+		case SB_RET:
+			head = 0;
+			ret[0] = 3;
+			atomic_store_explicit(&ctl->rhead[1].v, 1,
+					      memory_order_release);
+			break;
+		case SB_TWICE:
+			put_frame(slab, RFS_MAGIC, 16);
+			d[0] = d[1] = (struct rfs_shm_desc){ 0, 64 };
+			head = 2;
+			break;
+		default:
+			break;
+		}
+		atomic_store_explicit(&ctl->head[0].v, head,
+				      memory_order_release);
+	}
+	CHECK(write(sefd, &one, sizeof(one)) == sizeof(one),
+	      "wake server: %s", strerror(errno));
+	ok = wait_closed(fd);
+out:
+	if (map && map != MAP_FAILED)
+		munmap(map, l.size);
+	for (int i = 0; i < 2; i++)
+		if (pfd[i] >= 0)
+			close(pfd[i]);
+	if (sefd >= 0)
+		close(sefd);
+	if (efd >= 0)
+		close(efd);
+	if (memfd >= 0)
+		close(memfd);
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static int shm_badframe(struct client *k, uint64_t id)
+{
+	for (int bad = 0; bad < SHM_NBAD; bad++) {
+		if (!shm_hostile((enum shm_bad)bad))
+			return -1;
+		/* the good connection keeps working */
+		if (!round_trip(k, RFS_OP_PING, id++, 100 + 1000 * bad,
+				bad & 1))
+			return -1;
+	}
+	return drain_notify(k) ? 0 : -1;
+}
+#endif /* HAVE_SHM */
+
 static int case_badframe(struct client *k)
 {
 	uint8_t junk[4096];
@@ -718,6 +1250,10 @@ static int case_badframe(struct client *k)
 
 	if (!round_trip(k, RFS_OP_PING, id++, 16, false))
 		return -1;
+#if HAVE_SHM
+	if (use_unix)
+		return shm_badframe(k, id);
+#endif
 
 	memset(junk, 0xa5, sizeof(junk));
 	if (!raw_bad(junk, RFS_HDR_SIZE))	/* bad magic */
@@ -759,7 +1295,7 @@ static void *client_main(void *arg)
 	struct rfs_xprt_params prm;
 	struct rfs_xprt_stats st;
 	struct rfs_addr a;
-	char as[64];
+	char as[160];
 	int rc;
 
 	rfs_xprt_params_default(&prm);
@@ -767,9 +1303,29 @@ static void *client_main(void *arg)
 	CHECK(rc == 0, "client open %s: %s", cli_name, strerror(-rc));
 	k->p.x = k->x;
 	k->p.extra_fd = -1;
-	snprintf(as, sizeof(as), "127.0.0.1:%u", listen_port);
+	if (use_unix)
+		snprintf(as, sizeof(as), "unix:%s", unix_path);
+	else
+		snprintf(as, sizeof(as), "%s:%u", test_addr, listen_port);
 	rc = rfs_addr_parse(as, 0, &a);
 	CHECK(rc == 0, "rfs_addr_parse(%s): %s", as, strerror(-rc));
+	if (!strcmp(test_case, "refused")) {
+		struct rfs_addr dead;
+
+		/* nobody listens on closed_port: refused, nothing leaks */
+		snprintf(as, sizeof(as), "%s:%u", test_addr, closed_port);
+		rc = rfs_addr_parse(as, 0, &dead);
+		CHECK(rc == 0, "rfs_addr_parse(%s): %s", as, strerror(-rc));
+		rc = rfs_xprt_connect(k->x, &dead, 5000, &k->c);
+		CHECK(rc == -ECONNREFUSED && !k->c,
+		      "connect to a closed port: %d (%s)", rc, strerror(-rc));
+	}
+	if (!strcmp(test_case, "badtoken")) {
+		rc = rfs_xprt_connect(k->x, &a, 5000, &k->c);
+		CHECK(rc == -ECONNREFUSED && !k->c,
+		      "connect with a wrong token: %d (%s)", rc,
+		      strerror(-rc));
+	}
 	rc = rfs_xprt_connect(k->x, &a, 5000, &k->c);
 	CHECK(rc == 0, "rfs_xprt_connect: %s", strerror(-rc));
 	CHECK(strlen(rfs_conn_desc(k->c)) > 0, "empty conn desc");
@@ -784,6 +1340,11 @@ static void *client_main(void *arg)
 		rc = case_peerdeath(k);
 	else if (!strcmp(test_case, "drain"))
 		rc = case_drain(k);
+	else if (!strcmp(test_case, "midframe"))
+		rc = case_midframe(k);
+	else if (!strcmp(test_case, "refused") ||
+		 !strcmp(test_case, "badtoken"))
+		rc = case_pingpong(k);
 	else
 		rc = case_badframe(k);
 	if (rc)
@@ -839,8 +1400,14 @@ static int case_registry(void)
 	      "params_default");
 	CHECK(rfs_xprt_open("nosuch", &prm, &x) == -ENOENT && !x,
 	      "unknown name not -ENOENT");
-	CHECK(rfs_xprt_open("shm", &prm, &x) == -ENOTSUP, "shm");
-	CHECK(rfs_xprt_open("rdma", &prm, &x) == -ENOTSUP, "rdma");
+	rc = rfs_xprt_open("shm", &prm, &x);
+	CHECK(rc == (rfs_xprt_is_built("shm") ? 0 : -ENOTSUP), "shm: %d", rc);
+	if (x) {
+		rfs_xprt_close(x);
+		x = NULL;
+	}
+	CHECK(rfs_xprt_is_built("rdma") ||
+	      rfs_xprt_open("rdma", &prm, &x) == -ENOTSUP, "rdma");
 	CHECK(rfs_xprt_is_built("tcp") && !rfs_xprt_is_built("nosuch") &&
 	      !rfs_xprt_is_built(NULL), "is_built");
 	CHECK(strstr(rfs_xprt_built(), "tcp") != NULL, "built list");
@@ -862,15 +1429,55 @@ out:
 	return atomic_load(&failed) ? 1 : 0;
 }
 
+static int listen_unix(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	strcpy(unix_dir, "/tmp/xprt_test.XXXXXX");
+	if (!mkdtemp(unix_dir))
+		return -errno;
+	snprintf(unix_path, sizeof(unix_path), "%s/sock", unix_dir);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", unix_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, 16)) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
 static int listen_lo(void)
 {
+	if (use_unix)
+		return listen_unix();
+
 	struct sockaddr_in sin = {
 		.sin_family = AF_INET,
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 	};
 	socklen_t len = sizeof(sin);
 	int fd;
 
+	if (inet_pton(AF_INET, test_addr, &sin.sin_addr) != 1)
+		return -EINVAL;
+	/* a port nobody listens on, for "refused": bound, never listening */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len)) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	closed_port = ntohs(sin.sin_port);
+	closed_fd = fd;
+	sin.sin_port = 0;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -890,7 +1497,8 @@ int main(int argc, char **argv)
 {
 	static const char *const cases[] = { "pingpong", "large", "inflight",
 					     "peerdeath", "badframe",
-					     "drain", "registry" };
+					     "drain", "registry", "refused",
+					     "badtoken", "midframe" };
 	static struct client cli;
 	pthread_t st, ct;
 	bool known = false;
@@ -915,7 +1523,16 @@ int main(int argc, char **argv)
 		printf("SKIP: transports built: %s\n", rfs_xprt_built());
 		return 77;
 	}
+	if (getenv("RFS_TEST_ADDR"))
+		test_addr = getenv("RFS_TEST_ADDR");
+	if (!strcmp(test_case, "badtoken"))
+		setenv("RINGFS_RDMA_TEST_BAD_TOKEN", "1", 1);
 	deadline_ns = now_ns() + DEADLINE_S * 1000000000LL;
+	use_unix = !strcmp(cli_name, "shm") || !strcmp(srv_name, "shm");
+	if (use_unix && !strcmp(test_case, "midframe")) {
+		printf("SKIP: midframe needs a byte-stream client\n");
+		return 77;
+	}
 	if (!strcmp(test_case, "registry")) {
 		rc = case_registry();
 		printf("%s %s registry: %s\n", cli_name, srv_name,
@@ -944,15 +1561,27 @@ int main(int argc, char **argv)
 	pthread_join(ct, NULL);
 	pthread_join(st, NULL);
 	close(lfd);
+	if (use_unix) {
+		unlink(unix_path);
+		rmdir(unix_dir);
+	}
 
 	if (!strcmp(test_case, "badframe") && !atomic_load(&failed)) {
-		static const int want[] = { -EBADMSG, -EMSGSIZE,
-					    -EPROTONOSUPPORT, -EBADMSG };
+		static const int want_tcp[] = { -EBADMSG, -EMSGSIZE,
+						-EPROTONOSUPPORT, -EBADMSG };
+		const int *want = want_tcp;
+		int nwant = 4;
 
-		if (srv.nbad != 4)
-			FAIL("server saw %d bad connections, want 4",
-			     srv.nbad);
-		for (int i = 0; i < srv.nbad && i < 4; i++)
+#if HAVE_SHM
+		if (use_unix) {
+			want = shm_bad_want;
+			nwant = SHM_NBAD;
+		}
+#endif
+		if (srv.nbad != nwant)
+			FAIL("server saw %d bad connections, want %d",
+			     srv.nbad, nwant);
+		for (int i = 0; i < srv.nbad && i < nwant; i++)
 			if (srv.bad_status[i] != want[i])
 				FAIL("bad connection %d: status %d (%s), "
 				     "want %d (%s)",
@@ -960,6 +1589,12 @@ int main(int argc, char **argv)
 				     strerror(-srv.bad_status[i]), want[i],
 				     strerror(-want[i]));
 	}
+	if (!strcmp(test_case, "badtoken") && !atomic_load(&failed) &&
+	    (srv.nbad != 1 || srv.nconn != 1))
+		FAIL("badtoken: server refused %d, accepted %d; want 1 and 1",
+		     srv.nbad, srv.nconn);
+	if (closed_fd >= 0)
+		close(closed_fd);
 	if (!strcmp(test_case, "drain") && (unsigned)srv.frames < drain_sent_ok)
 		FAIL("drain: server got %d frames, %u were reported sent",
 		     srv.frames, drain_sent_ok);

@@ -1,0 +1,1319 @@
+// SPDX-License-Identifier: MIT
+/*
+ * xprt_rdma: RDMA verbs (rdma-core) over an RC queue pair, connected by
+ * librdmacm and tied to the TCP control connection by a session token.
+ * The setup handshake is in xprt_rdma_setup.c, the messages and the
+ * internal structures in xprt_rdma_i.h.
+ *
+ * Memory.  Every buffer the caller sees comes from a per-context pool of
+ * chunks; each chunk is registered once (ibv_reg_mr, local write + remote
+ * read) when the pool grows and deregistered only by fini: no
+ * registration on the I/O path.  A buffer has a 64-byte prefix in front
+ * of data, so a SEND of [struct rdma_msg][frame] needs neither a copy nor
+ * a second SGE.  All connections of a context share one protection domain
+ * (the device of the first connection); the server has one context per
+ * connection, so a peer can only ever name its own connection's memory,
+ * and nothing is remotely writable.
+ *
+ * Messages.  Receives are pool buffers of the smallest class, posted per
+ * connection (`nrecv` of them).  A frame up to the negotiated inline
+ * threshold travels inline: the receive buffer itself is lent to the
+ * caller (no copy) and a fresh one is posted in its place.  A larger
+ * frame stays in the sender's buffer: the sender SENDs a descriptor
+ * {addr, len, rkey, cookie}; the receiver takes a buffer of the right
+ * size, RDMA-READs the frame into it, and answers DONE so the sender can
+ * release its buffer.  So the receiver controls memory and pacing in both
+ * directions.  (The issue's other variant, the server RDMA-WRITEs read
+ * replies into a buffer the client advertised with its request, saves
+ * the DONE round trip for reads; it needs the client to pre-advertise a
+ * buffer per request and is left for later.)
+ *
+ * Ordering.  Frames are delivered in the order they were sent: a frame
+ * whose RDMA READ is still running holds back the inline frames behind
+ * it (the rx queue).
+ *
+ * Credits.  A message consumes one receive of the peer; `credits` tells
+ * how many we may still send.  Every message returns, piggy-backed, the
+ * receives we re-posted since we last said so; with nothing to send, an
+ * explicit CREDIT message goes out when half of them are owed or when
+ * the peer flags that it runs short.  The last credit is reserved for
+ * CREDIT messages, so two peers can never both wait for credits.  The
+ * sender therefore never overruns the receiver (rnr_retry is small on
+ * purpose: an RNR would be our bug).
+ *
+ * Completions.  poll() reaps each connection's CQ (ibv_poll_cq, no
+ * syscall with rxe or hardware) and only looks at the epoll fd (the
+ * completion channels, the rdma_cm event channels, the TCP control
+ * sockets) when the CQs were empty.  arm() spins on the CQs for a short
+ * while, then requests a notification and polls once more, so a
+ * completion that raced the request is not lost.  wait_fd() is the epoll
+ * fd: a CQ event, a disconnect and the TCP control socket's hangup all
+ * wake the caller.
+ *
+ * Teardown.  Peer death (TCP EOF, DISCONNECTED, a work request in error)
+ * destroys the QP first, so no completion can name a buffer any more,
+ * then completes everything the connection held: NOTIFY sends with an
+ * error, the rest back to the pool; then one CONN_DOWN.  Resources go in
+ * the reverse order of creation: QP, CQ, completion channel, cm id, cm
+ * event channel, socket; MRs and the PD in fini.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+
+#include "addr.h"
+#include "log.h"
+#include "proto.h"
+#include "xprt_impl.h"
+#include "xprt_rdma_i.h"
+/* ---- device and pool ------------------------------------------------ */
+
+int rfs_rdma_dev_bind(struct rdma_xprt *t, struct ibv_context *verbs)
+{
+	int rc;
+
+	if (t->pd) {
+		if (t->verbs != verbs) {
+			rfs_err("xprt: rdma: connection on device %s, but "
+				"this context is bound to %s",
+				ibv_get_device_name(verbs->device),
+				ibv_get_device_name(t->verbs->device));
+			return -EXDEV;
+		}
+		return 0;
+	}
+	rc = ibv_query_device(verbs, &t->dattr);
+	if (rc) {
+		rfs_err("xprt: rdma: ibv_query_device(%s): %s",
+			ibv_get_device_name(verbs->device), strerror(rc));
+		return -rc;
+	}
+	t->pd = ibv_alloc_pd(verbs);
+	if (!t->pd) {
+		rc = -(errno ? errno : ENOMEM);
+		rfs_err("xprt: rdma: ibv_alloc_pd(%s): %s",
+			ibv_get_device_name(verbs->device), strerror(-rc));
+		return rc;
+	}
+	t->verbs = verbs;
+	return 0;
+}
+
+/* Bind to the first device when a buffer is wanted before any connection. */
+static int dev_bind_default(struct rdma_xprt *t)
+{
+	struct ibv_context **list;
+	int n = 0, rc;
+
+	if (t->pd)
+		return 0;
+	list = rdma_get_devices(&n);
+	if (!list || n < 1) {
+		if (list)
+			rdma_free_devices(list);
+		return -ENODEV;
+	}
+	rc = rfs_rdma_dev_bind(t, list[0]);
+	rdma_free_devices(list);
+	return rc;
+}
+
+static int pool_grow(struct rdma_xprt *t, unsigned ci)
+{
+	struct pool_class *pc = &t->cls[ci];
+	size_t stride = BUF_PFX + pc->size;
+	struct rdma_chunk *ch;
+	int rc;
+
+	rc = dev_bind_default(t);
+	if (rc)
+		return rc;
+	ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return -ENOMEM;
+	ch->bufs = calloc(pc->per_chunk, sizeof(*ch->bufs));
+	ch->len = stride * pc->per_chunk;
+	if (!ch->bufs || posix_memalign(&ch->mem, 4096, ch->len)) {
+		rc = -ENOMEM;
+		goto free_bufs;
+	}
+	t->st.syscalls++;
+	ch->mr = ibv_reg_mr(t->pd, ch->mem, ch->len,
+			    IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ);
+	if (!ch->mr) {
+		rc = -(errno ? errno : ENOMEM);
+		rfs_err("xprt: rdma: ibv_reg_mr(%zu bytes): %s", ch->len,
+			strerror(-rc));
+		goto free_mem;
+	}
+	for (uint32_t i = 0; i < pc->per_chunk; i++) {
+		struct rdma_buf *rb = &ch->bufs[i];
+
+		rb->b.data = (char *)ch->mem + i * stride + BUF_PFX;
+		rb->b.cap = pc->size;
+		rb->chunk = ch;
+		rb->cls = (uint8_t)ci;
+		rb->free = 1;
+		rb->next = pc->free;
+		pc->free = rb;
+	}
+	t->nbufs += pc->per_chunk;
+	t->nfree += pc->per_chunk;
+	ch->next = t->chunks;
+	t->chunks = ch;
+	rfs_dbg(RFS_SUB_XPRT, "xprt: rdma: pool: registered %u buffers of %u",
+		pc->per_chunk, pc->size);
+	return 0;
+
+free_mem:
+	free(ch->mem);
+free_bufs:
+	free(ch->bufs);
+	free(ch);
+	return rc;
+}
+
+static struct rdma_buf *pool_get(struct rdma_xprt *t, uint32_t size)
+{
+	struct pool_class *pc = NULL;
+	struct rdma_buf *rb;
+	unsigned i;
+
+	if (size > t->base.params.max_msg)
+		return NULL;
+	for (i = 0; i < t->ncls; i++) {
+		if (size <= t->cls[i].size) {
+			pc = &t->cls[i];
+			break;
+		}
+	}
+	if (!pc)
+		return NULL;
+	if (!pc->free && pool_grow(t, i))
+		return NULL;
+	rb = pc->free;
+	pc->free = rb->next;
+	t->nfree--;
+	rb->next = NULL;
+	rb->free = 0;
+	rb->op = BOP_NONE;
+	rb->posted = rb->sent = rb->acked = rb->ready = 0;
+	rb->send_flags = 0;
+	rb->b.len = 0;
+	return rb;
+}
+
+static void pool_put(struct rdma_xprt *t, struct rdma_buf *rb)
+{
+	struct pool_class *pc = &t->cls[rb->cls];
+
+	if (rb->free) {
+		rfs_err("xprt: rdma: buffer %p returned twice", (void *)rb);
+		return;
+	}
+	rb->free = 1;
+	rb->op = BOP_NONE;
+	rb->next = pc->free;
+	pc->free = rb;
+	t->nfree++;
+}
+
+static struct rfs_buf *rdma_buf_get(struct rfs_xprt *x, uint32_t size)
+{
+	struct rdma_buf *rb = pool_get(RX(x), size);
+
+	return rb ? &rb->b : NULL;
+}
+
+static void rdma_buf_put(struct rfs_xprt *x, struct rfs_buf *b)
+{
+	if (b)
+		pool_put(RX(x), container_of(b, struct rdma_buf, b));
+}
+
+/* ---- events ----------------------------------------------------------- */
+
+static void ev_push(struct rdma_xprt *t, enum rfs_xev_type type, int status,
+		    struct rdma_conn *c, struct rdma_buf *rb)
+{
+	struct rfs_xev *e;
+
+	if (t->evq_n == t->evq_cap) {
+		uint32_t ncap = t->evq_cap ? t->evq_cap * 2 : 256;
+		struct rfs_xev *n = malloc(ncap * sizeof(*n));
+
+		if (!n) {
+			/* nowhere to report it: log, and do not leak */
+			rfs_err_rl("xprt: %s: event queue: out of memory, "
+				   "event dropped", c->desc);
+			if (rb)
+				pool_put(t, rb);
+			return;
+		}
+		for (uint32_t i = 0; i < t->evq_n; i++)
+			n[i] = t->evq[(t->evq_head + i) % t->evq_cap];
+		free(t->evq);
+		t->evq = n;
+		t->evq_cap = ncap;
+		t->evq_head = 0;
+	}
+	e = &t->evq[(t->evq_head + t->evq_n) % t->evq_cap];
+	e->type = type;
+	e->status = status;
+	e->conn = (struct rfs_conn *)(void *)c;
+	e->buf = rb ? &rb->b : NULL;
+	t->evq_n++;
+}
+
+/* ---- teardown --------------------------------------------------------- */
+
+static void posted_add(struct rdma_conn *c, struct rdma_buf *rb)
+{
+	rb->posted = 1;
+	rb->iprev = NULL;
+	rb->inext = c->posted;
+	if (c->posted)
+		c->posted->iprev = rb;
+	c->posted = rb;
+}
+
+static void posted_del(struct rdma_conn *c, struct rdma_buf *rb)
+{
+	if (!rb->posted)
+		return;
+	if (rb->iprev)
+		rb->iprev->inext = rb->inext;
+	else
+		c->posted = rb->inext;
+	if (rb->inext)
+		rb->inext->iprev = rb->iprev;
+	rb->posted = 0;
+	rb->iprev = rb->inext = NULL;
+}
+
+static void send_done(struct rdma_conn *c, struct rdma_buf *rb, int status)
+{
+	if (rb->send_flags & RFS_SEND_NOTIFY)
+		ev_push(c->t, RFS_XEV_SEND, status, c, rb);
+	else
+		pool_put(c->t, rb);
+}
+
+/* Release a buffer the connection held, whatever it was doing. */
+static void drop_buf(struct rdma_conn *c, struct rdma_buf *rb, int status)
+{
+	if (rb->op == BOP_FRAME || rb->op == BOP_RMA)
+		send_done(c, rb, status);
+	else
+		pool_put(c->t, rb);
+}
+
+static void ep_del_all(struct rdma_conn *c)
+{
+	static const int none = -1;
+	int fds[EP_N] = { c->fd, c->cm_ch ? c->cm_ch->fd : none,
+			  c->cch ? c->cch->fd : none };
+
+	for (int k = 0; k < EP_N; k++) {
+		if (!c->ep_added[k])
+			continue;
+		c->t->st.syscalls++;
+		if (epoll_ctl(c->t->epfd, EPOLL_CTL_DEL, fds[k], NULL))
+			rfs_warn("xprt: %s: epoll_ctl(DEL): %s", c->desc,
+				 strerror(errno));
+		c->ep_added[k] = false;
+	}
+}
+
+/*
+ * The unwind ladder, in reverse order of creation.  After the QP is
+ * gone no completion can name one of our buffers.  The TCP socket is
+ * closed only when close_fd (on a failed adopt/accept it stays the
+ * caller's).
+ */
+void rfs_rdma_conn_release(struct rdma_conn *c, bool close_fd)
+{
+	ep_del_all(c);
+	if (c->id && c->id->qp)
+		rdma_destroy_qp(c->id);
+	if (c->cq && ibv_destroy_cq(c->cq))
+		rfs_warn("xprt: %s: ibv_destroy_cq: %s", c->desc,
+			 strerror(errno));
+	c->cq = NULL;
+	if (c->cch && ibv_destroy_comp_channel(c->cch))
+		rfs_warn("xprt: %s: ibv_destroy_comp_channel: %s", c->desc,
+			 strerror(errno));
+	c->cch = NULL;
+	if (c->id && rdma_destroy_id(c->id))
+		rfs_warn("xprt: %s: rdma_destroy_id: %s", c->desc,
+			 strerror(errno));
+	c->id = NULL;
+	if (c->lid && rdma_destroy_id(c->lid))
+		rfs_warn("xprt: %s: rdma_destroy_id(listener): %s", c->desc,
+			 strerror(errno));
+	c->lid = NULL;
+	if (c->cm_ch)
+		rdma_destroy_event_channel(c->cm_ch);
+	c->cm_ch = NULL;
+	if (close_fd && c->fd >= 0 && close(c->fd))
+		rfs_warn("xprt: %s: close: %s", c->desc, strerror(errno));
+	c->fd = -1;
+}
+
+/* Give back every buffer the connection holds. */
+void rfs_rdma_conn_drop_bufs(struct rdma_conn *c, int send_status)
+{
+	struct rdma_buf *rb, *next;
+
+	while (c->posted) {
+		rb = c->posted;
+		posted_del(c, rb);
+		drop_buf(c, rb, send_status);
+	}
+	for (rb = c->txq_head; rb; rb = next) {
+		next = rb->next;
+		rb->next = NULL;
+		drop_buf(c, rb, send_status);
+	}
+	c->txq_head = c->txq_tail = NULL;
+	for (rb = c->ctlq_head; rb; rb = next) {
+		next = rb->next;
+		rb->next = NULL;
+		pool_put(c->t, rb);
+	}
+	c->ctlq_head = c->ctlq_tail = NULL;
+	for (rb = c->rxq_head; rb; rb = next) {
+		next = rb->next;
+		rb->next = NULL;
+		pool_put(c->t, rb);
+	}
+	c->rxq_head = c->rxq_tail = NULL;
+	memset(c->rma, 0, sizeof(c->rma));
+	c->rma_n = 0;
+	c->sends_out = 0;
+	c->sq_used = 0;
+}
+
+static void conn_down(struct rdma_conn *c, int status)
+{
+	if (c->state == CS_DOWN)
+		return;
+	c->state = CS_DOWN;
+	/* tell the peer at once; destroying the id would too, later */
+	if (c->id && c->id->qp)
+		rdma_disconnect(c->id);
+	rfs_rdma_conn_release(c, true);
+	rfs_rdma_conn_drop_bufs(c, status < 0 ? status : -EPIPE);
+	rfs_dbg(RFS_SUB_XPRT, "xprt: %s: down (%s)", c->desc,
+		status ? strerror(-status) : "closed");
+	ev_push(c->t, RFS_XEV_CONN_DOWN, status, c, NULL);
+}
+
+/* ---- posting ---------------------------------------------------------- */
+
+static int post_recv(struct rdma_conn *c, struct rdma_buf *rb)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)bmsg(rb),
+		.length = MSG_SZ + rb->b.cap,
+		.lkey = rb->chunk->mr->lkey,
+	};
+	struct ibv_recv_wr wr = {
+		.wr_id = (uintptr_t)rb,
+		.sg_list = &sge,
+		.num_sge = 1,
+	}, *bad;
+	int rc;
+
+	rb->op = BOP_RECV;
+	rc = ibv_post_recv(c->id->qp, &wr, &bad);
+	if (rc) {
+		rfs_err("xprt: %s: ibv_post_recv: %s", c->desc, strerror(rc));
+		pool_put(c->t, rb);
+		return -rc;
+	}
+	posted_add(c, rb);
+	return 0;
+}
+
+int rfs_rdma_post_fresh_recv(struct rdma_conn *c)
+{
+	struct rdma_buf *rb = pool_get(c->t, c->t->cls[0].size);
+
+	if (!rb) {
+		rfs_err("xprt: %s: no buffer to re-post a receive", c->desc);
+		return -ENOMEM;
+	}
+	return post_recv(c, rb);
+}
+
+static struct rdma_buf *ctrl_new(struct rdma_conn *c, uint8_t type,
+				 uint32_t cookie)
+{
+	struct rdma_buf *rb = pool_get(c->t, MSG_SZ);
+
+	if (!rb)
+		return NULL;
+	rb->op = BOP_CTRL;
+	rb->ctrl_type = type;
+	rb->cookie = cookie;
+	return rb;
+}
+
+static void txq_append(struct rdma_conn *c, struct rdma_buf *rb)
+{
+	rb->next = NULL;
+	if (c->txq_tail)
+		c->txq_tail->next = rb;
+	else
+		c->txq_head = rb;
+	c->txq_tail = rb;
+}
+
+/*
+ * Control messages do not wait behind frames: a DONE stuck behind an RMA
+ * frame that waits for a free RMA slot (freed only by the peer's DONEs)
+ * would deadlock two peers streaming large frames at each other.
+ */
+static void ctlq_append(struct rdma_conn *c, struct rdma_buf *rb)
+{
+	rb->next = NULL;
+	if (c->ctlq_tail)
+		c->ctlq_tail->next = rb;
+	else
+		c->ctlq_head = rb;
+	c->ctlq_tail = rb;
+}
+
+/* Fill the message header of a send; consumes a credit. */
+static void msg_fill(struct rdma_conn *c, struct rdma_buf *rb, uint8_t type)
+{
+	struct rdma_msg *m = bmsg(rb);
+
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+	m->credits = htole16((uint16_t)c->owed);
+	c->owed = 0;
+	c->peer_low = false;
+	c->credits--;
+	if (c->credits * 4 <= c->peer_credits)
+		m->flags |= RDMA_MSGF_LOW;
+}
+
+/*
+ * Post what can go: RDMA READs for incoming RMA frames (no credit
+ * needed), then the send queue in order while credits and SQ room last,
+ * then an explicit credit return if one is due.  One ibv_post_send per
+ * batch (with rxe each post is a syscall).  0 or -errno (then down).
+ */
+static int conn_push(struct rdma_conn *c)
+{
+	struct ibv_send_wr wrs[POST_BATCH], *bad;
+	struct ibv_sge sges[POST_BATCH];
+	struct rdma_buf *rb;
+	int n, rc;
+
+again:
+	if (c->state != CS_UP && c->state != CS_CLOSING)
+		return 0;
+	n = 0;
+	for (rb = c->rxq_head; rb && n < POST_BATCH; rb = rb->next) {
+		if (rb->ready || rb->sent)
+			continue;	/* sent: READ posted */
+		if (c->sq_used + (uint32_t)n >= c->sq_max)
+			break;
+		sges[n] = (struct ibv_sge){ .addr = (uintptr_t)rb->b.data,
+					    .length = rb->rlen,
+					    .lkey = rb->chunk->mr->lkey };
+		wrs[n] = (struct ibv_send_wr){
+			.wr_id = (uintptr_t)rb,
+			.sg_list = &sges[n],
+			.num_sge = 1,
+			.opcode = IBV_WR_RDMA_READ,
+			.send_flags = IBV_SEND_SIGNALED,
+			.wr.rdma = { .remote_addr = rb->raddr,
+				     .rkey = rb->rkey },
+		};
+		rb->sent = 1;
+		n++;
+	}
+	for (;;) {
+		uint32_t len = MSG_SZ;
+		uint32_t slot = 0;
+		bool ctl = c->ctlq_head != NULL;
+
+		rb = ctl ? c->ctlq_head : c->txq_head;
+		if (!rb || n >= POST_BATCH ||
+		    c->sq_used + (uint32_t)n >= c->sq_max)
+			break;
+		if (c->credits < 2)
+			break;	/* the last one is for CREDIT messages */
+		if (rb->op == BOP_RMA) {
+			if (c->rma_n >= RMA_MAX)
+				break;
+			while (c->rma[slot])
+				slot++;
+		}
+		if (ctl) {
+			c->ctlq_head = rb->next;
+			if (!c->ctlq_head)
+				c->ctlq_tail = NULL;
+		} else {
+			c->txq_head = rb->next;
+			if (!c->txq_head)
+				c->txq_tail = NULL;
+		}
+		rb->next = NULL;
+		if (rb->op == BOP_FRAME) {
+			msg_fill(c, rb, RDMA_MSG_FRAME);
+			len += rb->b.len;
+			c->sends_out++;
+		} else if (rb->op == BOP_RMA) {
+			struct rdma_msg *m = bmsg(rb);
+
+			msg_fill(c, rb, RDMA_MSG_RMA);
+			c->sends_out++;
+			m->len = htole32(rb->b.len);
+			m->addr = htole64((uintptr_t)rb->b.data);
+			m->rkey = htole32(rb->chunk->mr->rkey);
+			m->cookie = htole32(slot);
+			rb->cookie = slot;
+			c->rma[slot] = rb;
+			c->rma_n++;
+		} else {
+			msg_fill(c, rb, rb->ctrl_type);
+			bmsg(rb)->cookie = htole32(rb->cookie);
+		}
+		posted_add(c, rb);
+		sges[n] = (struct ibv_sge){ .addr = (uintptr_t)bmsg(rb),
+					    .length = len,
+					    .lkey = rb->chunk->mr->lkey };
+		wrs[n] = (struct ibv_send_wr){
+			.wr_id = (uintptr_t)rb,
+			.sg_list = &sges[n],
+			.num_sge = 1,
+			.opcode = IBV_WR_SEND,
+			.send_flags = IBV_SEND_SIGNALED,
+		};
+		n++;
+	}
+	if (c->owed && c->credits >= 1 && n < POST_BATCH &&
+	    c->sq_used + (uint32_t)n < c->sq_max &&
+	    (c->owed * 2 >= c->nrecv || c->peer_low)) {
+		rb = ctrl_new(c, RDMA_MSG_CREDIT, 0);
+		if (rb) {
+			msg_fill(c, rb, RDMA_MSG_CREDIT);
+			posted_add(c, rb);
+			sges[n] = (struct ibv_sge){
+				.addr = (uintptr_t)bmsg(rb),
+				.length = MSG_SZ,
+				.lkey = rb->chunk->mr->lkey };
+			wrs[n] = (struct ibv_send_wr){
+				.wr_id = (uintptr_t)rb,
+				.sg_list = &sges[n],
+				.num_sge = 1,
+				.opcode = IBV_WR_SEND,
+				.send_flags = IBV_SEND_SIGNALED,
+			};
+			n++;
+		}
+	}
+	if (n) {
+		for (int i = 0; i < n - 1; i++)
+			wrs[i].next = &wrs[i + 1];
+		wrs[n - 1].next = NULL;
+		c->t->st.syscalls++;
+		rc = ibv_post_send(c->id->qp, wrs, &bad);
+		if (rc) {
+			rfs_err("xprt: %s: ibv_post_send: %s", c->desc,
+				strerror(rc));
+			conn_down(c, -rc);
+			return -rc;
+		}
+		c->sq_used += (uint32_t)n;
+		if (n == POST_BATCH)
+			goto again;
+	}
+	/* local close: everything sent and read, then CLOSE, then down */
+	if (c->state == CS_CLOSING && !c->close_queued && !c->txq_head &&
+	    !c->ctlq_head && !c->sends_out && !c->rxq_head) {
+		rb = ctrl_new(c, RDMA_MSG_CLOSE, 0);
+		if (!rb) {
+			conn_down(c, -ENOMEM);
+			return -ENOMEM;
+		}
+		c->close_queued = true;
+		ctlq_append(c, rb);
+		goto again;
+	}
+	return 0;
+}
+
+static int rdma_send(struct rfs_conn *cc, struct rfs_buf *b, unsigned flags)
+{
+	struct rdma_conn *c = RC(cc);
+	struct rdma_buf *rb = container_of(b, struct rdma_buf, b);
+
+	if (c->state != CS_UP) {
+		pool_put(c->t, rb);
+		return -ENOTCONN;
+	}
+	if (b->len < RFS_HDR_SIZE || b->len > b->cap ||
+	    b->len > c->peer_max_msg) {
+		rfs_err("xprt: %s: send: bad frame length %u (cap %u, peer "
+			"max %u)", c->desc, b->len, b->cap, c->peer_max_msg);
+		pool_put(c->t, rb);
+		return -EINVAL;
+	}
+	rb->op = b->len <= c->inline_max ? BOP_FRAME : BOP_RMA;
+	rb->send_flags = (uint16_t)flags;
+	rb->sent = rb->acked = 0;
+	txq_append(c, rb);
+	return 0;
+}
+
+static int rdma_flush(struct rfs_xprt *x)
+{
+	for (struct rdma_conn *c = RX(x)->conns; c; c = c->next)
+		conn_push(c);
+	return 0;
+}
+
+/* ---- completions ------------------------------------------------------ */
+
+static void deliver(struct rdma_conn *c)
+{
+	struct rdma_buf *rb;
+
+	while ((rb = c->rxq_head) && rb->ready) {
+		c->rxq_head = rb->next;
+		if (!c->rxq_head)
+			c->rxq_tail = NULL;
+		rb->next = NULL;
+		rb->op = BOP_NONE;
+		if (c->state == CS_CLOSING) {
+			/* a closing connection drops input */
+			pool_put(c->t, rb);
+			continue;
+		}
+		c->t->st.frames_in++;
+		c->t->st.bytes_in += rb->b.len;
+		ev_push(c->t, RFS_XEV_RECV, 0, c, rb);
+	}
+}
+
+static void rxq_append(struct rdma_conn *c, struct rdma_buf *rb)
+{
+	rb->next = NULL;
+	if (c->rxq_tail)
+		c->rxq_tail->next = rb;
+	else
+		c->rxq_head = rb;
+	c->rxq_tail = rb;
+}
+
+static void proto_down(struct rdma_conn *c, int rc, const char *what)
+{
+	rfs_err_rl("xprt: %s: %s: %s", c->desc, what, strerror(-rc));
+	conn_down(c, rc);
+}
+
+static void rma_finish(struct rdma_conn *c, struct rdma_buf *rb)
+{
+	posted_del(c, rb);
+	c->rma[rb->cookie] = NULL;
+	c->rma_n--;
+	c->sends_out--;
+	c->t->st.frames_out++;
+	c->t->st.bytes_out += rb->b.len;
+	send_done(c, rb, 0);
+}
+
+static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
+{
+	struct rdma_msg m;
+	uint32_t credits, len, cookie;
+	int rc;
+
+	if (n < MSG_SZ) {
+		pool_put(c->t, rb);
+		proto_down(c, -EPROTO, "short message");
+		return;
+	}
+	memcpy(&m, bmsg(rb), sizeof(m));
+	credits = le16toh(m.credits);
+	if (c->credits + credits > c->peer_credits) {
+		pool_put(c->t, rb);
+		proto_down(c, -EPROTO, "peer returned more credits than "
+			   "it has");
+		return;
+	}
+	c->credits += credits;
+	if (m.flags & RDMA_MSGF_LOW)
+		c->peer_low = true;
+	len = le32toh(m.len);
+	cookie = le32toh(m.cookie);
+	switch (m.type) {
+	case RDMA_MSG_FRAME:
+		rc = rfs_proto_check_frame(rb->b.data, n - MSG_SZ,
+					   c->t->base.params.max_msg);
+		if (rc) {
+			pool_put(c->t, rb);
+			proto_down(c, rc, "bad frame");
+			return;
+		}
+		if (c->state == CS_CLOSING)
+			break;	/* a closing connection drops input */
+		rb->b.len = n - MSG_SZ;
+		rb->op = BOP_NONE;
+		rb->ready = 1;
+		rxq_append(c, rb);
+		deliver(c);
+		rc = rfs_rdma_post_fresh_recv(c);
+		if (rc) {
+			conn_down(c, rc);
+			return;
+		}
+		c->owed++;
+		return;
+	case RDMA_MSG_RMA: {
+		struct rdma_buf *nb;
+
+		if (len < RFS_HDR_SIZE || len > c->t->base.params.max_msg ||
+		    cookie >= RMA_MAX) {
+			pool_put(c->t, rb);
+			proto_down(c, -EPROTO, "bad RMA descriptor");
+			return;
+		}
+		if (c->state == CS_CLOSING) {
+			/* not read, but let the peer free its buffer */
+			nb = ctrl_new(c, RDMA_MSG_DONE, cookie);
+			if (!nb)
+				goto nomem;
+			ctlq_append(c, nb);
+			break;
+		}
+		nb = pool_get(c->t, len);
+		if (!nb)
+			goto nomem;
+		nb->op = BOP_READ;
+		nb->raddr = le64toh(m.addr);
+		nb->rkey = le32toh(m.rkey);
+		nb->rlen = len;
+		nb->cookie = cookie;
+		rxq_append(c, nb);
+		break;
+	}
+	case RDMA_MSG_DONE: {
+		struct rdma_buf *sb = cookie < RMA_MAX ? c->rma[cookie] : NULL;
+
+		if (!sb || sb->acked) {
+			pool_put(c->t, rb);
+			proto_down(c, -EPROTO, "DONE for no RMA frame");
+			return;
+		}
+		sb->acked = 1;
+		if (sb->sent)
+			rma_finish(c, sb);
+		break;
+	}
+	case RDMA_MSG_CREDIT:
+		break;
+	case RDMA_MSG_CLOSE:
+		pool_put(c->t, rb);
+		rfs_dbg(RFS_SUB_XPRT, "xprt: %s: peer closed", c->desc);
+		conn_down(c, 0);
+		return;
+	default:
+		pool_put(c->t, rb);
+		proto_down(c, -EPROTO, "unknown message type");
+		return;
+	}
+	/* the receive buffer itself goes back to the QP */
+	rc = post_recv(c, rb);
+	if (rc) {
+		conn_down(c, rc);
+		return;
+	}
+	c->owed++;
+	return;
+nomem:
+	pool_put(c->t, rb);
+	proto_down(c, -ENOMEM, "no buffer for an incoming frame");
+}
+
+static int wc_errno(enum ibv_wc_status s)
+{
+	switch (s) {
+	case IBV_WC_RETRY_EXC_ERR:
+	case IBV_WC_RNR_RETRY_EXC_ERR:
+		return -ECONNRESET;
+	case IBV_WC_REM_ACCESS_ERR:
+	case IBV_WC_LOC_PROT_ERR:
+		return -EACCES;
+	case IBV_WC_WR_FLUSH_ERR:
+		return -ECONNABORTED;
+	default:
+		return -EIO;
+	}
+}
+
+static void on_wc(struct rdma_conn *c, const struct ibv_wc *wc)
+{
+	struct rdma_buf *rb = (struct rdma_buf *)(uintptr_t)wc->wr_id;
+	int rc;
+
+	if (wc->status != IBV_WC_SUCCESS) {
+		/* rb stays on the posted list: conn_down releases it */
+		if (wc->status != IBV_WC_WR_FLUSH_ERR)
+			rfs_err_rl("xprt: %s: work request failed: %s",
+				   c->desc, ibv_wc_status_str(wc->status));
+		conn_down(c, wc_errno(wc->status));
+		return;
+	}
+	switch (rb->op) {
+	case BOP_RECV:
+		posted_del(c, rb);
+		on_recv(c, rb, wc->byte_len);
+		break;
+	case BOP_FRAME:
+		posted_del(c, rb);
+		c->sq_used--;
+		c->sends_out--;
+		c->t->st.frames_out++;
+		c->t->st.bytes_out += rb->b.len;
+		send_done(c, rb, 0);
+		break;
+	case BOP_RMA:
+		c->sq_used--;
+		rb->sent = 1;
+		if (rb->acked)
+			rma_finish(c, rb);
+		break;
+	case BOP_CTRL:
+		posted_del(c, rb);
+		c->sq_used--;
+		if (rb->ctrl_type == RDMA_MSG_CLOSE) {
+			pool_put(c->t, rb);
+			conn_down(c, 0);
+			return;
+		}
+		pool_put(c->t, rb);
+		break;
+	case BOP_READ:
+		c->sq_used--;
+		rc = rfs_proto_check_frame(rb->b.data, rb->rlen,
+					   c->t->base.params.max_msg);
+		if (rc) {
+			proto_down(c, rc, "bad RMA frame");
+			return;
+		}
+		rb->b.len = rb->rlen;
+		rb->ready = 1;
+		{
+			struct rdma_buf *d = ctrl_new(c, RDMA_MSG_DONE,
+						      rb->cookie);
+
+			if (!d) {
+				proto_down(c, -ENOMEM, "no buffer for DONE");
+				return;
+			}
+			ctlq_append(c, d);
+		}
+		deliver(c);
+		break;
+	default:
+		rfs_err("xprt: %s: completion for a buffer in state %u",
+			c->desc, rb->op);
+		conn_down(c, -EIO);
+		break;
+	}
+}
+
+/* Reap c's CQ; the number of completions. */
+static int conn_poll_cq(struct rdma_conn *c)
+{
+	struct ibv_wc wc[WC_BATCH];
+	int total = 0, n;
+
+	while (c->state == CS_UP || c->state == CS_CLOSING) {
+		n = ibv_poll_cq(c->cq, WC_BATCH, wc);
+		if (n < 0) {
+			rfs_err("xprt: %s: ibv_poll_cq failed", c->desc);
+			conn_down(c, -EIO);
+			break;
+		}
+		for (int i = 0; i < n && c->state != CS_DOWN; i++)
+			on_wc(c, &wc[i]);
+		total += n;
+		if (n < WC_BATCH)
+			break;
+	}
+	return total;
+}
+
+static void cq_event(struct rdma_conn *c)
+{
+	struct ibv_cq *cq;
+	void *ctx;
+
+	/*
+	 * One event per arm, so one read; trying again would only cost an
+	 * EAGAIN syscall (the channel is level-triggered in epoll anyway).
+	 */
+	c->t->st.syscalls++;
+	if (!ibv_get_cq_event(c->cch, &cq, &ctx)) {
+		ibv_ack_cq_events(cq, 1);
+		c->armed = false;
+	}
+	conn_poll_cq(c);
+}
+
+/* The peer went away: take what it finished, then go down. */
+static void peer_gone(struct rdma_conn *c, int status)
+{
+	conn_poll_cq(c);
+	conn_down(c, status);
+}
+
+static void cm_event(struct rdma_conn *c)
+{
+	struct rdma_cm_event *ev;
+
+	while (c->state != CS_DOWN) {
+		enum rdma_cm_event_type type;
+
+		c->t->st.syscalls++;
+		if (rdma_get_cm_event(c->cm_ch, &ev))
+			return;
+		type = ev->event;
+		rdma_ack_cm_event(ev);
+		switch (type) {
+		case RDMA_CM_EVENT_DISCONNECTED:
+			peer_gone(c, -ECONNRESET);
+			return;
+		case RDMA_CM_EVENT_DEVICE_REMOVAL:
+			rfs_err("xprt: %s: RDMA device removed", c->desc);
+			conn_down(c, -ENODEV);
+			return;
+		default:
+			rfs_dbg(RFS_SUB_XPRT, "xprt: %s: cm event %s",
+				c->desc, rdma_event_str(type));
+			break;
+		}
+	}
+}
+
+static void tcp_event(struct rdma_conn *c)
+{
+	char tmp[16];
+	ssize_t n;
+
+	c->t->st.syscalls++;
+	n = recv(c->fd, tmp, sizeof(tmp), MSG_DONTWAIT);
+	if (n == 0) {
+		peer_gone(c, -ECONNRESET);
+	} else if (n > 0) {
+		proto_down(c, -EPROTO, "bytes on the control connection");
+	} else if (errno != EAGAIN && errno != EINTR) {
+		peer_gone(c, -errno);
+	}
+}
+
+static int ctl_poll(struct rdma_xprt *t)
+{
+	struct epoll_event eev[32];
+	int k;
+
+	t->st.syscalls++;
+	k = epoll_wait(t->epfd, eev, 32, 0);
+	if (k < 0) {
+		if (errno == EINTR)
+			return 0;
+		rfs_err("xprt: rdma: epoll_wait: %s", strerror(errno));
+		return -errno;
+	}
+	for (int i = 0; i < k; i++) {
+		struct ep_tag *tag = eev[i].data.ptr;
+		struct rdma_conn *c = tag->c;
+
+		if (c->state == CS_DOWN)
+			continue;
+		if (tag->kind == EP_CQ)
+			cq_event(c);
+		else if (tag->kind == EP_CM)
+			cm_event(c);
+		else
+			tcp_event(c);
+	}
+	return k;
+}
+
+static int progress(struct rdma_xprt *t)
+{
+	int n = 0, rc = 0;
+
+	for (struct rdma_conn *c = t->conns; c; c = c->next)
+		n += conn_poll_cq(c);
+	if (!n)
+		rc = ctl_poll(t);
+	rdma_flush((struct rfs_xprt *)(void *)t);
+	return rc < 0 ? rc : n;
+}
+
+static int rdma_poll(struct rfs_xprt *x, struct rfs_xev *ev, int max)
+{
+	struct rdma_xprt *t = RX(x);
+	int n = 0, rc;
+
+	if (t->evq_n < (uint32_t)max) {
+		rc = progress(t);
+		if (rc < 0)
+			return rc;
+	}
+	while (n < max && t->evq_n) {
+		ev[n++] = t->evq[t->evq_head];
+		t->evq_head = (t->evq_head + 1) % t->evq_cap;
+		t->evq_n--;
+	}
+	return n;
+}
+
+static int rdma_arm(struct rfs_xprt *x)
+{
+	struct rdma_xprt *t = RX(x);
+	long long until = now_ns() + SPIN_NS;
+
+	rdma_flush(x);
+	/* a short spin: a reply often arrives within microseconds */
+	do {
+		if (t->evq_n)
+			return (int)(t->evq_n > INT_MAX ? INT_MAX : t->evq_n);
+		for (struct rdma_conn *c = t->conns; c; c = c->next)
+			conn_poll_cq(c);
+		rdma_flush(x);
+	} while (now_ns() < until);
+	for (struct rdma_conn *c = t->conns; c; c = c->next) {
+		if (c->state == CS_DOWN || c->armed)
+			continue;
+		t->st.syscalls++;
+		if (ibv_req_notify_cq(c->cq, 0)) {
+			rfs_err("xprt: %s: ibv_req_notify_cq failed", c->desc);
+			conn_down(c, -EIO);
+			continue;
+		}
+		c->armed = true;
+		/* what arrived before the request raises no event */
+		conn_poll_cq(c);
+	}
+	rdma_flush(x);
+	return (int)(t->evq_n > INT_MAX ? INT_MAX : t->evq_n);
+}
+
+static int rdma_wait_fd(const struct rfs_xprt *x)
+{
+	return ((const struct rdma_xprt *)(const void *)x)->epfd;
+}
+
+/* ---- connection API --------------------------------------------------- */
+
+static void rdma_close_conn(struct rfs_conn *cc)
+{
+	struct rdma_conn *c = RC(cc);
+
+	if (c->state != CS_UP)
+		return;
+	c->state = CS_CLOSING;
+	/* frames received but not delivered yet are dropped */
+	while (c->rxq_head && c->rxq_head->ready) {
+		struct rdma_buf *rb = c->rxq_head;
+
+		c->rxq_head = rb->next;
+		if (!c->rxq_head)
+			c->rxq_tail = NULL;
+		pool_put(c->t, rb);
+	}
+	conn_push(c);
+}
+
+static void conn_unlink(struct rdma_xprt *t, struct rdma_conn *c)
+{
+	if (c->state == CS_SETUP)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (t->conns == c)
+		t->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void evq_scrub(struct rdma_xprt *t, struct rdma_conn *c)
+{
+	uint32_t keep = 0;
+
+	for (uint32_t i = 0; i < t->evq_n; i++) {
+		struct rfs_xev e = t->evq[(t->evq_head + i) % t->evq_cap];
+
+		if (e.conn == (struct rfs_conn *)(void *)c) {
+			if (e.buf)
+				pool_put(t, container_of(e.buf,
+							 struct rdma_buf, b));
+			continue;
+		}
+		t->evq[(t->evq_head + keep) % t->evq_cap] = e;
+		keep++;
+	}
+	t->evq_n = keep;
+}
+
+static void rdma_conn_free(struct rfs_conn *cc)
+{
+	struct rdma_conn *c = RC(cc);
+
+	if (c->state != CS_DOWN) {
+		rfs_warn("xprt: %s: freed before CONN_DOWN", c->desc);
+		conn_down(c, -ECANCELED);
+		evq_scrub(c->t, c);
+	}
+	conn_unlink(c->t, c);
+	free(c);
+}
+
+static const char *rdma_conn_desc(const struct rfs_conn *cc)
+{
+	return ((const struct rdma_conn *)(const void *)cc)->desc;
+}
+
+/* ---- context ---------------------------------------------------------- */
+
+static void rdma_fini(struct rfs_xprt *x)
+{
+	struct rdma_xprt *t = RX(x);
+
+	if (!t)
+		return;
+	/* nobody reaps events after close: they are dropped */
+	while (t->conns) {
+		struct rdma_conn *c = t->conns;
+
+		conn_down(c, -ECANCELED);
+		conn_unlink(t, c);
+		free(c);
+	}
+	t->evq_n = 0;
+	while (t->chunks) {
+		struct rdma_chunk *ch = t->chunks;
+
+		t->chunks = ch->next;
+		if (ch->mr && ibv_dereg_mr(ch->mr))
+			rfs_warn("xprt: rdma: ibv_dereg_mr: %s",
+				 strerror(errno));
+		free(ch->mem);
+		free(ch->bufs);
+		free(ch);
+	}
+	if (t->pd && ibv_dealloc_pd(t->pd))
+		rfs_warn("xprt: rdma: ibv_dealloc_pd: %s", strerror(errno));
+	free((void *)t->base.params.rdma_addr);
+	free(t->evq);
+	if (t->epfd >= 0 && close(t->epfd))
+		rfs_warn("xprt: rdma: close epoll fd: %s", strerror(errno));
+	free(t);
+}
+
+static int rdma_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
+{
+	static const uint32_t sizes[] = { INLINE_MAX, 65536 };
+	struct ibv_context **list;
+	struct rdma_xprt *t;
+	int ndev = 0, rc;
+
+	*out = NULL;
+	list = rdma_get_devices(&ndev);
+	if (list)
+		rdma_free_devices(list);
+	if (!list || ndev < 1) {
+		rfs_err("xprt: rdma: no RDMA device (/sys/class/infiniband "
+			"is empty: load a driver, e.g. rdma_rxe, or use "
+			"another transport)");
+		return -ENODEV;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->epfd = -1;
+	t->base.ops = &rfs_xprt_rdma_ops;
+	t->base.params = *p;
+	t->base.params.rdma_addr = NULL;	/* not ours to keep */
+	if (p->rdma_addr) {
+		char *s = strdup(p->rdma_addr);
+
+		if (!s) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		t->base.params.rdma_addr = s;
+	}
+	for (unsigned i = 0; i < 2 && sizes[i] < p->max_msg; i++)
+		t->cls[t->ncls++].size = sizes[i];
+	t->cls[t->ncls++].size = p->max_msg;
+	for (unsigned i = 0; i < t->ncls; i++) {
+		uint32_t sz = t->cls[i].size;
+
+		t->cls[i].per_chunk = sz <= INLINE_MAX ? 256
+				      : sz <= 65536	 ? 16
+							 : 4;
+	}
+	t->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (t->epfd < 0) {
+		rc = -errno;
+		rfs_err("xprt: rdma: epoll_create1: %s", strerror(-rc));
+		goto fail;
+	}
+	*out = (struct rfs_xprt *)(void *)t;
+	return 0;
+fail:
+	rdma_fini((struct rfs_xprt *)(void *)t);
+	return rc;
+}
+
+static void rdma_stats(const struct rfs_xprt *x, struct rfs_xprt_stats *s)
+{
+	const struct rdma_xprt *t = (const struct rdma_xprt *)(const void *)x;
+
+	*s = t->st;
+	s->bufs_out = t->nbufs - t->nfree;
+}
+
+const struct rfs_xprt_ops rfs_xprt_rdma_ops = {
+	.name = "rdma",
+	.init = rdma_init,
+	.fini = rdma_fini,
+	.setup_magic = RDMA_SETUP_MAGIC,
+	.adopt = rfs_rdma_adopt,
+	.accept = rfs_rdma_accept,
+	.disconnect = rdma_close_conn,
+	.conn_free = rdma_conn_free,
+	.conn_desc = rdma_conn_desc,
+	.buf_get = rdma_buf_get,
+	.buf_put = rdma_buf_put,
+	.send = rdma_send,
+	.flush = rdma_flush,
+	.poll = rdma_poll,
+	.arm = rdma_arm,
+	.wait_fd = rdma_wait_fd,
+	.stats = rdma_stats,
+};

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ringfs-bench internals: options, result cells, and the pieces
+ * (ringfs-bench.c: main and the ringfsd process; bench_rpc.c: RPC
+ * workloads over a transport; bench_mount.c: the same workloads through
+ * a mounted ringfs; bench_out.c: table, JSON, SVG).
+ */
+#ifndef RFS_BENCH_H
+#define RFS_BENCH_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "perfcount.h"
+
+enum bench_wl {
+	WL_ECHO,
+	WL_GETATTR,
+	WL_READ4K,
+	WL_READ1M,
+	WL_WRITE1M,
+	WL_N
+};
+
+struct bench_wl_def {
+	const char *name;	/* for --workloads */
+	const char *label;	/* for people */
+	uint32_t bytes;		/* payload per op, for MB/s */
+};
+extern const struct bench_wl_def bench_wls[WL_N];
+
+#define BENCH_FILE_SIZE (64u << 20)
+#define BENCH_READ_FILE "read.dat"
+#define BENCH_WRITE_FILE "write.dat"
+#define BENCH_EXPORT "bench"
+#define BENCH_MAX_QD 256u
+#define BENCH_MAX_LIST 16
+
+struct bench_opts {
+	const char *server;		/* ringfsd to start */
+	const char *transports[BENCH_MAX_LIST];
+	unsigned ntransports;
+	bool no_rpc;			/* --transports none */
+	bool wl_on[WL_N];
+	unsigned qd[BENCH_MAX_LIST];
+	unsigned nqd;
+	double duration;		/* seconds per cell, when ops == 0 */
+	uint64_t ops;			/* ops per cell, or 0 */
+	const char *json, *svg;
+	const char *mount;		/* run through this mount point too */
+	pid_t mount_pid, server_pid;	/* mount mode: the processes */
+	bool csum;			/* negotiate checksums */
+	bool verbose;
+	const char *tmpdir;		/* where the temporary export goes */
+};
+
+/* who the numbers are about */
+enum bench_side {
+	SIDE_CLIENT,		/* the calling thread (RPC) / the app (mount) */
+	SIDE_DAEMON,		/* mount mode: the ringfs client daemon */
+	SIDE_SERVER,		/* ringfsd, every thread */
+	SIDE_N
+};
+extern const char *const bench_side_names[SIDE_N];
+
+/* per-op figures of one side; a negative value means "not measured" */
+struct bench_side_res {
+	bool valid;
+	double sys;		/* syscalls (exact, kernel-counted) */
+	double vcs, ivcs;	/* voluntary / involuntary context switches */
+	double cpu_us;		/* CPU time */
+	double copy_b;		/* bytes copied by our code */
+	double xprt_sys;	/* syscalls the transport says it made */
+};
+
+struct bench_cell {
+	char xprt[32];		/* transport, or "fuse/<transport>" */
+	int wl;
+	unsigned qd;
+	char skip[160];		/* not run: why (empty when it ran) */
+	uint64_t ops, errors;
+	double secs, p50_us, p99_us, ops_s, mb_s;
+	struct bench_side_res side[SIDE_N];
+};
+
+struct bench_results {
+	struct bench_cell *cell;
+	unsigned n, cap;
+	char note[16][200];
+	unsigned nnote;
+};
+
+/* A new zeroed cell (every side invalid), or NULL when out of memory. */
+struct bench_cell *bench_cell_new(struct bench_results *r, const char *xprt,
+				  int wl, unsigned qd);
+void bench_note(struct bench_results *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- measurement helpers (ringfs-bench.c) ------------------------------ */
+
+long long bench_now_ns(void);
+
+/* latency samples of one cell */
+struct bench_lat {
+	uint64_t *v;
+	size_t n, cap;
+};
+int bench_lat_add(struct bench_lat *l, uint64_t ns);
+/* p in [0,100]; sorts the samples */
+double bench_lat_pct_us(struct bench_lat *l, double p);
+void bench_lat_free(struct bench_lat *l);
+
+/*
+ * A snapshot of one side's counters.  For the calling thread: syscall
+ * counter fd (or -1), thread CPU clock, getrusage(RUSAGE_THREAD).  For
+ * another process: its counter set and /proc context switches.
+ */
+struct bench_snap {
+	bool ok;
+	uint64_t sys, cpu_ns, vcs, ivcs;
+	bool have_sys, have_cpu;
+};
+
+struct bench_proc {
+	pid_t pid;
+	struct rfs_pc_set pc;
+	bool have_pc;
+};
+
+extern volatile sig_atomic_t bench_interrupted;
+extern int bench_self_sysfd;		/* counter on the main thread */
+extern uint64_t bench_self_overhead;	/* syscalls of an empty bracket */
+
+/* the calling thread; begin reads the syscall counter last, end first */
+int bench_snap_self_begin(struct bench_snap *s);
+int bench_snap_self_end(struct bench_snap *s);
+int bench_snap_proc(const struct bench_proc *p, struct bench_snap *s);
+/* per-op figures of a side from two snapshots */
+void bench_side_fill(struct bench_side_res *r, const struct bench_snap *a,
+		     const struct bench_snap *b, uint64_t ops, bool self);
+
+/* ---- ringfsd (ringfs-bench.c) ------------------------------------------ */
+
+struct bench_server {
+	struct bench_proc proc;
+	char addr[160];		/* what the client connects to */
+	char sock[128];		/* unix socket path, if any */
+	int err_fd;		/* its stderr, drained by a thread */
+};
+
+/*
+ * Start ringfsd for transport `xprt` on export dir `dir` with counters
+ * attached before it execs; wait for its ready line.
+ */
+int bench_server_start(const struct bench_opts *o, const char *xprt,
+		       const char *dir, struct bench_server *s);
+void bench_server_stop(struct bench_server *s);
+
+/* ---- workloads --------------------------------------------------------- */
+
+/* every (workload, qd) cell of one transport against a started server */
+int bench_rpc_run(const struct bench_opts *o, const char *xprt,
+		  struct bench_server *srv, struct bench_results *r);
+int bench_mount_run(const struct bench_opts *o, struct bench_results *r);
+
+/* ---- output (bench_out.c) ---------------------------------------------- */
+
+void bench_print_table(FILE *f, const struct bench_results *r);
+int bench_write_json(const char *path, const struct bench_opts *o,
+		     const struct bench_results *r);
+int bench_write_svg(const char *path, const struct bench_results *r);
+
+#endif /* RFS_BENCH_H */

@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+#
+# suite_report.py OUT: turn the raw results of tests/bench/suite.sh
+# (OUT/raw: fio JSON, ringfs-bench JSON, meta.tsv, params.txt) into
+# OUT/results.md (Markdown tables) and OUT/results.json.  Medians over the
+# rounds; ratios against passthrough_ll cache=never (pt-never) of the
+# same run.
+import json
+import os
+import statistics
+import sys
+
+out = sys.argv[1]
+raw = os.path.join(out, "raw")
+
+params, targets, labels = {}, [], {}
+with open(os.path.join(raw, "params.txt")) as f:
+    for line in f:
+        k, _, v = line.rstrip("\n").partition("=")
+        if k == "target":
+            t, _, lab = v.partition("|")
+            targets.append(t)
+            labels[t] = lab
+        else:
+            params[k] = v
+rounds = int(params["rounds"])
+nfiles = int(params["nfiles"])
+REF = "pt-never"
+
+# samples[target][metric] = [value per round]
+samples = {t: {} for t in targets}
+
+
+def add(t, m, v):
+    if t in samples and v is not None:
+        samples[t].setdefault(m, []).append(v)
+
+
+def load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+for r in range(1, rounds + 1):
+    for t in targets:
+        for w, side in (("rr4k", "read"), ("rw4k", "write"),
+                        ("rr4kq32", "read"), ("sr1m", "read"),
+                        ("sw1m", "write")):
+            j = load_json(os.path.join(raw, f"r{r}-{t}-{w}.json"))
+            if not j:
+                continue
+            try:
+                d = j["jobs"][0][side]
+            except (KeyError, IndexError):
+                continue
+            pct = d.get("clat_ns", {}).get("percentile", {})
+            if "50.000000" in pct:
+                add(t, w + "_p50", pct["50.000000"] / 1000)
+                add(t, w + "_p99", pct["99.000000"] / 1000)
+            add(t, w + "_iops", d["iops"])
+            add(t, w + "_mbs", d["bw_bytes"] / 1e6)
+        j = load_json(os.path.join(raw, f"r{r}-{t}-sys.json"))
+        cell = None
+        for c in (j or {}).get("results", []):
+            if c.get("workload") == "read4k" and c.get("ops"):
+                cell = c
+        if cell:
+            tot_s = tot_c = 0.0
+            for side, key in (("client", "app"), ("daemon", "dmn"),
+                              ("server", "srv")):
+                s = cell.get(side) or {}
+                sc = s.get("syscalls_per_op")
+                cs = None
+                if s.get("vol_ctxsw_per_op") is not None:
+                    cs = s["vol_ctxsw_per_op"] + \
+                        (s.get("invol_ctxsw_per_op") or 0)
+                if t.startswith("pt-") and side == "server":
+                    continue        # no server behind passthrough_ll
+                add(t, key + "_sys", sc)
+                add(t, key + "_cs", cs)
+                add(t, key + "_vcs", s.get("vol_ctxsw_per_op"))
+                tot_s += sc or 0
+                tot_c += cs or 0
+            add(t, "tot_sys", tot_s)
+            add(t, "tot_cs", tot_c)
+            add(t, "sys_p50", cell.get("p50_us"))
+
+meta = {}
+try:
+    with open(os.path.join(raw, "meta.tsv")) as f:
+        for line in f:
+            r, t, m, v = line.split()
+            meta.setdefault((t, int(r)), {})[m] = float(v)
+except OSError:
+    pass
+for (t, r), d in sorted(meta.items()):
+    for m in ("create", "stat", "unlink"):
+        if m in d and d[m] > 0:
+            add(t, m + "_ops", nfiles / d[m])
+    if all(m in d for m in ("create", "stat", "unlink")):
+        add(t, "meta_ops", 3 * nfiles / (d["create"] + d["stat"] +
+                                          d["unlink"]))
+    for m in ("ls", "untar", "rmtree"):
+        if m in d:
+            add(t, m + "_s", d[m])
+
+med = {t: {m: statistics.median(v) for m, v in ms.items()}
+       for t, ms in samples.items()}
+
+
+def get(t, m):
+    return med.get(t, {}).get(m)
+
+
+def ref_of(m):
+    """the reference target of metric m: passthrough_ll cache=never, but
+    pt-nd for O_DIRECT writes (which passthrough_ll fails, see skipped)"""
+    if m.startswith(("rw4k_", "sw1m_")) and get(REF, m) is None:
+        return "pt-nd"
+    return REF
+
+
+def ratio(t, m):
+    v, ref = get(t, m), get(ref_of(m), m)
+    if v is None or not ref:
+        return None
+    return v / ref
+
+
+def fmt(v, nd=1):
+    if v is None:
+        return "n/a"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.{nd}f}"
+
+
+def cell(t, m, nd=1, scale=1.0):
+    v = get(t, m)
+    if v is None:
+        return "n/a"
+    s = fmt(v * scale, nd)
+    r = ratio(t, m)
+    if t == ref_of(m):
+        s += " (ref)"
+    elif r is not None:
+        s += f" ({r:.2f}×)"
+    return s
+
+
+md = []
+P = params
+md.append(f"ringfs benchmark suite — {P['mode']} run, {rounds} round(s), "
+          f"medians; rev {P.get('rev', '?')}, kernel {P['kernel']}, "
+          f"{P['cpus']} CPUs, {P['fio']}, backing fs {P['fstype']}.  ")
+md.append(f"Load average (1/5/15 min) at start {P['load_start']}, at end "
+          f"{P['load_end']}; {P['elapsed']} s of measurements.  ")
+if P["rounds"] != P["rounds_asked"]:
+    md.append(f"**Only {rounds} of {P['rounds_asked']} rounds:** the time "
+              f"budget ({P['budget']} s) ran out.  ")
+md.append(f"Command: `{P['command']}`"
+          + (f", ringfs mount options: `{P['mount_opts']}`"
+             if P.get("mount_opts") else "") + ".")
+md.append("")
+md.append("(×) = value / the reference's (ref) in the same run: "
+          "passthrough_ll cache=never, except for O_DIRECT writes, which it "
+          "fails, where it is passthrough_ll cache=never without O_DIRECT "
+          "(for latencies and times lower is better, for rates higher).  "
+          "ringfs does not forward O_DIRECT to the server (client/README.md),"
+          " so its reads and writes end in the server's page cache, like "
+          "pt-nd's; passthrough_ll's end on the disk, like the backing "
+          "dir's.")
+md.append("")
+md.append(f"fio: O_DIRECT, {P['runtime']} s per cell after {P['ramp']} s "
+          f"ramp; QD1 = psync, QD32 = libaio; reads of a {P['size']} file, "
+          f"4K writes into a {P['wsize']} file.")
+md.append("")
+md.append("| target | 4K rand read QD1 p50 µs | p99 µs | 4K rand write QD1"
+          " p50 µs | p99 µs | 4K rand read QD32 kIOPS | 1M seq read MB/s"
+          " | 1M seq write MB/s |")
+md.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+for t in targets:
+    md.append(f"| {labels[t]} | {cell(t, 'rr4k_p50')} | "
+              f"{cell(t, 'rr4k_p99')} | {cell(t, 'rw4k_p50')} | "
+              f"{cell(t, 'rw4k_p99')} | "
+              f"{cell(t, 'rr4kq32_iops', 1, 1e-3)} | "
+              f"{cell(t, 'sr1m_mbs', 0)} | {cell(t, 'sw1m_mbs', 0)} |")
+md.append("")
+md.append(f"Metadata: {nfiles} files (open O_CREAT|O_EXCL + close, stat, "
+          f"unlink), `ls -l` of them (after the stats), `tar -x` of a "
+          f"{P['tree_files']}-entry header tree ({P['tree_mb']} MB) and "
+          f"`rm -rf` of it.")
+md.append("")
+md.append("| target | create/s | stat/s | unlink/s | ls -l ms | tar -x s |"
+          " rm -rf s |")
+md.append("|---|---:|---:|---:|---:|---:|---:|")
+for t in targets:
+    md.append(f"| {labels[t]} | {cell(t, 'create_ops', 0)} | "
+              f"{cell(t, 'stat_ops', 0)} | {cell(t, 'unlink_ops', 0)} | "
+              f"{cell(t, 'ls_s', 1, 1e3)} | {cell(t, 'untar_s', 2)} | "
+              f"{cell(t, 'rmtree_s', 2)} |")
+md.append("")
+
+# goals: (text, value, limit text, met?)
+goals = []
+
+
+def goal(text, v, limit, ok, note=""):
+    goals.append({"goal": text, "value": v, "target": limit,
+                  "met": None if v is None else ok(v), "note": note})
+
+
+r = ratio("shm", "rr4k_p50")
+nd = None
+if get("shm", "rr4k_p50") is not None and get("pt-nd", "rr4k_p50"):
+    nd = get("shm", "rr4k_p50") / get("pt-nd", "rr4k_p50")
+goal("shm 4K QD1 O_DIRECT rand read p50 / passthrough_ll cache=never",
+     r, "≤ 1.3", lambda v: v <= 1.3,
+     f"shm {fmt(get('shm', 'rr4k_p50'))} µs vs {fmt(get(REF, 'rr4k_p50'))}"
+     f" µs; vs pt-nd (no O_DIRECT to the disk, like ringfsd): "
+     f"{fmt(nd, 2)}×")
+goal("shm syscalls per 4K read, all processes", get("shm", "tot_sys"),
+     "≤ 4", lambda v: v <= 4,
+     f"passthrough_ll cache=never: {fmt(get(REF, 'tot_sys'), 2)}")
+goal("shm context switches per 4K read, all processes",
+     get("shm", "tot_cs"), "≤ 2.5", lambda v: v <= 2.5,
+     f"passthrough_ll cache=never: {fmt(get(REF, 'tot_cs'), 2)}")
+goal("uring syscalls per 4K read, all processes", get("uring", "tot_sys"),
+     "≤ 6", lambda v: v <= 6)
+goal("shm 1M seq read MB/s / passthrough_ll cache=never",
+     ratio("shm", "sr1m_mbs"), "≥ 0.7", lambda v: v >= 0.7,
+     f"shm {fmt(get('shm', 'sr1m_mbs'), 0)} MB/s vs "
+     f"{fmt(get(REF, 'sr1m_mbs'), 0)} MB/s")
+goal("uring 1M seq read MB/s", get("uring", "sr1m_mbs"), "≥ 1500",
+     lambda v: v >= 1500)
+goal("shm create+stat+unlink ops/s / passthrough_ll cache=never",
+     ratio("shm", "meta_ops"), "≥ 0.8", lambda v: v >= 0.8,
+     "per phase: " + ", ".join(
+         f"{m} {fmt(ratio('shm', m + '_ops'), 2)}×"
+         for m in ("create", "stat", "unlink")))
+
+md.append("| goal | measured | target | met | note |")
+md.append("|---|---:|---:|:---:|---|")
+for g in goals:
+    met = {None: "n/a", True: "yes", False: "**no**"}[g["met"]]
+    md.append(f"| {g['goal']} | {fmt(g['value'], 2)} | {g['target']} | "
+              f"{met} | {g['note']} |")
+md.append("")
+
+md.append(f"Per 4 KiB O_DIRECT read at QD1 ({P['sysops']} reads by "
+          "`ringfs-bench --mount`, a pread() loop like fio's psync; exact "
+          "counts from perf raw_syscalls:sys_enter and context switches, "
+          "voluntary + involuntary, every thread of each process): app = "
+          "the reading thread, daemon = the FUSE daemon (ringfs client or "
+          "passthrough_ll), server = ringfsd.")
+md.append("")
+md.append("| target | p50 µs | syscalls app | daemon | server | **total** |"
+          " ctx sw app | daemon | server | **total** |")
+md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for t in targets:
+    if get(t, "tot_sys") is None:
+        continue
+    md.append(f"| {labels[t]} | {fmt(get(t, 'sys_p50'))} | "
+              + " | ".join(fmt(get(t, k), 2) if get(t, k) is not None
+                           else "—" for k in
+                           ("app_sys", "dmn_sys", "srv_sys")) +
+              f" | **{fmt(get(t, 'tot_sys'), 2)}** | "
+              + " | ".join(fmt(get(t, k), 2) if get(t, k) is not None
+                           else "—" for k in
+                           ("app_cs", "dmn_cs", "srv_cs")) +
+              f" | **{fmt(get(t, 'tot_cs'), 2)}** |")
+md.append("")
+
+try:
+    with open(os.path.join(raw, "failures.txt")) as f:
+        fails = [ln.strip() for ln in f if ln.strip()]
+except OSError:
+    fails = []
+try:
+    with open(os.path.join(raw, "skipped.txt")) as f:
+        skipped = [ln.strip() for ln in f if ln.strip()]
+except OSError:
+    skipped = []
+if skipped:
+    md.append("Not measured:")
+    md.append("")
+    md.extend(f"- {x}" for x in skipped)
+    md.append("")
+if fails:
+    md.append("Failed measurements (left out of the medians):")
+    md.append("")
+    md.extend(f"- {x}" for x in fails)
+    md.append("")
+
+with open(os.path.join(out, "results.md"), "w") as f:
+    f.write("\n".join(md))
+with open(os.path.join(out, "results.json"), "w") as f:
+    json.dump({"params": params, "targets": targets, "labels": labels,
+               "reference": REF, "samples": samples, "medians": med,
+               "ratios": {t: {m: ratio(t, m) for m in med[t]}
+                          for t in targets},
+               "goals": goals, "failures": fails, "skipped": skipped}, f, indent=1)

@@ -1,0 +1,42 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# conn_kill: the verifier runs on a hard mount while every client
+# connection is killed (ss -K) RFS_KILLS times (default 100), each time
+# after the verifier made progress.  No operation may fail, no byte may be
+# wrong; the client must log its reconnects.
+. "$(dirname "$0")/lib_fault.sh" "$@"
+command -v ss >/dev/null || skip "ss (iproute2) missing"
+KILLS=${RFS_KILLS:-100}
+rfs_start_server "$EXPORT" --state-dir "$T/state" --session-grace 60
+rfs_mount_fg "$MNT" "loops=2"
+# does this kernel destroy sockets (CONFIG_INET_DIAG_DESTROY)?
+before=$(ss -Htn state established dst 127.0.0.1 dport = :"$RFS_PORT" | wc -l)
+[ "$before" -gt 0 ] || fail "no client connection found"
+
+"$FSX" "$MNT" -n 1000000000 -t 600 -z 262144 -s "$RANDOM" \
+	-p "$T/progress" -S "$T/stop" >"$T/fsx.out" 2>&1 &
+FSXPID=$!
+RFS_EXTRA_CLEANUP+=("kill $FSXPID 2>/dev/null")
+kills=0
+while [ "$kills" -lt "$KILLS" ]; do
+	p=$(progress "$T/progress")
+	wait_progress "$T/progress" $((p + 64)) 60 ||
+		fail "no progress after $kills kills (at $p ops)"
+	n=$(ss -K -Htn dst 127.0.0.1 dport = :"$RFS_PORT" 2>/dev/null |
+		grep -c ESTAB)
+	[ "$n" -gt 0 ] && kills=$((kills + 1))
+	kill -0 "$FSXPID" 2>/dev/null || break
+done
+touch "$T/stop"
+st=0
+wait "$FSXPID" || st=$?
+cat "$T/fsx.out"
+reco=$(grep -c "reconnected to" "$T/client.log" || true)
+note "faults injected: $kills connection kills; reconnects logged: $reco"
+[ "$st" = 0 ] || fail "fsx failed (exit $st) under a hard mount"
+[ "$kills" -ge "$KILLS" ] || fail "only $kills of $KILLS kills injected"
+[ "${reco:-0}" -gt 0 ] || fail "the client logged no reconnect"
+grep -q "mismatches 0, failed 0" "$T/fsx.out" || fail "fsx reported errors"
+echo "TOTALS conn_kill-$RFS_TRANSPORT: faults $kills, $(grep '^fsx: ops' "$T/fsx.out" | sed 's/^fsx: //')"
+rfs_umount "$MNT"
+echo "PASS conn_kill-$RFS_TRANSPORT"

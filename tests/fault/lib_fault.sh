@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+# lib_fault.sh: the mount suite's lib.sh (hard timeout, cleanup, server
+# start) plus helpers for fault injection.  Arguments from meson.build:
+#   TRANSPORT RINGFSD RINGFS FSX STATS_TOOL MOUNT_HELPER
+. "$(dirname "$0")/../mount/lib.sh" "$@"
+FSX=$POSIX_CHECK
+
+# wait_progress FILE MIN SECONDS: until FILE holds a number >= MIN
+# (bounded; polls the condition, never sleeps blindly).
+wait_progress() {
+	local f=$1 min=$2 deadline=$((SECONDS + $3)) v
+	while [ $SECONDS -lt "$deadline" ]; do
+		v=$(cat "$f" 2>/dev/null || echo 0)
+		[ "${v:-0}" -ge "$min" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# progress FILE: the number in FILE (0 if none yet)
+progress() { cat "$1" 2>/dev/null || echo 0; }
+
+# The client in the foreground (its log is ours), mounted at $1.
+rfs_mount_fg() {
+	local m=$1 opts="transport=$RFS_TRANSPORT${2:+,$2}" i
+	RFS_MOUNTS+=("$m")
+	"$RINGFS" "127.0.0.1:$RFS_PORT:/data" "$m" -f -o "$opts" \
+		>>"$T/client.log" 2>&1 </dev/null &
+	RFS_CLIENT_PID=$!
+	for ((i = 0; i < 400; i++)); do
+		rfs_is_mounted "$m" && break
+		kill -0 "$RFS_CLIENT_PID" 2>/dev/null ||
+			fail "ringfs exited before mounting"
+		sleep 0.05
+	done
+	rfs_is_mounted "$m" || fail "$m not mounted within 20 s"
+	note "mounted $m ($opts), client pid $RFS_CLIENT_PID"
+}

@@ -1,0 +1,920 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The security suite: the real ringfsd, talked to with raw frames.
+ *
+ *   sec_test RINGFSD auth      key handshake: missing/wrong key, replay,
+ *                              mutual proof, ATTACH bound to the session
+ *   sec_test RINGFSD ro        a read-only export: every mutating op EROFS
+ *   sec_test RINGFSD escape    "..", "/", symlinks out, forged / stale /
+ *                              foreign handles, cross-export link/rename
+ *   sec_test RINGFSD squash    root_squash, all_squash+anonuid/gid,
+ *                              no_root_squash: owners in the backing dir
+ *   sec_test RINGFSD limits    setup timeout (silent, trickling), max
+ *                              connections, max message size, nolocal
+ *   sec_test probe HOST PORT EXPORT   HELLO once, print the status
+ *                              (netns.sh runs it in another namespace)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sec_util.h"
+
+static char tmp[] = "/tmp/rfs-sectest-XXXXXX";
+static const char *bin;
+
+static void path(char *out, size_t n, const char *rel)
+{
+	snprintf(out, n, "%s/%s", tmp, rel);
+}
+
+static void mkdir_p(const char *rel, mode_t mode)
+{
+	char p[512];
+
+	path(p, sizeof(p), rel);
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		t_die("mkdir %s: %s", p, strerror(errno));
+	chmod(p, mode);
+}
+
+static void write_file(const char *rel, const void *data, size_t len,
+		       mode_t mode)
+{
+	char p[512];
+	int fd;
+
+	path(p, sizeof(p), rel);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0 || write(fd, data, len) != (ssize_t)len)
+		t_die("write %s: %s", p, strerror(errno));
+	fchmod(fd, mode);
+	close(fd);
+}
+
+static void cleanup(void)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+	if (system(cmd) != 0)
+		fprintf(stderr, "sec_test: cleanup of %s failed\n", tmp);
+}
+
+static struct t_conn conn(struct t_srv *s)
+{
+	struct t_conn c = { .fd = t_connect_tcp(s->host, s->port) };
+
+	return c;
+}
+
+static void stop(struct t_srv *s)
+{
+	CHECK(t_srv_stop(s) == 0, "ringfsd did not exit 0 on SIGTERM");
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- auth --------------------------------------------------------------- */
+
+static void case_auth(void)
+{
+	struct rfs_auth_key key, wrong;
+	char keyf[512], key2f[512], st[512], exp[600], errb[256];
+	uint8_t rnd[48], tok[16], zero[16] = { 0 };
+	uint8_t prove[512], cn[RFS_AUTH_NONCE];
+	uint32_t prove_len, len;
+	struct t_conn a, b;
+	struct t_srv s;
+	int ret;
+
+	mkdir_p("a", 0755);
+	mkdir_p("st", 0700);
+	rfs_auth_random(rnd, sizeof(rnd));
+	write_file("key", rnd, sizeof(rnd), 0600);
+	rfs_auth_random(rnd, sizeof(rnd));
+	write_file("key2", rnd, sizeof(rnd), 0600);
+	path(keyf, sizeof(keyf), "key");
+	path(key2f, sizeof(key2f), "key2");
+	path(st, sizeof(st), "st");
+	snprintf(exp, sizeof(exp), "a=%s/a", tmp);
+	if (rfs_auth_key_load(keyf, &key, errb, sizeof(errb)) ||
+	    rfs_auth_key_load(key2f, &wrong, errb, sizeof(errb)))
+		t_die("%s", errb);
+
+	/* a key file others can read is refused, with a clear reason */
+	write_file("keyopen", rnd, sizeof(rnd), 0644);
+	path(errb, sizeof(errb), "keyopen");
+	CHECK(rfs_auth_key_load(errb, &wrong, errb, sizeof(errb)) == -EPERM &&
+	      strstr(errb, "chmod 600"), "group-readable key accepted: %s",
+	      errb);
+	if (rfs_auth_key_load(key2f, &wrong, errb, sizeof(errb)))
+		t_die("%s", errb);
+
+	t_srv_start(&s, bin, (const char *const[]){ "--listen", "127.0.0.1:0",
+		"--export", exp, "--state-dir", st, "--key-file", keyf,
+		"--transport", "tcp", NULL });
+
+	/* no AUTH at all: HELLO refused, ENOKEY, closed */
+	a = conn(&s);
+	ret = t_hello(&a, "a");
+	CHECK(ret == -ENOKEY, "HELLO without AUTH: %d", ret);
+	CHECK(t_closed(a.fd), "not closed after HELLO without AUTH");
+	close(a.fd);
+
+	/* other ops before AUTH: refused */
+	a = conn(&s);
+	t_req(&a, RFS_OP_STATS);
+	ret = t_call(&a);
+	CHECK(ret == -EACCES, "STATS before AUTH: %d", ret);
+	close(a.fd);
+
+	/* wrong key: PROVE rejected, closed */
+	a = conn(&s);
+	ret = t_auth(&a, &wrong, "a", NULL);
+	CHECK(ret == -EKEYREJECTED, "wrong key: %d", ret);
+	CHECK(t_closed(a.fd), "not closed after a wrong key");
+	close(a.fd);
+
+	/* PROVE without CHALLENGE */
+	a = conn(&s);
+	{
+		struct rfs_auth_req *q;
+		struct rfs_mb *m = t_req(&a, RFS_OP_AUTH);
+
+		q = rfs_mb_put(m, sizeof(*q));
+		q->step = RFS_AUTH_PROVE;
+		ret = t_call(&a);
+	}
+	CHECK(ret < 0, "PROVE without CHALLENGE accepted");
+	CHECK(t_closed(a.fd), "not closed after PROVE without CHALLENGE");
+	close(a.fd);
+
+	/* right key: mutual proof checks out, HELLO works, no token sent */
+	a = conn(&s);
+	ret = t_auth(&a, &key, "a", tok);
+	CHECK(ret == 0, "right key: %d", ret);
+	/* keep this connection's PROVE frame for the replay below */
+	{
+		const void *f = t_sent(&prove_len);
+
+		memcpy(prove, f, prove_len);
+	}
+	ret = t_hello(&a, "a");
+	CHECK(ret == 0, "HELLO after AUTH: %d", ret);
+	CHECK(!memcmp(a.token, zero, 16), "HELLO reply carries the token");
+	t_req(&a, RFS_OP_PING);
+	CHECK(t_call(&a) == 0, "PING on the authenticated session");
+
+	/* ATTACH: needs its own AUTH, and the derived token */
+	b = conn(&s);
+	ret = t_attach(&b, a.session, tok);
+	CHECK(ret == -ENOKEY, "ATTACH without AUTH: %d", ret);
+	close(b.fd);
+	b = conn(&s);
+	CHECK(t_auth(&b, &key, "a", NULL) == 0, "second AUTH");
+	ret = t_attach(&b, a.session, zero);
+	CHECK(ret < 0, "ATTACH with the (zero) token from the wire accepted");
+	close(b.fd);
+	b = conn(&s);
+	CHECK(t_auth(&b, &key, "a", NULL) == 0, "third AUTH");
+	ret = t_attach(&b, a.session, tok);
+	CHECK(ret == 0, "ATTACH with the derived token: %d", ret);
+	close(b.fd);
+
+	/* replay: the same client nonce, then the recorded PROVE */
+	memcpy(cn, ((const struct rfs_auth_req *)(const void *)
+		    (prove + RFS_HDR_SIZE))->nonce, sizeof(cn));
+	b = conn(&s);
+	{
+		struct rfs_auth_req *q;
+		struct rfs_mb *m = t_req(&b, RFS_OP_AUTH);
+
+		q = rfs_mb_put(m, sizeof(*q));
+		q->step = RFS_AUTH_CHALLENGE;
+		q->export_len = 1;
+		memset(q->nonce, 0x11, sizeof(q->nonce));
+		rfs_mb_put_bytes(m, "a", 1);
+		CHECK(t_call(&b) == 0, "CHALLENGE");
+	}
+	(void)cn;
+	t_send(b.fd, prove, prove_len);
+	CHECK(t_closed(b.fd), "a replayed PROVE was accepted");
+	close(b.fd);
+	/* the replayed PROVE as the first frame of a connection */
+	b = conn(&s);
+	t_send(b.fd, prove, prove_len);
+	CHECK(t_closed(b.fd), "a replayed PROVE alone was accepted");
+	close(b.fd);
+	/* a HELLO replayed on a new connection after a wrong-key AUTH */
+	b = conn(&s);
+	CHECK(t_auth(&b, &wrong, "a", NULL) == -EKEYREJECTED, "wrong key 2");
+	close(b.fd);
+
+	/* authenticated for one export, HELLO for another: refused */
+	b = conn(&s);
+	CHECK(t_auth(&b, &key, "zzz", NULL) == 0, "AUTH for export zzz");
+	ret = t_hello(&b, "a");
+	CHECK(ret == -EACCES, "HELLO for a other than AUTH's export: %d", ret);
+	close(b.fd);
+
+	close(a.fd);
+	(void)len;
+	stop(&s);
+
+	/* a server without a key: the client's AUTH gets EOPNOTSUPP */
+	t_srv_start(&s, bin, (const char *const[]){ "--listen", "127.0.0.1:0",
+		"--export", exp, "--state-dir", st, "--transport", "tcp",
+		NULL });
+	a = conn(&s);
+	ret = t_auth(&a, &key, "a", NULL);
+	CHECK(ret == -EOPNOTSUPP, "AUTH to a keyless server: %d", ret);
+	close(a.fd);
+	stop(&s);
+}
+
+/* ---- read-only export ----------------------------------------------------- */
+
+static int ro_op(struct t_conn *c, uint16_t op, uint64_t root,
+		 uint64_t file, uint64_t fh)
+{
+	struct rfs_mb *m = t_req(c, op);
+
+	switch (op) {
+	case RFS_OP_CREATE:
+	case RFS_OP_MKDIR:
+	case RFS_OP_MKNOD:
+	case RFS_OP_SYMLINK: {
+		struct rfs_make_req *q = rfs_mb_put(m, sizeof(*q));
+
+		q->parent = root;
+		q->mode = op == RFS_OP_MKDIR ? 0755 :
+			  op == RFS_OP_MKNOD ? (S_IFIFO | 0644) : 0644;
+		q->flags = op == RFS_OP_CREATE ? O_RDWR : 0;
+		q->name_len = 3;
+		q->target_len = op == RFS_OP_SYMLINK ? 1 : 0;
+		rfs_mb_put_bytes(m, "new", 3);
+		if (op == RFS_OP_SYMLINK)
+			rfs_mb_put_bytes(m, "f", 1);
+		break;
+	}
+	case RFS_OP_LINK: {
+		struct rfs_link_req *q = rfs_mb_put(m, sizeof(*q));
+
+		q->nodeid = file;
+		q->newparent = root;
+		q->name_len = 3;
+		rfs_mb_put_bytes(m, "lnk", 3);
+		break;
+	}
+	case RFS_OP_UNLINK:
+	case RFS_OP_RMDIR: {
+		struct rfs_name_req *q = rfs_mb_put(m, sizeof(*q));
+
+		q->parent = root;
+		q->name_len = op == RFS_OP_UNLINK ? 1 : 1;
+		rfs_mb_put_bytes(m, op == RFS_OP_UNLINK ? "f" : "d", 1);
+		break;
+	}
+	case RFS_OP_RENAME: {
+		struct rfs_rename_req *q = rfs_mb_put(m, sizeof(*q));
+
+		q->parent = root;
+		q->newparent = root;
+		q->name_len = 1;
+		q->newname_len = 2;
+		rfs_mb_put_bytes(m, "f", 1);
+		rfs_mb_put_bytes(m, "f2", 2);
+		break;
+	}
+	case RFS_OP_SETATTR: {
+		struct rfs_setattr_req *q = rfs_mb_put(m, sizeof(*q));
+
+		q->nodeid = file;
+		q->valid = RFS_SA_MODE;
+		q->mode = 0600;
+		break;
+	}
+	case RFS_OP_WRITE: {
+		struct rfs_io_req *q = rfs_mb_put(m, sizeof(*q));
+
+		q->nodeid = file;
+		q->fh = fh;
+		q->size = 4;
+		rfs_mb_put_bytes(m, "evil", 4);
+		break;
+	}
+	case RFS_OP_SETXATTR:
+	case RFS_OP_REMOVEXATTR: {
+		struct rfs_xattr_req *q = rfs_mb_put(m, sizeof(*q));
+
+		q->nodeid = file;
+		q->name_len = 8;
+		q->size = op == RFS_OP_SETXATTR ? 1 : 0;
+		rfs_mb_put_bytes(m, "user.sec", 8);
+		if (op == RFS_OP_SETXATTR)
+			rfs_mb_put_bytes(m, "x", 1);
+		break;
+	}
+	case RFS_OP_FALLOCATE: {
+		struct rfs_fallocate_req *q = rfs_mb_put(m, sizeof(*q));
+
+		q->nodeid = file;
+		q->fh = fh;
+		q->length = 4096;
+		break;
+	}
+	case RFS_OP_COPY_FILE_RANGE: {
+		struct rfs_copy_req *q = rfs_mb_put(m, sizeof(*q));
+
+		q->nodeid_in = file;
+		q->fh_in = fh;
+		q->nodeid_out = file;
+		q->fh_out = fh;
+		q->off_out = 100;
+		q->len = 1;
+		break;
+	}
+	default:
+		t_die("ro_op %u", op);
+	}
+	return t_call(c);
+}
+
+static void case_ro(void)
+{
+	static const uint16_t ops[] = {
+		RFS_OP_CREATE, RFS_OP_MKDIR, RFS_OP_MKNOD, RFS_OP_SYMLINK,
+		RFS_OP_LINK, RFS_OP_UNLINK, RFS_OP_RMDIR, RFS_OP_RENAME,
+		RFS_OP_SETATTR, RFS_OP_WRITE, RFS_OP_SETXATTR,
+		RFS_OP_REMOVEXATTR, RFS_OP_FALLOCATE, RFS_OP_COPY_FILE_RANGE,
+	};
+	char st[512], exp[600], p[512];
+	struct rfs_entry e;
+	struct t_conn c;
+	struct t_srv s;
+	struct stat sb;
+	uint64_t fh = 0;
+	int ret;
+
+	mkdir_p("r", 0777);
+	mkdir_p("r/d", 0777);
+	write_file("r/f", "data", 4, 0666);
+	mkdir_p("st", 0700);
+	path(st, sizeof(st), "st");
+	snprintf(exp, sizeof(exp), "r=%s/r,ro,no_root_squash", tmp);
+	t_srv_start(&s, bin, (const char *const[]){ "--listen", "127.0.0.1:0",
+		"--export", exp, "--state-dir", st, "--transport", "tcp",
+		NULL });
+	c = conn(&s);
+	CHECK(t_hello(&c, "r") == 0, "HELLO ro");
+	CHECK(t_lookup(&c, c.root, "f", &e, NULL) == 0, "lookup f");
+	/* opening for writing (and truncating) is refused */
+	ret = t_open(&c, e.nodeid, O_WRONLY, NULL);
+	CHECK(ret == -EROFS, "OPEN O_WRONLY on ro: %d", ret);
+	ret = t_open(&c, e.nodeid, O_RDWR, NULL);
+	CHECK(ret == -EROFS, "OPEN O_RDWR on ro: %d", ret);
+	ret = t_open(&c, e.nodeid, O_RDONLY | O_TRUNC, NULL);
+	CHECK(ret == -EROFS, "OPEN O_TRUNC on ro: %d", ret);
+	CHECK(t_open(&c, e.nodeid, O_RDONLY, &fh) == 0, "OPEN O_RDONLY");
+	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		ret = ro_op(&c, ops[i], c.root, e.nodeid, fh);
+		CHECK(ret == -EROFS, "%s on a read-only export: %d",
+		      rfs_proto_op_name(ops[i]), ret);
+	}
+	/* nothing changed underneath */
+	path(p, sizeof(p), "r/f");
+	CHECK(stat(p, &sb) == 0 && sb.st_size == 4 &&
+	      (sb.st_mode & 07777) == 0666, "ro export's file changed");
+	path(p, sizeof(p), "r/new");
+	CHECK(access(p, F_OK) < 0, "ro export got a new file");
+	close(c.fd);
+	stop(&s);
+}
+
+/* ---- escapes -------------------------------------------------------------- */
+
+static int name_op(struct t_conn *c, uint16_t op, uint64_t parent,
+		   const char *name, uint32_t len)
+{
+	struct rfs_name_req *q;
+	struct rfs_mb *m = t_req(c, op);
+
+	q = rfs_mb_put(m, sizeof(*q));
+	q->parent = parent;
+	q->name_len = (uint16_t)len;
+	rfs_mb_put_bytes(m, name, len);
+	return t_call(c);
+}
+
+static void case_escape(void)
+{
+	char st[512], ea[600], eb[600], p[512];
+	uint8_t h[RFS_HANDLE_MAX], hb[RFS_HANDLE_MAX], hg[RFS_HANDLE_MAX];
+	struct rfs_entry e, eg, ed;
+	struct t_conn c, d;
+	struct t_srv s;
+	int ret;
+
+	mkdir_p("a", 0777);
+	mkdir_p("b", 0777);
+	mkdir_p("outside", 0777);
+	write_file("outside/secret", "secret", 6, 0644);
+	write_file("a/f", "in-a", 4, 0644);
+	write_file("a/gone", "x", 1, 0644);
+	write_file("b/g", "in-b", 4, 0644);
+	path(p, sizeof(p), "a/out");
+	if (symlink("../outside/secret", p) < 0)
+		t_die("symlink: %s", strerror(errno));
+	path(p, sizeof(p), "a/abs");
+	{
+		char target[512];
+
+		path(target, sizeof(target), "outside");
+		if (symlink(target, p) < 0)
+			t_die("symlink: %s", strerror(errno));
+	}
+	mkdir_p("st", 0700);
+	path(st, sizeof(st), "st");
+	snprintf(ea, sizeof(ea), "a=%s/a,no_root_squash", tmp);
+	snprintf(eb, sizeof(eb), "b=%s/b,no_root_squash", tmp);
+	t_srv_start(&s, bin, (const char *const[]){ "--listen", "127.0.0.1:0",
+		"--export", ea, "--export", eb, "--state-dir", st,
+		"--transport", "tcp", NULL });
+	c = conn(&s);
+	CHECK(t_hello(&c, "a") == 0, "HELLO a");
+	d = conn(&s);
+	CHECK(t_hello(&d, "b") == 0, "HELLO b");
+
+	/* names: "..", ".", "/" inside, NUL inside */
+	CHECK(name_op(&c, RFS_OP_LOOKUP, c.root, "..", 2) == -EINVAL,
+	      "lookup ..");
+	CHECK(name_op(&c, RFS_OP_LOOKUP, c.root, ".", 1) == -EINVAL,
+	      "lookup .");
+	CHECK(name_op(&c, RFS_OP_LOOKUP, c.root, "../outside", 10) == -EINVAL,
+	      "lookup ../outside");
+	CHECK(name_op(&c, RFS_OP_LOOKUP, c.root, "x/../../y", 9) == -EINVAL,
+	      "lookup with /");
+	CHECK(name_op(&c, RFS_OP_LOOKUP, c.root, "f\0x", 3) == -EINVAL,
+	      "lookup with NUL");
+	CHECK(name_op(&c, RFS_OP_UNLINK, c.root, "../outside/secret", 17) ==
+	      -EINVAL, "unlink ../outside/secret");
+	ret = t_make(&c, RFS_OP_MKDIR, c.root, "..", 0755, NULL, NULL, NULL);
+	CHECK(ret == -EINVAL, "mkdir ..: %d", ret);
+
+	/* symlinks pointing out are never followed */
+	CHECK(t_lookup(&c, c.root, "out", &e, NULL) == 0, "lookup out");
+	CHECK(S_ISLNK(e.attr.mode), "symlink looked up as %o", e.attr.mode);
+	ret = t_open(&c, e.nodeid, O_RDONLY, NULL);
+	CHECK(ret < 0, "OPEN through a symlink out of the export worked");
+	CHECK(t_lookup(&c, c.root, "abs", &e, NULL) == 0, "lookup abs");
+	ret = name_op(&c, RFS_OP_LOOKUP, e.nodeid, "secret", 6);
+	CHECK(ret < 0, "LOOKUP under a symlink to outside worked");
+	{
+		struct rfs_open_req *q;
+		struct rfs_mb *m = t_req(&c, RFS_OP_OPENDIR);
+
+		q = rfs_mb_put(m, sizeof(*q));
+		q->nodeid = e.nodeid;
+		ret = t_call(&c);
+		CHECK(ret < 0, "OPENDIR on a symlink to outside worked");
+	}
+	/* a symlink made through the server stays a symlink */
+	ret = t_make(&c, RFS_OP_SYMLINK, c.root, "mine", 0777, "/etc/passwd",
+		     &e, NULL);
+	CHECK(ret == 0, "SYMLINK: %d", ret);
+	if (!ret)
+		CHECK(t_open(&c, e.nodeid, O_RDONLY, NULL) < 0,
+		      "OPEN followed a client-made symlink to /etc/passwd");
+
+	/* forged handles: every byte flipped in turn, never accepted */
+	CHECK(t_lookup(&c, c.root, "f", &e, h) == 0, "lookup f");
+	for (unsigned i = 0; i < e.handle_len; i++) {
+		memcpy(hg, h, e.handle_len);
+		hg[i] ^= 0x40;
+		ret = t_resolve(&c, e.nodeid, hg, e.handle_len);
+		CHECK(ret == -ESTALE, "forged handle (byte %u): %d", i, ret);
+	}
+	ret = t_resolve(&c, e.nodeid ^ 1, h, e.handle_len);
+	CHECK(ret == -ESTALE, "handle under another node id: %d", ret);
+	CHECK(t_resolve(&c, e.nodeid, h, e.handle_len) == 0,
+	      "the real handle is refused");
+	/* a node id nobody handed out */
+	ret = t_open(&c, 0x1234567890abcdefull, O_RDONLY, NULL);
+	CHECK(ret == -ESTALE, "made-up node id: %d", ret);
+
+	/* a handle (and node) from another export */
+	CHECK(t_lookup(&d, d.root, "g", &eg, hb) == 0, "lookup g in b");
+	ret = t_resolve(&c, eg.nodeid, hb, eg.handle_len);
+	CHECK(ret == -ESTALE, "b's handle on a's session: %d", ret);
+	ret = t_open(&c, eg.nodeid, O_RDONLY, NULL);
+	CHECK(ret == -ESTALE, "b's node on a's session: %d", ret);
+	/* link / rename across exports */
+	{
+		struct rfs_link_req *q;
+		struct rfs_mb *m = t_req(&c, RFS_OP_LINK);
+
+		q = rfs_mb_put(m, sizeof(*q));
+		q->nodeid = e.nodeid;
+		q->newparent = d.root;
+		q->name_len = 4;
+		rfs_mb_put_bytes(m, "stol", 4);
+		ret = t_call(&c);
+		CHECK(ret == -ESTALE || ret == -EXDEV,
+		      "LINK into another export: %d", ret);
+		m = t_req(&d, RFS_OP_LINK);
+		q = rfs_mb_put(m, sizeof(*q));
+		q->nodeid = e.nodeid;	/* a's file, b's session */
+		q->newparent = d.root;
+		q->name_len = 4;
+		rfs_mb_put_bytes(m, "stol", 4);
+		ret = t_call(&d);
+		CHECK(ret == -ESTALE || ret == -EXDEV,
+		      "LINK of a's file from b's session: %d", ret);
+	}
+	{
+		struct rfs_rename_req *q;
+		struct rfs_mb *m = t_req(&c, RFS_OP_RENAME);
+
+		q = rfs_mb_put(m, sizeof(*q));
+		q->parent = c.root;
+		q->newparent = d.root;
+		q->name_len = 1;
+		q->newname_len = 5;
+		rfs_mb_put_bytes(m, "f", 1);
+		rfs_mb_put_bytes(m, "moved", 5);
+		ret = t_call(&c);
+		CHECK(ret == -ESTALE || ret == -EXDEV,
+		      "RENAME into another export: %d", ret);
+	}
+	path(p, sizeof(p), "b/stol");
+	CHECK(access(p, F_OK) < 0, "a link appeared in export b");
+	path(p, sizeof(p), "b/moved");
+	CHECK(access(p, F_OK) < 0, "a rename landed in export b");
+
+	/* a stale handle: the file is gone */
+	CHECK(t_lookup(&c, c.root, "gone", &ed, hg) == 0, "lookup gone");
+	path(p, sizeof(p), "a/gone");
+	unlink(p);
+	ret = t_resolve(&c, ed.nodeid, hg, ed.handle_len);
+	CHECK(ret == -ESTALE || ret == 0, "stale handle: %d", ret);
+	if (ret == 0) {
+		/* the node is still cached: the server must see it is gone */
+		struct rfs_node_req *q;
+		struct rfs_mb *m = t_req(&c, RFS_OP_GETATTR);
+
+		q = rfs_mb_put(m, sizeof(*q));
+		q->nodeid = ed.nodeid;
+		ret = t_call(&c);
+		CHECK(ret == 0 && ((const struct rfs_attr *)t_rp())->nlink ==
+		      0, "deleted file still has links: %d", ret);
+	}
+	close(c.fd);
+	close(d.fd);
+	stop(&s);
+	/* a server restarted with another state dir (another handle key):
+	 * old handles are stale */
+	mkdir_p("st2", 0700);
+	path(st, sizeof(st), "st2");
+	t_srv_start(&s, bin, (const char *const[]){ "--listen", "127.0.0.1:0",
+		"--export", ea, "--export", eb, "--state-dir", st,
+		"--transport", "tcp", NULL });
+	c = conn(&s);
+	CHECK(t_hello(&c, "a") == 0, "HELLO a again");
+	ret = t_resolve(&c, e.nodeid, h, e.handle_len);
+	CHECK(ret == -ESTALE, "handle from another server key: %d", ret);
+	close(c.fd);
+	stop(&s);
+}
+
+/* ---- squash ----------------------------------------------------------- */
+
+static void owner_is(const char *rel, uid_t uid, gid_t gid, const char *what)
+{
+	char p[512];
+	struct stat sb;
+
+	path(p, sizeof(p), rel);
+	if (stat(p, &sb) < 0) {
+		CHECK(0, "%s: %s missing: %s", what, p, strerror(errno));
+		return;
+	}
+	CHECK(sb.st_uid == uid && sb.st_gid == gid,
+	      "%s: %s owned by %u:%u, want %u:%u", what, rel,
+	      (unsigned)sb.st_uid, (unsigned)sb.st_gid, (unsigned)uid,
+	      (unsigned)gid);
+}
+
+static void case_squash(void)
+{
+	char st[512], e1[600], e2[600], e3[600];
+	struct t_conn c;
+	struct t_srv s;
+	int ret;
+
+	if (geteuid() != 0) {
+		printf("SKIP: squash needs root (setfsuid on the server)\n");
+		exit(77);
+	}
+	mkdir_p("rs", 0777);
+	mkdir_p("as", 0777);
+	mkdir_p("ns", 0777);
+	mkdir_p("st", 0700);
+	path(st, sizeof(st), "st");
+	snprintf(e1, sizeof(e1), "rs=%s/rs", tmp);	/* root_squash default */
+	snprintf(e2, sizeof(e2), "as=%s/as,all_squash,anonuid=1234,"
+		 "anongid=4321", tmp);
+	snprintf(e3, sizeof(e3), "ns=%s/ns,no_root_squash", tmp);
+	t_srv_start(&s, bin, (const char *const[]){ "--listen", "127.0.0.1:0",
+		"--export", e1, "--export", e2, "--export", e3,
+		"--state-dir", st, "--transport", "tcp", NULL });
+
+	c = conn(&s);
+	CHECK(t_hello(&c, "rs") == 0, "HELLO rs");
+	c.uid = 0, c.gid = 0;
+	ret = t_make(&c, RFS_OP_CREATE, c.root, "byroot", 0644, NULL, NULL,
+		     NULL);
+	CHECK(ret == 0, "root_squash create as root: %d", ret);
+	owner_is("rs/byroot", 65534, 65534, "root_squash, uid 0");
+	c.uid = 1000, c.gid = 1000;
+	ret = t_make(&c, RFS_OP_MKDIR, c.root, "byuser", 0755, NULL, NULL,
+		     NULL);
+	CHECK(ret == 0, "root_squash mkdir as 1000: %d", ret);
+	owner_is("rs/byuser", 1000, 1000, "root_squash, uid 1000");
+	close(c.fd);
+
+	c = conn(&s);
+	CHECK(t_hello(&c, "as") == 0, "HELLO as");
+	c.uid = 1000, c.gid = 1000;
+	ret = t_make(&c, RFS_OP_CREATE, c.root, "byuser", 0644, NULL, NULL,
+		     NULL);
+	CHECK(ret == 0, "all_squash create as 1000: %d", ret);
+	owner_is("as/byuser", 1234, 4321, "all_squash, uid 1000");
+	c.uid = 0, c.gid = 0;
+	ret = t_make(&c, RFS_OP_SYMLINK, c.root, "byroot", 0777, "t", NULL,
+		     NULL);
+	CHECK(ret == 0, "all_squash symlink as root: %d", ret);
+	{
+		char p[512];
+		struct stat sb;
+
+		path(p, sizeof(p), "as/byroot");
+		CHECK(lstat(p, &sb) == 0 && sb.st_uid == 1234 &&
+		      sb.st_gid == 4321, "all_squash symlink owner");
+	}
+	close(c.fd);
+
+	c = conn(&s);
+	CHECK(t_hello(&c, "ns") == 0, "HELLO ns");
+	c.uid = 0, c.gid = 0;
+	ret = t_make(&c, RFS_OP_CREATE, c.root, "byroot", 0644, NULL, NULL,
+		     NULL);
+	CHECK(ret == 0, "no_root_squash create as root: %d", ret);
+	owner_is("ns/byroot", 0, 0, "no_root_squash, uid 0");
+	c.uid = 2000, c.gid = 3000;
+	ret = t_make(&c, RFS_OP_MKNOD, c.root, "fifo", S_IFIFO | 0644, NULL,
+		     NULL, NULL);
+	CHECK(ret == 0, "no_root_squash mknod as 2000: %d", ret);
+	owner_is("ns/fifo", 2000, 3000, "no_root_squash, uid 2000");
+	/* squashed root cannot chown to root */
+	close(c.fd);
+	c = conn(&s);
+	CHECK(t_hello(&c, "rs") == 0, "HELLO rs 2");
+	c.uid = 0, c.gid = 0;
+	{
+		struct rfs_entry e;
+		struct rfs_setattr_req *q;
+		struct rfs_mb *m;
+
+		CHECK(t_lookup(&c, c.root, "byuser", &e, NULL) == 0, "lookup");
+		m = t_req(&c, RFS_OP_SETATTR);
+		q = rfs_mb_put(m, sizeof(*q));
+		q->nodeid = e.nodeid;
+		q->valid = RFS_SA_UID | RFS_SA_GID;
+		ret = t_call(&c);
+		CHECK(ret == -EPERM, "squashed root chown to 0: %d", ret);
+		owner_is("rs/byuser", 1000, 1000, "after a refused chown");
+	}
+	close(c.fd);
+	stop(&s);
+}
+
+/* ---- limits -------------------------------------------------------------- */
+
+static void case_limits(void)
+{
+	char st[512], ea[600], eb[600], sock[512];
+	struct t_conn c, idle[3];
+	struct t_srv s;
+	long long t0;
+	int fd, ret;
+
+	mkdir_p("a", 0777);
+	mkdir_p("st", 0700);
+	path(st, sizeof(st), "st");
+	path(sock, sizeof(sock), "sock");
+	snprintf(ea, sizeof(ea), "a=%s/a", tmp);
+	snprintf(eb, sizeof(eb), "b=%s/a,nolocal", tmp);
+	t_srv_start(&s, bin, (const char *const[]){ "--listen", "127.0.0.1:0",
+		"--listen-unix", sock, "--export", ea, "--export", eb,
+		"--state-dir", st, "--transport", "tcp",
+		"--setup-timeout", "1", "--max-connections", "4",
+		"--max-msg", "65536", "--max-inflight", "8", NULL });
+
+	/* silent peer: dropped after about a second */
+	t0 = mono_ms();
+	fd = t_connect_tcp(s.host, s.port);
+	CHECK(t_closed(fd), "a silent peer was not dropped");
+	CHECK(mono_ms() - t0 < 5000, "silent peer dropped after %lld ms",
+	      mono_ms() - t0);
+	close(fd);
+
+	/* trickling peer: a header's worth, one byte at a time, slowly */
+	{
+		static const uint8_t hdr[RFS_HDR_SIZE] = { 'R', 'F', 'N', 'G' };
+		bool closed = false;
+
+		t0 = mono_ms();
+		fd = t_connect_tcp(s.host, s.port);
+		for (unsigned i = 0; i < RFS_HDR_SIZE && !closed; i++) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+
+			t_send(fd, hdr + i, 1);
+			/* waiting for the server's close is the pacing */
+			if (poll(&p, 1, 200) > 0)
+				closed = true;
+		}
+		CHECK(closed || t_closed(fd), "a trickling peer was not "
+		      "dropped");
+		CHECK(mono_ms() - t0 < 5000, "trickler dropped after %lld ms",
+		      mono_ms() - t0);
+		close(fd);
+	}
+
+	/* HELLO'd connections stay past the setup timeout */
+	c = conn(&s);
+	CHECK(t_hello(&c, "a") == 0, "HELLO");
+
+	/* max-connections 4: c + 3 idle ones fill it, the 5th is refused */
+	for (unsigned i = 0; i < 3; i++) {
+		idle[i] = conn(&s);
+		CHECK(t_hello(&idle[i], "a") == 0, "HELLO %u", i);
+	}
+	fd = t_connect_tcp(s.host, s.port);
+	t0 = mono_ms();
+	CHECK(t_closed(fd), "connection over max-connections kept");
+	CHECK(mono_ms() - t0 < 900, "refusal took %lld ms (not immediate)",
+	      mono_ms() - t0);
+	close(fd);
+	t_req(&c, RFS_OP_PING);
+	CHECK(t_call(&c) == 0, "existing connection broken by the refusal");
+	for (unsigned i = 0; i < 3; i++)
+		close(idle[i].fd);
+
+	/* a client that never collects its replies is disconnected */
+	{
+		struct t_conn g = { .fd = -1 };
+		long long until = mono_ms() + 5000;
+		uint32_t len;
+		const void *f;
+		uint8_t *copy;
+		int hret = -1;
+
+		/*
+		 * The server counts the three closed connections down on
+		 * their own threads: retry (bounded) until a new one is let
+		 * in, instead of racing them.
+		 */
+		while (mono_ms() < until) {
+			g = conn(&s);
+			hret = t_hello(&g, "a");
+			if (hret == 0)
+				break;
+			close(g.fd);
+		}
+		CHECK(hret == 0, "HELLO greedy");
+		{
+			struct rfs_mb *m = t_req(&g, RFS_OP_PING);
+
+			rfs_mb_put(m, 60000);
+			len = (uint32_t)rfs_mb_finish(m, g.csum);
+		}
+		f = t_sent(&len);	/* the frame just built */
+		len = RFS_HDR_SIZE + 60000;
+		copy = malloc(len);
+		if (!copy)
+			t_die("malloc");
+		memcpy(copy, f, len);
+		/* 2000 x 60 kB unread: far beyond any socket buffer */
+		for (unsigned i = 0; i < 2000; i++)
+			t_send(g.fd, copy, len);
+		free(copy);
+		CHECK(t_closed(g.fd), "a client not reading its replies was "
+		      "kept (max-inflight)");
+		close(g.fd);
+	}
+
+	/* a frame over --max-msg closes the connection */
+	{
+		struct rfs_mb *m = t_req(&c, RFS_OP_PING);
+		uint8_t *big = rfs_mb_put(m, 60000);
+
+		(void)big;
+		ret = t_call(&c);
+		CHECK(ret == -EPROTO || ret == 0, "PING 60000: %d", ret);
+	}
+	{
+		static _Alignas(8) uint8_t frame[RFS_HDR_SIZE];
+		struct rfs_hdr *h = (struct rfs_hdr *)(void *)frame;
+
+		h->magic = RFS_MAGIC;
+		h->major = RFS_PROTO_MAJOR;
+		h->minor = RFS_PROTO_MINOR;
+		h->opcode = RFS_OP_PING;
+		h->len = 65536;
+		h->id = 7;
+		t_send(c.fd, frame, sizeof(frame));
+		CHECK(t_closed(c.fd), "a frame over max-msg was accepted");
+	}
+	close(c.fd);
+
+	/* nolocal: Unix-socket peers refused on b, allowed on a */
+	c.fd = t_connect_unix(sock);
+	ret = t_hello(&c, "b");
+	CHECK(ret == -EACCES, "nolocal export over a Unix socket: %d", ret);
+	close(c.fd);
+	memset(&c, 0, sizeof(c));
+	c.fd = t_connect_unix(sock);
+	ret = t_hello(&c, "a");
+	CHECK(ret == 0, "export a over a Unix socket: %d", ret);
+	close(c.fd);
+	stop(&s);
+}
+
+/* ---- probe (for netns.sh) --------------------------------------------- */
+
+static int probe(const char *host, const char *port, const char *exp)
+{
+	struct t_conn c = { .fd = t_connect_tcp(host, (unsigned)atoi(port)) };
+	int ret = t_hello(&c, exp);
+
+	printf("%d\n", ret);
+	close(c.fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *what;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 5 && !strcmp(argv[1], "probe"))
+		return probe(argv[2], argv[3], argv[4]);
+	if (argc != 3) {
+		fprintf(stderr, "usage: sec_test RINGFSD auth|ro|escape|"
+			"squash|limits\n       sec_test probe HOST PORT "
+			"EXPORT\n");
+		return 2;
+	}
+	bin = argv[1];
+	what = argv[2];
+	if (rfs_auth_init())
+		t_die("libsodium init failed");
+	if (!mkdtemp(tmp))
+		t_die("mkdtemp: %s", strerror(errno));
+	chmod(tmp, 0755);
+	if (!strcmp(what, "auth"))
+		case_auth();
+	else if (!strcmp(what, "ro"))
+		case_ro();
+	else if (!strcmp(what, "escape"))
+		case_escape();
+	else if (!strcmp(what, "squash"))
+		case_squash();
+	else if (!strcmp(what, "limits"))
+		case_limits();
+	else
+		t_die("unknown case %s", what);
+	cleanup();
+	if (t_failures) {
+		fprintf(stderr, "sec_test %s: %d failures\n", what,
+			t_failures);
+		return 1;
+	}
+	printf("sec_test %s: ok\n", what);
+	return 0;
+}

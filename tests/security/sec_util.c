@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: MIT
+/* Raw-protocol helpers for the security suite (see sec_util.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sec_util.h"
+
+int t_failures;
+_Alignas(8) uint8_t t_rbuf[RFS_MSG_MAX_DEFAULT];
+static _Alignas(8) uint8_t sbuf[RFS_MSG_MAX_DEFAULT];
+static struct rfs_mb mb;
+static uint32_t sent_len;
+static uint64_t next_id = 100;
+static pid_t live[8];
+
+void t_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "sec_test: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	for (unsigned i = 0; i < 8; i++)
+		if (live[i] > 0)
+			kill(live[i], SIGKILL);
+	exit(1);
+}
+
+static void *drain(void *arg)
+{
+	FILE *f = arg;
+	char line[2048];
+
+	while (fgets(line, sizeof(line), f))
+		fprintf(stderr, "  [ringfsd] %s", line);
+	fclose(f);
+	return NULL;
+}
+
+void t_srv_start(struct t_srv *s, const char *bin, const char *const *args)
+{
+	const char *argv[64];
+	char line[2048];
+	unsigned n = 0;
+	pthread_t thr;
+	int pfd[2];
+	FILE *f;
+
+	memset(s, 0, sizeof(*s));
+	argv[n++] = bin;
+	for (; *args && n < 62; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		t_die("pipe: %s", strerror(errno));
+	s->pid = fork();
+	if (s->pid < 0)
+		t_die("fork: %s", strerror(errno));
+	if (s->pid == 0) {
+		dup2(pfd[1], 2);
+		execv(bin, (char *const *)argv);
+		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+	for (unsigned i = 0; i < 8; i++) {
+		if (live[i] <= 0) {
+			live[i] = s->pid;
+			break;
+		}
+	}
+	close(pfd[1]);
+	f = fdopen(pfd[0], "r");
+	if (!f)
+		t_die("fdopen: %s", strerror(errno));
+	for (;;) {
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		char *at, *colon;
+
+		if (poll(&p, 1, T_TIMEOUT_MS) <= 0)
+			t_die("ringfsd did not print its ready line");
+		if (!fgets(line, sizeof(line), f))
+			t_die("ringfsd exited before it was ready");
+		fprintf(stderr, "  [ringfsd] %s", line);
+		at = strstr(line, "listening on ");
+		if (!at)
+			continue;
+		at += strlen("listening on ");
+		colon = strchr(at, ':');
+		if (!colon || (size_t)(colon - at) >= sizeof(s->host))
+			t_die("bad ready line");
+		memcpy(s->host, at, (size_t)(colon - at));
+		s->port = (unsigned)atoi(colon + 1);
+		break;
+	}
+	if (!s->port)
+		t_die("no port in the ready line");
+	if (pthread_create(&thr, NULL, drain, f))
+		t_die("pthread_create");
+	pthread_detach(thr);
+}
+
+int t_srv_stop(struct t_srv *s)
+{
+	int st;
+
+	if (s->pid <= 0)
+		return -1;
+	kill(s->pid, SIGTERM);
+	if (waitpid(s->pid, &st, 0) < 0)
+		return -1;
+	for (unsigned i = 0; i < 8; i++)
+		if (live[i] == s->pid)
+			live[i] = 0;
+	s->pid = 0;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int t_connect_tcp(const char *host, unsigned port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		t_die("socket: %s", strerror(errno));
+	sa.sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		t_die("bad host %s", host);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		t_die("connect %s:%u: %s", host, port, strerror(errno));
+	return fd;
+}
+
+int t_connect_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		t_die("socket: %s", strerror(errno));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		t_die("connect %s: %s", path, strerror(errno));
+	return fd;
+}
+
+void t_send(int fd, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	while (len) {
+		ssize_t n = send(fd, b, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)	/* the server may have closed already */
+			return;
+		b += n;
+		len -= (size_t)n;
+	}
+}
+
+/* 1: got it, 0: EOF/reset, -1: timeout */
+static int recv_n(int fd, void *p, size_t len)
+{
+	uint8_t *b = p;
+
+	while (len) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pf, 1, T_TIMEOUT_MS) <= 0)
+			return -1;
+		n = recv(fd, b, len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		b += n;
+		len -= (size_t)n;
+	}
+	return 1;
+}
+
+static int reply(int fd)
+{
+	struct rfs_hdr *h = (struct rfs_hdr *)(void *)t_rbuf;
+	int ret = recv_n(fd, t_rbuf, RFS_HDR_SIZE);
+
+	if (ret != 1)
+		return ret;
+	if (h->magic != RFS_MAGIC || h->len > sizeof(t_rbuf) - RFS_HDR_SIZE)
+		t_die("garbage reply");
+	if (h->len && recv_n(fd, t_rbuf + RFS_HDR_SIZE, h->len) != 1)
+		return 0;
+	if ((h->flags & RFS_HF_CSUM) &&
+	    rfs_proto_verify(h, t_rbuf + RFS_HDR_SIZE, false))
+		t_die("reply with a bad checksum");
+	return 1;
+}
+
+bool t_closed(int fd)
+{
+	for (;;) {
+		int ret = reply(fd);
+
+		if (ret == 1)
+			continue;	/* an error reply may come first */
+		return ret == 0;
+	}
+}
+
+struct rfs_mb *t_req(struct t_conn *c, uint16_t op)
+{
+	rfs_mb_init(&mb, sbuf, sizeof(sbuf), op, next_id++);
+	rfs_mb_hdr(&mb)->uid = c->uid;
+	rfs_mb_hdr(&mb)->gid = c->gid;
+	return &mb;
+}
+
+const void *t_sent(uint32_t *len)
+{
+	*len = sent_len;
+	return sbuf;
+}
+
+int t_call(struct t_conn *c)
+{
+	uint64_t id = rfs_mb_hdr(&mb)->id;
+	int len = rfs_mb_finish(&mb, c->csum), ret;
+
+	if (len < 0)
+		t_die("building a request: %d", len);
+	sent_len = (uint32_t)len;
+	t_send(c->fd, sbuf, (size_t)len);
+	ret = reply(c->fd);
+	if (ret == -1)
+		return -ETIMEDOUT;
+	if (ret == 0)
+		return -EPIPE;
+	if (t_rh()->id != id)
+		t_die("reply id %llu for request %llu",
+		      (unsigned long long)t_rh()->id, (unsigned long long)id);
+	return t_rh()->status;
+}
+
+int t_auth(struct t_conn *c, const struct rfs_auth_key *key,
+	   const char *export, uint8_t token[16])
+{
+	struct rfs_auth_transcript t = { 0 };
+	struct rfs_auth_req *q;
+	const struct rfs_auth_rep *p;
+	uint8_t want[RFS_AUTH_MAC];
+	struct rfs_mb *b;
+	int ret;
+
+	rfs_auth_random(t.cn, sizeof(t.cn));
+	t.export_len = (uint16_t)strlen(export);
+	memcpy(t.export, export, t.export_len);
+	b = t_req(c, RFS_OP_AUTH);
+	q = rfs_mb_put(b, sizeof(*q));
+	q->step = RFS_AUTH_CHALLENGE;
+	q->export_len = t.export_len;
+	memcpy(q->nonce, t.cn, sizeof(q->nonce));
+	rfs_mb_put_bytes(b, export, t.export_len);
+	ret = t_call(c);
+	if (ret)
+		return ret;
+	p = t_rp();
+	memcpy(t.sn, p->nonce, sizeof(t.sn));
+	b = t_req(c, RFS_OP_AUTH);
+	q = rfs_mb_put(b, sizeof(*q));
+	q->step = RFS_AUTH_PROVE;
+	rfs_auth_mac(key, "client", &t, q->mac);
+	ret = t_call(c);
+	if (ret)
+		return ret;
+	p = t_rp();
+	rfs_auth_mac(key, "server", &t, want);
+	if (!rfs_auth_equal(want, p->mac, sizeof(want)))
+		return -EBADE;	/* the server did not prove itself */
+	if (token)
+		rfs_auth_token(key, &t, token);
+	return 0;
+}
+
+int t_hello(struct t_conn *c, const char *export)
+{
+	const struct rfs_hello_rep *p;
+	struct rfs_hello_req *q;
+	struct rfs_mb *b = t_req(c, RFS_OP_HELLO);
+	int ret;
+
+	q = rfs_mb_put(b, sizeof(*q));
+	q->features = RFS_FEAT_CSUM;
+	q->max_msg = RFS_MSG_MAX_DEFAULT;
+	q->max_inflight = 16;
+	q->export_len = (uint16_t)strlen(export);
+	rfs_mb_put_bytes(b, export, q->export_len);
+	ret = t_call(c);
+	if (ret)
+		return ret;
+	p = t_rp();
+	c->csum = p->features & RFS_FEAT_CSUM;
+	c->session = p->session;
+	c->root = p->root.nodeid;
+	c->hlen = p->root.handle_len;
+	memcpy(c->token, p->token, sizeof(c->token));
+	memcpy(c->handle, (const uint8_t *)t_rp() + sizeof(*p), c->hlen);
+	return 0;
+}
+
+int t_attach(struct t_conn *c, uint64_t session, const uint8_t token[16])
+{
+	struct rfs_attach_req *q;
+	struct rfs_mb *b = t_req(c, RFS_OP_ATTACH);
+
+	q = rfs_mb_put(b, sizeof(*q));
+	q->session = session;
+	memcpy(q->token, token, sizeof(q->token));
+	return t_call(c);
+}
+
+int t_lookup(struct t_conn *c, uint64_t parent, const char *name,
+	     struct rfs_entry *e, uint8_t *handle)
+{
+	struct rfs_name_req *q;
+	struct rfs_mb *b = t_req(c, RFS_OP_LOOKUP);
+	int ret;
+
+	q = rfs_mb_put(b, sizeof(*q));
+	q->parent = parent;
+	q->name_len = (uint16_t)strlen(name);
+	rfs_mb_put_bytes(b, name, q->name_len);
+	ret = t_call(c);
+	if (ret == 0 && e) {
+		memcpy(e, t_rp(), sizeof(*e));
+		if (handle)
+			memcpy(handle, (const uint8_t *)t_rp() + sizeof(*e),
+			       e->handle_len);
+	}
+	return ret;
+}
+
+int t_make(struct t_conn *c, uint16_t op, uint64_t parent, const char *name,
+	   uint32_t mode, const char *target, struct rfs_entry *e,
+	   uint64_t *fh)
+{
+	struct rfs_make_req *q;
+	struct rfs_mb *b = t_req(c, op);
+	int ret;
+
+	q = rfs_mb_put(b, sizeof(*q));
+	q->parent = parent;
+	q->mode = mode;
+	q->name_len = (uint16_t)strlen(name);
+	if (op == RFS_OP_CREATE)
+		q->flags = O_RDWR;
+	if (target)
+		q->target_len = (uint16_t)strlen(target);
+	rfs_mb_put_bytes(b, name, q->name_len);
+	if (target)
+		rfs_mb_put_bytes(b, target, q->target_len);
+	ret = t_call(c);
+	if (ret)
+		return ret;
+	if (op == RFS_OP_CREATE) {
+		const struct rfs_create_rep *p = t_rp();
+
+		if (e)
+			*e = p->entry;
+		if (fh)
+			*fh = p->fh;
+	} else if (e) {
+		memcpy(e, t_rp(), sizeof(*e));
+	}
+	return 0;
+}
+
+int t_open(struct t_conn *c, uint64_t node, uint32_t flags, uint64_t *fh)
+{
+	struct rfs_open_req *q;
+	struct rfs_mb *b = t_req(c, RFS_OP_OPEN);
+	int ret;
+
+	q = rfs_mb_put(b, sizeof(*q));
+	q->nodeid = node;
+	q->flags = flags;
+	ret = t_call(c);
+	if (!ret && fh)
+		*fh = ((const struct rfs_open_rep *)t_rp())->fh;
+	return ret;
+}
+
+int t_resolve(struct t_conn *c, uint64_t id, const uint8_t *h,
+	      uint16_t hlen)
+{
+	struct rfs_resolve_req *q;
+	struct rfs_mb *b = t_req(c, RFS_OP_RESOLVE);
+
+	q = rfs_mb_put(b, sizeof(*q));
+	q->nodeid = id;
+	q->handle_len = hlen;
+	rfs_mb_put_bytes(b, h, hlen);
+	rfs_mb_pad8(b);
+	return t_call(c);
+}
