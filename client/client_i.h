@@ -66,6 +66,13 @@ struct cl_opts {
 
 struct cl_loop;
 
+/* what RFS_OP_PATHS told us (transport=auto) */
+struct rfs_client_paths {
+	uint64_t instance;
+	char unix_path[RFS_PATHS_UNIX_MAX + 1];
+	char rdma_addr[RFS_PATHS_RDMA_MAX + 1];
+};
+
 /* The one client instance of the process. */
 struct rfs_client {
 	struct cl_opts o;
@@ -210,6 +217,8 @@ bool rfs_loops_stopping(void);
  * "server unreachable" and "no such export" before mounting.
  */
 int rfs_client_probe(struct rfs_client *cl);
+int rfs_client_paths(struct rfs_client *cl, bool quiet,
+		     struct rfs_client_paths *out);
 
 /* ---- fhtab.c: kernel fh -> server fh ---------------------------------- */
 

@@ -1038,6 +1038,67 @@ static void loop_disconnect(struct cl_loop *l)
 	l->conn = NULL;
 }
 
+/*
+ * transport=auto: HELLO over the current transport and address, then ask
+ * the server for its other paths (RFS_OP_PATHS).  quiet: a trial, errors
+ * go to the debug log only.
+ */
+int rfs_client_paths(struct rfs_client *cl, bool quiet,
+		     struct rfs_client_paths *out)
+{
+	struct cl_loop l = { .fuse_fd = -1, .ep = -1, .wake_fd = -1 };
+	const struct rfs_paths_rep *p;
+	struct rfs_buf *b, *rb = NULL;
+	const struct rfs_hdr *h;
+	struct rfs_rep_view v;
+	struct rfs_mb mb;
+	int ret, len, level = rfs_log_get_level();
+
+	memset(out, 0, sizeof(*out));
+	if (quiet) {
+		tl_reconnect = true;
+		rfs_log_set_level(LOG_CRIT);
+	}
+	ret = loop_connect(&l, false);
+	if (ret < 0)
+		goto out;
+	ret = -ENOMEM;
+	b = rfs_xprt_buf_get(l.x, 256);
+	if (!b)
+		goto out;
+	rfs_mb_init(&mb, b->data, b->cap, RFS_OP_PATHS, 2);
+	len = rfs_mb_finish(&mb, cl->csum);
+	if (len < 0) {
+		rfs_xprt_buf_put(l.x, b);
+		ret = len;
+		goto out;
+	}
+	b->len = (uint32_t)len;
+	ret = sync_call(&l, b, 2, &rb);
+	if (ret < 0)
+		goto out;
+	h = rb->data;
+	ret = rfs_proto_verify(h, h + 1, cl->csum);
+	if (!ret)
+		ret = h->status;
+	if (!ret)
+		ret = rfs_proto_decode_rep(h, h + 1, RFS_OP_PATHS, &v);
+	if (!ret) {
+		p = v.fixed;
+		out->instance = p->instance;
+		memcpy(out->unix_path, v.data, v.data_len);
+		memcpy(out->rdma_addr, v.handle, v.handle_len);
+	}
+	rfs_xprt_buf_put(l.x, rb);
+out:
+	loop_disconnect(&l);
+	if (quiet) {
+		tl_reconnect = false;
+		rfs_log_set_level(level);
+	}
+	return ret;
+}
+
 static int probe_here(void)
 {
 	struct cl_loop l = { .fuse_fd = -1, .ep = -1, .wake_fd = -1 };

@@ -11,6 +11,7 @@
  * others ATTACH).  The probe connection is closed before the fork so that
  * no transport state (io_uring rings, registered buffers) crosses it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -43,7 +44,10 @@ static void usage(FILE *f)
 "  -V, --version      version and transports built\n"
 "\n"
 "ringfs options (-o, comma separated, may be repeated):\n"
-"  transport=NAME     data path: uring (default) or tcp (built: %s)\n"
+"  transport=NAME     data path: auto (default), uring, tcp, shm, rdma\n"
+"                     (built: %s); auto picks shm when the server is on\n"
+"                     this host, rdma when both ends have a device, else\n"
+"                     uring\n"
 "  sqpoll             uring: kernel submission polling thread\n"
 "  csum | nocsum      XXH3 checksum of every frame (default csum)\n"
 "  loops=N            event-loop threads (default: online CPUs, max %d)\n"
@@ -280,7 +284,7 @@ static int parse_cmdline(struct cl_opts *o, int argc, char **argv)
 	long cpus;
 	int npos = 0, ret;
 
-	strcpy(o->transport, rfs_xprt_is_built("uring") ? "uring" : "tcp");
+	strcpy(o->transport, "auto");
 	o->csum = true;
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	o->loops = cpus < 1 ? 1 : cpus > CL_MAX_LOOPS ? CL_MAX_LOOPS
@@ -508,6 +512,73 @@ static void wait_for_exit(struct rfs_client *cl, int sfd)
 	rfs_loops_stop();
 }
 
+static bool have_rdma_device(void)
+{
+	DIR *d = opendir("/sys/class/infiniband");
+	struct dirent *e;
+	bool any = false;
+
+	if (!d)
+		return false;
+	while (!any && (e = readdir(d)))
+		any = e->d_name[0] != '.';
+	closedir(d);
+	return any;
+}
+
+/*
+ * transport=auto: shm when the server is on this host (its Unix socket,
+ * learned with RFS_OP_PATHS, answers with the same server instance), rdma
+ * when both ends have a device and the RDMA path connects, else uring
+ * (or tcp when uring is not built).  Each step is tried for real; the
+ * choice is logged.
+ */
+static int resolve_auto(struct rfs_client *cl)
+{
+	const char *stream = rfs_xprt_is_built("uring") ? "uring" : "tcp";
+	struct rfs_client_paths p, q;
+	struct rfs_addr tcp_addr = cl->addr;
+	char spec[RFS_PATHS_UNIX_MAX + 8];
+	int ret;
+
+	if (cl->addr.ss.ss_family == AF_UNIX) {
+		strcpy(cl->o.transport,
+		       rfs_xprt_is_built("shm") ? "shm" : stream);
+		return rfs_client_probe(cl);
+	}
+	strcpy(cl->o.transport, stream);
+	ret = rfs_client_paths(cl, false, &p);
+	if (ret < 0)
+		return ret;
+	if (p.unix_path[0] && rfs_xprt_is_built("shm")) {
+		snprintf(spec, sizeof(spec), "unix:%s", p.unix_path);
+		if (rfs_addr_parse(spec, 0, &cl->addr) == 0) {
+			strcpy(cl->o.transport, "shm");
+			if (rfs_client_paths(cl, true, &q) == 0 &&
+			    q.instance == p.instance) {
+				rfs_dbg(RFS_SUB_CLIENT, "client: transport "
+					"auto: shm through %s (the server is "
+					"on this host)", spec);
+				return 0;
+			}
+		}
+		cl->addr = tcp_addr;
+		strcpy(cl->o.transport, stream);
+	}
+	if (p.rdma_addr[0] && rfs_xprt_is_built("rdma") &&
+	    have_rdma_device()) {
+		strcpy(cl->o.transport, "rdma");
+		if (rfs_client_probe(cl) == 0) {
+			rfs_dbg(RFS_SUB_CLIENT, "client: transport auto: "
+				"rdma (server RDMA address %s)", p.rdma_addr);
+			return 0;
+		}
+		strcpy(cl->o.transport, stream);
+	}
+	rfs_dbg(RFS_SUB_CLIENT, "client: transport auto: %s", stream);
+	return 0;	/* rfs_client_paths did the HELLO */
+}
+
 int main(int argc, char **argv)
 {
 	struct rfs_client *cl = &client;
@@ -527,9 +598,18 @@ int main(int argc, char **argv)
 		rfs_log_set_level(LOG_DEBUG);	/* libfuse's request trace */
 	if (check_source(cl) < 0 || check_mountpoint(cl->o.mountpoint) < 0)
 		return 1;
-	if (!rfs_xprt_is_built(cl->o.transport)) {
+	if (strcmp(cl->o.transport, "auto") &&
+	    !rfs_xprt_is_built(cl->o.transport)) {
 		fprintf(stderr, "ringfs: unknown transport '%s' (built: %s)\n",
 			cl->o.transport, rfs_xprt_built());
+		return 1;
+	}
+	if (!strcmp(cl->o.transport, "shm") &&
+	    cl->addr.ss.ss_family != AF_UNIX) {
+		fprintf(stderr, "ringfs: transport shm needs the server's Unix "
+				"socket: unix:PATH:/%s (ringfsd --listen-unix "
+				"PATH), or transport=auto\n",
+			cl->o.export_name);
 		return 1;
 	}
 	if (rfs_inode_init() < 0)
@@ -537,7 +617,10 @@ int main(int argc, char **argv)
 	fuse_set_log_func(fuse_log_fn);
 
 	/* phase 1 while the user still sees our errors */
-	ret = rfs_client_probe(cl);
+	if (!strcmp(cl->o.transport, "auto"))
+		ret = resolve_auto(cl);
+	else
+		ret = rfs_client_probe(cl);
 	if (ret < 0)
 		goto out_inode;
 	if (cl->o.ro == false && (cl->export_flags & RFS_EXPF_RO))

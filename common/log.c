@@ -100,6 +100,11 @@ void rfs_log_set_level(int level)
 	atomic_store(&log_level, level);
 }
 
+int rfs_log_get_level(void)
+{
+	return atomic_load(&log_level);
+}
+
 bool rfs_log_debug_on(unsigned sub)
 {
 	return (atomic_load_explicit(&log_debug_mask, memory_order_relaxed) &

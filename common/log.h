@@ -24,6 +24,7 @@ void rfs_log_init(const char *prog);
 void rfs_log_use_syslog(bool on);
 /* Messages up to this level are printed (default LOG_INFO). */
 void rfs_log_set_level(int level);
+int rfs_log_get_level(void);
 bool rfs_log_debug_on(unsigned sub);
 
 void rfs_log(int level, const char *fmt, ...)

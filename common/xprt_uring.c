@@ -9,12 +9,11 @@
  *     buffers into pool buffers (one user-space copy, counted in
  *     copies_bytes) and ring buffers go back to the ring at once;
  *   - large frames (>= RX_DIRECT_MIN) are received in place: the rest of
- *     the frame goes straight into its pool buffer, by one nonblocking
- *     recv() and, for what has not arrived yet, one IORING_OP_RECV
- *     (MSG_WAITALL).  Only one recv is ever posted on a socket, so the
- *     multishot recv is cancelled first, and after a large frame the
- *     connection uses single-shot recvs of one ring buffer until
- *     RX_SMALL_RUN small frames in a row (see "receive" below);
+ *     the frame goes straight into its pool buffer with one
+ *     IORING_OP_RECV (MSG_WAITALL).  Only one recv is ever posted on a
+ *     socket, so the multishot recv is cancelled first, and after a large
+ *     frame the connection uses single-shot recvs of one ring buffer
+ *     until RX_SMALL_RUN small frames in a row (see "receive" below);
  *   - at most one send in flight, so the stream keeps the order of
  *     rfs_xprt_send calls; the next one goes as soon as the previous
  *     one's result CQE is in (a zero-copy send's notification only
@@ -543,7 +542,6 @@ static void conn_fail(struct uconn *c, int status)
 
 	if (c->state != UC_UP && c->state != UC_DRAINING)
 		return;
-	fprintf(stderr, "DBG conn_fail %d from %p\n", status, __builtin_return_address(0));
 	c->state = UC_CLOSING;
 	c->status = status;
 	if (c->ops) {
@@ -758,6 +756,18 @@ static void rx_resume(struct uconn *c)
 		arm_recv(c);
 }
 
+/*
+ * The sockets we adopt are usually O_NONBLOCK.  When io_uring hands a
+ * request whose poll wake-up found nothing to do to an io-wq worker, the
+ * worker's attempt on such a socket ends with -EAGAIN: not an error, the
+ * request is simply posted again.
+ */
+static bool again(const struct uconn *c, int res)
+{
+	return res == -EAGAIN &&
+	       (c->state == UC_UP || c->state == UC_DRAINING);
+}
+
 static void recycle_rbuf(struct uctx *x, unsigned bid)
 {
 	io_uring_buf_ring_add(x->br, x->br_mem + (size_t)bid * BR_BUF_SIZE,
@@ -787,7 +797,6 @@ static void on_recv(struct uconn *c, int res, unsigned flags)
 	}
 	if (flags & IORING_CQE_F_MORE)
 		return;
-	if (res < 0) fprintf(stderr, "DBG on_recv final res %d big %d stopping %d have %u want %u\n", res, c->rx_big, c->rx_stopping, c->rx_have, c->rx_want);
 	c->rx_armed = false;
 	stopped = c->rx_stopping;
 	c->rx_stopping = false;
@@ -800,7 +809,7 @@ static void on_recv(struct uconn *c, int res, unsigned flags)
 	} else if (res == -ECANCELED && stopped &&
 		   (c->state == UC_UP || c->state == UC_DRAINING)) {
 		rx_resume(c);	/* our rx_stop, not a teardown */
-	} else if (res < 0 && res != -ENOBUFS) {
+	} else if (res < 0 && res != -ENOBUFS && !again(c, res)) {
 		conn_fail(c, res == -ECANCELED ? c->status : res);
 	} else {
 		rx_resume(c); /* ended (e.g. -ENOBUFS): buffers are back */
@@ -820,7 +829,6 @@ static void on_recv_direct(struct uconn *c, int res)
 {
 	struct uctx *x = c->x;
 
-	if (res <= 0) fprintf(stderr, "DBG direct res %d have %u want %u\n", res, c->rx_have, c->rx_want);
 	c->ops--;
 	c->rx_direct = false;
 	if (res > 0 && c->state == UC_UP) {
@@ -838,6 +846,8 @@ static void on_recv_direct(struct uconn *c, int res)
 	} else if (res == 0) {
 		/* the peer closed inside a frame */
 		conn_fail(c, c->state == UC_UP ? -ECONNRESET : 0);
+	} else if (again(c, res)) {
+		rx_resume(c);
 	} else if (res < 0) {
 		conn_fail(c, res == -ECANCELED ? c->status : res);
 	}
@@ -959,10 +969,11 @@ static void tx_next(struct uconn *c)
 
 static void on_send(struct uconn *c, int res)
 {
-	if (res <= 0) fprintf(stderr, "DBG on_send %d\n", res);
 	c->ops--;
 	c->tx_busy = false;
-	if (res <= 0) {
+	if (again(c, res)) {
+		mark_dirty(c);	/* nothing went: the same frames again */
+	} else if (res <= 0) {
 		if (c->state == UC_UP)
 			rfs_dbg(RFS_SUB_XPRT, "xprt: uring: %s: send: %s",
 				c->desc, strerror(res ? -res : EPIPE));
@@ -980,7 +991,6 @@ static void on_send_zc(struct zcreq *z, int res, unsigned flags)
 	struct uconn *c = z->r.c;
 	struct uctx *x = c->x;
 
-	if (!(flags & IORING_CQE_F_NOTIF) && res <= 0) fprintf(stderr, "DBG on_send_zc %d\n", res);
 	if (flags & IORING_CQE_F_NOTIF) {
 		/* the kernel let go of these pages */
 		c->notifs--;
@@ -1016,7 +1026,10 @@ static void on_send_zc(struct zcreq *z, int res, unsigned flags)
 	} else {
 		free(z);
 	}
-	if ((res == -EOPNOTSUPP || (res == -EINVAL && x->zc_report)) &&
+	if (again(c, res)) {
+		mark_dirty(c);	/* nothing went: the same frames again */
+	} else if ((res == -EOPNOTSUPP ||
+		    (res == -EINVAL && x->zc_report)) &&
 	    c->txq && c->txq->sent == 0 &&
 	    (c->state == UC_UP || c->state == UC_DRAINING)) {
 		if (res == -EINVAL)	/* kernel < 6.2: no usage report */

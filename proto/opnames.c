@@ -13,6 +13,7 @@ static const char *const op_names[RFS_OP_MAX_] = {
 	[RFS_OP_STATS] = "stats",
 	[RFS_OP_RESOLVE] = "resolve",
 	[RFS_OP_AUTH] = "auth",
+	[RFS_OP_PATHS] = "paths",
 	[RFS_OP_LOOKUP] = "lookup",
 	[RFS_OP_FORGET] = "forget",
 	[RFS_OP_GETATTR] = "getattr",

@@ -770,6 +770,7 @@ int rfs_proto_decode_req(const struct rfs_hdr *h, const void *payload,
 		return 0;
 	case RFS_OP_BYE:
 	case RFS_OP_STATS:
+	case RFS_OP_PATHS:
 		return h->len == 0 ? 0 : -EPROTO;
 	case RFS_OP_RESOLVE:
 		return dec_resolve(&r, v);
@@ -967,6 +968,28 @@ static int rep_data(struct rd *r, uint16_t op, struct rfs_rep_view *v)
 	return 0;
 }
 
+/* PATHS: fixed part, Unix path, RDMA address; no NUL in either */
+static int rep_paths(struct rd *r, struct rfs_rep_view *v)
+{
+	const struct rfs_paths_rep *p;
+	const char *u, *a;
+
+	if (!TAKE(r, p) || !p->instance || p->unix_len > RFS_PATHS_UNIX_MAX ||
+	    p->rdma_len > RFS_PATHS_RDMA_MAX)
+		return -EPROTO;
+	u = rd_take(r, p->unix_len);
+	a = rd_take(r, p->rdma_len);
+	if (!u || !a || !rd_done(r) || memchr(u, 0, p->unix_len) ||
+	    memchr(a, 0, p->rdma_len))
+		return -EPROTO;
+	v->fixed = p;
+	v->data = u;
+	v->data_len = p->unix_len;
+	v->handle = a;		/* the RDMA address, rdma_len bytes */
+	v->handle_len = p->rdma_len;
+	return 0;
+}
+
 static int rep_xattr(struct rd *r, struct rfs_rep_view *v)
 {
 	const struct rfs_xattr_rep *x;
@@ -1107,6 +1130,8 @@ int rfs_proto_decode_rep(const struct rfs_hdr *h, const void *payload,
 	switch (op) {
 	case RFS_OP_HELLO:
 		return rep_hello(&r, v);
+	case RFS_OP_PATHS:
+		return rep_paths(&r, v);
 	case RFS_OP_PING:
 	case RFS_OP_READ:
 	case RFS_OP_READLINK:

@@ -13,6 +13,8 @@
  *        fails with -EBADSLT (then HELLO again).  No layout changes.
  *   1.1  AUTH (opcode 7): shared-secret challenge-response before HELLO or
  *        ATTACH, mutual, HMAC-SHA512-256 (see struct rfs_auth_req).
+ *   1.1  PATHS (opcode 8): the server's Unix socket and RDMA address, for
+ *        the client's transport=auto.
  *
  * Every message is a fixed 48-byte header (struct rfs_hdr) followed by
  * `len` payload bytes.  All integers are little-endian, fixed width; every
@@ -95,6 +97,7 @@ enum rfs_op {
 	RFS_OP_STATS = 5,
 	RFS_OP_RESOLVE = 6,
 	RFS_OP_AUTH = 7,		/* since 1.1 */
+	RFS_OP_PATHS = 8,		/* since 1.1 */
 	/* FUSE low-level operations, one to one */
 	RFS_OP_LOOKUP = 16,
 	RFS_OP_FORGET = 17,		/* batch forget; no reply */
@@ -261,6 +264,24 @@ struct rfs_auth_rep {
 _Static_assert(sizeof(struct rfs_auth_rep) == 64, "rfs_auth_rep");
 
 /* PING: payload echoed back verbatim (at most 64 KiB). BYE: empty. */
+
+/*
+ * PATHS (after HELLO/ATTACH): the other ways to reach this server, for
+ * transport=auto.  Empty request; reply struct rfs_paths_rep, then
+ * unix_len bytes of the Unix socket path (shm is reachable through it on
+ * the same host), then rdma_len bytes of the RDMA address ("" when none).
+ * `instance` is random per server start, never 0: a client that reaches a server
+ * over another path compares it to know it is the same server.
+ */
+#define RFS_PATHS_UNIX_MAX 107u
+#define RFS_PATHS_RDMA_MAX 127u
+struct rfs_paths_rep {
+	uint64_t instance;
+	uint16_t unix_len;
+	uint16_t rdma_len;
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct rfs_paths_rep) == 16, "rfs_paths_rep");
 
 /* STATS: empty request; reply is a struct rfs_stats_rep */
 struct rfs_stats_rep {

@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
@@ -322,6 +324,44 @@ static int op_stats(struct rfs_req *r)
 	p->bytes_out = atomic_load(&rfs_stats.bytes_out);
 	p->nodes = rfs_nodes_count();
 	return 0;
+}
+
+/* random per server start, never 0 (see RFS_OP_PATHS) */
+static uint64_t instance_id(void)
+{
+	static _Atomic uint64_t id;
+	uint64_t v = atomic_load(&id), want = 0;
+
+	if (v)
+		return v;
+	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
+		v = rfs_start_ns ^ ((uint64_t)getpid() << 32);
+	v |= 1;
+	if (!atomic_compare_exchange_strong(&id, &want, v))
+		v = want;
+	return v;
+}
+
+static int op_paths(struct rfs_req *r)
+{
+	struct rfs_paths_rep *p;
+	size_t ul = strlen(rfs_cfg.listen_unix);
+	size_t rl = strlen(rfs_cfg.listen_rdma);
+
+	if (!r->sess)
+		return -EACCES;
+	if (ul > RFS_PATHS_UNIX_MAX)
+		ul = 0;
+	if (rl > RFS_PATHS_RDMA_MAX)
+		rl = 0;
+	p = rfs_mb_put(&r->mb, sizeof(*p));
+	if (!p)
+		return r->mb.err;
+	p->instance = instance_id();
+	p->unix_len = (uint16_t)ul;
+	p->rdma_len = (uint16_t)rl;
+	rfs_mb_put_bytes(&r->mb, rfs_cfg.listen_unix, (uint32_t)ul);
+	return rfs_mb_put_bytes(&r->mb, rfs_cfg.listen_rdma, (uint32_t)rl);
 }
 
 static int op_resolve(struct rfs_req *r)
@@ -786,6 +826,8 @@ int rfs_dispatch(struct rfs_req *r)
 		return 0;
 	case RFS_OP_STATS:
 		return op_stats(r);
+	case RFS_OP_PATHS:
+		return op_paths(r);
 	case RFS_OP_RESOLVE:
 		return op_resolve(r);
 	case RFS_OP_FORGET:

@@ -153,8 +153,15 @@ rfs_start_server() {
 	log=$T/server$RFS_NSERVERS.log
 	RFS_SERVER_LOG=$log
 	mkfifo "$fifo" || fail "mkfifo"
+	local stream=$RFS_TRANSPORT extra=()
+	# shm is reached through the server's Unix socket; its TCP
+	# listener then runs the default stream transport
+	if [ "$RFS_TRANSPORT" = shm ]; then
+		stream=uring
+		extra=(--listen-unix "$T/ringfsd.sock")
+	fi
 	"$RINGFSD" --listen 127.0.0.1:0 --export "data=$dir,no_root_squash" \
-		--transport "$RFS_TRANSPORT" "$@" 2>"$fifo" </dev/null &
+		--transport "$stream" "${extra[@]}" "$@" 2>"$fifo" </dev/null &
 	RFS_SERVER_PID=$!
 	RFS_SERVERS+=("$RFS_SERVER_PID")
 	exec {fd}<"$fifo"
@@ -197,7 +204,9 @@ rfs_stop_server() {
 rfs_mount() {
 	local m=$1 opts="transport=$RFS_TRANSPORT${2:+,$2}" st=0
 	RFS_MOUNTS+=("$m")
-	timeout 60 "$RINGFS" "127.0.0.1:$RFS_PORT:/data" "$m" -o "$opts" \
+	local src="127.0.0.1:$RFS_PORT:/data"
+	[ "$RFS_TRANSPORT" = shm ] && src="unix:$T/ringfsd.sock:/data"
+	timeout 60 "$RINGFS" "$src" "$m" -o "$opts" \
 		>>"$T/client.log" 2>&1 </dev/null || st=$?
 	[ "$st" = 0 ] || fail "ringfs $m -o $opts exited $st"
 	rfs_is_mounted "$m" || fail "ringfs returned 0 but $m is not mounted"

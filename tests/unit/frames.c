@@ -115,6 +115,7 @@ int rfs_tf_req(uint16_t op, void *buf, uint32_t cap)
 		break;
 	case RFS_OP_BYE:
 	case RFS_OP_STATS:
+	case RFS_OP_PATHS:
 		break;
 	case RFS_OP_RESOLVE: {
 		struct rfs_resolve_req *q = rfs_mb_put(&b, sizeof(*q));
@@ -430,6 +431,18 @@ int rfs_tf_rep(uint16_t op, void *buf, uint32_t cap)
 
 		if (p)
 			memset(p->nonce, 0x6c, sizeof(p->nonce));
+		break;
+	}
+	case RFS_OP_PATHS: {
+		struct rfs_paths_rep *p = rfs_mb_put(&b, sizeof(*p));
+
+		if (!p)
+			break;
+		p->instance = 77;
+		p->unix_len = (uint16_t)strlen(TF_EXPORT);
+		p->rdma_len = (uint16_t)strlen(TF_NAME);
+		rfs_mb_put_bytes(&b, TF_EXPORT, p->unix_len);
+		rfs_mb_put_bytes(&b, TF_NAME, p->rdma_len);
 		break;
 	}
 	case RFS_OP_RESOLVE:
