@@ -17,8 +17,8 @@
  * session across loops (the server's duplicate-request cache is keyed by
  * them).
  *
- * Reliability (the "reconnect" section at the end): every request's frame
- * is kept until its reply.  When the connection drops the loop keeps its
+ * Reliability (replay.c): every request's frame is kept until its
+ * reply.  When the connection drops the loop keeps its
  * pending requests, queues new ones, reconnects with backoff and
  * re-ATTACHes to its session (the server keeps it for a grace period),
  * then resends them all with RFS_HF_REPLAY.  When the server restarted
@@ -48,50 +48,18 @@
 #include "auth.h"
 #include "client_i.h"
 #include "log.h"
+#include "loop_i.h"
 
 #define HANDSHAKE_TIMEOUT_MS 10000
 #define RECONNECT_CONNECT_MS 2000
 #define EV_BATCH 64
 #define FUSE_BATCH 32
 
-struct cl_loop {
-	unsigned idx;
-	pthread_t th;
-	bool started;
-	struct rfs_xprt *x;
-	struct rfs_conn *conn;	/* NULL once lost */
-	int fuse_fd;
-	bool own_fuse_fd;
-	int ep;
-	struct fuse_buf fbuf;
-	struct cl_pend *slots;
-	int32_t free_head;
-	uint64_t gen;
-	uint32_t inflight;
-	struct rfs_forget_one forgets[RFS_FORGET_MAX];
-	uint32_t nforget;
-	/* reconnect state */
-	int wake_fd;		/* eventfd: FUSE interrupts from any thread */
-	atomic_bool intr;	/* an interrupt is waiting to be looked at */
-	bool reconnecting;	/* conn lost, not given up */
-	int64_t lost_at_ms;
-	int64_t next_try_ms;
-	int backoff_ms;
-	unsigned attempts;
-	uint64_t sess_gen;	/* the session generation attached to */
-	int64_t last_soft_check;
-};
 
-static void loop_reconnect_tick(struct cl_loop *l);
-static bool loop_lost(struct cl_loop *l, int status);
-static void loop_check_interrupts(struct cl_loop *l);
-static void loop_soft_timeouts(struct cl_loop *l, int64_t now);
-static int loop_wait_ms(struct cl_loop *l);
-static int64_t now_ms(void);
 
 static __thread struct cl_loop *tl_loop;
 static __thread int tl_fuse_fd = -1;
-static __thread bool tl_reconnect;	/* quiet, short connect timeout */
+__thread bool rfs_lp_tl_reconnect;	/* quiet, short connect timeout */
 
 /* ---- /dev/fuse I/O through the calling loop's fd ---------------------- */
 
@@ -123,7 +91,7 @@ static int slots_init(struct cl_loop *l)
 	return 0;
 }
 
-static uint64_t next_id(struct cl_loop *l, int32_t idx)
+uint64_t rfs_lp_next_id(struct cl_loop *l, int32_t idx)
 {
 	return ++l->gen << (CL_SLOT_BITS + CL_LOOP_BITS) |
 	       (uint64_t)l->idx << CL_SLOT_BITS | (uint64_t)idx;
@@ -139,13 +107,13 @@ static struct cl_pend *slot_get(struct cl_loop *l)
 	p = &l->slots[idx];
 	l->free_head = p->next_free;
 	p->busy = true;
-	p->id = next_id(l, idx);
+	p->id = rfs_lp_next_id(l, idx);
 	p->req = NULL;
 	p->done = NULL;
 	p->retries = 0;
 	p->orig = -1;
 	p->copy_len = 0;
-	p->start_ms = now_ms();
+	p->start_ms = rfs_lp_now_ms();
 	p->sess_gen = l->sess_gen;
 	p->nfh = 0;
 	p->raw_fh = false;
@@ -160,7 +128,7 @@ static struct cl_pend *slot_get(struct cl_loop *l)
 	return p;
 }
 
-static void slot_put(struct cl_loop *l, struct cl_pend *p)
+void rfs_lp_slot_put(struct cl_loop *l, struct cl_pend *p)
 {
 	int32_t idx = (int32_t)(p - l->slots);
 
@@ -177,11 +145,11 @@ static void slot_put(struct cl_loop *l, struct cl_pend *p)
 	l->inflight--;
 }
 
-static void fail(struct cl_loop *l, struct cl_pend *p, int err)
+void rfs_lp_fail(struct cl_loop *l, struct cl_pend *p, int err)
 {
 	if (p->req)
 		fuse_reply_err(p->req, -err);
-	slot_put(l, p);
+	rfs_lp_slot_put(l, p);
 }
 
 /* ---- building and sending --------------------------------------------- */
@@ -260,7 +228,7 @@ int rfs_call_start(struct cl_call *c, fuse_req_t req, uint16_t op,
 		goto out_reply;
 	}
 	if (!l->conn && rfs_cl->o.soft &&
-	    now_ms() - l->lost_at_ms >= rfs_cl->o.timeo_ms) {
+	    rfs_lp_now_ms() - l->lost_at_ms >= rfs_cl->o.timeo_ms) {
 		err = -EIO;	/* soft: the server is gone for too long */
 		goto out_reply;
 	}
@@ -297,7 +265,7 @@ int rfs_call_start(struct cl_call *c, fuse_req_t req, uint16_t op,
 	return 0;
 
 out_slot:
-	slot_put(l, c->p);
+	rfs_lp_slot_put(l, c->p);
 	c->p = NULL;
 out_reply:
 	if (req)
@@ -322,7 +290,7 @@ void *rfs_call_fixed(struct cl_call *c, fuse_req_t req, uint16_t op,
 void rfs_call_abort(struct cl_call *c, int err)
 {
 	call_buf_put(c);
-	fail(c->l, c->p, err);
+	rfs_lp_fail(c->l, c->p, err);
 }
 
 void rfs_call_set_fh(struct cl_call *c, uint64_t *field, uint64_t cfh)
@@ -335,7 +303,7 @@ void rfs_call_set_fh(struct cl_call *c, uint64_t *field, uint64_t cfh)
 	if (!cfh)
 		return;
 	ret = rfs_fh_server(cfh, &sfh);
-	if (ret == -EIO)
+	if (ret == -EIO || (rfs_lk_io_op(p->op) && rfs_lk_lost(cfh)))
 		p->fh_lost = true;
 	*field = sfh;
 	if (p->nfh < 2) {
@@ -379,6 +347,7 @@ void rfs_call_send(struct cl_call *c)
 		return;
 	}
 	c->buf->len = (uint32_t)len;
+	rfs_lk_note_send(c->p, c->buf->data);
 	if (c->p->fh_lost) {
 		/* its file could not be re-opened after a server restart */
 		rfs_call_abort(c, -EIO);
@@ -404,7 +373,7 @@ void rfs_call_send(struct cl_call *c)
 		rfs_err_rl("client: %s: send failed: %s; reconnecting",
 			   rfs_proto_op_name(c->p->op), strerror(-ret));
 		if (!c->p->copy_len)
-			fail(l, c->p, -EIO);
+			rfs_lp_fail(l, c->p, -EIO);
 		rfs_xprt_disconnect(l->conn);
 	}
 }
@@ -424,7 +393,7 @@ static int send_oneway(struct cl_loop *l, uint16_t op, const void *payload,
 	b = rfs_xprt_buf_get(l->x, RFS_HDR_SIZE + plen);
 	if (!b)
 		return -ENOMEM;
-	rfs_mb_init(&mb, b->data, b->cap, op, next_id(l, 0));
+	rfs_mb_init(&mb, b->data, b->cap, op, rfs_lp_next_id(l, 0));
 	rfs_mb_put_bytes(&mb, payload, plen);
 	len = rfs_mb_finish(&mb, rfs_cl->csum);
 	if (len < 0) {
@@ -463,7 +432,7 @@ static void flush_forgets(struct cl_loop *l)
 			     l->nforget * sizeof(l->forgets[0]));
 	if (!b)
 		goto out;
-	rfs_mb_init(&mb, b->data, b->cap, RFS_OP_FORGET, next_id(l, 0));
+	rfs_mb_init(&mb, b->data, b->cap, RFS_OP_FORGET, rfs_lp_next_id(l, 0));
 	fr = rfs_mb_put(&mb, sizeof(*fr));
 	if (fr)
 		fr->count = l->nforget;
@@ -490,7 +459,7 @@ static void conn_lost(struct cl_loop *l, int status, bool quiet)
 
 		if (!p->busy)
 			continue;
-		fail(l, p, -EIO);
+		rfs_lp_fail(l, p, -EIO);
 		failed++;
 	}
 	if (quiet)
@@ -519,7 +488,7 @@ static int resend(struct cl_loop *l, struct cl_pend *p)
 	struct rfs_hdr *h = p->copy;
 	struct rfs_buf *b;
 
-	p->id = next_id(l, (int32_t)(p - l->slots));
+	p->id = rfs_lp_next_id(l, (int32_t)(p - l->slots));
 	h->id = p->id;
 	rfs_proto_seal(h, rfs_cl->csum);
 	b = rfs_xprt_buf_get(l->x, p->copy_len);
@@ -553,7 +522,7 @@ static void unknown_node(struct cl_loop *l, struct cl_pend *p,
 	b = rfs_xprt_buf_get(l->x, RFS_HDR_SIZE + sizeof(*rr) +
 			     (uint32_t)hlen);
 	if (!b) {
-		slot_put(l, rp);
+		rfs_lp_slot_put(l, rp);
 		goto out_stale;
 	}
 	rp->op = RFS_OP_RESOLVE;
@@ -569,7 +538,7 @@ static void unknown_node(struct cl_loop *l, struct cl_pend *p,
 	len = rfs_mb_finish(&mb, rfs_cl->csum);
 	if (len < 0) {
 		rfs_xprt_buf_put(l->x, b);
-		slot_put(l, rp);
+		rfs_lp_slot_put(l, rp);
 		goto out_stale;
 	}
 	b->len = (uint32_t)len;
@@ -578,13 +547,13 @@ static void unknown_node(struct cl_loop *l, struct cl_pend *p,
 		"server, resolving", rfs_proto_op_name(p->op),
 		(unsigned long long)un->nodeid);
 	if (rfs_xprt_send(l->conn, b, 0) < 0) {
-		slot_put(l, rp);
+		rfs_lp_slot_put(l, rp);
 		goto out_stale;
 	}
 	return;
 
 out_stale:
-	fail(l, p, -ESTALE);
+	rfs_lp_fail(l, p, -ESTALE);
 }
 
 static void resolve_done(struct cl_loop *l, struct cl_pend *rp, int status)
@@ -592,17 +561,17 @@ static void resolve_done(struct cl_loop *l, struct cl_pend *rp, int status)
 	struct cl_pend *p = &l->slots[rp->orig];
 	uint64_t node = rp->resolve_node;
 
-	slot_put(l, rp);
+	rfs_lp_slot_put(l, rp);
 	if (!p->busy)
 		return;
 	if (status < 0) {
 		rfs_dbg(RFS_SUB_CLIENT, "client: resolve %#llx: %s",
 			(unsigned long long)node, strerror(-status));
-		fail(l, p, -ESTALE);
+		rfs_lp_fail(l, p, -ESTALE);
 		return;
 	}
 	if (resend(l, p) < 0)
-		fail(l, p, -EIO);
+		rfs_lp_fail(l, p, -EIO);
 }
 
 /*
@@ -665,9 +634,9 @@ static void on_reply(struct cl_loop *l, struct rfs_buf *b)
 		if ((h->flags & RFS_HF_UNKNOWN_NODE) && h->status == -ESTALE)
 			unknown_node(l, p, h, payload);
 		else if (p->after_restart && replay_benign(p, h->status))
-			fail(l, p, 0);
+			rfs_lp_fail(l, p, 0);
 		else
-			fail(l, p, h->status);
+			rfs_lp_fail(l, p, h->status);
 		return;
 	}
 	ret = rfs_proto_decode_rep(h, payload, p->op, &v);
@@ -675,12 +644,13 @@ static void on_reply(struct cl_loop *l, struct rfs_buf *b)
 		rfs_err_rl("client: loop %u: %s reply id %llu malformed: %s",
 			   l->idx, rfs_proto_op_name(p->op),
 			   (unsigned long long)h->id, strerror(-ret));
-		fail(l, p, -EIO);
+		rfs_lp_fail(l, p, -EIO);
 		drop_conn(l, "malformed reply");
 		return;
 	}
+	rfs_lk_note_reply(p);
 	p->done(p, h, &v);
-	slot_put(l, p);
+	rfs_lp_slot_put(l, p);
 }
 
 static void handle_events(struct cl_loop *l, struct rfs_xev *ev, int n)
@@ -699,7 +669,7 @@ static void handle_events(struct cl_loop *l, struct rfs_xev *ev, int n)
 				break;
 			rfs_xprt_conn_free(l->conn);
 			l->conn = NULL;
-			if (!loop_lost(l, ev[i].status))
+			if (!rfs_lp_lost(l, ev[i].status))
 				conn_lost(l, ev[i].status, false);
 			break;
 		}
@@ -708,7 +678,7 @@ static void handle_events(struct cl_loop *l, struct rfs_xev *ev, int n)
 
 /* ---- phase 1: connect, HELLO / ATTACH --------------------------------- */
 
-static int64_t now_ms(void)
+int64_t rfs_lp_now_ms(void)
 {
 	struct timespec ts;
 
@@ -725,10 +695,10 @@ static int64_t now_us(void)
 }
 
 /* Send b and wait for the reply with id; *out is lent (buf_put it). */
-static int sync_call(struct cl_loop *l, struct rfs_buf *b, uint64_t id,
+int rfs_lp_sync_call(struct cl_loop *l, struct rfs_buf *b, uint64_t id,
 		     struct rfs_buf **out)
 {
-	int64_t deadline = now_ms() + HANDSHAKE_TIMEOUT_MS;
+	int64_t deadline = rfs_lp_now_ms() + HANDSHAKE_TIMEOUT_MS;
 	struct rfs_xev ev[8];
 	int ret, n;
 
@@ -778,7 +748,7 @@ static int sync_call(struct cl_loop *l, struct rfs_buf *b, uint64_t id,
 			return ret;
 		if (ret > 0)
 			continue;
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - rfs_lp_now_ms();
 		struct pollfd pfd = { .fd = rfs_xprt_wait_fd(l->x),
 				      .events = POLLIN };
 
@@ -799,7 +769,7 @@ __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (tl_reconnect)
+	if (rfs_lp_tl_reconnect)
 		rfs_dbg(RFS_SUB_CLIENT, "client: %s", msg);
 	else if (rfs_cl->interactive)
 		fprintf(stderr, "ringfs: %s\n", msg);
@@ -857,7 +827,7 @@ static int loop_auth(struct cl_loop *l, uint8_t token[RFS_AUTH_TOKEN_LEN])
 			break;
 		}
 		b->len = (uint32_t)ret;
-		ret = sync_call(l, b, id, &rb);
+		ret = rfs_lp_sync_call(l, b, id, &rb);
 		if (ret < 0)
 			break;
 	}
@@ -872,7 +842,7 @@ static int loop_auth(struct cl_loop *l, uint8_t token[RFS_AUTH_TOKEN_LEN])
 }
 
 /* Connect and HELLO (attach = false) or ATTACH.  Errors are printed. */
-static int loop_connect(struct cl_loop *l, bool attach)
+int rfs_lp_connect(struct cl_loop *l, bool attach)
 {
 	struct rfs_client *cl = rfs_cl;
 	struct rfs_xprt_params xp;
@@ -898,7 +868,7 @@ static int loop_connect(struct cl_loop *l, bool attach)
 		return ret;
 	}
 	ret = rfs_xprt_connect(l->x, &cl->addr,
-			       tl_reconnect && cl->o.connect_timeout_ms >
+			       rfs_lp_tl_reconnect && cl->o.connect_timeout_ms >
 					       RECONNECT_CONNECT_MS
 				       ? RECONNECT_CONNECT_MS
 				       : cl->o.connect_timeout_ms,
@@ -952,7 +922,7 @@ static int loop_connect(struct cl_loop *l, bool attach)
 		return len;
 	}
 	b->len = (uint32_t)len;
-	ret = sync_call(l, b, id, &rb);
+	ret = rfs_lp_sync_call(l, b, id, &rb);
 	if (ret < 0) {
 		say("%s with %s failed: %s",
 			attach ? "ATTACH" : "HELLO", cl->addr.text,
@@ -1006,14 +976,14 @@ out_put:
 static void loop_disconnect(struct cl_loop *l)
 {
 	struct rfs_xev ev[8];
-	int64_t deadline = now_ms() + 2000;
+	int64_t deadline = rfs_lp_now_ms() + 2000;
 
 	if (l->conn) {
 		send_oneway(l, RFS_OP_BYE, NULL, 0);
 		rfs_xprt_flush(l->x);
 		rfs_xprt_disconnect(l->conn);
 	}
-	while (l->conn && now_ms() < deadline) {
+	while (l->conn && rfs_lp_now_ms() < deadline) {
 		int n = rfs_xprt_poll(l->x, ev, 8);
 
 		for (int i = 0; i < n; i++) {
@@ -1056,10 +1026,10 @@ int rfs_client_paths(struct rfs_client *cl, bool quiet,
 
 	memset(out, 0, sizeof(*out));
 	if (quiet) {
-		tl_reconnect = true;
+		rfs_lp_tl_reconnect = true;
 		rfs_log_set_level(LOG_CRIT);
 	}
-	ret = loop_connect(&l, false);
+	ret = rfs_lp_connect(&l, false);
 	if (ret < 0)
 		goto out;
 	ret = -ENOMEM;
@@ -1074,7 +1044,7 @@ int rfs_client_paths(struct rfs_client *cl, bool quiet,
 		goto out;
 	}
 	b->len = (uint32_t)len;
-	ret = sync_call(&l, b, 2, &rb);
+	ret = rfs_lp_sync_call(&l, b, 2, &rb);
 	if (ret < 0)
 		goto out;
 	h = rb->data;
@@ -1093,7 +1063,7 @@ int rfs_client_paths(struct rfs_client *cl, bool quiet,
 out:
 	loop_disconnect(&l);
 	if (quiet) {
-		tl_reconnect = false;
+		rfs_lp_tl_reconnect = false;
 		rfs_log_set_level(level);
 	}
 	return ret;
@@ -1104,7 +1074,7 @@ static int probe_here(void)
 	struct cl_loop l = { .fuse_fd = -1, .ep = -1, .wake_fd = -1 };
 	int ret;
 
-	ret = loop_connect(&l, false);
+	ret = rfs_lp_connect(&l, false);
 	loop_disconnect(&l);
 	return ret;
 }
@@ -1138,7 +1108,7 @@ int rfs_client_probe(struct rfs_client *cl)
 
 /* ---- the loop --------------------------------------------------------- */
 
-static int epoll_add(int ep, int fd)
+int rfs_lp_epoll_add(int ep, int fd)
 {
 	struct epoll_event e = { .events = EPOLLIN, .data.fd = fd };
 
@@ -1155,7 +1125,7 @@ static int loop_setup(struct cl_loop *l)
 	ret = slots_init(l);
 	if (ret < 0)
 		return ret;
-	ret = loop_connect(l, l->idx != 0);
+	ret = rfs_lp_connect(l, l->idx != 0);
 	if (ret < 0)
 		return ret;
 	if (l->idx == 0) {
@@ -1201,13 +1171,13 @@ static int loop_setup(struct cl_loop *l)
 			strerror(errno));
 		return ret;
 	}
-	ret = epoll_add(l->ep, l->fuse_fd);
+	ret = rfs_lp_epoll_add(l->ep, l->fuse_fd);
 	if (!ret)
-		ret = epoll_add(l->ep, rfs_xprt_wait_fd(l->x));
+		ret = rfs_lp_epoll_add(l->ep, rfs_xprt_wait_fd(l->x));
 	if (!ret)
-		ret = epoll_add(l->ep, cl->stop_fd);
+		ret = rfs_lp_epoll_add(l->ep, cl->stop_fd);
 	if (!ret)
-		ret = epoll_add(l->ep, l->wake_fd);
+		ret = rfs_lp_epoll_add(l->ep, l->wake_fd);
 	if (ret < 0)
 		rfs_err("client: loop %u: epoll_ctl: %s", l->idx,
 			strerror(-ret));
@@ -1224,342 +1194,11 @@ static void request_stop(void)
 			strerror(errno));
 }
 
-static bool stop_requested(void)
+bool rfs_lp_stop_requested(void)
 {
 	struct pollfd pfd = { .fd = rfs_cl->stop_fd, .events = POLLIN };
 
 	return poll(&pfd, 1, 0) > 0;
-}
-
-/* ---- reconnect and replay --------------------------------------------- */
-
-#define RECONNECT_MIN_MS 100
-#define RECONNECT_MAX_MS 2000
-#define SOFT_CHECK_MS 250
-
-/* Close the loop's transport (and its connection, if any). */
-static void xprt_drop(struct cl_loop *l)
-{
-	if (!l->x)
-		return;
-	if (l->ep >= 0)
-		epoll_ctl(l->ep, EPOLL_CTL_DEL, rfs_xprt_wait_fd(l->x), NULL);
-	rfs_xprt_close(l->x);
-	l->x = NULL;
-	l->conn = NULL;
-}
-
-/* Fail a request the kernel waits for, and any RESOLVE started for it. */
-static void fail_user(struct cl_loop *l, struct cl_pend *p, int err)
-{
-	int32_t idx = (int32_t)(p - l->slots);
-
-	for (uint32_t i = 0; i < CL_SLOTS; i++) {
-		struct cl_pend *q = &l->slots[i];
-
-		if (q->busy && !q->req && q->op == RFS_OP_RESOLVE &&
-		    q->orig == idx)
-			slot_put(l, q);
-	}
-	fail(l, p, err);
-}
-
-/*
- * The application waiting for p got a signal: end the call with EINTR when
- * it waits for a reconnect or for a lock; anything else finishes soon.
- */
-static void loop_check_interrupts(struct cl_loop *l)
-{
-	atomic_store(&l->intr, false);
-	for (uint32_t i = 0; i < CL_SLOTS; i++) {
-		struct cl_pend *p = &l->slots[i];
-
-		if (!p->busy || !p->req ||
-		    atomic_load(&p->intr_req) != (uintptr_t)p->req)
-			continue;
-		if (l->conn && p->op != RFS_OP_SETLK &&
-		    p->op != RFS_OP_FLOCK)
-			continue;
-		rfs_dbg(RFS_SUB_CLIENT, "client: loop %u: %s interrupted",
-			l->idx, rfs_proto_op_name(p->op));
-		fail_user(l, p, -EINTR);
-	}
-}
-
-/* soft mounts: a request older than timeo fails with EIO */
-static void loop_soft_timeouts(struct cl_loop *l, int64_t now)
-{
-	unsigned n = 0;
-
-	if (now - l->last_soft_check < SOFT_CHECK_MS)
-		return;
-	l->last_soft_check = now;
-	for (uint32_t i = 0; i < CL_SLOTS; i++) {
-		struct cl_pend *p = &l->slots[i];
-
-		if (!p->busy || !p->req ||
-		    now - p->start_ms < rfs_cl->o.timeo_ms)
-			continue;
-		fail_user(l, p, -EIO);
-		n++;
-	}
-	if (n)
-		rfs_err_rl("client: loop %u: %u requests timed out (soft "
-			   "mount, timeo=%lld s): EIO", l->idx, n,
-			   (long long)(rfs_cl->o.timeo_ms / 1000));
-}
-
-static int loop_wait_ms(struct cl_loop *l)
-{
-	int64_t t = -1;
-
-	if (l->reconnecting) {
-		t = l->next_try_ms - now_ms();
-		if (t < 0)
-			t = 0;
-	}
-	if (rfs_cl->o.soft && l->inflight && (t < 0 || t > SOFT_CHECK_MS))
-		t = SOFT_CHECK_MS;
-	return (int)t;
-}
-
-/* The connection died: keep the requests, reconnect (false: give up). */
-static bool loop_lost(struct cl_loop *l, int status)
-{
-	if (stop_requested())
-		return false;
-	l->reconnecting = true;
-	l->lost_at_ms = now_ms();
-	l->next_try_ms = l->lost_at_ms;
-	l->backoff_ms = RECONNECT_MIN_MS;
-	l->attempts = 0;
-	rfs_err("connection to %s lost (loop %u): %s; reconnecting, "
-		"%u requests in flight", rfs_cl->addr.text, l->idx,
-		status ? strerror(-status) : "closed by the server",
-		l->inflight);
-	loop_check_interrupts(l);
-	return true;
-}
-
-/* RESOLVE (the new server knows no node yet) and OPEN one file again. */
-static int reopen_one(void *arg, uint64_t nodeid, uint32_t flags, bool dir,
-		      uint32_t uid, uint32_t gid, uint64_t *sfh)
-{
-	struct cl_loop *l = arg;
-	uint8_t handle[RFS_HANDLE_MAX];
-	struct rfs_buf *b, *rb;
-	struct rfs_mb mb;
-	const struct rfs_hdr *h;
-	struct rfs_rep_view v;
-	uint64_t id;
-	int hlen, len, ret;
-
-	if (nodeid != rfs_cl->root_nodeid) {
-		struct rfs_resolve_req *rr;
-
-		hlen = rfs_inode_handle(nodeid, handle);
-		if (hlen <= 0)
-			return -ESTALE;
-		b = rfs_xprt_buf_get(l->x, RFS_HDR_SIZE + sizeof(*rr) +
-				     (uint32_t)hlen + 8);
-		if (!b)
-			return -ENOTCONN;
-		id = next_id(l, 0);
-		rfs_mb_init(&mb, b->data, b->cap, RFS_OP_RESOLVE, id);
-		rr = rfs_mb_put(&mb, sizeof(*rr));
-		if (rr) {
-			rr->nodeid = nodeid;
-			rr->handle_len = (uint16_t)hlen;
-		}
-		rfs_mb_put_bytes(&mb, handle, (uint32_t)hlen);
-		len = rfs_mb_finish(&mb, rfs_cl->csum);
-		if (len < 0) {
-			rfs_xprt_buf_put(l->x, b);
-			return len;
-		}
-		b->len = (uint32_t)len;
-		if (sync_call(l, b, id, &rb) < 0)
-			return -ENOTCONN;
-		ret = ((const struct rfs_hdr *)rb->data)->status;
-		rfs_xprt_buf_put(l->x, rb);
-		if (ret < 0)
-			return ret;
-	}
-	b = rfs_xprt_buf_get(l->x, RFS_HDR_SIZE + 64);
-	if (!b)
-		return -ENOTCONN;
-	id = next_id(l, 0);
-	rfs_mb_init(&mb, b->data, b->cap, dir ? RFS_OP_OPENDIR : RFS_OP_OPEN,
-		    id);
-	rfs_mb_hdr(&mb)->uid = uid;
-	rfs_mb_hdr(&mb)->gid = gid;
-	{
-		struct rfs_open_req *o = rfs_mb_put(&mb, sizeof(*o));
-
-		if (o) {
-			o->nodeid = nodeid;
-			o->flags = flags;
-		}
-	}
-	len = rfs_mb_finish(&mb, rfs_cl->csum);
-	if (len < 0) {
-		rfs_xprt_buf_put(l->x, b);
-		return len;
-	}
-	b->len = (uint32_t)len;
-	if (sync_call(l, b, id, &rb) < 0)
-		return -ENOTCONN;
-	h = rb->data;
-	ret = h->status;
-	if (!ret)
-		ret = rfs_proto_decode_rep(h, h + 1, dir ? RFS_OP_OPENDIR
-							 : RFS_OP_OPEN, &v);
-	if (!ret)
-		*sfh = ((const struct rfs_open_rep *)v.fixed)->fh;
-	rfs_xprt_buf_put(l->x, rb);
-	return ret;
-}
-
-/* Resend every pending request with RFS_HF_REPLAY; returns how many. */
-static unsigned replay_all(struct cl_loop *l, uint64_t gen)
-{
-	unsigned n = 0;
-
-	for (uint32_t i = 0; i < CL_SLOTS; i++) {
-		struct cl_pend *p = &l->slots[i];
-		struct rfs_hdr *h = p->copy;
-		struct rfs_buf *b;
-
-		if (!p->busy)
-			continue;
-		if (!p->req && p->op == RFS_OP_RESOLVE && !p->copy_len) {
-			/* its request is replayed and resolves again */
-			slot_put(l, p);
-			continue;
-		}
-		if (!p->copy_len) {
-			fail(l, p, -EIO);
-			continue;
-		}
-		if (p->sess_gen != gen) {
-			bool lost = false;
-
-			/* a new session: the re-opened files' fhs */
-			if (p->raw_fh) {
-				fail(l, p, 0);
-				continue;
-			}
-			for (unsigned k = 0; k < p->nfh; k++) {
-				uint64_t sfh = 0;
-				int ret = rfs_fh_server(p->cfh[k], &sfh);
-
-				if (ret == -EIO)
-					lost = true;
-				memcpy((uint8_t *)p->copy + p->fh_off[k], &sfh,
-				       sizeof(sfh));
-			}
-			if (lost) {
-				fail(l, p, -EIO);
-				continue;
-			}
-			p->sess_gen = gen;
-			p->after_restart = true;
-		}
-		h->flags |= RFS_HF_REPLAY;
-		rfs_proto_seal(h, rfs_cl->csum);
-		b = rfs_xprt_buf_get(l->x, p->copy_len);
-		if (!b) {
-			fail(l, p, -EIO);
-			continue;
-		}
-		memcpy(b->data, p->copy, p->copy_len);
-		b->len = p->copy_len;
-		if (rfs_xprt_send(l->conn, b, 0) < 0) {
-			fail(l, p, -EIO);
-			continue;
-		}
-		n++;
-	}
-	return n;
-}
-
-/*
- * One attempt: connect and ATTACH to our session; if the server does not
- * have it (restarted), open a new one with HELLO and re-open every open
- * file first.  Under cl->mu: one loop at a time, so the new session and
- * the re-opens happen once, before any loop replays into it.
- */
-static int try_reconnect(struct cl_loop *l, bool *rehello, unsigned *nok,
-			 unsigned *nlost, uint64_t *gen)
-{
-	struct rfs_client *cl = rfs_cl;
-	int ret;
-
-	*rehello = false;
-	tl_reconnect = true;
-	pthread_mutex_lock(&cl->mu);
-	xprt_drop(l);
-	ret = loop_connect(l, true);
-	if (ret == -EBADSLT || ret == -EACCES) {
-		xprt_drop(l);
-		ret = loop_connect(l, false);
-		if (!ret)
-			ret = rfs_fh_reopen_all(reopen_one, l, nok, nlost);
-		if (!ret) {
-			cl->sess_gen++;
-			*rehello = true;
-		}
-	}
-	*gen = cl->sess_gen;
-	pthread_mutex_unlock(&cl->mu);
-	tl_reconnect = false;
-	if (ret < 0 || !l->conn) {
-		xprt_drop(l);
-		return ret < 0 ? ret : -ENOTCONN;
-	}
-	ret = epoll_add(l->ep, rfs_xprt_wait_fd(l->x));
-	if (ret < 0) {
-		rfs_err("client: loop %u: epoll_ctl: %s", l->idx,
-			strerror(-ret));
-		xprt_drop(l);
-	}
-	return ret;
-}
-
-static void loop_reconnect_tick(struct cl_loop *l)
-{
-	int64_t now = now_ms();
-	unsigned nok = 0, nlost = 0, n;
-	uint64_t gen;
-	bool rehello;
-	int ret;
-
-	if (now < l->next_try_ms)
-		return;
-	ret = try_reconnect(l, &rehello, &nok, &nlost, &gen);
-	if (ret < 0) {
-		l->attempts++;
-		if (l->attempts == 1 || l->attempts % 30 == 0)
-			rfs_warn("reconnecting to %s (loop %u): "
-				 "attempt %u: %s", rfs_cl->addr.text, l->idx,
-				 l->attempts, strerror(-ret));
-		l->next_try_ms = now_ms() + l->backoff_ms;
-		l->backoff_ms *= 2;
-		if (l->backoff_ms > RECONNECT_MAX_MS)
-			l->backoff_ms = RECONNECT_MAX_MS;
-		return;
-	}
-	l->reconnecting = false;
-	n = replay_all(l, gen);
-	l->sess_gen = gen;
-	rfs_xprt_flush(l->x);
-	if (rehello)
-		rfs_warn("server %s restarted: new session, %u open "
-			 "files re-opened, %u lost", rfs_cl->addr.text, nok,
-			 nlost);
-	rfs_warn("reconnected to %s (loop %u) after %.1f s, "
-		 "replayed %u requests", rfs_cl->addr.text, l->idx,
-		 (double)(now_ms() - l->lost_at_ms) / 1000.0, n);
 }
 
 static void loop_run(struct cl_loop *l)
@@ -1593,11 +1232,11 @@ static void loop_run(struct cl_loop *l)
 		if (fuse_session_exited(se))
 			goto out_stop;
 		if (atomic_load(&l->intr))
-			loop_check_interrupts(l);
+			rfs_lp_check_interrupts(l);
 		if (l->reconnecting)
-			loop_reconnect_tick(l);
+			rfs_lp_reconnect_tick(l);
 		if (rfs_cl->o.soft && l->inflight)
-			loop_soft_timeouts(l, now_ms());
+			rfs_lp_soft_timeouts(l, rfs_lp_now_ms());
 		flush_forgets(l);
 		n = l->x ? rfs_xprt_poll(l->x, ev, EV_BATCH) : 0;
 		if (n > 0) {
@@ -1631,7 +1270,7 @@ static void loop_run(struct cl_loop *l)
 			if (ret > 0)
 				continue;
 		}
-		n = epoll_wait(l->ep, eev, 4, loop_wait_ms(l));
+		n = epoll_wait(l->ep, eev, 4, rfs_lp_wait_ms(l));
 		if (n < 0 && errno != EINTR) {
 			rfs_err("client: loop %u: epoll_wait: %s", l->idx,
 				strerror(errno));
@@ -1773,7 +1412,7 @@ void rfs_loops_stop(void)
 
 bool rfs_loops_stopping(void)
 {
-	return stop_requested();
+	return rfs_lp_stop_requested();
 }
 
 void rfs_loops_join(struct rfs_client *cl)

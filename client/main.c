@@ -421,6 +421,7 @@ static int check_mountpoint(const char *mp)
 
 /* ---- libfuse glue ----------------------------------------------------- */
 
+__attribute__((format(printf, 2, 0)))
 static void fuse_log_fn(enum fuse_log_level level, const char *fmt,
 			va_list ap)
 {

@@ -39,6 +39,10 @@ RINGFS=$3
 POSIX_CHECK=$4
 MT_IO=$5
 MOUNT_HELPER=$6
+# The address the server listens on and the client mounts from: loopback
+# unless RFS_TEST_ADDR names another (rdma needs an address on an RDMA
+# netdev, e.g. $VMRUN_IP in tests/rdma/run-in-vm.sh).
+RFS_ADDR=${RFS_TEST_ADDR:-127.0.0.1}
 # meson passes paths relative to the build directory: make them absolute
 # so that cases may cd.
 abspath() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
@@ -160,8 +164,17 @@ rfs_start_server() {
 		stream=uring
 		extra=(--listen-unix "$T/ringfsd.sock")
 	fi
-	"$RINGFSD" --listen 127.0.0.1:0 --export "data=$dir,no_root_squash" \
-		--transport "$stream" "${extra[@]}" "$@" 2>"$fifo" </dev/null &
+	# rdma: setup goes through the TCP listener (default stream
+	# transport), each connection then moves to its own rdma_cm port
+	if [ "$RFS_TRANSPORT" = rdma ]; then
+		stream=
+		extra=(--listen-rdma "$RFS_ADDR")
+	fi
+	# a non-loopback listener wants a key; tests run in a closed world
+	case $RFS_ADDR in 127.*) ;; *) extra+=(--insecure) ;; esac
+	"$RINGFSD" --listen "$RFS_ADDR:0" --export "data=$dir,no_root_squash" \
+		${stream:+--transport "$stream"} "${extra[@]}" "$@" \
+		2>"$fifo" </dev/null &
 	RFS_SERVER_PID=$!
 	RFS_SERVERS+=("$RFS_SERVER_PID")
 	exec {fd}<"$fifo"
@@ -204,7 +217,7 @@ rfs_stop_server() {
 rfs_mount() {
 	local m=$1 opts="transport=$RFS_TRANSPORT${2:+,$2}" st=0
 	RFS_MOUNTS+=("$m")
-	local src="127.0.0.1:$RFS_PORT:/data"
+	local src="$RFS_ADDR:$RFS_PORT:/data"
 	[ "$RFS_TRANSPORT" = shm ] && src="unix:$T/ringfsd.sock:/data"
 	timeout 60 "$RINGFS" "$src" "$m" -o "$opts" \
 		>>"$T/client.log" 2>&1 </dev/null || st=$?

@@ -46,6 +46,7 @@ static uint64_t next_id = 100;
 		}                                                          \
 	} while (0)
 
+__attribute__((format(printf, 1, 2), noreturn))
 static void die(const char *fmt, ...)
 {
 	va_list ap;

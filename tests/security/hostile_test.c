@@ -1,0 +1,697 @@
+// SPDX-License-Identifier: MIT
+/*
+ * sec-hostile: hostile clients must not take a good client's throughput.
+ *
+ *   hostile_test RINGFSD [TRANSPORT]
+ *
+ * A real ringfsd with realistic limits.  A good client (main thread, the
+ * raw-frame helpers of sec_util) times a fixed amount of work on its own
+ * connection: PING round trips and READs of a file.  Then, while hostile
+ * clients run in other threads, it does the same work again:
+ *
+ *   stall    connections that say nothing, that send two bytes of a
+ *            header, or a header and half its payload, and stall (the
+ *            setup timeout must drop them); a few more after HELLO
+ *   greedy   HELLO'd connections pipelining 1 MiB READs and never
+ *            reading a reply (max-inflight must drop them)
+ *   flood    hundreds of connects/closes per second
+ *
+ * Asserted: the work under attack takes at most 10x its baseline + 2 s
+ * (a server serving one connection at a time cannot meet it), the data
+ * read is right, the hostile connections are dropped by the server while
+ * their owners still hold them, the server's thread count (one thread per
+ * connection) comes back to its baseline, and a fresh HELLO still works.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sec_util.h"
+
+#define FILE_SIZE RFS_IO_MAX		/* the exported file: 1 MiB */
+#define GOOD_PINGS 2000
+#define GOOD_READS 64
+#define GOOD_READ_SIZE (128u * 1024)
+#define SETUP_TIMEOUT_S "2"
+#define MAX_INFLIGHT "16"
+#define MAX_CONNS "400"
+
+#define STALL_SLOTS 96		/* pre-HELLO: silent, 2 bytes, half frame */
+#define HELLO_STALLS 8		/* HELLO'd, then half a frame, kept */
+#define GREEDY_THREADS 3
+#define GREEDY_BATCH 64		/* READs written per turn */
+#define FLOOD_PER_TICK 10	/* connects per 20 ms: 500/s */
+#define RAMP_MS 10000		/* attack must be up within this */
+#define DRAIN_MS 20000		/* hostiles must be dropped within this */
+
+static char tmp[] = "/tmp/rfs-hostile-XXXXXX";
+static uint8_t pattern[FILE_SIZE];
+static struct t_srv srv;
+
+/* ---- shared state between the attack threads and main ----------------- */
+
+static atomic_bool stop_new;	/* no new hostile connections */
+static atomic_bool stop_all;	/* give up (drain deadline) */
+static atomic_uint stall_open, stall_dropped, stall_opened;
+static atomic_uint greedy_opened, greedy_dropped, greedy_batches;
+static atomic_uint greedy_live;
+static atomic_uint flood_conns, flood_failed;
+static atomic_bool stall_full;
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void cleanup(void)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+	if (system(cmd) != 0)
+		fprintf(stderr, "hostile_test: cleanup of %s failed\n", tmp);
+}
+
+/* a connect that may fail (floods can overrun the backlog): fd or -1 */
+static int try_connect(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		t_die("socket: %s", strerror(errno));
+	sa.sin_port = htons((uint16_t)srv.port);
+	if (inet_pton(AF_INET, srv.host, &sa.sin_addr) != 1)
+		t_die("bad host %s", srv.host);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* true when the server has closed/reset fd (never consumes data: the
+ * stalled connections get nothing from the server but the close) */
+static bool peer_gone(int fd, short revents)
+{
+	char c;
+	ssize_t n;
+
+	if (revents & (POLLERR | POLLHUP | POLLRDHUP))
+		return true;
+	n = recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+}
+
+/* write what fits without blocking; false when the peer is gone */
+static bool send_some(int fd, const uint8_t *p, size_t len, size_t *done)
+{
+	while (*done < len) {
+		ssize_t n = send(fd, p + *done, len - *done,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN;
+		*done += (size_t)n;
+	}
+	return true;
+}
+
+/* ---- stall: pre-HELLO connections that never finish ------------------- */
+
+static void stall_open_one(int *fd, unsigned kind)
+{
+	static _Alignas(8) uint8_t frame[RFS_HDR_SIZE + 32768];
+	struct rfs_hdr *h = (struct rfs_hdr *)(void *)frame;
+	size_t done = 0;
+
+	*fd = try_connect();
+	if (*fd < 0)
+		return;
+	atomic_fetch_add(&stall_opened, 1);
+	atomic_fetch_add(&stall_open, 1);
+	h->magic = RFS_MAGIC;
+	h->major = RFS_PROTO_MAJOR;
+	h->minor = RFS_PROTO_MINOR;
+	h->opcode = RFS_OP_HELLO;
+	h->len = 65536;		/* only half of it ever comes */
+	h->id = 1;
+	if (kind == 1)		/* two bytes of a header */
+		send_some(*fd, frame, 2, &done);
+	else if (kind == 2)	/* a header and half the payload */
+		send_some(*fd, frame, sizeof(frame), &done);
+	/* kind 0: nothing at all */
+}
+
+static void *stall_main(void *arg)
+{
+	struct pollfd pf[STALL_SLOTS];
+
+	for (unsigned i = 0; i < STALL_SLOTS; i++)
+		pf[i].fd = -1;
+	for (;;) {
+		bool any = false;
+		int n;
+
+		for (unsigned i = 0; i < STALL_SLOTS; i++) {
+			if (pf[i].fd < 0 && !atomic_load(&stop_new))
+				stall_open_one(&pf[i].fd, i % 3);
+			pf[i].events = POLLIN | POLLRDHUP;
+			pf[i].revents = 0;
+			any |= pf[i].fd >= 0;
+		}
+		if (!atomic_load(&stop_new))
+			atomic_store(&stall_full, true);
+		if (!any || atomic_load(&stop_all))
+			break;
+		n = poll(pf, STALL_SLOTS, 50);
+		if (n < 0 && errno != EINTR)
+			t_die("poll: %s", strerror(errno));
+		for (unsigned i = 0; n > 0 && i < STALL_SLOTS; i++) {
+			if (pf[i].fd < 0 || !pf[i].revents ||
+			    !peer_gone(pf[i].fd, pf[i].revents))
+				continue;
+			close(pf[i].fd);
+			pf[i].fd = -1;
+			atomic_fetch_add(&stall_dropped, 1);
+			atomic_fetch_sub(&stall_open, 1);
+		}
+	}
+	for (unsigned i = 0; i < STALL_SLOTS; i++)
+		if (pf[i].fd >= 0)
+			close(pf[i].fd);
+	return NULL;
+}
+
+/* ---- greedy: pipelined 1 MiB READs, replies never read ---------------- */
+
+struct h_conn {
+	int fd;
+	uint64_t id;
+	_Alignas(8) uint8_t sbuf[4096];
+	_Alignas(8) uint8_t rbuf[4096];
+};
+
+/* one request/reply, thread-local buffers; status, or -EPIPE */
+static int h_call(struct h_conn *c, struct rfs_mb *m)
+{
+	const struct rfs_hdr *h = (const void *)c->rbuf;
+	int len = rfs_mb_finish(m, false);
+	size_t got = 0, want = RFS_HDR_SIZE;
+
+	if (len < 0)
+		t_die("building a request: %d", len);
+	t_send(c->fd, c->sbuf, (size_t)len);
+	while (got < want) {
+		struct pollfd pf = { .fd = c->fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pf, 1, T_TIMEOUT_MS) <= 0)
+			return -ETIMEDOUT;
+		n = recv(c->fd, c->rbuf + got, want - got, 0);
+		if (n <= 0)
+			return -EPIPE;
+		got += (size_t)n;
+		if (got == RFS_HDR_SIZE && want == RFS_HDR_SIZE) {
+			if (h->magic != RFS_MAGIC ||
+			    h->len > sizeof(c->rbuf) - RFS_HDR_SIZE)
+				t_die("greedy: garbage reply");
+			want += h->len;
+		}
+	}
+	return h->status;
+}
+
+static struct rfs_mb *h_req(struct h_conn *c, struct rfs_mb *m, uint16_t op)
+{
+	rfs_mb_init(m, c->sbuf, sizeof(c->sbuf), op, ++c->id);
+	return m;
+}
+
+/* HELLO, LOOKUP "data", OPEN; false if the server said no (max-conns) */
+static bool greedy_setup(struct h_conn *c, uint64_t *node, uint64_t *fh)
+{
+	const struct rfs_hello_rep *hr;
+	struct rfs_hello_req *q;
+	struct rfs_name_req *nq;
+	struct rfs_open_req *oq;
+	struct rfs_mb m;
+	uint64_t root;
+
+	q = rfs_mb_put(h_req(c, &m, RFS_OP_HELLO), sizeof(*q));
+	q->max_msg = RFS_MSG_MAX_DEFAULT;
+	q->max_inflight = 1024;
+	q->export_len = 1;
+	rfs_mb_put_bytes(&m, "a", 1);
+	if (h_call(c, &m))
+		return false;
+	hr = (const void *)(c->rbuf + RFS_HDR_SIZE);
+	root = hr->root.nodeid;
+	nq = rfs_mb_put(h_req(c, &m, RFS_OP_LOOKUP), sizeof(*nq));
+	nq->parent = root;
+	nq->name_len = 4;
+	rfs_mb_put_bytes(&m, "data", 4);
+	if (h_call(c, &m))
+		return false;
+	*node = ((const struct rfs_entry *)(const void *)
+		 (c->rbuf + RFS_HDR_SIZE))->nodeid;
+	oq = rfs_mb_put(h_req(c, &m, RFS_OP_OPEN), sizeof(*oq));
+	oq->nodeid = *node;
+	oq->flags = O_RDONLY;
+	if (h_call(c, &m))
+		return false;
+	*fh = ((const struct rfs_open_rep *)(const void *)
+	       (c->rbuf + RFS_HDR_SIZE))->fh;
+	return true;
+}
+
+/* READ frames until the server drops us; false: gave up (stop_all) */
+static bool greedy_flood(struct h_conn *c, uint64_t node, uint64_t fh)
+{
+	enum { FLEN = RFS_HDR_SIZE + sizeof(struct rfs_io_req) };
+	static _Thread_local _Alignas(8) uint8_t batch[GREEDY_BATCH][FLEN];
+	size_t done = sizeof(batch);
+
+	for (;;) {
+		struct pollfd pf = { .fd = c->fd,
+				     .events = POLLOUT | POLLRDHUP };
+
+		if (atomic_load(&stop_all))
+			return false;
+		if (done == sizeof(batch)) {
+			for (unsigned i = 0; i < GREEDY_BATCH; i++) {
+				struct rfs_io_req *q;
+				struct rfs_mb m;
+
+				rfs_mb_init(&m, batch[i], FLEN, RFS_OP_READ,
+					    ++c->id);
+				q = rfs_mb_put(&m, sizeof(*q));
+				q->nodeid = node;
+				q->fh = fh;
+				q->size = RFS_IO_MAX;
+				if (rfs_mb_finish(&m, false) != FLEN)
+					t_die("greedy: READ frame size");
+			}
+			done = 0;
+			atomic_fetch_add(&greedy_batches, 1);
+		}
+		if (poll(&pf, 1, 100) < 0 && errno != EINTR)
+			t_die("poll: %s", strerror(errno));
+		if (pf.revents & (POLLERR | POLLHUP | POLLRDHUP))
+			return true;
+		if ((pf.revents & POLLOUT) &&
+		    !send_some(c->fd, &batch[0][0], sizeof(batch), &done))
+			return true;
+	}
+}
+
+static void *greedy_main(void *arg)
+{
+	struct h_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		t_die("calloc");
+	while (!atomic_load(&stop_new) && !atomic_load(&stop_all)) {
+		uint64_t node, fh;
+		bool dropped;
+
+		c->fd = try_connect();
+		if (c->fd < 0)
+			continue;
+		if (!greedy_setup(c, &node, &fh)) {
+			close(c->fd);
+			continue;
+		}
+		atomic_fetch_add(&greedy_opened, 1);
+		atomic_fetch_add(&greedy_live, 1);
+		dropped = greedy_flood(c, node, fh);
+		close(c->fd);
+		atomic_fetch_sub(&greedy_live, 1);
+		if (dropped)
+			atomic_fetch_add(&greedy_dropped, 1);
+	}
+	free(c);
+	return NULL;
+}
+
+/* ---- flood: connect, close, ~500 per second --------------------------- */
+
+static void *flood_main(void *arg)
+{
+	struct timespec next;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while (!atomic_load(&stop_new)) {
+		for (unsigned i = 0; i < FLOOD_PER_TICK; i++) {
+			int fd = try_connect();
+
+			if (fd < 0) {
+				atomic_fetch_add(&flood_failed, 1);
+				continue;
+			}
+			if (i & 1) {	/* every other one with a RST */
+				struct linger l = { .l_onoff = 1 };
+
+				setsockopt(fd, SOL_SOCKET, SO_LINGER, &l,
+					   sizeof(l));
+			}
+			close(fd);
+			atomic_fetch_add(&flood_conns, 1);
+		}
+		/* the pace of the load, not synchronisation */
+		next.tv_nsec += 20 * 1000000;
+		if (next.tv_nsec >= 1000000000) {
+			next.tv_nsec -= 1000000000;
+			next.tv_sec++;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+	}
+	return NULL;
+}
+
+/* ---- the good client -------------------------------------------------- */
+
+/* the timed work; seconds, or -1 on a failure (already reported) */
+static double good_work(struct t_conn *c, uint64_t node, uint64_t fh)
+{
+	long long t0 = mono_ms();
+	int ret;
+
+	for (unsigned i = 0; i < GOOD_PINGS; i++) {
+		t_req(c, RFS_OP_PING);
+		ret = t_call(c);
+		if (ret) {
+			CHECK(ret == 0, "good PING %u: %d", i, ret);
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < GOOD_READS; i++) {
+		uint64_t off = (uint64_t)i * GOOD_READ_SIZE % FILE_SIZE;
+		struct rfs_io_req *q;
+
+		q = rfs_mb_put(t_req(c, RFS_OP_READ), sizeof(*q));
+		q->nodeid = node;
+		q->fh = fh;
+		q->offset = off;
+		q->size = GOOD_READ_SIZE;
+		ret = t_call(c);
+		if (ret || t_rh()->len != GOOD_READ_SIZE ||
+		    memcmp(t_rp(), pattern + off, GOOD_READ_SIZE)) {
+			CHECK(0, "good READ %u: status %d, %u bytes, or "
+			      "wrong data", i, ret, t_rh()->len);
+			return -1;
+		}
+	}
+	return (double)(mono_ms() - t0) / 1000.0;
+}
+
+/* ---- the server's side ------------------------------------------------ */
+
+/* threads of ringfsd: one per connection, plus its own few */
+static int srv_threads(void)
+{
+	char p[64], line[256];
+	int n = -1;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/proc/%d/status", (int)srv.pid);
+	f = fopen(p, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+static int srv_stats(struct t_conn *c, struct rfs_stats_rep *st)
+{
+	int ret;
+
+	t_req(c, RFS_OP_STATS);
+	ret = t_call(c);
+	if (!ret)
+		memcpy(st, t_rp(), sizeof(*st));
+	return ret;
+}
+
+/* wait (bounded) until cond holds; false on timeout */
+static bool wait_for(bool (*cond)(void), long long ms)
+{
+	long long until = mono_ms() + ms;
+
+	while (!cond()) {
+		if (mono_ms() > until)
+			return false;
+		poll(NULL, 0, 10);	/* pacing of the re-check */
+	}
+	return true;
+}
+
+static bool attack_up(void)
+{
+	return atomic_load(&stall_full) &&
+	       atomic_load(&greedy_batches) >= 2 * GREEDY_THREADS &&
+	       atomic_load(&flood_conns) >= 200;
+}
+
+static int thr_base;
+
+static bool threads_back(void)
+{
+	int n = srv_threads();
+
+	return n >= 0 && n <= thr_base + 1;
+}
+
+static bool hostiles_gone(void)
+{
+	return !atomic_load(&stall_open) && !atomic_load(&greedy_live);
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+static void setup_files(void)
+{
+	char p[600];
+	int fd;
+
+	for (size_t i = 0; i < sizeof(pattern); i++)
+		pattern[i] = (uint8_t)(i * 131 + (i >> 12));
+	snprintf(p, sizeof(p), "%s/a", tmp);
+	if (mkdir(p, 0755) < 0)
+		t_die("mkdir %s: %s", p, strerror(errno));
+	snprintf(p, sizeof(p), "%s/st", tmp);
+	if (mkdir(p, 0700) < 0)
+		t_die("mkdir %s: %s", p, strerror(errno));
+	snprintf(p, sizeof(p), "%s/a/data", tmp);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, pattern, sizeof(pattern)) !=
+	    (ssize_t)sizeof(pattern))
+		t_die("write %s: %s", p, strerror(errno));
+	close(fd);
+}
+
+static void good_open(struct t_conn *c, uint64_t *node, uint64_t *fh)
+{
+	struct rfs_entry e;
+	int ret;
+
+	c->fd = t_connect_tcp(srv.host, srv.port);
+	ret = t_hello(c, "a");
+	if (ret)
+		t_die("good HELLO: %d", ret);
+	ret = t_lookup(c, c->root, "data", &e, NULL);
+	if (ret)
+		t_die("good LOOKUP: %d", ret);
+	*node = e.nodeid;
+	ret = t_open(c, *node, O_RDONLY, fh);
+	if (ret)
+		t_die("good OPEN: %d", ret);
+}
+
+static void run(const char *bin, const char *transport)
+{
+	char exp[600], st[600];
+	const char *args[32] = { "--listen", "127.0.0.1:0", "--export", exp,
+		"--state-dir", st, "--setup-timeout", SETUP_TIMEOUT_S,
+		"--max-connections", MAX_CONNS, "--max-inflight", MAX_INFLIGHT,
+		NULL };
+	pthread_t stall_thr, flood_thr, greedy_thr[GREEDY_THREADS];
+	struct rfs_stats_rep s0, s1;
+	struct t_conn good = { .fd = -1 }, hs[HELLO_STALLS];
+	uint64_t node, fh;
+	double base, attack, ratio, bound;
+	unsigned nargs = 12;
+	int thr_attack;
+	bool ok;
+
+	snprintf(exp, sizeof(exp), "a=%s/a", tmp);
+	snprintf(st, sizeof(st), "%s/st", tmp);
+	if (transport) {
+		args[nargs++] = "--transport";
+		args[nargs++] = transport;
+		args[nargs] = NULL;
+	}
+	t_srv_start(&srv, bin, args);
+	if (srv_threads() < 1) {
+		printf("SKIP: cannot read /proc/%d/status\n", (int)srv.pid);
+		t_srv_stop(&srv);
+		cleanup();
+		exit(77);
+	}
+
+	good_open(&good, &node, &fh);
+	/* warm up (page cache, node table), then the baseline */
+	if (good_work(&good, node, fh) < 0)
+		goto out;
+	base = good_work(&good, node, fh);
+	if (base < 0)
+		goto out;
+	thr_base = srv_threads();
+	CHECK(srv_stats(&good, &s0) == 0, "STATS");
+
+	/* HELLO'd connections that then stall inside a frame */
+	for (unsigned i = 0; i < HELLO_STALLS; i++) {
+		struct rfs_hdr h = { .magic = RFS_MAGIC, .opcode = RFS_OP_PING,
+			.major = RFS_PROTO_MAJOR, .minor = RFS_PROTO_MINOR,
+			.len = 512 * 1024, .id = 99 };
+		static uint8_t half[256 * 1024];
+
+		memset(&hs[i], 0, sizeof(hs[i]));
+		hs[i].fd = t_connect_tcp(srv.host, srv.port);
+		CHECK(t_hello(&hs[i], "a") == 0, "stall HELLO %u", i);
+		if (hs[i].csum)
+			h.flags |= RFS_HF_CSUM;	/* never completes anyway */
+		t_send(hs[i].fd, &h, sizeof(h));
+		t_send(hs[i].fd, half, sizeof(half));
+	}
+
+	if (pthread_create(&stall_thr, NULL, stall_main, NULL) ||
+	    pthread_create(&flood_thr, NULL, flood_main, NULL))
+		t_die("pthread_create");
+	for (unsigned i = 0; i < GREEDY_THREADS; i++)
+		if (pthread_create(&greedy_thr[i], NULL, greedy_main, NULL))
+			t_die("pthread_create");
+	ok = wait_for(attack_up, RAMP_MS);
+	CHECK(ok, "the attack did not get going within %d ms (stall slots "
+	      "full %d, greedy batches %u, flood connects %u)", RAMP_MS,
+	      (int)atomic_load(&stall_full), atomic_load(&greedy_batches),
+	      atomic_load(&flood_conns));
+	thr_attack = srv_threads();
+
+	attack = good_work(&good, node, fh);
+
+	atomic_store(&stop_new, true);
+	pthread_join(flood_thr, NULL);
+	/* the hostiles keep their sockets: the server must drop them */
+	ok = wait_for(hostiles_gone, DRAIN_MS);
+	CHECK(ok, "hostile connections not dropped by the server within "
+	      "%d ms: %u stalled pre-HELLO, %u greedy still open", DRAIN_MS,
+	      atomic_load(&stall_open), atomic_load(&greedy_live));
+	atomic_store(&stop_all, true);
+	pthread_join(stall_thr, NULL);
+	for (unsigned i = 0; i < GREEDY_THREADS; i++)
+		pthread_join(greedy_thr[i], NULL);
+	/* the HELLO'd stallers are not the server's to drop: close them */
+	for (unsigned i = 0; i < HELLO_STALLS; i++)
+		close(hs[i].fd);
+	ok = wait_for(threads_back, DRAIN_MS);
+	CHECK(ok, "ringfsd threads did not come back to %d (now %d)",
+	      thr_base, srv_threads());
+
+	/* still alive: the good connection and a fresh HELLO */
+	CHECK(srv_stats(&good, &s1) == 0, "STATS after the attack");
+	{
+		struct t_conn f = { .fd = t_connect_tcp(srv.host, srv.port) };
+		int ret = t_hello(&f, "a");
+
+		CHECK(ret == 0, "fresh HELLO after the attack: %d", ret);
+		t_req(&f, RFS_OP_PING);
+		CHECK(t_call(&f) == 0, "PING on a fresh connection");
+		close(f.fd);
+	}
+
+	if (attack < 0)
+		goto out;
+	ratio = attack / (base > 0.001 ? base : 0.001);
+	bound = 10 * base + 2.0;
+	printf("work: %u PINGs + %u READs of %u KiB\n", GOOD_PINGS,
+	       GOOD_READS, GOOD_READ_SIZE / 1024);
+	printf("baseline:     %.3f s, %.0f ops/s\n", base,
+	       (GOOD_PINGS + GOOD_READS) / (base > 0 ? base : 0.001));
+	printf("under attack: %.3f s, %.0f ops/s (bound %.3f s)\n", attack,
+	       (GOOD_PINGS + GOOD_READS) / (attack > 0 ? attack : 0.001),
+	       bound);
+	printf("ratio:        %.2fx\n", ratio);
+	printf("hostile stall (pre-HELLO): opened %u, dropped by server "
+	       "%u\n", atomic_load(&stall_opened),
+	       atomic_load(&stall_dropped));
+	printf("hostile greedy (unread 1 MiB READs): opened %u, dropped by "
+	       "server %u\n", atomic_load(&greedy_opened),
+	       atomic_load(&greedy_dropped));
+	printf("hostile flood: %u connects/closes (%u failed connects), "
+	       "%d HELLO'd stallers\n", atomic_load(&flood_conns),
+	       atomic_load(&flood_failed), HELLO_STALLS);
+	printf("server: %llu connections accepted during the attack, "
+	       "threads %d before, %d during, %d after\n",
+	       (unsigned long long)(s1.connections - s0.connections),
+	       thr_base, thr_attack, srv_threads());
+	CHECK(attack <= bound, "the good client took %.3f s under attack, "
+	      "baseline %.3f s (bound %.3f s)", attack, base, bound);
+	CHECK(atomic_load(&greedy_dropped) >= GREEDY_THREADS,
+	      "greedy clients dropped %u times (max-inflight)",
+	      atomic_load(&greedy_dropped));
+	CHECK(atomic_load(&stall_dropped) >= STALL_SLOTS,
+	      "stalled clients dropped %u times (setup timeout)",
+	      atomic_load(&stall_dropped));
+	CHECK(s1.connections - s0.connections >= 500,
+	      "only %llu hostile connections reached the server",
+	      (unsigned long long)(s1.connections - s0.connections));
+out:
+	if (good.fd >= 0)
+		close(good.fd);
+	CHECK(t_srv_stop(&srv) == 0, "ringfsd did not exit 0 on SIGTERM");
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 2 || argc > 3) {
+		fprintf(stderr, "usage: hostile_test RINGFSD [TRANSPORT]\n");
+		return 2;
+	}
+	if (access(argv[1], X_OK) < 0) {
+		printf("SKIP: %s: %s\n", argv[1], strerror(errno));
+		return 77;
+	}
+	if (!mkdtemp(tmp))
+		t_die("mkdtemp: %s", strerror(errno));
+	chmod(tmp, 0755);
+	setup_files();
+	run(argv[1], argc == 3 ? argv[2] : NULL);
+	cleanup();
+	if (t_failures) {
+		fprintf(stderr, "hostile_test: %d failures\n", t_failures);
+		return 1;
+	}
+	printf("hostile_test: ok\n");
+	return 0;
+}
