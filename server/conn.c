@@ -477,20 +477,25 @@ static int conn_setup(struct rfs_conn_ctx *cc);
  * Returns true when it started closing the connection; otherwise may
  * shorten *timeout to the setup deadline.
  */
+static bool conn_greedy(struct rfs_conn_ctx *cc)
+{
+	if (cc->closing || cc->unsent <= rfs_cfg.sec.max_inflight)
+		return false;
+	rfs_err_rl("server: %s (%s): %u replies not collected "
+		   "(max-inflight %u): closing", desc(cc),
+		   cc->sec.peer_text, cc->unsent, rfs_cfg.sec.max_inflight);
+	conn_close(cc);
+	return true;
+}
+
 static bool conn_limits(struct rfs_conn_ctx *cc, int *timeout)
 {
 	long long left;
 
 	if (cc->closing)
 		return false;
-	if (cc->unsent > rfs_cfg.sec.max_inflight) {
-		rfs_err_rl("server: %s (%s): %u replies not collected "
-			   "(max-inflight %u): closing", desc(cc),
-			   cc->sec.peer_text, cc->unsent,
-			   rfs_cfg.sec.max_inflight);
-		conn_close(cc);
+	if (conn_greedy(cc))
 		return true;
-	}
 	if (cc->sess)
 		return false;
 	left = cc->sec.deadline - now_ms();
@@ -546,6 +551,9 @@ static void *conn_main(void *arg)
 		for (int i = 0; i < n; i++) {
 			switch (ev[i].type) {
 			case RFS_XEV_RECV:
+				/* per request: a batch of 32 must not
+				 * overshoot max-inflight 32 replies deep */
+				conn_greedy(cc);
 				handle_recv(cc, ev[i].buf);
 				rfs_xprt_buf_put(cc->x, ev[i].buf);
 				break;
@@ -689,6 +697,8 @@ err_free:
  * accept loop never waits.
  */
 
+#define SETUP_NAP_MAX_MS 64L
+
 static int conn_setup(struct rfs_conn_ctx *cc)
 {
 	long long deadline = cc->sec.deadline;
@@ -697,6 +707,7 @@ static int conn_setup(struct rfs_conn_ctx *cc)
 	uint8_t first[4];
 	ssize_t got;
 	int ret, fd = cc->setup_fd;
+	long nap_ms = 1;
 
 	for (;;) {
 		struct pollfd pfd[2] = {
@@ -734,9 +745,19 @@ static int conn_setup(struct rfs_conn_ctx *cc)
 			return -ECONNRESET;
 		if (got == (ssize_t)sizeof(first))
 			break;
-		/* a trickle: wait for the rest (bounded by the deadline) */
-		struct timespec ts = { 0, 1000000 };
+		/*
+		 * A trickle: wait for the rest (bounded by the deadline).
+		 * poll() says "readable" for the bytes already here, so we
+		 * nap, backing off: a peer that stalls inside its first four
+		 * bytes must not keep this thread spinning until its
+		 * deadline (a honest one sends them in one segment).
+		 */
+		if (nap_ms > left)
+			nap_ms = (long)left;
+		struct timespec ts = { 0, nap_ms * 1000000 };
 		nanosleep(&ts, NULL);
+		if (nap_ms < SETUP_NAP_MAX_MS)
+			nap_ms *= 2;
 	}
 	name = rfs_xprt_sniff(first, cc->stream);
 	if (!name) {

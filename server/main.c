@@ -84,6 +84,34 @@ static int raise_nofile(void)
 	return 0;
 }
 
+/*
+ * Every cached node holds an O_PATH fd: keep the cache well inside the
+ * fd limit (connections, open files and locks need fds too), or a busy
+ * export runs out of descriptors and every create fails with EMFILE.
+ */
+#define FD_RESERVE 4096ul
+
+static void cap_max_nodes(struct rfs_srv_cfg *c, bool asked)
+{
+	struct rlimit rl;
+	unsigned long cap;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	cap = rl.rlim_cur > 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE
+					    : rl.rlim_cur / 2;
+	if (c->max_nodes > cap && !asked) {
+		c->max_nodes = cap;	/* the default: just fit the limit */
+	} else if (c->max_nodes > cap) {
+		rfs_warn("server: max-nodes %lu exceeds what the fd limit "
+			 "(%llu) allows: using %lu (raise LimitNOFILE= / "
+			 "ulimit -n to cache more)",
+			 (unsigned long)c->max_nodes,
+			 (unsigned long long)rl.rlim_cur, cap);
+		c->max_nodes = cap;
+	}
+}
+
 static void fmt_sockname(int fd, const struct rfs_addr *a, char *out,
 			 size_t outsz)
 {
@@ -487,6 +515,7 @@ int main(int argc, char **argv)
 	if (raise_nofile())
 		rfs_warn("server: cannot raise RLIMIT_NOFILE: %s",
 			 strerror(errno));
+	cap_max_nodes(&rfs_cfg, max_nodes != 0);
 	if (setup_signals(&sfd)) {
 		rfs_err("server: signal setup: %s", strerror(errno));
 		goto out;

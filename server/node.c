@@ -247,16 +247,17 @@ void rfs_node_forget(uint64_t id)
 {
 	struct rfs_node *n;
 
-	/* a hint: make it the first candidate for eviction */
+	/*
+	 * The client dropped its last reference: close the node now unless
+	 * an operation holds it.  Keeping the O_PATH fd would pin the inode
+	 * (an unlinked file's space is not freed while we hold it) and an
+	 * fd; another client that still uses the id re-binds it with
+	 * RESOLVE, like after any eviction.
+	 */
 	pthread_mutex_lock(&nt.mu);
 	n = find_locked(id);
-	if (n && n->refcnt == 0) {
-		lru_unlink(n);
-		n->lru_next = nt.lru.lru_next;
-		n->lru_prev = &nt.lru;
-		nt.lru.lru_next->lru_prev = n;
-		nt.lru.lru_next = n;
-	}
+	if (n && n->refcnt == 0)
+		remove_locked(n);
 	pthread_mutex_unlock(&nt.mu);
 }
 

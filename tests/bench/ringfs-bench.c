@@ -488,6 +488,7 @@ int bench_server_start(const struct bench_opts *o, const char *xprt,
 {
 	char exp[PATH_MAX + 64], state[PATH_MAX + 16], bound[160];
 	char unixaddr[sizeof(s->sock) + 8];
+	char listen_addr[80];
 	const char *argv[24];
 	int go[2] = { -1, -1 }, errp[2] = { -1, -1 }, argc = 0, err;
 	pthread_t thr;
@@ -499,9 +500,20 @@ int bench_server_start(const struct bench_opts *o, const char *xprt,
 	snprintf(exp, sizeof(exp), "%s=%s/export,no_root_squash",
 		 BENCH_EXPORT, dir);
 	snprintf(state, sizeof(state), "%s/state", dir);
+	/*
+	 * RINGFS_BENCH_ADDR: the address to serve on (default loopback);
+	 * rdma under rxe needs the device's address, e.g. in the test VM.
+	 */
+	const char *ip = getenv("RINGFS_BENCH_ADDR");
+
+	if (!ip || !*ip || strlen(ip) > 64)
+		ip = "127.0.0.1";
+	snprintf(listen_addr, sizeof(listen_addr), "%s:0", ip);
 	argv[argc++] = o->server;
 	argv[argc++] = "--listen";
-	argv[argc++] = "127.0.0.1:0";
+	argv[argc++] = listen_addr;
+	if (strcmp(ip, "127.0.0.1"))
+		argv[argc++] = "--insecure";	/* a test host of our own */
 	argv[argc++] = "--export";
 	argv[argc++] = exp;
 	argv[argc++] = "--state-dir";
@@ -522,7 +534,7 @@ int bench_server_start(const struct bench_opts *o, const char *xprt,
 		}
 	} else if (!strcmp(xprt, "rdma")) {
 		argv[argc++] = "--listen-rdma";
-		argv[argc++] = "127.0.0.1:0";
+		argv[argc++] = ip;
 	}
 	argv[argc] = NULL;
 

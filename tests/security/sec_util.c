@@ -88,6 +88,12 @@ void t_srv_start(struct t_srv *s, const char *bin, const char *const *args)
 	f = fdopen(pfd[0], "r");
 	if (!f)
 		t_die("fdopen: %s", strerror(errno));
+	/*
+	 * Unbuffered: we poll the fd between lines, and a stdio buffer
+	 * would hide a ready line that arrived together with an earlier
+	 * warning.
+	 */
+	setvbuf(f, NULL, _IONBF, 0);
 	for (;;) {
 		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
 		char *at, *colon;

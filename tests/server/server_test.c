@@ -101,6 +101,8 @@ static void start_server(const char *bin, const char *transport)
 	f = fdopen(pfd[0], "r");
 	if (!f)
 		die("fdopen: %s", strerror(errno));
+	/* unbuffered, or a buffered ready line would hide from poll() */
+	setvbuf(f, NULL, _IONBF, 0);
 	for (;;) {
 		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
 		char *s;
