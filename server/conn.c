@@ -470,13 +470,17 @@ static void conn_free(struct rfs_conn_ctx *cc, bool forced)
 static int conn_setup(struct rfs_conn_ctx *cc);
 
 /*
- * Limits checked on every turn of the loop (auth.h): a client that does
- * not collect its replies (more than max-inflight sent but not yet
- * taken by the kernel) or has not finished HELLO/ATTACH by the setup
- * deadline is disconnected, so it cannot hold a thread and memory.
- * Returns true when it started closing the connection; otherwise may
- * shorten *timeout to the setup deadline.
+ * Close a peer that broke a limit without the orderly drain: it is not
+ * reading (or not talking) anyway, and while a closing connection
+ * lingers its input is read and discarded, so a peer that keeps sending
+ * would keep this thread busy for the whole grace period.
  */
+static void conn_abort(struct rfs_conn_ctx *cc)
+{
+	conn_close(cc);
+	cc->close_deadline = now_ms();
+}
+
 static bool conn_greedy(struct rfs_conn_ctx *cc)
 {
 	if (cc->closing || cc->unsent <= rfs_cfg.sec.max_inflight)
@@ -484,10 +488,18 @@ static bool conn_greedy(struct rfs_conn_ctx *cc)
 	rfs_err_rl("server: %s (%s): %u replies not collected "
 		   "(max-inflight %u): closing", desc(cc),
 		   cc->sec.peer_text, cc->unsent, rfs_cfg.sec.max_inflight);
-	conn_close(cc);
+	conn_abort(cc);
 	return true;
 }
 
+/*
+ * Limits checked on every turn of the loop (auth.h): a client that does
+ * not collect its replies (more than max-inflight sent but not yet
+ * taken by the kernel) or has not finished HELLO/ATTACH by the setup
+ * deadline is disconnected, so it cannot hold a thread and memory.
+ * Returns true when it started closing the connection; otherwise may
+ * shorten *timeout to the setup deadline.
+ */
 static bool conn_limits(struct rfs_conn_ctx *cc, int *timeout)
 {
 	long long left;
@@ -502,7 +514,7 @@ static bool conn_limits(struct rfs_conn_ctx *cc, int *timeout)
 	if (left <= 0) {
 		rfs_err_rl("server: %s: no HELLO/ATTACH within the setup "
 			   "timeout: dropped", cc->sec.peer_text);
-		conn_close(cc);
+		conn_abort(cc);
 		return true;
 	}
 	if (*timeout < 0 || left < *timeout)

@@ -102,7 +102,8 @@ done
 [ -x "$RINGFSD" ] && [ -x "$RINGFS" ] || skip "no ringfsd/ringfs in $BUILD"
 [ -x "$RBENCH" ] || log "no $RBENCH: syscall counts not measured"
 
-BUILT=$("$RINGFS" --version 2>/dev/null | sed -n 's/.*transports: \([^;)]*\).*/\1/p')
+BUILT=$("$RINGFS" --version 2>/dev/null |
+	sed -n 's/.*transports: \([^;)]*\).*/\1/p')
 if [ -n "$TARGETS_ARG" ]; then
 	TARGETS=${TARGETS_ARG//,/ }
 elif [ "$MODE" = smoke ]; then
@@ -207,11 +208,10 @@ DUMMY_PID=
 # its arguments
 find_pid() {
 	local p a
-	for p in /proc/[0-9]*; do
-		a=$(tr '\0' '\n' 2>/dev/null <"$p/cmdline") || continue
+	for p in $(pgrep -f -- "$1"); do
+		a=$(tr '\0' '\n' 2>/dev/null <"/proc/$p/cmdline") || continue
 		case $(head -n 1 <<<"$a") in
-		*"$2"*) grep -qxF "$1" <<<"$a" && { echo "${p#/proc/}";
-						    return 0; } ;;
+		*"$2"*) grep -qxF "$1" <<<"$a" && { echo "$p"; return 0; } ;;
 		esac
 	done
 	return 1
@@ -290,7 +290,7 @@ add_target() {
 			die "no passthrough_ll pid ($t)"
 		# ringfs-bench wants a server: give it an idle process
 		if [ -z "$DUMMY_PID" ]; then
-			sleep 100000 </dev/null >/dev/null 2>&1 &
+			sleep 100000 >/dev/null 2>&1 &
 			DUMMY_PID=$!
 			PIDS+=("$DUMMY_PID")
 		fi

@@ -303,4 +303,5 @@ with open(os.path.join(out, "results.json"), "w") as f:
                "reference": REF, "samples": samples, "medians": med,
                "ratios": {t: {m: ratio(t, m) for m in med[t]}
                           for t in targets},
-               "goals": goals, "failures": fails, "skipped": skipped}, f, indent=1)
+               "goals": goals, "failures": fails, "skipped": skipped},
+              f, indent=1)

@@ -54,8 +54,9 @@ build() {
 build "$OUT/passthrough_ll.c" "$OUT/passthrough_ll"
 
 # lo_open: open(buf, fi->flags & ~O_NOFOLLOW) -> also mask O_DIRECT
-sed 's/open(buf, fi->flags & ~O_NOFOLLOW)/open(buf, fi->flags \& ~(O_NOFOLLOW | O_DIRECT))/' \
-	"$OUT/passthrough_ll.c" >"$OUT/passthrough_ll_nd.c"
+from='open(buf, fi->flags & ~O_NOFOLLOW)'
+to='open(buf, fi->flags \& ~(O_NOFOLLOW | O_DIRECT))'
+sed "s/$from/$to/" "$OUT/passthrough_ll.c" >"$OUT/passthrough_ll_nd.c"
 if grep -q 'O_NOFOLLOW | O_DIRECT' "$OUT/passthrough_ll_nd.c"; then
 	build "$OUT/passthrough_ll_nd.c" "$OUT/passthrough_ll_nd"
 else
