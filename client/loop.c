@@ -1171,7 +1171,18 @@ static int loop_setup(struct cl_loop *l)
 			strerror(errno));
 		return ret;
 	}
-	ret = rfs_lp_epoll_add(l->ep, l->fuse_fd);
+	/*
+	 * Every loop's /dev/fuse clone sleeps on the one FUSE input queue:
+	 * EPOLLEXCLUSIVE wakes one loop per request instead of all of them
+	 * (each woken loop would pay an epoll_wait and an EAGAIN read).
+	 */
+	{
+		struct epoll_event e = { .events = EPOLLIN | EPOLLEXCLUSIVE,
+					 .data.fd = l->fuse_fd };
+
+		ret = epoll_ctl(l->ep, EPOLL_CTL_ADD, l->fuse_fd, &e) < 0
+			      ? -errno : 0;
+	}
 	if (!ret)
 		ret = rfs_lp_epoll_add(l->ep, rfs_xprt_wait_fd(l->x));
 	if (!ret)
@@ -1209,14 +1220,23 @@ static void loop_run(struct cl_loop *l)
 	int64_t idle_since = 0;
 	int64_t spin_us = rfs_cl->spin_us;
 
+	/*
+	 * fuse_ready: /dev/fuse may have requests.  Cleared by an EAGAIN
+	 * read, set again only when epoll says so: an iteration that only
+	 * handled transport events does not pay another EAGAIN read.
+	 */
+	bool fuse_ready = true;
+
 	for (;;) {
 		bool progress = false;
 		int n, ret;
 
-		for (int i = 0; i < FUSE_BATCH; i++) {
+		for (int i = 0; fuse_ready && i < FUSE_BATCH; i++) {
 			ret = fuse_session_receive_buf(se, &l->fbuf);
-			if (ret == -EAGAIN)
+			if (ret == -EAGAIN) {
+				fuse_ready = false;
 				break;
+			}
 			if (ret == -EINTR)
 				continue;
 			if (ret <= 0) {
@@ -1242,6 +1262,13 @@ static void loop_run(struct cl_loop *l)
 		if (n > 0) {
 			handle_events(l, ev, n);
 			progress = true;
+			/*
+			 * A full batch means load: look at /dev/fuse again
+			 * without waiting for epoll, so requests do not queue
+			 * behind a stream of replies.
+			 */
+			if (n == EV_BATCH)
+				fuse_ready = true;
 		}
 		if (!l->x)
 			progress = false;
@@ -1279,6 +1306,8 @@ static void loop_run(struct cl_loop *l)
 		for (int i = 0; i < n; i++) {
 			uint64_t v;
 
+			if (eev[i].data.fd == l->fuse_fd)
+				fuse_ready = true;
 			if (eev[i].data.fd == rfs_cl->stop_fd)
 				return;
 			if (eev[i].data.fd == l->wake_fd &&
