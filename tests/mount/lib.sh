@@ -68,7 +68,7 @@ for exe in "$RINGFSD" "$RINGFS"; do
 	[ -x "$exe" ] || skip "$exe not built"
 done
 
-T=$(mktemp -d /tmp/ringfs-mt-"$RFS_CASE"-"$RFS_TRANSPORT".XXXXXX) ||
+T=$(mktemp -d "${TMPDIR:-/tmp}/ringfs-mt-$RFS_CASE-$RFS_TRANSPORT.XXXXXX") ||
 	exit 1
 chmod 0755 "$T"
 EXPORT=$T/export

@@ -8,8 +8,9 @@
 #
 #   xprt cases over rdma (tests/xprt/xprt_test rdma rdma CASE):
 #     pingpong large inflight peerdeath drain registry refused badtoken
-#   mount: ringfsd --listen-rdma, ringfs -o transport=rdma; a multi-MiB
-#     file written, read back and compared, ls, rm, unmount
+#   mount suite over rdma (tests/mount/CASE.sh rdma, RFS_TEST_ADDR=ip):
+#     bigfile evict sqlite concurrent; multiuser as a known failure and
+#     posix not run (see MOUNT_CASES below)
 #   asan: the same xprt cases from an ASan build, if RFS_ASAN_BUILD names
 #     one (built on the host beforehand)
 #
@@ -26,10 +27,11 @@ failn=0
 T=$(mktemp -d /tmp/rfs-rdma.XXXXXX) || exit 1
 
 cleanup() {
-	if [ -n "${MNT:-}" ] && grep -q " $MNT " /proc/self/mounts; then
-		fusermount3 -u -z "$MNT" 2>/dev/null || umount -l "$MNT"
+	# each mount case cleans up after itself; only the scratch fs here
+	if [ -n "${SCRATCH:-}" ] && grep -q " $SCRATCH " /proc/self/mounts
+	then
+		umount -l "$SCRATCH"
 	fi
-	[ -n "${SRV_PID:-}" ] && kill "$SRV_PID" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -77,82 +79,87 @@ xprt_cases() { # build-dir label
 # ---- xprt ---------------------------------------------------------------
 xprt_cases "$B" xprt
 
-# ---- mount --------------------------------------------------------------
-mount_test() {
-	local port="" line i size=$((8 << 20))
-	EXP=$T/export
-	MNT=$T/mnt
-	mkdir -p "$EXP" "$MNT" "$T/state" || return 1
-	local sec=()
-	# a non-loopback listener wants a key; the VM is a closed world
-	"$B/server/ringfsd" --help 2>&1 | grep -q -- --insecure &&
-		sec=(--insecure)
-	"$B/server/ringfsd" --listen "$ip:0" --listen-rdma "$ip" "${sec[@]}" \
-		--export "data=$EXP,no_root_squash" --state-dir "$T/state" \
-		2>"$T/server.log" </dev/null &
-	SRV_PID=$!
-	# the ready line names the port (bounded wait, no fixed sleep)
-	for i in $(seq 1 300); do
-		line=$(grep -m1 "listening on" "$T/server.log")
-		[ -n "$line" ] && break
-		kill -0 "$SRV_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	port=$(printf '%s\n' "$line" |
-		sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\) .*/\1/p')
-	[ -n "$port" ] || { echo "no ready line from ringfsd"; return 1; }
-	echo "# $line"
-	case $line in *"rdma $ip"*) ;; *) echo "ready line lacks rdma"
-		return 1 ;; esac
-	# -f: librdmacm's device state does not survive fork() (the
-	# kernel refuses the inherited rdma_cm fd with EACCES), and ringfs
-	# probes the server before daemonizing; in the foreground it works.
-	"$B/client/ringfs" "$ip:$port:/data" "$MNT" \
-		-o transport=rdma,loops=1 -f >"$T/client.log" 2>&1 &
-	CLI_PID=$!
-	for i in $(seq 1 600); do
-		grep -q " $MNT fuse" /proc/self/mounts && break
-		kill -0 "$CLI_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	grep -q " $MNT fuse" /proc/self/mounts || { echo "not mounted"
-		cat "$T/client.log"; return 1; }
-	echo "# $(grep -m1 mounted "$T/client.log")"
-	head -c "$size" /dev/urandom >"$T/src" || return 1
-	cp "$T/src" "$MNT/big" || { echo "write failed"; return 1; }
-	cmp "$T/src" "$EXP/big" || { echo "server copy differs"; return 1; }
-	# drop the page cache so the read really crosses the transport
-	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
-	cmp "$T/src" "$MNT/big" || { echo "read back differs"; return 1; }
-	mkdir "$MNT/dir" && echo hello >"$MNT/dir/small" || return 1
-	[ "$(cat "$MNT/dir/small")" = hello ] || return 1
-	ls -l "$MNT" "$MNT/dir" || return 1
-	[ "$(ls "$MNT" | tr '\n' ' ')" = "big dir " ] || {
-		echo "ls: $(ls "$MNT")"; return 1; }
-	rm -r "$MNT/big" "$MNT/dir" || return 1
-	[ -z "$(ls -A "$EXP")" ] || { echo "rm did not reach the server"
-		return 1; }
-	fusermount3 -u "$MNT" || return 1
-	MNT=
-	wait "$CLI_PID" || { echo "ringfs exited $? after unmount"
-		cat "$T/client.log"; return 1; }
-	kill -TERM "$SRV_PID" && wait "$SRV_PID" || {
-		echo "ringfsd did not exit cleanly"; return 1; }
-	SRV_PID=
-	grep -i "error\|leak" "$T/server.log" | sed 's/^/# server: /'
-	return 0
-}
-st=0
-if [ ! -x "$B/client/ringfs" ] || ! command -v fusermount3 >/dev/null; then
-	echo "# mount over rdma: not run (no client built or no fusermount3)"
-elif mount_test >"$T/mount.log" 2>&1; then :; else st=$?; fi
-[ -e "$T/mount.log" ] || : >"$T/mount.log"
+# ---- mount suite ------------------------------------------------------
+# tests/mount/CASE.sh over rdma: lib.sh starts ringfsd with --listen
+# $ip:0 --listen-rdma $ip --insecure and mounts $ip:PORT:/data with
+# -o transport=rdma (RFS_TEST_ADDR).  Under TCG everything runs 10-30x
+# slower; "case:seconds" is lib.sh's hard timeout.
+# Not run, for time: bigdir, workload (minutes even natively under TCG);
+# errors, mounthelper (command-line cases over TCP sources).
+MOUNT_CASES="bigfile:150 evict:150 sqlite:150 concurrent:360"
+# Left out for a real bug, the rdma transport with ringfsd's credential
+# switching: ringfsd serves a non-root request under setfsuid/setfsgid/
+# setgroups (server/ops.c) in the loop thread that also makes the verbs
+# and rdma_cm write() calls (every post with rxe); each switch gives the
+# thread a new cred, and the kernel (ib_safe_file_access) then refuses
+# those writes with EACCES ("uverbs_write: process N (ringfsd) changed
+# security contexts after opening file descriptor" in dmesg), so the
+# first non-root request kills the connection:
+#   posix (uid 1000 permission cases): hangs, the mount stays wedged
+#   multiuser: "uid 1000 cannot create a file" (EACCES); run as XFAIL
+#   below (4 s, a clean failure) so that a fix shows up as XPASS.
+MOUNT_XFAIL="multiuser:90"
 
-grep "^#" "$T/mount.log"
-[ -x "$B/client/ringfs" ] &&
-	result "mount over rdma (8 MiB write/read/cmp, ls, rm)" "$st" \
-		"$T/mount.log"
-[ "$st" = 0 ] || cat "$T/server.log" | tail -n 20 | sed 's/^/    server: /'
+mount_scratch() {
+	# Debian 6.1's tmpfs has no user.* xattrs, so posix' xattr cases
+	# would fail on the guest's /tmp: an ext4 scratch file system
+	# instead (the VM only: natively the host's /tmp is used).
+	[ -n "${VMRUN_GUEST:-}" ] || return 0
+	modprobe loop 2>/dev/null
+	modprobe ext4 2>/dev/null
+	truncate -s 16G "$T/scratch.img" &&
+		mkfs.ext4 -q -F "$T/scratch.img" &&
+		mkdir "$T/scratch" &&
+		mount -o loop "$T/scratch.img" "$T/scratch" || {
+		echo "# ext4 scratch failed: mount cases use /tmp (tmpfs)"
+		return 0; }
+	SCRATCH=$T/scratch
+	chmod 0755 "$SCRATCH"
+}
+
+mount_case() { # name timeout xfail
+	local st=0 s=$SECONDS log=$T/mount-$1.log
+	RFS_TEST_ADDR=$ip RFS_CASE_TIMEOUT=$2 TMPDIR=${SCRATCH:-/tmp} \
+		bash "$S/tests/mount/$1.sh" rdma "$B/server/ringfsd" \
+		"$B/client/ringfs" "$B/tests/mount/posix_check" \
+		"$B/tests/mount/mt_io" "$B/client/mount.ringfs" \
+		>"$log" 2>&1 </dev/null || st=$?
+	echo "# mount $1-rdma: exit $st after $((SECONDS - s)) s"
+	if [ "$3" = xfail ]; then
+		if [ "$st" = 0 ]; then
+			echo "XPASS: mount $1-rdma (listed as a known failure)"
+		else
+			echo "XFAIL: mount $1-rdma (exit $st, known, not counted)"
+			tail -n 15 "$log" | sed 's/^/    /'
+		fi
+		return
+	fi
+	[ "$st" = 77 ] && { echo "SKIP: mount $1-rdma: $(tail -n1 "$log")"
+		return; }
+	result "mount $1-rdma" "$st" "$log"
+	grep -h "^not ok\|passed, .* failed" "$log" | head -n 20 |
+		sed 's/^/# /'
+}
+
+S=$(cd "$(dirname "$0")/../.." && pwd)
+SCRATCH=
+if [ ! -x "$B/client/ringfs" ] || [ ! -x "$B/tests/mount/mt_io" ] ||
+	! command -v fusermount3 >/dev/null; then
+	echo "# mount suite over rdma: not run (client or mount tests not" \
+		"built, or no fusermount3)"
+else
+	mount_scratch
+	for c in $MOUNT_CASES; do
+		mount_case "${c%%:*}" "${c#*:}" ""
+	done
+	for c in $MOUNT_XFAIL; do
+		mount_case "${c%%:*}" "${c#*:}" xfail
+	done
+	if [ -n "$SCRATCH" ]; then
+		umount "$SCRATCH" || echo "# cannot unmount $SCRATCH"
+		SCRATCH=
+	fi
+fi
 
 # ---- ASan ---------------------------------------------------------------
 if [ -n "$ASAN_B" ]; then
