@@ -151,6 +151,11 @@ const char *rfs_xprt_name(const struct rfs_xprt *x)
 	return xops(x)->name;
 }
 
+unsigned rfs_xprt_flags(const struct rfs_xprt *x)
+{
+	return xops(x)->flags;
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;

@@ -88,6 +88,18 @@ int rfs_xprt_open(const char *name, const struct rfs_xprt_params *p,
 /* Completes every outstanding op with -ECANCELED, then frees. */
 void rfs_xprt_close(struct rfs_xprt *x);
 const char *rfs_xprt_name(const struct rfs_xprt *x);
+/*
+ * What a transport context needs of the thread that drives it.
+ *
+ * RFS_XPRT_F_CRED_BOUND: the transport's files refuse a thread whose
+ * credentials changed since they were opened (the kernel's uverbs and
+ * rdma_cm write() paths compare the caller's cred with the opener's:
+ * ib_safe_file_access), so the thread that drives the context must
+ * never call setfsuid/setfsgid/setgroups.  rdma has it.
+ */
+#define RFS_XPRT_F_CRED_BOUND (1u << 0)
+unsigned rfs_xprt_flags(const struct rfs_xprt *x);
+
 /* Names of the transports built, space separated ("tcp uring"). */
 const char *rfs_xprt_built(void);
 /* 1 when `name` is a transport this build has. */

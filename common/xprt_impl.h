@@ -23,6 +23,8 @@ struct rfs_xprt_ops {
 	 * are a frame header (RFS_MAGIC).
 	 */
 	uint32_t setup_magic;
+	/* RFS_XPRT_F_* (xprt.h) */
+	unsigned flags;
 	/* active side: we connected this socket */
 	int (*adopt)(struct rfs_xprt *x, int fd, struct rfs_conn **out);
 	/* passive side: we accepted it; NULL means the same as adopt */

@@ -1303,6 +1303,7 @@ const struct rfs_xprt_ops rfs_xprt_rdma_ops = {
 	.init = rdma_init,
 	.fini = rdma_fini,
 	.setup_magic = RDMA_SETUP_MAGIC,
+	.flags = RFS_XPRT_F_CRED_BOUND,
 	.adopt = rfs_rdma_adopt,
 	.accept = rfs_rdma_accept,
 	.disconnect = rdma_close_conn,

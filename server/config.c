@@ -312,6 +312,8 @@ static int cfg_line(struct rfs_srv_cfg *c, const char *file, int lineno,
 		c->max_nodes = strtoul(a, &end, 10);
 		if (errno || *end || c->max_nodes == 0)
 			goto bad;
+	} else if (!strcmp(key, "exec-thread") && !a) {
+		c->exec_thread = true;
 	} else if (!strcmp(key, "export") && a && b && !rest) {
 		return rfs_cfg_add_export(c, a, b, d);
 	} else if ((!b || !strcmp(key, "insecure")) &&
@@ -324,8 +326,8 @@ static int cfg_line(struct rfs_srv_cfg *c, const char *file, int lineno,
 bad:
 	rfs_err("config: %s:%d: cannot parse line (keys: listen ADDR, "
 		"listen-rdma ADDR, listen-unix PATH, transport NAME, "
-		"state-dir DIR, max-nodes N, key-file FILE, insecure, "
-		"max-connections N, max-inflight N, max-msg BYTES, "
+		"state-dir DIR, max-nodes N, exec-thread, key-file FILE, "
+		"insecure, max-connections N, max-inflight N, max-msg BYTES, "
 		"setup-timeout S, export NAME PATH [OPTIONS])",
 		file, lineno);
 	return -EINVAL;

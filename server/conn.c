@@ -67,6 +67,14 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static void conn_close(struct rfs_conn_ctx *cc)
 {
 	bool stop;
@@ -108,13 +116,72 @@ static void send_frame(struct rfs_conn_ctx *cc, struct rfs_buf *out,
 }
 
 /*
+ * A request handed to the exec thread (split mode).  The connection
+ * thread takes the reply buffer from the transport beforehand (pool_grow
+ * may register memory: a verbs call), the exec thread fills it, and the
+ * connection thread sends it: only that thread touches the transport.
+ */
+struct rfs_xjob {
+	struct rfs_xjob *next;
+	struct rfs_buf *in;
+	struct rfs_buf *out;	/* reply buffer, taken beforehand */
+	uint32_t len;		/* reply length, when send */
+	bool out_lent;		/* out is with handle_recv */
+	bool send;		/* send out (len bytes) */
+	bool close;		/* close the connection after the reply */
+};
+
+/*
+ * What handle_recv does to the transport, inline (job NULL: we are the
+ * connection thread) or recorded in the job for the connection thread.
+ */
+static struct rfs_buf *out_get(struct rfs_conn_ctx *cc, struct rfs_xjob *job,
+			       uint32_t size)
+{
+	if (!job)
+		return rfs_xprt_buf_get(cc->x, size);
+	if (job->out_lent || !job->out || job->out->cap < size)
+		return NULL;
+	job->out_lent = true;
+	return job->out;
+}
+
+static void out_put(struct rfs_conn_ctx *cc, struct rfs_xjob *job,
+		    struct rfs_buf *out)
+{
+	if (!job)
+		rfs_xprt_buf_put(cc->x, out);
+	else
+		job->out_lent = false;
+}
+
+static void reply_send(struct rfs_conn_ctx *cc, struct rfs_xjob *job,
+		       struct rfs_buf *out, uint32_t len)
+{
+	if (!job) {
+		send_frame(cc, out, len);
+		return;
+	}
+	job->len = len;
+	job->send = true;
+}
+
+static void req_close(struct rfs_conn_ctx *cc, struct rfs_xjob *job)
+{
+	if (job)
+		job->close = true;
+	else
+		conn_close(cc);
+}
+
+/*
  * Duplicate-request cache (drc.c): a replayed non-idempotent request
  * that already ran gets its stored reply and does not run again.
  * Returns RFS_DRC_RUN (*reserved tells whether the reply must be stored),
  * RFS_DRC_CACHED (the reply was sent) or -errno to reply.
  */
-static int drc_check(struct rfs_conn_ctx *cc, const struct rfs_hdr *h,
-		     bool *reserved)
+static int drc_check(struct rfs_conn_ctx *cc, struct rfs_xjob *job,
+		     const struct rfs_hdr *h, bool *reserved)
 {
 	bool replay = h->flags & RFS_HF_REPLAY;
 	struct rfs_buf *out;
@@ -140,10 +207,10 @@ static int drc_check(struct rfs_conn_ctx *cc, const struct rfs_hdr *h,
 	rfs_dbg(RFS_SUB_SERVER, "server: %s: replayed request %llu (%s): "
 		"answered from the duplicate-request cache", desc(cc),
 		(unsigned long long)h->id, rfs_proto_op_name(h->opcode));
-	out = rfs_xprt_buf_get(cc->x, len);
+	out = out_get(cc, job, len);
 	if (out) {
 		memcpy(out->data, frame, len);
-		send_frame(cc, out, len);
+		reply_send(cc, job, out, len);
 	}
 	free(frame);
 	return RFS_DRC_CACHED;
@@ -158,7 +225,8 @@ static void drc_store(struct rfs_conn_ctx *cc, const struct rfs_hdr *h,
 	rfs_drc_end(cc->sess->drc, h->id, frame, len);
 }
 
-static void handle_recv(struct rfs_conn_ctx *cc, struct rfs_buf *in)
+static void handle_recv(struct rfs_conn_ctx *cc, struct rfs_buf *in,
+			struct rfs_xjob *job)
 {
 	bool drc = false;
 	const struct rfs_hdr *h = in->data;
@@ -171,7 +239,8 @@ static void handle_recv(struct rfs_conn_ctx *cc, struct rfs_buf *in)
 
 	atomic_fetch_add(&rfs_stats.requests, 1);
 	atomic_fetch_add(&rfs_stats.bytes_in, in->len);
-	if (cc->closing)
+	/* split mode: the connection thread checked before queueing */
+	if (!job && cc->closing)
 		return;
 	if (in->len < RFS_HDR_SIZE || h->len != in->len - RFS_HDR_SIZE ||
 	    (h->flags & RFS_HF_REPLY)) {
@@ -219,7 +288,7 @@ static void handle_recv(struct rfs_conn_ctx *cc, struct rfs_buf *in)
 
 	if (h->opcode == RFS_OP_BYE && cc->sess)
 		rfs_session_bye(cc->sess);
-	ret = drc_check(cc, h, &drc);
+	ret = drc_check(cc, job, h, &drc);
 	if (ret == RFS_DRC_CACHED)
 		return;
 	if (ret < 0)
@@ -228,7 +297,7 @@ static void handle_recv(struct rfs_conn_ctx *cc, struct rfs_buf *in)
 	cap = RFS_HDR_SIZE + rfs_reply_size(h, &r.v);
 	if (cap > cc->max_msg)
 		cap = cc->max_msg;
-	out = rfs_xprt_buf_get(cc->x, cap);
+	out = out_get(cc, job, cap);
 	if (!out) {
 		rfs_err_rl("server: %s: request %llu: no reply buffer: "
 			   "closing", desc(cc), (unsigned long long)h->id);
@@ -239,7 +308,7 @@ static void handle_recv(struct rfs_conn_ctx *cc, struct rfs_buf *in)
 	for (unsigned i = 0; i < r.nnodes; i++)
 		rfs_node_put(r.nodes[i]);
 	if (r.async || h->opcode == RFS_OP_FORGET) {
-		rfs_xprt_buf_put(cc->x, out);
+		out_put(cc, job, out);
 		goto done;
 	}
 	if (r.csum_reply)
@@ -254,13 +323,13 @@ static void handle_recv(struct rfs_conn_ctx *cc, struct rfs_buf *in)
 			goto reply_err;
 		}
 		drc_store(cc, h, &drc, out->data, (uint32_t)ret);
-		send_frame(cc, out, (uint32_t)ret);
+		reply_send(cc, job, out, (uint32_t)ret);
 		goto done;
 	}
 reply_err:
 	atomic_fetch_add(&rfs_stats.errors, 1);
 	if (!out) {
-		out = rfs_xprt_buf_get(cc->x, RFS_HDR_SIZE + 8);
+		out = out_get(cc, job, RFS_HDR_SIZE + 8);
 		if (!out) {
 			rfs_err_rl("server: %s: no reply buffer: closing",
 				   desc(cc));
@@ -281,19 +350,19 @@ reply_err:
 	}
 	ret = rfs_mb_finish(&r.mb, csum);
 	if (ret < 0) {
-		rfs_xprt_buf_put(cc->x, out);
+		out_put(cc, job, out);
 		goto close;
 	}
 	drc_store(cc, h, &drc, out->data, (uint32_t)ret);
-	send_frame(cc, out, (uint32_t)ret);
+	reply_send(cc, job, out, (uint32_t)ret);
 done:
 	if (r.close_after)
-		conn_close(cc);
+		req_close(cc, job);
 	return;
 close:
 	drc_store(cc, h, &drc, NULL, 0);
 	atomic_fetch_add(&rfs_stats.errors, 1);
-	conn_close(cc);
+	req_close(cc, job);
 }
 
 /* ---- worker threads ---------------------------------------------------- */
@@ -446,10 +515,237 @@ static void stop_workers(struct rfs_conn_ctx *cc)
 	drain_workers(cc, false);
 }
 
+/* ---- split mode: the exec thread ---------------------------------------- */
+
+/*
+ * A cred-bound transport (rdma: the kernel refuses verbs and rdma_cm
+ * write()s from a thread whose credentials changed since it opened them)
+ * must be driven by a thread that never calls setfsuid.  Requests then
+ * run on a second thread per connection, the exec thread, in arrival
+ * order (one thread, FIFO: the same semantics as inline execution).
+ * The cost is a hand-off each way; a wake-up is only paid when the other
+ * side has gone to sleep with its queue empty.
+ */
+
+static void *exec_main(void *arg)
+{
+	struct rfs_conn_ctx *cc = arg;
+
+	pthread_setname_np(pthread_self(), "ringfsd-exec");
+	for (;;) {
+		struct rfs_xjob *job;
+
+		pthread_mutex_lock(&cc->xmu);
+		while (!cc->xq && !cc->xstop)
+			pthread_cond_wait(&cc->xcv, &cc->xmu);
+		if (cc->xstop) {
+			pthread_mutex_unlock(&cc->xmu);
+			break;
+		}
+		job = cc->xq;
+		cc->xq = job->next;
+		if (!cc->xq)
+			cc->xq_tail = &cc->xq;
+		pthread_mutex_unlock(&cc->xmu);
+
+		handle_recv(cc, job->in, job);
+
+		job->next = NULL;
+		pthread_mutex_lock(&cc->xmu);
+		*cc->xdone_tail = job;
+		cc->xdone_tail = &job->next;
+		atomic_fetch_add(&cc->xdone_n, 1);
+		pthread_mutex_unlock(&cc->xmu);
+		/*
+		 * Wake the connection thread only if it sleeps: it sets
+		 * asleep before it looks at xdone_n a last time, we bumped
+		 * xdone_n before we look at asleep (both seq_cst), so one
+		 * of us sees the other.
+		 */
+		if (atomic_load(&cc->asleep))
+			wake(cc);
+	}
+	/* back to the thread's own credentials before it ends */
+	rfs_creds_root(cc);
+	return NULL;
+}
+
+static int exec_start(struct rfs_conn_ctx *cc)
+{
+	int ret;
+
+	cc->xq_tail = &cc->xq;
+	cc->xdone_tail = &cc->xdone;
+	ret = -pthread_create(&cc->xthr, NULL, exec_main, cc);
+	if (ret) {
+		rfs_err("server: %s: exec thread: %s", cc->sec.peer_text,
+			strerror(-ret));
+		return ret;
+	}
+	cc->xthr_up = true;
+	return 0;
+}
+
+static void job_free(struct rfs_conn_ctx *cc, struct rfs_xjob *job)
+{
+	if (job->out)
+		rfs_xprt_buf_put(cc->x, job->out);
+	rfs_xprt_buf_put(cc->x, job->in);
+	free(job);
+	cc->xpending--;
+}
+
+/* send the replies of finished jobs, in order */
+static void exec_drain(struct rfs_conn_ctx *cc)
+{
+	struct rfs_xjob *job;
+
+	if (!cc->split)
+		return;
+	pthread_mutex_lock(&cc->xmu);
+	job = cc->xdone;
+	cc->xdone = NULL;
+	cc->xdone_tail = &cc->xdone;
+	cc->xdone_seen = atomic_load(&cc->xdone_n);
+	pthread_mutex_unlock(&cc->xmu);
+	while (job) {
+		struct rfs_xjob *next = job->next;
+
+		if (job->send && !cc->closing) {
+			send_frame(cc, job->out, job->len);
+			job->out = NULL;
+		}
+		if (job->close)
+			conn_close(cc);
+		job_free(cc, job);
+		job = next;
+	}
+}
+
+/*
+ * The reply buffer a request needs, from a decode on this thread (the
+ * codec is safe on unchecked input; the exec thread verifies and decodes
+ * again): a READ needs its length, most others a few hundred bytes.
+ */
+static uint32_t exec_reply_cap(struct rfs_conn_ctx *cc, struct rfs_buf *in)
+{
+	const struct rfs_hdr *h = in->data;
+	struct rfs_req_view v;
+	uint32_t cap = RFS_HDR_SIZE + 64;
+	uint32_t max = cc->xmax;
+
+	if (in->len >= RFS_HDR_SIZE && h->len == in->len - RFS_HDR_SIZE &&
+	    h->major == RFS_PROTO_MAJOR &&
+	    !rfs_proto_decode_req(h, (const uint8_t *)in->data +
+				  RFS_HDR_SIZE, &v)) {
+		uint32_t need = RFS_HDR_SIZE + rfs_reply_size(h, &v);
+
+		if (need > cap)
+			cap = need;
+	}
+	return cap > max ? max : cap;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
+
+/*
+ * Before the connection thread sleeps with requests at the exec thread:
+ * most take microseconds, so wait for them a little (EXEC_SPIN_NS) on
+ * this CPU rather than pay an eventfd write, a poll wake-up and a
+ * context switch.  True when a reply is ready.
+ */
+#define EXEC_SPIN_NS 20000
+
+static bool exec_spin(struct rfs_conn_ctx *cc)
+{
+	long long end;
+
+	if (!cc->xpending)
+		return false;
+	end = now_ns() + EXEC_SPIN_NS;
+	do {
+		for (int i = 0; i < 64; i++) {
+			if (atomic_load_explicit(&cc->xdone_n,
+						 memory_order_relaxed) !=
+			    cc->xdone_seen)
+				return true;
+			cpu_relax();
+		}
+	} while (now_ns() < end);
+	return false;
+}
+
+/* hand a received request to the exec thread (takes `in`) */
+static void exec_submit(struct rfs_conn_ctx *cc, struct rfs_buf *in)
+{
+	struct rfs_xjob *job;
+	bool signal;
+
+	if (cc->closing) {
+		rfs_xprt_buf_put(cc->x, in);
+		return;
+	}
+	job = calloc(1, sizeof(*job));
+	if (job)
+		job->out = rfs_xprt_buf_get(cc->x, exec_reply_cap(cc, in));
+	if (!job || !job->out) {
+		rfs_err_rl("server: %s: no memory for a request (%s): "
+			   "closing", desc(cc), job ? "reply buffer" : "job");
+		free(job);
+		rfs_xprt_buf_put(cc->x, in);
+		conn_close(cc);
+		return;
+	}
+	job->in = in;
+	cc->xpending++;
+	pthread_mutex_lock(&cc->xmu);
+	signal = !cc->xq;
+	*cc->xq_tail = job;
+	cc->xq_tail = &job->next;
+	pthread_mutex_unlock(&cc->xmu);
+	if (signal)
+		pthread_cond_signal(&cc->xcv);
+}
+
+/* stop and join the exec thread; drop what it did not run or send */
+static void exec_stop(struct rfs_conn_ctx *cc)
+{
+	struct rfs_xjob *job;
+
+	if (!cc->xthr_up)
+		return;
+	pthread_mutex_lock(&cc->xmu);
+	cc->xstop = true;
+	pthread_mutex_unlock(&cc->xmu);
+	pthread_cond_signal(&cc->xcv);
+	pthread_join(cc->xthr, NULL);
+	cc->xthr_up = false;
+	for (int i = 0; i < 2; i++) {
+		job = i ? cc->xdone : cc->xq;
+		while (job) {
+			struct rfs_xjob *next = job->next;
+
+			job_free(cc, job);
+			job = next;
+		}
+	}
+	cc->xq = cc->xdone = NULL;
+	cc->xq_tail = &cc->xq;
+	cc->xdone_tail = &cc->xdone;
+}
+
 /* ---- the loop ---------------------------------------------------------- */
 
 static void conn_free(struct rfs_conn_ctx *cc, bool forced)
 {
+	exec_stop(cc);
 	stop_workers(cc);
 	if (cc->sess)
 		rfs_session_detach(cc->sess);
@@ -463,6 +759,8 @@ static void conn_free(struct rfs_conn_ctx *cc, bool forced)
 	if (cc->efd >= 0)
 		close(cc->efd);
 	pthread_mutex_destroy(&cc->wmu);
+	pthread_mutex_destroy(&cc->xmu);
+	pthread_cond_destroy(&cc->xcv);
 	free(cc->dbuf);
 	free(cc);
 }
@@ -483,11 +781,14 @@ static void conn_abort(struct rfs_conn_ctx *cc)
 
 static bool conn_greedy(struct rfs_conn_ctx *cc)
 {
-	if (cc->closing || cc->unsent <= rfs_cfg.sec.max_inflight)
+	/* split mode: requests still with the exec thread count too */
+	if (cc->closing ||
+	    cc->unsent + cc->xpending <= rfs_cfg.sec.max_inflight)
 		return false;
 	rfs_err_rl("server: %s (%s): %u replies not collected "
 		   "(max-inflight %u): closing", desc(cc),
-		   cc->sec.peer_text, cc->unsent, rfs_cfg.sec.max_inflight);
+		   cc->sec.peer_text, cc->unsent + cc->xpending,
+		   rfs_cfg.sec.max_inflight);
 	conn_abort(cc);
 	return true;
 }
@@ -508,7 +809,7 @@ static bool conn_limits(struct rfs_conn_ctx *cc, int *timeout)
 		return false;
 	if (conn_greedy(cc))
 		return true;
-	if (cc->sess)
+	if (atomic_load(&cc->established))
 		return false;
 	left = cc->sec.deadline - now_ms();
 	if (left <= 0) {
@@ -546,6 +847,8 @@ static void *conn_main(void *arg)
 	struct rfs_xev ev[32];
 	bool down = false, forced = false;
 
+	/* top -H, ps -L: one per connection (+ ringfsd-exec in split mode) */
+	pthread_setname_np(pthread_self(), "ringfsd-conn");
 	if (conn_setup(cc))
 		down = true;
 	while (!down) {
@@ -566,7 +869,11 @@ static void *conn_main(void *arg)
 				/* per request: a batch of 32 must not
 				 * overshoot max-inflight 32 replies deep */
 				conn_greedy(cc);
-				handle_recv(cc, ev[i].buf);
+				if (cc->split) {
+					exec_submit(cc, ev[i].buf);
+					break;
+				}
+				handle_recv(cc, ev[i].buf, NULL);
 				rfs_xprt_buf_put(cc->x, ev[i].buf);
 				break;
 			case RFS_XEV_SEND:
@@ -585,6 +892,7 @@ static void *conn_main(void *arg)
 		}
 		if (down)
 			break;
+		exec_drain(cc);
 		drain_workers(cc, true);
 		pthread_mutex_lock(&conns_mu);
 		if (stopping && !cc->closing) {
@@ -608,6 +916,8 @@ static void *conn_main(void *arg)
 			continue;
 		if (n > 0)
 			continue;
+		if (cc->split && exec_spin(cc))
+			continue;
 		ret = rfs_xprt_arm(cc->x);
 		if (ret != 0) {
 			if (ret < 0) {
@@ -621,7 +931,16 @@ static void *conn_main(void *arg)
 		pfd[0].events = POLLIN;
 		pfd[1].fd = cc->efd;
 		pfd[1].events = POLLIN;
+		if (cc->split) {
+			atomic_store(&cc->asleep, true);
+			if (atomic_load(&cc->xdone_n) != cc->xdone_seen) {
+				atomic_store(&cc->asleep, false);
+				continue;
+			}
+		}
 		ret = poll(pfd, 2, timeout);
+		if (cc->split)
+			atomic_store(&cc->asleep, false);
 		if (ret < 0 && errno != EINTR) {
 			rfs_err("server: %s: poll: %s", desc(cc),
 				strerror(errno));
@@ -664,6 +983,10 @@ int rfs_conn_start(int fd, const char *transport)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&cc->wmu, NULL);
+	pthread_mutex_init(&cc->xmu, NULL);
+	pthread_cond_init(&cc->xcv, NULL);
+	cc->xq_tail = &cc->xq;
+	cc->xdone_tail = &cc->xdone;
 	rfs_sec_conn_init(&cc->sec, fd);
 	cc->setup_fd = fd;
 	cc->stream = transport;
@@ -788,6 +1111,15 @@ static int conn_setup(struct rfs_conn_ctx *cc)
 		rfs_err("server: transport %s: %s", name, strerror(-ret));
 		return ret;
 	}
+	cc->xmax = p.max_msg;
+	/* before accept: this thread's credentials are still the process's */
+	if (rfs_cfg.exec_thread ||
+	    (rfs_xprt_flags(cc->x) & RFS_XPRT_F_CRED_BOUND)) {
+		ret = exec_start(cc);
+		if (ret)
+			return ret;
+		cc->split = true;
+	}
 	ret = rfs_xprt_accept(cc->x, fd, &cc->c);
 	if (ret) {
 		rfs_err("server: transport %s: accept: %s", name,
@@ -796,7 +1128,8 @@ static int conn_setup(struct rfs_conn_ctx *cc)
 	}
 	cc->setup_fd = -1;
 	rfs_conn_set_ctx(cc->c, cc);
-	rfs_dbg(RFS_SUB_SERVER, "server: %s: accepted", desc(cc));
+	rfs_dbg(RFS_SUB_SERVER, "server: %s: accepted%s", desc(cc),
+		cc->split ? " (requests on an exec thread)" : "");
 	return 0;
 }
 

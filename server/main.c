@@ -62,6 +62,8 @@ static void usage(FILE *f)
 "      --session-grace S   keep a client's session (open files, locks,\n"
 "                          replies for replays) S seconds after its last\n"
 "                          connection drops (default 60; 0: free at once)\n"
+"      --exec-thread       run each connection's requests on a second thread\n"
+"                          (the rdma transport always does: see ringfsd(8))\n"
 RFS_SEC_USAGE
 "  -v, --verbose           debug logging for the server\n"
 "  -d, --debug SUBSYS      debug logging for proto,xprt,server or all\n"
@@ -348,6 +350,7 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "max-nodes", required_argument, NULL, 'n' },
 		{ "session-grace", required_argument, NULL, 'G' },
+		{ "exec-thread", no_argument, NULL, 'X' },
 		RFS_SEC_LOPTS,
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "debug", required_argument, NULL, 'd' },
@@ -363,6 +366,7 @@ int main(int argc, char **argv)
 	unsigned nexp = 0;
 	unsigned long max_nodes = 0;
 	long session_grace = -1;
+	bool exec_thread = false;
 	struct rfs_addr addr;
 	struct timespec ts;
 	int opt, lidx = 0, lfd = -1, ufd = -1, sfd = -1, ret = 1;
@@ -415,6 +419,9 @@ int main(int argc, char **argv)
 					"(0..86400)", optarg);
 				goto out;
 			}
+			break;
+		case 'X':
+			exec_thread = true;
 			break;
 		case 'v':
 			rfs_log_set_level(LOG_DEBUG);
@@ -489,6 +496,8 @@ int main(int argc, char **argv)
 		rfs_cfg.max_nodes = max_nodes;
 	if (session_grace >= 0)
 		rfs_cfg.session_grace = (unsigned)session_grace;
+	if (exec_thread)
+		rfs_cfg.exec_thread = true;
 	for (unsigned i = 0; i < nexp; i++)
 		if (add_cli_export(&rfs_cfg, exports[i]))
 			goto out;

@@ -246,6 +246,7 @@ static int op_hello(struct rfs_req *r)
 		return ret;
 	}
 	cc->sess = s;
+	atomic_store(&cc->established, true);
 	r->sess = s;
 	r->exp = e;
 	cc->max_msg = max_msg;
@@ -299,6 +300,7 @@ static int op_attach(struct rfs_req *r)
 		return ret;
 	}
 	cc->sess = s;
+	atomic_store(&cc->established, true);
 	r->sess = s;
 	r->exp = s->exp;
 	cc->max_msg = s->max_msg;

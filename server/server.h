@@ -53,6 +53,9 @@ struct rfs_srv_cfg {
 	unsigned long max_nodes;
 	unsigned session_grace;	/* s a session outlives its last
 				   connection (--session-grace) */
+	bool exec_thread;	/* --exec-thread: every connection runs its
+				   requests on a second thread (always so
+				   for cred-bound transports: rdma) */
 	unsigned nexports;
 	struct rfs_export exports[RFS_MAX_EXPORTS];
 	struct rfs_srv_sec sec;	/* auth.h: key, limits */
@@ -216,6 +219,25 @@ struct rfs_conn_ctx {
 	struct rfs_conn_ctx *next, *prev;	/* all connections */
 	struct rfs_conn_sec sec;	/* auth.h: peer, AUTH state */
 	unsigned unsent;	/* replies sent but not completed */
+	/*
+	 * Split mode (conn.c, "exec thread"): the connection thread drives
+	 * the transport and never changes credentials; requests run on the
+	 * exec thread, which does.  Jobs go over xq, come back over xdone.
+	 */
+	bool split;
+	bool xthr_up;
+	pthread_t xthr;
+	pthread_mutex_t xmu;
+	pthread_cond_t xcv;
+	struct rfs_xjob *xq, **xq_tail;		/* under xmu */
+	struct rfs_xjob *xdone, **xdone_tail;	/* under xmu */
+	bool xstop;				/* under xmu */
+	unsigned xpending;	/* jobs out (connection thread only) */
+	_Atomic(unsigned) xdone_n;	/* jobs finished, ever */
+	unsigned xdone_seen;	/* xdone_n at the last drain */
+	_Atomic(bool) asleep;	/* connection thread in poll(): wake it */
+	uint32_t xmax;		/* the transport's max_msg */
+	_Atomic(bool) established;	/* HELLO/ATTACH done (cc->sess set) */
 };
 
 int rfs_conn_start(int fd, const char *transport);

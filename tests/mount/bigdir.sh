@@ -4,7 +4,7 @@
 # entry stat'ed through find -printf, then all removed.
 . "$(dirname "$0")/lib.sh" "$@"
 
-N=10000
+N=${RFS_BIGDIR_N:-10000}
 D=$MNT/d
 rfs_start_server "$EXPORT"
 rfs_mount "$MNT"

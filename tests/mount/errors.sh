@@ -27,28 +27,28 @@ not_mounted() {
 port=$("$MT_IO" freeport) || fail "freeport"
 RFS_MOUNTS+=("$MNT")
 expect_fail unreachable 'refused|connect|unreach|reach' \
-	"$RINGFS" "127.0.0.1:$port:/data" "$MNT" -o "transport=$RFS_TRANSPORT"
+	"$RINGFS" "$RFS_ADDR:$port:/data" "$MNT" -o "transport=$RFS_TRANSPORT"
 not_mounted "$MNT" unreachable
 
 rfs_start_server "$EXPORT"
 expect_fail missing-export 'nope|export|no such|not found|ENOENT' \
-	"$RINGFS" "127.0.0.1:$RFS_PORT:/nope" "$MNT" -o "transport=$RFS_TRANSPORT"
+	"$RINGFS" "$RFS_ADDR:$RFS_PORT:/nope" "$MNT" -o "transport=$RFS_TRANSPORT"
 not_mounted "$MNT" missing-export
 expect_fail missing-mountpoint 'no such|not exist|mount ?point|ENOENT|missing' \
-	"$RINGFS" "127.0.0.1:$RFS_PORT:/data" "$T/nonexistent" \
+	"$RINGFS" "$RFS_ADDR:$RFS_PORT:/data" "$T/nonexistent" \
 	-o "transport=$RFS_TRANSPORT"
 touch "$T/afile"
 RFS_MOUNTS+=("$T/afile")
 expect_fail file-mountpoint 'directory|ENOTDIR|mount ?point' \
-	"$RINGFS" "127.0.0.1:$RFS_PORT:/data" "$T/afile" \
+	"$RINGFS" "$RFS_ADDR:$RFS_PORT:/data" "$T/afile" \
 	-o "transport=$RFS_TRANSPORT"
 not_mounted "$T/afile" file-mountpoint
 expect_fail unknown-option 'bogus_option_xyz' \
-	"$RINGFS" "127.0.0.1:$RFS_PORT:/data" "$MNT" \
+	"$RINGFS" "$RFS_ADDR:$RFS_PORT:/data" "$MNT" \
 	-o "transport=$RFS_TRANSPORT,bogus_option_xyz"
 not_mounted "$MNT" unknown-option
 expect_fail unknown-transport 'carrierpigeon|transport' \
-	"$RINGFS" "127.0.0.1:$RFS_PORT:/data" "$MNT" -o transport=carrierpigeon
+	"$RINGFS" "$RFS_ADDR:$RFS_PORT:/data" "$MNT" -o transport=carrierpigeon
 not_mounted "$MNT" unknown-transport
 expect_fail bad-address 'address|host|invalid|usage|parse|source|expected' \
 	"$RINGFS" "not-a-valid-spec" "$MNT" -o "transport=$RFS_TRANSPORT"
@@ -60,10 +60,14 @@ echo ok >"$MNT/still-works" || fail "server unusable after bad clients"
 rfs_umount "$MNT"
 rfs_stop_server
 
+# ringfsd's --transport names its byte-stream transport (rdma clients
+# set up over it)
+srv_t=$RFS_TRANSPORT
+[ "$srv_t" = rdma ] && srv_t=uring
 expect_fail ringfsd-missing-dir 'missing|no such|export|ENOENT' \
-	"$RINGFSD" --listen 127.0.0.1:0 --transport "$RFS_TRANSPORT" \
+	"$RINGFSD" --listen 127.0.0.1:0 --transport "$srv_t" \
 	--export "data=$T/missing-dir,no_root_squash"
 expect_fail ringfsd-bad-listen 'listen|address|invalid|parse' \
-	"$RINGFSD" --listen 999.1.2.3:0 --transport "$RFS_TRANSPORT" \
+	"$RINGFSD" --listen 999.1.2.3:0 --transport "$srv_t" \
 	--export "data=$EXPORT,no_root_squash"
 echo "PASS errors-$RFS_TRANSPORT"

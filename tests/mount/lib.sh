@@ -172,6 +172,10 @@ rfs_start_server() {
 	fi
 	# a non-loopback listener wants a key; tests run in a closed world
 	case $RFS_ADDR in 127.*) ;; *) extra+=(--insecure) ;; esac
+	# RFS_SERVER_EXTRA: more ringfsd options for every server of the
+	# case (meson's *-exec tests: --exec-thread)
+	# shellcheck disable=SC2206
+	[ -n "${RFS_SERVER_EXTRA:-}" ] && extra+=($RFS_SERVER_EXTRA)
 	"$RINGFSD" --listen "$RFS_ADDR:0" --export "data=$dir,no_root_squash" \
 		${stream:+--transport "$stream"} "${extra[@]}" "$@" \
 		2>"$fifo" </dev/null &

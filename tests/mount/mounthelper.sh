@@ -16,7 +16,7 @@ RFS_EXTRA_CLEANUP+=("[ \"\$(readlink $LINK)\" = \"$(realpath "$MOUNT_HELPER")\" 
 
 rfs_start_server "$EXPORT"
 RFS_MOUNTS+=("$MNT")
-timeout 60 mount -t ringfs "127.0.0.1:$RFS_PORT:/data" "$MNT" \
+timeout 60 mount -t ringfs "$RFS_ADDR:$RFS_PORT:/data" "$MNT" \
 	-o "transport=$RFS_TRANSPORT" >"$T/client.log" 2>&1 ||
 	fail "mount -t ringfs failed"
 rfs_is_mounted "$MNT" || fail "mount -t ringfs returned 0, nothing mounted"
@@ -26,7 +26,7 @@ timeout 60 umount "$MNT" || fail "umount"
 ! rfs_is_mounted "$MNT" || fail "still mounted after umount"
 
 # Options as /etc/fstab would pass them (mount adds rw etc.).
-timeout 60 mount -t ringfs "127.0.0.1:$RFS_PORT:/data" "$MNT" \
+timeout 60 mount -t ringfs "$RFS_ADDR:$RFS_PORT:/data" "$MNT" \
 	-o "rw,nosuid,nodev,_netdev,transport=$RFS_TRANSPORT" \
 	>>"$T/client.log" 2>&1 || fail "mount with fstab-style options"
 [ "$(cat "$MNT/f")" = via-helper ] || fail "read back"

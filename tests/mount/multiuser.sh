@@ -34,6 +34,34 @@ if as 1001 sh -c "echo x >> '$MNT/shared/f1000'" 2>/dev/null; then
 	fail "uid 1001 wrote to uid 1000's 0644 file"
 fi
 as 1001 rm "$MNT/shared/f1001" || fail "uid 1001 cannot remove its own file"
+# Split mode (--exec-thread, and always for rdma): requests run on
+# "ringfsd-exec" threads, and the "ringfsd-conn" threads that drive the
+# transport never change credentials (rdma's verbs and rdma_cm files
+# refuse a thread that did).  Right after uid 1001's last request, an
+# exec thread still has fsuid 1001 and no conn thread has anything but 0.
+fsuid() { awk '$1 == "Uid:" { print $5 }' "$1/status"; }
+case " ${RFS_SERVER_EXTRA:-} $RFS_TRANSPORT " in
+*" --exec-thread "* | *" rdma "*)
+	n_exec=0 seen1001=0
+	for task in /proc/"$RFS_SERVER_PID"/task/*; do
+		comm=$(cat "$task/comm" 2>/dev/null) || continue
+		case $comm in
+		ringfsd-conn)
+			u=$(fsuid "$task")
+			[ "$u" = 0 ] || fail "connection thread $(basename \
+				"$task") switched to fsuid $u: split mode broken"
+			;;
+		ringfsd-exec)
+			n_exec=$((n_exec + 1))
+			[ "$(fsuid "$task")" = 1001 ] && seen1001=1
+			;;
+		esac
+	done
+	[ "$n_exec" -gt 0 ] || fail "no ringfsd-exec thread in split mode"
+	[ "$seen1001" = 1 ] || fail "no exec thread ran uid 1001's request"
+	note "split mode: $n_exec exec threads; connection threads kept fsuid 0"
+	;;
+esac
 # Root (no_root_squash) sees and owns what it creates.
 touch "$MNT/shared/root" || fail "root create"
 [ "$(stat -c %u:%g "$EXPORT/shared/root")" = 0:0 ] || fail "root file owner"
