@@ -6,31 +6,84 @@
  * internal structures in xprt_rdma_i.h.
  *
  * Memory.  Every buffer the caller sees comes from a per-context pool of
- * chunks; each chunk is registered once (ibv_reg_mr, local write + remote
- * read) when the pool grows and deregistered only by fini: no
- * registration on the I/O path.  A buffer has a 64-byte prefix in front
- * of data, so a SEND of [struct rdma_msg][frame] needs neither a copy nor
- * a second SGE.  All connections of a context share one protection domain
- * (the device of the first connection); the server has one context per
- * connection, so a peer can only ever name its own connection's memory,
- * and nothing is remotely writable.
+ * chunks; each chunk is registered once (ibv_reg_mr) when the pool grows
+ * and deregistered only by fini: no registration on the I/O path.  A
+ * buffer has a 64-byte prefix in front of data, so a SEND of
+ * [struct rdma_msg][frame] needs neither a copy nor a second SGE.  All
+ * connections of a context share one protection domain (the device of
+ * the first connection).
+ *
+ * Security.  Chunks are local write + remote read.  A passive (server)
+ * context never registers anything remotely writable, and it has one
+ * context (one PD) per connection: a client can read the chunks whose
+ * rkeys it was given, of its own connection only, and write nothing.  An
+ * active (client) context registers the chunks of its large classes
+ * (above the inline threshold, where pushed replies land) remote write
+ * as well; receives and control messages stay in the smallest class,
+ * never writable.  The rkeys of those chunks go to the server we
+ * connected to, and an rkey works only through a QP of the same PD: each
+ * context has its own PD, holding only its own connections' QPs, so no
+ * other process, context or connection on either host can use them.
+ * What it means: while connected, our server (every server this context
+ * connected to; a client context has its one server) can write any large
+ * pool buffer of ours, not just the one it was offered, and at any time,
+ * not just before its WRITTEN.  The client trusts its server that far
+ * (it trusts it with the file data anyway).  Every frame is checked when
+ * WRITTEN says it is there, like any received frame, and the caller
+ * reads it once (as with shm: never take a length from bytes the peer
+ * could still change).  Once the connection is down its QP is gone and
+ * the rkeys are useless.
  *
  * Messages.  Receives are pool buffers of the smallest class, posted per
  * connection (`nrecv` of them).  A frame up to the negotiated inline
  * threshold travels inline: the receive buffer itself is lent to the
  * caller (no copy) and a fresh one is posted in its place.  A larger
  * frame stays in the sender's buffer: the sender SENDs a descriptor
- * {addr, len, rkey, cookie}; the receiver takes a buffer of the right
- * size, RDMA-READs the frame into it, and answers DONE so the sender can
- * release its buffer.  So the receiver controls memory and pacing in both
- * directions.  (The issue's other variant, the server RDMA-WRITEs read
- * replies into a buffer the client advertised with its request, saves
- * the DONE round trip for reads; it needs the client to pre-advertise a
- * buffer per request and is left for later.)
+ * (RMA {addr, len, rkey, cookie}); the receiver takes a buffer of the
+ * right size, RDMA-READs the frame into it, and answers DONE so the
+ * sender can release its buffer.  So the receiver controls memory and
+ * pacing; this is how WRITE data (and every large request) reaches the
+ * server: the server RDMA-READs it out of the client's buffer.
+ *
+ * Push (negotiated in setup; without it every large frame goes RMA).
+ * Large READ replies go the other way round, without the DONE round
+ * trip:
+ *   1. The client sends a READ request (proto opcode RFS_OP_READ) whose
+ *      largest reply, header + size capped at max_msg, exceeds the inline
+ *      threshold: it takes a pool buffer that big (a writable class) and
+ *      advertises it in the request's FRAME message: RDMA_MSGF_ADV with
+ *      {len, addr, rkey, cookie}, cookie being the buffer's slot in the
+ *      connection's table (ADV_MAX of them: when full, or the request
+ *      itself is not inline, no advertisement, ordinary reply).
+ *   2. The server checks the advertisement (slot free, len within the
+ *      client's max_msg, the frame a request) and records it under the
+ *      request frame's id before the request reaches the caller.
+ *   3. The first reply frame (RFS_HF_REPLY) the caller sends with that id
+ *      consumes the record.  Larger than inline and no larger than the
+ *      advertised len: the server posts an RDMA WRITE of the frame into
+ *      the buffer (unsignaled), then on the same QP a SEND WRITTEN
+ *      {len, cookie}.  RC executes them in order, so when the client
+ *      sees WRITTEN the bytes are there.  The WRITTEN completion ends
+ *      both: the reply buffer goes back to the pool, or to the caller's
+ *      NOTIFY event.  Otherwise (inline, too large, an error reply) the
+ *      reply goes as FRAME or RMA with RDMA_MSGF_UNADV and the slot in
+ *      `adv`: the client frees the buffer.
+ *   4. The client checks WRITTEN (slot advertised, len within it, a whole
+ *      valid frame, a reply to the advertised request id) and lends the
+ *      advertised buffer to the caller as the RECV: no copy.
+ * Each advertisement ends exactly once: WRITTEN, UNADV, or teardown
+ * (the client frees what was never answered after the QP is gone; the
+ * server's records are only bookkeeping).  Any push message where it
+ * was not negotiated, or in the wrong direction, takes the connection
+ * down (-EPROTO).  A wrong rkey or address makes the server's WRITE fail
+ * and its connection go down (-EACCES): a client can only ever aim the
+ * server's WRITE at its own memory, and only at up to `len` bytes.
+ * Writes (WRITE requests) keep the RMA path: the server READs them.
  *
  * Ordering.  Frames are delivered in the order they were sent: a frame
  * whose RDMA READ is still running holds back the inline frames behind
- * it (the rx queue).
+ * it (the rx queue).  WRITTEN arrives in order with the other messages,
+ * and its buffer joins the rx queue when it does, already complete.
  *
  * Credits.  A message consumes one receive of the peer; `credits` tells
  * how many we may still send.  Every message returns, piggy-backed, the
@@ -39,7 +92,9 @@
  * the peer flags that it runs short.  The last credit is reserved for
  * CREDIT messages, so two peers can never both wait for credits.  The
  * sender therefore never overruns the receiver (rnr_retry is small on
- * purpose: an RNR would be our bug).
+ * purpose: an RNR would be our bug).  WRITTEN is a message like any
+ * other (one credit); its RDMA WRITE consumes no receive, only a send
+ * queue slot (the send queue is sized for a WRITE per credit).
  *
  * Completions.  poll() reaps each connection's CQ (ibv_poll_cq, no
  * syscall with rxe or hardware) and only looks at the epoll fd (the
@@ -51,11 +106,13 @@
  * wake the caller.
  *
  * Teardown.  Peer death (TCP EOF, DISCONNECTED, a work request in error)
- * destroys the QP first, so no completion can name a buffer any more,
- * then completes everything the connection held: NOTIFY sends with an
- * error, the rest back to the pool; then one CONN_DOWN.  Resources go in
- * the reverse order of creation: QP, CQ, completion channel, cm id, cm
- * event channel, socket; MRs and the PD in fini.
+ * destroys the QP first, so no completion can name a buffer any more and
+ * no pushed WRITE can land, then completes everything the connection
+ * held: NOTIFY sends (pushed replies included) with an error, the rest,
+ * advertised buffers included, back to the pool; then one CONN_DOWN.
+ * A closing connection drops input: a WRITTEN then frees its buffer.
+ * Resources go in the reverse order of creation: QP, CQ, completion
+ * channel, cm id, cm event channel, socket; MRs and the PD in fini.
  */
 #include <endian.h>
 #include <errno.h>
@@ -148,9 +205,16 @@ static int pool_grow(struct rdma_xprt *t, unsigned ci)
 		rc = -ENOMEM;
 		goto free_bufs;
 	}
+	/*
+	 * Remote write only where a push may land: the large classes of an
+	 * active (client) context.  Receives, control messages and every
+	 * buffer of a passive (server) context stay remotely read-only.
+	 */
+	ch->rw = t->remote_write && ci > 0;
 	t->st.syscalls++;
 	ch->mr = ibv_reg_mr(t->pd, ch->mem, ch->len,
-			    IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ);
+			    IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
+				    (ch->rw ? IBV_ACCESS_REMOTE_WRITE : 0));
 	if (!ch->mr) {
 		rc = -(errno ? errno : ENOMEM);
 		rfs_err("xprt: rdma: ibv_reg_mr(%zu bytes): %s", ch->len,
@@ -210,6 +274,7 @@ static struct rdma_buf *pool_get(struct rdma_xprt *t, uint32_t size)
 	rb->op = BOP_NONE;
 	rb->posted = rb->sent = rb->acked = rb->ready = 0;
 	rb->send_flags = 0;
+	rb->adv = 0;
 	rb->b.len = 0;
 	return rb;
 }
@@ -313,7 +378,7 @@ static void send_done(struct rdma_conn *c, struct rdma_buf *rb, int status)
 /* Release a buffer the connection held, whatever it was doing. */
 static void drop_buf(struct rdma_conn *c, struct rdma_buf *rb, int status)
 {
-	if (rb->op == BOP_FRAME || rb->op == BOP_RMA)
+	if (rb->op == BOP_FRAME || rb->op == BOP_RMA || rb->op == BOP_PUSH)
 		send_done(c, rb, status);
 	else
 		pool_put(c->t, rb);
@@ -401,6 +466,15 @@ void rfs_rdma_conn_drop_bufs(struct rdma_conn *c, int send_status)
 	c->rxq_head = c->rxq_tail = NULL;
 	memset(c->rma, 0, sizeof(c->rma));
 	c->rma_n = 0;
+	/* advertisements never answered: the QP is gone, nobody can write */
+	for (uint32_t i = 0; i < ADV_MAX; i++) {
+		if (c->adv[i])
+			pool_put(c->t, c->adv[i]);
+		c->adv[i] = NULL;
+	}
+	c->adv_n = 0;
+	memset(c->padv, 0, sizeof(c->padv));
+	c->padv_n = 0;
 	c->sends_out = 0;
 	c->sq_used = 0;
 }
@@ -415,8 +489,9 @@ static void conn_down(struct rdma_conn *c, int status)
 		rdma_disconnect(c->id);
 	rfs_rdma_conn_release(c, true);
 	rfs_rdma_conn_drop_bufs(c, status < 0 ? status : -EPIPE);
-	rfs_dbg(RFS_SUB_XPRT, "xprt: %s: down (%s)", c->desc,
-		status ? strerror(-status) : "closed");
+	rfs_dbg(RFS_SUB_XPRT, "xprt: %s: down (%s), %llu replies pushed",
+		c->desc, status ? strerror(-status) : "closed",
+		(unsigned long long)c->pushed);
 	ev_push(c->t, RFS_XEV_CONN_DOWN, status, c, NULL);
 }
 
@@ -511,6 +586,26 @@ static void msg_fill(struct rdma_conn *c, struct rdma_buf *rb, uint8_t type)
 		m->flags |= RDMA_MSGF_LOW;
 }
 
+/* Push: the advertisement a frame message announces or releases. */
+static void msg_adv(struct rdma_conn *c, struct rdma_buf *rb)
+{
+	struct rdma_msg *m = bmsg(rb);
+	uint32_t slot = rb->adv - 1;
+
+	if (c->active) {
+		struct rdma_buf *ab = c->adv[slot];
+
+		m->flags |= RDMA_MSGF_ADV;
+		m->len = htole32(ab->rlen);
+		m->addr = htole64((uintptr_t)ab->b.data);
+		m->rkey = htole32(ab->chunk->mr->rkey);
+		m->cookie = htole32(slot);
+	} else {
+		m->flags |= RDMA_MSGF_UNADV;
+		m->adv = htole32(slot);
+	}
+}
+
 /*
  * Post what can go: RDMA READs for incoming RMA frames (no credit
  * needed), then the send queue in order while credits and SQ room last,
@@ -552,10 +647,14 @@ again:
 		uint32_t len = MSG_SZ;
 		uint32_t slot = 0;
 		bool ctl = c->ctlq_head != NULL;
+		int need;
 
 		rb = ctl ? c->ctlq_head : c->txq_head;
-		if (!rb || n >= POST_BATCH ||
-		    c->sq_used + (uint32_t)n >= c->sq_max)
+		if (!rb)
+			break;
+		need = rb->op == BOP_PUSH ? 2 : 1;	/* WRITE + SEND */
+		if (n + need > POST_BATCH ||
+		    c->sq_used + (uint32_t)(n + need) > c->sq_max)
 			break;
 		if (c->credits < 2)
 			break;	/* the last one is for CREDIT messages */
@@ -579,6 +678,8 @@ again:
 			msg_fill(c, rb, RDMA_MSG_FRAME);
 			len += rb->b.len;
 			c->sends_out++;
+			if (rb->adv)
+				msg_adv(c, rb);
 		} else if (rb->op == BOP_RMA) {
 			struct rdma_msg *m = bmsg(rb);
 
@@ -591,6 +692,30 @@ again:
 			rb->cookie = slot;
 			c->rma[slot] = rb;
 			c->rma_n++;
+			if (rb->adv)
+				msg_adv(c, rb);
+		} else if (rb->op == BOP_PUSH) {
+			struct rdma_msg *m = bmsg(rb);
+
+			/* the frame into the client's buffer; unsignaled:
+			   the WRITTEN behind it completes for both */
+			sges[n] = (struct ibv_sge){
+				.addr = (uintptr_t)rb->b.data,
+				.length = rb->b.len,
+				.lkey = rb->chunk->mr->lkey };
+			wrs[n] = (struct ibv_send_wr){
+				.wr_id = (uintptr_t)rb,
+				.sg_list = &sges[n],
+				.num_sge = 1,
+				.opcode = IBV_WR_RDMA_WRITE,
+				.wr.rdma = { .remote_addr = rb->raddr,
+					     .rkey = rb->rkey },
+			};
+			n++;
+			msg_fill(c, rb, RDMA_MSG_WRITTEN);
+			c->sends_out++;
+			m->len = htole32(rb->b.len);
+			m->cookie = htole32(rb->cookie);
 		} else {
 			msg_fill(c, rb, rb->ctrl_type);
 			bmsg(rb)->cookie = htole32(rb->cookie);
@@ -642,8 +767,8 @@ again:
 			return -rc;
 		}
 		c->sq_used += (uint32_t)n;
-		if (n == POST_BATCH)
-			goto again;
+		if (n >= POST_BATCH - 1)
+			goto again;	/* the batch may have been full */
 	}
 	/* local close: everything sent and read, then CLOSE, then down */
 	if (c->state == CS_CLOSING && !c->close_queued && !c->txq_head &&
@@ -658,6 +783,87 @@ again:
 		goto again;
 	}
 	return 0;
+}
+
+/*
+ * Push, client: a READ request gets a buffer for its largest reply
+ * (header + size, capped at max_msg), advertised with the request.  Only
+ * when that reply could exceed the inline threshold, only for inline
+ * requests (the advertisement rides in the FRAME message), and only with
+ * a free slot and a remotely writable buffer; otherwise the reply takes
+ * the ordinary path.
+ */
+static void adv_attach(struct rdma_conn *c, struct rdma_buf *rb)
+{
+	const struct rfs_hdr *h = rb->b.data;
+	const struct rfs_io_req *io;
+	struct rdma_buf *ab;
+	uint64_t want;
+	uint32_t slot;
+
+	if (rb->op != BOP_FRAME || c->adv_n >= ADV_MAX ||
+	    rb->b.len < RFS_HDR_SIZE + sizeof(*io) ||
+	    h->opcode != RFS_OP_READ || (h->flags & RFS_HF_REPLY) ||
+	    h->len < sizeof(*io))
+		return;
+	io = (const struct rfs_io_req *)(const void *)((const char *)h +
+							RFS_HDR_SIZE);
+	want = (uint64_t)RFS_HDR_SIZE + le32toh(io->size);
+	if (want > c->t->base.params.max_msg)
+		want = c->t->base.params.max_msg;
+	if (want <= c->inline_max)
+		return;		/* the reply travels inline anyway */
+	ab = pool_get(c->t, (uint32_t)want);
+	if (!ab)
+		return;
+	if (!ab->chunk->rw) {
+		/* registered before this context connected: not writable */
+		pool_put(c->t, ab);
+		return;
+	}
+	for (slot = 0; c->adv[slot]; slot++)
+		;
+	ab->op = BOP_ADV;
+	ab->rlen = (uint32_t)want;
+	c->adv[slot] = ab;
+	c->adv_id[slot] = h->id;
+	c->adv_n++;
+	rb->adv = slot + 1;
+}
+
+/*
+ * Push, server: a reply to a request that came with an advertisement
+ * releases it.  Larger than inline and small enough for the buffer: it is
+ * pushed (RDMA WRITE + WRITTEN); otherwise it goes the ordinary way and
+ * its message tells the client to free the buffer (UNADV).
+ */
+static void adv_match(struct rdma_conn *c, struct rdma_buf *rb)
+{
+	const struct rfs_hdr *h = rb->b.data;
+
+	if (!(h->flags & RFS_HF_REPLY))
+		return;
+	for (uint32_t i = 0, seen = 0; i < ADV_MAX && seen < c->padv_n;
+	     i++) {
+		struct rdma_peer_adv *a = &c->padv[i];
+
+		if (!a->used)
+			continue;
+		seen++;
+		if (a->id != h->id)
+			continue;
+		a->used = false;
+		c->padv_n--;
+		if (rb->b.len > c->inline_max && rb->b.len <= a->len) {
+			rb->op = BOP_PUSH;
+			rb->raddr = a->addr;
+			rb->rkey = a->rkey;
+			rb->cookie = i;
+		} else {
+			rb->adv = i + 1;
+		}
+		return;
+	}
 }
 
 static int rdma_send(struct rfs_conn *cc, struct rfs_buf *b, unsigned flags)
@@ -679,6 +885,13 @@ static int rdma_send(struct rfs_conn *cc, struct rfs_buf *b, unsigned flags)
 	rb->op = b->len <= c->inline_max ? BOP_FRAME : BOP_RMA;
 	rb->send_flags = (uint16_t)flags;
 	rb->sent = rb->acked = 0;
+	rb->adv = 0;
+	if (c->push) {
+		if (c->active)
+			adv_attach(c, rb);
+		else if (c->padv_n)
+			adv_match(c, rb);
+	}
 	txq_append(c, rb);
 	return 0;
 }
@@ -740,6 +953,73 @@ static void rma_finish(struct rdma_conn *c, struct rdma_buf *rb)
 	send_done(c, rb, 0);
 }
 
+/* Push, client: the server released advertisement `slot` unused. */
+static int adv_release(struct rdma_conn *c, uint32_t slot)
+{
+	if (slot >= ADV_MAX || !c->adv[slot])
+		return -EPROTO;
+	pool_put(c->t, c->adv[slot]);
+	c->adv[slot] = NULL;
+	c->adv_n--;
+	return 0;
+}
+
+/* Push, server: record the advertisement that came with request frame h. */
+static int adv_record(struct rdma_conn *c, const struct rdma_msg *m,
+		      const struct rfs_hdr *h)
+{
+	uint32_t slot = le32toh(m->cookie), len = le32toh(m->len);
+	struct rdma_peer_adv *a;
+
+	if (slot >= ADV_MAX || c->padv[slot].used || len < RFS_HDR_SIZE ||
+	    len > c->peer_max_msg || (h->flags & RFS_HF_REPLY))
+		return -EPROTO;
+	a = &c->padv[slot];
+	a->id = h->id;
+	a->addr = le64toh(m->addr);
+	a->rkey = le32toh(m->rkey);
+	a->len = len;
+	a->used = true;
+	c->padv_n++;
+	return 0;
+}
+
+/*
+ * Push, client: WRITTEN says the reply is in advertised buffer `slot`.
+ * Check it like any received frame, and that it answers the request the
+ * buffer was advertised for; then it joins the rx queue in order.
+ */
+static int on_written(struct rdma_conn *c, uint32_t slot, uint32_t len)
+{
+	struct rdma_buf *ab;
+	const struct rfs_hdr *h;
+	int rc;
+
+	if (slot >= ADV_MAX || !c->adv[slot])
+		return -EPROTO;
+	ab = c->adv[slot];
+	if (len < RFS_HDR_SIZE || len > ab->rlen)
+		return -EPROTO;
+	c->adv[slot] = NULL;
+	c->adv_n--;
+	rc = rfs_proto_check_frame(ab->b.data, len,
+				   c->t->base.params.max_msg);
+	h = ab->b.data;
+	if (!rc && (h->id != c->adv_id[slot] || !(h->flags & RFS_HF_REPLY)))
+		rc = -EPROTO;
+	if (rc || c->state == CS_CLOSING) {
+		/* a closing connection drops input */
+		pool_put(c->t, ab);
+		return rc;
+	}
+	ab->b.len = len;
+	ab->op = BOP_NONE;
+	ab->ready = 1;
+	rxq_append(c, ab);
+	deliver(c);
+	return 0;
+}
+
 static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 {
 	struct rdma_msg m;
@@ -764,10 +1044,30 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 		c->peer_low = true;
 	len = le32toh(m.len);
 	cookie = le32toh(m.cookie);
+	/* push flags: only where negotiated, only in their direction */
+	if (m.flags & (RDMA_MSGF_ADV | RDMA_MSGF_UNADV)) {
+		bool ok = c->push;
+
+		if (m.flags & RDMA_MSGF_ADV)
+			ok = ok && !c->active && m.type == RDMA_MSG_FRAME &&
+			     !(m.flags & RDMA_MSGF_UNADV);
+		else
+			ok = ok && c->active &&
+			     (m.type == RDMA_MSG_FRAME ||
+			      m.type == RDMA_MSG_RMA) &&
+			     !adv_release(c, le32toh(m.adv));
+		if (!ok) {
+			pool_put(c->t, rb);
+			proto_down(c, -EPROTO, "bad buffer advertisement");
+			return;
+		}
+	}
 	switch (m.type) {
 	case RDMA_MSG_FRAME:
 		rc = rfs_proto_check_frame(rb->b.data, n - MSG_SZ,
 					   c->t->base.params.max_msg);
+		if (!rc && (m.flags & RDMA_MSGF_ADV))
+			rc = adv_record(c, &m, rb->b.data);
 		if (rc) {
 			pool_put(c->t, rb);
 			proto_down(c, rc, "bad frame");
@@ -828,6 +1128,15 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 			rma_finish(c, sb);
 		break;
 	}
+	case RDMA_MSG_WRITTEN:
+		rc = c->push && c->active ? on_written(c, cookie, len)
+					  : -EPROTO;
+		if (rc) {
+			pool_put(c->t, rb);
+			proto_down(c, rc, "bad WRITTEN");
+			return;
+		}
+		break;
 	case RDMA_MSG_CREDIT:
 		break;
 	case RDMA_MSG_CLOSE:
@@ -900,6 +1209,22 @@ static void on_wc(struct rdma_conn *c, const struct ibv_wc *wc)
 		rb->sent = 1;
 		if (rb->acked)
 			rma_finish(c, rb);
+		break;
+	case BOP_PUSH:
+		if (wc->opcode == IBV_WC_RDMA_WRITE) {
+			/* not asked for, but a provider may report it */
+			c->sq_used--;
+			rb->acked = 1;
+			break;
+		}
+		/* the WRITTEN SEND: the RDMA WRITE before it is done too */
+		posted_del(c, rb);
+		c->sq_used -= rb->acked ? 1 : 2;
+		c->sends_out--;
+		c->pushed++;
+		c->t->st.frames_out++;
+		c->t->st.bytes_out += rb->b.len;
+		send_done(c, rb, 0);
 		break;
 	case BOP_CTRL:
 		posted_del(c, rb);

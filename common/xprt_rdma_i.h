@@ -13,6 +13,11 @@
  *                      RDMA address and port of a listener made for this
  *                      connection alone, a 16-byte random session token,
  *                      the server's receive credits and inline threshold)
+ *                      Both carry flags: RDMA_SETUPF_PUSH in the request
+ *                      offers read replies pushed by RDMA WRITE, in the
+ *                      reply accepts the offer; a side that lacks it sends
+ *                      0 there (older versions did), and then large
+ *                      replies take the RMA + DONE path like any frame.
  *   client             rdma_connect() to addr:port with the token as
  *                      private data; the server accepts only that token
  *                      (anything else is rejected and logged) and then
@@ -22,6 +27,15 @@
  * followed by a whole frame for RDMA_MSG_FRAME.  Each message consumes one
  * of the peer's posted receives (a credit); `credits` in every message
  * returns receives the sender has re-posted since it last said so.
+ *
+ * Push (negotiated): the client (active side) advertises a buffer with a
+ * READ request: its FRAME message has RDMA_MSGF_ADV and {len, addr, rkey,
+ * cookie} name a registered, remotely writable buffer of len bytes.  The
+ * server answers the request's id either by an RDMA WRITE of the reply
+ * frame into that buffer followed by RDMA_MSG_WRITTEN {len, cookie}, or,
+ * when the reply is inline, too large for the buffer or never pushed, by
+ * an ordinary FRAME/RMA message with RDMA_MSGF_UNADV and the cookie in
+ * `adv`, so the client frees the buffer.  See xprt_rdma.c.
  */
 #ifndef RFS_XPRT_RDMA_I_H
 #define RFS_XPRT_RDMA_I_H
@@ -43,7 +57,7 @@
 struct rdma_setup_req {
 	uint32_t magic;		/* RDMA_SETUP_MAGIC */
 	uint16_t version;	/* RDMA_SETUP_VERSION */
-	uint16_t flags;		/* 0 */
+	uint16_t flags;		/* RDMA_SETUPF_*: what the client offers */
 	uint32_t credits;	/* receives the client keeps posted */
 	uint32_t inline_max;	/* largest frame it takes inline */
 	uint32_t max_msg;	/* largest frame it takes at all */
@@ -60,9 +74,13 @@ struct rdma_setup_rep {
 	uint32_t inline_max;
 	uint32_t max_msg;
 	uint8_t token[RDMA_TOKEN_LEN];
-	char addr[48];		/* numeric IP, NUL-terminated */
+	char addr[46];		/* numeric IP, NUL-terminated (INET6_ADDRSTRLEN) */
+	uint16_t flags;		/* RDMA_SETUPF_*: what the server accepts (was
+				   the end of a 48-byte addr, always 0 before) */
 };
 _Static_assert(sizeof(struct rdma_setup_rep) == 88, "rdma_setup_rep");
+
+#define RDMA_SETUPF_PUSH 0x0001u	/* read replies pushed by RDMA WRITE */
 
 enum rdma_msg_type {
 	RDMA_MSG_FRAME = 1,	/* a whole frame follows inline */
@@ -72,19 +90,29 @@ enum rdma_msg_type {
 	RDMA_MSG_DONE,		/* the RMA frame `cookie` has been read */
 	RDMA_MSG_CREDIT,	/* nothing but credits */
 	RDMA_MSG_CLOSE,		/* orderly close: the last message */
+	RDMA_MSG_WRITTEN,	/* push, server -> client: the reply frame of
+				   len bytes is in the buffer advertised as
+				   `cookie` (the RDMA WRITE before this
+				   message, same QP) */
 };
 
 #define RDMA_MSGF_LOW 0x01	/* sender is short of credits: return them */
+#define RDMA_MSGF_ADV 0x02	/* push, client FRAME (a request): len, addr,
+				   rkey, cookie advertise a buffer for the
+				   reply */
+#define RDMA_MSGF_UNADV 0x04	/* push, server FRAME or RMA (a reply): the
+				   advertisement `adv` is released unused */
 
 struct rdma_msg {
 	uint8_t type;
 	uint8_t flags;
 	uint16_t credits;
-	uint32_t len;		/* RMA: frame length */
-	uint64_t addr;		/* RMA: where the frame is */
-	uint32_t rkey;		/* RMA */
-	uint32_t cookie;	/* RMA, DONE */
-	uint64_t rsvd;
+	uint32_t len;		/* RMA, WRITTEN: frame length; ADV: buffer's */
+	uint64_t addr;		/* RMA: where the frame is; ADV: the buffer */
+	uint32_t rkey;		/* RMA, ADV */
+	uint32_t cookie;	/* RMA, DONE; ADV, WRITTEN: the advertisement */
+	uint32_t adv;		/* UNADV: the advertisement released */
+	uint32_t rsvd;
 };
 _Static_assert(sizeof(struct rdma_msg) == 32, "rdma_msg");
 
@@ -95,6 +123,7 @@ _Static_assert(sizeof(struct rdma_msg) == 32, "rdma_msg");
 #define NCLASS 3
 #define INLINE_MAX 4096u	/* smallest class: receive size and inline */
 #define RMA_MAX 64u		/* RMA frames in flight per connection */
+#define ADV_MAX 64u		/* push: advertised buffers per connection */
 #define POST_BATCH 32
 #define WC_BATCH 32
 #define SETUP_TIMEOUT_MS 15000	/* TCG guests are slow */
@@ -112,6 +141,8 @@ enum bop {
 	BOP_RMA,	/* caller frame, descriptor SEND, waits for DONE */
 	BOP_CTRL,	/* our DONE / CREDIT / CLOSE message */
 	BOP_READ,	/* incoming RMA frame: RDMA READ target */
+	BOP_PUSH,	/* caller reply frame, RDMA WRITE + WRITTEN SEND */
+	BOP_ADV,	/* client: advertised for a reply (adv table) */
 };
 
 struct rdma_chunk;
@@ -125,8 +156,11 @@ struct rdma_buf {
 	uint8_t sent, acked, ready, ctrl_type;
 	uint16_t send_flags;
 	uint32_t cookie;
-	uint64_t raddr;			/* BOP_READ: the peer's buffer */
-	uint32_t rkey, rlen;
+	uint64_t raddr;			/* BOP_READ, BOP_PUSH: the peer's */
+	uint32_t rkey, rlen;		/* buffer; BOP_ADV: rlen = its len */
+	uint32_t adv;			/* send: advertisement to announce
+					   (client, ADV) or release (server,
+					   UNADV) + 1; 0 none */
 };
 
 struct rdma_chunk {
@@ -135,6 +169,7 @@ struct rdma_chunk {
 	size_t len;
 	struct ibv_mr *mr;
 	struct rdma_buf *bufs;
+	bool rw;			/* registered remotely writable */
 };
 
 struct pool_class {
@@ -183,6 +218,20 @@ struct rdma_conn {
 	struct rdma_buf *posted;	/* everything the QP may still touch */
 	struct rdma_buf *rma[RMA_MAX];
 	uint32_t rma_n;
+	bool active;			/* we connected (client side) */
+	bool push;			/* both sides agreed on push */
+	/* push, client: buffers advertised, waiting for their reply */
+	struct rdma_buf *adv[ADV_MAX];
+	uint64_t adv_id[ADV_MAX];	/* the request's frame id */
+	uint32_t adv_n;
+	/* push, server: the client's advertisements, by cookie */
+	struct rdma_peer_adv {
+		uint64_t id, addr;
+		uint32_t len, rkey;
+		bool used;
+	} padv[ADV_MAX];
+	uint32_t padv_n;
+	uint64_t pushed;		/* replies pushed (debug log) */
 	uint32_t sends_out;		/* caller frames posted, not done */
 	bool close_queued;
 
@@ -201,6 +250,8 @@ struct rdma_xprt {
 	unsigned ncls;
 	uint64_t nbufs, nfree;
 	struct rdma_conn *conns;
+	bool remote_write;		/* active context: pool chunks of the
+					   large classes remotely writable */
 
 	struct rfs_xev *evq;
 	uint32_t evq_cap, evq_head, evq_n;
@@ -238,6 +289,8 @@ static inline long long now_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* xprt_rdma_setup.c: RINGFS_RDMA_TEST_NO_PUSH test hook */
+bool rfs_rdma_push_allowed(bool active);
 /* xprt_rdma.c, for the setup code */
 int rfs_rdma_dev_bind(struct rdma_xprt *t, struct ibv_context *verbs);
 int rfs_rdma_post_fresh_recv(struct rdma_conn *c);

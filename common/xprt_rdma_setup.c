@@ -18,6 +18,14 @@
  * or until the client closes the control connection), then drop the
  * listener.
  *
+ * Push (read replies RDMA-WRITTEN into a buffer the client advertised,
+ * see xprt_rdma.c) is negotiated here: the client offers RDMA_SETUPF_PUSH
+ * in the request, the server accepts it in the reply's flags; both then
+ * set c->push.  A side without it (or with RINGFS_RDMA_TEST_NO_PUSH set,
+ * a test hook) leaves the flag 0 and large replies use RMA + DONE.  An
+ * active context (one that adopts) registers its large pool classes
+ * remotely writable from then on; a passive one never does.
+ *
  * Any failure unwinds what was made (rfs_rdma_conn_release) and leaves
  * the socket to the caller.
  */
@@ -41,6 +49,24 @@
 #include "xprt_rdma_i.h"
 
 /* ---- phase 1 helpers -------------------------------------------------- */
+
+/*
+ * Test hook: RINGFS_RDMA_TEST_NO_PUSH=1 makes this process neither offer
+ * nor accept push, =active only not offer it (client), =passive only not
+ * accept it (server), so tests can run the RMA + DONE fallback.
+ */
+bool rfs_rdma_push_allowed(bool active)
+{
+	const char *e = getenv("RINGFS_RDMA_TEST_NO_PUSH");
+
+	if (!e || !*e || !strcmp(e, "0"))
+		return true;
+	if (!strcmp(e, "active"))
+		return !active;
+	if (!strcmp(e, "passive"))
+		return active;
+	return false;
+}
 
 static int set_nonblock(int fd)
 {
@@ -195,7 +221,8 @@ static int qp_setup(struct rdma_conn *c)
 	if (rc)
 		return rc;
 	maxwr = (uint32_t)t->dattr.max_qp_wr;
-	c->sq_max = c->peer_credits + RMA_MAX + 8;
+	/* SENDs (credits), as many push WRITEs, RDMA READs, slack */
+	c->sq_max = c->peer_credits * (c->push ? 2 : 1) + RMA_MAX + 8;
 	if (c->sq_max > maxwr)
 		c->sq_max = maxwr;
 	if (c->nrecv > maxwr)
@@ -228,7 +255,9 @@ static int qp_setup(struct rdma_conn *c)
 	qa.cap.max_recv_wr = c->nrecv;
 	qa.cap.max_send_sge = 1;
 	qa.cap.max_recv_sge = 1;
-	qa.sq_sig_all = 1;
+	/* every WR asks for its completion, except a push's RDMA WRITE:
+	   the WRITTEN SEND behind it completes for both */
+	qa.sq_sig_all = 0;
 	if (rdma_create_qp(c->id, t->pd, &qa)) {
 		rc = -errno;
 		rfs_err("xprt: %s: rdma_create_qp: %s", c->desc,
@@ -310,8 +339,9 @@ static int conn_go(struct rdma_conn *c)
 	if (t->conns)
 		t->conns->prev = c;
 	t->conns = c;
-	rfs_dbg(RFS_SUB_XPRT, "xprt: %s: up (credits %u/%u, inline %u)",
-		c->desc, c->credits, c->nrecv, c->inline_max);
+	rfs_dbg(RFS_SUB_XPRT, "xprt: %s: up (credits %u/%u, inline %u, "
+		"push %s)", c->desc, c->credits, c->nrecv, c->inline_max,
+		c->push ? "on" : "off");
 	return 0;
 }
 
@@ -347,11 +377,16 @@ int rfs_rdma_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 	c = conn_new(t, fd);
 	if (!c)
 		return -ENOMEM;
+	c->active = true;
+	/* from now on large pool buffers may be advertised to our server */
+	t->remote_write = true;
 	rc = set_nonblock(fd);
 	if (rc)
 		goto fail;
 	req.magic = htole32(RDMA_SETUP_MAGIC);
 	req.version = htole16(RDMA_SETUP_VERSION);
+	if (rfs_rdma_push_allowed(true))
+		req.flags = htole16(RDMA_SETUPF_PUSH);
 	req.credits = htole32(c->nrecv);
 	req.inline_max = htole32(c->inline_max);
 	req.max_msg = htole32(t->base.params.max_msg);
@@ -381,6 +416,8 @@ int rfs_rdma_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 	c->peer_max_msg = le32toh(rep.max_msg);
 	if (le32toh(rep.inline_max) < c->inline_max)
 		c->inline_max = le32toh(rep.inline_max);
+	c->push = (le16toh(req.flags) & RDMA_SETUPF_PUSH) &&
+		  (le16toh(rep.flags) & RDMA_SETUPF_PUSH);
 	if (!rep.port || c->peer_credits < 2 || c->peer_credits > 65535 ||
 	    c->inline_max < RFS_HDR_SIZE || c->peer_max_msg < RFS_HDR_SIZE ||
 	    !memchr(rep.addr, 0, sizeof(rep.addr))) {
@@ -615,6 +652,9 @@ int rfs_rdma_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 	c->peer_max_msg = le32toh(req.max_msg);
 	if (le32toh(req.inline_max) < c->inline_max)
 		c->inline_max = le32toh(req.inline_max);
+	/* unknown flags are ignored: a later client may offer more */
+	c->push = (le16toh(req.flags) & RDMA_SETUPF_PUSH) &&
+		  rfs_rdma_push_allowed(false);
 	if (c->peer_credits < 2 || c->peer_credits > 65535 ||
 	    c->inline_max < RFS_HDR_SIZE || c->peer_max_msg < RFS_HDR_SIZE) {
 		rfs_err_rl("xprt: rdma: setup request: bad parameters");
@@ -685,6 +725,7 @@ int rfs_rdma_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 	rep.credits = htole32(c->nrecv);
 	rep.inline_max = htole32(t->cls[0].size);
 	rep.max_msg = htole32(t->base.params.max_msg);
+	rep.flags = htole16(c->push ? RDMA_SETUPF_PUSH : 0);
 	rc = reply(c, &rep, 0, deadline);
 	if (rc) {
 		rfs_err("xprt: %s: setup reply: %s", c->desc, strerror(-rc));

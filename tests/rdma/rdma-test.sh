@@ -13,7 +13,7 @@ set -u
 	exit 2; }
 S=$(cd "$1" && pwd) || exit 2
 B=$(cd "$2" && pwd) || exit 2
-tmo=${3:-1500}
+tmo=${3:-2400}
 
 if [ -n "$(ls /sys/class/infiniband 2>/dev/null)" ]; then
 	echo "# RDMA device on this host: running natively"

@@ -8,6 +8,7 @@
 #
 #   xprt cases over rdma (tests/xprt/xprt_test rdma rdma CASE):
 #     pingpong large inflight peerdeath drain registry refused badtoken
+#     readpush readpull (READ replies pushed with RDMA WRITE, and not)
 #   mount suite over rdma (tests/mount/CASE.sh rdma, RFS_TEST_ADDR=ip):
 #     every case (see MOUNT_CASES below)
 #   asan: the same xprt cases from an ASan build, if RFS_ASAN_BUILD names
@@ -67,7 +68,7 @@ result() { # name status logfile
 xprt_cases() { # build-dir label
 	local c st
 	for c in pingpong large inflight peerdeath drain registry refused \
-		badtoken; do
+		badtoken readpush readpull; do
 		st=0
 		RFS_TEST_ADDR=$ip timeout 300 "$1/tests/xprt/xprt_test" \
 			rdma rdma "$c" >"$T/$2-$c.log" 2>&1 || st=$?

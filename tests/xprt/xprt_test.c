@@ -35,6 +35,18 @@
  *   badtoken   (rdma) the first RDMA connect carries a wrong session
  *              token (RINGFS_RDMA_TEST_BAD_TOKEN=1): the server refuses
  *              it, the client's connect fails, the next one works
+ *   readpush   real READ requests (proto codec) answered by the server
+ *              with full, short, error, oversized (larger than the
+ *              request asked for), NOTIFY-sent and missing replies, of
+ *              sizes around the inline threshold up to 1 MiB, one at a
+ *              time and many at once with PINGs between them, every byte
+ *              checked, in order; then no buffer is leaked on either
+ *              side, and a READ never answered holds exactly one buffer
+ *              (rdma: the advertised one, pushed replies) until teardown
+ *              frees it.  Any transport.
+ *   readpull   readpush with the rdma push feature refused by the server
+ *              (RINGFS_RDMA_TEST_NO_PUSH=passive): the RMA + DONE
+ *              fallback, no advertised buffer
  *
  * shm runs over a Unix socket (it is same-host only); the others over
  * loopback TCP, or RFS_TEST_ADDR (an IPv4 address: rdma needs a device
@@ -247,6 +259,105 @@ static bool check_reply(const struct rfs_buf *b, uint64_t id, uint32_t size)
 	return true;
 }
 
+/* ---- READ requests (readpush) ----------------------------------------- */
+
+/* What the server does with a READ, chosen by the request's offset. */
+enum read_mode {
+	RM_FULL,	/* size bytes of pattern */
+	RM_SHORT,	/* size / 2 bytes */
+	RM_ERROR,	/* -EIO, no payload */
+	RM_OVER,	/* size + 8192 bytes (more than asked; capped) */
+	RM_NOTIFY,	/* as FULL, sent with RFS_SEND_NOTIFY */
+	RM_NONE,	/* no reply at all */
+	RM_N
+};
+
+static bool is_readcase(void)
+{
+	return !strcmp(test_case, "readpush") || !strcmp(test_case, "readpull");
+}
+
+/* Payload bytes of the reply, or -1 for an error reply / none. */
+static long read_reply_len(enum read_mode m, uint32_t size)
+{
+	const uint32_t dmax = RFS_MSG_MAX_DEFAULT - RFS_HDR_SIZE;
+	uint64_t n;
+
+	switch (m) {
+	case RM_FULL:
+	case RM_NOTIFY:
+		return size;
+	case RM_SHORT:
+		return size / 2;
+	case RM_OVER:
+		n = (uint64_t)size + 8192;
+		return (long)(n > dmax ? dmax : n);
+	default:
+		return -1;
+	}
+}
+
+static struct rfs_buf *make_read(struct rfs_xprt *x, uint64_t id,
+				 enum read_mode m, uint32_t size)
+{
+	struct rfs_buf *b = rfs_xprt_buf_get(x, RFS_HDR_SIZE + 64);
+	struct rfs_io_req *io;
+	struct rfs_mb mb;
+	int len;
+
+	if (!b) {
+		FAIL("buf_get for a READ request failed");
+		return NULL;
+	}
+	rfs_mb_init(&mb, b->data, b->cap, RFS_OP_READ, id);
+	io = rfs_mb_put(&mb, sizeof(*io));
+	if (io) {
+		io->nodeid = 2;
+		io->fh = 7;
+		io->offset = (uint64_t)m;
+		io->size = size;
+	}
+	len = rfs_mb_finish(&mb, false);
+	if (len < 0) {
+		FAIL("READ rfs_mb_finish: %s", strerror(-len));
+		rfs_xprt_buf_put(x, b);
+		return NULL;
+	}
+	b->len = (uint32_t)len;
+	return b;
+}
+
+/* The reply to READ id in mode m of size bytes. */
+static bool check_read_reply(const struct rfs_buf *b, uint64_t id,
+			     enum read_mode m, uint32_t size)
+{
+	const struct rfs_hdr *h = b->data;
+	const uint8_t *p = (const uint8_t *)b->data + RFS_HDR_SIZE;
+	long dlen = read_reply_len(m, size);
+	uint32_t want = RFS_HDR_SIZE + (dlen > 0 ? (uint32_t)dlen : 0);
+
+	if (b->len != want || h->magic != RFS_MAGIC || h->id != id ||
+	    h->opcode != RFS_OP_READ || !(h->flags & RFS_HF_REPLY) ||
+	    h->len != want - RFS_HDR_SIZE ||
+	    h->status != (dlen < 0 ? -EIO : 0)) {
+		FAIL("READ reply %llu (mode %d size %u): len %u want %u, id "
+		     "%llu op %u flags %#x hlen %u status %d",
+		     (unsigned long long)id, m, size, b->len, want,
+		     (unsigned long long)h->id, h->opcode, h->flags, h->len,
+		     h->status);
+		return false;
+	}
+	for (long i = 0; i < dlen; i++) {
+		if (p[i] != pat(id, (uint32_t)i)) {
+			FAIL("READ reply %llu: byte %ld is %#x, want %#x",
+			     (unsigned long long)id, i, p[i],
+			     pat(id, (uint32_t)i));
+			return false;
+		}
+	}
+	return true;
+}
+
 /* ---- server thread ---------------------------------------------------- */
 
 struct server {
@@ -325,6 +436,54 @@ static void server_echo(struct server *s, struct rfs_conn *c,
 		FAIL("server send: %s", strerror(-rc));
 }
 
+/* readpush: answer a READ as its offset says. */
+static void server_read(struct server *s, struct rfs_conn *c,
+			struct rfs_buf *rb)
+{
+	const struct rfs_hdr *h = rb->data;
+	const struct rfs_io_req *io;
+	struct rfs_buf *nb;
+	struct rfs_mb mb;
+	enum read_mode m;
+	long dlen;
+	uint8_t *p;
+	int len, rc;
+
+	if (h->len < sizeof(*io)) {
+		FAIL("server: short READ request");
+		return;
+	}
+	io = (const void *)((const uint8_t *)rb->data + RFS_HDR_SIZE);
+	m = io->offset < RM_N ? (enum read_mode)io->offset : RM_ERROR;
+	if (io->nodeid != 2 || io->fh != 7)
+		FAIL("server: READ request fields garbled");
+	if (m == RM_NONE)
+		return;
+	dlen = read_reply_len(m, io->size);
+	nb = rfs_xprt_buf_get(s->x, RFS_HDR_SIZE +
+					    (dlen > 0 ? (uint32_t)dlen : 0));
+	if (!nb) {
+		FAIL("server buf_get(READ reply %ld)", dlen);
+		return;
+	}
+	rfs_mb_reply(&mb, nb->data, nb->cap, h, dlen < 0 ? -EIO : 0);
+	if (dlen > 0) {
+		p = rfs_mb_put(&mb, (uint32_t)dlen);
+		for (long i = 0; p && i < dlen; i++)
+			p[i] = pat(h->id, (uint32_t)i);
+	}
+	len = rfs_mb_finish(&mb, false);
+	if (len < 0) {
+		FAIL("server READ rfs_mb_finish: %s", strerror(-len));
+		rfs_xprt_buf_put(s->x, nb);
+		return;
+	}
+	nb->len = (uint32_t)len;
+	rc = rfs_xprt_send(c, nb, m == RM_NOTIFY ? RFS_SEND_NOTIFY : 0);
+	if (rc && rc != -ENOTCONN)
+		FAIL("server send READ reply: %s", strerror(-rc));
+}
+
 static void *server_main(void *arg)
 {
 	struct server *s = arg;
@@ -362,7 +521,12 @@ static void *server_main(void *arg)
 				rfs_xprt_buf_put(s->x, e.buf);
 				goto out;
 			}
-			server_echo(s, e.conn, e.buf);
+			if (is_readcase() &&
+			    ((const struct rfs_hdr *)e.buf->data)->opcode ==
+				    RFS_OP_READ)
+				server_read(s, e.conn, e.buf);
+			else
+				server_echo(s, e.conn, e.buf);
 			rfs_xprt_buf_put(s->x, e.buf);
 			break;
 		case RFS_XEV_SEND:
@@ -575,6 +739,160 @@ static int case_large(struct client *k)
 	/* a frame over max_msg is refused before it reaches the wire */
 	if (rfs_xprt_buf_get(k->x, max + 1)) {
 		FAIL("buf_get(max_msg + 1) succeeded");
+		return -1;
+	}
+	return drain_notify(k) ? 0 : -1;
+}
+
+/*
+ * Let in-flight internal messages (credit returns) finish, then the
+ * number of buffers the client has out; fails if an event shows up.
+ */
+static long settled_bufs_out(struct client *k)
+{
+	struct rfs_xprt_stats st;
+	struct rfs_xev ev[4];
+	long last = -1;
+	int same = 0;
+
+	while (!expired()) {
+		int n = rfs_xprt_poll(k->x, ev, 4);
+
+		if (n != 0) {
+			FAIL("readpush: unexpected event or error (%d)", n);
+			for (int i = 0; i < n; i++)
+				if (ev[i].buf)
+					rfs_xprt_buf_put(k->x, ev[i].buf);
+			return -1;
+		}
+		rfs_xprt_get_stats(k->x, &st);
+		same = (long)st.bufs_out == last ? same + 1 : 0;
+		last = (long)st.bufs_out;
+		if (same >= 20)
+			return last;
+		poll(NULL, 0, 5);
+	}
+	FAIL("readpush: client buffers never settled");
+	return -1;
+}
+
+static bool read_send(struct client *k, uint64_t id, enum read_mode m,
+		      uint32_t size)
+{
+	struct rfs_buf *b = make_read(k->x, id, m, size);
+	int rc;
+
+	if (!b)
+		return false;
+	rc = rfs_xprt_send(k->c, b, 0);
+	if (rc) {
+		FAIL("send READ %llu: %s", (unsigned long long)id,
+		     strerror(-rc));
+		return false;
+	}
+	return true;
+}
+
+static int case_readpush(struct client *k)
+{
+	/* payload sizes: inline (4096 is the threshold for a whole frame),
+	   just over it, around 64 KiB, up to RFS_IO_MAX */
+	static const uint32_t sizes[] = {
+		0, 100, 4000, 4096 - RFS_HDR_SIZE, 4097 - RFS_HDR_SIZE, 4096,
+		8192, 8193, 65536 - RFS_HDR_SIZE, 65536, 65537, 200000,
+		RFS_IO_MAX,
+	};
+	const unsigned nsz = sizeof(sizes) / sizeof(sizes[0]);
+	bool push = !strcmp(cli_name, "rdma") && !strcmp(srv_name, "rdma") &&
+		    !strcmp(test_case, "readpush");
+	uint64_t id = 1;
+	long base, now;
+
+	/* a PING first: the connection is fully up */
+	if (!round_trip(k, RFS_OP_PING, id++, 10, false))
+		return -1;
+	base = settled_bufs_out(k);
+	if (base < 0)
+		return -1;
+	/* one at a time, every mode but NONE, every size */
+	for (unsigned m = 0; m < RM_NONE; m++) {
+		for (unsigned i = 0; i < nsz; i++) {
+			struct rfs_buf *r;
+			bool ok;
+
+			if (!read_send(k, id, (enum read_mode)m, sizes[i]))
+				return -1;
+			r = wait_recv(k);
+			if (!r)
+				return -1;
+			ok = check_read_reply(r, id, (enum read_mode)m,
+					      sizes[i]);
+			rfs_xprt_buf_put(k->x, r);
+			if (!ok)
+				return -1;
+			id++;
+		}
+	}
+	/*
+	 * Many at once, more than the 64 advertisements an rdma connection
+	 * keeps, a PING after each READ: replies come back in order, pushed
+	 * ones among inline and RMA ones.
+	 */
+	for (unsigned rep = 0; rep < 2; rep++) {
+		enum { NB = 90 };
+		uint64_t first = id;
+		enum read_mode mode[NB];
+		uint32_t size[NB];
+
+		for (unsigned i = 0; i < NB; i++) {
+			mode[i] = (enum read_mode)((i + rep) % RM_NONE);
+			size[i] = i % 23 == 0 ? RFS_IO_MAX
+					      : sizes[(i * 7 + rep) % nsz] %
+							(200000 + 1);
+			if (!read_send(k, id++, mode[i], size[i]) ||
+			    !send_frame(k, RFS_OP_PING, id++, (i * 13) % 300,
+					false))
+				return -1;
+		}
+		for (unsigned i = 0; i < NB; i++) {
+			struct rfs_buf *r = wait_recv(k);
+			bool ok;
+
+			if (!r)
+				return -1;
+			ok = check_read_reply(r, first + 2 * i, mode[i],
+					      size[i]);
+			rfs_xprt_buf_put(k->x, r);
+			if (!ok)
+				return -1;
+			r = wait_recv(k);
+			if (!r)
+				return -1;
+			ok = check_reply(r, first + 2 * i + 1, (i * 13) % 300);
+			rfs_xprt_buf_put(k->x, r);
+			if (!ok)
+				return -1;
+		}
+	}
+	/* every advertised buffer came back */
+	now = settled_bufs_out(k);
+	if (now != base) {
+		FAIL("readpush: %ld buffers out after the replies, %ld "
+		     "before", now, base);
+		return -1;
+	}
+	/*
+	 * A READ the server never answers: with push its advertised buffer
+	 * stays out (teardown frees it: client_main checks bufs_out == 0
+	 * after CONN_DOWN); without, nothing is held.
+	 */
+	if (!read_send(k, id++, RM_NONE, RFS_IO_MAX) ||
+	    !round_trip(k, RFS_OP_PING, id++, 10, false))
+		return -1;
+	now = settled_bufs_out(k);
+	if (now != base + (push ? 1 : 0)) {
+		FAIL("readpush: %ld buffers out with an unanswered READ, %ld "
+		     "before (push %s)", now, base, push ? "on" : "off");
 		return -1;
 	}
 	return drain_notify(k) ? 0 : -1;
@@ -1342,6 +1660,8 @@ static void *client_main(void *arg)
 		rc = case_drain(k);
 	else if (!strcmp(test_case, "midframe"))
 		rc = case_midframe(k);
+	else if (is_readcase())
+		rc = case_readpush(k);
 	else if (!strcmp(test_case, "refused") ||
 		 !strcmp(test_case, "badtoken"))
 		rc = case_pingpong(k);
@@ -1498,7 +1818,8 @@ int main(int argc, char **argv)
 	static const char *const cases[] = { "pingpong", "large", "inflight",
 					     "peerdeath", "badframe",
 					     "drain", "registry", "refused",
-					     "badtoken", "midframe" };
+					     "badtoken", "midframe",
+					     "readpush", "readpull" };
 	static struct client cli;
 	pthread_t st, ct;
 	bool known = false;
@@ -1527,6 +1848,8 @@ int main(int argc, char **argv)
 		test_addr = getenv("RFS_TEST_ADDR");
 	if (!strcmp(test_case, "badtoken"))
 		setenv("RINGFS_RDMA_TEST_BAD_TOKEN", "1", 1);
+	if (!strcmp(test_case, "readpull"))
+		setenv("RINGFS_RDMA_TEST_NO_PUSH", "passive", 1);
 	deadline_ns = now_ns() + DEADLINE_S * 1000000000LL;
 	use_unix = !strcmp(cli_name, "shm") || !strcmp(srv_name, "shm");
 	if (use_unix && !strcmp(test_case, "midframe")) {
