@@ -527,14 +527,57 @@ static void stop_workers(struct rfs_conn_ctx *cc)
  * side has gone to sleep with its queue empty.
  */
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
+
+/*
+ * The two threads of a split connection hand requests and replies over;
+ * most requests take microseconds, so each side waits a little
+ * (EXEC_SPIN_NS) on its CPU for the other's next item before it sleeps,
+ * instead of paying a futex or eventfd wake-up and a context switch.
+ * True when *ctr moved past seen.
+ */
+#define EXEC_SPIN_NS 20000
+
+static bool exec_wait_spin(_Atomic(unsigned) *ctr, unsigned seen)
+{
+	long long end = now_ns() + EXEC_SPIN_NS;
+
+	do {
+		for (int i = 0; i < 64; i++) {
+			if (atomic_load_explicit(ctr, memory_order_relaxed) !=
+			    seen)
+				return true;
+			cpu_relax();
+		}
+	} while (now_ns() < end);
+	return false;
+}
+
+/* the connection thread, before it sleeps with requests out */
+static bool exec_spin(struct rfs_conn_ctx *cc)
+{
+	return cc->xpending && exec_wait_spin(&cc->xdone_n, cc->xdone_seen);
+}
+
 static void *exec_main(void *arg)
 {
 	struct rfs_conn_ctx *cc = arg;
+
+	unsigned taken = 0;
 
 	pthread_setname_np(pthread_self(), "ringfsd-exec");
 	for (;;) {
 		struct rfs_xjob *job;
 
+		/* the next request often follows within microseconds */
+		exec_wait_spin(&cc->xsub_n, taken);
 		pthread_mutex_lock(&cc->xmu);
 		while (!cc->xq && !cc->xstop)
 			pthread_cond_wait(&cc->xcv, &cc->xmu);
@@ -546,6 +589,7 @@ static void *exec_main(void *arg)
 		cc->xq = job->next;
 		if (!cc->xq)
 			cc->xq_tail = &cc->xq;
+		taken++;
 		pthread_mutex_unlock(&cc->xmu);
 
 		handle_recv(cc, job->in, job);
@@ -646,42 +690,6 @@ static uint32_t exec_reply_cap(struct rfs_conn_ctx *cc, struct rfs_buf *in)
 	return cap > max ? max : cap;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield" ::: "memory");
-#endif
-}
-
-/*
- * Before the connection thread sleeps with requests at the exec thread:
- * most take microseconds, so wait for them a little (EXEC_SPIN_NS) on
- * this CPU rather than pay an eventfd write, a poll wake-up and a
- * context switch.  True when a reply is ready.
- */
-#define EXEC_SPIN_NS 20000
-
-static bool exec_spin(struct rfs_conn_ctx *cc)
-{
-	long long end;
-
-	if (!cc->xpending)
-		return false;
-	end = now_ns() + EXEC_SPIN_NS;
-	do {
-		for (int i = 0; i < 64; i++) {
-			if (atomic_load_explicit(&cc->xdone_n,
-						 memory_order_relaxed) !=
-			    cc->xdone_seen)
-				return true;
-			cpu_relax();
-		}
-	} while (now_ns() < end);
-	return false;
-}
-
 /* hand a received request to the exec thread (takes `in`) */
 static void exec_submit(struct rfs_conn_ctx *cc, struct rfs_buf *in)
 {
@@ -709,6 +717,7 @@ static void exec_submit(struct rfs_conn_ctx *cc, struct rfs_buf *in)
 	signal = !cc->xq;
 	*cc->xq_tail = job;
 	cc->xq_tail = &job->next;
+	atomic_fetch_add(&cc->xsub_n, 1);
 	pthread_mutex_unlock(&cc->xmu);
 	if (signal)
 		pthread_cond_signal(&cc->xcv);

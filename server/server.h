@@ -233,6 +233,7 @@ struct rfs_conn_ctx {
 	struct rfs_xjob *xdone, **xdone_tail;	/* under xmu */
 	bool xstop;				/* under xmu */
 	unsigned xpending;	/* jobs out (connection thread only) */
+	_Atomic(unsigned) xsub_n;	/* jobs submitted, ever */
 	_Atomic(unsigned) xdone_n;	/* jobs finished, ever */
 	unsigned xdone_seen;	/* xdone_n at the last drain */
 	_Atomic(bool) asleep;	/* connection thread in poll(): wake it */
