@@ -309,6 +309,28 @@ static void stray_reply(struct ctl_conn *cc, struct ping_run *pr,
 		(unsigned long long)h->id);
 }
 
+/*
+ * The transport failed (err < 0) or the connection went down: say so,
+ * mark the run failed and return the error; 0 for any other event.
+ */
+static int ping_broken(struct ctl_conn *cc, struct ping_run *pr,
+		       const struct opts *o, int err, const struct rfs_xev *e)
+{
+	if (err < 0) {
+		ctl_err("transport %s: %s", o->conn.transport,
+			strerror(-err));
+		pr->failed = true;
+		return err;
+	}
+	if (e->type == RFS_XEV_CONN_DOWN) {
+		ctl_err("connection to %s lost: %s", cc->t->addr_text,
+			ctl_down_str(e->status));
+		pr->failed = true;
+		return e->status ? e->status : -ECONNRESET;
+	}
+	return 0;
+}
+
 /* one ping: 1 answered, 0 lost or bad, < 0 stop (interrupted, broken) */
 static int ping_once(struct ctl_conn *cc, struct ping_run *pr,
 		     const struct opts *o, uint64_t seq, uint64_t id_base,
@@ -380,18 +402,9 @@ static int ping_once(struct ctl_conn *cc, struct ping_run *pr,
 			pr->interrupted = true;
 			return err;
 		}
-		if (err < 0) {
-			ctl_err("transport %s: %s", o->conn.transport,
-				strerror(-err));
-			pr->failed = true;
+		err = ping_broken(cc, pr, o, err, &e);
+		if (err < 0)
 			return err;
-		}
-		if (e.type == RFS_XEV_CONN_DOWN) {
-			ctl_err("connection to %s lost: %s", cc->t->addr_text,
-				ctl_down_str(e.status));
-			pr->failed = true;
-			return e.status ? e.status : -ECONNRESET;
-		}
 		if (e.type != RFS_XEV_RECV)
 			continue;
 		t1 = ctl_now_ns();
@@ -455,18 +468,9 @@ static int ping_pause(struct ctl_conn *cc, struct ping_run *pr,
 			pr->interrupted = true;
 			return err;
 		}
-		if (err < 0) {
-			ctl_err("transport %s: %s", o->conn.transport,
-				strerror(-err));
-			pr->failed = true;
+		err = ping_broken(cc, pr, o, err, &e);
+		if (err < 0)
 			return err;
-		}
-		if (e.type == RFS_XEV_CONN_DOWN) {
-			ctl_err("connection to %s lost: %s", cc->t->addr_text,
-				ctl_down_str(e.status));
-			pr->failed = true;
-			return e.status ? e.status : -ECONNRESET;
-		}
 		if (e.type == RFS_XEV_RECV) {
 			stray_reply(cc, pr, o, id_base, e.buf);
 			rfs_xprt_buf_put(cc->x, e.buf);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spin.h"
 #include "auth.h"
 #include "ringfsctl_i.h"
 
@@ -40,11 +41,7 @@ void ctl_err(const char *fmt, ...)
 
 long long ctl_now_ns(void)
 {
-	struct timespec ts;
-
-	/* CLOCK_MONOTONIC cannot fail with a valid pointer */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	return rfs_now_ns();
 }
 
 static void on_signal(int sig)

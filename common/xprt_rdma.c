@@ -1418,7 +1418,7 @@ static int rdma_poll(struct rfs_xprt *x, struct rfs_xev *ev, int max)
 static int rdma_arm(struct rfs_xprt *x)
 {
 	struct rdma_xprt *t = RX(x);
-	long long until = now_ns() + SPIN_NS;
+	long long until = rfs_now_ns() + SPIN_NS;
 
 	rdma_flush(x);
 	/* a short spin: a reply often arrives within microseconds */
@@ -1428,7 +1428,7 @@ static int rdma_arm(struct rfs_xprt *x)
 		for (struct rdma_conn *c = t->conns; c; c = c->next)
 			conn_poll_cq(c);
 		rdma_flush(x);
-	} while (now_ns() < until);
+	} while (rfs_now_ns() < until);
 	for (struct rdma_conn *c = t->conns; c; c = c->next) {
 		if (c->state == CS_DOWN || c->armed)
 			continue;

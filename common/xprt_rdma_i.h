@@ -48,6 +48,7 @@
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 
+#include "spin.h"
 #include "xprt_impl.h"
 
 #define RDMA_SETUP_MAGIC 0x414d4452u	/* "RDMA" in memory order */
@@ -281,13 +282,6 @@ static inline long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static inline long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* xprt_rdma_setup.c: RINGFS_RDMA_TEST_NO_PUSH test hook */
 bool rfs_rdma_push_allowed(bool active);

@@ -59,6 +59,7 @@
 
 #include "log.h"
 #include "proto.h"
+#include "spin.h"
 #include "xprt_impl.h"
 #include "xprt_shm_i.h"
 
@@ -134,23 +135,6 @@ struct shm_xprt {
 	long long spin_ns;
 	struct rfs_xprt_stats st;
 };
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield" ::: "memory");
-#endif
-}
 
 /* ---- events ----------------------------------------------------------- */
 
@@ -664,9 +648,9 @@ static int shm_poll(struct rfs_xprt *xp, struct rfs_xev *ev, int max)
 					&c->ctl->sleeping[c->side].v, 0,
 					memory_order_relaxed);
 		check_fds(x);
-		x->last_check = now_ns();
+		x->last_check = rfs_now_ns();
 	} else if (x->conns) {
-		long long t = now_ns();
+		long long t = rfs_now_ns();
 
 		if (t - x->last_check > LIVENESS_NS) {
 			x->last_check = t;
@@ -704,12 +688,12 @@ static int shm_arm(struct rfs_xprt *xp)
 		return 1;
 	/* adaptive spin: under load the next frame comes within microseconds */
 	if (x->spin_ns > 0 && x->conns) {
-		end = now_ns() + x->spin_ns;
+		end = rfs_now_ns() + x->spin_ns;
 		for (unsigned i = 1;; i++) {
-			cpu_relax();
+			rfs_cpu_relax();
 			if (any_work(x))
 				return 1;
-			if (!(i & 63) && now_ns() > end)
+			if (!(i & 63) && rfs_now_ns() > end)
 				break;
 		}
 	}
@@ -845,7 +829,7 @@ static int wait_fd_ready(int fd, short events, long long deadline)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = events };
-		long long left = (deadline - now_ns()) / 1000000;
+		long long left = (deadline - rfs_now_ns()) / 1000000;
 		int rc;
 
 		if (left <= 0)
@@ -868,7 +852,7 @@ static int send_fds(int fd, const void *p, size_t len, const int *fds,
 	} cm;
 	struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-	long long deadline = now_ns() + SETUP_TIMEOUT_MS * 1000000LL;
+	long long deadline = rfs_now_ns() + SETUP_TIMEOUT_MS * 1000000LL;
 	ssize_t n;
 	int rc;
 
@@ -902,7 +886,7 @@ static int send_fds(int fd, const void *p, size_t len, const int *fds,
 static int recv_fds(int fd, void *p, size_t len, int *fds, int maxfd,
 		    int *nfd)
 {
-	long long deadline = now_ns() + SETUP_TIMEOUT_MS * 1000000LL;
+	long long deadline = rfs_now_ns() + SETUP_TIMEOUT_MS * 1000000LL;
 	size_t got = 0;
 	int rc = 0;
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "spin.h"
 #include "server.h"
 
 struct rfs_wjob {
@@ -65,14 +66,6 @@ static long long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 static void conn_close(struct rfs_conn_ctx *cc)
@@ -527,15 +520,6 @@ static void stop_workers(struct rfs_conn_ctx *cc)
  * side has gone to sleep with its queue empty.
  */
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield" ::: "memory");
-#endif
-}
-
 /*
  * The two threads of a split connection hand requests and replies over;
  * most requests take microseconds, so each side waits a little
@@ -547,16 +531,16 @@ static inline void cpu_relax(void)
 
 static bool exec_wait_spin(_Atomic(unsigned) *ctr, unsigned seen)
 {
-	long long end = now_ns() + EXEC_SPIN_NS;
+	long long end = rfs_now_ns() + EXEC_SPIN_NS;
 
 	do {
 		for (int i = 0; i < 64; i++) {
 			if (atomic_load_explicit(ctr, memory_order_relaxed) !=
 			    seen)
 				return true;
-			cpu_relax();
+			rfs_cpu_relax();
 		}
-	} while (now_ns() < end);
+	} while (rfs_now_ns() < end);
 	return false;
 }
 

@@ -94,8 +94,8 @@ xprt_cases "$B" xprt
 # multiuser are the cases that prove that split.
 # NAME:TIMEOUT[:VAR=VALUE]: bigdir and workload are cut down for TCG
 # (10,000 entries and /usr/include take 10+ and 20+ minutes there).
-MOUNT_CASES="posix:900 multiuser:150 errors:200 mounthelper:150
-	bigfile:200 evict:200 sqlite:200 concurrent:360
+MOUNT_CASES="posix:900 multiuser:200 errors:300 mounthelper:200
+	bigfile:300 evict:500 sqlite:300 concurrent:600
 	bigdir:400:RFS_BIGDIR_N=1000 workload:600:RFS_WORKLOAD_SRC=/usr/include/linux"
 # Known failures (run, reported as XFAIL/XPASS, not counted): none.
 MOUNT_XFAIL=
