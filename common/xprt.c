@@ -371,3 +371,36 @@ void rfs_xprt_get_stats(const struct rfs_xprt *x, struct rfs_xprt_stats *s)
 	if (xops(x)->stats)
 		xops(x)->stats(x, s);
 }
+
+#if !HAVE_RDMA
+/* rdma not built: no shared listener (xprt_rdma_setup.c has the real one) */
+int rfs_rdma_listen(const char *spec, struct rfs_rdma_listener **out)
+{
+	*out = NULL;
+	rfs_err("listen-rdma %s: the rdma transport is not built (built: %s)",
+		spec, rfs_xprt_built());
+	return -ENOTSUP;
+}
+
+int rfs_rdma_listener_fd(const struct rfs_rdma_listener *l)
+{
+	(void)l;
+	return -1;
+}
+
+const char *rfs_rdma_listener_name(const struct rfs_rdma_listener *l)
+{
+	(void)l;
+	return "";
+}
+
+void rfs_rdma_listener_run(struct rfs_rdma_listener *l)
+{
+	(void)l;
+}
+
+void rfs_rdma_listener_close(struct rfs_rdma_listener *l)
+{
+	(void)l;
+}
+#endif

@@ -10,8 +10,10 @@
  *   client -> server   struct rdma_setup_req  (starts with RDMA_SETUP_MAGIC,
  *                                              which rfs_xprt_sniff sees)
  *   server -> client   struct rdma_setup_rep  (status; on success the
- *                      RDMA address and port of a listener made for this
- *                      connection alone, a 16-byte random session token,
+ *                      RDMA address and port of a listener: one made for
+ *                      this connection alone, or the server's shared one
+ *                      (--listen-rdma ADDR:PORT); a 16-byte random
+ *                      session token,
  *                      the server's receive credits and inline threshold)
  *                      Both carry flags: RDMA_SETUPF_PUSH in the request
  *                      offers read replies pushed by RDMA WRITE, in the
@@ -21,7 +23,9 @@
  *   client             rdma_connect() to addr:port with the token as
  *                      private data; the server accepts only that token
  *                      (anything else is rejected and logged) and then
- *                      drops the listener.
+ *                      drops a per-connection listener.  A shared
+ *                      listener hands the request whose token a waiting
+ *                      connection registered over to that connection.
  *
  * Phase 2, on the RC queue pair: every SEND carries a struct rdma_msg,
  * followed by a whole frame for RDMA_MSG_FRAME.  Each message consumes one
@@ -69,7 +73,8 @@ _Static_assert(sizeof(struct rdma_setup_req) == 24, "rdma_setup_req");
 struct rdma_setup_rep {
 	uint32_t magic;		/* RDMA_SETUP_MAGIC */
 	int32_t status;		/* 0 or -errno: why the server refuses */
-	uint16_t port;		/* rdma_cm port of the per-connection listener */
+	uint16_t port;		/* rdma_cm port to connect to (per-connection
+				   or shared listener) */
 	uint16_t version;
 	uint32_t credits;
 	uint32_t inline_max;

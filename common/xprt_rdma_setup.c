@@ -11,12 +11,19 @@
  * token as private data, wait for ESTABLISHED.  A REJECTED means the
  * server refused the token: -ECONNREFUSED.
  *
- * Passive side (accept): read and check the request, listen on the
- * --listen-rdma address at an ephemeral port for this connection alone,
- * reply, then accept only a connect request that carries the token
- * (others are rejected and logged; the wait goes on until the deadline
- * or until the client closes the control connection), then drop the
- * listener.
+ * Passive side (accept): read and check the request, then one of two:
+ *   - per-connection listener (--listen-rdma ADDR, no port): listen on
+ *     ADDR at an ephemeral port for this connection alone, reply, then
+ *     accept only a connect request that carries the token (others are
+ *     rejected and logged; the wait goes on until the deadline or until
+ *     the client closes the control connection), then drop the listener;
+ *   - shared listener (--listen-rdma ADDR:PORT: rfs_rdma_listen, opened
+ *     by ringfsd's main thread): register the token, reply with the
+ *     shared port, wait (same bounds) for the listener's thread to hand
+ *     over the request with our token (see "The shared listener" below),
+ *     unregister, accept it.
+ * Either way the QP and the accept are made here, on the connection's
+ * own thread and files.
  *
  * Push (read replies RDMA-WRITTEN into a buffer the client advertised,
  * see xprt_rdma.c) is negotiated here: the client offers RDMA_SETUPF_PUSH
@@ -35,10 +42,12 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -515,11 +524,14 @@ fail:
 
 /* ---- passive side ----------------------------------------------------- */
 
-/* "host", "host:port", "[v6]" or "[v6]:port": the host part (the port
-   is not used: each connection gets an ephemeral rdma_cm port). */
-static int rdma_host(const char *s, char *host, size_t hsz)
+/*
+ * "host", "host:port", "[v6]", "[v6]:port" or a bare IPv6 address: the
+ * host part, and the port ("" when none; checked: digits, <= 65535).
+ */
+static int rdma_hostport(const char *s, char *host, size_t hsz, char *port,
+			 size_t psz)
 {
-	const char *end;
+	const char *end, *p = NULL;
 	size_t n;
 
 	if (s[0] == '[') {
@@ -527,11 +539,17 @@ static int rdma_host(const char *s, char *host, size_t hsz)
 		if (!end)
 			return -EINVAL;
 		s++;
+		if (end[1] == ':')
+			p = end + 2;
+		else if (end[1])
+			return -EINVAL;
 	} else {
 		end = strchr(s, ':');
 		if (end && strchr(end + 1, ':'))
 			end = NULL;	/* bare IPv6 */
-		if (!end)
+		if (end)
+			p = end + 1;
+		else
 			end = s + strlen(s);
 	}
 	n = (size_t)(end - s);
@@ -539,7 +557,416 @@ static int rdma_host(const char *s, char *host, size_t hsz)
 		return -EINVAL;
 	memcpy(host, s, n);
 	host[n] = 0;
+	port[0] = 0;
+	if (p) {
+		n = strlen(p);
+		if (!n || n >= psz || n > 5 || strspn(p, "0123456789") != n ||
+		    atoi(p) > 65535)
+			return -EINVAL;
+		memcpy(port, p, n + 1);
+	}
 	return 0;
+}
+
+/* The numeric IP of sa (no port), for the setup reply. */
+static int numeric_ip(const struct sockaddr *sa, char *out, size_t outsz)
+{
+	const void *ip = sa->sa_family == AF_INET6
+		? (const void *)&((const struct sockaddr_in6 *)(const void *)sa)
+			  ->sin6_addr
+		: (const void *)&((const struct sockaddr_in *)(const void *)sa)
+			  ->sin_addr;
+
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	if (!inet_ntop(sa->sa_family, ip, out, (socklen_t)outsz))
+		return -errno;
+	return 0;
+}
+
+static bool token_eq(const uint8_t *a, const uint8_t *b)
+{
+	uint8_t diff = 0;
+
+	/* constant time: no timing hints to a guesser */
+	for (unsigned i = 0; i < RDMA_TOKEN_LEN; i++)
+		diff |= (uint8_t)(a[i] ^ b[i]);
+	return !diff;
+}
+
+/*
+ * The shared listener (ringfsd --listen-rdma ADDR:PORT, see xprt.h).
+ *
+ * Registry: a connection thread in rfs_rdma_accept puts a struct
+ * rdma_wait (on its own stack) on `waiting` before it sends its setup
+ * reply, then sleeps on the entry's eventfd and its control socket until
+ * the deadline.  The listener's thread, on a CONNECT_REQUEST whose
+ * private data holds a registered token (and whose entry has no request
+ * yet), migrates the new cm id to the entry's event channel (the
+ * connection's own), stores it in the entry and writes the eventfd.
+ * Everything the two threads share is under shared_mu; the connection
+ * thread unlinks its entry under it before it returns, whatever
+ * happened, and takes over a request that came meanwhile, so nothing
+ * points at a gone entry, and a request that comes later finds no entry
+ * and is rejected like any unknown token.  The connection thread then
+ * does rdma_create_qp and rdma_accept on its own files.
+ */
+struct rdma_wait {
+	struct rdma_wait *next;
+	uint8_t token[RDMA_TOKEN_LEN];
+	struct rdma_event_channel *ch;	/* the connection's */
+	int efd;			/* eventfd: written when id is set */
+	struct rdma_cm_id *id;		/* the request handed over, or NULL */
+};
+
+struct rfs_rdma_listener {
+	struct rdma_event_channel *ch;
+	struct rdma_cm_id *id;
+	bool wildcard;			/* bound to 0.0.0.0 or :: */
+	char addr[46];			/* numeric IP, for the setup reply */
+	uint16_t port;
+	char name[80];			/* "ADDR:PORT" as bound */
+	struct rfs_ratelimit rl;	/* rejected requests */
+};
+
+static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct rfs_rdma_listener *shared;	/* the open listener */
+static struct rdma_wait *waiting;		/* registered connections */
+
+static void listen_fail(const char *spec, const char *host,
+			const char *port, const char *what, int err)
+{
+	const char *hint;
+
+	switch (err) {
+	case EADDRINUSE:
+		hint = "the port is in use (another ringfsd?): stop that "
+		       "process or choose another PORT";
+		break;
+	case EADDRNOTAVAIL:
+		hint = "ADDR is not an address of this host, or a listener "
+		       "on every address holds the port: give the IP of a "
+		       "netdev that has an RDMA device (see rdma link show)";
+		break;
+	case ENODEV:
+		hint = "ADDR's netdev has no RDMA device: give the IP of one "
+		       "(see rdma link show), or add soft-RoCE to it (rdma "
+		       "link add rxe0 type rxe netdev IFACE)";
+		break;
+	case EACCES:
+		hint = "a PORT below 1024 needs CAP_NET_BIND_SERVICE";
+		break;
+	default:
+		hint = "check that ADDR is the IP of an RDMA device (rdma "
+		       "link show)";
+		break;
+	}
+	rfs_err("listen-rdma %s: %s on %s port %s: %s: %s", spec, what, host,
+		port, strerror(err), hint);
+}
+
+int rfs_rdma_listen(const char *spec, struct rfs_rdma_listener **out)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV,
+				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo *ai = NULL;
+	struct rfs_rdma_listener *l;
+	const struct sockaddr *sa;
+	char host[64], port[8];
+	bool busy;
+	int rc;
+
+	*out = NULL;
+	if (rdma_hostport(spec, host, sizeof(host), port, sizeof(port))) {
+		rfs_err("listen-rdma %s: bad address (expected ADDR, "
+			"ADDR:PORT or [IPv6]:PORT)", spec);
+		return -EINVAL;
+	}
+	if (!port[0])
+		return 0;	/* per-connection listeners */
+	pthread_mutex_lock(&shared_mu);
+	busy = shared != NULL;
+	pthread_mutex_unlock(&shared_mu);
+	if (busy) {
+		rfs_err("listen-rdma %s: this process has an rdma listener "
+			"already", spec);
+		return -EBUSY;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	rc = getaddrinfo(host, port, &hints, &ai);
+	if (rc) {
+		rfs_err("listen-rdma %s: %s", spec, gai_strerror(rc));
+		rc = -EADDRNOTAVAIL;
+		goto fail;
+	}
+	l->ch = rdma_create_event_channel();
+	if (!l->ch) {
+		rc = -errno;
+		rfs_err("listen-rdma %s: cannot open the RDMA connection "
+			"manager (/dev/infiniband/rdma_cm): %s: load an RDMA "
+			"driver (e.g. rdma_rxe) and rdma_ucm", spec,
+			strerror(-rc));
+		goto fail;
+	}
+	rc = set_nonblock(l->ch->fd);
+	if (rc) {
+		rfs_err("listen-rdma %s: rdma_cm channel: %s", spec,
+			strerror(-rc));
+		goto fail;
+	}
+	if (rdma_create_id(l->ch, &l->id, l, RDMA_PS_TCP)) {
+		rc = -errno;
+		rfs_err("listen-rdma %s: rdma_create_id: %s", spec,
+			strerror(-rc));
+		goto fail;
+	}
+	if (rdma_bind_addr(l->id, ai->ai_addr)) {
+		rc = -errno;
+		listen_fail(spec, host, port, "rdma_bind_addr", -rc);
+		goto fail;
+	}
+	if (rdma_listen(l->id, 128)) {
+		rc = -errno;
+		listen_fail(spec, host, port, "rdma_listen", -rc);
+		goto fail;
+	}
+	sa = rdma_get_local_addr(l->id);
+	rc = numeric_ip(sa, l->addr, sizeof(l->addr));
+	if (rc) {
+		rfs_err("listen-rdma %s: local address: %s", spec,
+			strerror(-rc));
+		goto fail;
+	}
+	l->port = ntohs(rdma_get_src_port(l->id));
+	l->wildcard = !strcmp(l->addr, "0.0.0.0") || !strcmp(l->addr, "::");
+	snprintf(l->name, sizeof(l->name),
+		 sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", l->addr,
+		 l->port);
+	freeaddrinfo(ai);
+	pthread_mutex_lock(&shared_mu);
+	shared = l;
+	pthread_mutex_unlock(&shared_mu);
+	rfs_dbg(RFS_SUB_XPRT, "xprt: rdma listener on %s", l->name);
+	*out = l;
+	return 0;
+fail:
+	if (ai)
+		freeaddrinfo(ai);
+	if (l->id && rdma_destroy_id(l->id))
+		rfs_warn("xprt: rdma: rdma_destroy_id(listener): %s",
+			 strerror(errno));
+	if (l->ch)
+		rdma_destroy_event_channel(l->ch);
+	free(l);
+	return rc;
+}
+
+int rfs_rdma_listener_fd(const struct rfs_rdma_listener *l)
+{
+	return l ? l->ch->fd : -1;
+}
+
+const char *rfs_rdma_listener_name(const struct rfs_rdma_listener *l)
+{
+	return l ? l->name : "";
+}
+
+/* A request with a registered token goes to its connection: 0 or -errno. */
+static int hand_over(struct rfs_rdma_listener *l, struct rdma_cm_id *child,
+		     const uint8_t *tok)
+{
+	struct rdma_wait *w, *hit = NULL;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&shared_mu);
+	for (w = waiting; w; w = w->next)
+		if (token_eq(w->token, tok) && !hit)
+			hit = w;
+	/* an entry that has its request already: a replay, refuse it */
+	if (hit && !hit->id) {
+		if (rdma_migrate_id(child, hit->ch)) {
+			rc = -errno;
+			rfs_err("xprt: rdma listener %s: rdma_migrate_id: %s",
+				l->name, strerror(-rc));
+		} else {
+			uint64_t one = 1;
+
+			hit->id = child;
+			rc = 0;
+			/* cannot fail (counter far from overflow); if it
+			   did, the connection notices at its deadline */
+			if (write(hit->efd, &one, sizeof(one)) !=
+			    (ssize_t)sizeof(one))
+				rfs_warn("xprt: rdma listener %s: eventfd: %s",
+					 l->name, strerror(errno));
+		}
+	}
+	pthread_mutex_unlock(&shared_mu);
+	return rc;
+}
+
+static void reject_child(struct rfs_rdma_listener *l,
+			 struct rdma_cm_id *child, const char *why)
+{
+	char pa[80] = "?";
+
+	rfs_addr_fmt(rdma_get_peer_addr(child),
+		     sizeof(struct sockaddr_storage), pa, sizeof(pa));
+	if (rfs_ratelimit_ok(&l->rl))
+		rfs_warn("xprt: rdma listener %s: connection request from %s "
+			 "with %s: refused", l->name, pa, why);
+	if (rdma_reject(child, NULL, 0))
+		rfs_warn("xprt: rdma listener %s: rdma_reject(%s): %s",
+			 l->name, pa, strerror(errno));
+	if (rdma_destroy_id(child))
+		rfs_warn("xprt: rdma listener %s: rdma_destroy_id(%s): %s",
+			 l->name, pa, strerror(errno));
+}
+
+void rfs_rdma_listener_run(struct rfs_rdma_listener *l)
+{
+	if (!l)
+		return;
+	for (;;) {
+		uint8_t tok[RDMA_TOKEN_LEN];
+		struct rdma_cm_event *ev;
+		struct rdma_cm_id *child;
+		enum rdma_cm_event_type type;
+		bool have;
+		int rc;
+
+		if (rdma_get_cm_event(l->ch, &ev)) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				rfs_err_rl("xprt: rdma listener %s: "
+					   "rdma_get_cm_event: %s", l->name,
+					   strerror(errno));
+			return;
+		}
+		type = ev->event;
+		if (type != RDMA_CM_EVENT_CONNECT_REQUEST) {
+			int status = ev->status;
+
+			rdma_ack_cm_event(ev);
+			if (type == RDMA_CM_EVENT_DEVICE_REMOVAL)
+				rfs_err("xprt: rdma listener %s: RDMA device "
+					"removed: no new rdma connections "
+					"(restart ringfsd)", l->name);
+			else
+				rfs_dbg(RFS_SUB_XPRT, "xprt: rdma listener "
+					"%s: cm event %s (status %d)",
+					l->name, rdma_event_str(type), status);
+			continue;
+		}
+		child = ev->id;
+		have = ev->param.conn.private_data &&
+		       ev->param.conn.private_data_len >= RDMA_TOKEN_LEN;
+		if (have)
+			memcpy(tok, ev->param.conn.private_data, sizeof(tok));
+		/* acked first: rdma_migrate_id waits for unacked events */
+		rdma_ack_cm_event(ev);
+		if (!have) {
+			reject_child(l, child, "no session token");
+			continue;
+		}
+		rc = hand_over(l, child, tok);
+		if (rc == -ENOENT)
+			reject_child(l, child, "an unknown or stale session "
+				     "token");
+		else if (rc)
+			reject_child(l, child, "a valid token that could not "
+				     "be handed over");
+	}
+}
+
+void rfs_rdma_listener_close(struct rfs_rdma_listener *l)
+{
+	if (!l)
+		return;
+	pthread_mutex_lock(&shared_mu);
+	if (shared == l)
+		shared = NULL;
+	pthread_mutex_unlock(&shared_mu);
+	if (rdma_destroy_id(l->id))
+		rfs_warn("xprt: rdma listener %s: rdma_destroy_id: %s",
+			 l->name, strerror(errno));
+	rdma_destroy_event_channel(l->ch);
+	free(l);
+}
+
+/* Unregister w; returns the request handed over meanwhile, or NULL. */
+static struct rdma_cm_id *wait_unlink(struct rdma_wait *w)
+{
+	struct rdma_cm_id *id;
+
+	pthread_mutex_lock(&shared_mu);
+	for (struct rdma_wait **pp = &waiting; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	id = w->id;
+	w->id = NULL;
+	pthread_mutex_unlock(&shared_mu);
+	return id;
+}
+
+/*
+ * Shared listener: wait for the request with our token (w registered),
+ * bounded by the deadline and the control socket; then unregister.  On
+ * success c->id is the request, on c->cm_ch.
+ */
+static int await_handover(struct rdma_conn *c, struct rdma_wait *w,
+			  long long deadline)
+{
+	struct rdma_cm_id *id;
+	int rc = 0;
+
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = w->efd, .events = POLLIN },
+			{ .fd = c->fd, .events = POLLIN },
+		};
+		long long left = deadline - now_ms();
+		bool got;
+		int n;
+
+		pthread_mutex_lock(&shared_mu);
+		got = w->id != NULL;
+		pthread_mutex_unlock(&shared_mu);
+		if (got)
+			break;
+		if (left <= 0) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		n = poll(p, 2, (int)left);
+		if (n < 0 && errno != EINTR) {
+			rc = -errno;
+			break;
+		}
+		/* the control socket says nothing in setup: it closed */
+		if (n > 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+			rc = -ECONNABORTED;
+			break;
+		}
+	}
+	id = wait_unlink(w);
+	if (id && rc) {
+		/* it came as we gave up: ours to refuse */
+		if (rdma_reject(id, NULL, 0))
+			rfs_warn("xprt: %s: rdma_reject: %s", c->desc,
+				 strerror(errno));
+	}
+	if (id)
+		id->context = c;	/* was the listener's */
+	c->id = id;	/* released with the connection on failure */
+	if (rc)
+		rfs_err("xprt: %s: waiting for the RDMA connection: %s",
+			c->desc, strerror(-rc));
+	return rc;
 }
 
 static int reply(struct rdma_conn *c, struct rdma_setup_rep *rep, int status,
@@ -551,10 +978,10 @@ static int reply(struct rdma_conn *c, struct rdma_setup_rep *rep, int status,
 	return io_full(c->fd, rep, sizeof(*rep), true, deadline);
 }
 
-/* Wait for the client's rdma_connect with our token; reject others. */
+/* Per-connection listener: wait for the client's rdma_connect with our
+   token; reject others.  On success c->id is the request. */
 static int await_client(struct rdma_conn *c, long long deadline)
 {
-	struct rdma_conn_param cp;
 	struct rdma_cm_event *ev;
 	int rc;
 
@@ -576,16 +1003,8 @@ static int await_client(struct rdma_conn *c, long long deadline)
 		}
 		child = ev->id;
 		ok = ev->param.conn.private_data &&
-		     ev->param.conn.private_data_len >= RDMA_TOKEN_LEN;
-		if (ok) {
-			const uint8_t *p = ev->param.conn.private_data;
-			uint8_t diff = 0;
-
-			/* constant time: no timing hints to a guesser */
-			for (unsigned i = 0; i < RDMA_TOKEN_LEN; i++)
-				diff |= (uint8_t)(p[i] ^ c->token[i]);
-			ok = !diff;
-		}
+		     ev->param.conn.private_data_len >= RDMA_TOKEN_LEN &&
+		     token_eq(ev->param.conn.private_data, c->token);
 		rdma_ack_cm_event(ev);
 		if (!ok) {
 			char pa[80] = "?";
@@ -600,8 +1019,16 @@ static int await_client(struct rdma_conn *c, long long deadline)
 			continue;
 		}
 		c->id = child;
-		break;
+		return 0;
 	}
+}
+
+/* c->id is the client's request: QP, accept, ESTABLISHED. */
+static int accept_request(struct rdma_conn *c, long long deadline)
+{
+	struct rdma_conn_param cp;
+	int rc;
+
 	rc = qp_setup(c);
 	if (rc)
 		return rc;
@@ -614,17 +1041,52 @@ static int await_client(struct rdma_conn *c, long long deadline)
 	return cm_expect(c, RDMA_CM_EVENT_ESTABLISHED, deadline, "accept");
 }
 
+/*
+ * The process's shared listener, if one is open: 1 and the reply names
+ * its address (a wildcard one: the address the client reached us at)
+ * and port; 0 when there is none; -errno.
+ */
+static int shared_target(struct rdma_conn *c, struct rdma_setup_rep *rep)
+{
+	bool wildcard = false;
+	int rc = 0;
+
+	pthread_mutex_lock(&shared_mu);
+	if (shared) {
+		memcpy(rep->addr, shared->addr, sizeof(rep->addr));
+		rep->port = htole16(shared->port);
+		wildcard = shared->wildcard;
+		rc = 1;
+	}
+	pthread_mutex_unlock(&shared_mu);
+	if (rc && wildcard) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		if (getsockname(c->fd, (struct sockaddr *)&ss, &len))
+			return -errno;
+		rc = numeric_ip((const struct sockaddr *)&ss, rep->addr,
+				sizeof(rep->addr));
+		if (rc)
+			return rc;
+		rc = 1;
+	}
+	return rc;
+}
+
 int rfs_rdma_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 {
 	struct rdma_xprt *t = RX(x);
 	long long deadline = now_ms() + SETUP_TIMEOUT_MS;
 	struct rdma_setup_req req;
 	struct rdma_setup_rep rep;
+	struct rdma_wait w = { .efd = -1 };
 	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV,
 				  .ai_socktype = SOCK_STREAM };
 	struct addrinfo *ai = NULL;
 	struct rdma_conn *c;
-	char host[64];
+	char host[64], port[8];
+	bool share;
 	int rc;
 
 	*out = NULL;
@@ -663,7 +1125,8 @@ int rfs_rdma_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 		goto fail;
 	}
 	if (!t->base.params.rdma_addr ||
-	    rdma_host(t->base.params.rdma_addr, host, sizeof(host))) {
+	    rdma_hostport(t->base.params.rdma_addr, host, sizeof(host), port,
+			  sizeof(port))) {
 		rfs_err_rl("xprt: rdma: a client asks for rdma, but the "
 			   "server has no RDMA address (--listen-rdma)");
 		rc = -EADDRNOTAVAIL;
@@ -680,41 +1143,53 @@ int rfs_rdma_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 	rc = set_nonblock(c->cm_ch->fd);
 	if (rc)
 		goto fail_reply;
-	if (rdma_create_id(c->cm_ch, &c->lid, c, RDMA_PS_TCP)) {
-		rc = -errno;
-		rfs_err("xprt: rdma: rdma_create_id: %s", strerror(-rc));
+	/* the process's shared listener (--listen-rdma ADDR:PORT), if open */
+	rc = shared_target(c, &rep);
+	if (rc < 0) {
+		rfs_err("xprt: rdma: local address: %s", strerror(-rc));
 		goto fail_reply;
 	}
-	rc = getaddrinfo(host, "0", &hints, &ai);
-	if (rc) {
-		rfs_err("xprt: rdma: --listen-rdma %s: %s",
-			t->base.params.rdma_addr, gai_strerror(rc));
-		rc = -EADDRNOTAVAIL;
-		goto fail_reply;
-	}
-	if (rdma_bind_addr(c->lid, ai->ai_addr) || rdma_listen(c->lid, 4)) {
-		rc = -errno;
-		rfs_err("xprt: rdma: listen on %s: %s", host, strerror(-rc));
-		goto fail_reply;
-	}
-	rep.port = htole16(ntohs(rdma_get_src_port(c->lid)));
-	/* the numeric address we are bound to, for the client */
-	{
-		const struct sockaddr *sa = rdma_get_local_addr(c->lid);
-		const void *ip = sa->sa_family == AF_INET6
-			? (const void *)&((const struct sockaddr_in6 *)
-					  (const void *)sa)->sin6_addr
-			: (const void *)&((const struct sockaddr_in *)
-					  (const void *)sa)->sin_addr;
-
-		if (!inet_ntop(sa->sa_family, ip, rep.addr,
-			       sizeof(rep.addr))) {
+	share = rc == 1;
+	if (share) {
+		w.ch = c->cm_ch;
+		w.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (w.efd < 0) {
 			rc = -errno;
+			rfs_err("xprt: rdma: eventfd: %s", strerror(-rc));
 			goto fail_reply;
 		}
+	} else {
+		if (rdma_create_id(c->cm_ch, &c->lid, c, RDMA_PS_TCP)) {
+			rc = -errno;
+			rfs_err("xprt: rdma: rdma_create_id: %s",
+				strerror(-rc));
+			goto fail_reply;
+		}
+		/* the port of --listen-rdma is the shared listener's: here
+		   an ephemeral one for this connection alone */
+		rc = getaddrinfo(host, "0", &hints, &ai);
+		if (rc) {
+			rfs_err("xprt: rdma: --listen-rdma %s: %s",
+				t->base.params.rdma_addr, gai_strerror(rc));
+			rc = -EADDRNOTAVAIL;
+			goto fail_reply;
+		}
+		if (rdma_bind_addr(c->lid, ai->ai_addr) ||
+		    rdma_listen(c->lid, 4)) {
+			rc = -errno;
+			rfs_err("xprt: rdma: listen on %s: %s", host,
+				strerror(-rc));
+			goto fail_reply;
+		}
+		rep.port = htole16(ntohs(rdma_get_src_port(c->lid)));
+		/* the numeric address we are bound to, for the client */
+		rc = numeric_ip(rdma_get_local_addr(c->lid), rep.addr,
+				sizeof(rep.addr));
+		if (rc)
+			goto fail_reply;
 	}
-	snprintf(c->desc, sizeof(c->desc), "rdma %s:%u (accepting)", rep.addr,
-		 le16toh(rep.port));
+	snprintf(c->desc, sizeof(c->desc), "rdma %s:%u (accepting%s)",
+		 rep.addr, le16toh(rep.port), share ? ", shared port" : "");
 	if (getrandom(c->token, sizeof(c->token), 0) !=
 	    (ssize_t)sizeof(c->token)) {
 		rc = -errno;
@@ -726,21 +1201,39 @@ int rfs_rdma_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 	rep.inline_max = htole32(t->cls[0].size);
 	rep.max_msg = htole32(t->base.params.max_msg);
 	rep.flags = htole16(c->push ? RDMA_SETUPF_PUSH : 0);
+	if (share) {
+		/* registered before the client can know the token */
+		memcpy(w.token, c->token, sizeof(w.token));
+		pthread_mutex_lock(&shared_mu);
+		w.next = waiting;
+		waiting = &w;
+		pthread_mutex_unlock(&shared_mu);
+	}
 	rc = reply(c, &rep, 0, deadline);
 	if (rc) {
 		rfs_err("xprt: %s: setup reply: %s", c->desc, strerror(-rc));
+		if (share)
+			c->id = wait_unlink(&w);	/* released below */
 		goto fail;
 	}
-	rc = await_client(c, deadline);
+	rc = share ? await_handover(c, &w, deadline)
+		   : await_client(c, deadline);
 	if (rc)
 		goto fail;
-	/* one connection per listener: no one else may knock */
-	rdma_destroy_id(c->lid);
-	c->lid = NULL;
+	rc = accept_request(c, deadline);
+	if (rc)
+		goto fail;
+	if (c->lid) {
+		/* one connection per listener: no one else may knock */
+		rdma_destroy_id(c->lid);
+		c->lid = NULL;
+	}
 	rc = conn_go(c);
 	if (rc)
 		goto fail;
 	freeaddrinfo(ai);
+	if (w.efd >= 0)
+		close(w.efd);
 	*out = (struct rfs_conn *)(void *)c;
 	return 0;
 
@@ -750,6 +1243,8 @@ fail_reply:
 fail:
 	if (ai)
 		freeaddrinfo(ai);
+	if (w.efd >= 0)
+		close(w.efd);
 	conn_abort(c);
 	return rc;
 }

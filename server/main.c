@@ -6,6 +6,15 @@
  * (phase 1) and hands each one to its own thread with its own transport
  * context (conn.c).  It stays in the foreground, logs to stderr and shuts
  * down cleanly on SIGTERM/SIGINT.
+ *
+ * With --listen-rdma ADDR:PORT it also owns the one rdma_cm listener of
+ * the process (rfs_rdma_listen, xprt.h) and hands each connect request
+ * over to the connection thread whose token it carries.  The kernel
+ * refuses rdma_cm write()s from a thread whose credentials changed since
+ * the file was opened (ib_safe_file_access), and the hand-over writes to
+ * the connection thread's file: so this thread, like the connection
+ * threads it starts, never changes its credentials (only exec and lock
+ * helper threads do, server/ops.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,8 +58,11 @@ static void usage(FILE *f)
 "      --listen-rdma ADDR[:PORT]\n"
 "                          accept rdma clients: ADDR is this host's IP on\n"
 "                          an RDMA device (rxe or hardware); setup still\n"
-"                          goes through --listen, each connection then\n"
-"                          gets its own rdma_cm port (PORT is not used yet)\n"
+"                          goes through --listen.  With PORT: one rdma_cm\n"
+"                          listener on ADDR:PORT (0: a free port) takes\n"
+"                          every rdma connection, and ringfsd fails to\n"
+"                          start if it cannot bind it; without: each\n"
+"                          connection gets its own ephemeral rdma_cm port\n"
 "  -e, --export NAME=PATH[,OPTS]\n"
 "                          export a directory; OPTS: ro, rw (default),\n"
 "                          root_squash (default), no_root_squash,\n"
@@ -285,17 +297,19 @@ static int add_cli_export(struct rfs_srv_cfg *c, char *spec)
 	return rfs_cfg_add_export(c, spec, eq + 1, opts);
 }
 
-static int accept_loop(int lfd, int ufd, int sfd)
+static int accept_loop(int lfd, int ufd, int sfd,
+		       struct rfs_rdma_listener *rl)
 {
 	for (;;) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[4] = {
 			{ .fd = lfd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = ufd, .events = POLLIN },	/* -1: ignored */
+			{ .fd = rfs_rdma_listener_fd(rl), .events = POLLIN },
 		};
 		int fd, one = 1, ret;
 
-		ret = poll(pfd, 3, -1);
+		ret = poll(pfd, 4, -1);
 		if (ret < 0) {
 			if (errno == EINTR)
 				continue;
@@ -311,6 +325,9 @@ static int accept_loop(int lfd, int ufd, int sfd)
 				return 0;
 			}
 		}
+		/* rdma connect requests: handed over or refused, never waits */
+		if (pfd[3].revents & POLLIN)
+			rfs_rdma_listener_run(rl);
 		if (pfd[2].revents & POLLIN) {
 			fd = accept4(ufd, NULL, NULL, SOCK_CLOEXEC);
 			if (fd >= 0)
@@ -367,6 +384,7 @@ int main(int argc, char **argv)
 	unsigned long max_nodes = 0;
 	long session_grace = -1;
 	bool exec_thread = false;
+	struct rfs_rdma_listener *rl = NULL;
 	struct rfs_addr addr;
 	struct timespec ts;
 	int opt, lidx = 0, lfd = -1, ufd = -1, sfd = -1, ret = 1;
@@ -564,14 +582,28 @@ int main(int argc, char **argv)
 		snprintf(bound + used, sizeof(bound) - used, " and unix:%s",
 			 rfs_cfg.listen_unix);
 	}
-	fprintf(stderr, "ringfsd: listening on %s (transport %s%s%s), "
+	/* --listen-rdma ADDR:PORT: the shared rdma_cm listener, here on the
+	   main thread (see the top); ADDR alone: none (NULL) */
+	if (rfs_cfg.listen_rdma[0] &&
+	    rfs_rdma_listen(rfs_cfg.listen_rdma, &rl)) {
+		close(lfd);
+		if (ufd >= 0) {
+			close(ufd);
+			unlink(rfs_cfg.listen_unix);
+		}
+		goto out_nodes;
+	}
+	fprintf(stderr, "ringfsd: listening on %s (transport %s%s%s%s), "
 		"exports: %s\n", bound, rfs_cfg.transport,
-		rfs_cfg.listen_rdma[0] ? ", rdma " : "", rfs_cfg.listen_rdma,
-		list);
+		rfs_cfg.listen_rdma[0] ? ", rdma " : "",
+		rl ? rfs_rdma_listener_name(rl) : rfs_cfg.listen_rdma,
+		rl ? " (one listener)" : "", list);
 	fflush(stderr);
 
-	if (accept_loop(lfd, ufd, sfd) == 0)
+	if (accept_loop(lfd, ufd, sfd, rl) == 0)
 		ret = 0;
+	/* connections still waiting for their request then fail fast */
+	rfs_rdma_listener_close(rl);
 	close(lfd);
 	if (ufd >= 0) {
 		close(ufd);

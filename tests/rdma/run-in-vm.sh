@@ -11,6 +11,9 @@
 #     readpush readpull (READ replies pushed with RDMA WRITE, and not)
 #   mount suite over rdma (tests/mount/CASE.sh rdma, RFS_TEST_ADDR=ip):
 #     every case (see MOUNT_CASES below)
+#   listenport (tests/rdma/listenport.sh): ringfsd --listen-rdma ip:PORT,
+#     one shared rdma_cm listener for two concurrent mounts, a refused
+#     bad token, a second ringfsd on the same ADDR:PORT refused
 #   asan: the same xprt cases from an ASan build, if RFS_ASAN_BUILD names
 #     one (built on the host beforehand)
 #
@@ -160,6 +163,32 @@ else
 	if [ -n "$SCRATCH" ]; then
 		umount "$SCRATCH" || echo "# cannot unmount $SCRATCH"
 		SCRATCH=
+	fi
+fi
+
+# ---- shared rdma listener (--listen-rdma ADDR:PORT) -----------------------
+# tests/rdma/listenport.sh, with the mount cases' arguments (it sources
+# tests/mount/lib.sh): one rdma_cm listener on a fixed port takes every
+# rdma connection of the server.
+if [ ! -x "$B/client/ringfs" ] || [ ! -x "$B/tests/mount/mt_io" ] ||
+	! command -v fusermount3 >/dev/null; then
+	echo "# listenport over rdma: not run (client or mount tests not" \
+		"built, or no fusermount3)"
+else
+	lp_st=0
+	lp_s=$SECONDS
+	RFS_TEST_ADDR=$ip RFS_CASE_TIMEOUT=300 TMPDIR=/tmp \
+		bash "$S/tests/rdma/listenport.sh" rdma "$B/server/ringfsd" \
+		"$B/client/ringfs" "$B/tests/mount/posix_check" \
+		"$B/tests/mount/mt_io" "$B/client/mount.ringfs" \
+		>"$T/listenport.log" 2>&1 </dev/null || lp_st=$?
+	echo "# listenport-rdma: exit $lp_st after $((SECONDS - lp_s)) s"
+	if [ "$lp_st" = 77 ]; then
+		echo "SKIP: listenport-rdma: $(tail -n1 "$T/listenport.log")"
+	else
+		result "listenport-rdma" "$lp_st" "$T/listenport.log"
+		grep -h "^# one listener\|^# second ringfsd\|^# wrong token" \
+			"$T/listenport.log" | sed 's/^/# /'
 	fi
 fi
 
