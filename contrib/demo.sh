@@ -30,6 +30,7 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$SRC/build
 RINGFSD=$BUILD/server/ringfsd
 RINGFS=$BUILD/client/ringfs
+RINGFSCTL=$BUILD/client/ringfsctl
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'demo: error: %s\n' "$*" >&2; exit 1; }
@@ -244,6 +245,11 @@ show()
 
 	say "/proc/mounts"
 	grep " $MNT " /proc/mounts
+
+	say "ringfsctl ping and stats: the server seen from the wire"
+	"$RINGFSCTL" ping -c 3 -i 100 "$HOST:$PORT:/demo" ||
+		die "ringfsctl ping failed"
+	"$RINGFSCTL" stats "$HOST:$PORT:/demo" || die "ringfsctl stats failed"
 
 	echo
 	echo "The demo export is mounted on $MNT; try it."
