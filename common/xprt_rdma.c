@@ -68,9 +68,12 @@
  *      NOTIFY event.  Otherwise (inline, too large, an error reply) the
  *      reply goes as FRAME or RMA with RDMA_MSGF_UNADV and the slot in
  *      `adv`: the client frees the buffer.
- *   4. The client checks WRITTEN (slot advertised, len within it, a whole
- *      valid frame, a reply to the advertised request id) and lends the
- *      advertised buffer to the caller as the RECV: no copy.
+ *   4. The client checks WRITTEN (slot advertised, and announced: its
+ *      request posted, not just queued; len within it, a whole valid
+ *      frame, a reply to the advertised request id) and lends the
+ *      advertised buffer to the caller as the RECV: no copy.  An UNADV
+ *      too must name an announced slot: a queued request still holds
+ *      its buffer.
  * Each advertisement ends exactly once: WRITTEN, UNADV, or teardown
  * (the client frees what was never answered after the QP is gone; the
  * server's records are only bookkeeping).  Any push message where it
@@ -595,6 +598,7 @@ static void msg_adv(struct rdma_conn *c, struct rdma_buf *rb)
 	if (c->active) {
 		struct rdma_buf *ab = c->adv[slot];
 
+		ab->sent = 1;	/* announced: the server may answer it now */
 		m->flags |= RDMA_MSGF_ADV;
 		m->len = htole32(ab->rlen);
 		m->addr = htole64((uintptr_t)ab->b.data);
@@ -603,6 +607,196 @@ static void msg_adv(struct rdma_conn *c, struct rdma_buf *rb)
 	} else {
 		m->flags |= RDMA_MSGF_UNADV;
 		m->adv = htole32(slot);
+	}
+}
+
+/* ---- test hook: RINGFS_RDMA_TEST_EVIL (see xprt_rdma_setup.c) ------- */
+
+/* Mode `mode` applies here and has not fired yet: fire it, once. */
+static bool evil_now(struct rdma_conn *c, enum rdma_evil mode,
+		     const char *what)
+{
+	struct rdma_xprt *t = c->t;
+
+	if (t->evil != mode || t->evil_fired ||
+	    c->active != (mode >= EVIL_CLI_FIRST))
+		return false;
+	t->evil_fired = true;
+	rfs_warn("xprt: %s: test hook: sending %s", c->desc, what);
+	return true;
+}
+
+/* A cookie other than `not`, free in the table (server: padv, client: adv). */
+static uint32_t evil_free_slot(const struct rdma_conn *c, uint32_t not)
+{
+	for (uint32_t k = 1; k <= ADV_MAX; k++) {
+		uint32_t j = (not + k) % ADV_MAX;
+
+		if (j != not && !(c->active ? c->adv[j] != NULL
+					    : c->padv[j].used))
+			return j;
+	}
+	return ADV_MAX;		/* all in use: out of range then */
+}
+
+/*
+ * Server: a reply matched advertisement `slot`; the unadv modes release
+ * another one instead (the frame goes the ordinary way).  True if so.
+ */
+static bool evil_unadv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t slot)
+{
+	if (evil_now(c, EVIL_SRV_UNADV_RANGE, "UNADV of a cookie out of range"))
+		rb->adv = ADV_MAX + 3 + 1;
+	else if (evil_now(c, EVIL_SRV_UNADV_BOGUS,
+			  "UNADV of a cookie not advertised"))
+		rb->adv = evil_free_slot(c, slot) + 1;
+	else
+		return false;
+	return true;
+}
+
+/* rb's message (and frame) are built, not posted yet: spoil them. */
+static void evil_send(struct rdma_conn *c, struct rdma_buf *rb)
+{
+	struct rdma_msg *m = bmsg(rb);
+	struct rfs_hdr *h = rb->b.data;
+	bool frame = rb->op == BOP_FRAME || rb->op == BOP_RMA ||
+		     rb->op == BOP_PUSH;
+	bool reply = frame && (h->flags & RFS_HF_REPLY);
+	bool push = rb->op == BOP_PUSH;
+	bool adv = rb->op == BOP_FRAME && rb->adv && c->active;
+	bool req = rb->op == BOP_FRAME && !reply;
+
+	switch ((enum rdma_evil)c->t->evil) {
+	case EVIL_SRV_WRITTEN_RANGE:
+		if (push && evil_now(c, EVIL_SRV_WRITTEN_RANGE,
+				     "WRITTEN with a cookie out of range"))
+			m->cookie = htole32(ADV_MAX + 7);
+		break;
+	case EVIL_SRV_WRITTEN_UNADV:
+		if (push && evil_now(c, EVIL_SRV_WRITTEN_UNADV,
+				     "WRITTEN for a cookie not advertised"))
+			m->cookie = htole32(evil_free_slot(c, rb->cookie));
+		break;
+	case EVIL_SRV_WRITTEN_DUP:
+		if (push && evil_now(c, EVIL_SRV_WRITTEN_DUP,
+				     "a second WRITTEN for the same cookie")) {
+			struct rdma_buf *d = ctrl_new(c, RDMA_MSG_WRITTEN,
+						      rb->cookie);
+
+			if (d) {	/* right behind this one */
+				d->rlen = rb->b.len;
+				d->next = c->txq_head;
+				c->txq_head = d;
+				if (!c->txq_tail)
+					c->txq_tail = d;
+			}
+		}
+		break;
+	case EVIL_SRV_WRITTEN_LONG:
+		if (push && evil_now(c, EVIL_SRV_WRITTEN_LONG,
+				     "WRITTEN longer than the advertisement"))
+			m->len = htole32(rb->rlen + 1);
+		break;
+	case EVIL_SRV_WRITTEN_SHORT:
+		if (push && evil_now(c, EVIL_SRV_WRITTEN_SHORT,
+				     "WRITTEN shorter than a header"))
+			m->len = htole32(RFS_HDR_SIZE / 2);
+		break;
+	case EVIL_SRV_PUSH_ID:
+		if (push && evil_now(c, EVIL_SRV_PUSH_ID,
+				     "a pushed frame with a wrong id"))
+			h->id += 0x1000;
+		break;
+	case EVIL_SRV_PUSH_NOTREPLY:
+		if (push && evil_now(c, EVIL_SRV_PUSH_NOTREPLY,
+				     "a pushed frame that is no reply"))
+			h->flags &= (uint16_t)~RFS_HF_REPLY;
+		break;
+	case EVIL_SRV_ADV:
+		if (rb->op == BOP_FRAME && reply &&
+		    evil_now(c, EVIL_SRV_ADV, "ADV on a reply")) {
+			m->flags |= RDMA_MSGF_ADV;
+			m->len = htole32(65536);
+		}
+		break;
+	case EVIL_SRV_NOPUSH_UNADV:
+		if (rb->op == BOP_FRAME && reply && !c->push &&
+		    evil_now(c, EVIL_SRV_NOPUSH_UNADV, "UNADV without push")) {
+			m->flags |= RDMA_MSGF_UNADV;
+			m->adv = 0;
+		}
+		break;
+	case EVIL_SRV_NOPUSH_WRITTEN:
+		if (rb->op == BOP_FRAME && reply && !c->push &&
+		    evil_now(c, EVIL_SRV_NOPUSH_WRITTEN,
+			     "WRITTEN without push")) {
+			m->type = RDMA_MSG_WRITTEN;
+			m->len = htole32(rb->b.len);
+			m->cookie = 0;
+		}
+		break;
+	case EVIL_CLI_ADV_RANGE:
+		if (adv && evil_now(c, EVIL_CLI_ADV_RANGE,
+				    "ADV with a cookie out of range"))
+			m->cookie = htole32(ADV_MAX + 5);
+		break;
+	case EVIL_CLI_ADV_DUP: {
+		uint32_t j = ADV_MAX;
+
+		/* a lower cookie still out: its request went first (the
+		   slots are taken lowest first) */
+		for (uint32_t k = 0; adv && k < rb->adv - 1; k++)
+			if (c->adv[k])
+				j = k;
+		if (j < ADV_MAX &&
+		    evil_now(c, EVIL_CLI_ADV_DUP,
+			     "ADV of a cookie still in use"))
+			m->cookie = htole32(j);
+		break;
+	}
+	case EVIL_CLI_ADV_LONG:
+		if (adv && evil_now(c, EVIL_CLI_ADV_LONG,
+				    "ADV longer than max_msg"))
+			m->len = htole32(c->t->base.params.max_msg + 1);
+		break;
+	case EVIL_CLI_ADV_SHORT:
+		if (adv && evil_now(c, EVIL_CLI_ADV_SHORT,
+				    "ADV shorter than a header"))
+			m->len = htole32(RFS_HDR_SIZE / 2);
+		break;
+	case EVIL_CLI_ADV_REPLY:
+		if (adv && evil_now(c, EVIL_CLI_ADV_REPLY, "ADV on a reply"))
+			h->flags |= RFS_HF_REPLY;
+		break;
+	case EVIL_CLI_ADV_RMA:
+		if (rb->op == BOP_RMA &&
+		    evil_now(c, EVIL_CLI_ADV_RMA, "ADV on an RMA message"))
+			m->flags |= RDMA_MSGF_ADV;
+		break;
+	case EVIL_CLI_UNADV:
+		if (req && evil_now(c, EVIL_CLI_UNADV, "UNADV from the client")) {
+			m->flags |= RDMA_MSGF_UNADV;
+			m->adv = 0;
+		}
+		break;
+	case EVIL_CLI_WRITTEN:
+		if (req && evil_now(c, EVIL_CLI_WRITTEN,
+				    "WRITTEN from the client")) {
+			m->type = RDMA_MSG_WRITTEN;
+			m->len = htole32(rb->b.len);
+			m->cookie = 0;
+		}
+		break;
+	case EVIL_CLI_NOPUSH_ADV:
+		if (req && !c->push && h->opcode == RFS_OP_READ &&
+		    evil_now(c, EVIL_CLI_NOPUSH_ADV, "ADV without push")) {
+			m->flags |= RDMA_MSGF_ADV;
+			m->len = htole32(65536);
+		}
+		break;
+	default:
+		break;
 	}
 }
 
@@ -680,6 +874,8 @@ again:
 			c->sends_out++;
 			if (rb->adv)
 				msg_adv(c, rb);
+			if (c->t->evil)
+				evil_send(c, rb);
 		} else if (rb->op == BOP_RMA) {
 			struct rdma_msg *m = bmsg(rb);
 
@@ -694,6 +890,8 @@ again:
 			c->rma_n++;
 			if (rb->adv)
 				msg_adv(c, rb);
+			if (c->t->evil)
+				evil_send(c, rb);
 		} else if (rb->op == BOP_PUSH) {
 			struct rdma_msg *m = bmsg(rb);
 
@@ -716,9 +914,14 @@ again:
 			c->sends_out++;
 			m->len = htole32(rb->b.len);
 			m->cookie = htole32(rb->cookie);
+			if (c->t->evil)
+				evil_send(c, rb);
 		} else {
 			msg_fill(c, rb, rb->ctrl_type);
 			bmsg(rb)->cookie = htole32(rb->cookie);
+			/* only the test hook sends WRITTEN as control */
+			if (rb->ctrl_type == RDMA_MSG_WRITTEN)
+				bmsg(rb)->len = htole32(rb->rlen);
 		}
 		posted_add(c, rb);
 		sges[n] = (struct ibv_sge){ .addr = (uintptr_t)bmsg(rb),
@@ -854,10 +1057,13 @@ static void adv_match(struct rdma_conn *c, struct rdma_buf *rb)
 			continue;
 		a->used = false;
 		c->padv_n--;
+		if (c->t->evil && evil_unadv(c, rb, i))
+			return;
 		if (rb->b.len > c->inline_max && rb->b.len <= a->len) {
 			rb->op = BOP_PUSH;
 			rb->raddr = a->addr;
 			rb->rkey = a->rkey;
+			rb->rlen = a->len;
 			rb->cookie = i;
 		} else {
 			rb->adv = i + 1;
@@ -953,11 +1159,40 @@ static void rma_finish(struct rdma_conn *c, struct rdma_buf *rb)
 	send_done(c, rb, 0);
 }
 
-/* Push, client: the server released advertisement `slot` unused. */
-static int adv_release(struct rdma_conn *c, uint32_t slot)
+/*
+ * Push: what the peer sent is refused with -EPROTO; `why` (WHY_LEN bytes)
+ * says what was wrong, for the log line that takes the connection down.
+ */
+#define WHY_LEN 160
+
+/*
+ * Push, client: is `slot` an advertisement the server has been told of?
+ * A slot is taken when the request is queued (adv_attach) but announced
+ * only when the request is posted (msg_adv, ab->sent): until then the
+ * server cannot know it, and releasing or filling it would pull the
+ * buffer from under the queued request.  NULL if fine, else why not.
+ */
+static const char *adv_bad(const struct rdma_conn *c, uint32_t slot)
 {
-	if (slot >= ADV_MAX || !c->adv[slot])
+	if (slot >= ADV_MAX)
+		return "out of range";
+	if (!c->adv[slot])
+		return "not advertised";
+	if (!c->adv[slot]->sent)
+		return "not advertised yet (its request is still queued)";
+	return NULL;
+}
+
+/* Push, client: the server released advertisement `slot` unused. */
+static int adv_release(struct rdma_conn *c, uint32_t slot, char *why)
+{
+	const char *bad = adv_bad(c, slot);
+
+	if (bad) {
+		snprintf(why, WHY_LEN, "UNADV of advertisement %u: %s", slot,
+			 bad);
 		return -EPROTO;
+	}
 	pool_put(c->t, c->adv[slot]);
 	c->adv[slot] = NULL;
 	c->adv_n--;
@@ -966,14 +1201,28 @@ static int adv_release(struct rdma_conn *c, uint32_t slot)
 
 /* Push, server: record the advertisement that came with request frame h. */
 static int adv_record(struct rdma_conn *c, const struct rdma_msg *m,
-		      const struct rfs_hdr *h)
+		      const struct rfs_hdr *h, char *why)
 {
 	uint32_t slot = le32toh(m->cookie), len = le32toh(m->len);
 	struct rdma_peer_adv *a;
 
-	if (slot >= ADV_MAX || c->padv[slot].used || len < RFS_HDR_SIZE ||
-	    len > c->peer_max_msg || (h->flags & RFS_HF_REPLY))
+	if (slot >= ADV_MAX || c->padv[slot].used) {
+		snprintf(why, WHY_LEN, "ADV of cookie %u: %s", slot,
+			 slot >= ADV_MAX ? "out of range"
+					 : "still advertised");
 		return -EPROTO;
+	}
+	if (len < RFS_HDR_SIZE || len > c->peer_max_msg) {
+		snprintf(why, WHY_LEN,
+			 "ADV of cookie %u: %u bytes, outside [%u, %u]", slot,
+			 len, RFS_HDR_SIZE, c->peer_max_msg);
+		return -EPROTO;
+	}
+	if (h->flags & RFS_HF_REPLY) {
+		snprintf(why, WHY_LEN, "ADV of cookie %u on a reply frame",
+			 slot);
+		return -EPROTO;
+	}
 	a = &c->padv[slot];
 	a->id = h->id;
 	a->addr = le64toh(m->addr);
@@ -989,24 +1238,49 @@ static int adv_record(struct rdma_conn *c, const struct rdma_msg *m,
  * Check it like any received frame, and that it answers the request the
  * buffer was advertised for; then it joins the rx queue in order.
  */
-static int on_written(struct rdma_conn *c, uint32_t slot, uint32_t len)
+static int on_written(struct rdma_conn *c, uint32_t slot, uint32_t len,
+		      char *why)
 {
+	const char *bad = adv_bad(c, slot);
 	struct rdma_buf *ab;
 	const struct rfs_hdr *h;
 	int rc;
 
-	if (slot >= ADV_MAX || !c->adv[slot])
+	if (bad) {
+		snprintf(why, WHY_LEN, "WRITTEN for advertisement %u: %s",
+			 slot, bad);
 		return -EPROTO;
+	}
 	ab = c->adv[slot];
-	if (len < RFS_HDR_SIZE || len > ab->rlen)
+	if (len < RFS_HDR_SIZE || len > ab->rlen) {
+		snprintf(why, WHY_LEN,
+			 "WRITTEN for advertisement %u: %u bytes, outside "
+			 "[%u, %u advertised]", slot, len, RFS_HDR_SIZE,
+			 ab->rlen);
 		return -EPROTO;
+	}
 	c->adv[slot] = NULL;
 	c->adv_n--;
 	rc = rfs_proto_check_frame(ab->b.data, len,
 				   c->t->base.params.max_msg);
 	h = ab->b.data;
-	if (!rc && (h->id != c->adv_id[slot] || !(h->flags & RFS_HF_REPLY)))
+	if (rc) {
+		snprintf(why, WHY_LEN,
+			 "WRITTEN for advertisement %u: bad frame (%s)", slot,
+			 strerror(-rc));
+	} else if (h->id != c->adv_id[slot]) {
+		snprintf(why, WHY_LEN,
+			 "WRITTEN for advertisement %u: frame id %llu, "
+			 "advertised for request %llu", slot,
+			 (unsigned long long)h->id,
+			 (unsigned long long)c->adv_id[slot]);
 		rc = -EPROTO;
+	} else if (!(h->flags & RFS_HF_REPLY)) {
+		snprintf(why, WHY_LEN,
+			 "WRITTEN for advertisement %u: frame %llu is not a "
+			 "reply", slot, (unsigned long long)h->id);
+		rc = -EPROTO;
+	}
 	if (rc || c->state == CS_CLOSING) {
 		/* a closing connection drops input */
 		pool_put(c->t, ab);
@@ -1014,15 +1288,60 @@ static int on_written(struct rdma_conn *c, uint32_t slot, uint32_t len)
 	}
 	ab->b.len = len;
 	ab->op = BOP_NONE;
+	ab->sent = 0;
 	ab->ready = 1;
 	rxq_append(c, ab);
 	deliver(c);
 	return 0;
 }
 
+/*
+ * Push flags (ADV, UNADV): only where push was negotiated, only in their
+ * direction, only on the messages that carry them.  An UNADV releases
+ * its advertisement here.
+ */
+static int push_flags_check(struct rdma_conn *c, const struct rdma_msg *m,
+			    char *why)
+{
+	unsigned f = m->flags & (RDMA_MSGF_ADV | RDMA_MSGF_UNADV);
+
+	if (!c->push) {
+		snprintf(why, WHY_LEN, "push flags %#x, but push was not "
+			 "negotiated", f);
+		return -EPROTO;
+	}
+	if (f == (RDMA_MSGF_ADV | RDMA_MSGF_UNADV)) {
+		snprintf(why, WHY_LEN, "ADV and UNADV in one message");
+		return -EPROTO;
+	}
+	if (f & RDMA_MSGF_ADV) {
+		if (c->active) {
+			snprintf(why, WHY_LEN, "ADV from the server");
+			return -EPROTO;
+		}
+		if (m->type != RDMA_MSG_FRAME) {
+			snprintf(why, WHY_LEN, "ADV on a message of type %u, "
+				 "not an inline frame", m->type);
+			return -EPROTO;
+		}
+		return 0;
+	}
+	if (!c->active) {
+		snprintf(why, WHY_LEN, "UNADV from the client");
+		return -EPROTO;
+	}
+	if (m->type != RDMA_MSG_FRAME && m->type != RDMA_MSG_RMA) {
+		snprintf(why, WHY_LEN, "UNADV on a message of type %u, not a "
+			 "frame", m->type);
+		return -EPROTO;
+	}
+	return adv_release(c, le32toh(m->adv), why);
+}
+
 static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 {
 	struct rdma_msg m;
+	char why[WHY_LEN];
 	uint32_t credits, len, cookie;
 	int rc;
 
@@ -1045,32 +1364,23 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 	len = le32toh(m.len);
 	cookie = le32toh(m.cookie);
 	/* push flags: only where negotiated, only in their direction */
-	if (m.flags & (RDMA_MSGF_ADV | RDMA_MSGF_UNADV)) {
-		bool ok = c->push;
-
-		if (m.flags & RDMA_MSGF_ADV)
-			ok = ok && !c->active && m.type == RDMA_MSG_FRAME &&
-			     !(m.flags & RDMA_MSGF_UNADV);
-		else
-			ok = ok && c->active &&
-			     (m.type == RDMA_MSG_FRAME ||
-			      m.type == RDMA_MSG_RMA) &&
-			     !adv_release(c, le32toh(m.adv));
-		if (!ok) {
-			pool_put(c->t, rb);
-			proto_down(c, -EPROTO, "bad buffer advertisement");
-			return;
-		}
+	if ((m.flags & (RDMA_MSGF_ADV | RDMA_MSGF_UNADV)) &&
+	    push_flags_check(c, &m, why)) {
+		pool_put(c->t, rb);
+		proto_down(c, -EPROTO, why);
+		return;
 	}
 	switch (m.type) {
 	case RDMA_MSG_FRAME:
 		rc = rfs_proto_check_frame(rb->b.data, n - MSG_SZ,
 					   c->t->base.params.max_msg);
-		if (!rc && (m.flags & RDMA_MSGF_ADV))
-			rc = adv_record(c, &m, rb->b.data);
+		if (rc)
+			snprintf(why, sizeof(why), "bad frame");
+		else if (m.flags & RDMA_MSGF_ADV)
+			rc = adv_record(c, &m, rb->b.data, why);
 		if (rc) {
 			pool_put(c->t, rb);
-			proto_down(c, rc, "bad frame");
+			proto_down(c, rc, why);
 			return;
 		}
 		if (c->state == CS_CLOSING)
@@ -1129,11 +1439,17 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 		break;
 	}
 	case RDMA_MSG_WRITTEN:
-		rc = c->push && c->active ? on_written(c, cookie, len)
-					  : -EPROTO;
+		if (!c->push || !c->active) {
+			snprintf(why, sizeof(why), "WRITTEN %s",
+				 !c->push ? "where push was not negotiated"
+					  : "from the client");
+			rc = -EPROTO;
+		} else {
+			rc = on_written(c, cookie, len, why);
+		}
 		if (rc) {
 			pool_put(c->t, rb);
-			proto_down(c, rc, "bad WRITTEN");
+			proto_down(c, rc, why);
 			return;
 		}
 		break;
@@ -1583,6 +1899,7 @@ static int rdma_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
 	t->base.ops = &rfs_xprt_rdma_ops;
 	t->base.params = *p;
 	t->base.params.rdma_addr = NULL;	/* not ours to keep */
+	t->evil = (uint8_t)rfs_rdma_test_evil();
 	if (p->rdma_addr) {
 		char *s = strdup(p->rdma_addr);
 

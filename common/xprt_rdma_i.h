@@ -159,7 +159,8 @@ struct rdma_buf {
 	struct rdma_buf *next;		/* free list, txq or rxq */
 	struct rdma_buf *iprev, *inext;	/* the connection's posted list */
 	uint8_t cls, free, op, posted;
-	uint8_t sent, acked, ready, ctrl_type;
+	uint8_t sent, acked, ready, ctrl_type;	/* BOP_ADV: sent = announced
+						   (its request posted) */
 	uint16_t send_flags;
 	uint32_t cookie;
 	uint64_t raddr;			/* BOP_READ, BOP_PUSH: the peer's */
@@ -245,6 +246,41 @@ struct rdma_conn {
 	char desc[160];
 };
 
+/*
+ * Test hook (RINGFS_RDMA_TEST_EVIL=<name>, see xprt_rdma_setup.c): the
+ * side the mode names (srv-: a passive context, cli-: an active one)
+ * sends exactly one malformed push message, at the first point where
+ * the mode applies, and otherwise behaves.  Read once by rdma_init.
+ */
+enum rdma_evil {
+	EVIL_NONE,
+	/* server (passive) side */
+	EVIL_SRV_WRITTEN_RANGE,	/* WRITTEN, cookie >= ADV_MAX */
+	EVIL_SRV_WRITTEN_UNADV,	/* WRITTEN, cookie never advertised */
+	EVIL_SRV_WRITTEN_DUP,	/* a second WRITTEN for a consumed cookie */
+	EVIL_SRV_WRITTEN_LONG,	/* WRITTEN len = advertised len + 1 */
+	EVIL_SRV_WRITTEN_SHORT,	/* WRITTEN len < RFS_HDR_SIZE */
+	EVIL_SRV_PUSH_ID,	/* pushed frame with another request's id */
+	EVIL_SRV_PUSH_NOTREPLY,	/* pushed frame without RFS_HF_REPLY */
+	EVIL_SRV_UNADV_RANGE,	/* reply with UNADV of a cookie >= ADV_MAX */
+	EVIL_SRV_UNADV_BOGUS,	/* reply with UNADV of a cookie not out */
+	EVIL_SRV_ADV,		/* reply FRAME with RDMA_MSGF_ADV */
+	EVIL_SRV_NOPUSH_UNADV,	/* push not negotiated: reply with UNADV */
+	EVIL_SRV_NOPUSH_WRITTEN, /* push not negotiated: a WRITTEN */
+	/* client (active) side */
+	EVIL_CLI_FIRST,
+	EVIL_CLI_ADV_RANGE = EVIL_CLI_FIRST, /* ADV, cookie >= ADV_MAX */
+	EVIL_CLI_ADV_DUP,	/* ADV of a cookie still advertised */
+	EVIL_CLI_ADV_LONG,	/* ADV len > our max_msg */
+	EVIL_CLI_ADV_SHORT,	/* ADV len < RFS_HDR_SIZE */
+	EVIL_CLI_ADV_REPLY,	/* ADV on a frame flagged RFS_HF_REPLY */
+	EVIL_CLI_ADV_RMA,	/* ADV on an RMA message */
+	EVIL_CLI_UNADV,		/* a request FRAME with RDMA_MSGF_UNADV */
+	EVIL_CLI_WRITTEN,	/* a WRITTEN to the server */
+	EVIL_CLI_NOPUSH_ADV,	/* push not negotiated: a READ with ADV */
+	EVIL_N
+};
+
 struct rdma_xprt {
 	struct rfs_xprt_base base;
 	int epfd;
@@ -258,6 +294,8 @@ struct rdma_xprt {
 	struct rdma_conn *conns;
 	bool remote_write;		/* active context: pool chunks of the
 					   large classes remotely writable */
+	uint8_t evil;			/* enum rdma_evil: test hook */
+	bool evil_fired;		/* its one bad message went out */
 
 	struct rfs_xev *evq;
 	uint32_t evq_cap, evq_head, evq_n;
@@ -290,6 +328,8 @@ static inline long long now_ms(void)
 
 /* xprt_rdma_setup.c: RINGFS_RDMA_TEST_NO_PUSH test hook */
 bool rfs_rdma_push_allowed(bool active);
+/* xprt_rdma_setup.c: RINGFS_RDMA_TEST_EVIL test hook (enum rdma_evil) */
+unsigned rfs_rdma_test_evil(void);
 /* xprt_rdma.c, for the setup code */
 int rfs_rdma_dev_bind(struct rdma_xprt *t, struct ibv_context *verbs);
 int rfs_rdma_post_fresh_recv(struct rdma_conn *c);

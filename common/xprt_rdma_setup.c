@@ -77,6 +77,81 @@ bool rfs_rdma_push_allowed(bool active)
 	return false;
 }
 
+/*
+ * Test hook: RINGFS_RDMA_TEST_EVIL=<mode> makes one side of every rdma
+ * connection of the contexts opened from then on (read once, by
+ * rdma_init) send exactly one malformed push message, so tests can check
+ * that the other side refuses it (-EPROTO, the connection goes down, a
+ * log line says what was wrong).  srv-* modes act in a passive (server)
+ * context, cli-* modes in an active (client) one, so one process can
+ * hold both ends.  Each fires once per context, at the first message it
+ * applies to, then the context behaves:
+ *   srv-written-range    WRITTEN with a cookie >= ADV_MAX
+ *   srv-written-unadv    WRITTEN for a cookie the client never advertised
+ *   srv-written-dup      a second WRITTEN for a cookie already consumed
+ *   srv-written-long     WRITTEN len one more than the advertised len
+ *   srv-written-short    WRITTEN len shorter than a frame header
+ *   srv-push-id          a pushed frame carrying another request's id
+ *   srv-push-notreply    a pushed frame without RFS_HF_REPLY
+ *   srv-unadv-range      a reply released with UNADV of a cookie >= ADV_MAX
+ *   srv-unadv-bogus      a reply released with UNADV of a cookie not out
+ *   srv-adv              a reply FRAME flagged RDMA_MSGF_ADV
+ *   srv-nopush-unadv     push not negotiated: a reply flagged UNADV
+ *   srv-nopush-written   push not negotiated: a reply sent as WRITTEN
+ *   cli-adv-range        ADV with a cookie >= ADV_MAX
+ *   cli-adv-dup          ADV of a cookie another request still holds
+ *   cli-adv-long         ADV len larger than the client's max_msg
+ *   cli-adv-short        ADV len shorter than a frame header
+ *   cli-adv-reply        ADV on a frame flagged RFS_HF_REPLY
+ *   cli-adv-rma          ADV on an RMA message (a large frame)
+ *   cli-unadv            a request FRAME flagged RDMA_MSGF_UNADV
+ *   cli-written          a request FRAME sent as WRITTEN
+ *   cli-nopush-adv       push not negotiated: a READ request with ADV
+ * (the nopush modes need RINGFS_RDMA_TEST_NO_PUSH too).  Unset, empty or
+ * unknown (logged): nothing; the data path then tests one zero byte.
+ */
+static const char *const evil_names[EVIL_N] = {
+	[EVIL_SRV_WRITTEN_RANGE] = "srv-written-range",
+	[EVIL_SRV_WRITTEN_UNADV] = "srv-written-unadv",
+	[EVIL_SRV_WRITTEN_DUP] = "srv-written-dup",
+	[EVIL_SRV_WRITTEN_LONG] = "srv-written-long",
+	[EVIL_SRV_WRITTEN_SHORT] = "srv-written-short",
+	[EVIL_SRV_PUSH_ID] = "srv-push-id",
+	[EVIL_SRV_PUSH_NOTREPLY] = "srv-push-notreply",
+	[EVIL_SRV_UNADV_RANGE] = "srv-unadv-range",
+	[EVIL_SRV_UNADV_BOGUS] = "srv-unadv-bogus",
+	[EVIL_SRV_ADV] = "srv-adv",
+	[EVIL_SRV_NOPUSH_UNADV] = "srv-nopush-unadv",
+	[EVIL_SRV_NOPUSH_WRITTEN] = "srv-nopush-written",
+	[EVIL_CLI_ADV_RANGE] = "cli-adv-range",
+	[EVIL_CLI_ADV_DUP] = "cli-adv-dup",
+	[EVIL_CLI_ADV_LONG] = "cli-adv-long",
+	[EVIL_CLI_ADV_SHORT] = "cli-adv-short",
+	[EVIL_CLI_ADV_REPLY] = "cli-adv-reply",
+	[EVIL_CLI_ADV_RMA] = "cli-adv-rma",
+	[EVIL_CLI_UNADV] = "cli-unadv",
+	[EVIL_CLI_WRITTEN] = "cli-written",
+	[EVIL_CLI_NOPUSH_ADV] = "cli-nopush-adv",
+};
+
+unsigned rfs_rdma_test_evil(void)
+{
+	const char *e = getenv("RINGFS_RDMA_TEST_EVIL");
+
+	if (!e || !*e)
+		return EVIL_NONE;
+	for (unsigned i = 1; i < EVIL_N; i++)
+		if (evil_names[i] && !strcmp(e, evil_names[i])) {
+			rfs_warn("xprt: rdma: test hook "
+				 "RINGFS_RDMA_TEST_EVIL=%s: one malformed "
+				 "message will be sent", e);
+			return i;
+		}
+	rfs_err("xprt: rdma: RINGFS_RDMA_TEST_EVIL=%s: unknown mode, ignored",
+		e);
+	return EVIL_NONE;
+}
+
 static int set_nonblock(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);

@@ -71,7 +71,7 @@ result() { # name status logfile
 xprt_cases() { # build-dir label
 	local c st
 	for c in pingpong large inflight peerdeath drain registry refused \
-		badtoken readpush readpull; do
+		badtoken readpush readpull evil; do
 		st=0
 		RFS_TEST_ADDR=$ip timeout 300 "$1/tests/xprt/xprt_test" \
 			rdma rdma "$c" >"$T/$2-$c.log" 2>&1 || st=$?

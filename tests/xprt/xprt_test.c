@@ -47,6 +47,17 @@
  *   readpull   readpush with the rdma push feature refused by the server
  *              (RINGFS_RDMA_TEST_NO_PUSH=passive): the RMA + DONE
  *              fallback, no advertised buffer
+ *   evil       (rdma) hostile push messages, one mode of the
+ *              RINGFS_RDMA_TEST_EVIL hook after the other (each in fresh
+ *              contexts and threads; RFS_TEST_EVIL_MODES=a,b,... picks
+ *              some): the side a mode names sends exactly one malformed
+ *              WRITTEN / ADV / UNADV amid PINGs, READs (one never
+ *              answered, so its buffer stays advertised) and a large
+ *              WRITE.  The other side must take the connection down with
+ *              -EPROTO and log what was wrong (stderr is captured per
+ *              mode and checked); both sides see CONN_DOWN in bounded
+ *              time, every NOTIFY send completes first, nothing wrong is
+ *              delivered, and no buffer is left out on either side
  *
  * shm runs over a Unix socket (it is same-host only); the others over
  * loopback TCP, or RFS_TEST_ADDR (an IPv4 address: rdma needs a device
@@ -57,6 +68,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1709,6 +1721,498 @@ out:
 	return NULL;
 }
 
+/* ---- evil (rdma): hostile push messages ------------------------------- */
+
+struct evil_mode {
+	const char *name;	/* RINGFS_RDMA_TEST_EVIL=name */
+	bool cli;		/* the client misbehaves, the server is hurt */
+	bool nopush;		/* push refused (RINGFS_RDMA_TEST_NO_PUSH) */
+	const char *log;	/* the victim's log line says this */
+	const char *label;	/* shown instead of name (another workload) */
+	enum read_mode early;	/* RM_FULL, or READ 3 is answered this way
+				   with NOTIFY (RM_ERROR: inline, RM_NOTIFY:
+				   pushed), and READ 6 is queued once that
+				   reply is in the client's receive queue: it
+				   takes cookie 2, not announced yet */
+};
+
+/*
+ * The client's workload (evil_client_main) fixes where each mode fires:
+ * PING 1 (the first request, the first reply), READ 2 never answered
+ * (advertised as cookie 0), READ 3 of 64 KiB (cookie 1, its reply is
+ * pushed), a 100000-byte WRITE 4 (an RMA frame), PING 5.  The rdma
+ * transport has 64 advertisement slots: the out-of-range cookies are
+ * 64 + 7 (WRITTEN), 64 + 3 (UNADV), 64 + 5 (ADV).
+ */
+static const struct evil_mode evil_modes[] = {
+	{ "srv-written-range", false, false,
+	  "WRITTEN for advertisement 71: out of range" },
+	{ "srv-written-unadv", false, false,
+	  "WRITTEN for advertisement 2: not advertised" },
+	{ "srv-written-dup", false, false,
+	  "WRITTEN for advertisement 1: not advertised" },
+	{ "srv-written-long", false, false,
+	  "WRITTEN for advertisement 1: 65585 bytes, outside [48, 65584 "
+	  "advertised]" },
+	{ "srv-written-short", false, false,
+	  "WRITTEN for advertisement 1: 24 bytes, outside [48, 65584 "
+	  "advertised]" },
+	{ "srv-push-id", false, false,
+	  "WRITTEN for advertisement 1: frame id 4099, advertised for "
+	  "request 3" },
+	{ "srv-push-notreply", false, false,
+	  "WRITTEN for advertisement 1: frame 3 is not a reply" },
+	{ "srv-unadv-range", false, false,
+	  "UNADV of advertisement 67: out of range" },
+	{ "srv-unadv-bogus", false, false,
+	  "UNADV of advertisement 2: not advertised" },
+	/* the next cookie, taken by a request still queued: without the
+	   check, the UNADV freed its buffer and posting it crashed */
+	{ "srv-unadv-bogus", false, false,
+	  "UNADV of advertisement 2: not advertised yet", "srv-unadv-early",
+	  RM_ERROR },
+	{ "srv-written-unadv", false, false,
+	  "WRITTEN for advertisement 2: not advertised yet",
+	  "srv-written-early",
+	  RM_NOTIFY },
+	{ "srv-adv", false, false, "ADV from the server" },
+	{ "srv-nopush-unadv", false, true,
+	  "push flags 0x4, but push was not negotiated" },
+	{ "srv-nopush-written", false, true,
+	  "WRITTEN where push was not negotiated" },
+	{ "cli-adv-range", true, false, "ADV of cookie 69: out of range" },
+	{ "cli-adv-dup", true, false, "ADV of cookie 0: still advertised" },
+	{ "cli-adv-long", true, false, NULL /* evil_want */ },
+	{ "cli-adv-short", true, false,
+	  "ADV of cookie 0: 24 bytes, outside [48, " },
+	{ "cli-adv-reply", true, false, "ADV of cookie 0 on a reply frame" },
+	{ "cli-adv-rma", true, false,
+	  "ADV on a message of type 2, not an inline frame" },
+	{ "cli-unadv", true, false, "UNADV from the client" },
+	{ "cli-written", true, false, "WRITTEN from the client" },
+	{ "cli-nopush-adv", true, true,
+	  "push flags 0x2, but push was not negotiated" },
+};
+
+#define EVIL_DOWN_S 20		/* per mode: both sides down by then */
+
+struct evil_side {
+	int status;		/* its CONN_DOWN's */
+	bool down;
+	long long down_ms;	/* after the workload was sent */
+};
+
+static struct evil_side evil_srv_side, evil_cli_side;
+static long long evil_sent_ns;
+static const struct evil_mode *evil_mode;
+static atomic_bool evil_r3_done;	/* early: the server's reply to READ 3
+					   completed (it is in the client's
+					   receive queue) */
+
+/* early: READ 3 answered -EIO, sent with NOTIFY (a header: inline). */
+static void evil_error_reply(struct server *s, struct rfs_conn *c,
+			     const struct rfs_buf *rb)
+{
+	struct rfs_buf *nb = rfs_xprt_buf_get(s->x, RFS_HDR_SIZE);
+	struct rfs_mb mb;
+	int len, rc;
+
+	if (!nb) {
+		FAIL("evil server: buf_get");
+		return;
+	}
+	rfs_mb_reply(&mb, nb->data, nb->cap, rb->data, -EIO);
+	len = rfs_mb_finish(&mb, false);
+	if (len < 0) {
+		FAIL("evil server: rfs_mb_finish: %s", strerror(-len));
+		rfs_xprt_buf_put(s->x, nb);
+		return;
+	}
+	nb->len = (uint32_t)len;
+	rc = rfs_xprt_send(c, nb, RFS_SEND_NOTIFY);
+	if (rc && rc != -ENOTCONN)
+		FAIL("evil server: send: %s", strerror(-rc));
+}
+
+static void *evil_server_main(void *arg)
+{
+	struct server *s = arg;
+	struct rfs_xprt_params prm;
+	struct rfs_xprt_stats st;
+	struct pump p = { .extra_fd = s->lfd };
+	int rc;
+
+	rfs_xprt_params_default(&prm);
+	prm.rdma_addr = test_addr;
+	rc = rfs_xprt_open(srv_name, &prm, &s->x);
+	CHECK(rc == 0, "server open %s: %s", srv_name, strerror(-rc));
+	p.x = s->x;
+	while (!evil_srv_side.down) {
+		struct rfs_xev e;
+
+		rc = pump_next(&p, &e);
+		if (rc < 0) {
+			FAIL("evil server: no CONN_DOWN before the deadline");
+			break;
+		}
+		if (rc == 0) {
+			p.extra_ready = false;
+			if (s->nconn)
+				FAIL("evil server: a second connection");
+			else
+				server_accept(s);
+			continue;
+		}
+		switch (e.type) {
+		case RFS_XEV_RECV: {
+			const struct rfs_hdr *h = e.buf->data;
+
+			if (evil_mode->early == RM_ERROR && h->id == 3)
+				evil_error_reply(s, e.conn, e.buf);
+			else if (h->opcode == RFS_OP_READ)
+				server_read(s, e.conn, e.buf);
+			else
+				server_echo(s, e.conn, e.buf);
+			rfs_xprt_buf_put(s->x, e.buf);
+			break;
+		}
+		case RFS_XEV_SEND:
+			if (evil_mode->early && !e.status &&
+			    ((const struct rfs_hdr *)e.buf->data)->id == 3)
+				atomic_store(&evil_r3_done, true);
+			rfs_xprt_buf_put(s->x, e.buf);
+			break;
+		case RFS_XEV_CONN_DOWN:
+			evil_srv_side.status = e.status;
+			evil_srv_side.down = true;
+			evil_srv_side.down_ms =
+				(now_ns() - evil_sent_ns) / 1000000;
+			rfs_xprt_conn_free(e.conn);
+			break;
+		}
+	}
+	rfs_xprt_get_stats(s->x, &st);
+	if (st.bufs_out != 0)
+		FAIL("evil server: %llu buffers still out after CONN_DOWN",
+		     (unsigned long long)st.bufs_out);
+out:
+	if (s->x)
+		rfs_xprt_close(s->x);
+	s->x = NULL;
+	return NULL;
+}
+
+/* A frame the client may be given: a correct reply to what it sent. */
+static bool evil_check_recv(const struct rfs_buf *b)
+{
+	const struct rfs_hdr *h = b->data;
+
+	if (b->len < RFS_HDR_SIZE) {
+		FAIL("evil: a frame of %u bytes delivered", b->len);
+		return false;
+	}
+	switch (h->id) {
+	case 1:
+	case 5:
+		return check_reply(b, h->id, 100);
+	case 3:
+		return check_read_reply(b, 3, evil_mode->early, 65536);
+	case 4:
+		return check_reply(b, 4, 100000);
+	case 6:
+		return check_read_reply(b, 6, RM_FULL, 65536);
+	default:
+		FAIL("evil: a frame with id %llu delivered (flags %#x)",
+		     (unsigned long long)h->id, h->flags);
+		return false;
+	}
+}
+
+static void *evil_client_main(void *arg)
+{
+	struct client *k = arg;
+	struct rfs_xprt_params prm;
+	struct rfs_xprt_stats st;
+	struct rfs_addr a;
+	struct rfs_buf *b;
+	unsigned completed = 0;
+	char as[160];
+	int rc;
+
+	k->notify_out = 0;
+	rfs_xprt_params_default(&prm);
+	rc = rfs_xprt_open(cli_name, &prm, &k->x);
+	CHECK(rc == 0, "client open %s: %s", cli_name, strerror(-rc));
+	k->p = (struct pump){ .x = k->x, .extra_fd = -1 };
+	snprintf(as, sizeof(as), "%s:%u", test_addr, listen_port);
+	rc = rfs_addr_parse(as, 0, &a);
+	CHECK(rc == 0, "rfs_addr_parse(%s): %s", as, strerror(-rc));
+	rc = rfs_xprt_connect(k->x, &a, 5000, &k->c);
+	CHECK(rc == 0, "rfs_xprt_connect: %s", strerror(-rc));
+
+	/* all queued before any progress: each send is accepted */
+	CHECK(send_frame(k, RFS_OP_PING, 1, 100, true) &&
+		      read_send(k, 2, RM_NONE, RFS_IO_MAX) &&
+		      read_send(k, 3, evil_mode->early, 65536),
+	      "evil: the workload was refused");
+	if (evil_mode->early) {
+		/*
+		 * Post those, let the reply to READ 3 (and its hostile
+		 * UNADV / WRITTEN) land without looking at it, then queue
+		 * READ 6: it takes cookie 2, which the server names, but it
+		 * is not announced until the next flush, after the receive
+		 * queue has been read.
+		 */
+		rc = rfs_xprt_flush(k->x);
+		CHECK(rc == 0, "flush: %s", strerror(-rc));
+		while (!atomic_load(&evil_r3_done) && !expired())
+			poll(NULL, 0, 1);
+		CHECK(atomic_load(&evil_r3_done),
+		      "evil: the reply to READ 3 never completed");
+		CHECK(read_send(k, 6, RM_FULL, 65536),
+		      "evil: READ 6 was refused");
+	}
+	CHECK(send_frame(k, RFS_OP_WRITE, 4, 100000, true) &&
+		      send_frame(k, RFS_OP_PING, 5, 100, true),
+	      "evil: the workload was refused");
+	evil_sent_ns = now_ns();
+	for (;;) {
+		struct rfs_xev e;
+
+		rc = pump_next(&k->p, &e);
+		CHECK(rc > 0, "evil client: no CONN_DOWN before the deadline");
+		if (e.type == RFS_XEV_RECV) {
+			bool ok = evil_check_recv(e.buf);
+
+			rfs_xprt_buf_put(k->x, e.buf);
+			if (!ok)
+				goto out;
+		} else if (e.type == RFS_XEV_SEND) {
+			completed++;
+			rfs_xprt_buf_put(k->x, e.buf);
+		} else {
+			CHECK(e.conn == k->c, "CONN_DOWN for another conn");
+			evil_cli_side.status = e.status;
+			evil_cli_side.down = true;
+			evil_cli_side.down_ms =
+				(now_ns() - evil_sent_ns) / 1000000;
+			break;
+		}
+	}
+	CHECK(completed == k->notify_out,
+	      "evil client: %u of %u NOTIFY sends completed by CONN_DOWN",
+	      completed, k->notify_out);
+	/* a dead connection refuses sends and takes the buffer back */
+	b = make_frame(k->x, RFS_OP_PING, 6, 8);
+	CHECK(b, "evil client: no buffer after CONN_DOWN");
+	rc = rfs_xprt_send(k->c, b, RFS_SEND_NOTIFY);
+	CHECK(rc == -ENOTCONN, "send on a dead conn: %d, want -ENOTCONN", rc);
+	rfs_xprt_conn_free(k->c);
+	k->c = NULL;
+	/* nothing else comes, and every buffer is back (advertised ones) */
+	{
+		struct rfs_xev ev[4];
+
+		rc = rfs_xprt_poll(k->x, ev, 4);
+		CHECK(rc == 0, "evil client: %d events after conn_free", rc);
+	}
+	rfs_xprt_get_stats(k->x, &st);
+	CHECK(st.bufs_out == 0, "evil client: %llu buffers still out",
+	      (unsigned long long)st.bufs_out);
+out:
+	k->c = NULL;
+	if (k->x)
+		rfs_xprt_close(k->x);
+	k->x = NULL;
+	return NULL;
+}
+
+static bool evil_selected(const char *name)
+{
+	const char *sel = getenv("RFS_TEST_EVIL_MODES");
+	size_t n = strlen(name);
+
+	if (!sel || !*sel)
+		return true;
+	for (const char *p = sel; (p = strstr(p, name)); p += n)
+		if ((p == sel || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
+}
+
+/*
+ * stderr during a mode: a pipe whose reader copies everything to the real
+ * stderr at once (a crash loses nothing already logged) and keeps it for
+ * the checks.
+ */
+struct evil_tee {
+	int rfd, out;
+	size_t len;
+	char buf[32768];
+};
+
+static void *evil_tee_main(void *arg)
+{
+	struct evil_tee *t = arg;
+	char tmp[4096];
+
+	for (;;) {
+		ssize_t n = read(t->rfd, tmp, sizeof(tmp));
+		size_t keep;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (write(t->out, tmp, (size_t)n) < 0) {
+			/* nothing better to do with it */
+		}
+		keep = sizeof(t->buf) - 1 - t->len;
+		if (keep > (size_t)n)
+			keep = (size_t)n;
+		memcpy(t->buf + t->len, tmp, keep);
+		t->len += keep;
+	}
+	t->buf[t->len] = 0;
+	return NULL;
+}
+
+/* Run one mode with stderr captured; false on failure. */
+static bool evil_one(const struct evil_mode *m, int lfd)
+{
+	static struct client cli;
+	static struct evil_tee tee;
+	const struct evil_side *victim, *other;
+	const char *label = m->label ? m->label : m->name;
+	const char *cap = tee.buf;
+	pthread_t st, ct, tt;
+	char want[160];
+	int pfd[2], rc;
+	bool ok;
+
+	if (m->log)
+		snprintf(want, sizeof(want), "%s", m->log);
+	else		/* cli-adv-long: the client's max_msg + 1 */
+		snprintf(want, sizeof(want),
+			 "ADV of cookie 0: %u bytes, outside [%u, %u]",
+			 RFS_MSG_MAX_DEFAULT + 1, RFS_HDR_SIZE,
+			 RFS_MSG_MAX_DEFAULT);
+	evil_mode = m;
+	atomic_store(&evil_r3_done, false);
+	setenv("RINGFS_RDMA_TEST_EVIL", m->name, 1);
+	if (m->nopush)
+		setenv("RINGFS_RDMA_TEST_NO_PUSH", "passive", 1);
+	else
+		unsetenv("RINGFS_RDMA_TEST_NO_PUSH");
+	memset(&srv, 0, sizeof(srv));
+	srv.lfd = lfd;
+	memset(&cli, 0, sizeof(cli));
+	memset(&evil_srv_side, 0, sizeof(evil_srv_side));
+	memset(&evil_cli_side, 0, sizeof(evil_cli_side));
+	deadline_ns = now_ns() + EVIL_DOWN_S * 1000000000LL;
+
+	fprintf(stderr, "---- evil %s (RINGFS_RDMA_TEST_EVIL=%s%s) ----\n",
+		label, m->name,
+		m->nopush ? ", RINGFS_RDMA_TEST_NO_PUSH=passive" : "");
+	tee.len = 0;
+	tee.buf[0] = 0;
+	if (pipe2(pfd, O_CLOEXEC)) {
+		FAIL("pipe2: %s", strerror(errno));
+		return false;
+	}
+	tee.rfd = pfd[0];
+	tee.out = dup(STDERR_FILENO);
+	if (tee.out < 0 || dup2(pfd[1], STDERR_FILENO) < 0) {
+		FAIL("capturing stderr: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		if (tee.out >= 0)
+			close(tee.out);
+		return false;
+	}
+	close(pfd[1]);
+	rc = pthread_create(&tt, NULL, evil_tee_main, &tee);
+	if (rc) {
+		dup2(tee.out, STDERR_FILENO);
+		close(tee.out);
+		close(pfd[0]);
+		FAIL("pthread_create: %s", strerror(rc));
+		return false;
+	}
+	rc = pthread_create(&st, NULL, evil_server_main, &srv);
+	if (!rc) {
+		rc = pthread_create(&ct, NULL, evil_client_main, &cli);
+		if (rc)
+			atomic_store(&failed, 1);
+		else
+			pthread_join(ct, NULL);
+		pthread_join(st, NULL);
+	}
+	/* the pipe's last writer goes: the reader sees EOF */
+	dup2(tee.out, STDERR_FILENO);
+	close(tee.out);
+	pthread_join(tt, NULL);
+	close(pfd[0]);
+	if (rc)
+		FAIL("pthread_create: %s", strerror(rc));
+
+	victim = m->cli ? &evil_srv_side : &evil_cli_side;
+	other = m->cli ? &evil_cli_side : &evil_srv_side;
+	if (!victim->down || victim->status != -EPROTO)
+		FAIL("evil %s: the %s: %s %d (%s), want -EPROTO", label,
+		     m->cli ? "server" : "client",
+		     victim->down ? "down with" : "never down, status",
+		     victim->status, strerror(-victim->status));
+	if (!other->down || other->status >= 0)
+		FAIL("evil %s: the misbehaving %s: %s %d, want an error",
+		     label, m->cli ? "client" : "server",
+		     other->down ? "down with" : "never down, status",
+		     other->status);
+	{
+		unsigned fired = 0;
+
+		for (const char *q = cap; (q = strstr(q, "test hook: sending"));
+		     q++)
+			fired++;
+		if (fired != 1)
+			FAIL("evil %s: the hook fired %u times, want once",
+			     label, fired);
+	}
+	if (!strstr(cap, want))
+		FAIL("evil %s: no log line says \"%s\"", label, want);
+	ok = !atomic_load(&failed);
+	printf("evil %-19s %s: victim (%s) down %s after %lld ms, the other "
+	       "%s after %lld ms\n", label, ok ? "ok" : "FAILED",
+	       m->cli ? "server" : "client", strerror(-victim->status),
+	       victim->down_ms, strerror(-other->status), other->down_ms);
+	fflush(stdout);
+	return ok;
+}
+
+static int case_evil(int lfd)
+{
+	unsigned ran = 0;
+
+	if (strcmp(cli_name, "rdma") || strcmp(srv_name, "rdma")) {
+		printf("SKIP: evil is rdma to rdma\n");
+		return 77;
+	}
+	for (unsigned i = 0; i < sizeof(evil_modes) / sizeof(evil_modes[0]);
+	     i++) {
+		if (!evil_selected(evil_modes[i].label ? evil_modes[i].label
+						       : evil_modes[i].name))
+			continue;
+		ran++;
+		if (!evil_one(&evil_modes[i], lfd))
+			break;
+	}
+	unsetenv("RINGFS_RDMA_TEST_EVIL");
+	unsetenv("RINGFS_RDMA_TEST_NO_PUSH");
+	if (!ran)
+		FAIL("RFS_TEST_EVIL_MODES selects no mode");
+	return atomic_load(&failed) ? 1 : 0;
+}
+
 static int case_registry(void)
 {
 	struct rfs_xprt_params prm;
@@ -1819,7 +2323,7 @@ int main(int argc, char **argv)
 					     "peerdeath", "badframe",
 					     "drain", "registry", "refused",
 					     "badtoken", "midframe",
-					     "readpush", "readpull" };
+					     "readpush", "readpull", "evil" };
 	static struct client cli;
 	pthread_t st, ct;
 	bool known = false;
@@ -1867,6 +2371,16 @@ int main(int argc, char **argv)
 	if (lfd < 0) {
 		fprintf(stderr, "listen on loopback: %s\n", strerror(-lfd));
 		return 1;
+	}
+	if (!strcmp(test_case, "evil")) {
+		rc = case_evil(lfd);
+		close(lfd);
+		if (closed_fd >= 0)
+			close(closed_fd);
+		if (rc != 77)
+			printf("%s %s evil: %s\n", cli_name, srv_name,
+			       rc ? "FAILED" : "ok");
+		return rc;
 	}
 	srv.lfd = lfd;
 	rc = pthread_create(&st, NULL, server_main, &srv);
