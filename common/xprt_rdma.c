@@ -315,33 +315,14 @@ static void rdma_buf_put(struct rfs_xprt *x, struct rfs_buf *b)
 static void ev_push(struct rdma_xprt *t, enum rfs_xev_type type, int status,
 		    struct rdma_conn *c, struct rdma_buf *rb)
 {
-	struct rfs_xev *e;
-
-	if (t->evq_n == t->evq_cap) {
-		uint32_t ncap = t->evq_cap ? t->evq_cap * 2 : 256;
-		struct rfs_xev *n = malloc(ncap * sizeof(*n));
-
-		if (!n) {
-			/* nowhere to report it: log, and do not leak */
-			rfs_err_rl("xprt: %s: event queue: out of memory, "
-				   "event dropped", c->desc);
-			if (rb)
-				pool_put(t, rb);
-			return;
-		}
-		for (uint32_t i = 0; i < t->evq_n; i++)
-			n[i] = t->evq[(t->evq_head + i) % t->evq_cap];
-		free(t->evq);
-		t->evq = n;
-		t->evq_cap = ncap;
-		t->evq_head = 0;
+	if (rfs_evq_push(&t->evq, type, status, (struct rfs_conn *)(void *)c,
+			 rb ? &rb->b : NULL)) {
+		/* nowhere to report it: log, and do not leak */
+		rfs_err_rl("xprt: %s: event queue: out of memory, event "
+			   "dropped", c->desc);
+		if (rb)
+			pool_put(t, rb);
 	}
-	e = &t->evq[(t->evq_head + t->evq_n) % t->evq_cap];
-	e->type = type;
-	e->status = status;
-	e->conn = (struct rfs_conn *)(void *)c;
-	e->buf = rb ? &rb->b : NULL;
-	t->evq_n++;
 }
 
 /* ---- teardown --------------------------------------------------------- */
@@ -806,6 +787,29 @@ static void evil_send(struct rdma_conn *c, struct rdma_buf *rb)
  * then an explicit credit return if one is due.  One ibv_post_send per
  * batch (with rxe each post is a syscall).  0 or -errno (then down).
  */
+/*
+ * Fill work request n of a post batch: one SGE of our registered memory.
+ * raddr/rkey: the peer's memory for RDMA READ/WRITE (ignored for SEND).
+ */
+static void wr_fill(struct ibv_send_wr *wr, struct ibv_sge *sge,
+		    struct rdma_buf *rb, const void *addr, uint32_t len,
+		    enum ibv_wr_opcode op, bool signaled)
+{
+	*sge = (struct ibv_sge){ .addr = (uintptr_t)addr, .length = len,
+				 .lkey = rb->chunk->mr->lkey };
+	*wr = (struct ibv_send_wr){
+		.wr_id = (uintptr_t)rb,
+		.sg_list = sge,
+		.num_sge = 1,
+		.opcode = op,
+		.send_flags = signaled ? IBV_SEND_SIGNALED : 0,
+	};
+	if (op != IBV_WR_SEND) {
+		wr->wr.rdma.remote_addr = rb->raddr;
+		wr->wr.rdma.rkey = rb->rkey;
+	}
+}
+
 static int conn_push(struct rdma_conn *c)
 {
 	struct ibv_send_wr wrs[POST_BATCH], *bad;
@@ -822,18 +826,8 @@ again:
 			continue;	/* sent: READ posted */
 		if (c->sq_used + (uint32_t)n >= c->sq_max)
 			break;
-		sges[n] = (struct ibv_sge){ .addr = (uintptr_t)rb->b.data,
-					    .length = rb->rlen,
-					    .lkey = rb->chunk->mr->lkey };
-		wrs[n] = (struct ibv_send_wr){
-			.wr_id = (uintptr_t)rb,
-			.sg_list = &sges[n],
-			.num_sge = 1,
-			.opcode = IBV_WR_RDMA_READ,
-			.send_flags = IBV_SEND_SIGNALED,
-			.wr.rdma = { .remote_addr = rb->raddr,
-				     .rkey = rb->rkey },
-		};
+		wr_fill(&wrs[n], &sges[n], rb, rb->b.data, rb->rlen,
+			IBV_WR_RDMA_READ, true);
 		rb->sent = 1;
 		n++;
 	}
@@ -897,18 +891,8 @@ again:
 
 			/* the frame into the client's buffer; unsignaled:
 			   the WRITTEN behind it completes for both */
-			sges[n] = (struct ibv_sge){
-				.addr = (uintptr_t)rb->b.data,
-				.length = rb->b.len,
-				.lkey = rb->chunk->mr->lkey };
-			wrs[n] = (struct ibv_send_wr){
-				.wr_id = (uintptr_t)rb,
-				.sg_list = &sges[n],
-				.num_sge = 1,
-				.opcode = IBV_WR_RDMA_WRITE,
-				.wr.rdma = { .remote_addr = rb->raddr,
-					     .rkey = rb->rkey },
-			};
+			wr_fill(&wrs[n], &sges[n], rb, rb->b.data, rb->b.len,
+				IBV_WR_RDMA_WRITE, false);
 			n++;
 			msg_fill(c, rb, RDMA_MSG_WRITTEN);
 			c->sends_out++;
@@ -924,16 +908,8 @@ again:
 				bmsg(rb)->len = htole32(rb->rlen);
 		}
 		posted_add(c, rb);
-		sges[n] = (struct ibv_sge){ .addr = (uintptr_t)bmsg(rb),
-					    .length = len,
-					    .lkey = rb->chunk->mr->lkey };
-		wrs[n] = (struct ibv_send_wr){
-			.wr_id = (uintptr_t)rb,
-			.sg_list = &sges[n],
-			.num_sge = 1,
-			.opcode = IBV_WR_SEND,
-			.send_flags = IBV_SEND_SIGNALED,
-		};
+		wr_fill(&wrs[n], &sges[n], rb, bmsg(rb), len, IBV_WR_SEND,
+			true);
 		n++;
 	}
 	if (c->owed && c->credits >= 1 && n < POST_BATCH &&
@@ -943,17 +919,8 @@ again:
 		if (rb) {
 			msg_fill(c, rb, RDMA_MSG_CREDIT);
 			posted_add(c, rb);
-			sges[n] = (struct ibv_sge){
-				.addr = (uintptr_t)bmsg(rb),
-				.length = MSG_SZ,
-				.lkey = rb->chunk->mr->lkey };
-			wrs[n] = (struct ibv_send_wr){
-				.wr_id = (uintptr_t)rb,
-				.sg_list = &sges[n],
-				.num_sge = 1,
-				.opcode = IBV_WR_SEND,
-				.send_flags = IBV_SEND_SIGNALED,
-			};
+			wr_fill(&wrs[n], &sges[n], rb, bmsg(rb), MSG_SZ,
+				IBV_WR_SEND, true);
 			n++;
 		}
 	}
@@ -1716,19 +1683,14 @@ static int progress(struct rdma_xprt *t)
 static int rdma_poll(struct rfs_xprt *x, struct rfs_xev *ev, int max)
 {
 	struct rdma_xprt *t = RX(x);
-	int n = 0, rc;
+	int rc;
 
-	if (t->evq_n < (uint32_t)max) {
+	if (t->evq.n < (uint32_t)max) {
 		rc = progress(t);
 		if (rc < 0)
 			return rc;
 	}
-	while (n < max && t->evq_n) {
-		ev[n++] = t->evq[t->evq_head];
-		t->evq_head = (t->evq_head + 1) % t->evq_cap;
-		t->evq_n--;
-	}
-	return n;
+	return rfs_evq_reap(&t->evq, ev, max);
 }
 
 static int rdma_arm(struct rfs_xprt *x)
@@ -1739,8 +1701,8 @@ static int rdma_arm(struct rfs_xprt *x)
 	rdma_flush(x);
 	/* a short spin: a reply often arrives within microseconds */
 	do {
-		if (t->evq_n)
-			return (int)(t->evq_n > INT_MAX ? INT_MAX : t->evq_n);
+		if (t->evq.n)
+			return (int)(t->evq.n > INT_MAX ? INT_MAX : t->evq.n);
 		for (struct rdma_conn *c = t->conns; c; c = c->next)
 			conn_poll_cq(c);
 		rdma_flush(x);
@@ -1759,7 +1721,7 @@ static int rdma_arm(struct rfs_xprt *x)
 		conn_poll_cq(c);
 	}
 	rdma_flush(x);
-	return (int)(t->evq_n > INT_MAX ? INT_MAX : t->evq_n);
+	return (int)(t->evq.n > INT_MAX ? INT_MAX : t->evq.n);
 }
 
 static int rdma_wait_fd(const struct rfs_xprt *x)
@@ -1801,23 +1763,14 @@ static void conn_unlink(struct rdma_xprt *t, struct rdma_conn *c)
 	c->prev = c->next = NULL;
 }
 
+static void evq_put(void *ctx, struct rfs_buf *b)
+{
+	pool_put(ctx, container_of(b, struct rdma_buf, b));
+}
+
 static void evq_scrub(struct rdma_xprt *t, struct rdma_conn *c)
 {
-	uint32_t keep = 0;
-
-	for (uint32_t i = 0; i < t->evq_n; i++) {
-		struct rfs_xev e = t->evq[(t->evq_head + i) % t->evq_cap];
-
-		if (e.conn == (struct rfs_conn *)(void *)c) {
-			if (e.buf)
-				pool_put(t, container_of(e.buf,
-							 struct rdma_buf, b));
-			continue;
-		}
-		t->evq[(t->evq_head + keep) % t->evq_cap] = e;
-		keep++;
-	}
-	t->evq_n = keep;
+	rfs_evq_scrub(&t->evq, (struct rfs_conn *)(void *)c, evq_put, t);
 }
 
 static void rdma_conn_free(struct rfs_conn *cc)
@@ -1854,7 +1807,7 @@ static void rdma_fini(struct rfs_xprt *x)
 		conn_unlink(t, c);
 		free(c);
 	}
-	t->evq_n = 0;
+	t->evq.n = 0;
 	while (t->chunks) {
 		struct rdma_chunk *ch = t->chunks;
 
@@ -1869,7 +1822,7 @@ static void rdma_fini(struct rfs_xprt *x)
 	if (t->pd && ibv_dealloc_pd(t->pd))
 		rfs_warn("xprt: rdma: ibv_dealloc_pd: %s", strerror(errno));
 	free((void *)t->base.params.rdma_addr);
-	free(t->evq);
+	rfs_evq_free(&t->evq);
 	if (t->epfd >= 0 && close(t->epfd))
 		rfs_warn("xprt: rdma: close epoll fd: %s", strerror(errno));
 	free(t);

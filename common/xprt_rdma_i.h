@@ -52,6 +52,7 @@
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 
+#include "evq.h"
 #include "spin.h"
 #include "xprt_impl.h"
 
@@ -297,8 +298,7 @@ struct rdma_xprt {
 	uint8_t evil;			/* enum rdma_evil: test hook */
 	bool evil_fired;		/* its one bad message went out */
 
-	struct rfs_xev *evq;
-	uint32_t evq_cap, evq_head, evq_n;
+	struct rfs_evq evq;
 	struct rfs_xprt_stats st;
 };
 

@@ -57,6 +57,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "evq.h"
 #include "log.h"
 #include "proto.h"
 #include "spin.h"
@@ -128,8 +129,7 @@ struct shm_xprt {
 	int ep;
 	struct shm_conn *conns;
 	struct shm_conn *primary;	/* whose slab buf_get hands out */
-	struct rfs_xev *q;		/* events not reaped yet */
-	unsigned qcap, qhead, qn;
+	struct rfs_evq q;		/* events not reaped yet */
 	bool armed;
 	long long last_check;
 	long long spin_ns;
@@ -141,27 +141,12 @@ struct shm_xprt {
 static int ev_push(struct shm_xprt *x, int type, int status,
 		   struct shm_conn *c, struct rfs_buf *b)
 {
-	if (x->qn == x->qcap) {
-		unsigned ncap = x->qcap ? x->qcap * 2 : 256;
-		struct rfs_xev *nq = malloc(ncap * sizeof(*nq));
+	int rc = rfs_evq_push(&x->q, (enum rfs_xev_type)type, status,
+			      (struct rfs_conn *)(void *)c, b);
 
-		if (!nq) {
-			rfs_err_rl("xprt: shm: event queue: out of memory");
-			return -ENOMEM;
-		}
-		for (unsigned i = 0; i < x->qn; i++)
-			nq[i] = x->q[(x->qhead + i) % x->qcap];
-		free(x->q);
-		x->q = nq;
-		x->qcap = ncap;
-		x->qhead = 0;
-	}
-	x->q[(x->qhead + x->qn) % x->qcap] = (struct rfs_xev){
-		.type = type, .status = status,
-		.conn = (struct rfs_conn *)(void *)c, .buf = b,
-	};
-	x->qn++;
-	return 0;
+	if (rc)
+		rfs_err_rl("xprt: shm: event queue: out of memory");
+	return rc;
 }
 
 /* ---- conn lifetime ---------------------------------------------------- */
@@ -638,7 +623,6 @@ static void check_fds(struct shm_xprt *x)
 static int shm_poll(struct rfs_xprt *xp, struct rfs_xev *ev, int max)
 {
 	struct shm_xprt *x = (struct shm_xprt *)(void *)xp;
-	int n = 0;
 
 	if (x->armed) {
 		x->armed = false;
@@ -659,19 +643,12 @@ static int shm_poll(struct rfs_xprt *xp, struct rfs_xev *ev, int max)
 	}
 	for (struct shm_conn *c = x->conns; c; c = c->next)
 		conn_progress(c);
-	while (n < max && x->qn) {
-		ev[n] = x->q[x->qhead];
-		x->qhead = (x->qhead + 1) % x->qcap;
-		x->qn--;
-		if (ev[n].type)		/* 0: dropped by conn_free */
-			n++;
-	}
-	return n;
+	return rfs_evq_reap(&x->q, ev, max);
 }
 
 static bool any_work(struct shm_xprt *x)
 {
-	if (x->qn)
+	if (x->q.n)
 		return true;
 	for (struct shm_conn *c = x->conns; c; c = c->next)
 		if (conn_has_work(c))
@@ -1320,22 +1297,15 @@ static void shm_disconnect(struct rfs_conn *cp)
 	conn_progress(c);
 }
 
+static void drop_put(void *ctx, struct rfs_buf *b)
+{
+	shm_buf_put(ctx, b);
+}
+
 /* Events of a connection freed before its CONN_DOWN was reaped. */
 static void drop_events(struct shm_xprt *x, struct shm_conn *c)
 {
-	for (unsigned i = 0; i < x->qn; i++) {
-		struct rfs_xev *e = &x->q[(x->qhead + i) % x->qcap];
-		struct shm_buf *sb;
-
-		if (e->conn != (struct rfs_conn *)(void *)c || !e->type)
-			continue;
-		if (e->buf) {
-			sb = container_of(e->buf, struct shm_buf, b);
-			shm_buf_put((struct rfs_xprt *)(void *)x, e->buf);
-			(void)sb;
-		}
-		e->type = 0;
-	}
+	rfs_evq_scrub(&x->q, (struct rfs_conn *)(void *)c, drop_put, x);
 }
 
 static void shm_conn_free(struct rfs_conn *cp)
@@ -1388,7 +1358,7 @@ static void shm_fini(struct rfs_xprt *xp)
 		conn_destroy(c);
 	}
 	/* heap buffers handed out in events are the caller's; the rest */
-	free(x->q);
+	rfs_evq_free(&x->q);
 	if (x->ep >= 0)
 		close(x->ep);
 	free(x);

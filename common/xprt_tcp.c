@@ -52,6 +52,7 @@
 #include "addr.h"
 #include "log.h"
 #include "proto.h"
+#include "evq.h"
 #include "xprt_impl.h"
 
 #define STAGE_SIZE 16384u	/* per-connection staging area */
@@ -136,8 +137,7 @@ struct tcp_xprt {
 	unsigned ncls;
 
 	/* events waiting to be reaped: a growable ring */
-	struct rfs_xev *evq;
-	uint32_t evq_cap, evq_head, evq_n;
+	struct rfs_evq evq;
 
 	struct rfs_xprt_stats st;
 };
@@ -245,28 +245,8 @@ static void tcp_buf_put(struct rfs_xprt *x, struct rfs_buf *b)
 static int ev_push(struct tcp_xprt *t, enum rfs_xev_type type, int status,
 		   struct tcp_conn *c, struct tcp_buf *tb)
 {
-	struct rfs_xev *e;
-
-	if (t->evq_n == t->evq_cap) {
-		uint32_t ncap = t->evq_cap ? t->evq_cap * 2 : 256;
-		struct rfs_xev *n = malloc(ncap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		for (uint32_t i = 0; i < t->evq_n; i++)
-			n[i] = t->evq[(t->evq_head + i) % t->evq_cap];
-		free(t->evq);
-		t->evq = n;
-		t->evq_cap = ncap;
-		t->evq_head = 0;
-	}
-	e = &t->evq[(t->evq_head + t->evq_n) % t->evq_cap];
-	e->type = type;
-	e->status = status;
-	e->conn = (struct rfs_conn *)(void *)c;
-	e->buf = tb ? &tb->b : NULL;
-	t->evq_n++;
-	return 0;
+	return rfs_evq_push(&t->evq, type, status,
+			    (struct rfs_conn *)(void *)c, tb ? &tb->b : NULL);
 }
 
 /*
@@ -742,7 +722,7 @@ static int tcp_poll(struct rfs_xprt *x, struct rfs_xev *ev, int max)
 	int n = 0;
 
 	tcp_flush(x);
-	if (t->evq_n < (uint32_t)max) {
+	if (t->evq.n < (uint32_t)max) {
 		int k;
 
 		t->st.syscalls++;
@@ -766,11 +746,7 @@ static int tcp_poll(struct rfs_xprt *x, struct rfs_xev *ev, int max)
 		/* replies queued by completions go out in the same pass */
 		tcp_flush(x);
 	}
-	while (n < max && t->evq_n) {
-		ev[n++] = t->evq[t->evq_head];
-		t->evq_head = (t->evq_head + 1) % t->evq_cap;
-		t->evq_n--;
-	}
+	n = rfs_evq_reap(&t->evq, ev, max);
 	return n;
 }
 
@@ -779,7 +755,7 @@ static int tcp_arm(struct rfs_xprt *x)
 	struct tcp_xprt *t = TX(x);
 
 	tcp_flush(x);
-	return (int)(t->evq_n > INT_MAX ? INT_MAX : t->evq_n);
+	return (int)(t->evq.n > INT_MAX ? INT_MAX : t->evq.n);
 }
 
 static int tcp_wait_fd(const struct rfs_xprt *x)
@@ -900,24 +876,15 @@ static void conn_destroy(struct tcp_xprt *t, struct tcp_conn *c)
 	free(c);
 }
 
+static void evq_put(void *ctx, struct rfs_buf *b)
+{
+	pool_put(ctx, container_of(b, struct tcp_buf, b));
+}
+
 /* Remove every pending event naming c, returning its buffers. */
 static void evq_scrub(struct tcp_xprt *t, struct tcp_conn *c)
 {
-	uint32_t keep = 0;
-
-	for (uint32_t i = 0; i < t->evq_n; i++) {
-		struct rfs_xev e = t->evq[(t->evq_head + i) % t->evq_cap];
-
-		if (e.conn == (struct rfs_conn *)(void *)c) {
-			if (e.buf)
-				pool_put(t, container_of(e.buf, struct tcp_buf,
-							 b));
-			continue;
-		}
-		t->evq[(t->evq_head + keep) % t->evq_cap] = e;
-		keep++;
-	}
-	t->evq_n = keep;
+	rfs_evq_scrub(&t->evq, (struct rfs_conn *)(void *)c, evq_put, t);
 }
 
 static void tcp_conn_free(struct rfs_conn *cc)
@@ -962,7 +929,7 @@ static void tcp_fini(struct rfs_xprt *x)
 		zombie_close(t, t->zombies);
 	while (t->all_bufs)
 		buf_destroy(t, t->all_bufs);
-	free(t->evq);
+	rfs_evq_free(&t->evq);
 	if (t->epfd >= 0 && close(t->epfd))
 		rfs_warn("xprt: tcp: close epoll fd: %s", strerror(errno));
 	free(t);

@@ -49,6 +49,7 @@
 #include "addr.h"
 #include "log.h"
 #include "proto.h"
+#include "evq.h"
 #include "xprt_impl.h"
 
 #define SQ_ENTRIES 256u
@@ -166,11 +167,6 @@ struct uconn {
 	char desc[160];
 };
 
-struct evq {
-	struct rfs_xev *v;
-	unsigned head, count, cap;
-};
-
 struct uctx {
 	struct rfs_xprt_base base;
 	struct io_uring ring;
@@ -189,7 +185,7 @@ struct uctx {
 	struct uconn *conns;
 	struct uconn *dirty;
 	bool orphans;			/* orphans to free */
-	struct evq evq;
+	struct rfs_evq evq;
 	struct rfs_xprt_stats st;
 };
 
@@ -215,41 +211,10 @@ static struct ubuf *UB(struct rfs_buf *b)
 
 /* ---- event queue ------------------------------------------------------ */
 
-static int evq_push(struct evq *q, enum rfs_xev_type type, int status,
+static int evq_push(struct rfs_evq *q, enum rfs_xev_type type, int status,
 		    struct uconn *c, struct rfs_buf *b)
 {
-	struct rfs_xev *e;
-
-	if (q->count == q->cap) {
-		unsigned ncap = q->cap ? q->cap * 2 : 64;
-		struct rfs_xev *nv = malloc(ncap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		for (unsigned i = 0; i < q->count; i++)
-			nv[i] = q->v[(q->head + i) % q->cap];
-		free(q->v);
-		q->v = nv;
-		q->cap = ncap;
-		q->head = 0;
-	}
-	e = &q->v[(q->head + q->count) % q->cap];
-	e->type = type;
-	e->status = status;
-	e->conn = (struct rfs_conn *)(void *)c;
-	e->buf = b;
-	q->count++;
-	return 0;
-}
-
-static bool evq_pop(struct evq *q, struct rfs_xev *out)
-{
-	if (!q->count)
-		return false;
-	*out = q->v[q->head];
-	q->head = (q->head + 1) % q->cap;
-	q->count--;
-	return true;
+	return rfs_evq_push(q, type, status, (struct rfs_conn *)(void *)c, b);
 }
 
 /* ---- buffer pool ------------------------------------------------------ */
@@ -423,26 +388,18 @@ static void conn_unlink_free(struct uctx *x, struct uconn *c)
 	free(c);
 }
 
+static void evq_put(void *ctx, struct rfs_buf *b)
+{
+	struct uctx *x = ctx;
+
+	x->st.bufs_out--;
+	pool_put(x, UB(b));
+}
+
 /* Drop the queued events naming c (it is being freed), with buffers. */
 static void evq_scrub(struct uctx *x, struct uconn *c)
 {
-	struct evq *q = &x->evq;
-	unsigned keep = 0;
-
-	for (unsigned i = 0; i < q->count; i++) {
-		struct rfs_xev e = q->v[(q->head + i) % q->cap];
-
-		if (e.conn == (struct rfs_conn *)(void *)c) {
-			if (e.buf) {
-				x->st.bufs_out--;
-				pool_put(x, UB(e.buf));
-			}
-			continue;
-		}
-		q->v[(q->head + keep) % q->cap] = e;
-		keep++;
-	}
-	q->count = keep;
+	rfs_evq_scrub(&x->evq, (struct rfs_conn *)(void *)c, evq_put, x);
 }
 
 static void release_send(struct uctx *x, struct ubuf *ub, struct uconn *c)
@@ -1131,7 +1088,7 @@ static int uring_poll(struct rfs_xprt *xp, struct rfs_xev *ev, int max)
 	bool entered = false;
 	int n = 0;
 
-	while (x->evq.count < (unsigned)max) {
+	while (x->evq.n < (unsigned)max) {
 		if (reap(x))
 			continue;
 		if (entered || !taskrun_pending(x))
@@ -1148,7 +1105,7 @@ static int uring_poll(struct rfs_xprt *xp, struct rfs_xev *ev, int max)
 	push_dirty(x);
 	submit(x);
 	free_orphans(x);
-	while (n < max && evq_pop(&x->evq, &ev[n]))
+	while (n < max && rfs_evq_pop(&x->evq, &ev[n]))
 		n++;
 	return n;
 }
@@ -1168,7 +1125,7 @@ static int uring_arm(struct rfs_xprt *xp)
 
 	if (rc)
 		return rc;
-	if (x->evq.count || io_uring_cq_ready(&x->ring) || x->dirty ||
+	if (x->evq.n || io_uring_cq_ready(&x->ring) || x->dirty ||
 	    taskrun_pending(x))
 		return 1;
 	return 0;
@@ -1536,7 +1493,7 @@ static void drain(struct uctx *x)
 		while (reap(x))
 			;
 		/* nobody will poll these any more */
-		while (evq_pop(&x->evq, &e)) {
+		while (rfs_evq_pop(&x->evq, &e)) {
 			if (e.buf) {
 				x->st.bufs_out--;
 				pool_put(x, UB(e.buf));
@@ -1573,7 +1530,7 @@ static void uring_fini(struct rfs_xprt *xp)
 		munmap(x->br, x->br_map_len);
 	free(x->br_mem);
 	pool_destroy(x);
-	free(x->evq.v);
+	rfs_evq_free(&x->evq);
 	free(x);
 }
 
