@@ -286,13 +286,13 @@ _Static_assert(sizeof(struct rfs_paths_rep) == 16, "rfs_paths_rep");
 /* STATS: empty request; reply is a struct rfs_stats_rep */
 struct rfs_stats_rep {
 	uint64_t uptime_ns;
-	uint64_t sessions;
-	uint64_t connections;
+	uint64_t sessions;	/* open now */
+	uint64_t connections;	/* accepted since start; the rest too */
 	uint64_t requests;
-	uint64_t errors;
+	uint64_t errors;	/* requests answered with an error */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
-	uint64_t nodes;
+	uint64_t nodes;		/* in the node cache now */
 };
 _Static_assert(sizeof(struct rfs_stats_rep) == 64, "rfs_stats_rep");
 
