@@ -20,18 +20,22 @@
 #include "ringfs_proto.h"
 #include "xprt_impl.h"
 
-/* The transports this build has, in order of preference. */
+/*
+ * The transports this build has, in order of preference for
+ * transport=auto: same-host bypass, then RDMA, then the io_uring stream,
+ * then plain sockets.  Callers choose by capability (rfs_xprt_pick).
+ */
 static const struct rfs_xprt_ops *const xprt_table[] = {
-	&rfs_xprt_tcp_ops,
-#if HAVE_URING
-	&rfs_xprt_uring_ops,
-#endif
 #if HAVE_SHM
 	&rfs_xprt_shm_ops,
 #endif
 #if HAVE_RDMA
 	&rfs_xprt_rdma_ops,
 #endif
+#if HAVE_URING
+	&rfs_xprt_uring_ops,
+#endif
+	&rfs_xprt_tcp_ops,
 };
 #define XPRT_N (sizeof(xprt_table) / sizeof(xprt_table[0]))
 
@@ -67,7 +71,7 @@ bool rfs_xprt_is_built(const char *name)
 	if (!name)
 		return false;
 	for (size_t i = 0; i < XPRT_N; i++)
-		if (!strcmp(xprt_table[i]->name, name))
+		if (!strcmp(xprt_table[i]->desc.name, name))
 			return true;
 	return false;
 }
@@ -103,7 +107,7 @@ int rfs_xprt_open(const char *name, const struct rfs_xprt_params *p,
 	if (!name)
 		return -EINVAL;
 	for (size_t i = 0; i < XPRT_N; i++)
-		if (!strcmp(xprt_table[i]->name, name))
+		if (!strcmp(xprt_table[i]->desc.name, name))
 			ops = xprt_table[i];
 	if (!ops) {
 		for (size_t i = 0;
@@ -148,12 +152,35 @@ void rfs_xprt_close(struct rfs_xprt *x)
 
 const char *rfs_xprt_name(const struct rfs_xprt *x)
 {
-	return xops(x)->name;
+	return xops(x)->desc.name;
 }
 
 unsigned rfs_xprt_flags(const struct rfs_xprt *x)
 {
-	return xops(x)->flags;
+	return xops(x)->desc.flags;
+}
+
+const struct rfs_xprt_desc *rfs_xprt_at(size_t i)
+{
+	return i < XPRT_N ? &xprt_table[i]->desc : NULL;
+}
+
+const struct rfs_xprt_desc *rfs_xprt_find(const char *name)
+{
+	if (!name)
+		return NULL;
+	for (size_t i = 0; i < XPRT_N; i++)
+		if (!strcmp(xprt_table[i]->desc.name, name))
+			return &xprt_table[i]->desc;
+	return NULL;
+}
+
+const char *rfs_xprt_pick(unsigned flags)
+{
+	for (size_t i = 0; i < XPRT_N; i++)
+		if ((xprt_table[i]->desc.flags & flags) == flags)
+			return xprt_table[i]->desc.name;
+	return NULL;
 }
 
 static long long now_ms(void)
@@ -248,7 +275,7 @@ int rfs_xprt_connect(struct rfs_xprt *x, const struct rfs_addr *a,
 	rc = xops(x)->adopt(x, fd, out);
 	if (rc) {
 		rfs_err("xprt: %s: adopt connection to %s: %s",
-			xops(x)->name, a->text, strerror(-rc));
+			xops(x)->desc.name, a->text, strerror(-rc));
 		close(fd);
 	}
 	return rc;
@@ -282,7 +309,7 @@ const char *rfs_xprt_sniff(const void *first4, const char *stream)
 	for (size_t i = 0; i < XPRT_N; i++)
 		if (xprt_table[i]->setup_magic &&
 		    xprt_table[i]->setup_magic == m)
-			return xprt_table[i]->name;
+			return xprt_table[i]->desc.name;
 	return NULL;
 }
 
@@ -313,7 +340,7 @@ const char *rfs_conn_desc(const struct rfs_conn *c)
 	if (!c)
 		return "(no conn)";
 	if (!cops(c)->conn_desc)
-		return cops(c)->name;
+		return cops(c)->desc.name;
 	return cops(c)->conn_desc(c);
 }
 
@@ -335,6 +362,14 @@ int rfs_xprt_send(struct rfs_conn *c, struct rfs_buf *b, unsigned flags)
 	if (!cops(c)->send)
 		return -EOPNOTSUPP;
 	return cops(c)->send(c, b, flags);
+}
+
+int rfs_xprt_send_expect(struct rfs_conn *c, struct rfs_buf *b,
+			 unsigned flags, uint32_t reply_max)
+{
+	if (cops(c)->send_expect)
+		return cops(c)->send_expect(c, b, flags, reply_max);
+	return rfs_xprt_send(c, b, flags);
 }
 
 int rfs_xprt_flush(struct rfs_xprt *x)

@@ -98,7 +98,38 @@ const char *rfs_xprt_name(const struct rfs_xprt *x);
  * never call setfsuid/setfsgid/setgroups.  rdma has it.
  */
 #define RFS_XPRT_F_CRED_BOUND (1u << 0)
+/*
+ * Capabilities: what a transport is, so that callers choose and treat
+ * transports by what they can do, never by name.
+ *
+ * RFS_XPRT_F_STREAM: frames travel on the phase-1 byte stream itself
+ * (tcp, uring speak the same stream); a server's stream driver.
+ * RFS_XPRT_F_LOCAL: same host only; needs a Unix socket to set up (shm).
+ * RFS_XPRT_F_RDMA_ADDR: needs an RDMA-capable address on both ends (the
+ * server's --listen-rdma, a local RDMA device).
+ * RFS_XPRT_F_NO_FORK: a context holds state that a fork()ed child must
+ * not inherit; a probe connection runs in a child process (rdma: verbs
+ * objects pinned to the process).
+ */
+#define RFS_XPRT_F_STREAM (1u << 1)
+#define RFS_XPRT_F_LOCAL (1u << 2)
+#define RFS_XPRT_F_RDMA_ADDR (1u << 3)
+#define RFS_XPRT_F_NO_FORK (1u << 4)
 unsigned rfs_xprt_flags(const struct rfs_xprt *x);
+
+/*
+ * The registry, in order of preference for transport=auto (most
+ * preferred first): i from 0 until NULL.  Only transports this build has.
+ */
+struct rfs_xprt_desc {
+	const char *name;
+	unsigned flags;		/* RFS_XPRT_F_* */
+};
+const struct rfs_xprt_desc *rfs_xprt_at(size_t i);
+/* The registry row of `name`, NULL when not built. */
+const struct rfs_xprt_desc *rfs_xprt_find(const char *name);
+/* The most preferred built transport with all of `flags` (stream: uring). */
+const char *rfs_xprt_pick(unsigned flags);
 
 /* Names of the transports built, space separated ("tcp uring"). */
 const char *rfs_xprt_built(void);
@@ -183,6 +214,14 @@ void rfs_xprt_buf_put(struct rfs_xprt *x, struct rfs_buf *b);
  * a dead connection) the buffer is returned to the pool all the same.
  */
 int rfs_xprt_send(struct rfs_conn *c, struct rfs_buf *b, unsigned flags);
+/*
+ * The same, with a hint: the caller expects a reply of up to reply_max
+ * bytes (whole frame) to this request.  A transport that can place the
+ * reply in memory the caller prepared (rdma: the server RDMA-WRITEs it)
+ * uses it; others ignore it.  reply_max 0 means no hint (rfs_xprt_send).
+ */
+int rfs_xprt_send_expect(struct rfs_conn *c, struct rfs_buf *b,
+			 unsigned flags, uint32_t reply_max);
 
 /* Push queued sends to the kernel now (sends are batched until then). */
 int rfs_xprt_flush(struct rfs_xprt *x);

@@ -11,7 +11,8 @@
 #include "xprt.h"
 
 struct rfs_xprt_ops {
-	const char *name;
+	/* registry row: name and capabilities (RFS_XPRT_F_*) */
+	struct rfs_xprt_desc desc;
 	/* allocate the context; fini works after a partial init */
 	int (*init)(const struct rfs_xprt_params *p, struct rfs_xprt **out);
 	void (*fini)(struct rfs_xprt *x);
@@ -23,8 +24,6 @@ struct rfs_xprt_ops {
 	 * are a frame header (RFS_MAGIC).
 	 */
 	uint32_t setup_magic;
-	/* RFS_XPRT_F_* (xprt.h) */
-	unsigned flags;
 	/* active side: we connected this socket */
 	int (*adopt)(struct rfs_xprt *x, int fd, struct rfs_conn **out);
 	/* passive side: we accepted it; NULL means the same as adopt */
@@ -35,6 +34,9 @@ struct rfs_xprt_ops {
 	struct rfs_buf *(*buf_get)(struct rfs_xprt *x, uint32_t size);
 	void (*buf_put)(struct rfs_xprt *x, struct rfs_buf *b);
 	int (*send)(struct rfs_conn *c, struct rfs_buf *b, unsigned flags);
+	/* send with a reply-size hint; NULL: send, hint ignored */
+	int (*send_expect)(struct rfs_conn *c, struct rfs_buf *b, unsigned flags,
+			   uint32_t reply_max);
 	int (*flush)(struct rfs_xprt *x);
 	int (*poll)(struct rfs_xprt *x, struct rfs_xev *ev, int max);
 	int (*arm)(struct rfs_xprt *x);

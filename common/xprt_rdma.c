@@ -1894,11 +1894,12 @@ static void rdma_stats(const struct rfs_xprt *x, struct rfs_xprt_stats *s)
 }
 
 const struct rfs_xprt_ops rfs_xprt_rdma_ops = {
-	.name = "rdma",
+	.desc = { .name = "rdma",
+		  .flags = RFS_XPRT_F_CRED_BOUND | RFS_XPRT_F_RDMA_ADDR |
+			 RFS_XPRT_F_NO_FORK },
 	.init = rdma_init,
 	.fini = rdma_fini,
 	.setup_magic = RDMA_SETUP_MAGIC,
-	.flags = RFS_XPRT_F_CRED_BOUND,
 	.adopt = rfs_rdma_adopt,
 	.accept = rfs_rdma_accept,
 	.disconnect = rdma_close_conn,

@@ -1405,7 +1405,8 @@ static void shm_stats(const struct rfs_xprt *xp, struct rfs_xprt_stats *s)
 }
 
 const struct rfs_xprt_ops rfs_xprt_shm_ops = {
-	.name = "shm",
+	.desc = { .name = "shm",
+		  .flags = RFS_XPRT_F_LOCAL },
 	.init = shm_init,
 	.fini = shm_fini,
 	.setup_magic = RFS_SHM_MAGIC,

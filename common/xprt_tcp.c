@@ -980,7 +980,8 @@ static void tcp_stats(const struct rfs_xprt *x, struct rfs_xprt_stats *s)
 }
 
 const struct rfs_xprt_ops rfs_xprt_tcp_ops = {
-	.name = "tcp",
+	.desc = { .name = "tcp",
+		  .flags = RFS_XPRT_F_STREAM },
 	.init = tcp_init,
 	.fini = tcp_fini,
 	.adopt = tcp_adopt,

@@ -1535,7 +1535,8 @@ static void uring_fini(struct rfs_xprt *xp)
 }
 
 const struct rfs_xprt_ops rfs_xprt_uring_ops = {
-	.name = "uring",
+	.desc = { .name = "uring",
+		  .flags = RFS_XPRT_F_STREAM },
 	.init = uring_init,
 	.fini = uring_fini,
 	.adopt = uring_adopt,
