@@ -20,7 +20,6 @@
 
 #define NSEC_PER_SEC 1000000000u
 #define ERRNO_MAX 4095		/* status range of an error reply */
-#define PING_MAX 65536u
 #define MSG_MIN 4096u		/* smallest max_msg a peer may announce */
 #define SEEK_WHENCE_MAX 4	/* SEEK_SET .. SEEK_HOLE */
 #define ACCESS_KNOWN 7u		/* R_OK | W_OK | X_OK */
@@ -79,6 +78,7 @@ static uint32_t round8(uint32_t n)
 
 int rfs_proto_check_hdr(const struct rfs_hdr *h, uint32_t max_msg)
 {
+	const struct rfs_opinfo *oi;
 	uint32_t limit;
 
 	if (h->magic != RFS_MAGIC)
@@ -87,7 +87,8 @@ int rfs_proto_check_hdr(const struct rfs_hdr *h, uint32_t max_msg)
 		return -EPROTONOSUPPORT;
 	if (h->flags & ~RFS_HF_KNOWN)
 		return -EPROTO;
-	if (!rfs_proto_op_known(h->opcode))
+	oi = rfs_op_info(h->opcode);
+	if (!oi)
 		return -EPROTO;
 	if (h->flags & RFS_HF_REPLY) {
 		if (h->status > 0 || h->status < -ERRNO_MAX)
@@ -95,7 +96,7 @@ int rfs_proto_check_hdr(const struct rfs_hdr *h, uint32_t max_msg)
 		if (h->flags & RFS_HF_REPLAY)
 			return -EPROTO;
 		/* the server never answers a forget */
-		if (h->opcode == RFS_OP_FORGET)
+		if (oi->flags & RFS_OPF_NO_REPLY)
 			return -EPROTO;
 		if ((h->flags & RFS_HF_UNKNOWN_NODE) && h->status != -ESTALE)
 			return -EPROTO;
@@ -643,106 +644,101 @@ static int dec_lock(struct rd *r, uint16_t op, struct rfs_req_view *v)
 	return 0;
 }
 
-/* ops whose payload is exactly one fixed struct */
-static int dec_fixed(struct rd *r, uint16_t op, struct rfs_req_view *v)
+/* exactly the op's struct (its optab req_size), nothing to check */
+static int dec_fixed(struct rd *r, const struct rfs_opinfo *oi,
+		     struct rfs_req_view *v)
 {
-	const void *q;
-	uint32_t n;
+	v->fixed = rd_take(r, oi->req_size);
+	return v->fixed && rd_done(r) ? 0 : -EPROTO;
+}
 
-	switch (op) {
-	case RFS_OP_ATTACH:
-		n = sizeof(struct rfs_attach_req);
-		break;
-	case RFS_OP_GETATTR:
-	case RFS_OP_READLINK:
-	case RFS_OP_STATFS:
-		n = sizeof(struct rfs_node_req);
-		break;
-	case RFS_OP_OPEN:
-	case RFS_OP_OPENDIR:
-		n = sizeof(struct rfs_open_req);
-		break;
-	case RFS_OP_FLUSH:
-	case RFS_OP_RELEASE:
-	case RFS_OP_RELEASEDIR:
-	case RFS_OP_FSYNC:
-	case RFS_OP_FSYNCDIR:
-		n = sizeof(struct rfs_fh_req);
-		break;
-	case RFS_OP_ACCESS:
-		n = sizeof(struct rfs_access_req);
-		break;
-	case RFS_OP_FALLOCATE:
-		n = sizeof(struct rfs_fallocate_req);
-		break;
-	case RFS_OP_COPY_FILE_RANGE:
-		n = sizeof(struct rfs_copy_req);
-		break;
-	case RFS_OP_LSEEK:
-		n = sizeof(struct rfs_lseek_req);
-		break;
-	default:
+/* the same, and the struct starts with a node id (rfs_node_req, ...) */
+static int dec_node(struct rd *r, const struct rfs_opinfo *oi,
+		    struct rfs_req_view *v)
+{
+	if (oi->req_size < sizeof(uint64_t) || dec_fixed(r, oi, v) ||
+	    !node_ok(*(const uint64_t *)v->fixed))
 		return -EPROTO;
-	}
-	q = rd_take(r, n);
-	if (!q || !rd_done(r))
+	return 0;
+}
+
+static int dec_fh(struct rd *r, struct rfs_req_view *v)
+{
+	const struct rfs_fh_req *q;
+
+	if (!TAKE(r, q) || !rd_done(r) || !node_ok(q->nodeid))
+		return -EPROTO;
+	if (q->flags & ~(RFS_FSYNC_DATASYNC | RFS_RELEASE_FLOCK_UNLOCK))
 		return -EPROTO;
 	v->fixed = q;
+	return 0;
+}
 
-	/* every one of these names a node first */
-	if (op != RFS_OP_ATTACH && !node_ok(*(const uint64_t *)q))
+static int dec_access(struct rd *r, struct rfs_req_view *v)
+{
+	const struct rfs_access_req *q;
+
+	if (!TAKE(r, q) || !rd_done(r) || !node_ok(q->nodeid))
 		return -EPROTO;
-	switch (op) {
-	case RFS_OP_FLUSH:
-	case RFS_OP_RELEASE:
-	case RFS_OP_RELEASEDIR:
-	case RFS_OP_FSYNC:
-	case RFS_OP_FSYNCDIR: {
-		const struct rfs_fh_req *f = q;
+	if (q->mask & ~ACCESS_KNOWN)
+		return -EPROTO;
+	v->fixed = q;
+	return 0;
+}
 
-		if (f->flags & ~(RFS_FSYNC_DATASYNC | RFS_RELEASE_FLOCK_UNLOCK))
-			return -EPROTO;
-		break;
-	}
-	case RFS_OP_ACCESS: {
-		const struct rfs_access_req *a = q;
+static int dec_fallocate(struct rd *r, struct rfs_req_view *v)
+{
+	const struct rfs_fallocate_req *q;
 
-		if (a->mask & ~ACCESS_KNOWN)
-			return -EPROTO;
-		break;
-	}
-	case RFS_OP_FALLOCATE: {
-		const struct rfs_fallocate_req *f = q;
+	if (!TAKE(r, q) || !rd_done(r) || !node_ok(q->nodeid))
+		return -EPROTO;
+	if (!off_ok(q->offset) || !off_ok(q->length) ||
+	    q->length > (uint64_t)INT64_MAX - q->offset)
+		return -EPROTO;
+	v->fixed = q;
+	return 0;
+}
 
-		if (!off_ok(f->offset) || !off_ok(f->length) ||
-		    f->length > (uint64_t)INT64_MAX - f->offset)
-			return -EPROTO;
-		break;
-	}
-	case RFS_OP_COPY_FILE_RANGE: {
-		const struct rfs_copy_req *c = q;
+static int dec_copy(struct rd *r, struct rfs_req_view *v)
+{
+	const struct rfs_copy_req *q;
 
-		if (!node_ok(c->nodeid_out) || !off_ok(c->off_in) ||
-		    !off_ok(c->off_out))
-			return -EPROTO;
-		break;
-	}
-	case RFS_OP_LSEEK: {
-		const struct rfs_lseek_req *l = q;
+	if (!TAKE(r, q) || !rd_done(r) || !node_ok(q->nodeid_in))
+		return -EPROTO;
+	if (!node_ok(q->nodeid_out) || !off_ok(q->off_in) ||
+	    !off_ok(q->off_out))
+		return -EPROTO;
+	v->fixed = q;
+	return 0;
+}
 
-		if (l->whence > SEEK_WHENCE_MAX)
-			return -EPROTO;
-		break;
-	}
-	default:
-		break;
-	}
+static int dec_lseek(struct rd *r, struct rfs_req_view *v)
+{
+	const struct rfs_lseek_req *q;
+
+	if (!TAKE(r, q) || !rd_done(r) || !node_ok(q->nodeid))
+		return -EPROTO;
+	if (q->whence > SEEK_WHENCE_MAX)
+		return -EPROTO;
+	v->fixed = q;
+	return 0;
+}
+
+/* opaque bytes (PING), as many as the op's optab req_max */
+static int dec_bytes(struct rd *r, const struct rfs_opinfo *oi,
+		     struct rfs_req_view *v)
+{
+	if (r->len > oi->req_max)
+		return -EPROTO;
+	v->data = r->p;
+	v->data_len = r->len;
 	return 0;
 }
 
 int rfs_proto_decode_req(const struct rfs_hdr *h, const void *payload,
 			 struct rfs_req_view *v)
 {
+	const struct rfs_opinfo *oi = rfs_op_info(h->opcode);
 	struct rd r;
 	uint16_t op = h->opcode;
 
@@ -755,58 +751,59 @@ int rfs_proto_decode_req(const struct rfs_hdr *h, const void *payload,
 	/* our invariant (transports align frames), not the peer's fault */
 	if (h->len && ((uintptr_t)payload & 7))
 		return -EINVAL;
+	if (!oi)
+		return -EPROTO;
 	rd_init(&r, payload, h->len);
 
-	switch (op) {
-	case RFS_OP_HELLO:
-		return dec_hello(&r, v);
-	case RFS_OP_AUTH:
-		return dec_auth(&r, v);
-	case RFS_OP_PING:
-		if (h->len > PING_MAX)
-			return -EPROTO;
-		v->data = payload;
-		v->data_len = h->len;
-		return 0;
-	case RFS_OP_BYE:
-	case RFS_OP_STATS:
-	case RFS_OP_PATHS:
+	/* by the body's shape (optab.h); no default: -Wswitch checks */
+	switch ((enum rfs_req_body)oi->req) {
+	case RFS_RQ_NONE:
+	case RFS_RQ_MAX_:
+		break;
+	case RFS_RQ_EMPTY:
 		return h->len == 0 ? 0 : -EPROTO;
-	case RFS_OP_RESOLVE:
+	case RFS_RQ_BYTES:
+		return dec_bytes(&r, oi, v);
+	case RFS_RQ_FIXED:
+		return dec_fixed(&r, oi, v);
+	case RFS_RQ_NODE:
+		return dec_node(&r, oi, v);
+	case RFS_RQ_HELLO:
+		return dec_hello(&r, v);
+	case RFS_RQ_AUTH:
+		return dec_auth(&r, v);
+	case RFS_RQ_RESOLVE:
 		return dec_resolve(&r, v);
-	case RFS_OP_LOOKUP:
-	case RFS_OP_UNLINK:
-	case RFS_OP_RMDIR:
+	case RFS_RQ_NAME:
 		return dec_name(&r, v);
-	case RFS_OP_FORGET:
+	case RFS_RQ_FORGET:
 		return dec_forget(&r, v);
-	case RFS_OP_SETATTR:
+	case RFS_RQ_SETATTR:
 		return dec_setattr(&r, v);
-	case RFS_OP_SYMLINK:
-	case RFS_OP_MKNOD:
-	case RFS_OP_MKDIR:
-	case RFS_OP_CREATE:
+	case RFS_RQ_MAKE:
 		return dec_make(&r, op, v);
-	case RFS_OP_RENAME:
+	case RFS_RQ_RENAME:
 		return dec_rename(&r, v);
-	case RFS_OP_LINK:
+	case RFS_RQ_LINK:
 		return dec_link(&r, v);
-	case RFS_OP_READ:
-	case RFS_OP_WRITE:
-	case RFS_OP_READDIRPLUS:
+	case RFS_RQ_IO:
 		return dec_io(&r, op, v);
-	case RFS_OP_SETXATTR:
-	case RFS_OP_GETXATTR:
-	case RFS_OP_LISTXATTR:
-	case RFS_OP_REMOVEXATTR:
+	case RFS_RQ_FH:
+		return dec_fh(&r, v);
+	case RFS_RQ_ACCESS:
+		return dec_access(&r, v);
+	case RFS_RQ_XATTR:
 		return dec_xattr(&r, op, v);
-	case RFS_OP_GETLK:
-	case RFS_OP_SETLK:
-	case RFS_OP_FLOCK:
+	case RFS_RQ_LOCK:
 		return dec_lock(&r, op, v);
-	default:
-		return dec_fixed(&r, op, v);
+	case RFS_RQ_FALLOCATE:
+		return dec_fallocate(&r, v);
+	case RFS_RQ_COPY:
+		return dec_copy(&r, v);
+	case RFS_RQ_LSEEK:
+		return dec_lseek(&r, v);
 	}
+	return -EPROTO;
 }
 
 /* ---- replies ----------------------------------------------------------- */
@@ -872,17 +869,23 @@ int rfs_proto_dirent_next(const void *payload, uint32_t len, uint32_t *pos,
 	return 1;
 }
 
-static int rep_readdir(const void *payload, uint32_t len)
+/* READDIRPLUS records, up to the op's optab rep_max bytes */
+static int rep_dirents(struct rd *r, const struct rfs_opinfo *oi,
+		       struct rfs_rep_view *v)
 {
 	struct rfs_dirent_view dv;
 	uint32_t pos = 0;
 	int ret;
 
-	if (len > RFS_IO_MAX)
+	if (r->len > oi->rep_max)
 		return -EPROTO;
-	while ((ret = rfs_proto_dirent_next(payload, len, &pos, &dv)) > 0)
+	while ((ret = rfs_proto_dirent_next(r->p, r->len, &pos, &dv)) > 0)
 		;
-	return ret;
+	if (ret)
+		return -EPROTO;
+	v->data = r->p;
+	v->data_len = r->len;
+	return 0;
 }
 
 static int rep_error(const struct rfs_hdr *h, struct rd *r,
@@ -943,28 +946,24 @@ static int rep_create(struct rd *r, struct rfs_rep_view *v)
 	return 0;
 }
 
-static int rep_data(struct rd *r, uint16_t op, struct rfs_rep_view *v)
+/* opaque bytes (PING, READ), up to the op's optab rep_max */
+static int rep_bytes(struct rd *r, const struct rfs_opinfo *oi,
+		     struct rfs_rep_view *v)
 {
-	uint32_t n = r->len;
-
-	switch (op) {
-	case RFS_OP_PING:
-		if (n > PING_MAX)
-			return -EPROTO;
-		break;
-	case RFS_OP_READ:
-		if (n > RFS_IO_MAX)
-			return -EPROTO;
-		break;
-	case RFS_OP_READLINK:
-		if (check_target((const char *)r->p, n))
-			return -EPROTO;
-		break;
-	default:
+	if (r->len > oi->rep_max)
 		return -EPROTO;
-	}
 	v->data = r->p;
-	v->data_len = n;
+	v->data_len = r->len;
+	return 0;
+}
+
+/* READLINK: the target itself */
+static int rep_target(struct rd *r, struct rfs_rep_view *v)
+{
+	if (check_target((const char *)r->p, r->len))
+		return -EPROTO;
+	v->data = r->p;
+	v->data_len = r->len;
 	return 0;
 }
 
@@ -1007,108 +1006,75 @@ static int rep_xattr(struct rd *r, struct rfs_rep_view *v)
 	return 0;
 }
 
-/* replies that are exactly one fixed struct, or nothing */
-static int rep_fixed(struct rd *r, uint16_t op, struct rfs_rep_view *v)
+/* exactly the op's reply struct (its optab rep_size) */
+static const void *take_rep(struct rd *r, const struct rfs_opinfo *oi,
+			    struct rfs_rep_view *v)
 {
-	const void *p = NULL;
-	uint32_t n;
+	const void *p = rd_take(r, oi->rep_size);
 
-	switch (op) {
-	case RFS_OP_ATTACH:
-	case RFS_OP_BYE:
-	case RFS_OP_UNLINK:
-	case RFS_OP_RMDIR:
-	case RFS_OP_RENAME:
-	case RFS_OP_SETXATTR:
-	case RFS_OP_REMOVEXATTR:
-	case RFS_OP_FLUSH:
-	case RFS_OP_RELEASE:
-	case RFS_OP_RELEASEDIR:
-	case RFS_OP_FSYNC:
-	case RFS_OP_FSYNCDIR:
-	case RFS_OP_ACCESS:
-	case RFS_OP_SETLK:
-	case RFS_OP_FLOCK:
-	case RFS_OP_FALLOCATE:
-		return rd_done(r) ? 0 : -EPROTO;
-	case RFS_OP_STATS:
-		n = sizeof(struct rfs_stats_rep);
-		break;
-	case RFS_OP_AUTH:
-		n = sizeof(struct rfs_auth_rep);
-		break;
-	case RFS_OP_RESOLVE:
-	case RFS_OP_GETATTR:
-	case RFS_OP_SETATTR:
-		n = sizeof(struct rfs_attr);
-		break;
-	case RFS_OP_OPEN:
-	case RFS_OP_OPENDIR:
-		n = sizeof(struct rfs_open_rep);
-		break;
-	case RFS_OP_WRITE:
-	case RFS_OP_COPY_FILE_RANGE:
-		n = sizeof(struct rfs_write_rep);
-		break;
-	case RFS_OP_STATFS:
-		n = sizeof(struct rfs_statfs_rep);
-		break;
-	case RFS_OP_GETLK:
-		n = sizeof(struct rfs_lock);
-		break;
-	case RFS_OP_LSEEK:
-		n = sizeof(struct rfs_lseek_rep);
-		break;
-	default:
-		return -EPROTO;	/* FORGET has no reply */
-	}
-	p = rd_take(r, n);
 	if (!p || !rd_done(r))
-		return -EPROTO;
-	switch (op) {
-	case RFS_OP_RESOLVE:
-	case RFS_OP_GETATTR:
-	case RFS_OP_SETATTR:
-		if (!attr_ok(p))
-			return -EPROTO;
-		break;
-	case RFS_OP_OPEN:
-	case RFS_OP_OPENDIR: {
-		const struct rfs_open_rep *o = p;
-
-		if (o->open_flags & ~(RFS_OPEN_DIRECT_IO | RFS_OPEN_KEEP_CACHE |
-				      RFS_OPEN_NONSEEKABLE))
-			return -EPROTO;
-		break;
-	}
-	case RFS_OP_WRITE: {
-		const struct rfs_write_rep *w = p;
-
-		if (w->written > RFS_IO_MAX)
-			return -EPROTO;
-		break;
-	}
-	case RFS_OP_GETLK:
-		if (!lock_ok(p))
-			return -EPROTO;
-		break;
-	case RFS_OP_LSEEK: {
-		const struct rfs_lseek_rep *l = p;
-
-		if (l->offset < 0)
-			return -EPROTO;
-		break;
-	}
-	default:
-		break;
-	}
+		return NULL;
 	v->fixed = p;
+	return p;
+}
+
+static int rep_attr(struct rd *r, struct rfs_rep_view *v)
+{
+	const struct rfs_attr *a;
+
+	if (!TAKE(r, a) || !rd_done(r) || !attr_ok(a))
+		return -EPROTO;
+	v->fixed = a;
+	return 0;
+}
+
+static int rep_open(struct rd *r, struct rfs_rep_view *v)
+{
+	const struct rfs_open_rep *o;
+
+	if (!TAKE(r, o) || !rd_done(r))
+		return -EPROTO;
+	if (o->open_flags & ~(RFS_OPEN_DIRECT_IO | RFS_OPEN_KEEP_CACHE |
+			      RFS_OPEN_NONSEEKABLE))
+		return -EPROTO;
+	v->fixed = o;
+	return 0;
+}
+
+static int rep_write(struct rd *r, struct rfs_rep_view *v)
+{
+	const struct rfs_write_rep *w;
+
+	if (!TAKE(r, w) || !rd_done(r) || w->written > RFS_IO_MAX)
+		return -EPROTO;
+	v->fixed = w;
+	return 0;
+}
+
+static int rep_lock(struct rd *r, struct rfs_rep_view *v)
+{
+	const struct rfs_lock *l;
+
+	if (!TAKE(r, l) || !rd_done(r) || !lock_ok(l))
+		return -EPROTO;
+	v->fixed = l;
+	return 0;
+}
+
+static int rep_lseek(struct rd *r, struct rfs_rep_view *v)
+{
+	const struct rfs_lseek_rep *l;
+
+	if (!TAKE(r, l) || !rd_done(r) || l->offset < 0)
+		return -EPROTO;
+	v->fixed = l;
 	return 0;
 }
 
 int rfs_proto_decode_rep(const struct rfs_hdr *h, const void *payload,
 			 uint16_t op, struct rfs_rep_view *v)
 {
+	const struct rfs_opinfo *oi;
 	struct rd r;
 
 	memset(v, 0, sizeof(*v));
@@ -1126,34 +1092,45 @@ int rfs_proto_decode_rep(const struct rfs_hdr *h, const void *payload,
 		return rep_error(h, &r, v);
 	if (h->flags & RFS_HF_UNKNOWN_NODE)
 		return -EPROTO;
+	oi = rfs_op_info(op);
+	if (!oi)
+		return -EPROTO;
 
-	switch (op) {
-	case RFS_OP_HELLO:
+	/* by the body's shape (optab.h); no default: -Wswitch checks */
+	switch ((enum rfs_rep_body)oi->rep) {
+	case RFS_RP_NONE:	/* FORGET has no reply */
+	case RFS_RP_MAX_:
+		break;
+	case RFS_RP_EMPTY:
+		return rd_done(&r) ? 0 : -EPROTO;
+	case RFS_RP_BYTES:
+		return rep_bytes(&r, oi, v);
+	case RFS_RP_FIXED:
+		return take_rep(&r, oi, v) ? 0 : -EPROTO;
+	case RFS_RP_TARGET:
+		return rep_target(&r, v);
+	case RFS_RP_HELLO:
 		return rep_hello(&r, v);
-	case RFS_OP_PATHS:
+	case RFS_RP_PATHS:
 		return rep_paths(&r, v);
-	case RFS_OP_PING:
-	case RFS_OP_READ:
-	case RFS_OP_READLINK:
-		return rep_data(&r, op, v);
-	case RFS_OP_LOOKUP:
-	case RFS_OP_MKNOD:
-	case RFS_OP_MKDIR:
-	case RFS_OP_SYMLINK:
-	case RFS_OP_LINK:
+	case RFS_RP_ATTR:
+		return rep_attr(&r, v);
+	case RFS_RP_ENTRY:
 		return rep_entry(&r, v);
-	case RFS_OP_CREATE:
+	case RFS_RP_CREATE:
 		return rep_create(&r, v);
-	case RFS_OP_READDIRPLUS:
-		if (rep_readdir(payload, h->len))
-			return -EPROTO;
-		v->data = payload;
-		v->data_len = h->len;
-		return 0;
-	case RFS_OP_GETXATTR:
-	case RFS_OP_LISTXATTR:
+	case RFS_RP_OPEN:
+		return rep_open(&r, v);
+	case RFS_RP_WRITE:
+		return rep_write(&r, v);
+	case RFS_RP_DIRENTS:
+		return rep_dirents(&r, oi, v);
+	case RFS_RP_XATTR:
 		return rep_xattr(&r, v);
-	default:
-		return rep_fixed(&r, op, v);
+	case RFS_RP_LOCK:
+		return rep_lock(&r, v);
+	case RFS_RP_LSEEK:
+		return rep_lseek(&r, v);
 	}
+	return -EPROTO;
 }

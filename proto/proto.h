@@ -15,13 +15,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "optab.h"
 #include "ringfs_proto.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "ringfs: the wire format is little-endian; big-endian hosts need byte swapping (not implemented)"
 #endif
 
-/* Name of an opcode ("lookup", ...), "?" for an unknown one. */
+/*
+ * Name of an opcode ("lookup", ...), "?" for an unknown one (optab.c,
+ * like the rest of an opcode's facts: see optab.h).
+ */
 const char *rfs_proto_op_name(unsigned op);
 /* True for every opcode of enum rfs_op this version defines. */
 bool rfs_proto_op_known(unsigned op);
