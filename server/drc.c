@@ -48,20 +48,10 @@ struct rfs_drc {
 	uint64_t hits;
 };
 
+/* the ops not safe to run twice: proto/optab.c flags them */
 bool rfs_drc_wanted(uint16_t op)
 {
-	switch (op) {
-	case RFS_OP_SETATTR: case RFS_OP_SYMLINK: case RFS_OP_MKNOD:
-	case RFS_OP_MKDIR: case RFS_OP_UNLINK: case RFS_OP_RMDIR:
-	case RFS_OP_RENAME: case RFS_OP_LINK: case RFS_OP_CREATE:
-	case RFS_OP_WRITE: case RFS_OP_SETXATTR: case RFS_OP_REMOVEXATTR:
-	case RFS_OP_FALLOCATE: case RFS_OP_COPY_FILE_RANGE:
-	case RFS_OP_OPEN: case RFS_OP_OPENDIR: case RFS_OP_RELEASE:
-	case RFS_OP_RELEASEDIR:
-		return true;
-	default:
-		return false;
-	}
+	return rfs_op_is(op, RFS_OPF_DRC);
 }
 
 int rfs_drc_new(struct rfs_drc **out)

@@ -549,11 +549,16 @@ static int op_readlink(struct rfs_req *r)
 	return 0;
 }
 
-static int op_make(struct rfs_req *r)
+/*
+ * MKDIR, MKNOD, SYMLINK: make the name in the parent with mk, then answer
+ * with its entry.  mk returns 0 or -errno.
+ */
+static int op_make(struct rfs_req *r,
+		   int (*mk)(struct rfs_req *r, int dfd, const char *name,
+			     mode_t mode))
 {
 	const struct rfs_make_req *q = r->v.fixed;
 	char name[RFS_NAME_MAX + 1];
-	static __thread char target[RFS_PATH_MAX + 1];
 	mode_t mode = q->mode & ~q->umask;
 	struct rfs_node *p;
 	int ret;
@@ -562,29 +567,55 @@ static int op_make(struct rfs_req *r)
 	if (ret)
 		return ret;
 	rfs_cstr(name, r->v.name, r->v.name_len);
-	switch (r->h->opcode) {
-	case RFS_OP_MKDIR:
-		ret = mkdirat(p->fd, name, mode & 07777);
-		break;
-	case RFS_OP_MKNOD:
-		ret = mknodat(p->fd, name, mode, q->rdev);
-		break;
-	case RFS_OP_SYMLINK:
-		if (r->v.name2_len == 0 || r->v.name2_len > RFS_PATH_MAX ||
-		    memchr(r->v.name2, 0, r->v.name2_len))
-			return -EINVAL;
-		rfs_cstr(target, r->v.name2, r->v.name2_len);
-		ret = symlinkat(target, p->fd, name);
-		break;
-	default:
-		return -ENOSYS;
-	}
-	if (ret < 0)
-		return -errno;
+	ret = mk(r, p->fd, name, mode);
+	if (ret)
+		return ret;
 	return reply_new_entry(r, p, name);
 }
 
-static int op_remove(struct rfs_req *r)
+static int mk_dir(struct rfs_req *r, int dfd, const char *name, mode_t mode)
+{
+	(void)r;
+	return mkdirat(dfd, name, mode & 07777) < 0 ? -errno : 0;
+}
+
+static int mk_nod(struct rfs_req *r, int dfd, const char *name, mode_t mode)
+{
+	const struct rfs_make_req *q = r->v.fixed;
+
+	return mknodat(dfd, name, mode, q->rdev) < 0 ? -errno : 0;
+}
+
+static int mk_symlink(struct rfs_req *r, int dfd, const char *name,
+		      mode_t mode)
+{
+	static __thread char target[RFS_PATH_MAX + 1];
+
+	(void)mode;
+	if (r->v.name2_len == 0 || r->v.name2_len > RFS_PATH_MAX ||
+	    memchr(r->v.name2, 0, r->v.name2_len))
+		return -EINVAL;
+	rfs_cstr(target, r->v.name2, r->v.name2_len);
+	return symlinkat(target, dfd, name) < 0 ? -errno : 0;
+}
+
+static int op_mkdir(struct rfs_req *r)
+{
+	return op_make(r, mk_dir);
+}
+
+static int op_mknod(struct rfs_req *r)
+{
+	return op_make(r, mk_nod);
+}
+
+static int op_symlink(struct rfs_req *r)
+{
+	return op_make(r, mk_symlink);
+}
+
+/* UNLINK, RMDIR: unlinkat with flags */
+static int op_remove(struct rfs_req *r, int flags)
 {
 	const struct rfs_name_req *q = r->v.fixed;
 	char name[RFS_NAME_MAX + 1];
@@ -595,10 +626,19 @@ static int op_remove(struct rfs_req *r)
 	if (ret)
 		return ret;
 	rfs_cstr(name, r->v.name, r->v.name_len);
-	if (unlinkat(p->fd, name,
-		     r->h->opcode == RFS_OP_RMDIR ? AT_REMOVEDIR : 0) < 0)
+	if (unlinkat(p->fd, name, flags) < 0)
 		return -errno;
 	return 0;
+}
+
+static int op_unlink(struct rfs_req *r)
+{
+	return op_remove(r, 0);
+}
+
+static int op_rmdir(struct rfs_req *r)
+{
+	return op_remove(r, AT_REMOVEDIR);
 }
 
 /* second node of RENAME/LINK: another export's node is -EXDEV */
@@ -715,15 +755,16 @@ static int op_access(struct rfs_req *r)
 
 /* ---- xattrs ----------------------------------------------------------- */
 
-static int op_xattr(struct rfs_req *r)
+/*
+ * The xattr ops' common start: the node's /proc/self/fd path (the
+ * *xattr calls have no fd-relative form that works on O_PATH fds) and,
+ * when the op has one, the name as a C string.
+ */
+static int xattr_start(struct rfs_req *r, char path[32],
+		       char name[RFS_XATTR_NAME_MAX + 1])
 {
 	const struct rfs_xattr_req *q = r->v.fixed;
-	char name[RFS_XATTR_NAME_MAX + 1], path[32];
-	struct rfs_xattr_rep *p;
 	struct rfs_node *n;
-	uint32_t size = q->size;
-	ssize_t len;
-	uint8_t *buf = NULL;
 	int ret;
 
 	ret = rfs_req_node(r, q->nodeid, &n);
@@ -736,19 +777,48 @@ static int op_xattr(struct rfs_req *r)
 			return -EINVAL;
 		rfs_cstr(name, r->v.name, r->v.name_len);
 	}
-	switch (r->h->opcode) {
-	case RFS_OP_SETXATTR:
-		if (setxattr(path, name, r->v.data, r->v.data_len,
-			     (int)q->flags) < 0)
-			return -errno;
-		return 0;
-	case RFS_OP_REMOVEXATTR:
-		if (removexattr(path, name) < 0)
-			return -errno;
-		return 0;
-	default:
-		break;
-	}
+	return 0;
+}
+
+static int op_setxattr(struct rfs_req *r)
+{
+	const struct rfs_xattr_req *q = r->v.fixed;
+	char name[RFS_XATTR_NAME_MAX + 1], path[32];
+	int ret = xattr_start(r, path, name);
+
+	if (ret)
+		return ret;
+	if (setxattr(path, name, r->v.data, r->v.data_len, (int)q->flags) < 0)
+		return -errno;
+	return 0;
+}
+
+static int op_removexattr(struct rfs_req *r)
+{
+	char name[RFS_XATTR_NAME_MAX + 1], path[32];
+	int ret = xattr_start(r, path, name);
+
+	if (ret)
+		return ret;
+	if (removexattr(path, name) < 0)
+		return -errno;
+	return 0;
+}
+
+/* GETXATTR, LISTXATTR (list): struct rfs_xattr_rep, then the data */
+static int xattr_get(struct rfs_req *r, bool list)
+{
+	const struct rfs_xattr_req *q = r->v.fixed;
+	char name[RFS_XATTR_NAME_MAX + 1], path[32];
+	struct rfs_xattr_rep *p;
+	uint32_t size = q->size;
+	ssize_t len;
+	uint8_t *buf = NULL;
+	int ret;
+
+	ret = xattr_start(r, path, name);
+	if (ret)
+		return ret;
 	if (size > RFS_XATTR_SIZE_MAX)
 		size = RFS_XATTR_SIZE_MAX;
 	p = rfs_mb_put(&r->mb, sizeof(*p));
@@ -759,10 +829,10 @@ static int op_xattr(struct rfs_req *r)
 		if (!buf)
 			return r->mb.err;
 	}
-	if (r->h->opcode == RFS_OP_GETXATTR)
-		len = getxattr(path, name, buf, size);
-	else
+	if (list)
 		len = listxattr(path, (char *)buf, size);
+	else
+		len = getxattr(path, name, buf, size);
 	if (len < 0)
 		return -errno;
 	p->size = (uint32_t)len;
@@ -771,115 +841,163 @@ static int op_xattr(struct rfs_req *r)
 	return 0;
 }
 
+static int op_getxattr(struct rfs_req *r)
+{
+	return xattr_get(r, false);
+}
+
+static int op_listxattr(struct rfs_req *r)
+{
+	return xattr_get(r, true);
+}
+
 /* ---- dispatch --------------------------------------------------------- */
 
-static bool mutating(uint16_t op)
+static int op_ping(struct rfs_req *r)
 {
-	switch (op) {
-	case RFS_OP_SETATTR: case RFS_OP_SYMLINK: case RFS_OP_MKNOD:
-	case RFS_OP_MKDIR: case RFS_OP_UNLINK: case RFS_OP_RMDIR:
-	case RFS_OP_RENAME: case RFS_OP_LINK: case RFS_OP_CREATE:
-	case RFS_OP_WRITE: case RFS_OP_SETXATTR: case RFS_OP_REMOVEXATTR:
-	case RFS_OP_FALLOCATE: case RFS_OP_COPY_FILE_RANGE:
-		return true;
-	default:
-		return false;
-	}
+	return rfs_mb_put_bytes(&r->mb, r->v.data, r->v.data_len);
+}
+
+static int op_bye(struct rfs_req *r)
+{
+	r->close_after = true;
+	return 0;
+}
+
+/* reply payload sizes that depend on the request (see rfs_reply_size) */
+static uint32_t size_io(const struct rfs_req_view *v)
+{
+	const struct rfs_io_req *io = v->fixed;
+
+	return io ? io->size : 0;
+}
+
+static uint32_t size_xattr(const struct rfs_req_view *v)
+{
+	const struct rfs_xattr_req *x = v->fixed;
+
+	return sizeof(struct rfs_xattr_rep) +
+	       (x ? (x->size < RFS_XATTR_SIZE_MAX ? x->size :
+		     RFS_XATTR_SIZE_MAX) : 0);
+}
+
+static uint32_t size_ping(const struct rfs_req_view *v)
+{
+	return v->data_len;
+}
+
+/* op_readlink reserves the whole of RFS_PATH_MAX, then gives back */
+static uint32_t size_readlink(const struct rfs_req_view *v)
+{
+	(void)v;
+	return RFS_PATH_MAX;
+}
+
+/* the reply size of every op without a size hook: all replies fit */
+#define REPLY_SIZE_DEFAULT 512u
+
+/* which credentials a handler runs with */
+enum {
+	CREDS_CALLER = 0,	/* the caller's, squashed as the export says */
+	CREDS_NONE,		/* session bookkeeping: no export, no node */
+	CREDS_ROOT,		/* locks are bookkeeping: the lock fds are ours */
+};
+
+/*
+ * The server's half of the opcode table (proto/optab.c has the rest):
+ * the handler, the reply size when the request decides it, and the
+ * credentials.  Every op runs through rfs_dispatch; an op the table
+ * flags RFS_OPF_MUTATING is refused on a read-only export.
+ */
+struct srv_op {
+	int (*fn)(struct rfs_req *r);
+	uint32_t (*reply_size)(const struct rfs_req_view *v);
+	uint8_t creds;
+};
+
+static const struct srv_op srv_ops[RFS_OP_MAX_] = {
+	[RFS_OP_HELLO] = { .fn = op_hello, .creds = CREDS_NONE },
+	[RFS_OP_ATTACH] = { .fn = op_attach, .creds = CREDS_NONE },
+	[RFS_OP_PING] = {
+		.fn = op_ping,
+		.reply_size = size_ping,
+		.creds = CREDS_NONE,
+	},
+	[RFS_OP_BYE] = { .fn = op_bye, .creds = CREDS_NONE },
+	[RFS_OP_STATS] = { .fn = op_stats, .creds = CREDS_NONE },
+	[RFS_OP_RESOLVE] = { .fn = op_resolve, .creds = CREDS_NONE },
+	[RFS_OP_AUTH] = { .fn = rfs_auth_op, .creds = CREDS_NONE },
+	[RFS_OP_PATHS] = { .fn = op_paths, .creds = CREDS_NONE },
+	[RFS_OP_LOOKUP] = { .fn = op_lookup },
+	[RFS_OP_FORGET] = { .fn = op_forget, .creds = CREDS_NONE },
+	[RFS_OP_GETATTR] = { .fn = op_getattr },
+	[RFS_OP_SETATTR] = { .fn = op_setattr },
+	[RFS_OP_READLINK] = { .fn = op_readlink, .reply_size = size_readlink },
+	[RFS_OP_SYMLINK] = { .fn = op_symlink },
+	[RFS_OP_MKNOD] = { .fn = op_mknod },
+	[RFS_OP_MKDIR] = { .fn = op_mkdir },
+	[RFS_OP_UNLINK] = { .fn = op_unlink },
+	[RFS_OP_RMDIR] = { .fn = op_rmdir },
+	[RFS_OP_RENAME] = { .fn = op_rename },
+	[RFS_OP_LINK] = { .fn = op_link },
+	[RFS_OP_OPEN] = { .fn = rfs_op_open },
+	[RFS_OP_CREATE] = { .fn = rfs_op_create },
+	[RFS_OP_READ] = { .fn = rfs_op_read, .reply_size = size_io },
+	[RFS_OP_WRITE] = { .fn = rfs_op_write },
+	[RFS_OP_FLUSH] = { .fn = rfs_op_flush },
+	[RFS_OP_RELEASE] = { .fn = rfs_op_release },
+	[RFS_OP_FSYNC] = { .fn = rfs_op_fsync },
+	[RFS_OP_OPENDIR] = { .fn = rfs_op_open },
+	[RFS_OP_READDIRPLUS] = {
+		.fn = rfs_op_readdirplus,
+		.reply_size = size_io,
+	},
+	[RFS_OP_RELEASEDIR] = { .fn = rfs_op_release },
+	[RFS_OP_FSYNCDIR] = { .fn = rfs_op_fsync },
+	[RFS_OP_STATFS] = { .fn = op_statfs },
+	[RFS_OP_ACCESS] = { .fn = op_access },
+	[RFS_OP_SETXATTR] = { .fn = op_setxattr },
+	[RFS_OP_GETXATTR] = { .fn = op_getxattr, .reply_size = size_xattr },
+	[RFS_OP_LISTXATTR] = { .fn = op_listxattr, .reply_size = size_xattr },
+	[RFS_OP_REMOVEXATTR] = { .fn = op_removexattr },
+	[RFS_OP_GETLK] = { .fn = rfs_op_getlk, .creds = CREDS_ROOT },
+	[RFS_OP_SETLK] = { .fn = rfs_op_setlk, .creds = CREDS_ROOT },
+	[RFS_OP_FLOCK] = { .fn = rfs_op_flock, .creds = CREDS_ROOT },
+	[RFS_OP_FALLOCATE] = { .fn = rfs_op_fallocate },
+	[RFS_OP_COPY_FILE_RANGE] = { .fn = rfs_op_copy_file_range },
+	[RFS_OP_LSEEK] = { .fn = rfs_op_lseek },
+};
+
+static const struct srv_op *srv_op(uint16_t op)
+{
+	return op < RFS_OP_MAX_ && srv_ops[op].fn ? &srv_ops[op] : NULL;
 }
 
 uint32_t rfs_reply_size(const struct rfs_hdr *h, const struct rfs_req_view *v)
 {
-	const struct rfs_io_req *io = v->fixed;
-	const struct rfs_xattr_req *x = v->fixed;
+	const struct srv_op *s = srv_op(h->opcode);
 
-	switch (h->opcode) {
-	case RFS_OP_READ:
-	case RFS_OP_READDIRPLUS:
-		return io ? io->size : 0;
-	case RFS_OP_READLINK:
-		return RFS_PATH_MAX;
-	case RFS_OP_GETXATTR:
-	case RFS_OP_LISTXATTR:
-		return 8 + (x ? (x->size < RFS_XATTR_SIZE_MAX ?
-				 x->size : RFS_XATTR_SIZE_MAX) : 0);
-	case RFS_OP_PING:
-		return v->data_len;
-	default:
-		return 512;
-	}
+	if (s && s->reply_size)
+		return s->reply_size(v);
+	return REPLY_SIZE_DEFAULT;
 }
 
 int rfs_dispatch(struct rfs_req *r)
 {
 	uint16_t op = r->h->opcode;
+	const struct srv_op *s = srv_op(op);
 	int ret;
 
-	switch (op) {
-	case RFS_OP_HELLO:
-		return op_hello(r);
-	case RFS_OP_ATTACH:
-		return op_attach(r);
-	case RFS_OP_AUTH:
-		return rfs_auth_op(r);
-	case RFS_OP_PING:
-		return rfs_mb_put_bytes(&r->mb, r->v.data, r->v.data_len);
-	case RFS_OP_BYE:
-		r->close_after = true;
-		return 0;
-	case RFS_OP_STATS:
-		return op_stats(r);
-	case RFS_OP_PATHS:
-		return op_paths(r);
-	case RFS_OP_RESOLVE:
-		return op_resolve(r);
-	case RFS_OP_FORGET:
-		return op_forget(r);
-	case RFS_OP_GETLK:
-	case RFS_OP_SETLK:
-	case RFS_OP_FLOCK:
-		/* locks are bookkeeping: the lock fds are ours */
+	if (!s)
+		return -ENOSYS;
+	if (s->creds == CREDS_ROOT) {
 		rfs_creds_root(r->cc);
-		if (op == RFS_OP_GETLK)
-			return rfs_op_getlk(r);
-		return op == RFS_OP_SETLK ? rfs_op_setlk(r) : rfs_op_flock(r);
-	default:
-		break;
+	} else if (s->creds == CREDS_CALLER) {
+		if (r->exp->ro && rfs_op_is(op, RFS_OPF_MUTATING))
+			return -EROFS;
+		ret = caller_creds(r);
+		if (ret)
+			return ret;
 	}
-	if (r->exp->ro && mutating(op))
-		return -EROFS;
-	ret = caller_creds(r);
-	if (ret)
-		return ret;
-	switch (op) {
-	case RFS_OP_LOOKUP:
-		return op_lookup(r);
-	case RFS_OP_GETATTR:
-		return op_getattr(r);
-	case RFS_OP_SETATTR:
-		return op_setattr(r);
-	case RFS_OP_READLINK:
-		return op_readlink(r);
-	case RFS_OP_SYMLINK:
-	case RFS_OP_MKNOD:
-	case RFS_OP_MKDIR:
-		return op_make(r);
-	case RFS_OP_UNLINK:
-	case RFS_OP_RMDIR:
-		return op_remove(r);
-	case RFS_OP_RENAME:
-		return op_rename(r);
-	case RFS_OP_LINK:
-		return op_link(r);
-	case RFS_OP_STATFS:
-		return op_statfs(r);
-	case RFS_OP_ACCESS:
-		return op_access(r);
-	case RFS_OP_SETXATTR:
-	case RFS_OP_GETXATTR:
-	case RFS_OP_LISTXATTR:
-	case RFS_OP_REMOVEXATTR:
-		return op_xattr(r);
-	default:
-		return rfs_dispatch_file(r);
-	}
+	return s->fn(r);
 }

@@ -17,7 +17,7 @@
 #include "ops_i.h"
 
 
-static int op_open(struct rfs_req *r)
+int rfs_op_open(struct rfs_req *r)
 {
 	const struct rfs_open_req *q = r->v.fixed;
 	bool dir = r->h->opcode == RFS_OP_OPENDIR;
@@ -62,7 +62,7 @@ static int op_open(struct rfs_req *r)
 	return 0;
 }
 
-static int op_create(struct rfs_req *r)
+int rfs_op_create(struct rfs_req *r)
 {
 	const struct rfs_make_req *q = r->v.fixed;
 	char name[RFS_NAME_MAX + 1];
@@ -113,7 +113,7 @@ err_release:
 	return ret;
 }
 
-static int op_read(struct rfs_req *r)
+int rfs_op_read(struct rfs_req *r)
 {
 	const struct rfs_io_req *q = r->v.fixed;
 	struct rfs_fh *f;
@@ -146,7 +146,7 @@ out:
 	return ret;
 }
 
-static int op_write(struct rfs_req *r)
+int rfs_op_write(struct rfs_req *r)
 {
 	const struct rfs_io_req *q = r->v.fixed;
 	struct rfs_write_rep *p;
@@ -180,29 +180,36 @@ out:
 	return ret;
 }
 
-static int op_fh(struct rfs_req *r)
+int rfs_op_flush(struct rfs_req *r)
+{
+	const struct rfs_fh_req *q = r->v.fixed;
+
+	rfs_locks_flush(r->sess, q->nodeid, q->lock_owner);
+	return 0;
+}
+
+/* RELEASE, RELEASEDIR */
+int rfs_op_release(struct rfs_req *r)
+{
+	const struct rfs_fh_req *q = r->v.fixed;
+	struct rfs_fh *f;
+
+	if (q->flags & RFS_RELEASE_FLOCK_UNLOCK) {
+		if (!rfs_fh_get(r->sess, q->fh, &f)) {
+			flock(f->fd, LOCK_UN);
+			rfs_fh_put(r->sess, f);
+		}
+	}
+	return rfs_fh_release(r->sess, q->fh);
+}
+
+/* FSYNC, FSYNCDIR */
+int rfs_op_fsync(struct rfs_req *r)
 {
 	const struct rfs_fh_req *q = r->v.fixed;
 	struct rfs_fh *f;
 	int ret;
 
-	switch (r->h->opcode) {
-	case RFS_OP_FLUSH:
-		rfs_locks_flush(r->sess, q->nodeid, q->lock_owner);
-		return 0;
-	case RFS_OP_RELEASE:
-	case RFS_OP_RELEASEDIR:
-		if (q->flags & RFS_RELEASE_FLOCK_UNLOCK) {
-			if (!rfs_fh_get(r->sess, q->fh, &f)) {
-				flock(f->fd, LOCK_UN);
-				rfs_fh_put(r->sess, f);
-			}
-		}
-		return rfs_fh_release(r->sess, q->fh);
-	default:
-		break;
-	}
-	/* FSYNC, FSYNCDIR */
 	ret = rfs_fh_get(r->sess, q->fh, &f);
 	if (ret)
 		return ret;
@@ -276,7 +283,7 @@ out:
 	return ret;
 }
 
-static int op_readdirplus(struct rfs_req *r)
+int rfs_op_readdirplus(struct rfs_req *r)
 {
 	const struct rfs_io_req *q = r->v.fixed;
 	uint8_t *dbuf = r->cc->dbuf;
@@ -349,7 +356,7 @@ out_put:
 
 /* ---- the rest ---------------------------------------------------------- */
 
-static int op_fallocate(struct rfs_req *r)
+int rfs_op_fallocate(struct rfs_req *r)
 {
 	const struct rfs_fallocate_req *q = r->v.fixed;
 	struct rfs_fh *f;
@@ -367,7 +374,7 @@ static int op_fallocate(struct rfs_req *r)
 	return ret;
 }
 
-static int op_copy(struct rfs_req *r)
+int rfs_op_copy_file_range(struct rfs_req *r)
 {
 	const struct rfs_copy_req *q = r->v.fixed;
 	struct rfs_fh *fi = NULL, *fo = NULL;
@@ -403,7 +410,7 @@ out:
 	return ret;
 }
 
-static int op_lseek(struct rfs_req *r)
+int rfs_op_lseek(struct rfs_req *r)
 {
 	const struct rfs_lseek_req *q = r->v.fixed;
 	struct rfs_lseek_rep *p;
@@ -428,35 +435,4 @@ static int op_lseek(struct rfs_req *r)
 out:
 	rfs_fh_put(r->sess, f);
 	return ret;
-}
-
-int rfs_dispatch_file(struct rfs_req *r)
-{
-	switch (r->h->opcode) {
-	case RFS_OP_OPEN:
-	case RFS_OP_OPENDIR:
-		return op_open(r);
-	case RFS_OP_CREATE:
-		return op_create(r);
-	case RFS_OP_READ:
-		return op_read(r);
-	case RFS_OP_WRITE:
-		return op_write(r);
-	case RFS_OP_FLUSH:
-	case RFS_OP_RELEASE:
-	case RFS_OP_RELEASEDIR:
-	case RFS_OP_FSYNC:
-	case RFS_OP_FSYNCDIR:
-		return op_fh(r);
-	case RFS_OP_READDIRPLUS:
-		return op_readdirplus(r);
-	case RFS_OP_FALLOCATE:
-		return op_fallocate(r);
-	case RFS_OP_COPY_FILE_RANGE:
-		return op_copy(r);
-	case RFS_OP_LSEEK:
-		return op_lseek(r);
-	default:
-		return -ENOSYS;
-	}
 }

@@ -7,7 +7,23 @@
 
 #include "server.h"
 
-int rfs_dispatch_file(struct rfs_req *r);
+/*
+ * ops_file.c: the handlers of the open-file ops, in ops.c's handler
+ * table.  rfs_op_open serves OPEN and OPENDIR, rfs_op_release RELEASE
+ * and RELEASEDIR, rfs_op_fsync FSYNC and FSYNCDIR.
+ */
+int rfs_op_open(struct rfs_req *r);
+int rfs_op_create(struct rfs_req *r);
+int rfs_op_read(struct rfs_req *r);
+int rfs_op_write(struct rfs_req *r);
+int rfs_op_flush(struct rfs_req *r);
+int rfs_op_release(struct rfs_req *r);
+int rfs_op_fsync(struct rfs_req *r);
+int rfs_op_readdirplus(struct rfs_req *r);
+int rfs_op_fallocate(struct rfs_req *r);
+int rfs_op_copy_file_range(struct rfs_req *r);
+int rfs_op_lseek(struct rfs_req *r);
+
 int rfs_fill_entry(struct rfs_entry *e, struct rfs_node *n);
 int rfs_put_handle(struct rfs_mb *b, struct rfs_node *n);
 void rfs_cstr(char *dst, const char *src, uint32_t len);
