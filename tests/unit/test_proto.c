@@ -4,8 +4,10 @@
  * decoders, and every malformed frame we can think of is refused with the
  * documented error.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <xxhash.h>
@@ -1237,6 +1239,185 @@ static void test_rep_rules(void)
 #undef DIR3
 }
 
+/* ---- the opcode table ------------------------------------------------- */
+
+/*
+ * The opcodes ringfs_proto.h defines, read from the header itself (found
+ * next to this file) so that a new opcode without a row fails here:
+ * lines "RFS_OP_NAME = N,".  Returns how many it found, or -1 when the
+ * header cannot be read.
+ */
+static int header_ops(uint16_t *ops, char (*names)[32], int max)
+{
+	static const char rel[] = "../../proto/ringfs_proto.h";
+	char path[512], line[256], name[32];
+	const char *slash = strrchr(__FILE__, '/');
+	unsigned num;
+	FILE *f;
+	int n = 0;
+
+	if (!slash)
+		return -1;
+	snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - __FILE__),
+		 __FILE__, rel);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f) && n < max) {
+		if (sscanf(line, " RFS_OP_%31[A-Z_] = %u", name, &num) != 2 ||
+		    !strcmp(name, "INVALID"))
+			continue;
+		ops[n] = (uint16_t)num;
+		for (char *c = name; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		memcpy(names[n], name, sizeof(name));
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* a frame's payload length against a row's [size, max] */
+static void check_len(const char *what, unsigned op, uint32_t len,
+		      uint32_t size, uint32_t max)
+{
+	if (len < size || len > max) {
+		fprintf(stderr, "%s %s: canonical payload %u outside "
+			"[%u, %u]\n", what, rfs_proto_op_name(op), len, size,
+			max);
+		T_OK(0);
+	}
+}
+
+static void test_optab(void)
+{
+	const uint32_t frame_max = RFS_MSG_MAX_DEFAULT - RFS_HDR_SIZE;
+	const struct rfs_opinfo *oi;
+	uint16_t hops[RFS_OP_MAX_];
+	char hnames[RFS_OP_MAX_][32];
+	struct rfs_req_view v;
+	struct rfs_rep_view r;
+	unsigned op, nrows = 0;
+	int nh, i, n;
+
+	/* every opcode of ringfs_proto.h has a row named after it */
+	nh = header_ops(hops, hnames, RFS_OP_MAX_);
+	if (nh <= 0) {
+		/*
+		 * Run from elsewhere than the build directory: fall back on
+		 * the enum's layout, two dense ranges.
+		 */
+		fprintf(stderr, "note: proto/ringfs_proto.h not found from "
+			"here; checking the opcode ranges only\n");
+		for (op = RFS_OP_HELLO; op <= RFS_OP_PATHS; op++)
+			T_OK(rfs_op_info(op) != NULL);
+		for (op = RFS_OP_LOOKUP; op < RFS_OP_MAX_; op++)
+			T_OK(rfs_op_info(op) != NULL);
+	}
+	for (i = 0; i < nh; i++) {
+		oi = rfs_op_info(hops[i]);
+		if (!oi) {
+			fprintf(stderr, "RFS_OP %u (%s): no row in optab.c\n",
+				hops[i], hnames[i]);
+			T_OK(0);
+			continue;
+		}
+		T_OK(!strcmp(oi->name, hnames[i]));
+	}
+
+	T_OK(!rfs_op_info(RFS_OP_INVALID) && !rfs_op_info(RFS_OP_MAX_) &&
+	     !rfs_op_info(~0u));
+	T_OK(!rfs_op_is(RFS_OP_INVALID, 0) && !rfs_op_is(RFS_OP_MAX_, 0));
+	T_OK(!rfs_op_replay_benign(RFS_OP_MAX_, -ENOENT));
+	for (op = 0; op < RFS_OP_MAX_; op++) {
+		uint32_t f;
+
+		oi = rfs_op_info(op);
+		if (!oi)
+			continue;
+		nrows++;
+		f = oi->flags;
+		T_OK(oi->name && oi->name[0]);
+		T_OK(rfs_proto_op_known(op));
+		T_OK(!strcmp(rfs_proto_op_name(op), oi->name));
+		T_EQ(f & ~RFS_OPF_KNOWN, 0);
+		/* a change not safe to run twice is cached */
+		if (f & RFS_OPF_MUTATING)
+			T_OK(f & RFS_OPF_DRC);
+		/* no session, no cache, no export to change */
+		if (f & RFS_OPF_PRESESSION)
+			T_OK(!(f & (RFS_OPF_DRC | RFS_OPF_MUTATING)));
+		/* cached because not idempotent (doc/semantics.md) */
+		if (f & RFS_OPF_DRC)
+			T_OK(!(f & RFS_OPF_REPLAY_IDEMPOTENT));
+		/* a blocking lock's worker dies with the connection */
+		if (f & RFS_OPF_MAY_BLOCK)
+			T_OK(!(f & RFS_OPF_DRC));
+		/* an op whose replay may "fail" benignly is a cached one */
+		if (oi->replay_benign) {
+			T_OK(oi->replay_benign < 0 && oi->replay_benign > -4096);
+			T_OK(f & RFS_OPF_DRC);
+			T_OK(rfs_op_replay_benign(op, oi->replay_benign));
+			T_OK(!rfs_op_replay_benign(op, 0));
+		} else {
+			T_OK(!rfs_op_replay_benign(op, -ENOENT) &&
+			     !rfs_op_replay_benign(op, -EBADF) &&
+			     !rfs_op_replay_benign(op, 0));
+		}
+		/* lock I/O goes through an fh */
+		if (f & RFS_OPF_LOCK_IO)
+			T_OK(oi->req == RFS_RQ_IO || oi->req == RFS_RQ_LOCK ||
+			     oi->req == RFS_RQ_FALLOCATE ||
+			     oi->req == RFS_RQ_COPY);
+		/* no reply is exactly "no reply shape" */
+		T_EQ(!!(f & RFS_OPF_NO_REPLY), oi->rep == RFS_RP_NONE);
+		T_OK(oi->req != RFS_RQ_NONE && oi->req < RFS_RQ_MAX_);
+		T_OK(oi->rep < RFS_RP_MAX_);
+
+		/* sizes: fixed part <= maximum <= what a default frame holds */
+		T_OK(oi->req_size <= oi->req_max && oi->req_max <= frame_max);
+		T_OK(oi->rep_size <= oi->rep_max && oi->rep_max <= frame_max);
+		if (oi->req == RFS_RQ_EMPTY)
+			T_OK(oi->req_max == 0);
+		if (oi->req == RFS_RQ_FIXED || oi->req == RFS_RQ_NODE)
+			T_OK(oi->req_size > 0 && oi->req_max == oi->req_size);
+		if (oi->req == RFS_RQ_NODE)
+			T_OK(oi->req_size >= sizeof(uint64_t));
+		if (oi->rep == RFS_RP_EMPTY || oi->rep == RFS_RP_NONE)
+			T_OK(oi->rep_max == 0);
+		if (oi->rep == RFS_RP_FIXED)
+			T_OK(oi->rep_size > 0 && oi->rep_max == oi->rep_size);
+
+		/* the canonical frames fit the row */
+		n = req_of((uint16_t)op);
+		T_OK(n >= (int)RFS_HDR_SIZE);
+		check_len("req", op, HDR->len, oi->req_size, oi->req_max);
+		n = rep_of((uint16_t)op);
+		if (n >= (int)RFS_HDR_SIZE)
+			check_len("rep", op, HDR->len, oi->rep_size,
+				  oi->rep_max);
+
+		/* opaque bodies: the row's maximum is the codec's */
+		if (oi->req == RFS_RQ_BYTES) {
+			req_of((uint16_t)op);
+			set_len(oi->req_max);
+			T_EQ(full_req(&v), 0);
+			set_len(oi->req_max + 1);
+			T_EQ(full_req(&v), -EPROTO);
+		}
+		if (oi->rep == RFS_RP_BYTES) {
+			rep_of((uint16_t)op);
+			set_len(oi->rep_max);
+			T_EQ(full_rep((uint16_t)op, &r), 0);
+			set_len(oi->rep_max + 1);
+			T_EQ(full_rep((uint16_t)op, &r), -EPROTO);
+		}
+	}
+	/* rows for the header's opcodes and nothing else */
+	if (nh > 0)
+		T_EQ(nrows, nh);
+}
+
 static void test_opnames(void)
 {
 	unsigned op, op2;
@@ -1268,5 +1449,6 @@ int main(void)
 	test_req_rules();
 	test_rep_rules();
 	test_opnames();
+	test_optab();
 	T_DONE();
 }
