@@ -58,8 +58,8 @@ enum rfs_req_body {
 	RFS_RQ_NONE = 0,	/* no row */
 	RFS_RQ_EMPTY,		/* no payload */
 	RFS_RQ_BYTES,		/* opaque bytes, up to req_max (PING) */
-	RFS_RQ_FIXED,		/* exactly req_size bytes, nothing to check */
-	RFS_RQ_NODE,		/* exactly req_size bytes, first a node id */
+	RFS_RQ_FIXED,		/* exactly req_size bytes, no checks */
+	RFS_RQ_NODE,		/* exactly req_size bytes, node id first */
 	RFS_RQ_HELLO,
 	RFS_RQ_AUTH,
 	RFS_RQ_RESOLVE,
@@ -84,8 +84,8 @@ enum rfs_req_body {
 enum rfs_rep_body {
 	RFS_RP_NONE = 0,	/* no row, or no reply (FORGET) */
 	RFS_RP_EMPTY,		/* no payload */
-	RFS_RP_BYTES,		/* opaque bytes, up to rep_max (PING, READ) */
-	RFS_RP_FIXED,		/* exactly rep_size bytes, nothing to check */
+	RFS_RP_BYTES,		/* opaque, up to rep_max (PING, READ) */
+	RFS_RP_FIXED,		/* exactly rep_size bytes, no checks */
 	RFS_RP_TARGET,		/* a symlink target (READLINK) */
 	RFS_RP_HELLO,
 	RFS_RP_PATHS,

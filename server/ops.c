@@ -900,7 +900,7 @@ static uint32_t size_readlink(const struct rfs_req_view *v)
 enum {
 	CREDS_CALLER = 0,	/* the caller's, squashed as the export says */
 	CREDS_NONE,		/* session bookkeeping: no export, no node */
-	CREDS_ROOT,		/* locks are bookkeeping: the lock fds are ours */
+	CREDS_ROOT,		/* locks: bookkeeping on fds that are ours */
 };
 
 /*

@@ -1355,7 +1355,8 @@ static void test_optab(void)
 			T_OK(!(f & RFS_OPF_DRC));
 		/* an op whose replay may "fail" benignly is a cached one */
 		if (oi->replay_benign) {
-			T_OK(oi->replay_benign < 0 && oi->replay_benign > -4096);
+			T_OK(oi->replay_benign < 0 &&
+			     oi->replay_benign > -4096);
 			T_OK(f & RFS_OPF_DRC);
 			T_OK(rfs_op_replay_benign(op, oi->replay_benign));
 			T_OK(!rfs_op_replay_benign(op, 0));
