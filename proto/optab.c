@@ -11,11 +11,15 @@
  *      changelog line (a new opcode is a minor version).
  *   2. here: its row.  Reuse a body shape (enum rfs_req_body /
  *      rfs_rep_body) when it has one already; otherwise
- *   3. proto.c: a decoder for the new shape, in dec_body[] / rep_body[].
- *   4. server: the handler and its row in ops.c's handler table.
+ *   3. proto.c: a decoder for the new shape and its case in
+ *      rfs_proto_decode_req / _rep, which switch on the shape (-Wswitch
+ *      names a shape without a case).
+ *   4. server: the handler, and its row in srv_ops[] (server/ops.c).
  *   5. client: the FUSE handler that builds the request.
- * Nothing else switches on opcodes; tests/unit/test_proto.c checks the
- * rows' invariants (every opcode has a row, DRC covers MUTATING, ...).
+ * Nothing else switches on opcodes.  tests/unit/test_proto.c checks the
+ * rows' invariants (every opcode has a row, DRC covers MUTATING, ...) and
+ * round-trips a canonical frame of every opcode, which
+ * tests/unit/frames.c builds: give it one for the new opcode too.
  */
 #include <errno.h>
 #include <stddef.h>
