@@ -58,6 +58,7 @@ fsx_progressed() {
 
 # fsx_stop: ask the verifier to stop, print its output; FSX_ST is its exit
 # status.
+# shellcheck disable=SC2034 # FSX_ST: for the case scripts
 fsx_stop() {
 	touch "$T/stop"
 	FSX_ST=0
