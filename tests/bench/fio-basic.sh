@@ -17,8 +17,9 @@
 # Environment: RUNTIME (s), SIZE (fio size, default 256M), TRANSPORTS
 # (default "tcp uring"), BENCH_DIR (where to put the temp export; default
 # /tmp, must not be tmpfs for O_DIRECT).
-set -u
-export LC_ALL=C
+# the ready-line reader (the helpers below are this script's own)
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 
 BUILD=${1:-$(dirname "$0")/../../build}
 RINGFSD=$BUILD/server/ringfsd
@@ -59,22 +60,13 @@ trap 'exit 130' INT TERM
 # start_server TRANSPORT: prints the port (read from the ready line through
 # a FIFO with a bounded read).
 start_server() {
-	local t=$1 fifo=$T/srv-$1.fifo line port='' fd
+	local t=$1 fifo=$T/srv-$1.fifo port=''
 	mkfifo "$fifo"
 	"$RINGFSD" --listen 127.0.0.1:0 --transport "$t" \
 		--export "data=$T/export,no_root_squash" 2>"$fifo" </dev/null &
 	SERVERS+=($!)
-	exec {fd}<"$fifo"
-	while IFS= read -r -t 20 -u "$fd" line; do
-		case $line in
-		*"listening on "*)
-			port=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\) .*/\1/p' \
-				<<<"$line")
-			break ;;
-		esac
-	done
-	cat <&"$fd" >"$T/server-$t.log" &
-	exec {fd}<&-
+	rfs_ready_line "$fifo" "$RFS_READY_GLOB" "$T/server-$t.log" &&
+		port=$(rfs_ready_port "$READY_LINE")
 	[ -n "$port" ] || die "ringfsd ($t) did not start"
 	PORT=$port
 }

@@ -30,10 +30,10 @@
 # /var/tmp), MOUNT_OPTS (extra -o options for the ringfs mounts, e.g.
 # nocsum), RUNTIME, SIZE, NFILES, SYSOPS, BUDGET (override the mode's
 # defaults; BUDGET = seconds after which no new round starts).
-set -u
-export LC_ALL=C
-
 SRC=$(cd "$(dirname "$0")" && pwd)
+# the ready-line reader (the helpers below are this script's own)
+# shellcheck source=tests/lib/lib.sh
+. "$SRC/../lib/lib.sh"
 CMDLINE="$0 $*"
 BUILD=
 MODE=default
@@ -228,7 +228,7 @@ wait_mounted() {
 
 SERVER_PID=
 start_server() {
-	local i port=''
+	local port=''
 	# ringfsd keeps an O_PATH fd per cached node, up to --max-nodes
 	# (default 65536) even after FORGET, but only raises RLIMIT_NOFILE
 	# to the hard limit: keep the cache below that, or 10,000 creates
@@ -236,19 +236,15 @@ start_server() {
 	local maxn=$(( $(ulimit -Hn) - 4096 ))
 	[ "$maxn" -gt 65536 ] && maxn=65536
 	[ "$maxn" -lt 1024 ] && maxn=1024
+	mkfifo "$T/ringfsd.fifo" || die "mkfifo"
 	"$RINGFSD" --listen 127.0.0.1:0 --listen-unix "$T/ringfsd.sock" \
 		--state-dir "$T/state" --export "data=$EXP,no_root_squash" \
 		--max-nodes "$maxn" \
-		</dev/null >"$T/ringfsd.log" 2>&1 &
+		</dev/null >"$T/ringfsd.fifo" 2>&1 &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
-	for i in $(seq 200); do
-		port=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\) .*/\1/p' \
-			"$T/ringfsd.log" | head -n 1)
-		[ -n "$port" ] && break
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
+	rfs_ready_line "$T/ringfsd.fifo" "$RFS_READY_GLOB" "$T/ringfsd.log" &&
+		port=$(rfs_ready_port "$READY_LINE")
 	[ -n "$port" ] || die "ringfsd did not start: $(cat "$T/ringfsd.log")"
 	PORT=$port
 }

@@ -56,7 +56,7 @@ ping_bg() {
 	mkfifo "$fifo" || fail mkfifo
 	timeout 60 "$RINGFSCTL" ping "$@" >"$fifo" 2>"$T/err" </dev/null &
 	BG_PID=$!
-	CTL_PIDS+=("$BG_PID")
+	RFS_PIDS+=("$BG_PID")
 	exec {BG_FD}<"$fifo"
 	: >"$T/out"
 	while IFS= read -r -t 20 -u "$BG_FD" line; do

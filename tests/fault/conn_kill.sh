@@ -13,30 +13,22 @@ rfs_mount_fg "$MNT" "loops=2"
 before=$(ss -Htn state established dst 127.0.0.1 dport = :"$RFS_PORT" | wc -l)
 [ "$before" -gt 0 ] || fail "no client connection found"
 
-"$FSX" "$MNT" -n 1000000000 -t 600 -z 262144 -s "$RANDOM" \
-	-p "$T/progress" -S "$T/stop" >"$T/fsx.out" 2>&1 &
-FSXPID=$!
-RFS_EXTRA_CLEANUP+=("kill $FSXPID 2>/dev/null")
+fsx_start
 kills=0
 while [ "$kills" -lt "$KILLS" ]; do
-	p=$(progress "$T/progress")
-	wait_progress "$T/progress" $((p + 64)) 60 ||
-		fail "no progress after $kills kills (at $p ops)"
+	fsx_progressed "after $kills kills"
 	n=$(ss -K -Htn dst 127.0.0.1 dport = :"$RFS_PORT" 2>/dev/null |
 		grep -c ESTAB)
 	[ "$n" -gt 0 ] && kills=$((kills + 1))
 	kill -0 "$FSXPID" 2>/dev/null || break
 done
-touch "$T/stop"
-st=0
-wait "$FSXPID" || st=$?
-cat "$T/fsx.out"
+fsx_stop
 reco=$(grep -c "reconnected to" "$T/client.log" || true)
 note "faults injected: $kills connection kills; reconnects logged: $reco"
-[ "$st" = 0 ] || fail "fsx failed (exit $st) under a hard mount"
+[ "$FSX_ST" = 0 ] || fail "fsx failed (exit $FSX_ST) under a hard mount"
 [ "$kills" -ge "$KILLS" ] || fail "only $kills of $KILLS kills injected"
 [ "${reco:-0}" -gt 0 ] || fail "the client logged no reconnect"
 grep -q "mismatches 0, failed 0" "$T/fsx.out" || fail "fsx reported errors"
-echo "TOTALS conn_kill-$RFS_TRANSPORT: faults $kills, $(grep '^fsx: ops' "$T/fsx.out" | sed 's/^fsx: //')"
+fsx_totals conn_kill "$kills"
 rfs_umount "$MNT"
 echo "PASS conn_kill-$RFS_TRANSPORT"

@@ -37,3 +37,36 @@ rfs_mount_fg() {
 	rfs_is_mounted "$m" || fail "$m not mounted within 20 s"
 	note "mounted $m ($opts), client pid $RFS_CLIENT_PID"
 }
+
+# fsx_start [fsx options]: the verifier on $MNT in the background (FSXPID;
+# killed by the cleanup trap), counting its operations in $T/progress and
+# stopping when $T/stop appears.
+fsx_start() {
+	"$FSX" "$MNT" -n 1000000000 -t 600 -z 262144 -s "$RANDOM" "$@" \
+		-p "$T/progress" -S "$T/stop" >"$T/fsx.out" 2>&1 &
+	FSXPID=$!
+	RFS_EXTRA_CLEANUP+=("kill $FSXPID 2>/dev/null")
+}
+
+# fsx_progressed WHEN: the verifier did 64 more operations within 60 s
+fsx_progressed() {
+	local p
+	p=$(progress "$T/progress")
+	wait_progress "$T/progress" $((p + 64)) 60 ||
+		fail "no progress $1 (at $p ops)"
+}
+
+# fsx_stop: ask the verifier to stop, print its output; FSX_ST is its exit
+# status.
+# shellcheck disable=SC2034 # FSX_ST: for the case scripts
+fsx_stop() {
+	touch "$T/stop"
+	FSX_ST=0
+	wait "$FSXPID" || FSX_ST=$?
+	cat "$T/fsx.out"
+}
+
+# fsx_totals NAME FAULTS: the line CI collects
+fsx_totals() {
+	echo "TOTALS $1-$RFS_TRANSPORT: faults $2, $(grep '^fsx: ops' "$T/fsx.out" | sed 's/^fsx: //')"
+}

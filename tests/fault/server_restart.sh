@@ -11,15 +11,10 @@ PORT=$RFS_PORT
 rfs_mount_fg "$MNT" "loops=2"
 # -R: no RENAME_EXCHANGE: a rename that ran just before the crash would run
 # again (the new server has no duplicate-request cache; doc/semantics.md)
-"$FSX" "$MNT" -n 1000000000 -t 600 -z 262144 -s "$RANDOM" -R \
-	-p "$T/progress" -S "$T/stop" >"$T/fsx.out" 2>&1 &
-FSXPID=$!
-RFS_EXTRA_CLEANUP+=("kill $FSXPID 2>/dev/null")
+fsx_start -R
 restarts=0
 while [ "$restarts" -lt "$RESTARTS" ]; do
-	p=$(progress "$T/progress")
-	wait_progress "$T/progress" $((p + 64)) 60 ||
-		fail "no progress after $restarts restarts (at $p ops)"
+	fsx_progressed "after $restarts restarts"
 	kill -KILL "$RFS_SERVER_PID"
 	wait "$RFS_SERVER_PID" 2>/dev/null
 	rfs_start_server "$EXPORT" --state-dir "$T/state" \
@@ -27,17 +22,13 @@ while [ "$restarts" -lt "$RESTARTS" ]; do
 	restarts=$((restarts + 1))
 	kill -0 "$FSXPID" 2>/dev/null || break
 done
-p=$(progress "$T/progress")
-wait_progress "$T/progress" $((p + 64)) 60 || fail "no progress at the end"
-touch "$T/stop"
-st=0
-wait "$FSXPID" || st=$?
-cat "$T/fsx.out"
+fsx_progressed "at the end"
+fsx_stop
 re=$(grep -c "restarted: new session" "$T/client.log" || true)
 note "faults injected: $restarts server kill -9 + restart; new sessions: $re"
-[ "$st" = 0 ] || fail "fsx failed (exit $st) under a hard mount"
+[ "$FSX_ST" = 0 ] || fail "fsx failed (exit $FSX_ST) under a hard mount"
 [ "$restarts" -ge "$RESTARTS" ] || fail "only $restarts restarts"
 [ "${re:-0}" -gt 0 ] || fail "the client never opened a new session"
-echo "TOTALS server_restart-$RFS_TRANSPORT: faults $restarts, $(grep '^fsx: ops' "$T/fsx.out" | sed 's/^fsx: //')"
+fsx_totals server_restart "$restarts"
 rfs_umount "$MNT"
 echo "PASS server_restart-$RFS_TRANSPORT"

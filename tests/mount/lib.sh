@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 #
-# lib.sh: sourced by every mount case script.
+# lib.sh: sourced by every mount case script (and, through
+# tests/fault/lib_fault.sh, the fault cases); the shared parts (timeout,
+# $T, cleanup trap, ready line, server start/stop) are tests/lib/lib.sh.
 #
 #   . "$(dirname "$0")/lib.sh" "$@"
 #
@@ -15,19 +17,11 @@
 # trap that always unmounts, stops the server and removes $T.
 # Exit 77 = skip (with the reason printed).
 
-set -u
-umask 022
-export LC_ALL=C
-
 RFS_CASE=$(basename "$0" .sh)
-
-skip() { echo "SKIP ($RFS_CASE): $*"; exit 77; }
-fail() {
-	echo "FAIL ($RFS_CASE/${RFS_TRANSPORT:-?}): $*" >&2
-	rfs_dump_logs
-	exit 1
-}
-note() { echo "# $*"; }
+# shellcheck disable=SC2034 # the lib's SKIP/FAIL lines name the case
+RFS_TAG="$RFS_CASE/${1:-?}"
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/lib.sh"
 
 if [ $# -lt 6 ]; then
 	echo "usage: $0 TRANSPORT RINGFSD RINGFS POSIX_CHECK MT_IO MOUNT_HELPER" >&2
@@ -45,21 +39,14 @@ MOUNT_HELPER=$6
 RFS_ADDR=${RFS_TEST_ADDR:-127.0.0.1}
 # meson passes paths relative to the build directory: make them absolute
 # so that cases may cd.
-abspath() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
-RINGFSD=$(abspath "$RINGFSD")
-RINGFS=$(abspath "$RINGFS")
-POSIX_CHECK=$(abspath "$POSIX_CHECK")
-MT_IO=$(abspath "$MT_IO")
-MOUNT_HELPER=$(abspath "$MOUNT_HELPER")
+RINGFSD=$(rfs_abspath "$RINGFSD")
+RINGFS=$(rfs_abspath "$RINGFS")
+POSIX_CHECK=$(rfs_abspath "$POSIX_CHECK")
+MT_IO=$(rfs_abspath "$MT_IO")
+MOUNT_HELPER=$(rfs_abspath "$MOUNT_HELPER")
 
-# The hard timeout: re-run this very script under timeout(1).  timeout
-# signals the whole process group, our trap then cleans up; KILL follows
-# if cleanup itself hangs.
-if [ -z "${RFS_UNDER_TIMEOUT:-}" ]; then
-	export RFS_UNDER_TIMEOUT=1
-	exec timeout --kill-after=30 "${RFS_CASE_TIMEOUT:-300}" \
-		bash "$0" "$@"
-fi
+# The hard timeout on the whole script
+rfs_under_timeout "${RFS_CASE_TIMEOUT:-300}" 30 "$0" "$@"
 
 [ "$(id -u)" = 0 ] || skip "needs root (FUSE mounts, uid switching)"
 [ -c /dev/fuse ] || skip "/dev/fuse missing"
@@ -68,35 +55,15 @@ for exe in "$RINGFSD" "$RINGFS"; do
 	[ -x "$exe" ] || skip "$exe not built"
 done
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/ringfs-mt-$RFS_CASE-$RFS_TRANSPORT.XXXXXX") ||
-	exit 1
-chmod 0755 "$T"
+rfs_tmpdir "mt-$RFS_CASE-$RFS_TRANSPORT"
 EXPORT=$T/export
 REF=$T/ref
 MNT=$T/mnt
 mkdir -m 0755 "$EXPORT" "$REF" "$MNT"
 
 RFS_MOUNTS=()
-RFS_SERVERS=()
-RFS_EXTRA_CLEANUP=()
 RFS_PORT=
 RFS_SERVER_PID=
-
-rfs_dump_logs() {
-	local f
-	for f in "$T"/server*.log "$T"/client*.log; do
-		[ -s "$f" ] || continue
-		echo "---- $(basename "$f") (last 40 lines) ----" >&2
-		tail -n 40 "$f" >&2
-	done
-}
-
-# Is $1 a mount point right now?  Reads mountinfo only: never touches the
-# (possibly hung) file system itself.
-rfs_is_mounted() {
-	awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' \
-		/proc/self/mountinfo
-}
 
 rfs_fstype() {
 	awk -v m="$1" '$5 == m { for (i = 7; i <= NF; i++)
@@ -119,44 +86,24 @@ rfs_unmount() {
 	! rfs_is_mounted "$m"
 }
 
-rfs_cleanup() {
-	local rc=$? m pid i
-	trap - EXIT INT TERM HUP
+# the cleanup trap unmounts first, newest mount first
+rfs_unmount_all() {
+	local i rc=0
 	for ((i = ${#RFS_MOUNTS[@]} - 1; i >= 0; i--)); do
 		rfs_unmount "${RFS_MOUNTS[i]}" || rc=1
 	done
-	for pid in "${RFS_SERVERS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	done
-	for cmd in "${RFS_EXTRA_CLEANUP[@]}"; do
-		eval "$cmd"
-	done
-	# Never rm -rf across a mount that is still there.
-	if awk -v t="$T/" 'index($5, t) == 1 { f = 1 } END { exit !f }' \
-		/proc/self/mountinfo; then
-		echo "# cleanup: a mount under $T remains; leaving $T" >&2
-		rc=1
-	else
-		rm -rf "$T"
-	fi
-	exit "$rc"
+	return "$rc"
 }
-trap rfs_cleanup EXIT
-trap 'echo "# $RFS_CASE: interrupted or timed out" >&2; exit 124' \
-	INT TERM HUP
+RFS_CLEANUP_HOOKS+=(rfs_unmount_all)
 
 # rfs_start_server EXPORT_DIR [extra ringfsd args...]
-# Sets RFS_PORT and RFS_SERVER_PID.  The ready line is read from a FIFO
-# with a bounded read; afterwards a cat keeps draining stderr into a log.
+# Sets RFS_PORT, RFS_SERVER_PID and RFS_SERVER_LOG (the lib's
+# rfs_ringfsd_start: ready line through a FIFO, no sleeps).
 RFS_NSERVERS=0
 rfs_start_server() {
-	local dir=$1 fifo log line fd deadline left
+	local dir=$1
 	shift
 	RFS_NSERVERS=$((RFS_NSERVERS + 1))
-	fifo=$T/server$RFS_NSERVERS.fifo
-	log=$T/server$RFS_NSERVERS.log
-	RFS_SERVER_LOG=$log
-	mkfifo "$fifo" || fail "mkfifo"
 	local stream=$RFS_TRANSPORT extra=()
 	# shm is reached through the server's Unix socket; its TCP
 	# listener then runs the default stream transport
@@ -176,45 +123,15 @@ rfs_start_server() {
 	# case (meson's *-exec tests: --exec-thread)
 	# shellcheck disable=SC2206
 	[ -n "${RFS_SERVER_EXTRA:-}" ] && extra+=($RFS_SERVER_EXTRA)
-	"$RINGFSD" --listen "$RFS_ADDR:0" --export "data=$dir,no_root_squash" \
-		${stream:+--transport "$stream"} "${extra[@]}" "$@" \
-		2>"$fifo" </dev/null &
-	RFS_SERVER_PID=$!
-	RFS_SERVERS+=("$RFS_SERVER_PID")
-	exec {fd}<"$fifo"
-	RFS_PORT=
-	deadline=$((SECONDS + 20))
-	while :; do
-		left=$((deadline - SECONDS))
-		[ "$left" -gt 0 ] || break
-		IFS= read -r -t "$left" -u "$fd" line || break
-		printf '%s\n' "$line" >>"$log"
-		case $line in
-		*"ringfsd: listening on "*)
-			RFS_PORT=$(printf '%s\n' "$line" |
-				sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\) .*/\1/p')
-			break
-			;;
-		esac
-	done
-	if [ -z "$RFS_PORT" ] || [ "$RFS_PORT" = 0 ]; then
-		exec {fd}<&-
-		fail "ringfsd did not print its ready line within 20 s"
-	fi
-	cat <&"$fd" >>"$log" &
-	exec {fd}<&-
+	rfs_ringfsd_start "server$RFS_NSERVERS" --listen "$RFS_ADDR:0" \
+		--export "data=$dir,no_root_squash" \
+		${stream:+--transport "$stream"} "${extra[@]}" "$@"
 	note "ringfsd pid $RFS_SERVER_PID on port $RFS_PORT ($RFS_TRANSPORT)"
 }
 
-# rfs_stop_server: SIGTERM must give a clean exit 0.
+# rfs_stop_server [PID]: SIGTERM must give a clean exit 0.
 rfs_stop_server() {
-	local pid=${1:-$RFS_SERVER_PID} st=0 i
-	kill -TERM "$pid" || fail "server $pid already gone"
-	wait "$pid" || st=$?
-	for i in "${!RFS_SERVERS[@]}"; do
-		[ "${RFS_SERVERS[i]}" = "$pid" ] && unset 'RFS_SERVERS[i]'
-	done
-	[ "$st" = 0 ] || fail "ringfsd exited $st on SIGTERM (want 0)"
+	rfs_ringfsd_stop "$@"
 }
 
 # rfs_mount MOUNTPOINT [extra -o options]: mount the export with ringfs.

@@ -5,7 +5,7 @@
  *   hostile_test RINGFSD [TRANSPORT]
  *
  * A real ringfsd with realistic limits.  A good client (main thread, the
- * raw-frame helpers of sec_util) times a fixed amount of work on its own
+ * raw-frame helpers of tests/lib) times a fixed amount of work on its own
  * connection: PING round trips and READs of a file.  Then, while hostile
  * clients run in other threads, it does the same work again:
  *
@@ -38,7 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sec_util.h"
+#include "tlib.h"
 
 #define FILE_SIZE RFS_IO_MAX		/* the exported file: 1 MiB */
 #define GOOD_PINGS 2000
@@ -95,24 +95,6 @@ static void cleanup(void)
 		fprintf(stderr, "hostile_test: cleanup of %s failed\n", tmp);
 }
 
-/* a connect that may fail (floods can overrun the backlog): fd or -1 */
-static int try_connect(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		t_die("socket: %s", strerror(errno));
-	sa.sin_port = htons((uint16_t)srv.port);
-	if (inet_pton(AF_INET, srv.host, &sa.sin_addr) != 1)
-		t_die("bad host %s", srv.host);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* true when the server has closed/reset fd (never consumes data: the
  * stalled connections get nothing from the server but the close) */
 static bool peer_gone(int fd, short revents)
@@ -150,7 +132,7 @@ static void stall_open_one(int *fd, unsigned kind)
 	struct rfs_hdr *h = (struct rfs_hdr *)(void *)frame;
 	size_t done = 0;
 
-	*fd = try_connect();
+	*fd = t_try_connect_tcp(srv.host, srv.port);
 	if (*fd < 0)
 		return;
 	atomic_fetch_add(&stall_opened, 1);
@@ -345,7 +327,7 @@ static void *greedy_main(void *arg)
 		uint64_t node, fh;
 		bool dropped;
 
-		c->fd = try_connect();
+		c->fd = t_try_connect_tcp(srv.host, srv.port);
 		if (c->fd < 0)
 			continue;
 		if (!greedy_setup(c, &node, &fh)) {
@@ -375,7 +357,7 @@ static void *flood_main(void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!atomic_load(&stop_new)) {
 		for (unsigned i = 0; i < FLOOD_PER_TICK; i++) {
-			int fd = try_connect();
+			int fd = t_try_connect_tcp(srv.host, srv.port);
 
 			if (fd < 0) {
 				atomic_fetch_add(&flood_failed, 1);
@@ -418,7 +400,7 @@ static double good_work(struct t_conn *c, uint64_t node, uint64_t fh)
 		if (mono_ms() - t1 > slowest_ms)
 			slowest_ms = mono_ms() - t1;
 		if (ret) {
-			CHECK(ret == 0, "good PING %u: %d", i, ret);
+			T_CHECK(ret == 0, "good PING %u: %d", i, ret);
 			return -1;
 		}
 	}
@@ -437,8 +419,8 @@ static double good_work(struct t_conn *c, uint64_t node, uint64_t fh)
 			slowest_ms = mono_ms() - t1;
 		if (ret || t_rh()->len != GOOD_READ_SIZE ||
 		    memcmp(t_rp(), pattern + off, GOOD_READ_SIZE)) {
-			CHECK(0, "good READ %u: status %d, %u bytes, or "
-			      "wrong data", i, ret, t_rh()->len);
+			T_CHECK(0, "good READ %u: status %d, %u bytes, or "
+				"wrong data", i, ret, t_rh()->len);
 			return -1;
 		}
 	}
@@ -624,7 +606,7 @@ static void run(const char *bin, const char *transport)
 	 */
 	bound = 30 * base + 5.0;
 	thr_base = srv_threads();
-	CHECK(srv_stats(&good, &s0) == 0, "STATS");
+	T_CHECK(srv_stats(&good, &s0) == 0, "STATS");
 
 	/* HELLO'd connections that then stall inside a frame */
 	for (unsigned i = 0; i < nhs; i++) {
@@ -635,7 +617,7 @@ static void run(const char *bin, const char *transport)
 
 		memset(&hs[i], 0, sizeof(hs[i]));
 		hs[i].fd = t_connect_tcp(srv.host, srv.port);
-		CHECK(t_hello(&hs[i], "a") == 0, "stall HELLO %u", i);
+		T_CHECK(t_hello(&hs[i], "a") == 0, "stall HELLO %u", i);
 		if (hs[i].csum)
 			h.flags |= RFS_HF_CSUM;	/* never completes */
 		t_send(hs[i].fd, &h, sizeof(h));
@@ -649,10 +631,10 @@ static void run(const char *bin, const char *transport)
 		if (pthread_create(&greedy_thr[i], NULL, greedy_main, NULL))
 			t_die("pthread_create");
 	ok = wait_for(attack_up, RAMP_MS);
-	CHECK(ok, "the attack did not get going within %d ms (stall slots "
-	      "full %d, greedy batches %u, flood connects %u)", RAMP_MS,
-	      (int)atomic_load(&stall_full), atomic_load(&greedy_batches),
-	      atomic_load(&flood_conns));
+	T_CHECK(ok, "the attack did not get going within %d ms (stall slots "
+		"full %d, greedy batches %u, flood connects %u)", RAMP_MS,
+		(int)atomic_load(&stall_full), atomic_load(&greedy_batches),
+		atomic_load(&flood_conns));
 
 	printf("baseline slowest call: %lld ms\n", slowest_ms);
 	slowest_ms = 0;
@@ -677,9 +659,9 @@ static void run(const char *bin, const char *transport)
 	pthread_join(flood_thr, NULL);
 	/* the hostiles keep their sockets: the server must drop them */
 	ok = wait_for(hostiles_gone, DRAIN_MS);
-	CHECK(ok, "hostile connections not dropped by the server within "
-	      "%d ms: %u stalled pre-HELLO, %u greedy still open", DRAIN_MS,
-	      atomic_load(&stall_open), atomic_load(&greedy_live));
+	T_CHECK(ok, "hostile connections not dropped by the server within "
+		"%d ms: %u stalled pre-HELLO, %u greedy still open", DRAIN_MS,
+		atomic_load(&stall_open), atomic_load(&greedy_live));
 	atomic_store(&stop_all, true);
 	pthread_join(stall_thr, NULL);
 	for (unsigned i = 0; i < GREEDY_THREADS; i++)
@@ -688,18 +670,18 @@ static void run(const char *bin, const char *transport)
 	for (unsigned i = 0; i < nhs; i++)
 		close(hs[i].fd);
 	ok = wait_for(threads_back, DRAIN_MS);
-	CHECK(ok, "ringfsd threads did not come back to %d (now %d)",
-	      thr_base, srv_threads());
+	T_CHECK(ok, "ringfsd threads did not come back to %d (now %d)",
+		thr_base, srv_threads());
 
 	/* still alive: the good connection and a fresh HELLO */
-	CHECK(srv_stats(&good, &s1) == 0, "STATS after the attack");
+	T_CHECK(srv_stats(&good, &s1) == 0, "STATS after the attack");
 	{
 		struct t_conn f = { .fd = t_connect_tcp(srv.host, srv.port) };
 		int ret = t_hello(&f, "a");
 
-		CHECK(ret == 0, "fresh HELLO after the attack: %d", ret);
+		T_CHECK(ret == 0, "fresh HELLO after the attack: %d", ret);
 		t_req(&f, RFS_OP_PING);
-		CHECK(t_call(&f) == 0, "PING on a fresh connection");
+		T_CHECK(t_call(&f) == 0, "PING on a fresh connection");
 		close(f.fd);
 	}
 
@@ -732,24 +714,24 @@ static void run(const char *bin, const char *transport)
 	printf("slowest call under attack: %lld ms\n", slowest_ms);
 	printf("server CPU during the attack: %.2f s in %.2f s\n",
 	       cpu1 - cpu0, (double)t0 / 1000);
-	CHECK(attack <= bound, "the work took %.3f s under attack (mean of "
-	      "%u rounds, worst %.3f s), baseline %.3f s (bound %.3f s)",
-	      attack, rounds, worst, base, bound);
+	T_CHECK(attack <= bound, "the work took %.3f s under attack (mean of "
+		"%u rounds, worst %.3f s), baseline %.3f s (bound %.3f s)",
+		attack, rounds, worst, base, bound);
 	if (!k_stall || !k_greedy || !k_flood || !k_hello)
 		goto out;	/* a diagnostic run: no count checks */
-	CHECK(atomic_load(&greedy_dropped) >= GREEDY_THREADS,
-	      "greedy clients dropped %u times (max-inflight)",
-	      atomic_load(&greedy_dropped));
-	CHECK(atomic_load(&stall_dropped) >= STALL_SLOTS,
-	      "stalled clients dropped %u times (setup timeout)",
-	      atomic_load(&stall_dropped));
-	CHECK(s1.connections - s0.connections >= 500,
-	      "only %llu hostile connections reached the server",
-	      (unsigned long long)(s1.connections - s0.connections));
+	T_CHECK(atomic_load(&greedy_dropped) >= GREEDY_THREADS,
+		"greedy clients dropped %u times (max-inflight)",
+		atomic_load(&greedy_dropped));
+	T_CHECK(atomic_load(&stall_dropped) >= STALL_SLOTS,
+		"stalled clients dropped %u times (setup timeout)",
+		atomic_load(&stall_dropped));
+	T_CHECK(s1.connections - s0.connections >= 500,
+		"only %llu hostile connections reached the server",
+		(unsigned long long)(s1.connections - s0.connections));
 out:
 	if (good.fd >= 0)
 		close(good.fd);
-	CHECK(t_srv_stop(&srv) == 0, "ringfsd did not exit 0 on SIGTERM");
+	T_CHECK(t_srv_stop(&srv) == 0, "ringfsd did not exit 0 on SIGTERM");
 }
 
 int main(int argc, char **argv)
@@ -777,8 +759,8 @@ int main(int argc, char **argv)
 	setup_files();
 	run(argv[1], argc == 3 ? argv[2] : NULL);
 	cleanup();
-	if (t_failures) {
-		fprintf(stderr, "hostile_test: %d failures\n", t_failures);
+	if (t_failed) {
+		fprintf(stderr, "hostile_test: %d failures\n", t_failed);
 		return 1;
 	}
 	printf("hostile_test: ok\n");

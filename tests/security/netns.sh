@@ -7,7 +7,8 @@
 # or --insecure is refused at start.
 #
 # usage: netns.sh RINGFSD SEC_TEST
-set -u
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 RINGFSD=$1
 SEC=$2
 if [ "$(id -u)" -ne 0 ]; then
@@ -60,19 +61,16 @@ elif ! grep -q "needs a key" "$tmp/nokey"; then
 	fail=1
 fi
 
+# its stderr through a FIFO until the ready line, then (a cat) into the log
+mkfifo "$tmp/fifo"
 ip netns exec "$S" "$RINGFSD" --listen 192.0.2.1:7071 --insecure \
 	--transport tcp --state-dir "$tmp/st" \
 	--export "denied=$tmp/e,net=198.51.100.0/24:203.0.113.0/24" \
 	--export "allowed=$tmp/e,net=198.51.100.0/24:192.0.2.0/24" \
 	--export "v6only=$tmp/e,net=2001:db8::/32" \
-	--export "host=$tmp/e,net=192.0.2.2" 2>"$tmp/log" &
+	--export "host=$tmp/e,net=192.0.2.2" 2>"$tmp/fifo" &
 pid=$!
-for _ in $(seq 100); do
-	grep -q "listening on" "$tmp/log" && break
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1	# polling the log for the ready line, bounded
-done
-if ! grep -q "listening on" "$tmp/log"; then
+if ! rfs_ready_line "$tmp/fifo" "$RFS_READY_GLOB" "$tmp/log"; then
 	echo "FAIL: ringfsd did not start:"
 	cat "$tmp/log"
 	exit 1
@@ -92,6 +90,10 @@ probe denied -13
 probe v6only -13
 probe allowed 0
 probe host 0
+# the whole log: the server stopped, its writer (the cat) ended
+kill "$pid" && wait "$pid"
+pid=
+wait
 if ! grep -q "192.0.2.2.*network not allowed" "$tmp/log"; then
 	echo "FAIL: no log line for the denied peer"
 	fail=1

@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sec_util.h"
+#include "tlib.h"
 
 static char tmp[] = "/tmp/rfs-sectest-XXXXXX";
 static const char *bin;
@@ -78,7 +78,7 @@ static struct t_conn conn(struct t_srv *s)
 
 static void stop(struct t_srv *s)
 {
-	CHECK(t_srv_stop(s) == 0, "ringfsd did not exit 0 on SIGTERM");
+	T_CHECK(t_srv_stop(s) == 0, "ringfsd did not exit 0 on SIGTERM");
 }
 
 static long long mono_ms(void)
@@ -119,9 +119,9 @@ static void case_auth(void)
 	/* a key file others can read is refused, with a clear reason */
 	write_file("keyopen", rnd, sizeof(rnd), 0644);
 	path(errb, sizeof(errb), "keyopen");
-	CHECK(rfs_auth_key_load(errb, &wrong, errb, sizeof(errb)) == -EPERM &&
-	      strstr(errb, "chmod 600"), "group-readable key accepted: %s",
-	      errb);
+	T_CHECK(rfs_auth_key_load(errb, &wrong, errb, sizeof(errb)) == -EPERM &&
+		strstr(errb, "chmod 600"), "group-readable key accepted: %s",
+		errb);
 	if (rfs_auth_key_load(key2f, &wrong, errb, sizeof(errb)))
 		t_die("%s", errb);
 
@@ -132,22 +132,22 @@ static void case_auth(void)
 	/* no AUTH at all: HELLO refused, ENOKEY, closed */
 	a = conn(&s);
 	ret = t_hello(&a, "a");
-	CHECK(ret == -ENOKEY, "HELLO without AUTH: %d", ret);
-	CHECK(t_closed(a.fd), "not closed after HELLO without AUTH");
+	T_CHECK(ret == -ENOKEY, "HELLO without AUTH: %d", ret);
+	T_CHECK(t_closed(a.fd), "not closed after HELLO without AUTH");
 	close(a.fd);
 
 	/* other ops before AUTH: refused */
 	a = conn(&s);
 	t_req(&a, RFS_OP_STATS);
 	ret = t_call(&a);
-	CHECK(ret == -EACCES, "STATS before AUTH: %d", ret);
+	T_CHECK(ret == -EACCES, "STATS before AUTH: %d", ret);
 	close(a.fd);
 
 	/* wrong key: PROVE rejected, closed */
 	a = conn(&s);
 	ret = t_auth(&a, &wrong, "a", NULL);
-	CHECK(ret == -EKEYREJECTED, "wrong key: %d", ret);
-	CHECK(t_closed(a.fd), "not closed after a wrong key");
+	T_CHECK(ret == -EKEYREJECTED, "wrong key: %d", ret);
+	T_CHECK(t_closed(a.fd), "not closed after a wrong key");
 	close(a.fd);
 
 	/* PROVE without CHALLENGE */
@@ -160,14 +160,14 @@ static void case_auth(void)
 		q->step = RFS_AUTH_PROVE;
 		ret = t_call(&a);
 	}
-	CHECK(ret < 0, "PROVE without CHALLENGE accepted");
-	CHECK(t_closed(a.fd), "not closed after PROVE without CHALLENGE");
+	T_CHECK(ret < 0, "PROVE without CHALLENGE accepted");
+	T_CHECK(t_closed(a.fd), "not closed after PROVE without CHALLENGE");
 	close(a.fd);
 
 	/* right key: mutual proof checks out, HELLO works, no token sent */
 	a = conn(&s);
 	ret = t_auth(&a, &key, "a", tok);
-	CHECK(ret == 0, "right key: %d", ret);
+	T_CHECK(ret == 0, "right key: %d", ret);
 	/* keep this connection's PROVE frame for the replay below */
 	{
 		const void *f = t_sent(&prove_len);
@@ -175,25 +175,25 @@ static void case_auth(void)
 		memcpy(prove, f, prove_len);
 	}
 	ret = t_hello(&a, "a");
-	CHECK(ret == 0, "HELLO after AUTH: %d", ret);
-	CHECK(!memcmp(a.token, zero, 16), "HELLO reply carries the token");
+	T_CHECK(ret == 0, "HELLO after AUTH: %d", ret);
+	T_CHECK(!memcmp(a.token, zero, 16), "HELLO reply carries the token");
 	t_req(&a, RFS_OP_PING);
-	CHECK(t_call(&a) == 0, "PING on the authenticated session");
+	T_CHECK(t_call(&a) == 0, "PING on the authenticated session");
 
 	/* ATTACH: needs its own AUTH, and the derived token */
 	b = conn(&s);
 	ret = t_attach(&b, a.session, tok);
-	CHECK(ret == -ENOKEY, "ATTACH without AUTH: %d", ret);
+	T_CHECK(ret == -ENOKEY, "ATTACH without AUTH: %d", ret);
 	close(b.fd);
 	b = conn(&s);
-	CHECK(t_auth(&b, &key, "a", NULL) == 0, "second AUTH");
+	T_CHECK(t_auth(&b, &key, "a", NULL) == 0, "second AUTH");
 	ret = t_attach(&b, a.session, zero);
-	CHECK(ret < 0, "ATTACH with the (zero) token from the wire accepted");
+	T_CHECK(ret < 0, "ATTACH with the (zero) token from the wire accepted");
 	close(b.fd);
 	b = conn(&s);
-	CHECK(t_auth(&b, &key, "a", NULL) == 0, "third AUTH");
+	T_CHECK(t_auth(&b, &key, "a", NULL) == 0, "third AUTH");
 	ret = t_attach(&b, a.session, tok);
-	CHECK(ret == 0, "ATTACH with the derived token: %d", ret);
+	T_CHECK(ret == 0, "ATTACH with the derived token: %d", ret);
 	close(b.fd);
 
 	/* replay: the same client nonce, then the recorded PROVE */
@@ -209,27 +209,28 @@ static void case_auth(void)
 		q->export_len = 1;
 		memset(q->nonce, 0x11, sizeof(q->nonce));
 		rfs_mb_put_bytes(m, "a", 1);
-		CHECK(t_call(&b) == 0, "CHALLENGE");
+		T_CHECK(t_call(&b) == 0, "CHALLENGE");
 	}
 	(void)cn;
 	t_send(b.fd, prove, prove_len);
-	CHECK(t_closed(b.fd), "a replayed PROVE was accepted");
+	T_CHECK(t_closed(b.fd), "a replayed PROVE was accepted");
 	close(b.fd);
 	/* the replayed PROVE as the first frame of a connection */
 	b = conn(&s);
 	t_send(b.fd, prove, prove_len);
-	CHECK(t_closed(b.fd), "a replayed PROVE alone was accepted");
+	T_CHECK(t_closed(b.fd), "a replayed PROVE alone was accepted");
 	close(b.fd);
 	/* a HELLO replayed on a new connection after a wrong-key AUTH */
 	b = conn(&s);
-	CHECK(t_auth(&b, &wrong, "a", NULL) == -EKEYREJECTED, "wrong key 2");
+	T_CHECK(t_auth(&b, &wrong, "a", NULL) == -EKEYREJECTED, "wrong key 2");
 	close(b.fd);
 
 	/* authenticated for one export, HELLO for another: refused */
 	b = conn(&s);
-	CHECK(t_auth(&b, &key, "zzz", NULL) == 0, "AUTH for export zzz");
+	T_CHECK(t_auth(&b, &key, "zzz", NULL) == 0, "AUTH for export zzz");
 	ret = t_hello(&b, "a");
-	CHECK(ret == -EACCES, "HELLO for a other than AUTH's export: %d", ret);
+	T_CHECK(ret == -EACCES, "HELLO for a other than AUTH's export: %d",
+		ret);
 	close(b.fd);
 
 	close(a.fd);
@@ -242,7 +243,7 @@ static void case_auth(void)
 		NULL });
 	a = conn(&s);
 	ret = t_auth(&a, &key, "a", NULL);
-	CHECK(ret == -EOPNOTSUPP, "AUTH to a keyless server: %d", ret);
+	T_CHECK(ret == -EOPNOTSUPP, "AUTH to a keyless server: %d", ret);
 	close(a.fd);
 	stop(&s);
 }
@@ -381,27 +382,27 @@ static void case_ro(void)
 		"--export", exp, "--state-dir", st, "--transport", "tcp",
 		NULL });
 	c = conn(&s);
-	CHECK(t_hello(&c, "r") == 0, "HELLO ro");
-	CHECK(t_lookup(&c, c.root, "f", &e, NULL) == 0, "lookup f");
+	T_CHECK(t_hello(&c, "r") == 0, "HELLO ro");
+	T_CHECK(t_lookup(&c, c.root, "f", &e, NULL) == 0, "lookup f");
 	/* opening for writing (and truncating) is refused */
 	ret = t_open(&c, e.nodeid, O_WRONLY, NULL);
-	CHECK(ret == -EROFS, "OPEN O_WRONLY on ro: %d", ret);
+	T_CHECK(ret == -EROFS, "OPEN O_WRONLY on ro: %d", ret);
 	ret = t_open(&c, e.nodeid, O_RDWR, NULL);
-	CHECK(ret == -EROFS, "OPEN O_RDWR on ro: %d", ret);
+	T_CHECK(ret == -EROFS, "OPEN O_RDWR on ro: %d", ret);
 	ret = t_open(&c, e.nodeid, O_RDONLY | O_TRUNC, NULL);
-	CHECK(ret == -EROFS, "OPEN O_TRUNC on ro: %d", ret);
-	CHECK(t_open(&c, e.nodeid, O_RDONLY, &fh) == 0, "OPEN O_RDONLY");
+	T_CHECK(ret == -EROFS, "OPEN O_TRUNC on ro: %d", ret);
+	T_CHECK(t_open(&c, e.nodeid, O_RDONLY, &fh) == 0, "OPEN O_RDONLY");
 	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		ret = ro_op(&c, ops[i], c.root, e.nodeid, fh);
-		CHECK(ret == -EROFS, "%s on a read-only export: %d",
-		      rfs_proto_op_name(ops[i]), ret);
+		T_CHECK(ret == -EROFS, "%s on a read-only export: %d",
+			rfs_proto_op_name(ops[i]), ret);
 	}
 	/* nothing changed underneath */
 	path(p, sizeof(p), "r/f");
-	CHECK(stat(p, &sb) == 0 && sb.st_size == 4 &&
-	      (sb.st_mode & 07777) == 0666, "ro export's file changed");
+	T_CHECK(stat(p, &sb) == 0 && sb.st_size == 4 &&
+		(sb.st_mode & 07777) == 0666, "ro export's file changed");
 	path(p, sizeof(p), "r/new");
-	CHECK(access(p, F_OK) < 0, "ro export got a new file");
+	T_CHECK(access(p, F_OK) < 0, "ro export got a new file");
 	close(c.fd);
 	stop(&s);
 }
@@ -456,34 +457,34 @@ static void case_escape(void)
 		"--export", ea, "--export", eb, "--state-dir", st,
 		"--transport", "tcp", NULL });
 	c = conn(&s);
-	CHECK(t_hello(&c, "a") == 0, "HELLO a");
+	T_CHECK(t_hello(&c, "a") == 0, "HELLO a");
 	d = conn(&s);
-	CHECK(t_hello(&d, "b") == 0, "HELLO b");
+	T_CHECK(t_hello(&d, "b") == 0, "HELLO b");
 
 	/* names: "..", ".", "/" inside, NUL inside */
-	CHECK(name_op(&c, RFS_OP_LOOKUP, c.root, "..", 2) == -EINVAL,
-	      "lookup ..");
-	CHECK(name_op(&c, RFS_OP_LOOKUP, c.root, ".", 1) == -EINVAL,
-	      "lookup .");
-	CHECK(name_op(&c, RFS_OP_LOOKUP, c.root, "../outside", 10) == -EINVAL,
-	      "lookup ../outside");
-	CHECK(name_op(&c, RFS_OP_LOOKUP, c.root, "x/../../y", 9) == -EINVAL,
-	      "lookup with /");
-	CHECK(name_op(&c, RFS_OP_LOOKUP, c.root, "f\0x", 3) == -EINVAL,
-	      "lookup with NUL");
-	CHECK(name_op(&c, RFS_OP_UNLINK, c.root, "../outside/secret", 17) ==
-	      -EINVAL, "unlink ../outside/secret");
+	T_CHECK(name_op(&c, RFS_OP_LOOKUP, c.root, "..", 2) == -EINVAL,
+		"lookup ..");
+	T_CHECK(name_op(&c, RFS_OP_LOOKUP, c.root, ".", 1) == -EINVAL,
+		"lookup .");
+	T_CHECK(name_op(&c, RFS_OP_LOOKUP, c.root, "../outside", 10) == -EINVAL,
+		"lookup ../outside");
+	T_CHECK(name_op(&c, RFS_OP_LOOKUP, c.root, "x/../../y", 9) == -EINVAL,
+		"lookup with /");
+	T_CHECK(name_op(&c, RFS_OP_LOOKUP, c.root, "f\0x", 3) == -EINVAL,
+		"lookup with NUL");
+	T_CHECK(name_op(&c, RFS_OP_UNLINK, c.root, "../outside/secret", 17) ==
+		-EINVAL, "unlink ../outside/secret");
 	ret = t_make(&c, RFS_OP_MKDIR, c.root, "..", 0755, NULL, NULL, NULL);
-	CHECK(ret == -EINVAL, "mkdir ..: %d", ret);
+	T_CHECK(ret == -EINVAL, "mkdir ..: %d", ret);
 
 	/* symlinks pointing out are never followed */
-	CHECK(t_lookup(&c, c.root, "out", &e, NULL) == 0, "lookup out");
-	CHECK(S_ISLNK(e.attr.mode), "symlink looked up as %o", e.attr.mode);
+	T_CHECK(t_lookup(&c, c.root, "out", &e, NULL) == 0, "lookup out");
+	T_CHECK(S_ISLNK(e.attr.mode), "symlink looked up as %o", e.attr.mode);
 	ret = t_open(&c, e.nodeid, O_RDONLY, NULL);
-	CHECK(ret < 0, "OPEN through a symlink out of the export worked");
-	CHECK(t_lookup(&c, c.root, "abs", &e, NULL) == 0, "lookup abs");
+	T_CHECK(ret < 0, "OPEN through a symlink out of the export worked");
+	T_CHECK(t_lookup(&c, c.root, "abs", &e, NULL) == 0, "lookup abs");
 	ret = name_op(&c, RFS_OP_LOOKUP, e.nodeid, "secret", 6);
-	CHECK(ret < 0, "LOOKUP under a symlink to outside worked");
+	T_CHECK(ret < 0, "LOOKUP under a symlink to outside worked");
 	{
 		struct rfs_open_req *q;
 		struct rfs_mb *m = t_req(&c, RFS_OP_OPENDIR);
@@ -491,38 +492,38 @@ static void case_escape(void)
 		q = rfs_mb_put(m, sizeof(*q));
 		q->nodeid = e.nodeid;
 		ret = t_call(&c);
-		CHECK(ret < 0, "OPENDIR on a symlink to outside worked");
+		T_CHECK(ret < 0, "OPENDIR on a symlink to outside worked");
 	}
 	/* a symlink made through the server stays a symlink */
 	ret = t_make(&c, RFS_OP_SYMLINK, c.root, "mine", 0777, "/etc/passwd",
 		     &e, NULL);
-	CHECK(ret == 0, "SYMLINK: %d", ret);
+	T_CHECK(ret == 0, "SYMLINK: %d", ret);
 	if (!ret)
-		CHECK(t_open(&c, e.nodeid, O_RDONLY, NULL) < 0,
-		      "OPEN followed a client-made symlink to /etc/passwd");
+		T_CHECK(t_open(&c, e.nodeid, O_RDONLY, NULL) < 0,
+			"OPEN followed a client-made symlink to /etc/passwd");
 
 	/* forged handles: every byte flipped in turn, never accepted */
-	CHECK(t_lookup(&c, c.root, "f", &e, h) == 0, "lookup f");
+	T_CHECK(t_lookup(&c, c.root, "f", &e, h) == 0, "lookup f");
 	for (unsigned i = 0; i < e.handle_len; i++) {
 		memcpy(hg, h, e.handle_len);
 		hg[i] ^= 0x40;
 		ret = t_resolve(&c, e.nodeid, hg, e.handle_len);
-		CHECK(ret == -ESTALE, "forged handle (byte %u): %d", i, ret);
+		T_CHECK(ret == -ESTALE, "forged handle (byte %u): %d", i, ret);
 	}
 	ret = t_resolve(&c, e.nodeid ^ 1, h, e.handle_len);
-	CHECK(ret == -ESTALE, "handle under another node id: %d", ret);
-	CHECK(t_resolve(&c, e.nodeid, h, e.handle_len) == 0,
-	      "the real handle is refused");
+	T_CHECK(ret == -ESTALE, "handle under another node id: %d", ret);
+	T_CHECK(t_resolve(&c, e.nodeid, h, e.handle_len) == 0,
+		"the real handle is refused");
 	/* a node id nobody handed out */
 	ret = t_open(&c, 0x1234567890abcdefull, O_RDONLY, NULL);
-	CHECK(ret == -ESTALE, "made-up node id: %d", ret);
+	T_CHECK(ret == -ESTALE, "made-up node id: %d", ret);
 
 	/* a handle (and node) from another export */
-	CHECK(t_lookup(&d, d.root, "g", &eg, hb) == 0, "lookup g in b");
+	T_CHECK(t_lookup(&d, d.root, "g", &eg, hb) == 0, "lookup g in b");
 	ret = t_resolve(&c, eg.nodeid, hb, eg.handle_len);
-	CHECK(ret == -ESTALE, "b's handle on a's session: %d", ret);
+	T_CHECK(ret == -ESTALE, "b's handle on a's session: %d", ret);
 	ret = t_open(&c, eg.nodeid, O_RDONLY, NULL);
-	CHECK(ret == -ESTALE, "b's node on a's session: %d", ret);
+	T_CHECK(ret == -ESTALE, "b's node on a's session: %d", ret);
 	/* link / rename across exports */
 	{
 		struct rfs_link_req *q;
@@ -534,8 +535,8 @@ static void case_escape(void)
 		q->name_len = 4;
 		rfs_mb_put_bytes(m, "stol", 4);
 		ret = t_call(&c);
-		CHECK(ret == -ESTALE || ret == -EXDEV,
-		      "LINK into another export: %d", ret);
+		T_CHECK(ret == -ESTALE || ret == -EXDEV,
+			"LINK into another export: %d", ret);
 		m = t_req(&d, RFS_OP_LINK);
 		q = rfs_mb_put(m, sizeof(*q));
 		q->nodeid = e.nodeid;	/* a's file, b's session */
@@ -543,8 +544,8 @@ static void case_escape(void)
 		q->name_len = 4;
 		rfs_mb_put_bytes(m, "stol", 4);
 		ret = t_call(&d);
-		CHECK(ret == -ESTALE || ret == -EXDEV,
-		      "LINK of a's file from b's session: %d", ret);
+		T_CHECK(ret == -ESTALE || ret == -EXDEV,
+			"LINK of a's file from b's session: %d", ret);
 	}
 	{
 		struct rfs_rename_req *q;
@@ -558,20 +559,20 @@ static void case_escape(void)
 		rfs_mb_put_bytes(m, "f", 1);
 		rfs_mb_put_bytes(m, "moved", 5);
 		ret = t_call(&c);
-		CHECK(ret == -ESTALE || ret == -EXDEV,
-		      "RENAME into another export: %d", ret);
+		T_CHECK(ret == -ESTALE || ret == -EXDEV,
+			"RENAME into another export: %d", ret);
 	}
 	path(p, sizeof(p), "b/stol");
-	CHECK(access(p, F_OK) < 0, "a link appeared in export b");
+	T_CHECK(access(p, F_OK) < 0, "a link appeared in export b");
 	path(p, sizeof(p), "b/moved");
-	CHECK(access(p, F_OK) < 0, "a rename landed in export b");
+	T_CHECK(access(p, F_OK) < 0, "a rename landed in export b");
 
 	/* a stale handle: the file is gone */
-	CHECK(t_lookup(&c, c.root, "gone", &ed, hg) == 0, "lookup gone");
+	T_CHECK(t_lookup(&c, c.root, "gone", &ed, hg) == 0, "lookup gone");
 	path(p, sizeof(p), "a/gone");
 	unlink(p);
 	ret = t_resolve(&c, ed.nodeid, hg, ed.handle_len);
-	CHECK(ret == -ESTALE || ret == 0, "stale handle: %d", ret);
+	T_CHECK(ret == -ESTALE || ret == 0, "stale handle: %d", ret);
 	if (ret == 0) {
 		/* the node is still cached: the server must see it is gone */
 		struct rfs_node_req *q;
@@ -580,8 +581,8 @@ static void case_escape(void)
 		q = rfs_mb_put(m, sizeof(*q));
 		q->nodeid = ed.nodeid;
 		ret = t_call(&c);
-		CHECK(ret == 0 && ((const struct rfs_attr *)t_rp())->nlink ==
-		      0, "deleted file still has links: %d", ret);
+		T_CHECK(ret == 0 && ((const struct rfs_attr *)t_rp())->nlink ==
+			0, "deleted file still has links: %d", ret);
 	}
 	close(c.fd);
 	close(d.fd);
@@ -594,9 +595,9 @@ static void case_escape(void)
 		"--export", ea, "--export", eb, "--state-dir", st,
 		"--transport", "tcp", NULL });
 	c = conn(&s);
-	CHECK(t_hello(&c, "a") == 0, "HELLO a again");
+	T_CHECK(t_hello(&c, "a") == 0, "HELLO a again");
 	ret = t_resolve(&c, e.nodeid, h, e.handle_len);
-	CHECK(ret == -ESTALE, "handle from another server key: %d", ret);
+	T_CHECK(ret == -ESTALE, "handle from another server key: %d", ret);
 	close(c.fd);
 	stop(&s);
 }
@@ -610,13 +611,13 @@ static void owner_is(const char *rel, uid_t uid, gid_t gid, const char *what)
 
 	path(p, sizeof(p), rel);
 	if (stat(p, &sb) < 0) {
-		CHECK(0, "%s: %s missing: %s", what, p, strerror(errno));
+		T_CHECK(0, "%s: %s missing: %s", what, p, strerror(errno));
 		return;
 	}
-	CHECK(sb.st_uid == uid && sb.st_gid == gid,
-	      "%s: %s owned by %u:%u, want %u:%u", what, rel,
-	      (unsigned)sb.st_uid, (unsigned)sb.st_gid, (unsigned)uid,
-	      (unsigned)gid);
+	T_CHECK(sb.st_uid == uid && sb.st_gid == gid,
+		"%s: %s owned by %u:%u, want %u:%u", what, rel,
+		(unsigned)sb.st_uid, (unsigned)sb.st_gid, (unsigned)uid,
+		(unsigned)gid);
 }
 
 static void case_squash(void)
@@ -644,69 +645,70 @@ static void case_squash(void)
 		"--state-dir", st, "--transport", "tcp", NULL });
 
 	c = conn(&s);
-	CHECK(t_hello(&c, "rs") == 0, "HELLO rs");
+	T_CHECK(t_hello(&c, "rs") == 0, "HELLO rs");
 	c.uid = 0, c.gid = 0;
 	ret = t_make(&c, RFS_OP_CREATE, c.root, "byroot", 0644, NULL, NULL,
 		     NULL);
-	CHECK(ret == 0, "root_squash create as root: %d", ret);
+	T_CHECK(ret == 0, "root_squash create as root: %d", ret);
 	owner_is("rs/byroot", 65534, 65534, "root_squash, uid 0");
 	c.uid = 1000, c.gid = 1000;
 	ret = t_make(&c, RFS_OP_MKDIR, c.root, "byuser", 0755, NULL, NULL,
 		     NULL);
-	CHECK(ret == 0, "root_squash mkdir as 1000: %d", ret);
+	T_CHECK(ret == 0, "root_squash mkdir as 1000: %d", ret);
 	owner_is("rs/byuser", 1000, 1000, "root_squash, uid 1000");
 	close(c.fd);
 
 	c = conn(&s);
-	CHECK(t_hello(&c, "as") == 0, "HELLO as");
+	T_CHECK(t_hello(&c, "as") == 0, "HELLO as");
 	c.uid = 1000, c.gid = 1000;
 	ret = t_make(&c, RFS_OP_CREATE, c.root, "byuser", 0644, NULL, NULL,
 		     NULL);
-	CHECK(ret == 0, "all_squash create as 1000: %d", ret);
+	T_CHECK(ret == 0, "all_squash create as 1000: %d", ret);
 	owner_is("as/byuser", 1234, 4321, "all_squash, uid 1000");
 	c.uid = 0, c.gid = 0;
 	ret = t_make(&c, RFS_OP_SYMLINK, c.root, "byroot", 0777, "t", NULL,
 		     NULL);
-	CHECK(ret == 0, "all_squash symlink as root: %d", ret);
+	T_CHECK(ret == 0, "all_squash symlink as root: %d", ret);
 	{
 		char p[512];
 		struct stat sb;
 
 		path(p, sizeof(p), "as/byroot");
-		CHECK(lstat(p, &sb) == 0 && sb.st_uid == 1234 &&
-		      sb.st_gid == 4321, "all_squash symlink owner");
+		T_CHECK(lstat(p, &sb) == 0 && sb.st_uid == 1234 &&
+			sb.st_gid == 4321, "all_squash symlink owner");
 	}
 	close(c.fd);
 
 	c = conn(&s);
-	CHECK(t_hello(&c, "ns") == 0, "HELLO ns");
+	T_CHECK(t_hello(&c, "ns") == 0, "HELLO ns");
 	c.uid = 0, c.gid = 0;
 	ret = t_make(&c, RFS_OP_CREATE, c.root, "byroot", 0644, NULL, NULL,
 		     NULL);
-	CHECK(ret == 0, "no_root_squash create as root: %d", ret);
+	T_CHECK(ret == 0, "no_root_squash create as root: %d", ret);
 	owner_is("ns/byroot", 0, 0, "no_root_squash, uid 0");
 	c.uid = 2000, c.gid = 3000;
 	ret = t_make(&c, RFS_OP_MKNOD, c.root, "fifo", S_IFIFO | 0644, NULL,
 		     NULL, NULL);
-	CHECK(ret == 0, "no_root_squash mknod as 2000: %d", ret);
+	T_CHECK(ret == 0, "no_root_squash mknod as 2000: %d", ret);
 	owner_is("ns/fifo", 2000, 3000, "no_root_squash, uid 2000");
 	/* squashed root cannot chown to root */
 	close(c.fd);
 	c = conn(&s);
-	CHECK(t_hello(&c, "rs") == 0, "HELLO rs 2");
+	T_CHECK(t_hello(&c, "rs") == 0, "HELLO rs 2");
 	c.uid = 0, c.gid = 0;
 	{
 		struct rfs_entry e;
 		struct rfs_setattr_req *q;
 		struct rfs_mb *m;
 
-		CHECK(t_lookup(&c, c.root, "byuser", &e, NULL) == 0, "lookup");
+		T_CHECK(t_lookup(&c, c.root, "byuser", &e, NULL) == 0,
+			"lookup");
 		m = t_req(&c, RFS_OP_SETATTR);
 		q = rfs_mb_put(m, sizeof(*q));
 		q->nodeid = e.nodeid;
 		q->valid = RFS_SA_UID | RFS_SA_GID;
 		ret = t_call(&c);
-		CHECK(ret == -EPERM, "squashed root chown to 0: %d", ret);
+		T_CHECK(ret == -EPERM, "squashed root chown to 0: %d", ret);
 		owner_is("rs/byuser", 1000, 1000, "after a refused chown");
 	}
 	close(c.fd);
@@ -738,9 +740,9 @@ static void case_limits(void)
 	/* silent peer: dropped after about a second */
 	t0 = mono_ms();
 	fd = t_connect_tcp(s.host, s.port);
-	CHECK(t_closed(fd), "a silent peer was not dropped");
-	CHECK(mono_ms() - t0 < 5000, "silent peer dropped after %lld ms",
-	      mono_ms() - t0);
+	T_CHECK(t_closed(fd), "a silent peer was not dropped");
+	T_CHECK(mono_ms() - t0 < 5000, "silent peer dropped after %lld ms",
+		mono_ms() - t0);
 	close(fd);
 
 	/* trickling peer: a header's worth, one byte at a time, slowly */
@@ -758,30 +760,30 @@ static void case_limits(void)
 			if (poll(&p, 1, 200) > 0)
 				closed = true;
 		}
-		CHECK(closed || t_closed(fd), "a trickling peer was not "
-		      "dropped");
-		CHECK(mono_ms() - t0 < 5000, "trickler dropped after %lld ms",
-		      mono_ms() - t0);
+		T_CHECK(closed || t_closed(fd), "a trickling peer was not "
+			"dropped");
+		T_CHECK(mono_ms() - t0 < 5000, "trickler dropped after %lld ms",
+			mono_ms() - t0);
 		close(fd);
 	}
 
 	/* HELLO'd connections stay past the setup timeout */
 	c = conn(&s);
-	CHECK(t_hello(&c, "a") == 0, "HELLO");
+	T_CHECK(t_hello(&c, "a") == 0, "HELLO");
 
 	/* max-connections 4: c + 3 idle ones fill it, the 5th is refused */
 	for (unsigned i = 0; i < 3; i++) {
 		idle[i] = conn(&s);
-		CHECK(t_hello(&idle[i], "a") == 0, "HELLO %u", i);
+		T_CHECK(t_hello(&idle[i], "a") == 0, "HELLO %u", i);
 	}
 	fd = t_connect_tcp(s.host, s.port);
 	t0 = mono_ms();
-	CHECK(t_closed(fd), "connection over max-connections kept");
-	CHECK(mono_ms() - t0 < 900, "refusal took %lld ms (not immediate)",
-	      mono_ms() - t0);
+	T_CHECK(t_closed(fd), "connection over max-connections kept");
+	T_CHECK(mono_ms() - t0 < 900, "refusal took %lld ms (not immediate)",
+		mono_ms() - t0);
 	close(fd);
 	t_req(&c, RFS_OP_PING);
-	CHECK(t_call(&c) == 0, "existing connection broken by the refusal");
+	T_CHECK(t_call(&c) == 0, "existing connection broken by the refusal");
 	for (unsigned i = 0; i < 3; i++)
 		close(idle[i].fd);
 
@@ -806,7 +808,7 @@ static void case_limits(void)
 				break;
 			close(g.fd);
 		}
-		CHECK(hret == 0, "HELLO greedy");
+		T_CHECK(hret == 0, "HELLO greedy");
 		{
 			struct rfs_mb *m = t_req(&g, RFS_OP_PING);
 
@@ -823,8 +825,8 @@ static void case_limits(void)
 		for (unsigned i = 0; i < 2000; i++)
 			t_send(g.fd, copy, len);
 		free(copy);
-		CHECK(t_closed(g.fd), "a client not reading its replies was "
-		      "kept (max-inflight)");
+		T_CHECK(t_closed(g.fd), "a client not reading its replies was "
+			"kept (max-inflight)");
 		close(g.fd);
 	}
 
@@ -835,7 +837,7 @@ static void case_limits(void)
 
 		(void)big;
 		ret = t_call(&c);
-		CHECK(ret == -EPROTO || ret == 0, "PING 60000: %d", ret);
+		T_CHECK(ret == -EPROTO || ret == 0, "PING 60000: %d", ret);
 	}
 	{
 		static _Alignas(8) uint8_t frame[RFS_HDR_SIZE];
@@ -848,19 +850,19 @@ static void case_limits(void)
 		h->len = 65536;
 		h->id = 7;
 		t_send(c.fd, frame, sizeof(frame));
-		CHECK(t_closed(c.fd), "a frame over max-msg was accepted");
+		T_CHECK(t_closed(c.fd), "a frame over max-msg was accepted");
 	}
 	close(c.fd);
 
 	/* nolocal: Unix-socket peers refused on b, allowed on a */
 	c.fd = t_connect_unix(sock);
 	ret = t_hello(&c, "b");
-	CHECK(ret == -EACCES, "nolocal export over a Unix socket: %d", ret);
+	T_CHECK(ret == -EACCES, "nolocal export over a Unix socket: %d", ret);
 	close(c.fd);
 	memset(&c, 0, sizeof(c));
 	c.fd = t_connect_unix(sock);
 	ret = t_hello(&c, "a");
-	CHECK(ret == 0, "export a over a Unix socket: %d", ret);
+	T_CHECK(ret == 0, "export a over a Unix socket: %d", ret);
 	close(c.fd);
 	stop(&s);
 }
@@ -910,9 +912,9 @@ int main(int argc, char **argv)
 	else
 		t_die("unknown case %s", what);
 	cleanup();
-	if (t_failures) {
+	if (t_failed) {
 		fprintf(stderr, "sec_test %s: %d failures\n", what,
-			t_failures);
+			t_failed);
 		return 1;
 	}
 	printf("sec_test %s: ok\n", what);

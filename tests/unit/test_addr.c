@@ -10,19 +10,7 @@
 
 #include "addr.h"
 #include "log.h"
-
-static int passed, failed;
-
-#define T(cond)                                                            \
-	do {                                                               \
-		if (cond) {                                                \
-			passed++;                                          \
-		} else {                                                   \
-			failed++;                                          \
-			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__,      \
-				__LINE__, #cond);                          \
-		}                                                          \
-	} while (0)
+#include "t.h"
 
 static unsigned port_of(const struct rfs_addr *a)
 {
@@ -41,63 +29,63 @@ static void fmt_is(const struct rfs_addr *a, const char *want)
 		     sizeof(out));
 	if (strcmp(out, want))
 		fprintf(stderr, "fmt: got '%s', want '%s'\n", out, want);
-	T(strcmp(out, want) == 0);
+	T_OK(strcmp(out, want) == 0);
 }
 
 static void test_inet(void)
 {
 	struct rfs_addr a;
 
-	T(rfs_addr_parse("127.0.0.1:7070", 0, &a) == 0);
-	T(a.ss.ss_family == AF_INET && port_of(&a) == 7070);
-	T(a.len == sizeof(struct sockaddr_in));
-	T(rfs_addr_is_loopback(&a));
-	T(strcmp(a.text, "127.0.0.1:7070") == 0);
+	T_OK(rfs_addr_parse("127.0.0.1:7070", 0, &a) == 0);
+	T_OK(a.ss.ss_family == AF_INET && port_of(&a) == 7070);
+	T_OK(a.len == sizeof(struct sockaddr_in));
+	T_OK(rfs_addr_is_loopback(&a));
+	T_OK(strcmp(a.text, "127.0.0.1:7070") == 0);
 	fmt_is(&a, "127.0.0.1:7070");
 
-	T(rfs_addr_parse("10.1.2.3", 7070, &a) == 0);
-	T(port_of(&a) == 7070 && !rfs_addr_is_loopback(&a));
-	T(rfs_addr_parse("127.9.9.9:1", 0, &a) == 0);
-	T(rfs_addr_is_loopback(&a));
+	T_OK(rfs_addr_parse("10.1.2.3", 7070, &a) == 0);
+	T_OK(port_of(&a) == 7070 && !rfs_addr_is_loopback(&a));
+	T_OK(rfs_addr_parse("127.9.9.9:1", 0, &a) == 0);
+	T_OK(rfs_addr_is_loopback(&a));
 
-	T(rfs_addr_parse("[::1]:7071", 0, &a) == 0);
-	T(a.ss.ss_family == AF_INET6 && port_of(&a) == 7071);
-	T(rfs_addr_is_loopback(&a));
+	T_OK(rfs_addr_parse("[::1]:7071", 0, &a) == 0);
+	T_OK(a.ss.ss_family == AF_INET6 && port_of(&a) == 7071);
+	T_OK(rfs_addr_is_loopback(&a));
 	fmt_is(&a, "[::1]:7071");
-	T(rfs_addr_parse("[fe80::1]", 9, &a) == 0);
-	T(port_of(&a) == 9 && !rfs_addr_is_loopback(&a));
-	T(rfs_addr_parse("::1", 5, &a) == 0);	/* bare v6, no port */
-	T(a.ss.ss_family == AF_INET6 && port_of(&a) == 5);
-	T(rfs_addr_parse("[::ffff:127.0.0.1]:5", 0, &a) == 0);
-	T(rfs_addr_is_loopback(&a));
+	T_OK(rfs_addr_parse("[fe80::1]", 9, &a) == 0);
+	T_OK(port_of(&a) == 9 && !rfs_addr_is_loopback(&a));
+	T_OK(rfs_addr_parse("::1", 5, &a) == 0);	/* bare v6, no port */
+	T_OK(a.ss.ss_family == AF_INET6 && port_of(&a) == 5);
+	T_OK(rfs_addr_parse("[::ffff:127.0.0.1]:5", 0, &a) == 0);
+	T_OK(rfs_addr_is_loopback(&a));
 
-	T(rfs_addr_parse("localhost:80", 0, &a) == 0);
-	T(port_of(&a) == 80 && rfs_addr_is_loopback(&a));
+	T_OK(rfs_addr_parse("localhost:80", 0, &a) == 0);
+	T_OK(port_of(&a) == 80 && rfs_addr_is_loopback(&a));
 
-	T(rfs_addr_parse(":7070", 0, &a) == 0);	/* wildcard */
-	T(a.ss.ss_family == AF_INET && port_of(&a) == 7070);
-	T(((struct sockaddr_in *)&a.ss)->sin_addr.s_addr == INADDR_ANY);
-	T(rfs_addr_parse("*:7070", 0, &a) == 0);
-	T(((struct sockaddr_in *)&a.ss)->sin_addr.s_addr == INADDR_ANY);
+	T_OK(rfs_addr_parse(":7070", 0, &a) == 0);	/* wildcard */
+	T_OK(a.ss.ss_family == AF_INET && port_of(&a) == 7070);
+	T_OK(((struct sockaddr_in *)&a.ss)->sin_addr.s_addr == INADDR_ANY);
+	T_OK(rfs_addr_parse("*:7070", 0, &a) == 0);
+	T_OK(((struct sockaddr_in *)&a.ss)->sin_addr.s_addr == INADDR_ANY);
 }
 
 static void test_inet_errors(void)
 {
 	struct rfs_addr a;
 
-	T(rfs_addr_parse("", 7070, &a) == -EINVAL);
-	T(rfs_addr_parse(NULL, 7070, &a) == -EINVAL);
-	T(rfs_addr_parse("10.0.0.1", 0, &a) == -EINVAL);	/* no port */
-	T(rfs_addr_parse("10.0.0.1:", 7070, &a) == -EINVAL);
-	T(rfs_addr_parse("10.0.0.1:0", 0, &a) == -EINVAL);
-	T(rfs_addr_parse("10.0.0.1:65536", 0, &a) == -EINVAL);
-	T(rfs_addr_parse("10.0.0.1:12ab", 0, &a) == -EINVAL);
-	T(rfs_addr_parse("10.0.0.1:-1", 0, &a) == -EINVAL);
-	T(rfs_addr_parse("10.0.0.1: 80", 0, &a) == -EINVAL);
-	T(rfs_addr_parse("[::1", 0, &a) == -EINVAL);
-	T(rfs_addr_parse("[::1]x", 0, &a) == -EINVAL);
-	T(rfs_addr_parse("[]:80", 0, &a) == -EINVAL);
-	T(rfs_addr_parse("[1.2.3.4]:80", 0, &a) == -EINVAL);
+	T_OK(rfs_addr_parse("", 7070, &a) == -EINVAL);
+	T_OK(rfs_addr_parse(NULL, 7070, &a) == -EINVAL);
+	T_OK(rfs_addr_parse("10.0.0.1", 0, &a) == -EINVAL);	/* no port */
+	T_OK(rfs_addr_parse("10.0.0.1:", 7070, &a) == -EINVAL);
+	T_OK(rfs_addr_parse("10.0.0.1:0", 0, &a) == -EINVAL);
+	T_OK(rfs_addr_parse("10.0.0.1:65536", 0, &a) == -EINVAL);
+	T_OK(rfs_addr_parse("10.0.0.1:12ab", 0, &a) == -EINVAL);
+	T_OK(rfs_addr_parse("10.0.0.1:-1", 0, &a) == -EINVAL);
+	T_OK(rfs_addr_parse("10.0.0.1: 80", 0, &a) == -EINVAL);
+	T_OK(rfs_addr_parse("[::1", 0, &a) == -EINVAL);
+	T_OK(rfs_addr_parse("[::1]x", 0, &a) == -EINVAL);
+	T_OK(rfs_addr_parse("[]:80", 0, &a) == -EINVAL);
+	T_OK(rfs_addr_parse("[1.2.3.4]:80", 0, &a) == -EINVAL);
 }
 
 static void test_unix(void)
@@ -107,23 +95,23 @@ static void test_unix(void)
 	struct rfs_addr a;
 	char longp[200];
 
-	T(rfs_addr_parse("unix:/run/ringfs.sock", 0, &a) == 0);
+	T_OK(rfs_addr_parse("unix:/run/ringfs.sock", 0, &a) == 0);
 	un = (struct sockaddr_un *)&a.ss;
-	T(un->sun_family == AF_UNIX);
-	T(strcmp(un->sun_path, "/run/ringfs.sock") == 0);
-	T(a.len == off + strlen("/run/ringfs.sock") + 1);
-	T(rfs_addr_is_loopback(&a));
+	T_OK(un->sun_family == AF_UNIX);
+	T_OK(strcmp(un->sun_path, "/run/ringfs.sock") == 0);
+	T_OK(a.len == off + strlen("/run/ringfs.sock") + 1);
+	T_OK(rfs_addr_is_loopback(&a));
 	fmt_is(&a, "unix:/run/ringfs.sock");
 
-	T(rfs_addr_parse("unix:@ringfs", 0, &a) == 0);
+	T_OK(rfs_addr_parse("unix:@ringfs", 0, &a) == 0);
 	un = (struct sockaddr_un *)&a.ss;
-	T(un->sun_path[0] == '\0');
-	T(memcmp(un->sun_path + 1, "ringfs", 6) == 0);
-	T(a.len == off + 1 + 6);
+	T_OK(un->sun_path[0] == '\0');
+	T_OK(memcmp(un->sun_path + 1, "ringfs", 6) == 0);
+	T_OK(a.len == off + 1 + 6);
 	fmt_is(&a, "unix:@ringfs");
 
-	T(rfs_addr_parse("unix:", 0, &a) == -EINVAL);
-	T(rfs_addr_parse("unix:@", 0, &a) == -EINVAL);
+	T_OK(rfs_addr_parse("unix:", 0, &a) == -EINVAL);
+	T_OK(rfs_addr_parse("unix:@", 0, &a) == -EINVAL);
 	memset(longp, 'a', sizeof(longp) - 1);
 	longp[0] = '/';
 	longp[sizeof(longp) - 1] = '\0';
@@ -131,7 +119,7 @@ static void test_unix(void)
 		char s[256];
 
 		snprintf(s, sizeof(s), "unix:%s", longp);
-		T(rfs_addr_parse(s, 0, &a) == -EINVAL);
+		T_OK(rfs_addr_parse(s, 0, &a) == -EINVAL);
 	}
 }
 
@@ -140,12 +128,12 @@ static void split_ok(const char *src, const char *addr, const char *exp)
 	char a[128], e[128];
 	int rc = rfs_addr_split_source(src, a, sizeof(a), e, sizeof(e));
 
-	T(rc == 0);
+	T_OK(rc == 0);
 	if (rc == 0) {
 		if (strcmp(a, addr) || strcmp(e, exp))
 			fprintf(stderr, "split '%s': got '%s' '%s'\n", src,
 				a, e);
-		T(strcmp(a, addr) == 0 && strcmp(e, exp) == 0);
+		T_OK(strcmp(a, addr) == 0 && strcmp(e, exp) == 0);
 	}
 }
 
@@ -162,18 +150,18 @@ static void test_split(void)
 	split_ok("server:/", "server", "");
 	split_ok("server:/data/", "server", "data");
 
-	T(rfs_addr_split_source("server", a, sizeof(a), e, sizeof(e)) ==
-	  -EINVAL);
-	T(rfs_addr_split_source("server:data", a, sizeof(a), e,
-				sizeof(e)) == -EINVAL);
-	T(rfs_addr_split_source(":/data", a, sizeof(a), e, sizeof(e)) ==
-	  -EINVAL);
-	T(rfs_addr_split_source("unix:/run/x.sock", a, sizeof(a), e,
-				sizeof(e)) == -EINVAL);
-	T(rfs_addr_split_source("a-very-long-host-name:/x", a, sizeof(a), e,
-				sizeof(e)) == -EINVAL);
-	T(rfs_addr_split_source("h:/a-very-long-export-name", a, sizeof(a),
-				e, sizeof(e)) == -EINVAL);
+	T_OK(rfs_addr_split_source("server", a, sizeof(a), e, sizeof(e)) ==
+	     -EINVAL);
+	T_OK(rfs_addr_split_source("server:data", a, sizeof(a), e,
+				   sizeof(e)) == -EINVAL);
+	T_OK(rfs_addr_split_source(":/data", a, sizeof(a), e, sizeof(e)) ==
+	     -EINVAL);
+	T_OK(rfs_addr_split_source("unix:/run/x.sock", a, sizeof(a), e,
+				   sizeof(e)) == -EINVAL);
+	T_OK(rfs_addr_split_source("a-very-long-host-name:/x", a, sizeof(a), e,
+				   sizeof(e)) == -EINVAL);
+	T_OK(rfs_addr_split_source("h:/a-very-long-export-name", a, sizeof(a),
+				   e, sizeof(e)) == -EINVAL);
 }
 
 int main(void)
@@ -183,6 +171,5 @@ int main(void)
 	test_inet_errors();
 	test_unix();
 	test_split();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	T_DONE();
 }

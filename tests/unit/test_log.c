@@ -13,20 +13,12 @@
 
 #include "log.h"
 
-static int passed, failed;
+/* stderr is what is being tested: failures go to stdout */
+#define T_FAIL_STREAM stdout
+#include "t.h"
+
 static FILE *cap;
 static long cap_pos;
-
-#define T(cond)                                                            \
-	do {                                                               \
-		if (cond) {                                                \
-			passed++;                                          \
-		} else {                                                   \
-			failed++;                                          \
-			fprintf(stdout, "FAIL %s:%d: %s\n", __FILE__,      \
-				__LINE__, #cond);                          \
-		}                                                          \
-	} while (0)
 
 /* What was written to stderr since the last call. */
 static char *captured(void)
@@ -58,20 +50,20 @@ static void test_format(void)
 	rfs_log_set_level(LOG_INFO);
 	errno = EAGAIN;
 	rfs_err("xprt: connect failed: %s", "why");
-	T(errno == EAGAIN);	/* logging keeps errno */
+	T_OK(errno == EAGAIN);	/* logging keeps errno */
 	out = captured();
-	T(strcmp(out, "test_log: error: xprt: connect failed: why\n") == 0);
+	T_OK(strcmp(out, "test_log: error: xprt: connect failed: why\n") == 0);
 
 	rfs_warn("w %d", 1);
 	rfs_info("i %d", 2);
 	out = captured();
-	T(strcmp(out, "test_log: warning: w 1\ntest_log: info: i 2\n") == 0);
+	T_OK(strcmp(out, "test_log: warning: w 1\ntest_log: info: i 2\n") == 0);
 
 	rfs_log_set_level(LOG_WARNING);
 	rfs_info("hidden");
 	rfs_err("shown");
 	out = captured();
-	T(strstr(out, "hidden") == NULL && strstr(out, "shown") != NULL);
+	T_OK(strstr(out, "hidden") == NULL && strstr(out, "shown") != NULL);
 	rfs_log_set_level(LOG_INFO);
 }
 
@@ -79,30 +71,32 @@ static void test_debug(void)
 {
 	char *out;
 
-	T(!rfs_log_debug_on(RFS_SUB_XPRT));
+	T_OK(!rfs_log_debug_on(RFS_SUB_XPRT));
 	rfs_dbg(RFS_SUB_XPRT, "not shown");
-	T(captured()[0] == '\0');
+	T_OK(captured()[0] == '\0');
 
 	setenv("RINGFS_DEBUG", "xprt,proto", 1);
 	rfs_log_init("test_log");
-	T(rfs_log_debug_on(RFS_SUB_XPRT) && rfs_log_debug_on(RFS_SUB_PROTO));
-	T(!rfs_log_debug_on(RFS_SUB_SERVER) && !rfs_log_debug_on(RFS_SUB_FUSE));
+	T_OK(rfs_log_debug_on(RFS_SUB_XPRT) && rfs_log_debug_on(RFS_SUB_PROTO));
+	T_OK(!rfs_log_debug_on(RFS_SUB_SERVER) &&
+	     !rfs_log_debug_on(RFS_SUB_FUSE));
 	rfs_dbg(RFS_SUB_XPRT, "dbg %d", 7);
 	rfs_dbg(RFS_SUB_SERVER, "not this");
 	out = captured();
-	T(strcmp(out, "test_log: debug: dbg 7\n") == 0);
+	T_OK(strcmp(out, "test_log: debug: dbg 7\n") == 0);
 
 	setenv("RINGFS_DEBUG", "all", 1);
 	rfs_log_init("/usr/sbin/test_log");	/* basename taken */
-	T(rfs_log_debug_on(RFS_SUB_FUSE) && rfs_log_debug_on(RFS_SUB_CLIENT));
+	T_OK(rfs_log_debug_on(RFS_SUB_FUSE) &&
+	     rfs_log_debug_on(RFS_SUB_CLIENT));
 	rfs_dbg(RFS_SUB_CLIENT, "c");
 	out = captured();
-	T(strcmp(out, "test_log: debug: c\n") == 0);
+	T_OK(strcmp(out, "test_log: debug: c\n") == 0);
 
 	setenv("RINGFS_DEBUG", "bogus", 1);
 	rfs_log_init("test_log");
 	out = captured();
-	T(strstr(out, "unknown subsystem 'bogus'") != NULL);
+	T_OK(strstr(out, "unknown subsystem 'bogus'") != NULL);
 	unsetenv("RINGFS_DEBUG");
 	rfs_log_set_level(LOG_INFO);
 }
@@ -115,33 +109,34 @@ static void test_ratelimit(void)
 
 	for (int i = 0; i < 25; i++)
 		ok += rfs_ratelimit_ok(&rl);
-	T(ok == 10);
-	T(rl.suppressed == 15);
-	T(captured()[0] == '\0');	/* nothing until the window rolls */
+	T_OK(ok == 10);
+	T_OK(rl.suppressed == 15);
+	T_OK(captured()[0] == '\0');	/* nothing until the window rolls */
 
 	/* still inside the window: still suppressed */
-	T(!rfs_ratelimit_ok(&rl));
-	T(rl.suppressed == 16);
+	T_OK(!rfs_ratelimit_ok(&rl));
+	T_OK(rl.suppressed == 16);
 
 	/* 6 s later: one summary line, then messages pass again */
 	rl.window_start_ns -= 6000000000LL;
-	T(rfs_ratelimit_ok(&rl));
+	T_OK(rfs_ratelimit_ok(&rl));
 	out = captured();
-	T(strcmp(out, "test_log: warning: log: 16 messages suppressed\n") == 0);
-	T(rl.suppressed == 0 && rl.printed == 1);
+	T_OK(strcmp(out,
+		    "test_log: warning: log: 16 messages suppressed\n") == 0);
+	T_OK(rl.suppressed == 0 && rl.printed == 1);
 
 	/* a window without suppression rolls silently */
 	rl.window_start_ns -= 6000000000LL;
-	T(rfs_ratelimit_ok(&rl));
-	T(captured()[0] == '\0');
+	T_OK(rfs_ratelimit_ok(&rl));
+	T_OK(captured()[0] == '\0');
 
 	/* the per-call-site macro: at most 10 lines per window */
 	for (int i = 0; i < 40; i++)
 		rfs_err_rl("rl test %d", i);
 	out = captured();
-	T(count_lines(out, "rl test") == 10);
-	T(strstr(out, "rl test 9\n") != NULL);
-	T(strstr(out, "rl test 10\n") == NULL);
+	T_OK(count_lines(out, "rl test") == 10);
+	T_OK(strstr(out, "rl test 9\n") != NULL);
+	T_OK(strstr(out, "rl test 10\n") == NULL);
 }
 
 int main(void)
@@ -163,6 +158,5 @@ int main(void)
 	test_format();
 	test_debug();
 	test_ratelimit();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	T_DONE();
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Raw-protocol helpers for the security suite (see sec_util.h). */
+/* The C test library (see tlib.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,35 +12,83 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "sec_util.h"
+#include "tlib.h"
 
-int t_failures;
+#define T_MAX_SRV 8
+
 _Alignas(8) uint8_t t_rbuf[RFS_MSG_MAX_DEFAULT];
 static _Alignas(8) uint8_t sbuf[RFS_MSG_MAX_DEFAULT];
 static struct rfs_mb mb;
 static uint32_t sent_len;
 static uint64_t next_id = 100;
-static pid_t live[8];
+static pid_t live[T_MAX_SRV];
 
 void t_die(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	fprintf(stderr, "sec_test: ");
+	fprintf(stderr, "%s: ", program_invocation_short_name);
 	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, "\n");
 	va_end(ap);
-	for (unsigned i = 0; i < 8; i++)
+	for (unsigned i = 0; i < T_MAX_SRV; i++)
 		if (live[i] > 0)
 			kill(live[i], SIGKILL);
-	exit(1);
+	exit(T_EXIT_FAIL);
 }
+
+/* ---- the ready line ---------------------------------------------------- */
+
+int t_ready_parse(const char *line, char *host, size_t hostlen,
+		  unsigned *port)
+{
+	static const char on[] = "ringfsd: listening on ";
+	const char *at = strstr(line, on), *end, *colon, *h;
+	char *stop;
+	size_t hl;
+	unsigned long p;
+
+	if (!at)
+		return 0;
+	at += strlen(on);
+	end = strstr(at, " (transport ");
+	if (!end)
+		return 0;	/* an error message naming the address */
+	end = memchr(at, ' ', (size_t)(end - at + 1));
+	/* the first listener: HOST:PORT or [HOST]:PORT */
+	h = at;
+	if (*at == '[') {
+		h = at + 1;
+		colon = memchr(h, ']', (size_t)(end - h));
+		if (!colon || colon[1] != ':')
+			return -1;
+		hl = (size_t)(colon - h);
+		colon++;
+	} else {
+		colon = memchr(at, ':', (size_t)(end - at));
+		if (!colon)
+			return -1;
+		hl = (size_t)(colon - at);
+	}
+	if (!hl || hl >= hostlen)
+		return -1;
+	errno = 0;
+	p = strtoul(colon + 1, &stop, 10);
+	if (errno || stop != end || stop == colon + 1 || !p || p > 65535)
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (unsigned)p;
+	return 1;
+}
+
+/* ---- the server -------------------------------------------------------- */
 
 static void *drain(void *arg)
 {
@@ -51,6 +99,13 @@ static void *drain(void *arg)
 		fprintf(stderr, "  [ringfsd] %s", line);
 	fclose(f);
 	return NULL;
+}
+
+static void forget(pid_t pid)
+{
+	for (unsigned i = 0; i < T_MAX_SRV; i++)
+		if (live[i] == pid)
+			live[i] = 0;
 }
 
 void t_srv_start(struct t_srv *s, const char *bin, const char *const *args)
@@ -78,7 +133,7 @@ void t_srv_start(struct t_srv *s, const char *bin, const char *const *args)
 		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
 		_exit(127);
 	}
-	for (unsigned i = 0; i < 8; i++) {
+	for (unsigned i = 0; i < T_MAX_SRV; i++) {
 		if (live[i] <= 0) {
 			live[i] = s->pid;
 			break;
@@ -96,29 +151,27 @@ void t_srv_start(struct t_srv *s, const char *bin, const char *const *args)
 	setvbuf(f, NULL, _IONBF, 0);
 	for (;;) {
 		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-		char *at, *colon;
+		int ret;
 
 		if (poll(&p, 1, T_TIMEOUT_MS) <= 0)
 			t_die("ringfsd did not print its ready line");
 		if (!fgets(line, sizeof(line), f))
 			t_die("ringfsd exited before it was ready");
 		fprintf(stderr, "  [ringfsd] %s", line);
-		at = strstr(line, "listening on ");
-		if (!at)
-			continue;
-		at += strlen("listening on ");
-		colon = strchr(at, ':');
-		if (!colon || (size_t)(colon - at) >= sizeof(s->host))
+		ret = t_ready_parse(line, s->host, sizeof(s->host), &s->port);
+		if (ret < 0)
 			t_die("bad ready line");
-		memcpy(s->host, at, (size_t)(colon - at));
-		s->port = (unsigned)atoi(colon + 1);
-		break;
+		if (ret)
+			break;
 	}
-	if (!s->port)
-		t_die("no port in the ready line");
 	if (pthread_create(&thr, NULL, drain, f))
 		t_die("pthread_create");
 	pthread_detach(thr);
+}
+
+static int status_of(int st)
+{
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 int t_srv_stop(struct t_srv *s)
@@ -130,14 +183,36 @@ int t_srv_stop(struct t_srv *s)
 	kill(s->pid, SIGTERM);
 	if (waitpid(s->pid, &st, 0) < 0)
 		return -1;
-	for (unsigned i = 0; i < 8; i++)
-		if (live[i] == s->pid)
-			live[i] = 0;
+	forget(s->pid);
 	s->pid = 0;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return status_of(st);
 }
 
-int t_connect_tcp(const char *host, unsigned port)
+int t_srv_wait(struct t_srv *s, int timeout_ms)
+{
+	int pfd, st = 0, ret;
+	struct pollfd p;
+
+	if (s->pid <= 0)
+		return -1;
+	pfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
+	if (pfd < 0)
+		t_die("pidfd_open: %s", strerror(errno));
+	p = (struct pollfd){ .fd = pfd, .events = POLLIN };
+	ret = poll(&p, 1, timeout_ms);
+	close(pfd);
+	if (ret != 1)
+		kill(s->pid, SIGKILL);
+	if (waitpid(s->pid, &st, 0) != s->pid)
+		t_die("waitpid %d: %s", (int)s->pid, strerror(errno));
+	forget(s->pid);
+	s->pid = 0;
+	return ret == 1 ? status_of(st) : -ETIMEDOUT;
+}
+
+/* ---- raw-frame connections --------------------------------------------- */
+
+static int connect_tcp(const char *host, unsigned port, bool may_fail)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -147,9 +222,24 @@ int t_connect_tcp(const char *host, unsigned port)
 	sa.sin_port = htons((uint16_t)port);
 	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
 		t_die("bad host %s", host);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		t_die("connect %s:%u: %s", host, port, strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (!may_fail)
+			t_die("connect %s:%u: %s", host, port,
+			      strerror(errno));
+		close(fd);
+		return -1;
+	}
 	return fd;
+}
+
+int t_connect_tcp(const char *host, unsigned port)
+{
+	return connect_tcp(host, port, false);
+}
+
+int t_try_connect_tcp(const char *host, unsigned port)
+{
+	return connect_tcp(host, port, true);
 }
 
 int t_connect_unix(const char *path)
@@ -203,7 +293,7 @@ static int recv_n(int fd, void *p, size_t len)
 	return 1;
 }
 
-static int reply(int fd)
+int t_recv_reply(int fd)
 {
 	struct rfs_hdr *h = (struct rfs_hdr *)(void *)t_rbuf;
 	int ret = recv_n(fd, t_rbuf, RFS_HDR_SIZE);
@@ -223,7 +313,7 @@ static int reply(int fd)
 bool t_closed(int fd)
 {
 	for (;;) {
-		int ret = reply(fd);
+		int ret = t_recv_reply(fd);
 
 		if (ret == 1)
 			continue;	/* an error reply may come first */
@@ -245,16 +335,23 @@ const void *t_sent(uint32_t *len)
 	return sbuf;
 }
 
-int t_call(struct t_conn *c)
+void t_post(struct t_conn *c)
 {
-	uint64_t id = rfs_mb_hdr(&mb)->id;
-	int len = rfs_mb_finish(&mb, c->csum), ret;
+	int len = rfs_mb_finish(&mb, c->csum);
 
 	if (len < 0)
 		t_die("building a request: %d", len);
 	sent_len = (uint32_t)len;
 	t_send(c->fd, sbuf, (size_t)len);
-	ret = reply(c->fd);
+}
+
+int t_call(struct t_conn *c)
+{
+	uint64_t id = rfs_mb_hdr(&mb)->id;
+	int ret;
+
+	t_post(c);
+	ret = t_recv_reply(c->fd);
 	if (ret == -1)
 		return -ETIMEDOUT;
 	if (ret == 0)
@@ -264,6 +361,8 @@ int t_call(struct t_conn *c)
 		      (unsigned long long)t_rh()->id, (unsigned long long)id);
 	return t_rh()->status;
 }
+
+/* ---- the handshake and a few operations -------------------------------- */
 
 int t_auth(struct t_conn *c, const struct rfs_auth_key *key,
 	   const char *export, uint8_t token[16])
@@ -313,7 +412,7 @@ int t_hello(struct t_conn *c, const char *export)
 	int ret;
 
 	q = rfs_mb_put(b, sizeof(*q));
-	q->features = RFS_FEAT_CSUM;
+	q->features = c->no_csum ? 0 : RFS_FEAT_CSUM;
 	q->max_msg = RFS_MSG_MAX_DEFAULT;
 	q->max_inflight = 16;
 	q->export_len = (uint16_t)strlen(export);
@@ -342,8 +441,17 @@ int t_attach(struct t_conn *c, uint64_t session, const uint8_t token[16])
 	return t_call(c);
 }
 
-int t_lookup(struct t_conn *c, uint64_t parent, const char *name,
-	     struct rfs_entry *e, uint8_t *handle)
+bool t_ping(struct t_conn *c)
+{
+	static const char pl[] = "ping-pong";
+
+	rfs_mb_put_bytes(t_req(c, RFS_OP_PING), pl, sizeof(pl) - 1);
+	return t_call(c) == 0 && t_rh()->len == sizeof(pl) - 1 &&
+	       !memcmp(t_rp(), pl, sizeof(pl) - 1);
+}
+
+int t_lookup_n(struct t_conn *c, uint64_t parent, const char *name,
+	       uint16_t name_len, struct rfs_entry *e, uint8_t *handle)
 {
 	struct rfs_name_req *q;
 	struct rfs_mb *b = t_req(c, RFS_OP_LOOKUP);
@@ -351,8 +459,8 @@ int t_lookup(struct t_conn *c, uint64_t parent, const char *name,
 
 	q = rfs_mb_put(b, sizeof(*q));
 	q->parent = parent;
-	q->name_len = (uint16_t)strlen(name);
-	rfs_mb_put_bytes(b, name, q->name_len);
+	q->name_len = name_len;
+	rfs_mb_put_bytes(b, name, name_len);
 	ret = t_call(c);
 	if (ret == 0 && e) {
 		memcpy(e, t_rp(), sizeof(*e));
@@ -361,6 +469,12 @@ int t_lookup(struct t_conn *c, uint64_t parent, const char *name,
 			       e->handle_len);
 	}
 	return ret;
+}
+
+int t_lookup(struct t_conn *c, uint64_t parent, const char *name,
+	     struct rfs_entry *e, uint8_t *handle)
+{
+	return t_lookup_n(c, parent, name, (uint16_t)strlen(name), e, handle);
 }
 
 int t_make(struct t_conn *c, uint16_t op, uint64_t parent, const char *name,
@@ -398,10 +512,11 @@ int t_make(struct t_conn *c, uint16_t op, uint64_t parent, const char *name,
 	return 0;
 }
 
-int t_open(struct t_conn *c, uint64_t node, uint32_t flags, uint64_t *fh)
+static int open_op(struct t_conn *c, uint16_t op, uint64_t node,
+		   uint32_t flags, uint64_t *fh)
 {
 	struct rfs_open_req *q;
-	struct rfs_mb *b = t_req(c, RFS_OP_OPEN);
+	struct rfs_mb *b = t_req(c, op);
 	int ret;
 
 	q = rfs_mb_put(b, sizeof(*q));
@@ -411,6 +526,16 @@ int t_open(struct t_conn *c, uint64_t node, uint32_t flags, uint64_t *fh)
 	if (!ret && fh)
 		*fh = ((const struct rfs_open_rep *)t_rp())->fh;
 	return ret;
+}
+
+int t_open(struct t_conn *c, uint64_t node, uint32_t flags, uint64_t *fh)
+{
+	return open_op(c, RFS_OP_OPEN, node, flags, fh);
+}
+
+int t_opendir(struct t_conn *c, uint64_t node, uint64_t *fh)
+{
+	return open_op(c, RFS_OP_OPENDIR, node, O_RDONLY, fh);
 }
 
 int t_resolve(struct t_conn *c, uint64_t id, const uint8_t *h,
