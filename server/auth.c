@@ -15,19 +15,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
-#include <time.h>
 
 #include "addr.h"
 #include "log.h"
 #include "server.h"
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "spin.h"
 
 static bool addr_is_loopback(const struct sockaddr_storage *ss)
 {
@@ -105,9 +97,10 @@ void rfs_sec_conn_init(struct rfs_conn_sec *s, int fd)
 	} else if (s->peerlen && s->peer.ss_family == AF_UNIX) {
 		snprintf(s->peer_text, sizeof(s->peer_text), "local (unix)");
 	}
-	s->deadline = mono_ms() + (rfs_cfg.sec.setup_timeout_ms ?
-				   rfs_cfg.sec.setup_timeout_ms :
-				   RFS_DEFAULT_SETUP_TIMEOUT_MS);
+	s->deadline = rfs_now_ns() / 1000000 +
+		      (rfs_cfg.sec.setup_timeout_ms ?
+		       rfs_cfg.sec.setup_timeout_ms :
+		       RFS_DEFAULT_SETUP_TIMEOUT_MS);
 	s->state = RFS_AUTH_NONE;
 }
 

@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "ops_i.h"
+#include "worker.h"
 
 struct lockfd {
 	struct rfs_session *s;
@@ -217,7 +218,7 @@ static void wait_worker(struct rfs_conn_ctx *cc, struct rfs_wjob *job,
 	int ret, len;
 
 	for (;;) {
-		if (rfs_conn_worker_cancelled(cc)) {
+		if (rfs_worker_cancelled(cc)) {
 			ret = -EINTR;
 			break;
 		}
@@ -243,7 +244,7 @@ static void wait_worker(struct rfs_conn_ctx *cc, struct rfs_wjob *job,
 		}
 	}
 	free(w);
-	rfs_conn_worker_done(cc, job, frame, frame ? (uint32_t)len : 0);
+	rfs_worker_done(cc, job, frame, frame ? (uint32_t)len : 0);
 }
 
 static int go_wait(struct rfs_req *r, struct wait_job *w)
@@ -252,7 +253,7 @@ static int go_wait(struct rfs_req *r, struct wait_job *w)
 
 	w->req = *r->h;
 	w->csum = r->sess->csum;
-	ret = rfs_conn_post_worker(r->cc, wait_worker, w);
+	ret = rfs_worker_post(r->cc, wait_worker, w);
 	if (ret) {
 		close(w->fd);
 		free(w);

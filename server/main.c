@@ -38,6 +38,7 @@
 #include "addr.h"
 #include "log.h"
 #include "server.h"
+#include "spin.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:7070"
 #define SUGGESTED_UNIX "/run/ringfs/ringfsd.sock"
@@ -45,8 +46,31 @@
 #define DEFAULT_MAX_NODES 65536ul
 #define DEFAULT_SESSION_GRACE 60u
 
+/*
+ * --transport names the byte-stream driver of the listener (tcp, uring):
+ * the transports whose frames travel on the accepted socket itself.  The
+ * others are chosen by the client and set up over that stream.  Their
+ * names, space separated, into buf.
+ */
+static const char *stream_xprts(char *buf, size_t n)
+{
+	const struct rfs_xprt_desc *d;
+	size_t used = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; (d = rfs_xprt_at(i)) && used < n; i++) {
+		if (!(d->flags & RFS_XPRT_F_STREAM))
+			continue;
+		used += (size_t)snprintf(buf + used, n - used, "%s%s",
+					 used ? " " : "", d->name);
+	}
+	return buf;
+}
+
 static void usage(FILE *f)
 {
+	char streams[64];
+
 	fprintf(f,
 "usage: ringfsd --export NAME=PATH[,OPTS] [options]\n"
 "\n"
@@ -68,7 +92,8 @@ static void usage(FILE *f)
 "                          root_squash (default), no_root_squash,\n"
 "                          all_squash, anonuid=N, anongid=N\n"
 "  -c, --config FILE       read settings and exports from FILE\n"
-"  -t, --transport NAME    data path: %s (default: uring if built)\n"
+"  -t, --transport NAME    byte-stream data path: %s (default: %s);\n"
+"                          shm and rdma clients set up over it\n"
 "  -s, --state-dir DIR     keeps the handle secret (default " DEFAULT_STATE_DIR ")\n"
 "  -n, --max-nodes N       node cache size (default %lu)\n"
 "      --session-grace S   keep a client's session (open files, locks,\n"
@@ -81,7 +106,8 @@ RFS_SEC_USAGE
 "  -d, --debug SUBSYS      debug logging for proto,xprt,server or all\n"
 "  -h, --help              this text\n"
 "  -V, --version           print the version\n",
-		rfs_xprt_built(), DEFAULT_MAX_NODES);
+		stream_xprts(streams, sizeof(streams)),
+		rfs_xprt_pick(RFS_XPRT_F_STREAM), DEFAULT_MAX_NODES);
 }
 
 static int raise_nofile(void)
@@ -379,6 +405,7 @@ int main(int argc, char **argv)
 	const char *listen_unix_s = NULL;
 	const char *listen_rdma = NULL;
 	const char *config = NULL;
+	const struct rfs_xprt_desc *xd;
 	char **exports = NULL, bound[320], list[1024];
 	unsigned nexp = 0;
 	unsigned long max_nodes = 0;
@@ -386,7 +413,6 @@ int main(int argc, char **argv)
 	bool exec_thread = false;
 	struct rfs_rdma_listener *rl = NULL;
 	struct rfs_addr addr;
-	struct timespec ts;
 	int opt, lidx = 0, lfd = -1, ufd = -1, sfd = -1, ret = 1;
 
 	rfs_log_init("ringfsd");
@@ -476,8 +502,9 @@ int main(int argc, char **argv)
 
 	/* the config file first, the command line overrides it */
 	strcpy(rfs_cfg.listen, DEFAULT_LISTEN);
-	strcpy(rfs_cfg.transport, rfs_xprt_is_built("uring") ? "uring" :
-		"tcp");
+	/* the most preferred stream transport built (tcp always is) */
+	snprintf(rfs_cfg.transport, sizeof(rfs_cfg.transport), "%s",
+		 rfs_xprt_pick(RFS_XPRT_F_STREAM));
 	strcpy(rfs_cfg.state_dir, DEFAULT_STATE_DIR);
 	rfs_cfg.max_nodes = DEFAULT_MAX_NODES;
 	rfs_cfg.session_grace = DEFAULT_SESSION_GRACE;
@@ -488,7 +515,7 @@ int main(int argc, char **argv)
 	if (listen_rdma)
 		snprintf(rfs_cfg.listen_rdma, sizeof(rfs_cfg.listen_rdma),
 			 "%s", listen_rdma);
-	if (rfs_cfg.listen_rdma[0] && !rfs_xprt_is_built("rdma")) {
+	if (rfs_cfg.listen_rdma[0] && !rfs_xprt_pick(RFS_XPRT_F_RDMA_ADDR)) {
 		rfs_err("listen-rdma %s: the rdma transport is not built "
 			"(built: %s)", rfs_cfg.listen_rdma, rfs_xprt_built());
 		goto out;
@@ -524,9 +551,15 @@ int main(int argc, char **argv)
 			"in --config");
 		goto out;
 	}
-	if (!rfs_xprt_is_built(rfs_cfg.transport)) {
-		rfs_err("transport %s: not available (built: %s)",
-			rfs_cfg.transport, rfs_xprt_built());
+	xd = rfs_xprt_find(rfs_cfg.transport);
+	if (!xd || !(xd->flags & RFS_XPRT_F_STREAM)) {
+		char streams[64];
+
+		rfs_err("transport %s: %s (stream transports built: %s)",
+			rfs_cfg.transport,
+			xd ? "not a byte-stream transport; its clients set up "
+			     "over the stream one" : "not available",
+			stream_xprts(streams, sizeof(streams)));
 		goto out;
 	}
 	if (parse_listen(rfs_cfg.listen, &addr)) {
@@ -547,9 +580,7 @@ int main(int argc, char **argv)
 		rfs_err("server: signal setup: %s", strerror(errno));
 		goto out;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	rfs_start_ns = (uint64_t)ts.tv_sec * 1000000000ull +
-		       (uint64_t)ts.tv_nsec;
+	rfs_start_ns = (uint64_t)rfs_now_ns();
 	if (rfs_nodes_init(rfs_cfg.state_dir, rfs_cfg.max_nodes))
 		goto out;
 	list[0] = 0;

@@ -196,19 +196,24 @@ void rfs_locks_flush(struct rfs_session *s, uint64_t nodeid, uint64_t owner);
 void rfs_locks_drop_session(struct rfs_session *s);
 void rfs_locks_fini(void);
 
-/* conn.c: one thread per connection */
+/*
+ * conn.c: one thread per connection (the loop); worker.c: its workers;
+ * exec.c: its exec thread in split mode.
+ */
+struct rfs_req_io;
 struct rfs_conn_ctx {
 	struct rfs_xprt *x;
 	struct rfs_conn *c;
+	const struct rfs_req_io *io;	/* request.h: the loop's sends */
 	int efd;		/* eventfd: worker replies, shutdown */
 	pthread_t thr;
 	struct rfs_session *sess;
 	uint32_t max_msg;
 	uint32_t fsuid, fsgid;	/* the thread's current fs credentials */
 	bool closing;		/* disconnect requested */
-	long long close_deadline;	/* ms, CLOCK_MONOTONIC */
+	long long close_deadline;	/* ms, rfs_now_ns() / 1000000 */
 	bool down;
-	/* worker replies */
+	/* worker replies (worker.c) */
 	pthread_mutex_t wmu;
 	struct rfs_wjob *jobs;	/* live workers */
 	struct rfs_wdone *done;	/* finished replies, FIFO-ish */
@@ -220,7 +225,7 @@ struct rfs_conn_ctx {
 	struct rfs_conn_sec sec;	/* auth.h: peer, AUTH state */
 	unsigned unsent;	/* replies sent but not completed */
 	/*
-	 * Split mode (conn.c, "exec thread"): the connection thread drives
+	 * Split mode (exec.c, "exec thread"): the connection thread drives
 	 * the transport and never changes credentials; requests run on the
 	 * exec thread, which does.  Jobs go over xq, come back over xdone.
 	 */
@@ -243,20 +248,6 @@ struct rfs_conn_ctx {
 
 int rfs_conn_start(int fd, const char *transport);
 void rfs_conns_stop_all(void);
-/*
- * Run fn on a worker thread (for operations that block: SETLKW, FLOCK).
- * fn must call rfs_conn_worker_done exactly once with its reply frame
- * (malloc'd, sealed; NULL for none); the connection loop sends it and
- * frees it.  A worker blocked in a syscall gets SIGUSR1 (EINTR) when the
- * connection goes away; it then checks rfs_conn_worker_cancelled.
- */
-struct rfs_wjob;
-typedef void (*rfs_wfn)(struct rfs_conn_ctx *cc, struct rfs_wjob *job,
-			void *arg);
-int rfs_conn_post_worker(struct rfs_conn_ctx *cc, rfs_wfn fn, void *arg);
-bool rfs_conn_worker_cancelled(struct rfs_conn_ctx *cc);
-void rfs_conn_worker_done(struct rfs_conn_ctx *cc, struct rfs_wjob *job,
-			  void *frame, uint32_t len);
 
 /* a request being executed */
 struct rfs_req {

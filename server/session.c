@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "spin.h"
 
 static pthread_mutex_t sess_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct rfs_session *sess_list;
@@ -26,14 +27,6 @@ static pthread_t reap_thr;
 static bool reap_started, reap_stop;
 
 #define REAP_TICK_MS 200
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void session_free(struct rfs_session *s);
 
@@ -67,7 +60,7 @@ static void *reap_main(void *arg)
 		struct rfs_session *dead;
 		struct timespec ts;
 
-		dead = expired_locked(mono_ms());
+		dead = expired_locked(rfs_now_ns() / 1000000);
 		pthread_mutex_unlock(&sess_mu);
 		while (dead) {
 			struct rfs_session *s = dead;
@@ -214,7 +207,7 @@ void rfs_session_detach(struct rfs_session *s)
 	last = --s->nconn == 0;
 	if (last && !s->bye && rfs_cfg.session_grace) {
 		/* keep it for a reconnecting client: the reaper frees it */
-		s->orphan_since = mono_ms();
+		s->orphan_since = rfs_now_ns() / 1000000;
 		reaper_start_locked();
 		last = false;
 	} else if (last) {

@@ -3,16 +3,19 @@
  * libFuzzer target: a whole server session fed arbitrary frames.  The
  * input is a byte stream cut into frames the way a byte-stream transport
  * cuts it (48-byte header, then len payload bytes); each frame goes
- * through what the connection loop does with it (server/conn.c's
- * handle_recv: header and checksum checks, the before-HELLO gate, the
- * decoder, then rfs_dispatch into the real op handlers on two real
- * exports, one read-write and one read-only, under a temporary dir).
+ * through the server's own request pipeline (server/request.c, as the
+ * connection loop runs it: header and checksum checks, the version check,
+ * the before-HELLO gate, the decoder, the duplicate-request cache, BYE,
+ * then the real op handlers on two real exports, one read-write and one
+ * read-only, under a temporary dir).  Replies land in one buffer and are
+ * recorded in rfs_fuzz_obs (fuzz_session.h) for pipeline_test.c.
  *
  * Two harness conveniences so that mutations reach deep code: the u64
  * 0x544f4f52 ("ROOT") anywhere 8-aligned in a payload becomes the
- * session's root node id, and ops that would block the single fuzzing
- * thread (SETLK with RFS_LK_WAIT, FLOCK without LOCK_NB) or allocate
- * unbounded disk (FALLOCATE) are skipped.
+ * session's root node id (in frames without a checksum, which the patch
+ * would break), and ops that would block the single fuzzing thread (SETLK
+ * with RFS_LK_WAIT, FLOCK without LOCK_NB) or allocate unbounded disk
+ * (FALLOCATE) are skipped.
  *
  * Seeds: tests/fuzz/corpus-session (fuzz_session_gen writes them).
  */
@@ -26,15 +29,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "server.h"
+#include "fuzz_session.h"
+#include "request.h"
+#include "worker.h"
 
 #define FUZZ_ROOT 0x544f4f52ull
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+struct rfs_fuzz_obs rfs_fuzz_obs;
 
 static bool inited;
 static _Alignas(8) uint8_t in[RFS_MSG_MAX_DEFAULT];
 static _Alignas(8) uint8_t out[RFS_MSG_MAX_DEFAULT];
+static struct rfs_buf in_buf = { .data = in, .cap = sizeof(in) };
+static struct rfs_buf out_buf = { .data = out, .cap = sizeof(out) };
 
 static char dir[] = "/tmp/rfs-fuzz-session-XXXXXX";
 
@@ -125,46 +132,95 @@ static void patch_root(struct rfs_conn_ctx *cc, uint8_t *payload,
 	}
 }
 
-/* what handle_recv does with one frame; false: the connection closes */
+/*
+ * The connection as the pipeline sees it: one reply buffer (the pipeline
+ * caps a reply at cc->max_msg, the buffer's size), replies recorded.
+ */
+static struct rfs_buf *fz_buf_get(struct rfs_conn_ctx *cc, void *arg,
+				  uint32_t size)
+{
+	(void)cc;
+	(void)arg;
+	return size <= out_buf.cap ? &out_buf : NULL;
+}
+
+static void fz_buf_put(struct rfs_conn_ctx *cc, void *arg, struct rfs_buf *b)
+{
+	(void)cc;
+	(void)arg;
+	(void)b;
+}
+
+static void fz_send(struct rfs_conn_ctx *cc, void *arg, struct rfs_buf *b,
+		    uint32_t len)
+{
+	struct rfs_fuzz_obs *o = &rfs_fuzz_obs;
+
+	(void)cc;
+	(void)arg;
+	if (o->nreplies < RFS_FUZZ_REPLIES) {
+		struct rfs_fuzz_reply *rep = &o->rep[o->nreplies];
+
+		rep->len = len;
+		memcpy(rep->frame, b->data,
+		       len < sizeof(rep->frame) ? len : sizeof(rep->frame));
+	}
+	o->nreplies++;
+}
+
+static void fz_close(struct rfs_conn_ctx *cc, void *arg)
+{
+	(void)cc;
+	(void)arg;
+	rfs_fuzz_obs.closed = true;
+}
+
+static const struct rfs_req_io fz_io = {
+	.buf_get = fz_buf_get,
+	.buf_put = fz_buf_put,
+	.send = fz_send,
+	.close = fz_close,
+	.conn_thread = true,
+};
+
+/* the harness's skips (see the top), decided on a decode of our own */
+static bool skip(const struct rfs_hdr *h, const uint8_t *payload)
+{
+	struct rfs_req_view v;
+
+	return h->major == RFS_PROTO_MAJOR &&
+	       !rfs_proto_decode_req(h, payload, &v) && would_block(h, &v);
+}
+
+/* one frame through the request pipeline; false: the connection closes */
 static bool one_frame(struct rfs_conn_ctx *cc, uint32_t n)
 {
-	struct rfs_hdr *h = (struct rfs_hdr *)(void *)in;
+	struct rfs_hdr *h = (struct rfs_hdr *)(void *)in, hc;
 	uint8_t *payload = in + RFS_HDR_SIZE;
-	struct rfs_req r = { .cc = cc, .sess = cc->sess, .h = h };
-	bool csum = cc->sess ? cc->sess->csum : false;
-	uint32_t cap;
-	int ret;
+	struct rfs_fuzz_obs *o = &rfs_fuzz_obs;
+	struct rfs_request rq;
+	unsigned sent = o->nreplies;
 
-	if (rfs_proto_check_frame(in, n, cc->max_msg) ||
-	    (h->flags & RFS_HF_REPLY))
+	/*
+	 * What the transport checks before it delivers a frame, except the
+	 * major version: the pipeline checks and answers that itself, and
+	 * the fuzzer must reach that check too.
+	 */
+	hc = *h;
+	hc.major = RFS_PROTO_MAJOR;
+	if (rfs_proto_check_hdr(&hc, cc->max_msg))
 		return false;
-	if (rfs_proto_verify(h, payload, csum))
-		return false;
-	if (!cc->sess && h->opcode != RFS_OP_HELLO &&
-	    h->opcode != RFS_OP_ATTACH && h->opcode != RFS_OP_AUTH)
-		return false;
-	patch_root(cc, payload, h->len);
-	ret = rfs_proto_decode_req(h, payload, &r.v);
-	if (ret == -EINVAL || ret == -ENAMETOOLONG)
+	if (!(h->flags & RFS_HF_CSUM))
+		patch_root(cc, payload, h->len);
+	if (skip(h, payload))
 		return true;
-	if (ret)
-		return false;
-	if (would_block(h, &r.v))
-		return true;
-	if (cc->sess)
-		r.exp = cc->sess->exp;
-	cap = RFS_HDR_SIZE + rfs_reply_size(h, &r.v);
-	if (cap > cc->max_msg)
-		cap = cc->max_msg;
-	if (cap > sizeof(out))
-		cap = sizeof(out);
-	rfs_mb_reply(&r.mb, out, cap, h, 0);
-	ret = rfs_dispatch(&r);
-	for (unsigned i = 0; i < r.nnodes; i++)
-		rfs_node_put(r.nodes[i]);
-	if (ret >= 0 && !r.async)
-		(void)rfs_mb_finish(&r.mb, csum || r.csum_reply);
-	return !r.close_after;
+	in_buf.len = n;
+	o->frames++;
+	rfs_request_init(&rq, cc, &in_buf, &fz_io, NULL);
+	rfs_request_process(&rq);
+	if (rq.cached && o->nreplies > sent && sent < RFS_FUZZ_REPLIES)
+		o->rep[sent].cached = true;
+	return !o->closed;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -174,10 +230,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!inited)
 		init_once();
+	memset(&rfs_fuzz_obs, 0, sizeof(rfs_fuzz_obs));
 	cc = calloc(1, sizeof(*cc));
 	if (!cc)
 		return 0;
-	pthread_mutex_init(&cc->wmu, NULL);
+	rfs_workers_init(cc);
 	cc->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	cc->dbuf = malloc(DBUF_SIZE);
 	cc->setup_fd = -1;
@@ -201,11 +258,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	rfs_creds_root(cc);
 out:
-	if (cc->sess)
+	rfs_workers_fini(cc);
+	if (cc->sess) {
+		rfs_fuzz_obs.bye = cc->sess->bye;
 		rfs_session_detach(cc->sess);
+	}
 	if (cc->efd >= 0)
 		close(cc->efd);
-	pthread_mutex_destroy(&cc->wmu);
 	free(cc->dbuf);
 	free(cc);
 	return 0;

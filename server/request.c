@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The request pipeline: verify -> decode -> duplicate-request cache ->
+ * dispatch -> reply, as an explicit per-request state (request.h).  Each
+ * step_* function does one stage and returns the next state; the
+ * connection loop (conn.c), the exec thread (exec.c) and the session
+ * fuzzer all run a frame through rfs_request_run, so what the fuzzer
+ * finds is in the server.
+ *
+ * A malformed frame, or one we cannot answer, closes that connection
+ * only (RFS_RQ_CLOSE); a request the server refuses is answered with an
+ * error (RFS_RQ_ERROR).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "request.h"
+
+/* ---- per-opcode facts the pipeline needs -------------------------------- */
+
+/* TODO(optab): "allowed before a session" flag of the opcode table */
+static bool op_before_session(uint16_t op)
+{
+	return op == RFS_OP_HELLO || op == RFS_OP_ATTACH || op == RFS_OP_AUTH;
+}
+
+/* TODO(optab): the request that ends the session (no grace period) */
+static bool op_ends_session(uint16_t op)
+{
+	return op == RFS_OP_BYE;
+}
+
+/* TODO(optab): "no reply" flag of the opcode table */
+static bool op_no_reply(uint16_t op)
+{
+	return op == RFS_OP_FORGET;
+}
+
+/* ---- the steps ----------------------------------------------------------- */
+
+static const char *desc(const struct rfs_request *rq)
+{
+	return rfs_conn_desc(rq->cc->c);
+}
+
+static unsigned long long rq_id(const struct rfs_request *rq)
+{
+	return (unsigned long long)rq->r.h->id;
+}
+
+static const uint8_t *rq_payload(const struct rfs_request *rq)
+{
+	return (const uint8_t *)rq->in->data + RFS_HDR_SIZE;
+}
+
+/* NEW: the frame's shape and checksum */
+static enum rfs_rq_state step_new(struct rfs_request *rq)
+{
+	const struct rfs_hdr *h = rq->r.h;
+	const struct rfs_buf *in = rq->in;
+
+	atomic_fetch_add(&rfs_stats.requests, 1);
+	atomic_fetch_add(&rfs_stats.bytes_in, in->len);
+	if (rq->io->conn_thread && rq->cc->closing)
+		return RFS_RQ_FINISHED;
+	if (in->len < RFS_HDR_SIZE || h->len != in->len - RFS_HDR_SIZE ||
+	    (h->flags & RFS_HF_REPLY)) {
+		rfs_err_rl("server: %s: malformed frame (request %llu): "
+			   "closing", desc(rq), rq_id(rq));
+		return RFS_RQ_CLOSE;
+	}
+	if (rfs_proto_verify(h, rq_payload(rq), rq->csum)) {
+		rfs_err_rl("server: %s: request %llu: bad or missing "
+			   "checksum: closing", desc(rq), rq_id(rq));
+		return RFS_RQ_CLOSE;
+	}
+	return RFS_RQ_VERIFIED;
+}
+
+/* VERIFIED: the protocol version, the session gate, the payload */
+static enum rfs_rq_state step_verified(struct rfs_request *rq)
+{
+	struct rfs_conn_ctx *cc = rq->cc;
+	const struct rfs_hdr *h = rq->r.h;
+	int ret;
+
+	if (cc->sess)
+		rq->r.exp = cc->sess->exp;
+	if (h->major != RFS_PROTO_MAJOR) {
+		rq->err = -EPROTONOSUPPORT;
+		rq->r.close_after = true;
+		return RFS_RQ_ERROR;
+	}
+	if (!cc->sess && !op_before_session(h->opcode)) {
+		rfs_err_rl("server: %s: request %llu: %s before HELLO: "
+			   "closing", desc(rq), rq_id(rq),
+			   rfs_proto_op_name(h->opcode));
+		rq->err = -EACCES;
+		rq->r.close_after = true;
+		return RFS_RQ_ERROR;
+	}
+	ret = rfs_proto_decode_req(h, rq_payload(rq), &rq->r.v);
+	if (ret == -EINVAL || ret == -ENAMETOOLONG) {
+		rfs_dbg(RFS_SUB_SERVER, "server: %s: request %llu: bad name",
+			desc(rq), rq_id(rq));
+		rq->err = ret;
+		return RFS_RQ_ERROR;
+	}
+	if (ret) {
+		rfs_err_rl("server: %s: request %llu (%s): malformed "
+			   "payload: %s: closing", desc(rq), rq_id(rq),
+			   rfs_proto_op_name(h->opcode), strerror(-ret));
+		return RFS_RQ_CLOSE;
+	}
+	return RFS_RQ_DECODED;
+}
+
+/*
+ * DECODED: the duplicate-request cache (drc.c).  A replayed
+ * non-idempotent request that already ran gets its stored reply and does
+ * not run again; one that runs reserves its entry (drc_reserved) until
+ * its reply is stored in SEND (or nothing is, in CLOSE).
+ */
+static enum rfs_rq_state step_decoded(struct rfs_request *rq)
+{
+	struct rfs_session *s = rq->cc->sess;
+	const struct rfs_hdr *h = rq->r.h;
+	void *frame = NULL;
+	uint32_t len = 0;
+	int ret;
+
+	if (s && op_ends_session(h->opcode))
+		rfs_session_bye(s);
+	if (!s || !rfs_drc_wanted(h->opcode))
+		return RFS_RQ_EXECUTE;
+	ret = rfs_drc_begin(s->drc, h->id, h->flags & RFS_HF_REPLAY, &frame,
+			    &len);
+	if (ret == -EAGAIN) {
+		rfs_err_rl("server: %s: replayed request %llu (%s) still "
+			   "running: not run twice", desc(rq), rq_id(rq),
+			   rfs_proto_op_name(h->opcode));
+		rq->err = -EIO;
+		return RFS_RQ_ERROR;
+	}
+	if (ret == RFS_DRC_RUN) {
+		rq->drc_reserved = true;
+		return RFS_RQ_EXECUTE;
+	}
+	rfs_dbg(RFS_SUB_SERVER, "server: %s: replayed request %llu (%s): "
+		"answered from the duplicate-request cache", desc(rq),
+		rq_id(rq), rfs_proto_op_name(h->opcode));
+	rq->cached = true;
+	rq->out = rq->io->buf_get(rq->cc, rq->io_arg, len);
+	if (rq->out) {
+		memcpy(rq->out->data, frame, len);
+		rq->len = len;
+	}
+	free(frame);
+	return rq->out ? RFS_RQ_SEND : RFS_RQ_DONE;
+}
+
+uint32_t rfs_request_reply_cap(const struct rfs_hdr *h,
+			       const struct rfs_req_view *v, uint32_t max)
+{
+	uint32_t cap = RFS_HDR_SIZE + rfs_reply_size(h, v);
+
+	return cap > max ? max : cap;
+}
+
+/* EXECUTE: the op handler, building its reply in a transport buffer */
+static enum rfs_rq_state step_execute(struct rfs_request *rq)
+{
+	struct rfs_req *r = &rq->r;
+	const struct rfs_hdr *h = r->h;
+	uint32_t cap = rfs_request_reply_cap(h, &r->v, rq->cc->max_msg);
+	int ret;
+
+	rq->out = rq->io->buf_get(rq->cc, rq->io_arg, cap);
+	if (!rq->out) {
+		rfs_err_rl("server: %s: request %llu: no reply buffer: "
+			   "closing", desc(rq), rq_id(rq));
+		return RFS_RQ_CLOSE;
+	}
+	rfs_mb_reply(&r->mb, rq->out->data, rq->out->cap, h, 0);
+	ret = rfs_dispatch(r);
+	for (unsigned i = 0; i < r->nnodes; i++)
+		rfs_node_put(r->nodes[i]);
+	if (r->async || op_no_reply(h->opcode)) {
+		rq->io->buf_put(rq->cc, rq->io_arg, rq->out);
+		rq->out = NULL;
+		return RFS_RQ_DONE;
+	}
+	if (r->csum_reply)
+		rq->csum = true;
+	if (ret < 0) {
+		rq->err = ret;
+		return RFS_RQ_ERROR;
+	}
+	ret = rfs_mb_finish(&r->mb, rq->csum);
+	if (ret < 0) {
+		rfs_err_rl("server: %s: request %llu: reply does not fit: "
+			   "%s", desc(rq), rq_id(rq), strerror(-ret));
+		rq->err = -EIO;
+		return RFS_RQ_ERROR;
+	}
+	rq->len = (uint32_t)ret;
+	return RFS_RQ_SEND;
+}
+
+/* ERROR: a header-only reply with rq->err (the handler's buffer reused) */
+static enum rfs_rq_state step_error(struct rfs_request *rq)
+{
+	struct rfs_mb *mb = &rq->r.mb;
+	int ret;
+
+	atomic_fetch_add(&rfs_stats.errors, 1);
+	if (!rq->out) {
+		rq->out = rq->io->buf_get(rq->cc, rq->io_arg,
+					  RFS_HDR_SIZE + 8);
+		if (!rq->out) {
+			rfs_err_rl("server: %s: no reply buffer: closing",
+				   desc(rq));
+			return RFS_RQ_CLOSE;
+		}
+	}
+	rfs_mb_reply(mb, rq->out->data, rq->out->cap, rq->r.h, rq->err);
+	if (rq->err == -EPROTONOSUPPORT) {
+		/* the version we speak, so the client can say what to do */
+		rfs_mb_hdr(mb)->major = RFS_PROTO_MAJOR;
+		rfs_mb_hdr(mb)->minor = RFS_PROTO_MINOR;
+	}
+	if (rq->err == -ESTALE && rq->r.unknown) {
+		struct rfs_unknown_node *u = rfs_mb_put(mb, sizeof(*u));
+
+		rfs_mb_hdr(mb)->flags |= RFS_HF_UNKNOWN_NODE;
+		if (u)
+			u->nodeid = rq->r.unknown;
+	}
+	ret = rfs_mb_finish(mb, rq->csum);
+	if (ret < 0) {
+		rq->io->buf_put(rq->cc, rq->io_arg, rq->out);
+		rq->out = NULL;
+		return RFS_RQ_CLOSE;
+	}
+	rq->len = (uint32_t)ret;
+	return RFS_RQ_SEND;
+}
+
+static void drc_store(struct rfs_request *rq, const void *frame,
+		      uint32_t len)
+{
+	if (!rq->drc_reserved)
+		return;
+	rq->drc_reserved = false;
+	rfs_drc_end(rq->cc->sess->drc, rq->r.h->id, frame, len);
+}
+
+/* SEND: store the reply for replays if the DRC wants it, then send it */
+static enum rfs_rq_state step_send(struct rfs_request *rq)
+{
+	drc_store(rq, rq->out->data, rq->len);
+	rq->io->send(rq->cc, rq->io_arg, rq->out, rq->len);
+	rq->out = NULL;
+	return RFS_RQ_DONE;
+}
+
+static enum rfs_rq_state step_done(struct rfs_request *rq)
+{
+	if (rq->r.close_after)
+		rq->io->close(rq->cc, rq->io_arg);
+	return RFS_RQ_FINISHED;
+}
+
+static enum rfs_rq_state step_close(struct rfs_request *rq)
+{
+	/* a replay of this request must run it again */
+	drc_store(rq, NULL, 0);
+	atomic_fetch_add(&rfs_stats.errors, 1);
+	rq->io->close(rq->cc, rq->io_arg);
+	return RFS_RQ_FINISHED;
+}
+
+/* ---- the state machine --------------------------------------------------- */
+
+void rfs_request_init(struct rfs_request *rq, struct rfs_conn_ctx *cc,
+		      struct rfs_buf *in, const struct rfs_req_io *io,
+		      void *io_arg)
+{
+	*rq = (struct rfs_request){
+		.state = RFS_RQ_NEW,
+		.cc = cc,
+		.io = io,
+		.io_arg = io_arg,
+		.in = in,
+		/* before dispatch: HELLO's own reply is sealed as agreed
+		   before it (r.csum_reply overrides) */
+		.csum = cc->sess ? cc->sess->csum : false,
+		.r = { .cc = cc, .sess = cc->sess, .h = in->data },
+	};
+}
+
+void rfs_request_process(struct rfs_request *rq)
+{
+	while (rq->state != RFS_RQ_FINISHED) {
+		switch (rq->state) {
+		case RFS_RQ_NEW:
+			rq->state = step_new(rq);
+			break;
+		case RFS_RQ_VERIFIED:
+			rq->state = step_verified(rq);
+			break;
+		case RFS_RQ_DECODED:
+			rq->state = step_decoded(rq);
+			break;
+		case RFS_RQ_EXECUTE:
+			rq->state = step_execute(rq);
+			break;
+		case RFS_RQ_ERROR:
+			rq->state = step_error(rq);
+			break;
+		case RFS_RQ_SEND:
+			rq->state = step_send(rq);
+			break;
+		case RFS_RQ_DONE:
+			rq->state = step_done(rq);
+			break;
+		case RFS_RQ_CLOSE:
+			rq->state = step_close(rq);
+			break;
+		case RFS_RQ_FINISHED:
+			break;
+		}
+	}
+}
+
+void rfs_request_run(struct rfs_conn_ctx *cc, struct rfs_buf *in,
+		     const struct rfs_req_io *io, void *io_arg)
+{
+	struct rfs_request rq;
+
+	rfs_request_init(&rq, cc, in, io, io_arg);
+	rfs_request_process(&rq);
+}
