@@ -66,7 +66,7 @@ static const struct rfs_opinfo optab[RFS_OP_MAX_] = {
 		.rep = RFS_RP_BYTES, .rep_max = PING_MAX,
 	},
 	[RFS_OP_BYE] = {
-		.name = "bye",
+		.name = "bye", .flags = RFS_OPF_ENDS_SESSION,
 		.req = RFS_RQ_EMPTY, .rep = RFS_RP_EMPTY,
 	},
 	[RFS_OP_STATS] = {

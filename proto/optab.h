@@ -47,7 +47,12 @@
 #define RFS_OPF_LOCK_IO (1u << 5)
 /* the server never answers it (FORGET): a reply to it is an error */
 #define RFS_OPF_NO_REPLY (1u << 6)
-#define RFS_OPF_KNOWN ((1u << 7) - 1)
+/*
+ * the client ends its session with it (BYE): the server drops the
+ * session at once instead of keeping it for a reconnect's grace period
+ */
+#define RFS_OPF_ENDS_SESSION (1u << 7)
+#define RFS_OPF_KNOWN ((1u << 8) - 1)
 
 /*
  * Shape of a request body, for the codec (proto.c).  Several opcodes

@@ -20,24 +20,6 @@
 
 /* ---- per-opcode facts the pipeline needs -------------------------------- */
 
-/* TODO(optab): "allowed before a session" flag of the opcode table */
-static bool op_before_session(uint16_t op)
-{
-	return op == RFS_OP_HELLO || op == RFS_OP_ATTACH || op == RFS_OP_AUTH;
-}
-
-/* TODO(optab): the request that ends the session (no grace period) */
-static bool op_ends_session(uint16_t op)
-{
-	return op == RFS_OP_BYE;
-}
-
-/* TODO(optab): "no reply" flag of the opcode table */
-static bool op_no_reply(uint16_t op)
-{
-	return op == RFS_OP_FORGET;
-}
-
 /* ---- the steps ----------------------------------------------------------- */
 
 static const char *desc(const struct rfs_request *rq)
@@ -93,7 +75,7 @@ static enum rfs_rq_state step_verified(struct rfs_request *rq)
 		rq->r.close_after = true;
 		return RFS_RQ_ERROR;
 	}
-	if (!cc->sess && !op_before_session(h->opcode)) {
+	if (!cc->sess && !rfs_op_is(h->opcode, RFS_OPF_PRESESSION)) {
 		rfs_err_rl("server: %s: request %llu: %s before HELLO: "
 			   "closing", desc(rq), rq_id(rq),
 			   rfs_proto_op_name(h->opcode));
@@ -131,7 +113,7 @@ static enum rfs_rq_state step_decoded(struct rfs_request *rq)
 	uint32_t len = 0;
 	int ret;
 
-	if (s && op_ends_session(h->opcode))
+	if (s && rfs_op_is(h->opcode, RFS_OPF_ENDS_SESSION))
 		rfs_session_bye(s);
 	if (!s || !rfs_drc_wanted(h->opcode))
 		return RFS_RQ_EXECUTE;
@@ -187,7 +169,7 @@ static enum rfs_rq_state step_execute(struct rfs_request *rq)
 	ret = rfs_dispatch(r);
 	for (unsigned i = 0; i < r->nnodes; i++)
 		rfs_node_put(r->nodes[i]);
-	if (r->async || op_no_reply(h->opcode)) {
+	if (r->async || rfs_op_is(h->opcode, RFS_OPF_NO_REPLY)) {
 		rq->io->buf_put(rq->cc, rq->io_arg, rq->out);
 		rq->out = NULL;
 		return RFS_RQ_DONE;
