@@ -4,8 +4,12 @@
  *
  *   main.c     command line, mount, daemonize, loop threads, signals
  *   loop.c     one event loop per thread: /dev/fuse clone, transport
- *              connection, request ids -> pending FUSE requests, retry
- *              after RFS_HF_UNKNOWN_NODE, batched FORGET
+ *              events, sleeping
+ *   call.c     request ids -> pending FUSE requests, building and sending
+ *              requests, replies, retry after RFS_HF_UNKNOWN_NODE, FORGET
+ *   handshake.c  connect, AUTH, HELLO/ATTACH, the probe, RFS_OP_PATHS
+ *   replay.c   reconnect, replay, recovery from a server restart
+ *   locks.c    application locks, re-taken after a server restart
  *   inode.c    node id -> {nlookup, server handle}, sharded hash table
  *   ops_*.c    the fuse_lowlevel_ops handlers and their completions
  *
