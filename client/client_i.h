@@ -217,11 +217,19 @@ void rfs_loops_stop(void);
 bool rfs_loops_stopping(void);
 
 /*
- * Phase 1 from the mounting process: connect, HELLO and close, to report
- * "server unreachable" and "no such export" before mounting.
+ * Phase 1 from the mounting process: connect over transport `name` to a,
+ * HELLO and close, to report "server unreachable" and "no such export"
+ * before mounting.  A transport with RFS_XPRT_F_NO_FORK is probed from a
+ * child process.
  */
-int rfs_client_probe(struct rfs_client *cl);
-int rfs_client_paths(struct rfs_client *cl, bool quiet,
+int rfs_client_probe(const char *name, const struct rfs_addr *a);
+/*
+ * transport=auto: HELLO over transport `name` to a, then ask the server
+ * for its other paths (RFS_OP_PATHS).  quiet: a trial, errors go to the
+ * debug log only.
+ */
+int rfs_client_paths(struct rfs_client *cl, const char *name,
+		     const struct rfs_addr *a, bool quiet,
 		     struct rfs_client_paths *out);
 
 /* ---- fhtab.c: kernel fh -> server fh ---------------------------------- */

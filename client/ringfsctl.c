@@ -58,9 +58,10 @@ static bool out_ok(void)
 	return !out_errno;
 }
 
+/* the most preferred byte stream built: uring, else tcp */
 static const char *default_transport(void)
 {
-	return rfs_xprt_is_built("uring") ? "uring" : "tcp";
+	return rfs_xprt_pick(RFS_XPRT_F_STREAM);
 }
 
 static void usage(FILE *f)
@@ -151,6 +152,7 @@ static bool export_name_ok(const char *s)
 static int parse_target(const struct opts *o, struct ctl_target *t)
 {
 	char addr[sizeof(t->addr_text)], exp[256];
+	const struct rfs_xprt_desc *d;
 	const char *s = o->server;
 	int rc;
 
@@ -215,18 +217,20 @@ static int parse_target(const struct opts *o, struct ctl_target *t)
 			"[IPv6]:PORT or unix:PATH", t->addr_text);
 		return rc;
 	}
-	if (!strcmp(o->conn.transport, "shm") &&
+	d = rfs_xprt_find(o->conn.transport);
+	if (d && (d->flags & RFS_XPRT_F_LOCAL) &&
 	    t->addr.ss.ss_family != AF_UNIX) {
-		ctl_err("transport shm works on this host only, through the "
+		ctl_err("transport %s works on this host only, through the "
 			"server's Unix socket: give SERVER as "
-			"unix:PATH:/EXPORT (ringfsd --listen-unix PATH)");
+			"unix:PATH:/EXPORT (ringfsd --listen-unix PATH)",
+			d->name);
 		return -EINVAL;
 	}
-	if (!strcmp(o->conn.transport, "rdma") &&
+	if (d && (d->flags & RFS_XPRT_F_RDMA_ADDR) &&
 	    t->addr.ss.ss_family == AF_UNIX) {
-		ctl_err("transport rdma sets up over TCP: give SERVER as "
+		ctl_err("transport %s sets up over TCP: give SERVER as "
 			"HOST:PORT:/EXPORT (ringfsd --listen), not a unix: "
-			"address");
+			"address", d->name);
 		return -EINVAL;
 	}
 	return 0;
