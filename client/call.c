@@ -68,6 +68,7 @@ static struct cl_pend *slot_get(struct cl_loop *l)
 	p->retries = 0;
 	p->orig = -1;
 	p->copy_len = 0;
+	p->reply_max = 0;
 	p->start_ms = rfs_now_ns() / 1000000;
 	p->sess_gen = l->sess_gen;
 	p->nfh = 0;
@@ -322,7 +323,7 @@ void rfs_call_send(struct cl_call *c)
 		call_buf_put(c);
 		return;
 	}
-	ret = rfs_xprt_send(l->conn, c->buf, 0);
+	ret = rfs_lp_send(l, c->p, c->buf);
 	c->buf = NULL;
 	if (ret < 0) {
 		/* the connection is failing: the replay will resend it */
@@ -450,7 +451,7 @@ static int resend(struct cl_loop *l, struct cl_pend *p)
 		return -ENOMEM;
 	memcpy(b->data, p->copy, p->copy_len);
 	b->len = p->copy_len;
-	return rfs_xprt_send(l->conn, b, 0);
+	return rfs_lp_send(l, p, b);
 }
 
 static void unknown_node(struct cl_loop *l, struct cl_pend *p,

@@ -151,6 +151,7 @@ struct cl_pend {
 	void *copy;		/* the frame, kept for a resend or replay */
 	uint32_t copy_len;
 	uint32_t copy_cap;
+	uint32_t reply_max;	/* reply-size hint for the transport, 0: none */
 	int64_t start_ms;	/* soft mounts time out from here */
 	uint64_t sess_gen;	/* session the frame's fhs belong to */
 	uint8_t nfh;		/* kernel fhs in the frame (rfs_call_set_fh) */
@@ -200,6 +201,15 @@ void rfs_call_set_fh(struct cl_call *c, uint64_t *field, uint64_t cfh);
 static inline void rfs_call_put(struct cl_call *c, const void *p, uint32_t n)
 {
 	rfs_mb_put_bytes(&c->mb, p, n);
+}
+/*
+ * The reply to this call is at most reply_max bytes (whole frame): sent
+ * with the hint (rfs_xprt_send_expect), also when resent or replayed, so
+ * a transport that can place the reply (rdma) prepares for it.
+ */
+static inline void rfs_call_expect(struct cl_call *c, uint32_t reply_max)
+{
+	c->p->reply_max = reply_max;
 }
 /* Finish and send; on failure replies the error and frees the slot. */
 void rfs_call_send(struct cl_call *c);

@@ -263,7 +263,7 @@ static unsigned replay_all(struct cl_loop *l, uint64_t gen)
 		}
 		memcpy(b->data, p->copy, p->copy_len);
 		b->len = p->copy_len;
-		if (rfs_xprt_send(l->conn, b, 0) < 0) {
+		if (rfs_lp_send(l, p, b) < 0) {
 			rfs_lp_fail(l, p, -EIO);
 			continue;
 		}
