@@ -48,6 +48,29 @@ int rfs_lp_sync_call(struct cl_loop *l, struct rfs_buf *b, uint64_t id,
 	return ret;
 }
 
+int rfs_lp_sync_mb(struct cl_loop *l, struct rfs_buf *b, struct rfs_mb *mb,
+		   struct rfs_buf **out)
+{
+	uint64_t id = rfs_mb_hdr(mb)->id;
+	int len = rfs_mb_finish(mb, rfs_cl->csum);
+	struct rfs_buf *rb;
+	int ret;
+
+	if (len < 0) {
+		rfs_xprt_buf_put(l->x, b);
+		return len;
+	}
+	b->len = (uint32_t)len;
+	if (rfs_lp_sync_call(l, b, id, &rb) < 0)
+		return -ENOTCONN;
+	ret = ((const struct rfs_hdr *)rb->data)->status;
+	if (!ret && out)
+		*out = rb;
+	else
+		rfs_xprt_buf_put(l->x, rb);
+	return ret;
+}
+
 /* Setup errors: plain on stderr before daemonizing, logged after. */
 __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {

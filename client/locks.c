@@ -275,10 +275,10 @@ static int lk_retake(struct cl_loop *l, const struct lk_ent *e)
 {
 	uint16_t op = e->flock ? RFS_OP_FLOCK : RFS_OP_SETLK;
 	struct rfs_lock_req *r;
-	struct rfs_buf *b, *rb;
+	struct rfs_buf *b;
 	struct rfs_mb mb;
 	uint64_t id, sfh;
-	int len, ret;
+	int ret;
 
 	ret = rfs_fh_server(e->cfh, &sfh);
 	if (ret < 0)
@@ -305,17 +305,7 @@ static int lk_retake(struct cl_loop *l, const struct lk_ent *e)
 			r->lock.pid = e->pid;
 		}
 	}
-	len = rfs_mb_finish(&mb, rfs_cl->csum);
-	if (len < 0) {
-		rfs_xprt_buf_put(l->x, b);
-		return len;
-	}
-	b->len = (uint32_t)len;
-	if (rfs_lp_sync_call(l, b, id, &rb) < 0)
-		return -ENOTCONN;
-	ret = ((const struct rfs_hdr *)rb->data)->status;
-	rfs_xprt_buf_put(l->x, rb);
-	return ret;
+	return rfs_lp_sync_mb(l, b, &mb, NULL);
 }
 
 /*

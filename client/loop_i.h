@@ -82,6 +82,13 @@ extern __thread bool rfs_lp_tl_reconnect;	/* quiet, short connect timeout */
 /* Send b and wait for the reply with id; *out is lent (buf_put it). */
 int rfs_lp_sync_call(struct cl_loop *l, struct rfs_buf *b, uint64_t id,
 		     struct rfs_buf **out);
+/*
+ * Finish mb's frame in b (session checksum), send it and wait: the
+ * reply's status, or -ENOTCONN when none came.  Status 0 and out: *out
+ * is the lent reply (buf_put it).
+ */
+int rfs_lp_sync_mb(struct cl_loop *l, struct rfs_buf *b, struct rfs_mb *mb,
+		   struct rfs_buf **out);
 /* Connect and HELLO (attach = false) or ATTACH.  Errors are printed. */
 int rfs_lp_connect(struct cl_loop *l, bool attach);
 /* Orderly goodbye (BYE, bounded wait for the close); closes l->x. */

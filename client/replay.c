@@ -139,7 +139,7 @@ static int reopen_one(void *arg, uint64_t nodeid, uint32_t flags, bool dir,
 	const struct rfs_hdr *h;
 	struct rfs_rep_view v;
 	uint64_t id;
-	int hlen, len, ret;
+	int hlen, ret;
 
 	if (nodeid != rfs_cl->root_nodeid) {
 		struct rfs_resolve_req *rr;
@@ -159,16 +159,7 @@ static int reopen_one(void *arg, uint64_t nodeid, uint32_t flags, bool dir,
 			rr->handle_len = (uint16_t)hlen;
 		}
 		rfs_mb_put_bytes(&mb, handle, (uint32_t)hlen);
-		len = rfs_mb_finish(&mb, rfs_cl->csum);
-		if (len < 0) {
-			rfs_xprt_buf_put(l->x, b);
-			return len;
-		}
-		b->len = (uint32_t)len;
-		if (rfs_lp_sync_call(l, b, id, &rb) < 0)
-			return -ENOTCONN;
-		ret = ((const struct rfs_hdr *)rb->data)->status;
-		rfs_xprt_buf_put(l->x, rb);
+		ret = rfs_lp_sync_mb(l, b, &mb, NULL);
 		if (ret < 0)
 			return ret;
 	}
@@ -188,19 +179,12 @@ static int reopen_one(void *arg, uint64_t nodeid, uint32_t flags, bool dir,
 			o->flags = flags;
 		}
 	}
-	len = rfs_mb_finish(&mb, rfs_cl->csum);
-	if (len < 0) {
-		rfs_xprt_buf_put(l->x, b);
-		return len;
-	}
-	b->len = (uint32_t)len;
-	if (rfs_lp_sync_call(l, b, id, &rb) < 0)
-		return -ENOTCONN;
+	ret = rfs_lp_sync_mb(l, b, &mb, &rb);
+	if (ret < 0)
+		return ret;
 	h = rb->data;
-	ret = h->status;
-	if (!ret)
-		ret = rfs_proto_decode_rep(h, h + 1, dir ? RFS_OP_OPENDIR
-							 : RFS_OP_OPEN, &v);
+	ret = rfs_proto_decode_rep(h, h + 1, dir ? RFS_OP_OPENDIR : RFS_OP_OPEN,
+				   &v);
 	if (!ret)
 		*sfh = ((const struct rfs_open_rep *)v.fixed)->fh;
 	rfs_xprt_buf_put(l->x, rb);
