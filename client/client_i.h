@@ -4,8 +4,12 @@
  *
  *   main.c     command line, mount, daemonize, loop threads, signals
  *   loop.c     one event loop per thread: /dev/fuse clone, transport
- *              connection, request ids -> pending FUSE requests, retry
- *              after RFS_HF_UNKNOWN_NODE, batched FORGET
+ *              events, sleeping
+ *   call.c     request ids -> pending FUSE requests, building and sending
+ *              requests, replies, retry after RFS_HF_UNKNOWN_NODE, FORGET
+ *   handshake.c  connect, AUTH, HELLO/ATTACH, the probe, RFS_OP_PATHS
+ *   replay.c   reconnect, replay, recovery from a server restart
+ *   locks.c    application locks, re-taken after a server restart
  *   inode.c    node id -> {nlookup, server handle}, sharded hash table
  *   ops_*.c    the fuse_lowlevel_ops handlers and their completions
  *
@@ -147,6 +151,7 @@ struct cl_pend {
 	void *copy;		/* the frame, kept for a resend or replay */
 	uint32_t copy_len;
 	uint32_t copy_cap;
+	uint32_t reply_max;	/* reply-size hint for the transport, 0: none */
 	int64_t start_ms;	/* soft mounts time out from here */
 	uint64_t sess_gen;	/* session the frame's fhs belong to */
 	uint8_t nfh;		/* kernel fhs in the frame (rfs_call_set_fh) */
@@ -197,6 +202,15 @@ static inline void rfs_call_put(struct cl_call *c, const void *p, uint32_t n)
 {
 	rfs_mb_put_bytes(&c->mb, p, n);
 }
+/*
+ * The reply to this call is at most reply_max bytes (whole frame): sent
+ * with the hint (rfs_xprt_send_expect), also when resent or replayed, so
+ * a transport that can place the reply (rdma) prepares for it.
+ */
+static inline void rfs_call_expect(struct cl_call *c, uint32_t reply_max)
+{
+	c->p->reply_max = reply_max;
+}
 /* Finish and send; on failure replies the error and frees the slot. */
 void rfs_call_send(struct cl_call *c);
 /* Abandon a started call: replies err (< 0) to its request. */
@@ -213,11 +227,19 @@ void rfs_loops_stop(void);
 bool rfs_loops_stopping(void);
 
 /*
- * Phase 1 from the mounting process: connect, HELLO and close, to report
- * "server unreachable" and "no such export" before mounting.
+ * Phase 1 from the mounting process: connect over transport `name` to a,
+ * HELLO and close, to report "server unreachable" and "no such export"
+ * before mounting.  A transport with RFS_XPRT_F_NO_FORK is probed from a
+ * child process.
  */
-int rfs_client_probe(struct rfs_client *cl);
-int rfs_client_paths(struct rfs_client *cl, bool quiet,
+int rfs_client_probe(const char *name, const struct rfs_addr *a);
+/*
+ * transport=auto: HELLO over transport `name` to a, then ask the server
+ * for its other paths (RFS_OP_PATHS).  quiet: a trial, errors go to the
+ * debug log only.
+ */
+int rfs_client_paths(struct rfs_client *cl, const char *name,
+		     const struct rfs_addr *a, bool quiet,
 		     struct rfs_client_paths *out);
 
 /* ---- fhtab.c: kernel fh -> server fh ---------------------------------- */

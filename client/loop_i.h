@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * loop_i: what loop.c (the event loop, requests, handshake) and replay.c
- * (reconnect, replay, restart recovery) share.  Private to those two.
+ * loop_i: what the files of a client loop share: loop.c (threads, the
+ * event loop), call.c (requests and replies), handshake.c (connect,
+ * HELLO/ATTACH), replay.c (reconnect, replay, restart recovery) and
+ * locks.c (locks re-taken after a restart).  Private to those five.
  */
 #ifndef RFS_CLIENT_LOOP_I_H
 #define RFS_CLIENT_LOOP_I_H
@@ -36,22 +38,64 @@ struct cl_loop {
 	int64_t last_soft_check;
 };
 
-/* loop.c */
-extern __thread bool rfs_lp_tl_reconnect;	/* quiet, short connect timeout */
-int64_t rfs_lp_now_ms(void);
+/*
+ * Each name below has one owner; the files call each other only through
+ * these.
+ */
+
+/* ---- loop.c: threads, setup, the loop --------------------------------- */
+
+extern __thread struct cl_loop *rfs_lp_tl_loop;	/* this thread's loop */
 bool rfs_lp_stop_requested(void);
+int rfs_lp_epoll_add(int ep, int fd);
+
+/* ---- call.c: slots, requests, replies --------------------------------- */
+
+int rfs_lp_slots_init(struct cl_loop *l);
+/* Free the slots and their kept frames (teardown). */
+void rfs_lp_slots_free(struct cl_loop *l);
 uint64_t rfs_lp_next_id(struct cl_loop *l, int32_t idx);
 void rfs_lp_slot_put(struct cl_loop *l, struct cl_pend *p);
 /* Reply err to p's request (if any) and free its slot. */
 void rfs_lp_fail(struct cl_loop *l, struct cl_pend *p, int err);
+/* Fail every pending request with EIO (said unless quiet). */
+void rfs_lp_fail_all(struct cl_loop *l, int status, bool quiet);
+/* Handle n transport events: replies, the connection going down. */
+void rfs_lp_on_events(struct cl_loop *l, struct rfs_xev *ev, int n);
+/* A frame with no reply expected (FORGET, BYE). */
+int rfs_lp_send_oneway(struct cl_loop *l, uint16_t op, const void *payload,
+		       uint32_t plen);
+/* Send the FORGETs queued by rfs_loop_forget. */
+void rfs_lp_flush_forgets(struct cl_loop *l);
+/* Send b, p's frame, with p's reply-size hint if it has one. */
+static inline int rfs_lp_send(struct cl_loop *l, const struct cl_pend *p,
+			      struct rfs_buf *b)
+{
+	if (p->reply_max)
+		return rfs_xprt_send_expect(l->conn, b, 0, p->reply_max);
+	return rfs_xprt_send(l->conn, b, 0);
+}
+
+/* ---- handshake.c: connect, AUTH, HELLO / ATTACH, BYE ------------------ */
+
+extern __thread bool rfs_lp_tl_reconnect;	/* quiet, short connect timeout */
 /* Send b and wait for the reply with id; *out is lent (buf_put it). */
 int rfs_lp_sync_call(struct cl_loop *l, struct rfs_buf *b, uint64_t id,
 		     struct rfs_buf **out);
+/*
+ * Finish mb's frame in b (session checksum), send it and wait: the
+ * reply's status, or -ENOTCONN when none came.  Status 0 and out: *out
+ * is the lent reply (buf_put it).
+ */
+int rfs_lp_sync_mb(struct cl_loop *l, struct rfs_buf *b, struct rfs_mb *mb,
+		   struct rfs_buf **out);
 /* Connect and HELLO (attach = false) or ATTACH.  Errors are printed. */
 int rfs_lp_connect(struct cl_loop *l, bool attach);
-int rfs_lp_epoll_add(int ep, int fd);
+/* Orderly goodbye (BYE, bounded wait for the close); closes l->x. */
+void rfs_lp_disconnect(struct cl_loop *l);
 
-/* replay.c */
+/* ---- replay.c: reconnect, replay, server restart ---------------------- */
+
 void rfs_lp_reconnect_tick(struct cl_loop *l);
 /* The connection died: keep the requests, reconnect (false: give up). */
 bool rfs_lp_lost(struct cl_loop *l, int status);
@@ -60,15 +104,21 @@ void rfs_lp_soft_timeouts(struct cl_loop *l, int64_t now);
 int rfs_lp_wait_ms(struct cl_loop *l);
 
 /*
- * replay.c: locks granted to applications, re-taken after a server
- * restart.  note_reply: a SETLK/FLOCK succeeded (p's kept frame);
- * note_send: a FLUSH/RELEASE frame is being sent (the server drops the
- * locks).  rfs_lk_lost: cfh's lock was lost in a restart; rfs_lk_io_op:
- * the ops that then fail with EIO.
+ * ---- locks.c: locks granted to applications ---------------------------
+ *
+ * Re-taken after a server restart.  note_reply: a SETLK/FLOCK succeeded
+ * (p's kept frame); note_send: a FLUSH/RELEASE frame is being sent (the
+ * server drops the locks).  rfs_lk_lost: cfh's lock was lost in a
+ * restart; rfs_lk_io_op: the ops that then fail with EIO.
  */
 void rfs_lk_note_reply(const struct cl_pend *p);
 void rfs_lk_note_send(const struct cl_pend *p, const void *frame);
 bool rfs_lk_lost(uint64_t cfh);
 bool rfs_lk_io_op(uint16_t op);
+/*
+ * In a new session, files re-opened: take every recorded lock again
+ * (through l's connection).  -ENOTCONN: the connection failed.
+ */
+int rfs_lk_retake_all(struct cl_loop *l, unsigned *nok, unsigned *nlost);
 
 #endif /* RFS_CLIENT_LOOP_I_H */

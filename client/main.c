@@ -528,61 +528,86 @@ static bool have_rdma_device(void)
 }
 
 /*
- * transport=auto: shm when the server is on this host (its Unix socket,
- * learned with RFS_OP_PATHS, answers with the same server instance), rdma
- * when both ends have a device and the RDMA path connects, else uring
- * (or tcp when uring is not built).  Each step is tried for real; the
- * choice is logged.
+ * transport=auto, local kind (shm): the server's Unix socket, learned with
+ * RFS_OP_PATHS, must answer with the same server instance (the server is
+ * on this host).  0 with *a set to that socket.
+ */
+static int try_local(struct rfs_client *cl, const char *name,
+		     const struct rfs_client_paths *p, struct rfs_addr *a)
+{
+	char spec[RFS_PATHS_UNIX_MAX + 8];
+	struct rfs_client_paths q;
+
+	if (!p->unix_path[0])
+		return -ENOENT;
+	snprintf(spec, sizeof(spec), "unix:%s", p->unix_path);
+	if (rfs_addr_parse(spec, 0, a) < 0 ||
+	    rfs_client_paths(cl, name, a, true, &q) < 0 ||
+	    q.instance != p->instance)
+		return -ENOENT;
+	rfs_dbg(RFS_SUB_CLIENT, "client: transport auto: %s through %s (the "
+		"server is on this host)", name, spec);
+	return 0;
+}
+
+/*
+ * transport=auto: a walk over the transports built, most preferred first,
+ * each tried for real by what it needs: a same-host one (shm) when the
+ * server is on this host, an RDMA one when both ends have a device and
+ * its path connects; the first byte stream (uring, else tcp) is the
+ * fallback.  The choice goes to cl->o.transport and cl->addr once, and
+ * is logged.
  */
 static int resolve_auto(struct rfs_client *cl)
 {
-	const char *stream = rfs_xprt_is_built("uring") ? "uring" : "tcp";
-	struct rfs_client_paths p, q;
-	struct rfs_addr tcp_addr = cl->addr;
-	char spec[RFS_PATHS_UNIX_MAX + 8];
+	const char *stream = rfs_xprt_pick(RFS_XPRT_F_STREAM);
+	const struct rfs_xprt_desc *d;
+	struct rfs_client_paths p;
+	struct rfs_addr a = cl->addr;
+	const char *name = stream;
 	int ret;
 
 	if (cl->addr.ss.ss_family == AF_UNIX) {
-		strcpy(cl->o.transport,
-		       rfs_xprt_is_built("shm") ? "shm" : stream);
-		return rfs_client_probe(cl);
+		/* a Unix socket: the server is here; stream if no shm */
+		if (rfs_xprt_pick(RFS_XPRT_F_LOCAL))
+			name = rfs_xprt_pick(RFS_XPRT_F_LOCAL);
+		ret = rfs_client_probe(name, &a);
+		goto out;
 	}
-	strcpy(cl->o.transport, stream);
-	ret = rfs_client_paths(cl, false, &p);
+	ret = rfs_client_paths(cl, stream, &a, false, &p);
 	if (ret < 0)
 		return ret;
-	if (p.unix_path[0] && rfs_xprt_is_built("shm")) {
-		snprintf(spec, sizeof(spec), "unix:%s", p.unix_path);
-		if (rfs_addr_parse(spec, 0, &cl->addr) == 0) {
-			strcpy(cl->o.transport, "shm");
-			if (rfs_client_paths(cl, true, &q) == 0 &&
-			    q.instance == p.instance) {
-				rfs_dbg(RFS_SUB_CLIENT, "client: transport "
-					"auto: shm through %s (the server is "
-					"on this host)", spec);
-				return 0;
-			}
+	for (size_t i = 0; (d = rfs_xprt_at(i)); i++) {
+		if (d->flags & RFS_XPRT_F_STREAM)
+			break;	/* the fallback: rfs_client_paths did HELLO */
+		if ((d->flags & RFS_XPRT_F_LOCAL) &&
+		    try_local(cl, d->name, &p, &a) == 0) {
+			name = d->name;
+			goto out;
 		}
-		cl->addr = tcp_addr;
-		strcpy(cl->o.transport, stream);
-	}
-	if (p.rdma_addr[0] && rfs_xprt_is_built("rdma") &&
-	    have_rdma_device()) {
-		strcpy(cl->o.transport, "rdma");
-		if (rfs_client_probe(cl) == 0) {
-			rfs_dbg(RFS_SUB_CLIENT, "client: transport auto: "
-				"rdma (server RDMA address %s)", p.rdma_addr);
-			return 0;
+		a = cl->addr;
+		if ((d->flags & RFS_XPRT_F_RDMA_ADDR) && p.rdma_addr[0] &&
+		    have_rdma_device() && rfs_client_probe(d->name, &a) == 0) {
+			rfs_dbg(RFS_SUB_CLIENT, "client: transport auto: %s "
+				"(server RDMA address %s)", d->name,
+				p.rdma_addr);
+			name = d->name;
+			goto out;
 		}
-		strcpy(cl->o.transport, stream);
 	}
 	rfs_dbg(RFS_SUB_CLIENT, "client: transport auto: %s", stream);
-	return 0;	/* rfs_client_paths did the HELLO */
+out:
+	if (ret < 0)
+		return ret;
+	snprintf(cl->o.transport, sizeof(cl->o.transport), "%s", name);
+	cl->addr = a;
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct rfs_client *cl = &client;
+	const struct rfs_xprt_desc *desc;
 	sigset_t set;
 	int ret, sfd = -1, status = 1;
 	bool mounted = false;
@@ -605,12 +630,13 @@ int main(int argc, char **argv)
 			cl->o.transport, rfs_xprt_built());
 		return 1;
 	}
-	if (!strcmp(cl->o.transport, "shm") &&
+	desc = rfs_xprt_find(cl->o.transport);
+	if (desc && (desc->flags & RFS_XPRT_F_LOCAL) &&
 	    cl->addr.ss.ss_family != AF_UNIX) {
-		fprintf(stderr, "ringfs: transport shm needs the server's Unix "
+		fprintf(stderr, "ringfs: transport %s needs the server's Unix "
 				"socket: unix:PATH:/%s (ringfsd --listen-unix "
 				"PATH), or transport=auto\n",
-			cl->o.export_name);
+			desc->name, cl->o.export_name);
 		return 1;
 	}
 	if (rfs_inode_init() < 0)
@@ -621,7 +647,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cl->o.transport, "auto"))
 		ret = resolve_auto(cl);
 	else
-		ret = rfs_client_probe(cl);
+		ret = rfs_client_probe(cl->o.transport, &cl->addr);
 	if (ret < 0)
 		goto out_inode;
 	if (cl->o.ro == false && (cl->export_flags & RFS_EXPF_RO))

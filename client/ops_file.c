@@ -17,6 +17,9 @@
 #include "client_i.h"
 #include "log.h"
 
+/* A READ reply has no fixed part: the header, then the data (<= size). */
+#define CL_READ_REP_FIXED 0u
+
 /* ---- open / create ---------------------------------------------------- */
 
 static uint32_t open_flags(int flags)
@@ -201,6 +204,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	r->offset = (uint64_t)off;
 	r->size = (uint32_t)size;
 	r->lock_owner = fi->lock_owner;
+	rfs_call_expect(&c, RFS_HDR_SIZE + CL_READ_REP_FIXED + (uint32_t)size);
 	rfs_call_send(&c);
 }
 

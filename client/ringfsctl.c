@@ -24,6 +24,7 @@
 #include "auth.h"
 #include "log.h"
 #include "ringfsctl_i.h"
+#include "spin.h"
 
 #define DEFAULT_TIMEOUT_MS 2000
 #define DEFAULT_INTERVAL_MS 1000
@@ -57,9 +58,10 @@ static bool out_ok(void)
 	return !out_errno;
 }
 
+/* the most preferred byte stream built: uring, else tcp */
 static const char *default_transport(void)
 {
-	return rfs_xprt_is_built("uring") ? "uring" : "tcp";
+	return rfs_xprt_pick(RFS_XPRT_F_STREAM);
 }
 
 static void usage(FILE *f)
@@ -150,6 +152,7 @@ static bool export_name_ok(const char *s)
 static int parse_target(const struct opts *o, struct ctl_target *t)
 {
 	char addr[sizeof(t->addr_text)], exp[256];
+	const struct rfs_xprt_desc *d;
 	const char *s = o->server;
 	int rc;
 
@@ -214,18 +217,20 @@ static int parse_target(const struct opts *o, struct ctl_target *t)
 			"[IPv6]:PORT or unix:PATH", t->addr_text);
 		return rc;
 	}
-	if (!strcmp(o->conn.transport, "shm") &&
+	d = rfs_xprt_find(o->conn.transport);
+	if (d && (d->flags & RFS_XPRT_F_LOCAL) &&
 	    t->addr.ss.ss_family != AF_UNIX) {
-		ctl_err("transport shm works on this host only, through the "
+		ctl_err("transport %s works on this host only, through the "
 			"server's Unix socket: give SERVER as "
-			"unix:PATH:/EXPORT (ringfsd --listen-unix PATH)");
+			"unix:PATH:/EXPORT (ringfsd --listen-unix PATH)",
+			d->name);
 		return -EINVAL;
 	}
-	if (!strcmp(o->conn.transport, "rdma") &&
+	if (d && (d->flags & RFS_XPRT_F_RDMA_ADDR) &&
 	    t->addr.ss.ss_family == AF_UNIX) {
-		ctl_err("transport rdma sets up over TCP: give SERVER as "
+		ctl_err("transport %s sets up over TCP: give SERVER as "
 			"HOST:PORT:/EXPORT (ringfsd --listen), not a unix: "
-			"address");
+			"address", d->name);
 		return -EINVAL;
 	}
 	return 0;
@@ -291,7 +296,7 @@ static void stray_reply(struct ctl_conn *cc, struct ping_run *pr,
 {
 	const struct rfs_hdr *h = b->data;
 	uint64_t seq = h->id - id_base;
-	long long now = ctl_now_ns();
+	long long now = rfs_now_ns();
 
 	if (h->id > id_base && h->opcode == RFS_OP_PING &&
 	    pr->seq_of[seq % RING] == seq) {
@@ -341,12 +346,12 @@ static int ping_once(struct ctl_conn *cc, struct ping_run *pr,
 	struct rfs_buf *b;
 	struct rfs_mb mb;
 	uint8_t *p = NULL;
-	uint64_t sleeps0 = cc->sleeps, id;
+	uint64_t sleeps0 = cc->r.sleeps, id;
 	long long t0, deadline;
 	int err;
 
-	rfs_xprt_get_stats(cc->x, &xa);
-	b = ctl_req(cc, &mb, RFS_OP_PING, RFS_HDR_SIZE + size);
+	rfs_xprt_get_stats(cc->r.x, &xa);
+	b = rfs_rpc_req(&cc->r, &mb, RFS_OP_PING, RFS_HDR_SIZE + size);
 	if (!b) {
 		ctl_err("transport %s: no buffer for a %u-byte ping",
 			o->conn.transport, size);
@@ -355,7 +360,7 @@ static int ping_once(struct ctl_conn *cc, struct ping_run *pr,
 	}
 	id = rfs_mb_hdr(&mb)->id;
 	if (id != id_base + seq) {
-		rfs_xprt_buf_put(cc->x, b);
+		rfs_xprt_buf_put(cc->r.x, b);
 		ctl_err("internal error: request id %llu for seq %llu",
 			(unsigned long long)id, (unsigned long long)seq);
 		pr->failed = true;
@@ -365,15 +370,15 @@ static int ping_once(struct ctl_conn *cc, struct ping_run *pr,
 		p = rfs_mb_put(&mb, size);
 	for (uint32_t i = 0; p && i < size; i++)
 		p[i] = pat(seq, i);
-	t0 = ctl_now_ns();
+	t0 = rfs_now_ns();
 	*t0_out = t0;
 	pr->t0[seq % RING] = t0;
 	pr->seq_of[seq % RING] = seq;
-	err = ctl_send(cc, b, &mb);
+	err = rfs_rpc_send(&cc->r, b, &mb);
 	if (err) {
 		ctl_err("sending ping %llu to %s: %s", (unsigned long long)seq,
 			cc->t->addr_text,
-			cc->down ? ctl_down_str(cc->down_status)
+			cc->r.down ? ctl_down_str(cc->r.down_status)
 				 : strerror(-err));
 		pr->failed = true;
 		return err;
@@ -386,7 +391,7 @@ static int ping_once(struct ctl_conn *cc, struct ping_run *pr,
 		const char *why;
 		long long t1;
 
-		err = ctl_next(cc, deadline, &e);
+		err = rfs_rpc_next(&cc->r, deadline, &e);
 		if (err == 0) {
 			if (!o->quiet)
 				printf("no reply from %s: seq=%llu within "
@@ -407,15 +412,15 @@ static int ping_once(struct ctl_conn *cc, struct ping_run *pr,
 			return err;
 		if (e.type != RFS_XEV_RECV)
 			continue;
-		t1 = ctl_now_ns();
+		t1 = rfs_now_ns();
 		if (((const struct rfs_hdr *)e.buf->data)->id != id) {
 			stray_reply(cc, pr, o, id_base, e.buf);
-			rfs_xprt_buf_put(cc->x, e.buf);
+			rfs_xprt_buf_put(cc->r.x, e.buf);
 			continue;
 		}
-		rfs_xprt_get_stats(cc->x, &xb);
+		rfs_xprt_get_stats(cc->r.x, &xb);
 		pr->seq_of[seq % RING] = 0;
-		err = ctl_check_reply(cc, e.buf, RFS_OP_PING, id, &v, &why);
+		err = rfs_rpc_check_reply(&cc->r, e.buf, RFS_OP_PING, id, &v, &why);
 		if (!err && v.data_len != size)
 			why = "a reply of the wrong size", err = -EPROTO;
 		for (uint32_t i = 0; !err && i < size; i++)
@@ -432,14 +437,14 @@ static int ping_once(struct ctl_conn *cc, struct ping_run *pr,
 				ctl_err("seq=%llu: %s answered: %s",
 					(unsigned long long)seq,
 					cc->t->addr_text, strerror(-err));
-			rfs_xprt_buf_put(cc->x, e.buf);
+			rfs_xprt_buf_put(cc->r.x, e.buf);
 			return 0;
 		}
 		pr->received++;
 		pr->xsys += xb.syscalls - xa.syscalls;
-		pr->sleeps += cc->sleeps - sleeps0;
+		pr->sleeps += cc->r.sleeps - sleeps0;
 		if (rtt_add(pr, (uint64_t)(t1 - t0))) {
-			rfs_xprt_buf_put(cc->x, e.buf);
+			rfs_xprt_buf_put(cc->r.x, e.buf);
 			ctl_err("out of memory");
 			pr->failed = true;
 			return -ENOMEM;
@@ -449,7 +454,7 @@ static int ping_once(struct ctl_conn *cc, struct ping_run *pr,
 			       e.buf->len, cc->t->addr_text,
 			       (unsigned long long)seq, (double)(t1 - t0) / 1e3,
 			       us_unit);
-		rfs_xprt_buf_put(cc->x, e.buf);
+		rfs_xprt_buf_put(cc->r.x, e.buf);
 		return 1;
 	}
 }
@@ -460,7 +465,7 @@ static int ping_pause(struct ctl_conn *cc, struct ping_run *pr,
 {
 	for (;;) {
 		struct rfs_xev e;
-		int err = ctl_next(cc, until, &e);
+		int err = rfs_rpc_next(&cc->r, until, &e);
 
 		if (err == 0)
 			return 0;
@@ -473,7 +478,7 @@ static int ping_pause(struct ctl_conn *cc, struct ping_run *pr,
 			return err;
 		if (e.type == RFS_XEV_RECV) {
 			stray_reply(cc, pr, o, id_base, e.buf);
-			rfs_xprt_buf_put(cc->x, e.buf);
+			rfs_xprt_buf_put(cc->r.x, e.buf);
 		}
 	}
 }
@@ -528,14 +533,14 @@ static int cmd_ping(const struct opts *o, const struct ctl_target *t)
 	memset(&pr, 0, sizeof(pr));
 	if (ctl_connect(&cc, t, &o->conn))
 		return CTL_EXIT_FAIL;
-	if (RFS_HDR_SIZE + o->size > cc.max_msg) {
+	if (RFS_HDR_SIZE + o->size > cc.r.max_msg) {
 		ctl_err("--size %lu: the server accepts frames of at most %u "
-			"bytes (%u of payload)", o->size, cc.max_msg,
-			cc.max_msg - RFS_HDR_SIZE);
+			"bytes (%u of payload)", o->size, cc.r.max_msg,
+			cc.r.max_msg - RFS_HDR_SIZE);
 		ctl_close(&cc);
 		return CTL_EXIT_USAGE;
 	}
-	err = ctl_catch_signals();
+	err = ctl_catch_signals(&cc);
 	if (err) {
 		ctl_err("signal setup: %s", strerror(-err));
 		ctl_close(&cc);
@@ -543,10 +548,10 @@ static int cmd_ping(const struct opts *o, const struct ctl_target *t)
 	}
 	printf("PING %s:/%s over %s: %lu bytes of payload, %lu-byte frames%s\n",
 	       t->addr_text, t->export, o->conn.transport, o->size,
-	       RFS_HDR_SIZE + o->size, cc.csum ? ", checksummed" : "");
+	       RFS_HDR_SIZE + o->size, cc.r.csum ? ", checksummed" : "");
 	/* request ids from here on are id_base + seq */
-	id_base = cc.next_id - 1;
-	start = ctl_now_ns();
+	id_base = cc.r.next_id - 1;
+	start = rfs_now_ns();
 	for (uint64_t seq = 1; !o->count || seq <= o->count; seq++) {
 		err = ping_once(&cc, &pr, o, seq, id_base, &t0);
 		if (err < 0 || !out_ok())
@@ -558,7 +563,7 @@ static int cmd_ping(const struct opts *o, const struct ctl_target *t)
 		if (err < 0)
 			break;
 	}
-	ping_summary(&cc, &pr, o, ctl_now_ns() - start);
+	ping_summary(&cc, &pr, o, rfs_now_ns() - start);
 	ctl_close(&cc);
 	free(pr.rtt);
 	if (pr.failed || !pr.sent || pr.received != pr.sent)
@@ -666,18 +671,18 @@ static int cmd_stats(const struct opts *o, const struct ctl_target *t)
 
 	if (ctl_connect(&cc, t, &o->conn))
 		return CTL_EXIT_FAIL;
-	err = ctl_catch_signals();
+	err = ctl_catch_signals(&cc);
 	if (err) {
 		ctl_err("signal setup: %s", strerror(-err));
 		goto out;
 	}
-	b = ctl_req(&cc, &mb, RFS_OP_STATS, 128);
+	b = rfs_rpc_req(&cc.r, &mb, RFS_OP_STATS, 128);
 	if (!b) {
 		ctl_err("transport %s: no buffer", o->conn.transport);
 		goto out;
 	}
 	id = rfs_mb_hdr(&mb)->id;
-	err = ctl_call(&cc, b, &mb, o->conn.timeout_ms, &rb);
+	err = rfs_rpc_call(&cc.r, b, &mb, o->conn.timeout_ms, &rb);
 	if (err) {
 		if (err == -ETIMEDOUT)
 			ctl_err("STATS: no reply from %s within %d ms",
@@ -687,11 +692,11 @@ static int cmd_stats(const struct opts *o, const struct ctl_target *t)
 		else
 			ctl_err("STATS: connection to %s lost: %s",
 				t->addr_text,
-				cc.down ? ctl_down_str(cc.down_status)
+				cc.r.down ? ctl_down_str(cc.r.down_status)
 					: strerror(-err));
 		goto out;
 	}
-	err = ctl_check_reply(&cc, rb, RFS_OP_STATS, id, &v, &why);
+	err = rfs_rpc_check_reply(&cc.r, rb, RFS_OP_STATS, id, &v, &why);
 	if (err) {
 		if (why)
 			ctl_err("STATS: %s sent %s", t->addr_text, why);
@@ -702,7 +707,7 @@ static int cmd_stats(const struct opts *o, const struct ctl_target *t)
 		print_stats(o, t, v.fixed);
 		ret = CTL_EXIT_OK;
 	}
-	rfs_xprt_buf_put(cc.x, rb);
+	rfs_xprt_buf_put(cc.r.x, rb);
 out:
 	ctl_close(&cc);
 	return ret;

@@ -2,7 +2,7 @@
 /*
  * ringfsctl: the operator's tool (ping, stats).  Shared by ringfsctl.c
  * (commands, options, output) and ringfsctl_rpc.c (one connection to a
- * ringfsd: connect, AUTH, HELLO, synchronous calls, BYE).
+ * ringfsd over rpc.h, with ringfsctl's messages for every failure).
  */
 #ifndef RFS_RINGFSCTL_I_H
 #define RFS_RINGFSCTL_I_H
@@ -13,6 +13,7 @@
 
 #include "addr.h"
 #include "proto.h"
+#include "rpc.h"
 #include "xprt.h"
 
 #define CTL_PROG "ringfsctl"
@@ -39,31 +40,25 @@ struct ctl_conn_opts {
 	bool csum;		/* ask for checksums in HELLO */
 };
 
-#define CTL_NEV 16
-
-/* One connection, driven synchronously from the calling thread. */
+/*
+ * One connection (rpc.h), driven synchronously from the calling thread;
+ * r.sleeps counts ringfsctl's own ppoll(2) calls.
+ */
 struct ctl_conn {
-	struct rfs_xprt *x;
-	struct rfs_conn *c;
+	struct rfs_rpc r;
 	const struct ctl_target *t;
 	const struct ctl_conn_opts *o;
-	bool csum;		/* negotiated in HELLO */
-	bool down;		/* CONN_DOWN seen (c then freed) */
-	int down_status;
-	uint32_t max_msg;	/* negotiated in HELLO */
-	uint64_t next_id;
-	uint64_t sleeps;	/* ppoll(2) calls of ringfsctl itself */
-	struct rfs_xev ev[CTL_NEV];
-	int nev, iev;
 };
 
 extern volatile sig_atomic_t ctl_interrupted;
 
 __attribute__((format(printf, 1, 2))) void ctl_err(const char *fmt, ...);
-long long ctl_now_ns(void);
 
-/* Catch SIGINT/SIGTERM from now on (they set ctl_interrupted). */
-int ctl_catch_signals(void);
+/*
+ * Catch SIGINT/SIGTERM from now on (they set ctl_interrupted and end
+ * cc's waits with -EINTR).
+ */
+int ctl_catch_signals(struct ctl_conn *cc);
 
 /*
  * Connect, AUTH when a key file is given, HELLO on t->export.  Every
@@ -74,34 +69,6 @@ int ctl_connect(struct ctl_conn *cc, const struct ctl_target *t,
 /* BYE (bounded wait), disconnect, free everything.  Never fails. */
 void ctl_close(struct ctl_conn *cc);
 
-/*
- * Next transport event, sleeping until deadline_ns (CLOCK_MONOTONIC)
- * at most.  1 with *e, 0 at the deadline, -EINTR when interrupted by
- * SIGINT/SIGTERM, other -errno on a transport failure.
- */
-int ctl_next(struct ctl_conn *cc, long long deadline_ns, struct rfs_xev *e);
-
-/* Start a request of opcode op in a transport buffer of >= size bytes. */
-struct rfs_buf *ctl_req(struct ctl_conn *cc, struct rfs_mb *mb, uint16_t op,
-			uint32_t size);
-/* Finish the frame (checksum as negotiated), send it, flush.  0/-errno. */
-int ctl_send(struct ctl_conn *cc, struct rfs_buf *b, struct rfs_mb *mb);
-/*
- * ctl_send, then wait (timeout_ms) for the reply with the same id; *out
- * is the lent reply buffer (rfs_xprt_buf_put it).  -ETIMEDOUT, -EINTR,
- * or the connection's failure.
- */
-int ctl_call(struct ctl_conn *cc, struct rfs_buf *b, struct rfs_mb *mb,
-	     int timeout_ms, struct rfs_buf **out);
-/*
- * Check a reply frame to a request of opcode op and id: reply flag,
- * opcode, id, checksum, and (status 0) its payload for op.  Returns 0
- * with *v filled, the server's status (< 0, *v untouched), or -EPROTO /
- * -EBADMSG for a malformed frame (with *why set).
- */
-int ctl_check_reply(struct ctl_conn *cc, const struct rfs_buf *b,
-		    uint16_t op, uint64_t id, struct rfs_rep_view *v,
-		    const char **why);
 /* Words for a connection that went down with status st. */
 const char *ctl_down_str(int st);
 

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "perfcount.h"
+#include "spin.h"
 
 enum bench_wl {
 	WL_ECHO,
@@ -101,7 +102,11 @@ void bench_note(struct bench_results *r, const char *fmt, ...)
 
 /* ---- measurement helpers (ringfs-bench.c) ------------------------------ */
 
-long long bench_now_ns(void);
+/* CLOCK_MONOTONIC in ns (common/spin.h) */
+static inline long long bench_now_ns(void)
+{
+	return rfs_now_ns();
+}
 
 /* latency samples of one cell */
 struct bench_lat {

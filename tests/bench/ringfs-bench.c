@@ -71,14 +71,6 @@ static char export_dir[PATH_MAX - 64];
 
 /* ---- small helpers ------------------------------------------------------ */
 
-long long bench_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 struct bench_cell *bench_cell_new(struct bench_results *r, const char *xprt,
 				  int wl, unsigned qd)
 {
