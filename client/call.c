@@ -260,7 +260,7 @@ void rfs_call_set_fh(struct cl_call *c, uint64_t *field, uint64_t cfh)
 	if (!cfh)
 		return;
 	ret = rfs_fh_server(cfh, &sfh);
-	if (ret == -EIO || (rfs_lk_io_op(p->op) && rfs_lk_lost(cfh)))
+	if (ret == -EIO || (rfs_op_is(p->op, RFS_OPF_LOCK_IO) && rfs_lk_lost(cfh)))
 		p->fh_lost = true;
 	*field = sfh;
 	if (p->nfh < 2) {
@@ -529,26 +529,6 @@ static void resolve_done(struct cl_loop *l, struct cl_pend *rp, int status)
 		rfs_lp_fail(l, p, -EIO);
 }
 
-/*
- * A request replayed into a new session (server restart: no duplicate
- * cache) may have run before the crash.  Errors that only say "it
- * already happened" are taken as success where that is safe: removing a
- * name that is gone.  Everything else is passed on (doc/semantics.md).
- */
-static bool replay_benign(const struct cl_pend *p, int status)
-{
-	switch (p->op) {
-	case RFS_OP_UNLINK:
-	case RFS_OP_RMDIR:
-		return status == -ENOENT;
-	case RFS_OP_RELEASE:
-	case RFS_OP_RELEASEDIR:
-		return status == -EBADF;
-	default:
-		return false;
-	}
-}
-
 static void on_reply(struct cl_loop *l, struct rfs_buf *b)
 {
 	const struct rfs_hdr *h = b->data;
@@ -588,7 +568,8 @@ static void on_reply(struct cl_loop *l, struct rfs_buf *b)
 	if (h->status < 0) {
 		if ((h->flags & RFS_HF_UNKNOWN_NODE) && h->status == -ESTALE)
 			unknown_node(l, p, h, payload);
-		else if (p->after_restart && replay_benign(p, h->status))
+		else if (p->after_restart &&
+			 rfs_op_replay_benign(p->op, h->status))
 			rfs_lp_fail(l, p, 0);
 		else
 			rfs_lp_fail(l, p, h->status);

@@ -219,22 +219,6 @@ bool rfs_lk_lost(uint64_t cfh)
 	return lost;
 }
 
-bool rfs_lk_io_op(uint16_t op)
-{
-	switch (op) {
-	case RFS_OP_READ:
-	case RFS_OP_WRITE:
-	case RFS_OP_GETLK:
-	case RFS_OP_SETLK:
-	case RFS_OP_FLOCK:
-	case RFS_OP_FALLOCATE:
-	case RFS_OP_COPY_FILE_RANGE:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* Mark e's fh: its lock could not be re-taken. */
 static void lk_mark_lost(const struct lk_ent *e)
 {

@@ -109,12 +109,12 @@ int rfs_lp_wait_ms(struct cl_loop *l);
  * Re-taken after a server restart.  note_reply: a SETLK/FLOCK succeeded
  * (p's kept frame); note_send: a FLUSH/RELEASE frame is being sent (the
  * server drops the locks).  rfs_lk_lost: cfh's lock was lost in a
- * restart; rfs_lk_io_op: the ops that then fail with EIO.
+ * restart (the ops that then fail with EIO carry RFS_OPF_LOCK_IO in the
+ * opcode table).
  */
 void rfs_lk_note_reply(const struct cl_pend *p);
 void rfs_lk_note_send(const struct cl_pend *p, const void *frame);
 bool rfs_lk_lost(uint64_t cfh);
-bool rfs_lk_io_op(uint16_t op);
 /*
  * In a new session, files re-opened: take every recorded lock again
  * (through l's connection).  -ENOTCONN: the connection failed.

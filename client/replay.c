@@ -64,8 +64,7 @@ void rfs_lp_check_interrupts(struct cl_loop *l)
 		if (!p->busy || !p->req ||
 		    atomic_load(&p->intr_req) != (uintptr_t)p->req)
 			continue;
-		if (l->conn && p->op != RFS_OP_SETLK &&
-		    p->op != RFS_OP_FLOCK)
+		if (l->conn && !rfs_op_is(p->op, RFS_OPF_MAY_BLOCK))
 			continue;
 		rfs_dbg(RFS_SUB_CLIENT, "client: loop %u: %s interrupted",
 			l->idx, rfs_proto_op_name(p->op));
@@ -225,7 +224,7 @@ static unsigned replay_all(struct cl_loop *l, uint64_t gen)
 				int ret = rfs_fh_server(p->cfh[k], &sfh);
 
 				if (ret == -EIO ||
-				    (rfs_lk_io_op(p->op) &&
+				    (rfs_op_is(p->op, RFS_OPF_LOCK_IO) &&
 				     rfs_lk_lost(p->cfh[k])))
 					lost = true;
 				memcpy((uint8_t *)p->copy + p->fh_off[k], &sfh,
