@@ -25,19 +25,20 @@
 static uint32_t open_flags(int flags)
 {
 	/*
-	 * O_DIRECT is the kernel's business here (it bypasses its page
-	 * cache for the file); on the server it would demand aligned
-	 * buffers that transport frames cannot give.
-	 */
-	flags &= ~O_DIRECT;
-	/*
+	 * O_DIRECT goes to the server, which opens the file O_DIRECT too
+	 * (through aligned bounce memory), so a direct read reaches the
+	 * server's disk as it would a local one.
+	 *
 	 * With the writeback cache the kernel may read through a file
-	 * opened write-only and does appends itself.
+	 * opened write-only, does appends itself, and writes back dirty
+	 * pages of other opens through any open file, in page-sized pieces
+	 * that need not suit O_DIRECT at the end of a file: there O_DIRECT
+	 * stays the kernel's business.
 	 */
 	if (rfs_cl->o.writeback_cache) {
 		if ((flags & O_ACCMODE) == O_WRONLY)
 			flags = (flags & ~O_ACCMODE) | O_RDWR;
-		flags &= ~O_APPEND;
+		flags &= ~(O_APPEND | O_DIRECT);
 	}
 	return (uint32_t)flags;
 }

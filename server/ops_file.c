@@ -7,6 +7,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -48,7 +51,7 @@ int rfs_op_open(struct rfs_req *r)
 	fd = rfs_reopen(n->fd, flags);
 	if (fd < 0)
 		return fd;
-	ret = rfs_fh_add(r->sess, fd, dir, n->id, &fh);
+	ret = rfs_fh_add(r->sess, fd, dir, flags, n->id, &fh);
 	if (ret) {
 		close(fd);
 		return ret;
@@ -91,7 +94,7 @@ int rfs_op_create(struct rfs_req *r)
 		return ret;
 	}
 	r->nodes[r->nnodes++] = n;
-	ret = rfs_fh_add(r->sess, fd, false, n->id, &fh);
+	ret = rfs_fh_add(r->sess, fd, false, flags, n->id, &fh);
 	if (ret) {
 		close(fd);
 		return ret;
@@ -113,6 +116,97 @@ err_release:
 	return ret;
 }
 
+/*
+ * O_DIRECT end to end: a file the application opened O_DIRECT is opened
+ * O_DIRECT here too, so a direct read measures the disk and the network,
+ * not this server's page cache.  The kernel then wants the memory
+ * aligned to the device's block size, which a transport frame (48-byte
+ * header first) cannot give: such I/O goes through a per-thread bounce
+ * buffer aligned to a page.  Offset and length stay the application's
+ * business: unaligned ones get EINVAL from the kernel, as they would on a
+ * local file (and through libfuse's passthrough_ll).
+ */
+#define DIRECT_ALIGN 4096u
+
+static _Thread_local void *bounce;
+static _Thread_local size_t bounce_cap;
+/* frees a thread's bounce buffer when the thread ends */
+static pthread_key_t bounce_key;
+static pthread_once_t bounce_once = PTHREAD_ONCE_INIT;
+static int bounce_key_err;
+
+static void bounce_key_init(void)
+{
+	bounce_key_err = pthread_key_create(&bounce_key, free);
+}
+
+static void *bounce_get(size_t len)
+{
+	size_t want = (len + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
+	void *p;
+
+	if (want <= bounce_cap)
+		return bounce;
+	pthread_once(&bounce_once, bounce_key_init);
+	if (bounce_key_err)
+		return NULL;
+	if (posix_memalign(&p, DIRECT_ALIGN, want))
+		return NULL;
+	if (pthread_setspecific(bounce_key, p)) {
+		free(p);
+		return NULL;
+	}
+	free(bounce);
+	bounce = p;
+	bounce_cap = want;
+	return p;
+}
+
+static bool needs_bounce(const struct rfs_fh *f, const void *buf)
+{
+	return f->direct && ((uintptr_t)buf & (DIRECT_ALIGN - 1));
+}
+
+static ssize_t file_pread(struct rfs_fh *f, void *buf, size_t len, off_t off)
+{
+	void *dst = buf;
+	ssize_t n;
+
+	if (needs_bounce(f, buf)) {
+		dst = bounce_get(len);
+		if (!dst)
+			return -ENOMEM;
+	}
+	do {
+		n = pread(f->fd, dst, len, off);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (dst != buf)
+		memcpy(buf, dst, (size_t)n);
+	return n;
+}
+
+static ssize_t file_pwrite(struct rfs_fh *f, const void *buf, size_t len,
+			   off_t off)
+{
+	const void *src = buf;
+	ssize_t n;
+
+	if (needs_bounce(f, buf)) {
+		void *b = bounce_get(len);
+
+		if (!b)
+			return -ENOMEM;
+		memcpy(b, buf, len);
+		src = b;
+	}
+	do {
+		n = pwrite(f->fd, src, len, off);
+	} while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
 int rfs_op_read(struct rfs_req *r)
 {
 	const struct rfs_io_req *q = r->v.fixed;
@@ -131,12 +225,9 @@ int rfs_op_read(struct rfs_req *r)
 		goto out;
 	}
 	/* straight into the reply buffer */
-	do {
-		n = pread(f->fd, r->mb.frame + r->mb.len, size,
-			  (off_t)q->offset);
-	} while (n < 0 && errno == EINTR);
+	n = file_pread(f, r->mb.frame + r->mb.len, size, (off_t)q->offset);
 	if (n < 0) {
-		ret = -errno;
+		ret = (int)n;
 		goto out;
 	}
 	r->mb.len += (uint32_t)n;
@@ -161,11 +252,9 @@ int rfs_op_write(struct rfs_req *r)
 	ret = rfs_fh_get(r->sess, q->fh, &f);
 	if (ret)
 		return ret;
-	do {
-		n = pwrite(f->fd, r->v.data, q->size, (off_t)q->offset);
-	} while (n < 0 && errno == EINTR);
+	n = file_pwrite(f, r->v.data, q->size, (off_t)q->offset);
 	if (n < 0) {
-		ret = -errno;
+		ret = (int)n;
 		goto out;
 	}
 	p = rfs_mb_put(&r->mb, sizeof(*p));

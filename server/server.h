@@ -141,6 +141,7 @@ struct rfs_session {
 struct rfs_fh {
 	int fd;
 	bool dir;
+	bool direct;		/* opened O_DIRECT: I/O through aligned memory */
 	unsigned refcnt;	/* under session mu */
 	bool released;
 	uint64_t nodeid;
@@ -156,8 +157,9 @@ int rfs_session_attach(uint64_t id, const uint8_t token[16],
 void rfs_session_detach(struct rfs_session *s);
 uint64_t rfs_sessions_count(void);
 /* Install fd (consumed on success) as a new fh. */
-int rfs_fh_add(struct rfs_session *s, int fd, bool dir, uint64_t nodeid,
-	       uint64_t *fh);
+/* open_flags: what fd was opened with (O_DIRECT matters) */
+int rfs_fh_add(struct rfs_session *s, int fd, bool dir, int open_flags,
+	       uint64_t nodeid, uint64_t *fh);
 int rfs_fh_get(struct rfs_session *s, uint64_t fh, struct rfs_fh **out);
 void rfs_fh_put(struct rfs_session *s, struct rfs_fh *f);
 int rfs_fh_release(struct rfs_session *s, uint64_t fh);

@@ -9,6 +9,7 @@
  * A client that said BYE does not get a grace period.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -260,8 +261,8 @@ void rfs_sessions_fini(void)
 	pthread_mutex_unlock(&sess_mu);
 }
 
-int rfs_fh_add(struct rfs_session *s, int fd, bool dir, uint64_t nodeid,
-	       uint64_t *fh)
+int rfs_fh_add(struct rfs_session *s, int fd, bool dir, int open_flags,
+	       uint64_t nodeid, uint64_t *fh)
 {
 	struct rfs_fh *f;
 	uint32_t slot;
@@ -272,6 +273,7 @@ int rfs_fh_add(struct rfs_session *s, int fd, bool dir, uint64_t nodeid,
 		return -ENOMEM;
 	f->fd = fd;
 	f->dir = dir;
+	f->direct = !dir && (open_flags & O_DIRECT);
 	f->nodeid = nodeid;
 	f->pos_valid = true;	/* a fresh fd is at cookie 0 */
 	pthread_mutex_init(&f->mu, NULL);

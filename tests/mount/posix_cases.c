@@ -640,6 +640,42 @@ static void t_rw(struct pc_ctx *c)
 	close(fd);
 }
 
+/*
+ * O_DIRECT reaches the file system under the export: aligned direct I/O
+ * works and returns the data, unaligned direct I/O fails with EINVAL as
+ * on the reference (a client that dropped O_DIRECT would succeed here).
+ */
+static void t_direct(struct pc_ctx *c)
+{
+	void *mem;
+	char *buf;
+	int fd;
+
+	if (posix_memalign(&mem, 4096, 3 * 4096)) {
+		pc_true(c, "posix_memalign", false);
+		return;
+	}
+	buf = mem;
+	pc_fill(buf, 2 * 4096, 31);
+	fd = pc_fd(c, "create O_DIRECT",
+		   open(pc_path(c, "d"), O_RDWR | O_CREAT | O_DIRECT, 0644));
+	pc_ok(c, "aligned pwrite 8192", pwrite(fd, buf, 8192, 0));
+	pc_ok(c, "close", close(fd));
+	fd = pc_fd(c, "open O_DIRECT", open(pc_path(c, "d"),
+					    O_RDONLY | O_DIRECT));
+	memset(buf, 0, 3 * 4096);
+	pc_ok(c, "aligned pread 4096 at 4096", pread(fd, buf, 4096, 4096));
+	pc_data(c, "aligned pread content", buf, 4096);
+	pc_ok(c, "aligned pread at EOF", pread(fd, buf, 4096, 8192));
+	pc_err(c, "pread at unaligned offset EINVAL",
+	       pread(fd, buf, 4096, 100), EINVAL);
+	pc_err(c, "pread of unaligned length EINVAL",
+	       pread(fd, buf, 100, 0), EINVAL);
+	pc_ok(c, "close", close(fd));
+	pc_file_data(c, "content", "d");
+	free(mem);
+}
+
 static void t_fsync(struct pc_ctx *c)
 {
 	int fd, dfd;
@@ -1422,6 +1458,7 @@ const struct pc_case pc_cases[] = {
 	{ "link", t_link },
 	{ "open", t_open },
 	{ "rw", t_rw },
+	{ "direct", t_direct },
 	{ "fsync", t_fsync },
 	{ "readdir", t_readdir },
 	{ "statfs", t_statfs },
