@@ -422,7 +422,7 @@ descendants() {
 SSHFS_OPTS=${SSHFS_OPTS:-}
 
 add_sshfs() {
-	local t=$1 m=$2 sshcmd i dp sp=() p
+	local t=$1 m=$2 sshcmd i dp p
 	sshfs_install || return 1
 	[ -n "$SSHD_PID" ] || start_sshd || return 1
 	mkdir "$m"
