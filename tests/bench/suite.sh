@@ -13,7 +13,11 @@
 #   libfuse's passthrough_ll example (built now from libfuse3-dev's copy)
 #   with -o cache=never, with -o cache=auto (its default), and with
 #   cache=never but without forwarding O_DIRECT to the backing file (pt-nd:
-#   like ringfsd, which does not forward it either)
+#   like ringfsd, which does not forward it either), and sshfs over
+#   127.0.0.1 to a private sshd (its own config, host key, client key and
+#   port, all in the run's temporary directory; Debian's sshfs and
+#   openssh-server are installed with apt-get when the sshfs target is
+#   selected and they are missing)
 # and runs, for R rounds, every workload on every target, interleaved
 # (each workload goes round all targets, in an order rotated each round):
 #   4 KiB random read QD1 O_DIRECT (psync), 4 KiB random write QD1 O_DIRECT,
@@ -21,7 +25,9 @@
 #   write O_DIRECT (psync), create/stat/unlink of N files, ls -l of them,
 #   tar -x of a header tree and rm -rf of it, and (FUSE targets) syscalls
 #   and context switches per 4 KiB read of the application thread, the
-#   FUSE daemon and ringfsd, counted by ringfs-bench --mount.
+#   FUSE daemon and ringfsd (sshfs: sshfs + its ssh, and every process of
+#   the private sshd's tree, sftp-server included), counted by
+#   ringfs-bench --mount.
 # Medians over the rounds; ratios against passthrough_ll cache=never of the
 # same run.  Results: OUT/results.md (Markdown tables), OUT/results.json,
 # raw fio/ringfs-bench output in OUT/raw/.
@@ -113,7 +119,7 @@ else
 	for t in tcp uring shm; do
 		case " $BUILT " in *" $t "*) TARGETS+=" $t" ;; esac
 	done
-	TARGETS+=" pt-never pt-nd pt-auto"
+	TARGETS+=" pt-never pt-nd pt-auto sshfs"
 fi
 
 T=$(mktemp -d "${BENCH_DIR:-/var/tmp}/ringfs-suite.XXXXXX") ||
@@ -125,11 +131,14 @@ if [ -z "$OUT" ]; then
 	[ "$MODE" = smoke ] && OUT=$T/results
 fi
 mkdir -p "$OUT/raw" || die "mkdir $OUT/raw"
+: >"$OUT/raw/skipped.txt"
+RAW_SKIPPED=$OUT/raw/skipped.txt
 EXP=$T/export
 mkdir "$EXP" "$T/bin" "$T/state"
 
 MOUNTS=()
 PIDS=()
+RUN_SSHD_MADE=
 cleanup() {
 	local m p i
 	trap - EXIT INT TERM
@@ -146,6 +155,7 @@ cleanup() {
 		done
 		kill -KILL "$p" 2>/dev/null
 	done
+	[ -n "$RUN_SSHD_MADE" ] && rmdir /run/sshd 2>/dev/null
 	if grep -q " $T/" /proc/mounts; then
 		echo "suite: a mount under $T remains; not removing it" >&2
 	else
@@ -201,7 +211,7 @@ TREE_FILES=$(tar -tf "$T/tree.tar" | wc -l)
 TREE_MB=$(( $(stat -c %s "$T/tree.tar") / 1000000 ))
 
 # ---- targets ----------------------------------------------------------
-declare -A DIR DPID SPID LABEL
+declare -A DIR DPID SPID LABEL SYSPARTS
 DUMMY_PID=
 
 # find_pid MNT PROG: the pid of the process named PROG* with MNT as one of
@@ -249,6 +259,230 @@ start_server() {
 	PORT=$port
 }
 
+# ---- sshfs over loopback, to a private sshd ---------------------------
+# Nothing here touches the system's sshd, its configuration or host keys,
+# or ~/.ssh: the daemon runs from a configuration, host key, client key,
+# authorized_keys and known_hosts of its own in $T/sshd, on 127.0.0.1, and
+# ssh is started with -F /dev/null (no ~/.ssh/config, and no ~/.ssh
+# created).  The one system path used is /run/sshd, sshd's compiled-in
+# privilege separation directory: created if missing, removed at exit.
+SSHD=/usr/sbin/sshd
+SFTP_SERVER=/usr/lib/openssh/sftp-server
+SSH_DIR=$T/sshd
+SSHD_PID=
+SSHD_PORT=
+SSHFS_WHY=
+# sshfs_no MSG...: why the sshfs target is left out (logged, and in
+# results.md)
+sshfs_no() {
+	SSHFS_WHY="$*"
+	log "sshfs: $* -- the sshfs target is skipped, the rest runs"
+}
+
+# the Debian packages the sshfs target needs, installed if missing (only
+# when the target is selected); 1 = cannot, with the reason logged
+sshfs_install() {
+	local pkgs=() made_policy=
+	command -v sshfs >/dev/null || pkgs+=(sshfs)
+	[ -x "$SSHD" ] && [ -x "$SFTP_SERVER" ] || pkgs+=(openssh-server)
+	command -v ssh >/dev/null && command -v ssh-keygen >/dev/null ||
+		pkgs+=(openssh-client)
+	[ ${#pkgs[@]} = 0 ] && return 0
+	if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+		sshfs_no "${pkgs[*]} missing and cannot be installed" \
+			"(needs root and apt-get)"
+		return 1
+	fi
+	log "sshfs: installing ${pkgs[*]} with apt-get (Debian packages," \
+		"non-interactive, no recommends)"
+	# keep the package's scripts from starting the system sshd
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d &&
+			chmod 0755 /usr/sbin/policy-rc.d && made_policy=1
+		log "sshfs: /usr/sbin/policy-rc.d (exit 101) for the install," \
+			"so that no system sshd is started; removed afterwards"
+	fi
+	local apt=(env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get
+		   -q -y -o Dpkg::Options::=--force-confdef
+		   -o Dpkg::Options::=--force-confold install
+		   --no-install-recommends "${pkgs[@]}")
+	if ! "${apt[@]}" >"$T/apt.log" 2>&1; then
+		log "sshfs: apt-get install failed; apt-get update, then again"
+		env DEBIAN_FRONTEND=noninteractive timeout 300 apt-get -q \
+			update >>"$T/apt.log" 2>&1
+		"${apt[@]}" >>"$T/apt.log" 2>&1
+	fi
+	[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
+	if ! command -v sshfs >/dev/null || [ ! -x "$SSHD" ] ||
+	   [ ! -x "$SFTP_SERVER" ] || ! command -v ssh >/dev/null; then
+		sshfs_no "installing ${pkgs[*]} failed (no network?):" \
+			"$(tail -n 2 "$T/apt.log" | tr '\n' ' ')"
+		return 1
+	fi
+	log "sshfs: installed ${pkgs[*]}"
+	return 0
+}
+
+# is TCP port $1 on 127.0.0.1 free (bind test)
+port_free() {
+	python3 - "$1" <<'EOF_PY' 2>/dev/null
+import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+EOF_PY
+}
+
+# start the private sshd: SSHD_PID, SSHD_PORT; 1 on failure (logged)
+start_sshd() {
+	local d=$SSH_DIR cfg=$SSH_DIR/sshd_config p i
+	mkdir -m 0700 "$d" || return 1
+	ssh-keygen -q -t ed25519 -N '' -C ringfs-suite-host \
+		-f "$d/host_ed25519" &&
+	ssh-keygen -q -t ed25519 -N '' -C ringfs-suite-client \
+		-f "$d/client_ed25519" || { sshfs_no "ssh-keygen failed"; return 1; }
+	cp "$d/client_ed25519.pub" "$d/authorized_keys"
+	chmod 0600 "$d/authorized_keys"
+	if [ ! -d /run/sshd ]; then
+		mkdir -m 0755 /run/sshd && RUN_SSHD_MADE=1
+	fi
+	for p in $(seq 22200 22299); do
+		port_free "$p" || continue
+		cat >"$cfg" <<EOF_CFG
+# private sshd of one tests/bench/suite.sh run
+Port $p
+ListenAddress 127.0.0.1
+AddressFamily inet
+HostKey $d/host_ed25519
+PidFile $d/sshd.pid
+AuthorizedKeysFile $d/authorized_keys
+AllowUsers $(id -un)
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+HostbasedAuthentication no
+UsePAM no
+# \$T is under /var/tmp (mode 1777): StrictModes would refuse the keys
+StrictModes no
+X11Forwarding no
+AllowAgentForwarding no
+PrintMotd no
+PrintLastLog no
+UseDNS no
+# Debian's default sftp server, as users get it
+Subsystem sftp $SFTP_SERVER
+EOF_CFG
+		"$SSHD" -t -f "$cfg" >"$d/sshd-t.log" 2>&1 || {
+			sshfs_no "sshd -t: $(head -n 3 "$d/sshd-t.log")"
+			return 1; }
+		"$SSHD" -D -e -f "$cfg" </dev/null >"$d/sshd.log" 2>&1 &
+		SSHD_PID=$!
+		for i in $(seq 50); do
+			grep -q "Server listening on 127.0.0.1 port $p" \
+				"$d/sshd.log" && break
+			kill -0 "$SSHD_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		if grep -q "Server listening on 127.0.0.1 port $p" \
+			"$d/sshd.log"; then
+			PIDS+=("$SSHD_PID")
+			SSHD_PORT=$p
+			log "sshfs: private sshd pid $SSHD_PID on 127.0.0.1:$p" \
+				"(config $cfg)"
+			return 0
+		fi
+		kill "$SSHD_PID" 2>/dev/null
+		wait "$SSHD_PID" 2>/dev/null
+		SSHD_PID=
+		# lost a race for the port: the next one
+		grep -q "Address already in use" "$d/sshd.log" && continue
+		sshfs_no "sshd did not start: $(tail -n 3 "$d/sshd.log")"
+		return 1
+	done
+	sshfs_no "no free port in 22200-22299"
+	return 1
+}
+
+# descendants PID: every descendant of PID, parents first
+descendants() {
+	local c
+	for c in $(pgrep -P "$1"); do
+		echo "$c"
+		descendants "$c"
+	done
+}
+
+# sshfs options: what a user gets by default (sshfs 3.7: its own
+# attribute/directory cache on, the kernel page cache dropped on open, one
+# connection, ssh's default cipher), nothing else; O_DIRECT opens work
+# without -o direct_io (see README.md).  SSHFS_OPTS adds options.
+SSHFS_OPTS=${SSHFS_OPTS:-}
+
+add_sshfs() {
+	local t=$1 m=$2 sshcmd i dp p
+	sshfs_install || return 1
+	[ -n "$SSHD_PID" ] || start_sshd || return 1
+	mkdir "$m"
+	sshcmd="ssh -F /dev/null -o IdentityFile=$SSH_DIR/client_ed25519"
+	sshcmd+=" -o IdentitiesOnly=yes -o BatchMode=yes"
+	sshcmd+=" -o UserKnownHostsFile=$SSH_DIR/known_hosts"
+	sshcmd+=" -o GlobalKnownHostsFile=/dev/null"
+	sshcmd+=" -o StrictHostKeyChecking=no"
+	MOUNTS+=("$m")
+	# in the foreground (-f), in the background: its pid is ours and ssh
+	# is its child
+	env -u SSH_AUTH_SOCK sshfs -f -p "$SSHD_PORT" \
+		-o "ssh_command=$sshcmd" ${SSHFS_OPTS:+-o "$SSHFS_OPTS"} \
+		"$(id -un)@127.0.0.1:$EXP" "$m" </dev/null \
+		>"$SSH_DIR/sshfs.log" 2>&1 &
+	dp=$!
+	PIDS+=("$dp")
+	if ! wait_mounted "$m"; then
+		sshfs_no "no mount: $(tail -n 3 "$SSH_DIR/sshfs.log")" \
+			"$(tail -n 3 "$SSH_DIR/sshd.log")"
+		return 1
+	fi
+	DPID[$t]=$dp
+	# one round trip, then wait for the connection's processes to settle
+	# (sshd forks a pre-authentication child that exits, then the
+	# session's process, which forks sftp-server)
+	ls "$m" >/dev/null 2>&1
+	for i in $(seq 50); do
+		for p in $(descendants "$SSHD_PID"); do
+			[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sftp-server ] &&
+				break 2
+		done
+		sleep 0.1
+	done
+	sleep 0.2
+	# the processes counted by the sys workload: sshfs and its ssh
+	# (daemon side; sshfs double-forks ssh, so ssh is found by its
+	# command line, which names this run's client key), the sshd
+	# listener, its per-connection process(es) and sftp-server (server
+	# side)
+	SYSPARTS[$t]="dmn:$dp"
+	for p in $(pgrep -x ssh); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null |
+			grep -qF "IdentityFile=$SSH_DIR/client_ed25519" || continue
+		SYSPARTS[$t]+=" dmn:$p"
+		PIDS+=("$p")
+	done
+	SYSPARTS[$t]+=" srv:$SSHD_PID"
+	for p in $(descendants "$SSHD_PID"); do
+		SYSPARTS[$t]+=" srv:$p"
+		PIDS+=("$p")
+	done
+	SPID[$t]=$SSHD_PID
+	LABEL[$t]="sshfs (loopback, private sshd)"
+	log "sshfs: mounted $m; processes: $(for p in ${SYSPARTS[$t]}; do
+		printf '%s=%s(%s) ' "${p%%:*}" "${p#*:}" \
+			"$(cat "/proc/${p#*:}/comm" 2>/dev/null)"; done)"
+	return 0
+}
+
 add_target() {
 	local t=$1 m=$T/mnt-$1 src opts
 	case $t in
@@ -294,6 +528,12 @@ add_target() {
 		LABEL[$t]="passthrough_ll cache=$cache"
 		[ "$t" = pt-nd ] && LABEL[$t]="passthrough_ll cache=never, no O_DIRECT"
 		;;
+	sshfs)
+		add_sshfs "$t" "$m" || {
+			echo "sshfs: target left out: $SSHFS_WHY" \
+				>>"$RAW_SKIPPED"
+			return 1; }
+		;;
 	*) die "unknown target $t" ;;
 	esac
 	DIR[$t]=$m
@@ -315,7 +555,6 @@ log "targets: ${ACTIVE[*]}"
 RAW=$OUT/raw
 TSV=$RAW/meta.tsv
 : >"$TSV"
-: >"$RAW/skipped.txt"
 FAILS=0
 
 fail() {
@@ -402,10 +641,62 @@ wl_tree() {
 	rm -rf "$d"
 }
 
+# sys_parts TARGET ROUND: a target with more processes than ringfs-bench's
+# two (--mount-pid, --server-pid) slots (sshfs: sshfs and ssh, the sshd
+# processes and sftp-server): the same 4 KiB read loop once per pair of
+# processes, r<R>-<T>-sys.json, -sys.1.json, ...; which process each file
+# measured as which side is in r<R>-<T>-sys.parts ("file side role pid
+# comm"), where suite_report.py sums them up.
+proc_name() {
+	local c
+	c=$(cat "/proc/$1/comm" 2>/dev/null) || c=gone
+	if [ "$c" = sshd ]; then
+		if [ "$1" = "$SSHD_PID" ]; then c="sshd (listener)"
+		else c="sshd (session)"; fi
+	fi
+	echo "$c"
+}
+
+sys_parts() {
+	local t=$1 r=$2 parts k=0 a b j f
+	read -r -a parts <<<"${SYSPARTS[$t]}"
+	if [ -z "$DUMMY_PID" ]; then
+		sleep 100000 >/dev/null 2>&1 &
+		DUMMY_PID=$!
+		PIDS+=("$DUMMY_PID")
+	fi
+	: >"$RAW/r$r-$t-sys.parts"
+	while [ "$k" -lt ${#parts[@]} ]; do
+		a=${parts[$k]} b=${parts[$((k + 1))]:-idle:$DUMMY_PID}
+		f=r$r-$t-sys.json
+		[ "$k" = 0 ] || f=r$r-$t-sys.$((k / 2)).json
+		j=$RAW/$f
+		if timeout 300 "$RBENCH" --transports none --mount "${DIR[$t]}" \
+			--mount-pid "${a#*:}" --server-pid "${b#*:}" \
+			--workloads read4k --qd 1 --ops "$SYSOPS" \
+			--json "$j" >"${j%.json}.txt" 2>&1; then
+			echo "$f daemon ${a%%:*} ${a#*:} $(proc_name "${a#*:}")" \
+				>>"$RAW/r$r-$t-sys.parts"
+			echo "$f server ${b%%:*} ${b#*:} $(proc_name "${b#*:}")" \
+				>>"$RAW/r$r-$t-sys.parts"
+		else
+			fail "ringfs-bench on $t (pids ${a#*:} ${b#*:}):" \
+				"$(grep -m 2 -i error "${j%.json}.txt")"
+			rm -f "$RAW/r$r-$t-sys.parts" "$RAW/r$r-$t-sys".*json
+			return
+		fi
+		k=$((k + 2))
+	done
+}
+
 wl_sys() {
 	local t=$1 r=$2
 	case $t in backing) return ;; esac
 	[ -x "$RBENCH" ] || return
+	if [ -n "${SYSPARTS[$t]:-}" ]; then
+		sys_parts "$t" "$r"
+		return
+	fi
 	timeout 300 "$RBENCH" --transports none --mount "${DIR[$t]}" \
 		--mount-pid "${DPID[$t]}" --server-pid "${SPID[$t]}" \
 		--workloads read4k --qd 1 --ops "$SYSOPS" \

@@ -45,6 +45,78 @@ def load_json(path):
         return None
 
 
+def sys_cell(path):
+    """the read4k cell of one ringfs-bench --mount JSON"""
+    cell = None
+    for c in (load_json(path) or {}).get("results", []):
+        if c.get("workload") == "read4k" and c.get("ops"):
+            cell = c
+    return cell
+
+
+def side_counts(s):
+    """(syscalls, ctx switches vol + invol, vol) per op of one side"""
+    s = s or {}
+    cs = None
+    if s.get("vol_ctxsw_per_op") is not None:
+        cs = s["vol_ctxsw_per_op"] + (s.get("invol_ctxsw_per_op") or 0)
+    return s.get("syscalls_per_op"), cs, s.get("vol_ctxsw_per_op")
+
+
+# processes counted per target with several ringfs-bench runs (sshfs):
+# proc_names[target] = {"dmn": [comm...], "srv": [comm...]}
+proc_names = {}
+
+
+def sys_parts(r, t):
+    """r<R>-<T>-sys.parts (suite.sh's sys_parts): one ringfs-bench run per
+    pair of processes, each line "file side role pid comm"; None if the
+    target was measured the ordinary way"""
+    try:
+        with open(os.path.join(raw, f"r{r}-{t}-sys.parts")) as f:
+            lines = [ln.split(None, 4) for ln in f if ln.strip()]
+    except OSError:
+        return None
+    parts = []
+    for ln in lines:
+        fname, side, role = ln[0], ln[1], ln[2]
+        comm = ln[4].strip() if len(ln) > 4 else "?"
+        if role not in ("dmn", "srv"):
+            continue            # an idle filler process
+        cell = sys_cell(os.path.join(raw, fname))
+        if cell is None:
+            return []
+        parts.append((fname, side, role, comm, cell))
+    return parts
+
+
+def add_parts(t, parts):
+    """sum the processes of a several-run target: daemon(s) = role dmn,
+    server = role srv; the app side and p50 from the first run"""
+    if not parts:
+        return
+    names = {"dmn": [], "srv": []}
+    tot = {"dmn": [0.0, 0.0, 0.0], "srv": [0.0, 0.0, 0.0]}
+    for _, side, role, comm, cell in parts:
+        sc, cs, vcs = side_counts(cell.get(side))
+        names[role].append(comm)
+        for i, v in enumerate((sc, cs, vcs)):
+            tot[role][i] += v or 0
+    first = parts[0][4]
+    asc, acs, avcs = side_counts(first.get("client"))
+    add(t, "app_sys", asc)
+    add(t, "app_cs", acs)
+    add(t, "app_vcs", avcs)
+    for role in ("dmn", "srv"):
+        add(t, role + "_sys", tot[role][0])
+        add(t, role + "_cs", tot[role][1])
+        add(t, role + "_vcs", tot[role][2])
+    add(t, "tot_sys", (asc or 0) + tot["dmn"][0] + tot["srv"][0])
+    add(t, "tot_cs", (acs or 0) + tot["dmn"][1] + tot["srv"][1])
+    add(t, "sys_p50", first.get("p50_us"))
+    proc_names[t] = names
+
+
 for r in range(1, rounds + 1):
     for t in targets:
         for w, side in (("rr4k", "read"), ("rw4k", "write"),
@@ -63,11 +135,11 @@ for r in range(1, rounds + 1):
                 add(t, w + "_p99", pct["99.000000"] / 1000)
             add(t, w + "_iops", d["iops"])
             add(t, w + "_mbs", d["bw_bytes"] / 1e6)
-        j = load_json(os.path.join(raw, f"r{r}-{t}-sys.json"))
-        cell = None
-        for c in (j or {}).get("results", []):
-            if c.get("workload") == "read4k" and c.get("ops"):
-                cell = c
+        parts = sys_parts(r, t)
+        if parts is not None:
+            add_parts(t, parts)
+            continue
+        cell = sys_cell(os.path.join(raw, f"r{r}-{t}-sys.json"))
         if cell:
             tot_s = tot_c = 0.0
             for side, key in (("client", "app"), ("daemon", "dmn"),
@@ -173,7 +245,13 @@ md.append("(×) = value / the reference's (ref) in the same run: "
           "ringfs does not forward O_DIRECT to the server (client/README.md),"
           " so its reads and writes end in the server's page cache, like "
           "pt-nd's; passthrough_ll's end on the disk, like the backing "
-          "dir's.")
+          "dir's."
+          + ("  sshfs cannot forward O_DIRECT either (SFTP has no such "
+             "flag): its reads end in the page cache behind sftp-server, "
+             "and its writes are asynchronous (sshfs's default: a WRITE "
+             "is answered before sftp-server has written it), so its "
+             "write latency is not a round trip." if "sshfs" in targets
+             else ""))
 md.append("")
 md.append(f"fio: O_DIRECT, {P['runtime']} s per cell after {P['ramp']} s "
           f"ramp; QD1 = psync, QD32 = libaio; reads of a {P['size']} file, "
@@ -204,6 +282,55 @@ for t in targets:
               f"{cell(t, 'ls_s', 1, 1e3)} | {cell(t, 'untar_s', 2)} | "
               f"{cell(t, 'rmtree_s', 2)} |")
 md.append("")
+
+# ringfs against sshfs, per transport: how many times better ringfs is
+# (issue 11: "against sshfs ... >= 5x on every row, every transport")
+VS_MIN = 5.0
+vs_sshfs = []
+if "sshfs" in targets:
+    def better(t, m, lower):
+        a, b = get(t, m), get("sshfs", m)
+        if a is None or b is None or not a or not b:
+            return None
+        return b / a if lower else a / b
+
+    for t in ("tcp", "uring", "shm", "rdma"):
+        if t not in targets:
+            continue
+        row = {"transport": t,
+               "rr4k_p50": better(t, "rr4k_p50", True),
+               "rw4k_p50": better(t, "rw4k_p50", True),
+               "rr4kq32_iops": better(t, "rr4kq32_iops", False)}
+        need = (row["rr4k_p50"], row["rr4kq32_iops"])
+        row["met"] = (None if None in need
+                      else all(v >= VS_MIN for v in need))
+        vs_sshfs.append(row)
+if vs_sshfs:
+    def xb(v, t, m, nd=1, scale=1.0, unit=""):
+        if v is None:
+            return "n/a"
+        return (f"{v:.2f}× ({fmt(get(t, m) * scale, nd)} vs "
+                f"{fmt(get('sshfs', m) * scale, nd)}{unit})")
+
+    md.append("ringfs vs sshfs: how many times better ringfs is (sshfs "
+              "p50 / ringfs p50; ringfs IOPS / sshfs IOPS), target "
+              f"≥ {VS_MIN:g}× for QD1 latency and QD32 IOPS on every "
+              "transport (issue 11; the write column is for information: "
+              "sshfs writes are asynchronous).")
+    md.append("")
+    md.append("| ringfs vs sshfs | 4K rand read QD1 p50 | 4K rand write QD1"
+              " p50 | 4K rand read QD32 IOPS (k) | "
+              f"≥ {VS_MIN:g}× (read p50, QD32) |")
+    md.append("|---|---:|---:|---:|:---:|")
+    for row in vs_sshfs:
+        t = row["transport"]
+        met = {None: "n/a", True: "yes", False: "**no**"}[row["met"]]
+        md.append(f"| ringfs {t} vs sshfs | "
+                  f"{xb(row['rr4k_p50'], t, 'rr4k_p50', unit=' µs')} | "
+                  f"{xb(row['rw4k_p50'], t, 'rw4k_p50', unit=' µs')} | "
+                  f"{xb(row['rr4kq32_iops'], t, 'rr4kq32_iops', 1, 1e-3)}"
+                  f" | {met} |")
+    md.append("")
 
 # goals: (text, value, limit text, met?)
 goals = []
@@ -256,7 +383,13 @@ md.append(f"Per 4 KiB O_DIRECT read at QD1 ({P['sysops']} reads by "
           "counts from perf raw_syscalls:sys_enter and context switches, "
           "voluntary + involuntary, every thread of each process): app = "
           "the reading thread, daemon = the FUSE daemon (ringfs client or "
-          "passthrough_ll), server = ringfsd.")
+          "passthrough_ll), server = ringfsd."
+          + "".join(f"  {labels[t]}: daemon(s) = "
+                    f"{' + '.join(n['dmn']) or '—'}, server = "
+                    f"{' + '.join(n['srv']) or '—'} (ringfs-bench counts "
+                    "two processes per run: one run per pair, app and p50 "
+                    "from the first)."
+                    for t, n in proc_names.items()))
 md.append("")
 md.append("| target | p50 µs | syscalls app | daemon | server | **total** |"
           " ctx sw app | daemon | server | **total** |")
@@ -303,5 +436,6 @@ with open(os.path.join(out, "results.json"), "w") as f:
                "reference": REF, "samples": samples, "medians": med,
                "ratios": {t: {m: ratio(t, m) for m in med[t]}
                           for t in targets},
-               "goals": goals, "failures": fails, "skipped": skipped},
+               "goals": goals, "vs_sshfs": vs_sshfs,
+               "sys_processes": proc_names, "failures": fails, "skipped": skipped},
               f, indent=1)
