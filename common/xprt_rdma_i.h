@@ -54,6 +54,7 @@
 
 #include "evq.h"
 #include "spin.h"
+#include "util.h"
 #include "xprt_impl.h"
 
 #define RDMA_SETUP_MAGIC 0x414d4452u	/* "RDMA" in memory order */
@@ -137,9 +138,6 @@ _Static_assert(sizeof(struct rdma_msg) == 32, "rdma_msg");
 #define RESOLVE_TIMEOUT_MS 5000
 #define SPIN_NS 20000		/* arm(): poll this long before sleeping */
 #define RD_DEPTH 16u		/* RDMA READs in flight per QP */
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 enum bop {
 	BOP_NONE,
@@ -316,15 +314,6 @@ static inline struct rdma_msg *bmsg(struct rdma_buf *rb)
 {
 	return (struct rdma_msg *)(void *)((char *)rb->b.data - MSG_SZ);
 }
-
-static inline long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 
 /* xprt_rdma_setup.c: RINGFS_RDMA_TEST_NO_PUSH test hook */
 bool rfs_rdma_push_allowed(bool active);

@@ -55,7 +55,9 @@
 #include "addr.h"
 #include "log.h"
 #include "proto.h"
+#include "util.h"
 #include "xprt_rdma_i.h"
+#include "xprt_rdma.h"
 
 /* ---- phase 1 helpers -------------------------------------------------- */
 
@@ -161,24 +163,6 @@ static int set_nonblock(int fd)
 	return 0;
 }
 
-/* Wait for fd to be readable/writable before the deadline. */
-static int wait_fd_until(int fd, short events, long long deadline)
-{
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = events };
-		long long left = deadline - now_ms();
-		int rc;
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		rc = poll(&p, 1, (int)left);
-		if (rc > 0)
-			return 0;
-		if (rc < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
 static int io_full(int fd, void *buf, size_t len, bool wr, long long deadline)
 {
 	size_t done = 0;
@@ -200,7 +184,7 @@ static int io_full(int fd, void *buf, size_t len, bool wr, long long deadline)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
-		rc = wait_fd_until(fd, wr ? POLLOUT : POLLIN, deadline);
+		rc = rfs_poll_until(fd, wr ? POLLOUT : POLLIN, deadline);
 		if (rc)
 			return rc;
 	}
@@ -216,7 +200,7 @@ static int cm_next(struct rdma_conn *c, long long deadline,
 			{ .fd = c->cm_ch->fd, .events = POLLIN },
 			{ .fd = c->fd, .events = POLLIN },
 		};
-		long long left = deadline - now_ms();
+		long long left = deadline - rfs_now_ms();
 		int rc;
 
 		if (!rdma_get_cm_event(c->cm_ch, ev))
@@ -443,7 +427,7 @@ int rfs_rdma_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 {
 	static int corrupt_left = -1;	/* test hook, see below */
 	struct rdma_xprt *t = RX(x);
-	long long deadline = now_ms() + SETUP_TIMEOUT_MS;
+	long long deadline = rfs_now_ms() + SETUP_TIMEOUT_MS;
 	struct rdma_setup_req req = { 0 };
 	struct rdma_setup_rep rep;
 	struct rdma_conn_param cp;
@@ -1004,7 +988,7 @@ static int await_handover(struct rdma_conn *c, struct rdma_wait *w,
 			{ .fd = w->efd, .events = POLLIN },
 			{ .fd = c->fd, .events = POLLIN },
 		};
-		long long left = deadline - now_ms();
+		long long left = deadline - rfs_now_ms();
 		bool got;
 		int n;
 
@@ -1152,7 +1136,7 @@ static int shared_target(struct rdma_conn *c, struct rdma_setup_rep *rep)
 int rfs_rdma_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 {
 	struct rdma_xprt *t = RX(x);
-	long long deadline = now_ms() + SETUP_TIMEOUT_MS;
+	long long deadline = rfs_now_ms() + SETUP_TIMEOUT_MS;
 	struct rdma_setup_req req;
 	struct rdma_setup_rep rep;
 	struct rdma_wait w = { .efd = -1 };

@@ -53,6 +53,7 @@
 #include "log.h"
 #include "proto.h"
 #include "evq.h"
+#include "util.h"
 #include "xprt_impl.h"
 
 #define STAGE_SIZE 16384u	/* per-connection staging area */
@@ -61,9 +62,6 @@
 #define READS_PER_POLL 16	/* fairness between connections */
 #define BUF_ALIGN 64
 #define NCLASS 3
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 struct tcp_buf {
 	struct rfs_buf b;		/* what the caller sees */

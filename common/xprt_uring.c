@@ -50,6 +50,7 @@
 #include "log.h"
 #include "proto.h"
 #include "evq.h"
+#include "spin.h"
 #include "xprt_impl.h"
 
 #define SQ_ENTRIES 256u
@@ -1461,14 +1462,6 @@ fail:
 	return rc;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool all_down(const struct uctx *x)
 {
 	for (const struct uconn *c = x->conns; c; c = c->next)
@@ -1480,7 +1473,7 @@ static bool all_down(const struct uctx *x)
 /* Cancel everything, wait for the kernel to let go, free. */
 static void drain(struct uctx *x)
 {
-	long long deadline = now_ms() + FINI_TIMEOUT_MS;
+	long long deadline = rfs_now_ms() + FINI_TIMEOUT_MS;
 	struct rfs_xev e;
 
 	for (struct uconn *c = x->conns; c; c = c->next)
@@ -1501,7 +1494,7 @@ static void drain(struct uctx *x)
 		}
 		if (all_down(x))
 			break;
-		if (now_ms() > deadline) {
+		if (rfs_now_ms() > deadline) {
 			rfs_err("xprt: uring: close: operations still in the "
 				"kernel after %d ms; leaking their memory",
 				FINI_TIMEOUT_MS);
