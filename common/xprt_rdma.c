@@ -48,10 +48,11 @@
  * Push (negotiated in setup; without it every large frame goes RMA).
  * Large READ replies go the other way round, without the DONE round
  * trip:
- *   1. The client sends a READ request (proto opcode RFS_OP_READ) whose
- *      largest reply, header + size capped at max_msg, exceeds the inline
- *      threshold: it takes a pool buffer that big (a writable class) and
- *      advertises it in the request's FRAME message: RDMA_MSGF_ADV with
+ *   1. The client sends a request with rfs_xprt_send_expect (READ: its
+ *      caller knows the largest reply) whose reply_max, capped at
+ *      max_msg, exceeds the inline threshold: it takes a pool buffer
+ *      that big (a writable class) and advertises it in the request's
+ *      FRAME message: RDMA_MSGF_ADV with
  *      {len, addr, rkey, cookie}, cookie being the buffer's slot in the
  *      connection's table (ADV_MAX of them: when full, or the request
  *      itself is not inline, no advertisement, ordinary reply).
@@ -770,7 +771,7 @@ static void evil_send(struct rdma_conn *c, struct rdma_buf *rb)
 		}
 		break;
 	case EVIL_CLI_NOPUSH_ADV:
-		if (req && !c->push && h->opcode == RFS_OP_READ &&
+		if (req && !c->push && rb->hinted &&
 		    evil_now(c, EVIL_CLI_NOPUSH_ADV, "ADV without push")) {
 			m->flags |= RDMA_MSGF_ADV;
 			m->len = htole32(65536);
@@ -956,34 +957,32 @@ again:
 }
 
 /*
- * Push, client: a READ request gets a buffer for its largest reply
- * (header + size, capped at max_msg), advertised with the request.  Only
- * when that reply could exceed the inline threshold, only for inline
- * requests (the advertisement rides in the FRAME message), and only with
- * a free slot and a remotely writable buffer; otherwise the reply takes
- * the ordinary path.
+ * Push, client: a request whose sender expects a reply of up to
+ * reply_max bytes (rfs_xprt_send_expect; capped at max_msg) gets a
+ * buffer that big, advertised with the request.  Only when that reply
+ * could exceed the inline threshold, only for inline requests (the
+ * advertisement rides in the FRAME message), and only with a free slot
+ * and a remotely writable buffer; otherwise the reply takes the ordinary
+ * path.  The transport never looks into the request: what the reply can
+ * be is the caller's knowledge (READ: header + reply body + size).
  */
-static void adv_attach(struct rdma_conn *c, struct rdma_buf *rb)
+static void adv_attach(struct rdma_conn *c, struct rdma_buf *rb,
+		       uint32_t reply_max)
 {
 	const struct rfs_hdr *h = rb->b.data;
-	const struct rfs_io_req *io;
 	struct rdma_buf *ab;
-	uint64_t want;
+	uint32_t want;
 	uint32_t slot;
 
-	if (rb->op != BOP_FRAME || c->adv_n >= ADV_MAX ||
-	    rb->b.len < RFS_HDR_SIZE + sizeof(*io) ||
-	    h->opcode != RFS_OP_READ || (h->flags & RFS_HF_REPLY) ||
-	    h->len < sizeof(*io))
+	if (rb->op != BOP_FRAME || c->adv_n >= ADV_MAX || !reply_max ||
+	    (h->flags & RFS_HF_REPLY))
 		return;
-	io = (const struct rfs_io_req *)(const void *)((const char *)h +
-							RFS_HDR_SIZE);
-	want = (uint64_t)RFS_HDR_SIZE + le32toh(io->size);
+	want = reply_max;
 	if (want > c->t->base.params.max_msg)
 		want = c->t->base.params.max_msg;
 	if (want <= c->inline_max)
 		return;		/* the reply travels inline anyway */
-	ab = pool_get(c->t, (uint32_t)want);
+	ab = pool_get(c->t, want);
 	if (!ab)
 		return;
 	if (!ab->chunk->rw) {
@@ -994,7 +993,7 @@ static void adv_attach(struct rdma_conn *c, struct rdma_buf *rb)
 	for (slot = 0; c->adv[slot]; slot++)
 		;
 	ab->op = BOP_ADV;
-	ab->rlen = (uint32_t)want;
+	ab->rlen = want;
 	c->adv[slot] = ab;
 	c->adv_id[slot] = h->id;
 	c->adv_n++;
@@ -1039,7 +1038,8 @@ static void adv_match(struct rdma_conn *c, struct rdma_buf *rb)
 	}
 }
 
-static int rdma_send(struct rfs_conn *cc, struct rfs_buf *b, unsigned flags)
+static int rdma_send_expect(struct rfs_conn *cc, struct rfs_buf *b,
+			    unsigned flags, uint32_t reply_max)
 {
 	struct rdma_conn *c = RC(cc);
 	struct rdma_buf *rb = container_of(b, struct rdma_buf, b);
@@ -1057,16 +1057,22 @@ static int rdma_send(struct rfs_conn *cc, struct rfs_buf *b, unsigned flags)
 	}
 	rb->op = b->len <= c->inline_max ? BOP_FRAME : BOP_RMA;
 	rb->send_flags = (uint16_t)flags;
+	rb->hinted = reply_max != 0;
 	rb->sent = rb->acked = 0;
 	rb->adv = 0;
 	if (c->push) {
 		if (c->active)
-			adv_attach(c, rb);
+			adv_attach(c, rb, reply_max);
 		else if (c->padv_n)
 			adv_match(c, rb);
 	}
 	txq_append(c, rb);
 	return 0;
+}
+
+static int rdma_send(struct rfs_conn *cc, struct rfs_buf *b, unsigned flags)
+{
+	return rdma_send_expect(cc, b, flags, 0);
 }
 
 static int rdma_flush(struct rfs_xprt *x)
@@ -1908,6 +1914,7 @@ const struct rfs_xprt_ops rfs_xprt_rdma_ops = {
 	.buf_get = rdma_buf_get,
 	.buf_put = rdma_buf_put,
 	.send = rdma_send,
+	.send_expect = rdma_send_expect,
 	.flush = rdma_flush,
 	.poll = rdma_poll,
 	.arm = rdma_arm,

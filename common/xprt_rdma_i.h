@@ -33,7 +33,7 @@
  * returns receives the sender has re-posted since it last said so.
  *
  * Push (negotiated): the client (active side) advertises a buffer with a
- * READ request: its FRAME message has RDMA_MSGF_ADV and {len, addr, rkey,
+ * request sent with a reply-size hint (rfs_xprt_send_expect: READ): its FRAME message has RDMA_MSGF_ADV and {len, addr, rkey,
  * cookie} name a registered, remotely writable buffer of len bytes.  The
  * server answers the request's id either by an RDMA WRITE of the reply
  * frame into that buffer followed by RDMA_MSG_WRITTEN {len, cookie}, or,
@@ -161,6 +161,7 @@ struct rdma_buf {
 	uint8_t sent, acked, ready, ctrl_type;	/* BOP_ADV: sent = announced
 						   (its request posted) */
 	uint16_t send_flags;
+	uint8_t hinted;			/* sent with a reply-size hint */
 	uint32_t cookie;
 	uint64_t raddr;			/* BOP_READ, BOP_PUSH: the peer's */
 	uint32_t rkey, rlen;		/* buffer; BOP_ADV: rlen = its len */

@@ -108,7 +108,8 @@ bool rfs_rdma_push_allowed(bool active)
  *   cli-adv-rma          ADV on an RMA message (a large frame)
  *   cli-unadv            a request FRAME flagged RDMA_MSGF_UNADV
  *   cli-written          a request FRAME sent as WRITTEN
- *   cli-nopush-adv       push not negotiated: a READ request with ADV
+ *   cli-nopush-adv       push not negotiated: ADV on a request sent
+ *                        with a reply-size hint (READ)
  * (the nopush modes need RINGFS_RDMA_TEST_NO_PUSH too).  Unset, empty or
  * unknown (logged): nothing; the data path then tests one zero byte.
  */

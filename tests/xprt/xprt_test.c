@@ -792,11 +792,19 @@ static bool read_send(struct client *k, uint64_t id, enum read_mode m,
 		      uint32_t size)
 {
 	struct rfs_buf *b = make_read(k->x, id, m, size);
+	/* the largest reply: header + size bytes of data (no reply body) */
+	uint64_t reply_max = (uint64_t)RFS_HDR_SIZE + size;
 	int rc;
 
 	if (!b)
 		return false;
-	rc = rfs_xprt_send(k->c, b, 0);
+	/*
+	 * The transport never parses the request: the caller says how large
+	 * the reply can be (rdma advertises a push buffer that big).
+	 */
+	rc = rfs_xprt_send_expect(k->c, b, 0,
+				  reply_max > UINT32_MAX ? UINT32_MAX :
+							   (uint32_t)reply_max);
 	if (rc) {
 		FAIL("send READ %llu: %s", (unsigned long long)id,
 		     strerror(-rc));
