@@ -518,8 +518,8 @@ int rfs_rdma_post_fresh_recv(struct rdma_conn *c)
 	return post_recv(c, rb);
 }
 
-static struct rdma_buf *ctrl_new(struct rdma_conn *c, uint8_t type,
-				 uint32_t cookie)
+struct rdma_buf *rfs_rdma_ctrl_new(struct rdma_conn *c, uint8_t type,
+				   uint32_t cookie)
 {
 	struct rdma_buf *rb = pool_get(c->t, MSG_SZ);
 
@@ -589,196 +589,6 @@ static void msg_adv(struct rdma_conn *c, struct rdma_buf *rb)
 	} else {
 		m->flags |= RDMA_MSGF_UNADV;
 		m->adv = htole32(slot);
-	}
-}
-
-/* ---- test hook: RINGFS_RDMA_TEST_EVIL (see xprt_rdma_setup.c) ------- */
-
-/* Mode `mode` applies here and has not fired yet: fire it, once. */
-static bool evil_now(struct rdma_conn *c, enum rdma_evil mode,
-		     const char *what)
-{
-	struct rdma_xprt *t = c->t;
-
-	if (t->evil != mode || t->evil_fired ||
-	    c->active != (mode >= EVIL_CLI_FIRST))
-		return false;
-	t->evil_fired = true;
-	rfs_warn("xprt: %s: test hook: sending %s", c->desc, what);
-	return true;
-}
-
-/* A cookie other than `not`, free in the table (server: padv, client: adv). */
-static uint32_t evil_free_slot(const struct rdma_conn *c, uint32_t not)
-{
-	for (uint32_t k = 1; k <= ADV_MAX; k++) {
-		uint32_t j = (not + k) % ADV_MAX;
-
-		if (j != not && !(c->active ? c->adv[j] != NULL
-					    : c->padv[j].used))
-			return j;
-	}
-	return ADV_MAX;		/* all in use: out of range then */
-}
-
-/*
- * Server: a reply matched advertisement `slot`; the unadv modes release
- * another one instead (the frame goes the ordinary way).  True if so.
- */
-static bool evil_unadv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t slot)
-{
-	if (evil_now(c, EVIL_SRV_UNADV_RANGE, "UNADV of a cookie out of range"))
-		rb->adv = ADV_MAX + 3 + 1;
-	else if (evil_now(c, EVIL_SRV_UNADV_BOGUS,
-			  "UNADV of a cookie not advertised"))
-		rb->adv = evil_free_slot(c, slot) + 1;
-	else
-		return false;
-	return true;
-}
-
-/* rb's message (and frame) are built, not posted yet: spoil them. */
-static void evil_send(struct rdma_conn *c, struct rdma_buf *rb)
-{
-	struct rdma_msg *m = bmsg(rb);
-	struct rfs_hdr *h = rb->b.data;
-	bool frame = rb->op == BOP_FRAME || rb->op == BOP_RMA ||
-		     rb->op == BOP_PUSH;
-	bool reply = frame && (h->flags & RFS_HF_REPLY);
-	bool push = rb->op == BOP_PUSH;
-	bool adv = rb->op == BOP_FRAME && rb->adv && c->active;
-	bool req = rb->op == BOP_FRAME && !reply;
-
-	switch ((enum rdma_evil)c->t->evil) {
-	case EVIL_SRV_WRITTEN_RANGE:
-		if (push && evil_now(c, EVIL_SRV_WRITTEN_RANGE,
-				     "WRITTEN with a cookie out of range"))
-			m->cookie = htole32(ADV_MAX + 7);
-		break;
-	case EVIL_SRV_WRITTEN_UNADV:
-		if (push && evil_now(c, EVIL_SRV_WRITTEN_UNADV,
-				     "WRITTEN for a cookie not advertised"))
-			m->cookie = htole32(evil_free_slot(c, rb->cookie));
-		break;
-	case EVIL_SRV_WRITTEN_DUP:
-		if (push && evil_now(c, EVIL_SRV_WRITTEN_DUP,
-				     "a second WRITTEN for the same cookie")) {
-			struct rdma_buf *d = ctrl_new(c, RDMA_MSG_WRITTEN,
-						      rb->cookie);
-
-			if (d) {	/* right behind this one */
-				d->rlen = rb->b.len;
-				d->next = c->txq_head;
-				c->txq_head = d;
-				if (!c->txq_tail)
-					c->txq_tail = d;
-			}
-		}
-		break;
-	case EVIL_SRV_WRITTEN_LONG:
-		if (push && evil_now(c, EVIL_SRV_WRITTEN_LONG,
-				     "WRITTEN longer than the advertisement"))
-			m->len = htole32(rb->rlen + 1);
-		break;
-	case EVIL_SRV_WRITTEN_SHORT:
-		if (push && evil_now(c, EVIL_SRV_WRITTEN_SHORT,
-				     "WRITTEN shorter than a header"))
-			m->len = htole32(RFS_HDR_SIZE / 2);
-		break;
-	case EVIL_SRV_PUSH_ID:
-		if (push && evil_now(c, EVIL_SRV_PUSH_ID,
-				     "a pushed frame with a wrong id"))
-			h->id += 0x1000;
-		break;
-	case EVIL_SRV_PUSH_NOTREPLY:
-		if (push && evil_now(c, EVIL_SRV_PUSH_NOTREPLY,
-				     "a pushed frame that is no reply"))
-			h->flags &= (uint16_t)~RFS_HF_REPLY;
-		break;
-	case EVIL_SRV_ADV:
-		if (rb->op == BOP_FRAME && reply &&
-		    evil_now(c, EVIL_SRV_ADV, "ADV on a reply")) {
-			m->flags |= RDMA_MSGF_ADV;
-			m->len = htole32(65536);
-		}
-		break;
-	case EVIL_SRV_NOPUSH_UNADV:
-		if (rb->op == BOP_FRAME && reply && !c->push &&
-		    evil_now(c, EVIL_SRV_NOPUSH_UNADV, "UNADV without push")) {
-			m->flags |= RDMA_MSGF_UNADV;
-			m->adv = 0;
-		}
-		break;
-	case EVIL_SRV_NOPUSH_WRITTEN:
-		if (rb->op == BOP_FRAME && reply && !c->push &&
-		    evil_now(c, EVIL_SRV_NOPUSH_WRITTEN,
-			     "WRITTEN without push")) {
-			m->type = RDMA_MSG_WRITTEN;
-			m->len = htole32(rb->b.len);
-			m->cookie = 0;
-		}
-		break;
-	case EVIL_CLI_ADV_RANGE:
-		if (adv && evil_now(c, EVIL_CLI_ADV_RANGE,
-				    "ADV with a cookie out of range"))
-			m->cookie = htole32(ADV_MAX + 5);
-		break;
-	case EVIL_CLI_ADV_DUP: {
-		uint32_t j = ADV_MAX;
-
-		/* a lower cookie still out: its request went first (the
-		   slots are taken lowest first) */
-		for (uint32_t k = 0; adv && k < rb->adv - 1; k++)
-			if (c->adv[k])
-				j = k;
-		if (j < ADV_MAX &&
-		    evil_now(c, EVIL_CLI_ADV_DUP,
-			     "ADV of a cookie still in use"))
-			m->cookie = htole32(j);
-		break;
-	}
-	case EVIL_CLI_ADV_LONG:
-		if (adv && evil_now(c, EVIL_CLI_ADV_LONG,
-				    "ADV longer than max_msg"))
-			m->len = htole32(c->t->base.params.max_msg + 1);
-		break;
-	case EVIL_CLI_ADV_SHORT:
-		if (adv && evil_now(c, EVIL_CLI_ADV_SHORT,
-				    "ADV shorter than a header"))
-			m->len = htole32(RFS_HDR_SIZE / 2);
-		break;
-	case EVIL_CLI_ADV_REPLY:
-		if (adv && evil_now(c, EVIL_CLI_ADV_REPLY, "ADV on a reply"))
-			h->flags |= RFS_HF_REPLY;
-		break;
-	case EVIL_CLI_ADV_RMA:
-		if (rb->op == BOP_RMA &&
-		    evil_now(c, EVIL_CLI_ADV_RMA, "ADV on an RMA message"))
-			m->flags |= RDMA_MSGF_ADV;
-		break;
-	case EVIL_CLI_UNADV:
-		if (req && evil_now(c, EVIL_CLI_UNADV, "UNADV from the client")) {
-			m->flags |= RDMA_MSGF_UNADV;
-			m->adv = 0;
-		}
-		break;
-	case EVIL_CLI_WRITTEN:
-		if (req && evil_now(c, EVIL_CLI_WRITTEN,
-				    "WRITTEN from the client")) {
-			m->type = RDMA_MSG_WRITTEN;
-			m->len = htole32(rb->b.len);
-			m->cookie = 0;
-		}
-		break;
-	case EVIL_CLI_NOPUSH_ADV:
-		if (req && !c->push && rb->hinted &&
-		    evil_now(c, EVIL_CLI_NOPUSH_ADV, "ADV without push")) {
-			m->flags |= RDMA_MSGF_ADV;
-			m->len = htole32(65536);
-		}
-		break;
-	default:
-		break;
 	}
 }
 
@@ -869,8 +679,8 @@ again:
 			c->sends_out++;
 			if (rb->adv)
 				msg_adv(c, rb);
-			if (c->t->evil)
-				evil_send(c, rb);
+			if (rfs_rdma_evil_on(c->t))
+				rfs_rdma_evil_send(c, rb);
 		} else if (rb->op == BOP_RMA) {
 			struct rdma_msg *m = bmsg(rb);
 
@@ -885,8 +695,8 @@ again:
 			c->rma_n++;
 			if (rb->adv)
 				msg_adv(c, rb);
-			if (c->t->evil)
-				evil_send(c, rb);
+			if (rfs_rdma_evil_on(c->t))
+				rfs_rdma_evil_send(c, rb);
 		} else if (rb->op == BOP_PUSH) {
 			struct rdma_msg *m = bmsg(rb);
 
@@ -899,8 +709,8 @@ again:
 			c->sends_out++;
 			m->len = htole32(rb->b.len);
 			m->cookie = htole32(rb->cookie);
-			if (c->t->evil)
-				evil_send(c, rb);
+			if (rfs_rdma_evil_on(c->t))
+				rfs_rdma_evil_send(c, rb);
 		} else {
 			msg_fill(c, rb, rb->ctrl_type);
 			bmsg(rb)->cookie = htole32(rb->cookie);
@@ -916,7 +726,7 @@ again:
 	if (c->owed && c->credits >= 1 && n < POST_BATCH &&
 	    c->sq_used + (uint32_t)n < c->sq_max &&
 	    (c->owed * 2 >= c->nrecv || c->peer_low)) {
-		rb = ctrl_new(c, RDMA_MSG_CREDIT, 0);
+		rb = rfs_rdma_ctrl_new(c, RDMA_MSG_CREDIT, 0);
 		if (rb) {
 			msg_fill(c, rb, RDMA_MSG_CREDIT);
 			posted_add(c, rb);
@@ -944,7 +754,7 @@ again:
 	/* local close: everything sent and read, then CLOSE, then down */
 	if (c->state == CS_CLOSING && !c->close_queued && !c->txq_head &&
 	    !c->ctlq_head && !c->sends_out && !c->rxq_head) {
-		rb = ctrl_new(c, RDMA_MSG_CLOSE, 0);
+		rb = rfs_rdma_ctrl_new(c, RDMA_MSG_CLOSE, 0);
 		if (!rb) {
 			conn_down(c, -ENOMEM);
 			return -ENOMEM;
@@ -1023,7 +833,7 @@ static void adv_match(struct rdma_conn *c, struct rdma_buf *rb)
 			continue;
 		a->used = false;
 		c->padv_n--;
-		if (c->t->evil && evil_unadv(c, rb, i))
+		if (rfs_rdma_evil_on(c->t) && rfs_rdma_evil_unadv(c, rb, i))
 			return;
 		if (rb->b.len > c->inline_max && rb->b.len <= a->len) {
 			rb->op = BOP_PUSH;
@@ -1381,7 +1191,7 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 		}
 		if (c->state == CS_CLOSING) {
 			/* not read, but let the peer free its buffer */
-			nb = ctrl_new(c, RDMA_MSG_DONE, cookie);
+			nb = rfs_rdma_ctrl_new(c, RDMA_MSG_DONE, cookie);
 			if (!nb)
 				goto nomem;
 			ctlq_append(c, nb);
@@ -1536,7 +1346,7 @@ static void on_wc(struct rdma_conn *c, const struct ibv_wc *wc)
 		rb->b.len = rb->rlen;
 		rb->ready = 1;
 		{
-			struct rdma_buf *d = ctrl_new(c, RDMA_MSG_DONE,
+			struct rdma_buf *d = rfs_rdma_ctrl_new(c, RDMA_MSG_DONE,
 						      rb->cookie);
 
 			if (!d) {
@@ -1858,7 +1668,9 @@ static int rdma_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
 	t->base.ops = &rfs_xprt_rdma_ops;
 	t->base.params = *p;
 	t->base.params.rdma_addr = NULL;	/* not ours to keep */
+#if HAVE_TEST_HOOKS
 	t->evil = (uint8_t)rfs_rdma_test_evil();
+#endif
 	if (p->rdma_addr) {
 		char *s = strdup(p->rdma_addr);
 

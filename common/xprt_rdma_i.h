@@ -246,8 +246,9 @@ struct rdma_conn {
 	char desc[160];
 };
 
+#if HAVE_TEST_HOOKS
 /*
- * Test hook (RINGFS_RDMA_TEST_EVIL=<name>, see xprt_rdma_setup.c): the
+ * Test hook (RINGFS_RDMA_TEST_EVIL=<name>, see xprt_rdma_hooks.c): the
  * side the mode names (srv-: a passive context, cli-: an active one)
  * sends exactly one malformed push message, at the first point where
  * the mode applies, and otherwise behaves.  Read once by rdma_init.
@@ -280,6 +281,7 @@ enum rdma_evil {
 	EVIL_CLI_NOPUSH_ADV,	/* push not negotiated: a READ with ADV */
 	EVIL_N
 };
+#endif
 
 struct rdma_xprt {
 	struct rfs_xprt_base base;
@@ -294,8 +296,10 @@ struct rdma_xprt {
 	struct rdma_conn *conns;
 	bool remote_write;		/* active context: pool chunks of the
 					   large classes remotely writable */
+#if HAVE_TEST_HOOKS
 	uint8_t evil;			/* enum rdma_evil: test hook */
 	bool evil_fired;		/* its one bad message went out */
+#endif
 
 	struct rfs_evq evq;
 	struct rfs_xprt_stats st;
@@ -316,11 +320,57 @@ static inline struct rdma_msg *bmsg(struct rdma_buf *rb)
 	return (struct rdma_msg *)(void *)((char *)rb->b.data - MSG_SZ);
 }
 
-/* xprt_rdma_setup.c: RINGFS_RDMA_TEST_NO_PUSH test hook */
+/*
+ * Test hooks (xprt_rdma_hooks.c, only with -Dtest_hooks=true): without
+ * them each is a no-op the compiler drops, so the data path of a release
+ * build carries no test branch at all.
+ */
+#if HAVE_TEST_HOOKS
+/* RINGFS_RDMA_TEST_NO_PUSH: may this side offer/accept push? */
 bool rfs_rdma_push_allowed(bool active);
-/* xprt_rdma_setup.c: RINGFS_RDMA_TEST_EVIL test hook (enum rdma_evil) */
+/* RINGFS_RDMA_TEST_EVIL: the mode (enum rdma_evil), read by rdma_init */
 unsigned rfs_rdma_test_evil(void);
-/* xprt_rdma.c, for the setup code */
+/* RINGFS_RDMA_TEST_BAD_TOKEN: spoil the token of the first connects */
+void rfs_rdma_test_token(uint8_t *token);
+/* a mode is set: the two places below may spoil a message */
+static inline bool rfs_rdma_evil_on(const struct rdma_xprt *t)
+{
+	return t->evil != EVIL_NONE;
+}
+/* rb's message (and frame) are built, not posted yet: spoil them */
+void rfs_rdma_evil_send(struct rdma_conn *c, struct rdma_buf *rb);
+/* server: release another advertisement than `slot`; true if so */
+bool rfs_rdma_evil_unadv(struct rdma_conn *c, struct rdma_buf *rb,
+			 uint32_t slot);
+#else
+static inline bool rfs_rdma_push_allowed(bool active)
+{
+	return true;
+}
+
+static inline void rfs_rdma_test_token(uint8_t *token)
+{
+}
+
+static inline bool rfs_rdma_evil_on(const struct rdma_xprt *t)
+{
+	return false;
+}
+
+static inline void rfs_rdma_evil_send(struct rdma_conn *c,
+				      struct rdma_buf *rb)
+{
+}
+
+static inline bool rfs_rdma_evil_unadv(struct rdma_conn *c,
+				       struct rdma_buf *rb, uint32_t slot)
+{
+	return false;
+}
+#endif
+/* xprt_rdma.c, for the setup code and the test hooks */
+struct rdma_buf *rfs_rdma_ctrl_new(struct rdma_conn *c, uint8_t type,
+				   uint32_t cookie);
 int rfs_rdma_dev_bind(struct rdma_xprt *t, struct ibv_context *verbs);
 int rfs_rdma_post_fresh_recv(struct rdma_conn *c);
 void rfs_rdma_conn_release(struct rdma_conn *c, bool close_fd);

@@ -2325,6 +2325,24 @@ static int listen_lo(void)
 	return fd;
 }
 
+/*
+ * The rdma fault-injection hooks exist only in a -Dtest_hooks=true build:
+ * badtoken and evil rely on them everywhere, readpull where an end is an
+ * RDMA transport (push is refused through RINGFS_RDMA_TEST_NO_PUSH).
+ */
+static bool needs_test_hooks(void)
+{
+	const struct rfs_xprt_desc *c = rfs_xprt_find(cli_name);
+	const struct rfs_xprt_desc *s = rfs_xprt_find(srv_name);
+	bool rdma = (c && (c->flags & RFS_XPRT_F_RDMA_ADDR)) ||
+		    (s && (s->flags & RFS_XPRT_F_RDMA_ADDR));
+
+	if (HAVE_TEST_HOOKS)
+		return false;
+	return !strcmp(test_case, "badtoken") || !strcmp(test_case, "evil") ||
+	       (rdma && !strcmp(test_case, "readpull"));
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const cases[] = { "pingpong", "large", "inflight",
@@ -2354,6 +2372,12 @@ int main(int argc, char **argv)
 	rfs_log_init("xprt_test");
 	if (!rfs_xprt_is_built(cli_name) || !rfs_xprt_is_built(srv_name)) {
 		printf("SKIP: transports built: %s\n", rfs_xprt_built());
+		return 77;
+	}
+	if (needs_test_hooks()) {
+		printf("SKIP: %s needs the rdma test hooks (RINGFS_RDMA_TEST_*):"
+		       " this build has none (meson -Dtest_hooks=true)\n",
+		       test_case);
 		return 77;
 	}
 	if (getenv("RFS_TEST_ADDR"))
