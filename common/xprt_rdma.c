@@ -190,112 +190,70 @@ static int dev_bind_default(struct rdma_xprt *t)
 	return rc;
 }
 
-static int pool_grow(struct rdma_xprt *t, unsigned ci)
+/*
+ * The pool's register hook: each new chunk is registered once, in the
+ * context's protection domain (bound to the first device if no
+ * connection chose one yet), and deregistered only when the pool is
+ * destroyed (fini): no registration on the I/O path.
+ */
+static int pool_reg(void *arg, struct rfs_pool_chunk *ch)
 {
-	struct pool_class *pc = &t->cls[ci];
-	size_t stride = BUF_PFX + pc->size;
-	struct rdma_chunk *ch;
+	struct rdma_xprt *t = arg;
+	struct ibv_mr *mr;
 	int rc;
 
 	rc = dev_bind_default(t);
 	if (rc)
 		return rc;
-	ch = calloc(1, sizeof(*ch));
-	if (!ch)
-		return -ENOMEM;
-	ch->bufs = calloc(pc->per_chunk, sizeof(*ch->bufs));
-	ch->len = stride * pc->per_chunk;
-	if (!ch->bufs || posix_memalign(&ch->mem, 4096, ch->len)) {
-		rc = -ENOMEM;
-		goto free_bufs;
-	}
 	/*
 	 * Remote write only where a push may land: the large classes of an
 	 * active (client) context.  Receives, control messages and every
 	 * buffer of a passive (server) context stay remotely read-only.
 	 */
-	ch->rw = t->remote_write && ci > 0;
+	ch->reg_flags = t->remote_write && ch->cls > 0 ? RDMA_CHUNK_RW : 0;
 	t->st.syscalls++;
-	ch->mr = ibv_reg_mr(t->pd, ch->mem, ch->len,
-			    IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
-				    (ch->rw ? IBV_ACCESS_REMOTE_WRITE : 0));
-	if (!ch->mr) {
+	mr = ibv_reg_mr(t->pd, ch->mem, ch->len,
+			IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
+				((ch->reg_flags & RDMA_CHUNK_RW)
+					 ? IBV_ACCESS_REMOTE_WRITE
+					 : 0));
+	if (!mr) {
 		rc = -(errno ? errno : ENOMEM);
 		rfs_err("xprt: rdma: ibv_reg_mr(%zu bytes): %s", ch->len,
 			strerror(-rc));
-		goto free_mem;
+		return rc;
 	}
-	for (uint32_t i = 0; i < pc->per_chunk; i++) {
-		struct rdma_buf *rb = &ch->bufs[i];
-
-		rb->b.data = (char *)ch->mem + i * stride + BUF_PFX;
-		rb->b.cap = pc->size;
-		rb->chunk = ch;
-		rb->cls = (uint8_t)ci;
-		rb->free = 1;
-		rb->next = pc->free;
-		pc->free = rb;
-	}
-	t->nbufs += pc->per_chunk;
-	t->nfree += pc->per_chunk;
-	ch->next = t->chunks;
-	t->chunks = ch;
+	ch->reg = mr;
 	rfs_dbg(RFS_SUB_XPRT, "xprt: rdma: pool: registered %u buffers of %u",
-		pc->per_chunk, pc->size);
+		ch->nbufs, t->pool.cls[ch->cls].size);
 	return 0;
+}
 
-free_mem:
-	free(ch->mem);
-free_bufs:
-	free(ch->bufs);
-	free(ch);
-	return rc;
+static void pool_dereg(void *arg, struct rfs_pool_chunk *ch)
+{
+	if (ch->reg && ibv_dereg_mr(ch->reg))
+		rfs_warn("xprt: rdma: ibv_dereg_mr: %s", strerror(errno));
 }
 
 static struct rdma_buf *pool_get(struct rdma_xprt *t, uint32_t size)
 {
-	struct pool_class *pc = NULL;
-	struct rdma_buf *rb;
-	unsigned i;
+	struct rdma_buf *rb = (struct rdma_buf *)rfs_pool_get(&t->pool, size);
 
-	if (size > t->base.params.max_msg)
+	if (!rb)
 		return NULL;
-	for (i = 0; i < t->ncls; i++) {
-		if (size <= t->cls[i].size) {
-			pc = &t->cls[i];
-			break;
-		}
-	}
-	if (!pc)
-		return NULL;
-	if (!pc->free && pool_grow(t, i))
-		return NULL;
-	rb = pc->free;
-	pc->free = rb->next;
-	t->nfree--;
 	rb->next = NULL;
-	rb->free = 0;
 	rb->op = BOP_NONE;
 	rb->posted = rb->sent = rb->acked = rb->ready = 0;
 	rb->send_flags = 0;
 	rb->adv = 0;
-	rb->b.len = 0;
 	return rb;
 }
 
 static void pool_put(struct rdma_xprt *t, struct rdma_buf *rb)
 {
-	struct pool_class *pc = &t->cls[rb->cls];
-
-	if (rb->free) {
-		rfs_err("xprt: rdma: buffer %p returned twice", (void *)rb);
-		return;
-	}
-	rb->free = 1;
-	rb->op = BOP_NONE;
-	rb->next = pc->free;
-	pc->free = rb;
-	t->nfree++;
+	if (!rb->pb.free)
+		rb->op = BOP_NONE;
+	rfs_pool_put(&t->pool, &rb->pb);
 }
 
 static struct rfs_buf *rdma_buf_get(struct rfs_xprt *x, uint32_t size)
@@ -487,7 +445,7 @@ static int post_recv(struct rdma_conn *c, struct rdma_buf *rb)
 	struct ibv_sge sge = {
 		.addr = (uintptr_t)bmsg(rb),
 		.length = MSG_SZ + rb->b.cap,
-		.lkey = rb->chunk->mr->lkey,
+		.lkey = rb_mr(rb)->lkey,
 	};
 	struct ibv_recv_wr wr = {
 		.wr_id = (uintptr_t)rb,
@@ -509,7 +467,7 @@ static int post_recv(struct rdma_conn *c, struct rdma_buf *rb)
 
 int rfs_rdma_post_fresh_recv(struct rdma_conn *c)
 {
-	struct rdma_buf *rb = pool_get(c->t, c->t->cls[0].size);
+	struct rdma_buf *rb = pool_get(c->t, c->t->pool.cls[0].size);
 
 	if (!rb) {
 		rfs_err("xprt: %s: no buffer to re-post a receive", c->desc);
@@ -584,7 +542,7 @@ static void msg_adv(struct rdma_conn *c, struct rdma_buf *rb)
 		m->flags |= RDMA_MSGF_ADV;
 		m->len = htole32(ab->rlen);
 		m->addr = htole64((uintptr_t)ab->b.data);
-		m->rkey = htole32(ab->chunk->mr->rkey);
+		m->rkey = htole32(rb_mr(ab)->rkey);
 		m->cookie = htole32(slot);
 	} else {
 		m->flags |= RDMA_MSGF_UNADV;
@@ -607,7 +565,7 @@ static void wr_fill(struct ibv_send_wr *wr, struct ibv_sge *sge,
 		    enum ibv_wr_opcode op, bool signaled)
 {
 	*sge = (struct ibv_sge){ .addr = (uintptr_t)addr, .length = len,
-				 .lkey = rb->chunk->mr->lkey };
+				 .lkey = rb_mr(rb)->lkey };
 	*wr = (struct ibv_send_wr){
 		.wr_id = (uintptr_t)rb,
 		.sg_list = sge,
@@ -688,7 +646,7 @@ again:
 			c->sends_out++;
 			m->len = htole32(rb->b.len);
 			m->addr = htole64((uintptr_t)rb->b.data);
-			m->rkey = htole32(rb->chunk->mr->rkey);
+			m->rkey = htole32(rb_mr(rb)->rkey);
 			m->cookie = htole32(slot);
 			rb->cookie = slot;
 			c->rma[slot] = rb;
@@ -795,7 +753,7 @@ static void adv_attach(struct rdma_conn *c, struct rdma_buf *rb,
 	ab = pool_get(c->t, want);
 	if (!ab)
 		return;
-	if (!ab->chunk->rw) {
+	if (!(ab->pb.chunk->reg_flags & RDMA_CHUNK_RW)) {
 		/* registered before this context connected: not writable */
 		pool_put(c->t, ab);
 		return;
@@ -1624,17 +1582,7 @@ static void rdma_fini(struct rfs_xprt *x)
 		free(c);
 	}
 	t->evq.n = 0;
-	while (t->chunks) {
-		struct rdma_chunk *ch = t->chunks;
-
-		t->chunks = ch->next;
-		if (ch->mr && ibv_dereg_mr(ch->mr))
-			rfs_warn("xprt: rdma: ibv_dereg_mr: %s",
-				 strerror(errno));
-		free(ch->mem);
-		free(ch->bufs);
-		free(ch);
-	}
+	rfs_pool_destroy(&t->pool);	/* every MR, before the PD */
 	if (t->pd && ibv_dealloc_pd(t->pd))
 		rfs_warn("xprt: rdma: ibv_dealloc_pd: %s", strerror(errno));
 	free((void *)t->base.params.rdma_addr);
@@ -1680,15 +1628,28 @@ static int rdma_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
 		}
 		t->base.params.rdma_addr = s;
 	}
-	for (unsigned i = 0; i < 2 && sizes[i] < p->max_msg; i++)
-		t->cls[t->ncls++].size = sizes[i];
-	t->cls[t->ncls++].size = p->max_msg;
-	for (unsigned i = 0; i < t->ncls; i++) {
-		uint32_t sz = t->cls[i].size;
+	/*
+	 * Chunks of many buffers, registered once and kept until fini (keep
+	 * does not matter then: only chunks of one buffer are ever freed).
+	 * Each buffer has BUF_PFX bytes in front of its data for the
+	 * rdma_msg; chunks are page aligned for the registration.
+	 */
+	rfs_pool_init(&t->pool, "rdma", sizeof(struct rdma_buf), BUF_PFX,
+		      4096, p->max_msg,
+		      &(struct rfs_pool_hooks){ .reg = pool_reg,
+						.dereg = pool_dereg,
+						.arg = t });
+	for (unsigned i = 0; i < 3; i++) {
+		uint32_t sz = i < 2 && sizes[i] < p->max_msg ? sizes[i]
+							     : p->max_msg;
 
-		t->cls[i].per_chunk = sz <= INLINE_MAX ? 256
-				      : sz <= 65536	 ? 16
-							 : 4;
+		rfs_pool_add_class(&t->pool, sz,
+				   sz <= INLINE_MAX ? 256
+				   : sz <= 65536    ? 16
+						    : 4,
+				   UINT32_MAX);
+		if (sz == p->max_msg)
+			break;
 	}
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (t->epfd < 0) {
@@ -1708,7 +1669,7 @@ static void rdma_stats(const struct rfs_xprt *x, struct rfs_xprt_stats *s)
 	const struct rdma_xprt *t = (const struct rdma_xprt *)(const void *)x;
 
 	*s = t->st;
-	s->bufs_out = t->nbufs - t->nfree;
+	s->bufs_out = rfs_pool_out(&t->pool);
 }
 
 const struct rfs_xprt_ops rfs_xprt_rdma_ops = {

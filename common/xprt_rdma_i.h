@@ -52,6 +52,7 @@
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 
+#include "bufpool.h"
 #include "evq.h"
 #include "spin.h"
 #include "util.h"
@@ -128,7 +129,6 @@ _Static_assert(sizeof(struct rdma_msg) == 32, "rdma_msg");
 
 #define BUF_PFX 64u		/* prefix in front of data: rdma_msg at the end */
 #define MSG_SZ ((uint32_t)sizeof(struct rdma_msg))
-#define NCLASS 3
 #define INLINE_MAX 4096u	/* smallest class: receive size and inline */
 #define RMA_MAX 64u		/* RMA frames in flight per connection */
 #define ADV_MAX 64u		/* push: advertised buffers per connection */
@@ -150,14 +150,14 @@ enum bop {
 	BOP_ADV,	/* client: advertised for a reply (adv table) */
 };
 
-struct rdma_chunk;
-
 struct rdma_buf {
-	struct rfs_buf b;
-	struct rdma_chunk *chunk;
-	struct rdma_buf *next;		/* free list, txq or rxq */
+	union {
+		struct rfs_pool_buf pb;	/* first: the pool's part */
+		struct rfs_buf b;
+	};
+	struct rdma_buf *next;		/* txq or rxq */
 	struct rdma_buf *iprev, *inext;	/* the connection's posted list */
-	uint8_t cls, free, op, posted;
+	uint8_t op, posted;
 	uint8_t sent, acked, ready, ctrl_type;	/* BOP_ADV: sent = announced
 						   (its request posted) */
 	uint16_t send_flags;
@@ -170,20 +170,8 @@ struct rdma_buf {
 					   UNADV) + 1; 0 none */
 };
 
-struct rdma_chunk {
-	struct rdma_chunk *next;
-	void *mem;
-	size_t len;
-	struct ibv_mr *mr;
-	struct rdma_buf *bufs;
-	bool rw;			/* registered remotely writable */
-};
-
-struct pool_class {
-	uint32_t size;
-	uint32_t per_chunk;
-	struct rdma_buf *free;
-};
+/* a pool chunk's reg_flags: registered remotely writable */
+#define RDMA_CHUNK_RW 0x1u
 
 enum cstate { CS_SETUP, CS_UP, CS_CLOSING, CS_DOWN };
 enum epkind { EP_TCP, EP_CM, EP_CQ, EP_N };
@@ -289,10 +277,7 @@ struct rdma_xprt {
 	struct ibv_context *verbs;	/* the device the pool is bound to */
 	struct ibv_pd *pd;
 	struct ibv_device_attr dattr;
-	struct rdma_chunk *chunks;
-	struct pool_class cls[NCLASS];
-	unsigned ncls;
-	uint64_t nbufs, nfree;
+	struct rfs_pool pool;		/* chunks registered in pd */
 	struct rdma_conn *conns;
 	bool remote_write;		/* active context: pool chunks of the
 					   large classes remotely writable */
@@ -313,6 +298,12 @@ static inline struct rdma_xprt *RX(struct rfs_xprt *x)
 static inline struct rdma_conn *RC(struct rfs_conn *c)
 {
 	return (struct rdma_conn *)(void *)c;
+}
+
+/* the memory region of rb's chunk (the pool's register hook made it) */
+static inline struct ibv_mr *rb_mr(const struct rdma_buf *rb)
+{
+	return rb->pb.chunk->reg;
 }
 
 static inline struct rdma_msg *bmsg(struct rdma_buf *rb)

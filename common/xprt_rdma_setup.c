@@ -274,7 +274,7 @@ static struct rdma_conn *conn_new(struct rdma_xprt *t, int fd)
 	c->fd = fd;
 	c->state = CS_SETUP;
 	c->nrecv = conn_nrecv(t);
-	c->inline_max = t->cls[0].size;
+	c->inline_max = t->pool.cls[0].size;
 	snprintf(c->desc, sizeof(c->desc), "rdma fd %d (setup)", fd);
 	for (int k = 0; k < EP_N; k++) {
 		c->tag[k].c = c;
@@ -1151,7 +1151,7 @@ int rfs_rdma_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 	}
 	memcpy(rep.token, c->token, sizeof(rep.token));
 	rep.credits = htole32(c->nrecv);
-	rep.inline_max = htole32(t->cls[0].size);
+	rep.inline_max = htole32(t->pool.cls[0].size);
 	rep.max_msg = htole32(t->base.params.max_msg);
 	rep.flags = htole16(c->push ? RDMA_SETUPF_PUSH : 0);
 	if (share) {

@@ -49,6 +49,7 @@
 #include "addr.h"
 #include "log.h"
 #include "proto.h"
+#include "bufpool.h"
 #include "evq.h"
 #include "spin.h"
 #include "xprt_impl.h"
@@ -68,8 +69,6 @@
 #ifndef IORING_NOTIF_USAGE_ZC_COPIED
 #define IORING_NOTIF_USAGE_ZC_COPIED (1u << 31)
 #endif
-#define POOL_CLASSES 8
-#define POOL_ALIGN 64u
 #define CQE_BATCH 64u
 #define RX_DIRECT_MIN (64u << 10) /* frames received in place from here */
 #define RX_SMALL_RUN 32u	/* small frames in a row: multishot again */
@@ -105,22 +104,16 @@ struct zcreq {
 
 /* A pool buffer; the caller only sees b. */
 struct ubuf {
-	struct rfs_buf b;
-	struct ubuf *next;	/* free list or connection send queue */
-	struct ubuf *all_prev, *all_next; /* every buffer, for fini */
+	union {
+		struct rfs_pool_buf pb;	/* first: the pool's part */
+		struct rfs_buf b;
+	};
+	struct ubuf *next;	/* connection send queue */
 	uint32_t sent;		/* bytes of b already on the stream */
 	uint32_t zc_refs;	/* notifications still due */
 	int status;		/* send result, for the SEND event */
-	uint8_t cls;
 	bool notify;		/* RFS_SEND_NOTIFY */
 	bool tx_done;		/* send finished; waits for zc_refs */
-};
-
-struct pool_class {
-	uint32_t cap;
-	uint32_t nfree;
-	uint32_t keep;		/* free buffers kept, the rest is freed */
-	struct ubuf *free;
 };
 
 enum uconn_state {
@@ -180,9 +173,7 @@ struct uctx {
 	size_t br_map_len;
 	bool br_registered;
 	uint8_t *br_mem;
-	struct pool_class cls[POOL_CLASSES];
-	unsigned ncls;
-	struct ubuf *all;		/* every pool buffer, free or not */
+	struct rfs_pool pool;		/* every buffer, free or not */
 	struct uconn *conns;
 	struct uconn *dirty;
 	bool orphans;			/* orphans to free */
@@ -224,64 +215,31 @@ static void pool_setup(struct uctx *x, uint32_t max_msg)
 {
 	static const uint32_t sizes[] = { 4u << 10, 16u << 10, 64u << 10,
 					  256u << 10, 1u << 20, 4u << 20 };
+	const size_t n = sizeof(sizes) / sizeof(sizes[0]);
 	uint32_t top = (max_msg + 7u) & ~7u;
 
-	x->ncls = 0;
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		if (sizes[i] >= top)
-			break;
-		x->cls[x->ncls++].cap = sizes[i];
-	}
-	x->cls[x->ncls++].cap = top;
-	for (unsigned i = 0; i < x->ncls; i++) {
+	/* one buffer a chunk; fini frees those still lent out too */
+	rfs_pool_init(&x->pool, "uring", sizeof(struct ubuf), 0,
+		      RFS_POOL_ALIGN, max_msg, NULL);
+	for (size_t i = 0; i <= n; i++) {
+		uint32_t cap = i < n && sizes[i] < top ? sizes[i] : top;
 		/* 32 MiB a class: QD32 of 1 MiB frames without page faults */
-		uint32_t keep = (32u << 20) / x->cls[i].cap;
+		uint32_t keep = (32u << 20) / cap;
 
-		x->cls[i].keep = keep < 4 ? 4 : keep > 512 ? 512 : keep;
+		rfs_pool_add_class(&x->pool, cap, 1,
+				   keep < 4 ? 4 : keep > 512 ? 512 : keep);
+		if (cap == top)
+			break;
 	}
 }
 
 static struct ubuf *pool_get(struct uctx *x, uint32_t size)
 {
-	struct pool_class *pc = NULL;
-	struct ubuf *ub;
-	unsigned i;
+	struct ubuf *ub = (struct ubuf *)rfs_pool_get(&x->pool, size);
 
-	if (size > x->base.params.max_msg)
+	if (!ub)
 		return NULL;
-	for (i = 0; i < x->ncls; i++) {
-		if (x->cls[i].cap >= size) {
-			pc = &x->cls[i];
-			break;
-		}
-	}
-	if (!pc)
-		return NULL;
-	ub = pc->free;
-	if (ub) {
-		pc->free = ub->next;
-		pc->nfree--;
-	} else {
-		size_t alloc = ((size_t)pc->cap + POOL_ALIGN - 1) &
-			       ~(size_t)(POOL_ALIGN - 1);
-
-		ub = calloc(1, sizeof(*ub));
-		if (!ub)
-			return NULL;
-		ub->b.data = aligned_alloc(POOL_ALIGN, alloc);
-		if (!ub->b.data) {
-			free(ub);
-			return NULL;
-		}
-		ub->b.cap = pc->cap;
-		ub->cls = (uint8_t)i;
-		ub->all_next = x->all;
-		if (x->all)
-			x->all->all_prev = ub;
-		x->all = ub;
-	}
 	ub->next = NULL;
-	ub->b.len = 0;
 	ub->sent = 0;
 	ub->zc_refs = 0;
 	ub->status = 0;
@@ -292,39 +250,7 @@ static struct ubuf *pool_get(struct uctx *x, uint32_t size)
 
 static void pool_put(struct uctx *x, struct ubuf *ub)
 {
-	struct pool_class *pc = &x->cls[ub->cls];
-
-	if (pc->nfree >= pc->keep) {
-		if (ub->all_prev)
-			ub->all_prev->all_next = ub->all_next;
-		else
-			x->all = ub->all_next;
-		if (ub->all_next)
-			ub->all_next->all_prev = ub->all_prev;
-		free(ub->b.data);
-		free(ub);
-		return;
-	}
-	ub->next = pc->free;
-	pc->free = ub;
-	pc->nfree++;
-}
-
-/* Frees buffers still lent to the caller too: they die with the context. */
-static void pool_destroy(struct uctx *x)
-{
-	struct ubuf *ub, *n;
-
-	for (ub = x->all; ub; ub = n) {
-		n = ub->all_next;
-		free(ub->b.data);
-		free(ub);
-	}
-	x->all = NULL;
-	for (unsigned i = 0; i < x->ncls; i++) {
-		x->cls[i].free = NULL;
-		x->cls[i].nfree = 0;
-	}
+	rfs_pool_put(&x->pool, &ub->pb);
 }
 
 /* ---- submission ------------------------------------------------------- */
@@ -1522,7 +1448,7 @@ static void uring_fini(struct rfs_xprt *xp)
 	if (x->br && !HAVE_IO_URING_SETUP_BUF_RING)
 		munmap(x->br, x->br_map_len);
 	free(x->br_mem);
-	pool_destroy(x);
+	rfs_pool_destroy(&x->pool);
 	rfs_evq_free(&x->evq);
 	free(x);
 }
