@@ -45,44 +45,10 @@
  * pacing; this is how WRITE data (and every large request) reaches the
  * server: the server RDMA-READs it out of the client's buffer.
  *
- * Push (negotiated in setup; without it every large frame goes RMA).
- * Large READ replies go the other way round, without the DONE round
- * trip:
- *   1. The client sends a request with rfs_xprt_send_expect (READ: its
- *      caller knows the largest reply) whose reply_max, capped at
- *      max_msg, exceeds the inline threshold: it takes a pool buffer
- *      that big (a writable class) and advertises it in the request's
- *      FRAME message: RDMA_MSGF_ADV with
- *      {len, addr, rkey, cookie}, cookie being the buffer's slot in the
- *      connection's table (ADV_MAX of them: when full, or the request
- *      itself is not inline, no advertisement, ordinary reply).
- *   2. The server checks the advertisement (slot free, len within the
- *      client's max_msg, the frame a request) and records it under the
- *      request frame's id before the request reaches the caller.
- *   3. The first reply frame (RFS_HF_REPLY) the caller sends with that id
- *      consumes the record.  Larger than inline and no larger than the
- *      advertised len: the server posts an RDMA WRITE of the frame into
- *      the buffer (unsignaled), then on the same QP a SEND WRITTEN
- *      {len, cookie}.  RC executes them in order, so when the client
- *      sees WRITTEN the bytes are there.  The WRITTEN completion ends
- *      both: the reply buffer goes back to the pool, or to the caller's
- *      NOTIFY event.  Otherwise (inline, too large, an error reply) the
- *      reply goes as FRAME or RMA with RDMA_MSGF_UNADV and the slot in
- *      `adv`: the client frees the buffer.
- *   4. The client checks WRITTEN (slot advertised, and announced: its
- *      request posted, not just queued; len within it, a whole valid
- *      frame, a reply to the advertised request id) and lends the
- *      advertised buffer to the caller as the RECV: no copy.  An UNADV
- *      too must name an announced slot: a queued request still holds
- *      its buffer.
- * Each advertisement ends exactly once: WRITTEN, UNADV, or teardown
- * (the client frees what was never answered after the QP is gone; the
- * server's records are only bookkeeping).  Any push message where it
- * was not negotiated, or in the wrong direction, takes the connection
- * down (-EPROTO).  A wrong rkey or address makes the server's WRITE fail
- * and its connection go down (-EACCES): a client can only ever aim the
- * server's WRITE at its own memory, and only at up to `len` bytes.
- * Writes (WRITE requests) keep the RMA path: the server READs them.
+ * Push (negotiated in setup; without it every large frame goes RMA):
+ * large replies to requests sent with a reply-size hint (READ) are
+ * RDMA-WRITTEN by the server into a buffer the client advertised with
+ * the request, without the DONE round trip; see xprt_rdma_push.c.
  *
  * Ordering.  Frames are delivered in the order they were sent: a frame
  * whose RDMA READ is still running holds back the inline frames behind
@@ -233,27 +199,6 @@ static void pool_dereg(void *arg, struct rfs_pool_chunk *ch)
 {
 	if (ch->reg && ibv_dereg_mr(ch->reg))
 		rfs_warn("xprt: rdma: ibv_dereg_mr: %s", strerror(errno));
-}
-
-static struct rdma_buf *pool_get(struct rdma_xprt *t, uint32_t size)
-{
-	struct rdma_buf *rb = (struct rdma_buf *)rfs_pool_get(&t->pool, size);
-
-	if (!rb)
-		return NULL;
-	rb->next = NULL;
-	rb->op = BOP_NONE;
-	rb->posted = rb->sent = rb->acked = rb->ready = 0;
-	rb->send_flags = 0;
-	rb->adv = 0;
-	return rb;
-}
-
-static void pool_put(struct rdma_xprt *t, struct rdma_buf *rb)
-{
-	if (!rb->pb.free)
-		rb->op = BOP_NONE;
-	rfs_pool_put(&t->pool, &rb->pb);
 }
 
 static struct rfs_buf *rdma_buf_get(struct rfs_xprt *x, uint32_t size)
@@ -530,26 +475,6 @@ static void msg_fill(struct rdma_conn *c, struct rdma_buf *rb, uint8_t type)
 }
 
 /* Push: the advertisement a frame message announces or releases. */
-static void msg_adv(struct rdma_conn *c, struct rdma_buf *rb)
-{
-	struct rdma_msg *m = bmsg(rb);
-	uint32_t slot = rb->adv - 1;
-
-	if (c->active) {
-		struct rdma_buf *ab = c->adv[slot];
-
-		ab->sent = 1;	/* announced: the server may answer it now */
-		m->flags |= RDMA_MSGF_ADV;
-		m->len = htole32(ab->rlen);
-		m->addr = htole64((uintptr_t)ab->b.data);
-		m->rkey = htole32(rb_mr(ab)->rkey);
-		m->cookie = htole32(slot);
-	} else {
-		m->flags |= RDMA_MSGF_UNADV;
-		m->adv = htole32(slot);
-	}
-}
-
 /*
  * Post what can go: RDMA READs for incoming RMA frames (no credit
  * needed), then the send queue in order while credits and SQ room last,
@@ -636,7 +561,7 @@ again:
 			len += rb->b.len;
 			c->sends_out++;
 			if (rb->adv)
-				msg_adv(c, rb);
+				rfs_rdma_msg_adv(c, rb);
 			if (rfs_rdma_evil_on(c->t))
 				rfs_rdma_evil_send(c, rb);
 		} else if (rb->op == BOP_RMA) {
@@ -652,7 +577,7 @@ again:
 			c->rma[slot] = rb;
 			c->rma_n++;
 			if (rb->adv)
-				msg_adv(c, rb);
+				rfs_rdma_msg_adv(c, rb);
 			if (rfs_rdma_evil_on(c->t))
 				rfs_rdma_evil_send(c, rb);
 		} else if (rb->op == BOP_PUSH) {
@@ -724,88 +649,6 @@ again:
 	return 0;
 }
 
-/*
- * Push, client: a request whose sender expects a reply of up to
- * reply_max bytes (rfs_xprt_send_expect; capped at max_msg) gets a
- * buffer that big, advertised with the request.  Only when that reply
- * could exceed the inline threshold, only for inline requests (the
- * advertisement rides in the FRAME message), and only with a free slot
- * and a remotely writable buffer; otherwise the reply takes the ordinary
- * path.  The transport never looks into the request: what the reply can
- * be is the caller's knowledge (READ: header + reply body + size).
- */
-static void adv_attach(struct rdma_conn *c, struct rdma_buf *rb,
-		       uint32_t reply_max)
-{
-	const struct rfs_hdr *h = rb->b.data;
-	struct rdma_buf *ab;
-	uint32_t want;
-	uint32_t slot;
-
-	if (rb->op != BOP_FRAME || c->adv_n >= ADV_MAX || !reply_max ||
-	    (h->flags & RFS_HF_REPLY))
-		return;
-	want = reply_max;
-	if (want > c->t->base.params.max_msg)
-		want = c->t->base.params.max_msg;
-	if (want <= c->inline_max)
-		return;		/* the reply travels inline anyway */
-	ab = pool_get(c->t, want);
-	if (!ab)
-		return;
-	if (!(ab->pb.chunk->reg_flags & RDMA_CHUNK_RW)) {
-		/* registered before this context connected: not writable */
-		pool_put(c->t, ab);
-		return;
-	}
-	for (slot = 0; c->adv[slot]; slot++)
-		;
-	ab->op = BOP_ADV;
-	ab->rlen = want;
-	c->adv[slot] = ab;
-	c->adv_id[slot] = h->id;
-	c->adv_n++;
-	rb->adv = slot + 1;
-}
-
-/*
- * Push, server: a reply to a request that came with an advertisement
- * releases it.  Larger than inline and small enough for the buffer: it is
- * pushed (RDMA WRITE + WRITTEN); otherwise it goes the ordinary way and
- * its message tells the client to free the buffer (UNADV).
- */
-static void adv_match(struct rdma_conn *c, struct rdma_buf *rb)
-{
-	const struct rfs_hdr *h = rb->b.data;
-
-	if (!(h->flags & RFS_HF_REPLY))
-		return;
-	for (uint32_t i = 0, seen = 0; i < ADV_MAX && seen < c->padv_n;
-	     i++) {
-		struct rdma_peer_adv *a = &c->padv[i];
-
-		if (!a->used)
-			continue;
-		seen++;
-		if (a->id != h->id)
-			continue;
-		a->used = false;
-		c->padv_n--;
-		if (rfs_rdma_evil_on(c->t) && rfs_rdma_evil_unadv(c, rb, i))
-			return;
-		if (rb->b.len > c->inline_max && rb->b.len <= a->len) {
-			rb->op = BOP_PUSH;
-			rb->raddr = a->addr;
-			rb->rkey = a->rkey;
-			rb->rlen = a->len;
-			rb->cookie = i;
-		} else {
-			rb->adv = i + 1;
-		}
-		return;
-	}
-}
-
 static int rdma_send_expect(struct rfs_conn *cc, struct rfs_buf *b,
 			    unsigned flags, uint32_t reply_max)
 {
@@ -830,9 +673,9 @@ static int rdma_send_expect(struct rfs_conn *cc, struct rfs_buf *b,
 	rb->adv = 0;
 	if (c->push) {
 		if (c->active)
-			adv_attach(c, rb, reply_max);
+			rfs_rdma_adv_attach(c, rb, reply_max);
 		else if (c->padv_n)
-			adv_match(c, rb);
+			rfs_rdma_adv_match(c, rb);
 	}
 	txq_append(c, rb);
 	return 0;
@@ -852,7 +695,7 @@ static int rdma_flush(struct rfs_xprt *x)
 
 /* ---- completions ------------------------------------------------------ */
 
-static void deliver(struct rdma_conn *c)
+void rfs_rdma_deliver(struct rdma_conn *c)
 {
 	struct rdma_buf *rb;
 
@@ -873,7 +716,7 @@ static void deliver(struct rdma_conn *c)
 	}
 }
 
-static void rxq_append(struct rdma_conn *c, struct rdma_buf *rb)
+void rfs_rdma_rxq_append(struct rdma_conn *c, struct rdma_buf *rb)
 {
 	rb->next = NULL;
 	if (c->rxq_tail)
@@ -898,185 +741,6 @@ static void rma_finish(struct rdma_conn *c, struct rdma_buf *rb)
 	c->t->st.frames_out++;
 	c->t->st.bytes_out += rb->b.len;
 	send_done(c, rb, 0);
-}
-
-/*
- * Push: what the peer sent is refused with -EPROTO; `why` (WHY_LEN bytes)
- * says what was wrong, for the log line that takes the connection down.
- */
-#define WHY_LEN 160
-
-/*
- * Push, client: is `slot` an advertisement the server has been told of?
- * A slot is taken when the request is queued (adv_attach) but announced
- * only when the request is posted (msg_adv, ab->sent): until then the
- * server cannot know it, and releasing or filling it would pull the
- * buffer from under the queued request.  NULL if fine, else why not.
- */
-static const char *adv_bad(const struct rdma_conn *c, uint32_t slot)
-{
-	if (slot >= ADV_MAX)
-		return "out of range";
-	if (!c->adv[slot])
-		return "not advertised";
-	if (!c->adv[slot]->sent)
-		return "not advertised yet (its request is still queued)";
-	return NULL;
-}
-
-/* Push, client: the server released advertisement `slot` unused. */
-static int adv_release(struct rdma_conn *c, uint32_t slot, char *why)
-{
-	const char *bad = adv_bad(c, slot);
-
-	if (bad) {
-		snprintf(why, WHY_LEN, "UNADV of advertisement %u: %s", slot,
-			 bad);
-		return -EPROTO;
-	}
-	pool_put(c->t, c->adv[slot]);
-	c->adv[slot] = NULL;
-	c->adv_n--;
-	return 0;
-}
-
-/* Push, server: record the advertisement that came with request frame h. */
-static int adv_record(struct rdma_conn *c, const struct rdma_msg *m,
-		      const struct rfs_hdr *h, char *why)
-{
-	uint32_t slot = le32toh(m->cookie), len = le32toh(m->len);
-	struct rdma_peer_adv *a;
-
-	if (slot >= ADV_MAX || c->padv[slot].used) {
-		snprintf(why, WHY_LEN, "ADV of cookie %u: %s", slot,
-			 slot >= ADV_MAX ? "out of range"
-					 : "still advertised");
-		return -EPROTO;
-	}
-	if (len < RFS_HDR_SIZE || len > c->peer_max_msg) {
-		snprintf(why, WHY_LEN,
-			 "ADV of cookie %u: %u bytes, outside [%u, %u]", slot,
-			 len, RFS_HDR_SIZE, c->peer_max_msg);
-		return -EPROTO;
-	}
-	if (h->flags & RFS_HF_REPLY) {
-		snprintf(why, WHY_LEN, "ADV of cookie %u on a reply frame",
-			 slot);
-		return -EPROTO;
-	}
-	a = &c->padv[slot];
-	a->id = h->id;
-	a->addr = le64toh(m->addr);
-	a->rkey = le32toh(m->rkey);
-	a->len = len;
-	a->used = true;
-	c->padv_n++;
-	return 0;
-}
-
-/*
- * Push, client: WRITTEN says the reply is in advertised buffer `slot`.
- * Check it like any received frame, and that it answers the request the
- * buffer was advertised for; then it joins the rx queue in order.
- */
-static int on_written(struct rdma_conn *c, uint32_t slot, uint32_t len,
-		      char *why)
-{
-	const char *bad = adv_bad(c, slot);
-	struct rdma_buf *ab;
-	const struct rfs_hdr *h;
-	int rc;
-
-	if (bad) {
-		snprintf(why, WHY_LEN, "WRITTEN for advertisement %u: %s",
-			 slot, bad);
-		return -EPROTO;
-	}
-	ab = c->adv[slot];
-	if (len < RFS_HDR_SIZE || len > ab->rlen) {
-		snprintf(why, WHY_LEN,
-			 "WRITTEN for advertisement %u: %u bytes, outside "
-			 "[%u, %u advertised]", slot, len, RFS_HDR_SIZE,
-			 ab->rlen);
-		return -EPROTO;
-	}
-	c->adv[slot] = NULL;
-	c->adv_n--;
-	rc = rfs_proto_check_frame(ab->b.data, len,
-				   c->t->base.params.max_msg);
-	h = ab->b.data;
-	if (rc) {
-		snprintf(why, WHY_LEN,
-			 "WRITTEN for advertisement %u: bad frame (%s)", slot,
-			 strerror(-rc));
-	} else if (h->id != c->adv_id[slot]) {
-		snprintf(why, WHY_LEN,
-			 "WRITTEN for advertisement %u: frame id %llu, "
-			 "advertised for request %llu", slot,
-			 (unsigned long long)h->id,
-			 (unsigned long long)c->adv_id[slot]);
-		rc = -EPROTO;
-	} else if (!(h->flags & RFS_HF_REPLY)) {
-		snprintf(why, WHY_LEN,
-			 "WRITTEN for advertisement %u: frame %llu is not a "
-			 "reply", slot, (unsigned long long)h->id);
-		rc = -EPROTO;
-	}
-	if (rc || c->state == CS_CLOSING) {
-		/* a closing connection drops input */
-		pool_put(c->t, ab);
-		return rc;
-	}
-	ab->b.len = len;
-	ab->op = BOP_NONE;
-	ab->sent = 0;
-	ab->ready = 1;
-	rxq_append(c, ab);
-	deliver(c);
-	return 0;
-}
-
-/*
- * Push flags (ADV, UNADV): only where push was negotiated, only in their
- * direction, only on the messages that carry them.  An UNADV releases
- * its advertisement here.
- */
-static int push_flags_check(struct rdma_conn *c, const struct rdma_msg *m,
-			    char *why)
-{
-	unsigned f = m->flags & (RDMA_MSGF_ADV | RDMA_MSGF_UNADV);
-
-	if (!c->push) {
-		snprintf(why, WHY_LEN, "push flags %#x, but push was not "
-			 "negotiated", f);
-		return -EPROTO;
-	}
-	if (f == (RDMA_MSGF_ADV | RDMA_MSGF_UNADV)) {
-		snprintf(why, WHY_LEN, "ADV and UNADV in one message");
-		return -EPROTO;
-	}
-	if (f & RDMA_MSGF_ADV) {
-		if (c->active) {
-			snprintf(why, WHY_LEN, "ADV from the server");
-			return -EPROTO;
-		}
-		if (m->type != RDMA_MSG_FRAME) {
-			snprintf(why, WHY_LEN, "ADV on a message of type %u, "
-				 "not an inline frame", m->type);
-			return -EPROTO;
-		}
-		return 0;
-	}
-	if (!c->active) {
-		snprintf(why, WHY_LEN, "UNADV from the client");
-		return -EPROTO;
-	}
-	if (m->type != RDMA_MSG_FRAME && m->type != RDMA_MSG_RMA) {
-		snprintf(why, WHY_LEN, "UNADV on a message of type %u, not a "
-			 "frame", m->type);
-		return -EPROTO;
-	}
-	return adv_release(c, le32toh(m->adv), why);
 }
 
 static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
@@ -1106,7 +770,7 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 	cookie = le32toh(m.cookie);
 	/* push flags: only where negotiated, only in their direction */
 	if ((m.flags & (RDMA_MSGF_ADV | RDMA_MSGF_UNADV)) &&
-	    push_flags_check(c, &m, why)) {
+	    rfs_rdma_push_flags_check(c, &m, why)) {
 		pool_put(c->t, rb);
 		proto_down(c, -EPROTO, why);
 		return;
@@ -1118,7 +782,7 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 		if (rc)
 			snprintf(why, sizeof(why), "bad frame");
 		else if (m.flags & RDMA_MSGF_ADV)
-			rc = adv_record(c, &m, rb->b.data, why);
+			rc = rfs_rdma_adv_record(c, &m, rb->b.data, why);
 		if (rc) {
 			pool_put(c->t, rb);
 			proto_down(c, rc, why);
@@ -1129,8 +793,8 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 		rb->b.len = n - MSG_SZ;
 		rb->op = BOP_NONE;
 		rb->ready = 1;
-		rxq_append(c, rb);
-		deliver(c);
+		rfs_rdma_rxq_append(c, rb);
+		rfs_rdma_deliver(c);
 		rc = rfs_rdma_post_fresh_recv(c);
 		if (rc) {
 			conn_down(c, rc);
@@ -1163,7 +827,7 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 		nb->rkey = le32toh(m.rkey);
 		nb->rlen = len;
 		nb->cookie = cookie;
-		rxq_append(c, nb);
+		rfs_rdma_rxq_append(c, nb);
 		break;
 	}
 	case RDMA_MSG_DONE: {
@@ -1186,7 +850,7 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 					  : "from the client");
 			rc = -EPROTO;
 		} else {
-			rc = on_written(c, cookie, len, why);
+			rc = rfs_rdma_on_written(c, cookie, len, why);
 		}
 		if (rc) {
 			pool_put(c->t, rb);
@@ -1313,7 +977,7 @@ static void on_wc(struct rdma_conn *c, const struct ibv_wc *wc)
 			}
 			ctlq_append(c, d);
 		}
-		deliver(c);
+		rfs_rdma_deliver(c);
 		break;
 	default:
 		rfs_err("xprt: %s: completion for a buffer in state %u",

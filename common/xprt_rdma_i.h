@@ -58,6 +58,8 @@
 #include "util.h"
 #include "xprt_impl.h"
 
+struct rfs_hdr;
+
 #define RDMA_SETUP_MAGIC 0x414d4452u	/* "RDMA" in memory order */
 #define RDMA_SETUP_VERSION 1u
 #define RDMA_TOKEN_LEN 16u
@@ -310,6 +312,55 @@ static inline struct rdma_msg *bmsg(struct rdma_buf *rb)
 {
 	return (struct rdma_msg *)(void *)((char *)rb->b.data - MSG_SZ);
 }
+
+/* A pool buffer with the transport's fields reset (the hot path). */
+static inline struct rdma_buf *pool_get(struct rdma_xprt *t, uint32_t size)
+{
+	struct rdma_buf *rb = (struct rdma_buf *)rfs_pool_get(&t->pool, size);
+
+	if (!rb)
+		return NULL;
+	rb->next = NULL;
+	rb->op = BOP_NONE;
+	rb->posted = rb->sent = rb->acked = rb->ready = 0;
+	rb->send_flags = 0;
+	rb->adv = 0;
+	return rb;
+}
+
+static inline void pool_put(struct rdma_xprt *t, struct rdma_buf *rb)
+{
+	if (!rb->pb.free)
+		rb->op = BOP_NONE;
+	rfs_pool_put(&t->pool, &rb->pb);
+}
+
+/*
+ * Push: what the peer sent is refused with -EPROTO; `why` (WHY_LEN bytes)
+ * says what was wrong, for the log line that takes the connection down.
+ */
+#define WHY_LEN 160
+
+/* xprt_rdma.c, for the push code: the rx queue, in order */
+void rfs_rdma_rxq_append(struct rdma_conn *c, struct rdma_buf *rb);
+void rfs_rdma_deliver(struct rdma_conn *c);
+/* xprt_rdma_push.c: rb's message announces (client) or releases (server,
+   UNADV) advertisement rb->adv - 1 */
+void rfs_rdma_msg_adv(struct rdma_conn *c, struct rdma_buf *rb);
+/* client: advertise a buffer for the reply to request rb (send_expect) */
+void rfs_rdma_adv_attach(struct rdma_conn *c, struct rdma_buf *rb,
+			 uint32_t reply_max);
+/* server: reply rb consumes the advertisement of its request, if any */
+void rfs_rdma_adv_match(struct rdma_conn *c, struct rdma_buf *rb);
+/* server: record the advertisement of request frame h; 0 or -EPROTO */
+int rfs_rdma_adv_record(struct rdma_conn *c, const struct rdma_msg *m,
+			const struct rfs_hdr *h, char *why);
+/* client: WRITTEN for advertisement slot; 0 or -EPROTO */
+int rfs_rdma_on_written(struct rdma_conn *c, uint32_t slot, uint32_t len,
+			char *why);
+/* any message with ADV or UNADV; an UNADV releases; 0 or -EPROTO */
+int rfs_rdma_push_flags_check(struct rdma_conn *c, const struct rdma_msg *m,
+			      char *why);
 
 /*
  * Test hooks (xprt_rdma_hooks.c, only with -Dtest_hooks=true): without
