@@ -2,7 +2,9 @@
 /*
  * xprt_rdma: RDMA verbs (rdma-core) over an RC queue pair, connected by
  * librdmacm and tied to the TCP control connection by a session token.
- * The setup handshake is in xprt_rdma_setup.c, the messages and the
+ * The setup handshake is in xprt_rdma_setup.c, pushed replies in
+ * xprt_rdma_push.c, the test hooks (test builds only) in
+ * xprt_rdma_hooks.c, the buffer pool in bufpool.c; the messages and the
  * internal structures in xprt_rdma_i.h.
  *
  * Memory.  Every buffer the caller sees comes from a per-context pool of

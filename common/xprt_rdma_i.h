@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * xprt_rdma_i: private to xprt_rdma.c and xprt_rdma_setup.c (the only
- * files that include the verbs headers): the rdma transport's wire format
- * (all fields little-endian) and its internal structures.
+ * xprt_rdma_i: private to the rdma transport's files (the only ones that
+ * include the verbs headers): xprt_rdma.c (data path), xprt_rdma_setup.c
+ * (handshake, listener), xprt_rdma_push.c (pushed replies) and, in test
+ * builds, xprt_rdma_hooks.c.  The wire format (all fields little-endian)
+ * and the internal structures.
  *
  * Phase 1, on the TCP control connection (after which it carries nothing
  * and only its close matters):
@@ -33,13 +35,14 @@
  * returns receives the sender has re-posted since it last said so.
  *
  * Push (negotiated): the client (active side) advertises a buffer with a
- * request sent with a reply-size hint (rfs_xprt_send_expect: READ): its FRAME message has RDMA_MSGF_ADV and {len, addr, rkey,
- * cookie} name a registered, remotely writable buffer of len bytes.  The
- * server answers the request's id either by an RDMA WRITE of the reply
- * frame into that buffer followed by RDMA_MSG_WRITTEN {len, cookie}, or,
+ * request sent with a reply-size hint (rfs_xprt_send_expect: READ): its
+ * FRAME message has RDMA_MSGF_ADV and {len, addr, rkey, cookie} name a
+ * registered, remotely writable buffer of len bytes.  The server
+ * answers the request's id either by an RDMA WRITE of the reply frame
+ * into that buffer followed by RDMA_MSG_WRITTEN {len, cookie}, or,
  * when the reply is inline, too large for the buffer or never pushed, by
  * an ordinary FRAME/RMA message with RDMA_MSGF_UNADV and the cookie in
- * `adv`, so the client frees the buffer.  See xprt_rdma.c.
+ * `adv`, so the client frees the buffer.  See xprt_rdma_push.c.
  */
 #ifndef RFS_XPRT_RDMA_I_H
 #define RFS_XPRT_RDMA_I_H

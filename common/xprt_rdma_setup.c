@@ -26,13 +26,13 @@
  * own thread and files.
  *
  * Push (read replies RDMA-WRITTEN into a buffer the client advertised,
- * see xprt_rdma.c) is negotiated here: the client offers RDMA_SETUPF_PUSH
- * in the request, the server accepts it in the reply's flags; both then
- * set c->push.  A side without it (or with RINGFS_RDMA_TEST_NO_PUSH set,
- * a test hook: xprt_rdma_hooks.c) leaves the flag 0 and large replies
- * use RMA + DONE.  An
- * active context (one that adopts) registers its large pool classes
- * remotely writable from then on; a passive one never does.
+ * see xprt_rdma_push.c) is negotiated here: the client offers
+ * RDMA_SETUPF_PUSH in the request, the server accepts it in the reply's
+ * flags; both then set c->push.  A side without it (or with
+ * RINGFS_RDMA_TEST_NO_PUSH set, a test hook: xprt_rdma_hooks.c) leaves
+ * the flag 0 and large replies use RMA + DONE.  An active context (one
+ * that adopts) registers its large pool classes remotely writable from
+ * then on; a passive one never does.
  *
  * Any failure unwinds what was made (rfs_rdma_conn_release) and leaves
  * the socket to the caller.

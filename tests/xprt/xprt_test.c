@@ -91,6 +91,7 @@
 #include "addr.h"
 #include "log.h"
 #include "proto.h"
+#include "spin.h"
 #include "xprt.h"
 
 #define DEADLINE_S 25
@@ -129,17 +130,9 @@ static char unix_dir[64], unix_path[108];
 		}                                                          \
 	} while (0)
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static bool expired(void)
 {
-	return now_ns() > deadline_ns || atomic_load(&failed);
+	return rfs_now_ns() > deadline_ns || atomic_load(&failed);
 }
 
 static uint8_t pat(uint64_t id, uint32_t i)
@@ -1340,7 +1333,7 @@ static bool raw_bad(const void *bytes, size_t len)
 	CHECK(write(fd, bytes, len) == (ssize_t)len, "raw write: %s",
 	      strerror(errno));
 	for (;;) {
-		long long left = (deadline_ns - now_ns()) / 1000000;
+		long long left = (deadline_ns - rfs_now_ns()) / 1000000;
 
 		CHECK(left > 0, "server never closed a bad connection");
 		pfd.fd = fd;
@@ -1388,7 +1381,7 @@ static bool wait_closed(int fd)
 	char tmp[64];
 
 	for (;;) {
-		long long left = (deadline_ns - now_ns()) / 1000000;
+		long long left = (deadline_ns - rfs_now_ns()) / 1000000;
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 		int rc;
@@ -1894,7 +1887,7 @@ static void *evil_server_main(void *arg)
 			evil_srv_side.status = e.status;
 			evil_srv_side.down = true;
 			evil_srv_side.down_ms =
-				(now_ns() - evil_sent_ns) / 1000000;
+				(rfs_now_ns() - evil_sent_ns) / 1000000;
 			rfs_xprt_conn_free(e.conn);
 			break;
 		}
@@ -1983,7 +1976,7 @@ static void *evil_client_main(void *arg)
 	CHECK(send_frame(k, RFS_OP_WRITE, 4, 100000, true) &&
 		      send_frame(k, RFS_OP_PING, 5, 100, true),
 	      "evil: the workload was refused");
-	evil_sent_ns = now_ns();
+	evil_sent_ns = rfs_now_ns();
 	for (;;) {
 		struct rfs_xev e;
 
@@ -2003,7 +1996,7 @@ static void *evil_client_main(void *arg)
 			evil_cli_side.status = e.status;
 			evil_cli_side.down = true;
 			evil_cli_side.down_ms =
-				(now_ns() - evil_sent_ns) / 1000000;
+				(rfs_now_ns() - evil_sent_ns) / 1000000;
 			break;
 		}
 	}
@@ -2117,7 +2110,7 @@ static bool evil_one(const struct evil_mode *m, int lfd)
 	memset(&cli, 0, sizeof(cli));
 	memset(&evil_srv_side, 0, sizeof(evil_srv_side));
 	memset(&evil_cli_side, 0, sizeof(evil_cli_side));
-	deadline_ns = now_ns() + EVIL_DOWN_S * 1000000000LL;
+	deadline_ns = rfs_now_ns() + EVIL_DOWN_S * 1000000000LL;
 
 	fprintf(stderr, "---- evil %s (RINGFS_RDMA_TEST_EVIL=%s%s) ----\n",
 		label, m->name,
@@ -2386,7 +2379,7 @@ int main(int argc, char **argv)
 		setenv("RINGFS_RDMA_TEST_BAD_TOKEN", "1", 1);
 	if (!strcmp(test_case, "readpull"))
 		setenv("RINGFS_RDMA_TEST_NO_PUSH", "passive", 1);
-	deadline_ns = now_ns() + DEADLINE_S * 1000000000LL;
+	deadline_ns = rfs_now_ns() + DEADLINE_S * 1000000000LL;
 	use_unix = !strcmp(cli_name, "shm") || !strcmp(srv_name, "shm");
 	if (use_unix && !strcmp(test_case, "midframe")) {
 		printf("SKIP: midframe needs a byte-stream client\n");
