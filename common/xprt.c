@@ -18,7 +18,10 @@
 #include "addr.h"
 #include "log.h"
 #include "ringfs_proto.h"
+#include "spin.h"
+#include "util.h"
 #include "xprt_impl.h"
+#include "xprt_rdma.h"
 
 /*
  * The transports this build has, in order of preference for
@@ -183,14 +186,6 @@ const char *rfs_xprt_pick(unsigned flags)
 	return NULL;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Blocking-with-timeout connect; returns a connected fd or -errno. */
 static int connect_fd(const struct rfs_addr *a, int timeout_ms)
 {
@@ -211,28 +206,10 @@ static int connect_fd(const struct rfs_addr *a, int timeout_ms)
 		rc = -errno;
 		goto fail;
 	}
-	deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		int left = -1;
-
-		if (deadline >= 0) {
-			long long d = deadline - now_ms();
-
-			left = d < 0 ? 0 : (int)d;
-		}
-		rc = poll(&pfd, 1, left);
-		if (rc > 0)
-			break;
-		if (rc == 0) {
-			rc = -ETIMEDOUT;
-			goto fail;
-		}
-		if (errno != EINTR) {
-			rc = -errno;
-			goto fail;
-		}
-	}
+	deadline = timeout_ms < 0 ? -1 : rfs_now_ms() + timeout_ms;
+	rc = rfs_poll_until(fd, POLLOUT, deadline);
+	if (rc)
+		goto fail;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen)) {
 		rc = -errno;
 		goto fail;

@@ -2,7 +2,9 @@
 /*
  * xprt_rdma: RDMA verbs (rdma-core) over an RC queue pair, connected by
  * librdmacm and tied to the TCP control connection by a session token.
- * The setup handshake is in xprt_rdma_setup.c, the messages and the
+ * The setup handshake is in xprt_rdma_setup.c, pushed replies in
+ * xprt_rdma_push.c, the test hooks (test builds only) in
+ * xprt_rdma_hooks.c, the buffer pool in bufpool.c; the messages and the
  * internal structures in xprt_rdma_i.h.
  *
  * Memory.  Every buffer the caller sees comes from a per-context pool of
@@ -45,43 +47,10 @@
  * pacing; this is how WRITE data (and every large request) reaches the
  * server: the server RDMA-READs it out of the client's buffer.
  *
- * Push (negotiated in setup; without it every large frame goes RMA).
- * Large READ replies go the other way round, without the DONE round
- * trip:
- *   1. The client sends a READ request (proto opcode RFS_OP_READ) whose
- *      largest reply, header + size capped at max_msg, exceeds the inline
- *      threshold: it takes a pool buffer that big (a writable class) and
- *      advertises it in the request's FRAME message: RDMA_MSGF_ADV with
- *      {len, addr, rkey, cookie}, cookie being the buffer's slot in the
- *      connection's table (ADV_MAX of them: when full, or the request
- *      itself is not inline, no advertisement, ordinary reply).
- *   2. The server checks the advertisement (slot free, len within the
- *      client's max_msg, the frame a request) and records it under the
- *      request frame's id before the request reaches the caller.
- *   3. The first reply frame (RFS_HF_REPLY) the caller sends with that id
- *      consumes the record.  Larger than inline and no larger than the
- *      advertised len: the server posts an RDMA WRITE of the frame into
- *      the buffer (unsignaled), then on the same QP a SEND WRITTEN
- *      {len, cookie}.  RC executes them in order, so when the client
- *      sees WRITTEN the bytes are there.  The WRITTEN completion ends
- *      both: the reply buffer goes back to the pool, or to the caller's
- *      NOTIFY event.  Otherwise (inline, too large, an error reply) the
- *      reply goes as FRAME or RMA with RDMA_MSGF_UNADV and the slot in
- *      `adv`: the client frees the buffer.
- *   4. The client checks WRITTEN (slot advertised, and announced: its
- *      request posted, not just queued; len within it, a whole valid
- *      frame, a reply to the advertised request id) and lends the
- *      advertised buffer to the caller as the RECV: no copy.  An UNADV
- *      too must name an announced slot: a queued request still holds
- *      its buffer.
- * Each advertisement ends exactly once: WRITTEN, UNADV, or teardown
- * (the client frees what was never answered after the QP is gone; the
- * server's records are only bookkeeping).  Any push message where it
- * was not negotiated, or in the wrong direction, takes the connection
- * down (-EPROTO).  A wrong rkey or address makes the server's WRITE fail
- * and its connection go down (-EACCES): a client can only ever aim the
- * server's WRITE at its own memory, and only at up to `len` bytes.
- * Writes (WRITE requests) keep the RMA path: the server READs them.
+ * Push (negotiated in setup; without it every large frame goes RMA):
+ * large replies to requests sent with a reply-size hint (READ) are
+ * RDMA-WRITTEN by the server into a buffer the client advertised with
+ * the request, without the DONE round trip; see xprt_rdma_push.c.
  *
  * Ordering.  Frames are delivered in the order they were sent: a frame
  * whose RDMA READ is still running holds back the inline frames behind
@@ -189,112 +158,49 @@ static int dev_bind_default(struct rdma_xprt *t)
 	return rc;
 }
 
-static int pool_grow(struct rdma_xprt *t, unsigned ci)
+/*
+ * The pool's register hook: each new chunk is registered once, in the
+ * context's protection domain (bound to the first device if no
+ * connection chose one yet), and deregistered only when the pool is
+ * destroyed (fini): no registration on the I/O path.
+ */
+static int pool_reg(void *arg, struct rfs_pool_chunk *ch)
 {
-	struct pool_class *pc = &t->cls[ci];
-	size_t stride = BUF_PFX + pc->size;
-	struct rdma_chunk *ch;
+	struct rdma_xprt *t = arg;
+	struct ibv_mr *mr;
 	int rc;
 
 	rc = dev_bind_default(t);
 	if (rc)
 		return rc;
-	ch = calloc(1, sizeof(*ch));
-	if (!ch)
-		return -ENOMEM;
-	ch->bufs = calloc(pc->per_chunk, sizeof(*ch->bufs));
-	ch->len = stride * pc->per_chunk;
-	if (!ch->bufs || posix_memalign(&ch->mem, 4096, ch->len)) {
-		rc = -ENOMEM;
-		goto free_bufs;
-	}
 	/*
 	 * Remote write only where a push may land: the large classes of an
 	 * active (client) context.  Receives, control messages and every
 	 * buffer of a passive (server) context stay remotely read-only.
 	 */
-	ch->rw = t->remote_write && ci > 0;
+	ch->reg_flags = t->remote_write && ch->cls > 0 ? RDMA_CHUNK_RW : 0;
 	t->st.syscalls++;
-	ch->mr = ibv_reg_mr(t->pd, ch->mem, ch->len,
-			    IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
-				    (ch->rw ? IBV_ACCESS_REMOTE_WRITE : 0));
-	if (!ch->mr) {
+	mr = ibv_reg_mr(t->pd, ch->mem, ch->len,
+			IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
+				((ch->reg_flags & RDMA_CHUNK_RW)
+					 ? IBV_ACCESS_REMOTE_WRITE
+					 : 0));
+	if (!mr) {
 		rc = -(errno ? errno : ENOMEM);
 		rfs_err("xprt: rdma: ibv_reg_mr(%zu bytes): %s", ch->len,
 			strerror(-rc));
-		goto free_mem;
+		return rc;
 	}
-	for (uint32_t i = 0; i < pc->per_chunk; i++) {
-		struct rdma_buf *rb = &ch->bufs[i];
-
-		rb->b.data = (char *)ch->mem + i * stride + BUF_PFX;
-		rb->b.cap = pc->size;
-		rb->chunk = ch;
-		rb->cls = (uint8_t)ci;
-		rb->free = 1;
-		rb->next = pc->free;
-		pc->free = rb;
-	}
-	t->nbufs += pc->per_chunk;
-	t->nfree += pc->per_chunk;
-	ch->next = t->chunks;
-	t->chunks = ch;
+	ch->reg = mr;
 	rfs_dbg(RFS_SUB_XPRT, "xprt: rdma: pool: registered %u buffers of %u",
-		pc->per_chunk, pc->size);
+		ch->nbufs, t->pool.cls[ch->cls].size);
 	return 0;
-
-free_mem:
-	free(ch->mem);
-free_bufs:
-	free(ch->bufs);
-	free(ch);
-	return rc;
 }
 
-static struct rdma_buf *pool_get(struct rdma_xprt *t, uint32_t size)
+static void pool_dereg(void *arg, struct rfs_pool_chunk *ch)
 {
-	struct pool_class *pc = NULL;
-	struct rdma_buf *rb;
-	unsigned i;
-
-	if (size > t->base.params.max_msg)
-		return NULL;
-	for (i = 0; i < t->ncls; i++) {
-		if (size <= t->cls[i].size) {
-			pc = &t->cls[i];
-			break;
-		}
-	}
-	if (!pc)
-		return NULL;
-	if (!pc->free && pool_grow(t, i))
-		return NULL;
-	rb = pc->free;
-	pc->free = rb->next;
-	t->nfree--;
-	rb->next = NULL;
-	rb->free = 0;
-	rb->op = BOP_NONE;
-	rb->posted = rb->sent = rb->acked = rb->ready = 0;
-	rb->send_flags = 0;
-	rb->adv = 0;
-	rb->b.len = 0;
-	return rb;
-}
-
-static void pool_put(struct rdma_xprt *t, struct rdma_buf *rb)
-{
-	struct pool_class *pc = &t->cls[rb->cls];
-
-	if (rb->free) {
-		rfs_err("xprt: rdma: buffer %p returned twice", (void *)rb);
-		return;
-	}
-	rb->free = 1;
-	rb->op = BOP_NONE;
-	rb->next = pc->free;
-	pc->free = rb;
-	t->nfree++;
+	if (ch->reg && ibv_dereg_mr(ch->reg))
+		rfs_warn("xprt: rdma: ibv_dereg_mr: %s", strerror(errno));
 }
 
 static struct rfs_buf *rdma_buf_get(struct rfs_xprt *x, uint32_t size)
@@ -486,7 +392,7 @@ static int post_recv(struct rdma_conn *c, struct rdma_buf *rb)
 	struct ibv_sge sge = {
 		.addr = (uintptr_t)bmsg(rb),
 		.length = MSG_SZ + rb->b.cap,
-		.lkey = rb->chunk->mr->lkey,
+		.lkey = rb_mr(rb)->lkey,
 	};
 	struct ibv_recv_wr wr = {
 		.wr_id = (uintptr_t)rb,
@@ -508,7 +414,7 @@ static int post_recv(struct rdma_conn *c, struct rdma_buf *rb)
 
 int rfs_rdma_post_fresh_recv(struct rdma_conn *c)
 {
-	struct rdma_buf *rb = pool_get(c->t, c->t->cls[0].size);
+	struct rdma_buf *rb = pool_get(c->t, c->t->pool.cls[0].size);
 
 	if (!rb) {
 		rfs_err("xprt: %s: no buffer to re-post a receive", c->desc);
@@ -517,8 +423,8 @@ int rfs_rdma_post_fresh_recv(struct rdma_conn *c)
 	return post_recv(c, rb);
 }
 
-static struct rdma_buf *ctrl_new(struct rdma_conn *c, uint8_t type,
-				 uint32_t cookie)
+struct rdma_buf *rfs_rdma_ctrl_new(struct rdma_conn *c, uint8_t type,
+				   uint32_t cookie)
 {
 	struct rdma_buf *rb = pool_get(c->t, MSG_SZ);
 
@@ -571,216 +477,6 @@ static void msg_fill(struct rdma_conn *c, struct rdma_buf *rb, uint8_t type)
 }
 
 /* Push: the advertisement a frame message announces or releases. */
-static void msg_adv(struct rdma_conn *c, struct rdma_buf *rb)
-{
-	struct rdma_msg *m = bmsg(rb);
-	uint32_t slot = rb->adv - 1;
-
-	if (c->active) {
-		struct rdma_buf *ab = c->adv[slot];
-
-		ab->sent = 1;	/* announced: the server may answer it now */
-		m->flags |= RDMA_MSGF_ADV;
-		m->len = htole32(ab->rlen);
-		m->addr = htole64((uintptr_t)ab->b.data);
-		m->rkey = htole32(ab->chunk->mr->rkey);
-		m->cookie = htole32(slot);
-	} else {
-		m->flags |= RDMA_MSGF_UNADV;
-		m->adv = htole32(slot);
-	}
-}
-
-/* ---- test hook: RINGFS_RDMA_TEST_EVIL (see xprt_rdma_setup.c) ------- */
-
-/* Mode `mode` applies here and has not fired yet: fire it, once. */
-static bool evil_now(struct rdma_conn *c, enum rdma_evil mode,
-		     const char *what)
-{
-	struct rdma_xprt *t = c->t;
-
-	if (t->evil != mode || t->evil_fired ||
-	    c->active != (mode >= EVIL_CLI_FIRST))
-		return false;
-	t->evil_fired = true;
-	rfs_warn("xprt: %s: test hook: sending %s", c->desc, what);
-	return true;
-}
-
-/* A cookie other than `not`, free in the table (server: padv, client: adv). */
-static uint32_t evil_free_slot(const struct rdma_conn *c, uint32_t not)
-{
-	for (uint32_t k = 1; k <= ADV_MAX; k++) {
-		uint32_t j = (not + k) % ADV_MAX;
-
-		if (j != not && !(c->active ? c->adv[j] != NULL
-					    : c->padv[j].used))
-			return j;
-	}
-	return ADV_MAX;		/* all in use: out of range then */
-}
-
-/*
- * Server: a reply matched advertisement `slot`; the unadv modes release
- * another one instead (the frame goes the ordinary way).  True if so.
- */
-static bool evil_unadv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t slot)
-{
-	if (evil_now(c, EVIL_SRV_UNADV_RANGE, "UNADV of a cookie out of range"))
-		rb->adv = ADV_MAX + 3 + 1;
-	else if (evil_now(c, EVIL_SRV_UNADV_BOGUS,
-			  "UNADV of a cookie not advertised"))
-		rb->adv = evil_free_slot(c, slot) + 1;
-	else
-		return false;
-	return true;
-}
-
-/* rb's message (and frame) are built, not posted yet: spoil them. */
-static void evil_send(struct rdma_conn *c, struct rdma_buf *rb)
-{
-	struct rdma_msg *m = bmsg(rb);
-	struct rfs_hdr *h = rb->b.data;
-	bool frame = rb->op == BOP_FRAME || rb->op == BOP_RMA ||
-		     rb->op == BOP_PUSH;
-	bool reply = frame && (h->flags & RFS_HF_REPLY);
-	bool push = rb->op == BOP_PUSH;
-	bool adv = rb->op == BOP_FRAME && rb->adv && c->active;
-	bool req = rb->op == BOP_FRAME && !reply;
-
-	switch ((enum rdma_evil)c->t->evil) {
-	case EVIL_SRV_WRITTEN_RANGE:
-		if (push && evil_now(c, EVIL_SRV_WRITTEN_RANGE,
-				     "WRITTEN with a cookie out of range"))
-			m->cookie = htole32(ADV_MAX + 7);
-		break;
-	case EVIL_SRV_WRITTEN_UNADV:
-		if (push && evil_now(c, EVIL_SRV_WRITTEN_UNADV,
-				     "WRITTEN for a cookie not advertised"))
-			m->cookie = htole32(evil_free_slot(c, rb->cookie));
-		break;
-	case EVIL_SRV_WRITTEN_DUP:
-		if (push && evil_now(c, EVIL_SRV_WRITTEN_DUP,
-				     "a second WRITTEN for the same cookie")) {
-			struct rdma_buf *d = ctrl_new(c, RDMA_MSG_WRITTEN,
-						      rb->cookie);
-
-			if (d) {	/* right behind this one */
-				d->rlen = rb->b.len;
-				d->next = c->txq_head;
-				c->txq_head = d;
-				if (!c->txq_tail)
-					c->txq_tail = d;
-			}
-		}
-		break;
-	case EVIL_SRV_WRITTEN_LONG:
-		if (push && evil_now(c, EVIL_SRV_WRITTEN_LONG,
-				     "WRITTEN longer than the advertisement"))
-			m->len = htole32(rb->rlen + 1);
-		break;
-	case EVIL_SRV_WRITTEN_SHORT:
-		if (push && evil_now(c, EVIL_SRV_WRITTEN_SHORT,
-				     "WRITTEN shorter than a header"))
-			m->len = htole32(RFS_HDR_SIZE / 2);
-		break;
-	case EVIL_SRV_PUSH_ID:
-		if (push && evil_now(c, EVIL_SRV_PUSH_ID,
-				     "a pushed frame with a wrong id"))
-			h->id += 0x1000;
-		break;
-	case EVIL_SRV_PUSH_NOTREPLY:
-		if (push && evil_now(c, EVIL_SRV_PUSH_NOTREPLY,
-				     "a pushed frame that is no reply"))
-			h->flags &= (uint16_t)~RFS_HF_REPLY;
-		break;
-	case EVIL_SRV_ADV:
-		if (rb->op == BOP_FRAME && reply &&
-		    evil_now(c, EVIL_SRV_ADV, "ADV on a reply")) {
-			m->flags |= RDMA_MSGF_ADV;
-			m->len = htole32(65536);
-		}
-		break;
-	case EVIL_SRV_NOPUSH_UNADV:
-		if (rb->op == BOP_FRAME && reply && !c->push &&
-		    evil_now(c, EVIL_SRV_NOPUSH_UNADV, "UNADV without push")) {
-			m->flags |= RDMA_MSGF_UNADV;
-			m->adv = 0;
-		}
-		break;
-	case EVIL_SRV_NOPUSH_WRITTEN:
-		if (rb->op == BOP_FRAME && reply && !c->push &&
-		    evil_now(c, EVIL_SRV_NOPUSH_WRITTEN,
-			     "WRITTEN without push")) {
-			m->type = RDMA_MSG_WRITTEN;
-			m->len = htole32(rb->b.len);
-			m->cookie = 0;
-		}
-		break;
-	case EVIL_CLI_ADV_RANGE:
-		if (adv && evil_now(c, EVIL_CLI_ADV_RANGE,
-				    "ADV with a cookie out of range"))
-			m->cookie = htole32(ADV_MAX + 5);
-		break;
-	case EVIL_CLI_ADV_DUP: {
-		uint32_t j = ADV_MAX;
-
-		/* a lower cookie still out: its request went first (the
-		   slots are taken lowest first) */
-		for (uint32_t k = 0; adv && k < rb->adv - 1; k++)
-			if (c->adv[k])
-				j = k;
-		if (j < ADV_MAX &&
-		    evil_now(c, EVIL_CLI_ADV_DUP,
-			     "ADV of a cookie still in use"))
-			m->cookie = htole32(j);
-		break;
-	}
-	case EVIL_CLI_ADV_LONG:
-		if (adv && evil_now(c, EVIL_CLI_ADV_LONG,
-				    "ADV longer than max_msg"))
-			m->len = htole32(c->t->base.params.max_msg + 1);
-		break;
-	case EVIL_CLI_ADV_SHORT:
-		if (adv && evil_now(c, EVIL_CLI_ADV_SHORT,
-				    "ADV shorter than a header"))
-			m->len = htole32(RFS_HDR_SIZE / 2);
-		break;
-	case EVIL_CLI_ADV_REPLY:
-		if (adv && evil_now(c, EVIL_CLI_ADV_REPLY, "ADV on a reply"))
-			h->flags |= RFS_HF_REPLY;
-		break;
-	case EVIL_CLI_ADV_RMA:
-		if (rb->op == BOP_RMA &&
-		    evil_now(c, EVIL_CLI_ADV_RMA, "ADV on an RMA message"))
-			m->flags |= RDMA_MSGF_ADV;
-		break;
-	case EVIL_CLI_UNADV:
-		if (req && evil_now(c, EVIL_CLI_UNADV, "UNADV from the client")) {
-			m->flags |= RDMA_MSGF_UNADV;
-			m->adv = 0;
-		}
-		break;
-	case EVIL_CLI_WRITTEN:
-		if (req && evil_now(c, EVIL_CLI_WRITTEN,
-				    "WRITTEN from the client")) {
-			m->type = RDMA_MSG_WRITTEN;
-			m->len = htole32(rb->b.len);
-			m->cookie = 0;
-		}
-		break;
-	case EVIL_CLI_NOPUSH_ADV:
-		if (req && !c->push && h->opcode == RFS_OP_READ &&
-		    evil_now(c, EVIL_CLI_NOPUSH_ADV, "ADV without push")) {
-			m->flags |= RDMA_MSGF_ADV;
-			m->len = htole32(65536);
-		}
-		break;
-	default:
-		break;
-	}
-}
-
 /*
  * Post what can go: RDMA READs for incoming RMA frames (no credit
  * needed), then the send queue in order while credits and SQ room last,
@@ -796,7 +492,7 @@ static void wr_fill(struct ibv_send_wr *wr, struct ibv_sge *sge,
 		    enum ibv_wr_opcode op, bool signaled)
 {
 	*sge = (struct ibv_sge){ .addr = (uintptr_t)addr, .length = len,
-				 .lkey = rb->chunk->mr->lkey };
+				 .lkey = rb_mr(rb)->lkey };
 	*wr = (struct ibv_send_wr){
 		.wr_id = (uintptr_t)rb,
 		.sg_list = sge,
@@ -867,9 +563,9 @@ again:
 			len += rb->b.len;
 			c->sends_out++;
 			if (rb->adv)
-				msg_adv(c, rb);
-			if (c->t->evil)
-				evil_send(c, rb);
+				rfs_rdma_msg_adv(c, rb);
+			if (rfs_rdma_evil_on(c->t))
+				rfs_rdma_evil_send(c, rb);
 		} else if (rb->op == BOP_RMA) {
 			struct rdma_msg *m = bmsg(rb);
 
@@ -877,15 +573,15 @@ again:
 			c->sends_out++;
 			m->len = htole32(rb->b.len);
 			m->addr = htole64((uintptr_t)rb->b.data);
-			m->rkey = htole32(rb->chunk->mr->rkey);
+			m->rkey = htole32(rb_mr(rb)->rkey);
 			m->cookie = htole32(slot);
 			rb->cookie = slot;
 			c->rma[slot] = rb;
 			c->rma_n++;
 			if (rb->adv)
-				msg_adv(c, rb);
-			if (c->t->evil)
-				evil_send(c, rb);
+				rfs_rdma_msg_adv(c, rb);
+			if (rfs_rdma_evil_on(c->t))
+				rfs_rdma_evil_send(c, rb);
 		} else if (rb->op == BOP_PUSH) {
 			struct rdma_msg *m = bmsg(rb);
 
@@ -898,8 +594,8 @@ again:
 			c->sends_out++;
 			m->len = htole32(rb->b.len);
 			m->cookie = htole32(rb->cookie);
-			if (c->t->evil)
-				evil_send(c, rb);
+			if (rfs_rdma_evil_on(c->t))
+				rfs_rdma_evil_send(c, rb);
 		} else {
 			msg_fill(c, rb, rb->ctrl_type);
 			bmsg(rb)->cookie = htole32(rb->cookie);
@@ -915,7 +611,7 @@ again:
 	if (c->owed && c->credits >= 1 && n < POST_BATCH &&
 	    c->sq_used + (uint32_t)n < c->sq_max &&
 	    (c->owed * 2 >= c->nrecv || c->peer_low)) {
-		rb = ctrl_new(c, RDMA_MSG_CREDIT, 0);
+		rb = rfs_rdma_ctrl_new(c, RDMA_MSG_CREDIT, 0);
 		if (rb) {
 			msg_fill(c, rb, RDMA_MSG_CREDIT);
 			posted_add(c, rb);
@@ -943,7 +639,7 @@ again:
 	/* local close: everything sent and read, then CLOSE, then down */
 	if (c->state == CS_CLOSING && !c->close_queued && !c->txq_head &&
 	    !c->ctlq_head && !c->sends_out && !c->rxq_head) {
-		rb = ctrl_new(c, RDMA_MSG_CLOSE, 0);
+		rb = rfs_rdma_ctrl_new(c, RDMA_MSG_CLOSE, 0);
 		if (!rb) {
 			conn_down(c, -ENOMEM);
 			return -ENOMEM;
@@ -955,91 +651,8 @@ again:
 	return 0;
 }
 
-/*
- * Push, client: a READ request gets a buffer for its largest reply
- * (header + size, capped at max_msg), advertised with the request.  Only
- * when that reply could exceed the inline threshold, only for inline
- * requests (the advertisement rides in the FRAME message), and only with
- * a free slot and a remotely writable buffer; otherwise the reply takes
- * the ordinary path.
- */
-static void adv_attach(struct rdma_conn *c, struct rdma_buf *rb)
-{
-	const struct rfs_hdr *h = rb->b.data;
-	const struct rfs_io_req *io;
-	struct rdma_buf *ab;
-	uint64_t want;
-	uint32_t slot;
-
-	if (rb->op != BOP_FRAME || c->adv_n >= ADV_MAX ||
-	    rb->b.len < RFS_HDR_SIZE + sizeof(*io) ||
-	    h->opcode != RFS_OP_READ || (h->flags & RFS_HF_REPLY) ||
-	    h->len < sizeof(*io))
-		return;
-	io = (const struct rfs_io_req *)(const void *)((const char *)h +
-							RFS_HDR_SIZE);
-	want = (uint64_t)RFS_HDR_SIZE + le32toh(io->size);
-	if (want > c->t->base.params.max_msg)
-		want = c->t->base.params.max_msg;
-	if (want <= c->inline_max)
-		return;		/* the reply travels inline anyway */
-	ab = pool_get(c->t, (uint32_t)want);
-	if (!ab)
-		return;
-	if (!ab->chunk->rw) {
-		/* registered before this context connected: not writable */
-		pool_put(c->t, ab);
-		return;
-	}
-	for (slot = 0; c->adv[slot]; slot++)
-		;
-	ab->op = BOP_ADV;
-	ab->rlen = (uint32_t)want;
-	c->adv[slot] = ab;
-	c->adv_id[slot] = h->id;
-	c->adv_n++;
-	rb->adv = slot + 1;
-}
-
-/*
- * Push, server: a reply to a request that came with an advertisement
- * releases it.  Larger than inline and small enough for the buffer: it is
- * pushed (RDMA WRITE + WRITTEN); otherwise it goes the ordinary way and
- * its message tells the client to free the buffer (UNADV).
- */
-static void adv_match(struct rdma_conn *c, struct rdma_buf *rb)
-{
-	const struct rfs_hdr *h = rb->b.data;
-
-	if (!(h->flags & RFS_HF_REPLY))
-		return;
-	for (uint32_t i = 0, seen = 0; i < ADV_MAX && seen < c->padv_n;
-	     i++) {
-		struct rdma_peer_adv *a = &c->padv[i];
-
-		if (!a->used)
-			continue;
-		seen++;
-		if (a->id != h->id)
-			continue;
-		a->used = false;
-		c->padv_n--;
-		if (c->t->evil && evil_unadv(c, rb, i))
-			return;
-		if (rb->b.len > c->inline_max && rb->b.len <= a->len) {
-			rb->op = BOP_PUSH;
-			rb->raddr = a->addr;
-			rb->rkey = a->rkey;
-			rb->rlen = a->len;
-			rb->cookie = i;
-		} else {
-			rb->adv = i + 1;
-		}
-		return;
-	}
-}
-
-static int rdma_send(struct rfs_conn *cc, struct rfs_buf *b, unsigned flags)
+static int rdma_send_expect(struct rfs_conn *cc, struct rfs_buf *b,
+			    unsigned flags, uint32_t reply_max)
 {
 	struct rdma_conn *c = RC(cc);
 	struct rdma_buf *rb = container_of(b, struct rdma_buf, b);
@@ -1057,16 +670,22 @@ static int rdma_send(struct rfs_conn *cc, struct rfs_buf *b, unsigned flags)
 	}
 	rb->op = b->len <= c->inline_max ? BOP_FRAME : BOP_RMA;
 	rb->send_flags = (uint16_t)flags;
+	rb->hinted = reply_max != 0;
 	rb->sent = rb->acked = 0;
 	rb->adv = 0;
 	if (c->push) {
 		if (c->active)
-			adv_attach(c, rb);
+			rfs_rdma_adv_attach(c, rb, reply_max);
 		else if (c->padv_n)
-			adv_match(c, rb);
+			rfs_rdma_adv_match(c, rb);
 	}
 	txq_append(c, rb);
 	return 0;
+}
+
+static int rdma_send(struct rfs_conn *cc, struct rfs_buf *b, unsigned flags)
+{
+	return rdma_send_expect(cc, b, flags, 0);
 }
 
 static int rdma_flush(struct rfs_xprt *x)
@@ -1078,7 +697,7 @@ static int rdma_flush(struct rfs_xprt *x)
 
 /* ---- completions ------------------------------------------------------ */
 
-static void deliver(struct rdma_conn *c)
+void rfs_rdma_deliver(struct rdma_conn *c)
 {
 	struct rdma_buf *rb;
 
@@ -1099,7 +718,7 @@ static void deliver(struct rdma_conn *c)
 	}
 }
 
-static void rxq_append(struct rdma_conn *c, struct rdma_buf *rb)
+void rfs_rdma_rxq_append(struct rdma_conn *c, struct rdma_buf *rb)
 {
 	rb->next = NULL;
 	if (c->rxq_tail)
@@ -1124,185 +743,6 @@ static void rma_finish(struct rdma_conn *c, struct rdma_buf *rb)
 	c->t->st.frames_out++;
 	c->t->st.bytes_out += rb->b.len;
 	send_done(c, rb, 0);
-}
-
-/*
- * Push: what the peer sent is refused with -EPROTO; `why` (WHY_LEN bytes)
- * says what was wrong, for the log line that takes the connection down.
- */
-#define WHY_LEN 160
-
-/*
- * Push, client: is `slot` an advertisement the server has been told of?
- * A slot is taken when the request is queued (adv_attach) but announced
- * only when the request is posted (msg_adv, ab->sent): until then the
- * server cannot know it, and releasing or filling it would pull the
- * buffer from under the queued request.  NULL if fine, else why not.
- */
-static const char *adv_bad(const struct rdma_conn *c, uint32_t slot)
-{
-	if (slot >= ADV_MAX)
-		return "out of range";
-	if (!c->adv[slot])
-		return "not advertised";
-	if (!c->adv[slot]->sent)
-		return "not advertised yet (its request is still queued)";
-	return NULL;
-}
-
-/* Push, client: the server released advertisement `slot` unused. */
-static int adv_release(struct rdma_conn *c, uint32_t slot, char *why)
-{
-	const char *bad = adv_bad(c, slot);
-
-	if (bad) {
-		snprintf(why, WHY_LEN, "UNADV of advertisement %u: %s", slot,
-			 bad);
-		return -EPROTO;
-	}
-	pool_put(c->t, c->adv[slot]);
-	c->adv[slot] = NULL;
-	c->adv_n--;
-	return 0;
-}
-
-/* Push, server: record the advertisement that came with request frame h. */
-static int adv_record(struct rdma_conn *c, const struct rdma_msg *m,
-		      const struct rfs_hdr *h, char *why)
-{
-	uint32_t slot = le32toh(m->cookie), len = le32toh(m->len);
-	struct rdma_peer_adv *a;
-
-	if (slot >= ADV_MAX || c->padv[slot].used) {
-		snprintf(why, WHY_LEN, "ADV of cookie %u: %s", slot,
-			 slot >= ADV_MAX ? "out of range"
-					 : "still advertised");
-		return -EPROTO;
-	}
-	if (len < RFS_HDR_SIZE || len > c->peer_max_msg) {
-		snprintf(why, WHY_LEN,
-			 "ADV of cookie %u: %u bytes, outside [%u, %u]", slot,
-			 len, RFS_HDR_SIZE, c->peer_max_msg);
-		return -EPROTO;
-	}
-	if (h->flags & RFS_HF_REPLY) {
-		snprintf(why, WHY_LEN, "ADV of cookie %u on a reply frame",
-			 slot);
-		return -EPROTO;
-	}
-	a = &c->padv[slot];
-	a->id = h->id;
-	a->addr = le64toh(m->addr);
-	a->rkey = le32toh(m->rkey);
-	a->len = len;
-	a->used = true;
-	c->padv_n++;
-	return 0;
-}
-
-/*
- * Push, client: WRITTEN says the reply is in advertised buffer `slot`.
- * Check it like any received frame, and that it answers the request the
- * buffer was advertised for; then it joins the rx queue in order.
- */
-static int on_written(struct rdma_conn *c, uint32_t slot, uint32_t len,
-		      char *why)
-{
-	const char *bad = adv_bad(c, slot);
-	struct rdma_buf *ab;
-	const struct rfs_hdr *h;
-	int rc;
-
-	if (bad) {
-		snprintf(why, WHY_LEN, "WRITTEN for advertisement %u: %s",
-			 slot, bad);
-		return -EPROTO;
-	}
-	ab = c->adv[slot];
-	if (len < RFS_HDR_SIZE || len > ab->rlen) {
-		snprintf(why, WHY_LEN,
-			 "WRITTEN for advertisement %u: %u bytes, outside "
-			 "[%u, %u advertised]", slot, len, RFS_HDR_SIZE,
-			 ab->rlen);
-		return -EPROTO;
-	}
-	c->adv[slot] = NULL;
-	c->adv_n--;
-	rc = rfs_proto_check_frame(ab->b.data, len,
-				   c->t->base.params.max_msg);
-	h = ab->b.data;
-	if (rc) {
-		snprintf(why, WHY_LEN,
-			 "WRITTEN for advertisement %u: bad frame (%s)", slot,
-			 strerror(-rc));
-	} else if (h->id != c->adv_id[slot]) {
-		snprintf(why, WHY_LEN,
-			 "WRITTEN for advertisement %u: frame id %llu, "
-			 "advertised for request %llu", slot,
-			 (unsigned long long)h->id,
-			 (unsigned long long)c->adv_id[slot]);
-		rc = -EPROTO;
-	} else if (!(h->flags & RFS_HF_REPLY)) {
-		snprintf(why, WHY_LEN,
-			 "WRITTEN for advertisement %u: frame %llu is not a "
-			 "reply", slot, (unsigned long long)h->id);
-		rc = -EPROTO;
-	}
-	if (rc || c->state == CS_CLOSING) {
-		/* a closing connection drops input */
-		pool_put(c->t, ab);
-		return rc;
-	}
-	ab->b.len = len;
-	ab->op = BOP_NONE;
-	ab->sent = 0;
-	ab->ready = 1;
-	rxq_append(c, ab);
-	deliver(c);
-	return 0;
-}
-
-/*
- * Push flags (ADV, UNADV): only where push was negotiated, only in their
- * direction, only on the messages that carry them.  An UNADV releases
- * its advertisement here.
- */
-static int push_flags_check(struct rdma_conn *c, const struct rdma_msg *m,
-			    char *why)
-{
-	unsigned f = m->flags & (RDMA_MSGF_ADV | RDMA_MSGF_UNADV);
-
-	if (!c->push) {
-		snprintf(why, WHY_LEN, "push flags %#x, but push was not "
-			 "negotiated", f);
-		return -EPROTO;
-	}
-	if (f == (RDMA_MSGF_ADV | RDMA_MSGF_UNADV)) {
-		snprintf(why, WHY_LEN, "ADV and UNADV in one message");
-		return -EPROTO;
-	}
-	if (f & RDMA_MSGF_ADV) {
-		if (c->active) {
-			snprintf(why, WHY_LEN, "ADV from the server");
-			return -EPROTO;
-		}
-		if (m->type != RDMA_MSG_FRAME) {
-			snprintf(why, WHY_LEN, "ADV on a message of type %u, "
-				 "not an inline frame", m->type);
-			return -EPROTO;
-		}
-		return 0;
-	}
-	if (!c->active) {
-		snprintf(why, WHY_LEN, "UNADV from the client");
-		return -EPROTO;
-	}
-	if (m->type != RDMA_MSG_FRAME && m->type != RDMA_MSG_RMA) {
-		snprintf(why, WHY_LEN, "UNADV on a message of type %u, not a "
-			 "frame", m->type);
-		return -EPROTO;
-	}
-	return adv_release(c, le32toh(m->adv), why);
 }
 
 static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
@@ -1332,7 +772,7 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 	cookie = le32toh(m.cookie);
 	/* push flags: only where negotiated, only in their direction */
 	if ((m.flags & (RDMA_MSGF_ADV | RDMA_MSGF_UNADV)) &&
-	    push_flags_check(c, &m, why)) {
+	    rfs_rdma_push_flags_check(c, &m, why)) {
 		pool_put(c->t, rb);
 		proto_down(c, -EPROTO, why);
 		return;
@@ -1344,7 +784,7 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 		if (rc)
 			snprintf(why, sizeof(why), "bad frame");
 		else if (m.flags & RDMA_MSGF_ADV)
-			rc = adv_record(c, &m, rb->b.data, why);
+			rc = rfs_rdma_adv_record(c, &m, rb->b.data, why);
 		if (rc) {
 			pool_put(c->t, rb);
 			proto_down(c, rc, why);
@@ -1355,8 +795,8 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 		rb->b.len = n - MSG_SZ;
 		rb->op = BOP_NONE;
 		rb->ready = 1;
-		rxq_append(c, rb);
-		deliver(c);
+		rfs_rdma_rxq_append(c, rb);
+		rfs_rdma_deliver(c);
 		rc = rfs_rdma_post_fresh_recv(c);
 		if (rc) {
 			conn_down(c, rc);
@@ -1375,7 +815,7 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 		}
 		if (c->state == CS_CLOSING) {
 			/* not read, but let the peer free its buffer */
-			nb = ctrl_new(c, RDMA_MSG_DONE, cookie);
+			nb = rfs_rdma_ctrl_new(c, RDMA_MSG_DONE, cookie);
 			if (!nb)
 				goto nomem;
 			ctlq_append(c, nb);
@@ -1389,7 +829,7 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 		nb->rkey = le32toh(m.rkey);
 		nb->rlen = len;
 		nb->cookie = cookie;
-		rxq_append(c, nb);
+		rfs_rdma_rxq_append(c, nb);
 		break;
 	}
 	case RDMA_MSG_DONE: {
@@ -1412,7 +852,7 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 					  : "from the client");
 			rc = -EPROTO;
 		} else {
-			rc = on_written(c, cookie, len, why);
+			rc = rfs_rdma_on_written(c, cookie, len, why);
 		}
 		if (rc) {
 			pool_put(c->t, rb);
@@ -1530,7 +970,7 @@ static void on_wc(struct rdma_conn *c, const struct ibv_wc *wc)
 		rb->b.len = rb->rlen;
 		rb->ready = 1;
 		{
-			struct rdma_buf *d = ctrl_new(c, RDMA_MSG_DONE,
+			struct rdma_buf *d = rfs_rdma_ctrl_new(c, RDMA_MSG_DONE,
 						      rb->cookie);
 
 			if (!d) {
@@ -1539,7 +979,7 @@ static void on_wc(struct rdma_conn *c, const struct ibv_wc *wc)
 			}
 			ctlq_append(c, d);
 		}
-		deliver(c);
+		rfs_rdma_deliver(c);
 		break;
 	default:
 		rfs_err("xprt: %s: completion for a buffer in state %u",
@@ -1808,17 +1248,7 @@ static void rdma_fini(struct rfs_xprt *x)
 		free(c);
 	}
 	t->evq.n = 0;
-	while (t->chunks) {
-		struct rdma_chunk *ch = t->chunks;
-
-		t->chunks = ch->next;
-		if (ch->mr && ibv_dereg_mr(ch->mr))
-			rfs_warn("xprt: rdma: ibv_dereg_mr: %s",
-				 strerror(errno));
-		free(ch->mem);
-		free(ch->bufs);
-		free(ch);
-	}
+	rfs_pool_destroy(&t->pool);	/* every MR, before the PD */
 	if (t->pd && ibv_dealloc_pd(t->pd))
 		rfs_warn("xprt: rdma: ibv_dealloc_pd: %s", strerror(errno));
 	free((void *)t->base.params.rdma_addr);
@@ -1852,7 +1282,9 @@ static int rdma_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
 	t->base.ops = &rfs_xprt_rdma_ops;
 	t->base.params = *p;
 	t->base.params.rdma_addr = NULL;	/* not ours to keep */
+#if HAVE_TEST_HOOKS
 	t->evil = (uint8_t)rfs_rdma_test_evil();
+#endif
 	if (p->rdma_addr) {
 		char *s = strdup(p->rdma_addr);
 
@@ -1862,15 +1294,28 @@ static int rdma_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
 		}
 		t->base.params.rdma_addr = s;
 	}
-	for (unsigned i = 0; i < 2 && sizes[i] < p->max_msg; i++)
-		t->cls[t->ncls++].size = sizes[i];
-	t->cls[t->ncls++].size = p->max_msg;
-	for (unsigned i = 0; i < t->ncls; i++) {
-		uint32_t sz = t->cls[i].size;
+	/*
+	 * Chunks of many buffers, registered once and kept until fini (keep
+	 * does not matter then: only chunks of one buffer are ever freed).
+	 * Each buffer has BUF_PFX bytes in front of its data for the
+	 * rdma_msg; chunks are page aligned for the registration.
+	 */
+	rfs_pool_init(&t->pool, "rdma", sizeof(struct rdma_buf), BUF_PFX,
+		      4096, p->max_msg,
+		      &(struct rfs_pool_hooks){ .reg = pool_reg,
+						.dereg = pool_dereg,
+						.arg = t });
+	for (unsigned i = 0; i < 3; i++) {
+		uint32_t sz = i < 2 && sizes[i] < p->max_msg ? sizes[i]
+							     : p->max_msg;
 
-		t->cls[i].per_chunk = sz <= INLINE_MAX ? 256
-				      : sz <= 65536	 ? 16
-							 : 4;
+		rfs_pool_add_class(&t->pool, sz,
+				   sz <= INLINE_MAX ? 256
+				   : sz <= 65536    ? 16
+						    : 4,
+				   UINT32_MAX);
+		if (sz == p->max_msg)
+			break;
 	}
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (t->epfd < 0) {
@@ -1890,7 +1335,7 @@ static void rdma_stats(const struct rfs_xprt *x, struct rfs_xprt_stats *s)
 	const struct rdma_xprt *t = (const struct rdma_xprt *)(const void *)x;
 
 	*s = t->st;
-	s->bufs_out = t->nbufs - t->nfree;
+	s->bufs_out = rfs_pool_out(&t->pool);
 }
 
 const struct rfs_xprt_ops rfs_xprt_rdma_ops = {
@@ -1908,6 +1353,7 @@ const struct rfs_xprt_ops rfs_xprt_rdma_ops = {
 	.buf_get = rdma_buf_get,
 	.buf_put = rdma_buf_put,
 	.send = rdma_send,
+	.send_expect = rdma_send_expect,
 	.flush = rdma_flush,
 	.poll = rdma_poll,
 	.arm = rdma_arm,

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * xprt_rdma_i: private to xprt_rdma.c and xprt_rdma_setup.c (the only
- * files that include the verbs headers): the rdma transport's wire format
- * (all fields little-endian) and its internal structures.
+ * xprt_rdma_i: private to the rdma transport's files (the only ones that
+ * include the verbs headers): xprt_rdma.c (data path), xprt_rdma_setup.c
+ * (handshake, listener), xprt_rdma_push.c (pushed replies) and, in test
+ * builds, xprt_rdma_hooks.c.  The wire format (all fields little-endian)
+ * and the internal structures.
  *
  * Phase 1, on the TCP control connection (after which it carries nothing
  * and only its close matters):
@@ -33,13 +35,14 @@
  * returns receives the sender has re-posted since it last said so.
  *
  * Push (negotiated): the client (active side) advertises a buffer with a
- * READ request: its FRAME message has RDMA_MSGF_ADV and {len, addr, rkey,
- * cookie} name a registered, remotely writable buffer of len bytes.  The
- * server answers the request's id either by an RDMA WRITE of the reply
- * frame into that buffer followed by RDMA_MSG_WRITTEN {len, cookie}, or,
+ * request sent with a reply-size hint (rfs_xprt_send_expect: READ): its
+ * FRAME message has RDMA_MSGF_ADV and {len, addr, rkey, cookie} name a
+ * registered, remotely writable buffer of len bytes.  The server
+ * answers the request's id either by an RDMA WRITE of the reply frame
+ * into that buffer followed by RDMA_MSG_WRITTEN {len, cookie}, or,
  * when the reply is inline, too large for the buffer or never pushed, by
  * an ordinary FRAME/RMA message with RDMA_MSGF_UNADV and the cookie in
- * `adv`, so the client frees the buffer.  See xprt_rdma.c.
+ * `adv`, so the client frees the buffer.  See xprt_rdma_push.c.
  */
 #ifndef RFS_XPRT_RDMA_I_H
 #define RFS_XPRT_RDMA_I_H
@@ -52,9 +55,13 @@
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 
+#include "bufpool.h"
 #include "evq.h"
 #include "spin.h"
+#include "util.h"
 #include "xprt_impl.h"
+
+struct rfs_hdr;
 
 #define RDMA_SETUP_MAGIC 0x414d4452u	/* "RDMA" in memory order */
 #define RDMA_SETUP_VERSION 1u
@@ -127,7 +134,6 @@ _Static_assert(sizeof(struct rdma_msg) == 32, "rdma_msg");
 
 #define BUF_PFX 64u		/* prefix in front of data: rdma_msg at the end */
 #define MSG_SZ ((uint32_t)sizeof(struct rdma_msg))
-#define NCLASS 3
 #define INLINE_MAX 4096u	/* smallest class: receive size and inline */
 #define RMA_MAX 64u		/* RMA frames in flight per connection */
 #define ADV_MAX 64u		/* push: advertised buffers per connection */
@@ -137,9 +143,6 @@ _Static_assert(sizeof(struct rdma_msg) == 32, "rdma_msg");
 #define RESOLVE_TIMEOUT_MS 5000
 #define SPIN_NS 20000		/* arm(): poll this long before sleeping */
 #define RD_DEPTH 16u		/* RDMA READs in flight per QP */
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 enum bop {
 	BOP_NONE,
@@ -152,17 +155,18 @@ enum bop {
 	BOP_ADV,	/* client: advertised for a reply (adv table) */
 };
 
-struct rdma_chunk;
-
 struct rdma_buf {
-	struct rfs_buf b;
-	struct rdma_chunk *chunk;
-	struct rdma_buf *next;		/* free list, txq or rxq */
+	union {
+		struct rfs_pool_buf pb;	/* first: the pool's part */
+		struct rfs_buf b;
+	};
+	struct rdma_buf *next;		/* txq or rxq */
 	struct rdma_buf *iprev, *inext;	/* the connection's posted list */
-	uint8_t cls, free, op, posted;
+	uint8_t op, posted;
 	uint8_t sent, acked, ready, ctrl_type;	/* BOP_ADV: sent = announced
 						   (its request posted) */
 	uint16_t send_flags;
+	uint8_t hinted;			/* sent with a reply-size hint */
 	uint32_t cookie;
 	uint64_t raddr;			/* BOP_READ, BOP_PUSH: the peer's */
 	uint32_t rkey, rlen;		/* buffer; BOP_ADV: rlen = its len */
@@ -171,20 +175,8 @@ struct rdma_buf {
 					   UNADV) + 1; 0 none */
 };
 
-struct rdma_chunk {
-	struct rdma_chunk *next;
-	void *mem;
-	size_t len;
-	struct ibv_mr *mr;
-	struct rdma_buf *bufs;
-	bool rw;			/* registered remotely writable */
-};
-
-struct pool_class {
-	uint32_t size;
-	uint32_t per_chunk;
-	struct rdma_buf *free;
-};
+/* a pool chunk's reg_flags: registered remotely writable */
+#define RDMA_CHUNK_RW 0x1u
 
 enum cstate { CS_SETUP, CS_UP, CS_CLOSING, CS_DOWN };
 enum epkind { EP_TCP, EP_CM, EP_CQ, EP_N };
@@ -247,8 +239,9 @@ struct rdma_conn {
 	char desc[160];
 };
 
+#if HAVE_TEST_HOOKS
 /*
- * Test hook (RINGFS_RDMA_TEST_EVIL=<name>, see xprt_rdma_setup.c): the
+ * Test hook (RINGFS_RDMA_TEST_EVIL=<name>, see xprt_rdma_hooks.c): the
  * side the mode names (srv-: a passive context, cli-: an active one)
  * sends exactly one malformed push message, at the first point where
  * the mode applies, and otherwise behaves.  Read once by rdma_init.
@@ -281,6 +274,7 @@ enum rdma_evil {
 	EVIL_CLI_NOPUSH_ADV,	/* push not negotiated: a READ with ADV */
 	EVIL_N
 };
+#endif
 
 struct rdma_xprt {
 	struct rfs_xprt_base base;
@@ -288,15 +282,14 @@ struct rdma_xprt {
 	struct ibv_context *verbs;	/* the device the pool is bound to */
 	struct ibv_pd *pd;
 	struct ibv_device_attr dattr;
-	struct rdma_chunk *chunks;
-	struct pool_class cls[NCLASS];
-	unsigned ncls;
-	uint64_t nbufs, nfree;
+	struct rfs_pool pool;		/* chunks registered in pd */
 	struct rdma_conn *conns;
 	bool remote_write;		/* active context: pool chunks of the
 					   large classes remotely writable */
+#if HAVE_TEST_HOOKS
 	uint8_t evil;			/* enum rdma_evil: test hook */
 	bool evil_fired;		/* its one bad message went out */
+#endif
 
 	struct rfs_evq evq;
 	struct rfs_xprt_stats st;
@@ -312,25 +305,117 @@ static inline struct rdma_conn *RC(struct rfs_conn *c)
 	return (struct rdma_conn *)(void *)c;
 }
 
+/* the memory region of rb's chunk (the pool's register hook made it) */
+static inline struct ibv_mr *rb_mr(const struct rdma_buf *rb)
+{
+	return rb->pb.chunk->reg;
+}
+
 static inline struct rdma_msg *bmsg(struct rdma_buf *rb)
 {
 	return (struct rdma_msg *)(void *)((char *)rb->b.data - MSG_SZ);
 }
 
-static inline long long now_ms(void)
+/* A pool buffer with the transport's fields reset (the hot path). */
+static inline struct rdma_buf *pool_get(struct rdma_xprt *t, uint32_t size)
 {
-	struct timespec ts;
+	struct rdma_buf *rb = (struct rdma_buf *)rfs_pool_get(&t->pool, size);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (!rb)
+		return NULL;
+	rb->next = NULL;
+	rb->op = BOP_NONE;
+	rb->posted = rb->sent = rb->acked = rb->ready = 0;
+	rb->send_flags = 0;
+	rb->adv = 0;
+	return rb;
 }
 
+static inline void pool_put(struct rdma_xprt *t, struct rdma_buf *rb)
+{
+	if (!rb->pb.free)
+		rb->op = BOP_NONE;
+	rfs_pool_put(&t->pool, &rb->pb);
+}
 
-/* xprt_rdma_setup.c: RINGFS_RDMA_TEST_NO_PUSH test hook */
+/*
+ * Push: what the peer sent is refused with -EPROTO; `why` (WHY_LEN bytes)
+ * says what was wrong, for the log line that takes the connection down.
+ */
+#define WHY_LEN 160
+
+/* xprt_rdma.c, for the push code: the rx queue, in order */
+void rfs_rdma_rxq_append(struct rdma_conn *c, struct rdma_buf *rb);
+void rfs_rdma_deliver(struct rdma_conn *c);
+/* xprt_rdma_push.c: rb's message announces (client) or releases (server,
+   UNADV) advertisement rb->adv - 1 */
+void rfs_rdma_msg_adv(struct rdma_conn *c, struct rdma_buf *rb);
+/* client: advertise a buffer for the reply to request rb (send_expect) */
+void rfs_rdma_adv_attach(struct rdma_conn *c, struct rdma_buf *rb,
+			 uint32_t reply_max);
+/* server: reply rb consumes the advertisement of its request, if any */
+void rfs_rdma_adv_match(struct rdma_conn *c, struct rdma_buf *rb);
+/* server: record the advertisement of request frame h; 0 or -EPROTO */
+int rfs_rdma_adv_record(struct rdma_conn *c, const struct rdma_msg *m,
+			const struct rfs_hdr *h, char *why);
+/* client: WRITTEN for advertisement slot; 0 or -EPROTO */
+int rfs_rdma_on_written(struct rdma_conn *c, uint32_t slot, uint32_t len,
+			char *why);
+/* any message with ADV or UNADV; an UNADV releases; 0 or -EPROTO */
+int rfs_rdma_push_flags_check(struct rdma_conn *c, const struct rdma_msg *m,
+			      char *why);
+
+/*
+ * Test hooks (xprt_rdma_hooks.c, only with -Dtest_hooks=true): without
+ * them each is a no-op the compiler drops, so the data path of a release
+ * build carries no test branch at all.
+ */
+#if HAVE_TEST_HOOKS
+/* RINGFS_RDMA_TEST_NO_PUSH: may this side offer/accept push? */
 bool rfs_rdma_push_allowed(bool active);
-/* xprt_rdma_setup.c: RINGFS_RDMA_TEST_EVIL test hook (enum rdma_evil) */
+/* RINGFS_RDMA_TEST_EVIL: the mode (enum rdma_evil), read by rdma_init */
 unsigned rfs_rdma_test_evil(void);
-/* xprt_rdma.c, for the setup code */
+/* RINGFS_RDMA_TEST_BAD_TOKEN: spoil the token of the first connects */
+void rfs_rdma_test_token(uint8_t *token);
+/* a mode is set: the two places below may spoil a message */
+static inline bool rfs_rdma_evil_on(const struct rdma_xprt *t)
+{
+	return t->evil != EVIL_NONE;
+}
+/* rb's message (and frame) are built, not posted yet: spoil them */
+void rfs_rdma_evil_send(struct rdma_conn *c, struct rdma_buf *rb);
+/* server: release another advertisement than `slot`; true if so */
+bool rfs_rdma_evil_unadv(struct rdma_conn *c, struct rdma_buf *rb,
+			 uint32_t slot);
+#else
+static inline bool rfs_rdma_push_allowed(bool active)
+{
+	return true;
+}
+
+static inline void rfs_rdma_test_token(uint8_t *token)
+{
+}
+
+static inline bool rfs_rdma_evil_on(const struct rdma_xprt *t)
+{
+	return false;
+}
+
+static inline void rfs_rdma_evil_send(struct rdma_conn *c,
+				      struct rdma_buf *rb)
+{
+}
+
+static inline bool rfs_rdma_evil_unadv(struct rdma_conn *c,
+				       struct rdma_buf *rb, uint32_t slot)
+{
+	return false;
+}
+#endif
+/* xprt_rdma.c, for the setup code and the test hooks */
+struct rdma_buf *rfs_rdma_ctrl_new(struct rdma_conn *c, uint8_t type,
+				   uint32_t cookie);
 int rfs_rdma_dev_bind(struct rdma_xprt *t, struct ibv_context *verbs);
 int rfs_rdma_post_fresh_recv(struct rdma_conn *c);
 void rfs_rdma_conn_release(struct rdma_conn *c, bool close_fd);

@@ -26,12 +26,13 @@
  * own thread and files.
  *
  * Push (read replies RDMA-WRITTEN into a buffer the client advertised,
- * see xprt_rdma.c) is negotiated here: the client offers RDMA_SETUPF_PUSH
- * in the request, the server accepts it in the reply's flags; both then
- * set c->push.  A side without it (or with RINGFS_RDMA_TEST_NO_PUSH set,
- * a test hook) leaves the flag 0 and large replies use RMA + DONE.  An
- * active context (one that adopts) registers its large pool classes
- * remotely writable from then on; a passive one never does.
+ * see xprt_rdma_push.c) is negotiated here: the client offers
+ * RDMA_SETUPF_PUSH in the request, the server accepts it in the reply's
+ * flags; both then set c->push.  A side without it (or with
+ * RINGFS_RDMA_TEST_NO_PUSH set, a test hook: xprt_rdma_hooks.c) leaves
+ * the flag 0 and large replies use RMA + DONE.  An active context (one
+ * that adopts) registers its large pool classes remotely writable from
+ * then on; a passive one never does.
  *
  * Any failure unwinds what was made (rfs_rdma_conn_release) and leaves
  * the socket to the caller.
@@ -55,102 +56,11 @@
 #include "addr.h"
 #include "log.h"
 #include "proto.h"
+#include "util.h"
 #include "xprt_rdma_i.h"
+#include "xprt_rdma.h"
 
 /* ---- phase 1 helpers -------------------------------------------------- */
-
-/*
- * Test hook: RINGFS_RDMA_TEST_NO_PUSH=1 makes this process neither offer
- * nor accept push, =active only not offer it (client), =passive only not
- * accept it (server), so tests can run the RMA + DONE fallback.
- */
-bool rfs_rdma_push_allowed(bool active)
-{
-	const char *e = getenv("RINGFS_RDMA_TEST_NO_PUSH");
-
-	if (!e || !*e || !strcmp(e, "0"))
-		return true;
-	if (!strcmp(e, "active"))
-		return !active;
-	if (!strcmp(e, "passive"))
-		return active;
-	return false;
-}
-
-/*
- * Test hook: RINGFS_RDMA_TEST_EVIL=<mode> makes one side of every rdma
- * connection of the contexts opened from then on (read once, by
- * rdma_init) send exactly one malformed push message, so tests can check
- * that the other side refuses it (-EPROTO, the connection goes down, a
- * log line says what was wrong).  srv-* modes act in a passive (server)
- * context, cli-* modes in an active (client) one, so one process can
- * hold both ends.  Each fires once per context, at the first message it
- * applies to, then the context behaves:
- *   srv-written-range    WRITTEN with a cookie >= ADV_MAX
- *   srv-written-unadv    WRITTEN for a cookie the client never advertised
- *   srv-written-dup      a second WRITTEN for a cookie already consumed
- *   srv-written-long     WRITTEN len one more than the advertised len
- *   srv-written-short    WRITTEN len shorter than a frame header
- *   srv-push-id          a pushed frame carrying another request's id
- *   srv-push-notreply    a pushed frame without RFS_HF_REPLY
- *   srv-unadv-range      a reply released with UNADV of a cookie >= ADV_MAX
- *   srv-unadv-bogus      a reply released with UNADV of a cookie not out
- *   srv-adv              a reply FRAME flagged RDMA_MSGF_ADV
- *   srv-nopush-unadv     push not negotiated: a reply flagged UNADV
- *   srv-nopush-written   push not negotiated: a reply sent as WRITTEN
- *   cli-adv-range        ADV with a cookie >= ADV_MAX
- *   cli-adv-dup          ADV of a cookie another request still holds
- *   cli-adv-long         ADV len larger than the client's max_msg
- *   cli-adv-short        ADV len shorter than a frame header
- *   cli-adv-reply        ADV on a frame flagged RFS_HF_REPLY
- *   cli-adv-rma          ADV on an RMA message (a large frame)
- *   cli-unadv            a request FRAME flagged RDMA_MSGF_UNADV
- *   cli-written          a request FRAME sent as WRITTEN
- *   cli-nopush-adv       push not negotiated: a READ request with ADV
- * (the nopush modes need RINGFS_RDMA_TEST_NO_PUSH too).  Unset, empty or
- * unknown (logged): nothing; the data path then tests one zero byte.
- */
-static const char *const evil_names[EVIL_N] = {
-	[EVIL_SRV_WRITTEN_RANGE] = "srv-written-range",
-	[EVIL_SRV_WRITTEN_UNADV] = "srv-written-unadv",
-	[EVIL_SRV_WRITTEN_DUP] = "srv-written-dup",
-	[EVIL_SRV_WRITTEN_LONG] = "srv-written-long",
-	[EVIL_SRV_WRITTEN_SHORT] = "srv-written-short",
-	[EVIL_SRV_PUSH_ID] = "srv-push-id",
-	[EVIL_SRV_PUSH_NOTREPLY] = "srv-push-notreply",
-	[EVIL_SRV_UNADV_RANGE] = "srv-unadv-range",
-	[EVIL_SRV_UNADV_BOGUS] = "srv-unadv-bogus",
-	[EVIL_SRV_ADV] = "srv-adv",
-	[EVIL_SRV_NOPUSH_UNADV] = "srv-nopush-unadv",
-	[EVIL_SRV_NOPUSH_WRITTEN] = "srv-nopush-written",
-	[EVIL_CLI_ADV_RANGE] = "cli-adv-range",
-	[EVIL_CLI_ADV_DUP] = "cli-adv-dup",
-	[EVIL_CLI_ADV_LONG] = "cli-adv-long",
-	[EVIL_CLI_ADV_SHORT] = "cli-adv-short",
-	[EVIL_CLI_ADV_REPLY] = "cli-adv-reply",
-	[EVIL_CLI_ADV_RMA] = "cli-adv-rma",
-	[EVIL_CLI_UNADV] = "cli-unadv",
-	[EVIL_CLI_WRITTEN] = "cli-written",
-	[EVIL_CLI_NOPUSH_ADV] = "cli-nopush-adv",
-};
-
-unsigned rfs_rdma_test_evil(void)
-{
-	const char *e = getenv("RINGFS_RDMA_TEST_EVIL");
-
-	if (!e || !*e)
-		return EVIL_NONE;
-	for (unsigned i = 1; i < EVIL_N; i++)
-		if (evil_names[i] && !strcmp(e, evil_names[i])) {
-			rfs_warn("xprt: rdma: test hook "
-				 "RINGFS_RDMA_TEST_EVIL=%s: one malformed "
-				 "message will be sent", e);
-			return i;
-		}
-	rfs_err("xprt: rdma: RINGFS_RDMA_TEST_EVIL=%s: unknown mode, ignored",
-		e);
-	return EVIL_NONE;
-}
 
 static int set_nonblock(int fd)
 {
@@ -159,24 +69,6 @@ static int set_nonblock(int fd)
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK))
 		return -errno;
 	return 0;
-}
-
-/* Wait for fd to be readable/writable before the deadline. */
-static int wait_fd_until(int fd, short events, long long deadline)
-{
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = events };
-		long long left = deadline - now_ms();
-		int rc;
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		rc = poll(&p, 1, (int)left);
-		if (rc > 0)
-			return 0;
-		if (rc < 0 && errno != EINTR)
-			return -errno;
-	}
 }
 
 static int io_full(int fd, void *buf, size_t len, bool wr, long long deadline)
@@ -200,7 +92,7 @@ static int io_full(int fd, void *buf, size_t len, bool wr, long long deadline)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
-		rc = wait_fd_until(fd, wr ? POLLOUT : POLLIN, deadline);
+		rc = rfs_poll_until(fd, wr ? POLLOUT : POLLIN, deadline);
 		if (rc)
 			return rc;
 	}
@@ -216,7 +108,7 @@ static int cm_next(struct rdma_conn *c, long long deadline,
 			{ .fd = c->cm_ch->fd, .events = POLLIN },
 			{ .fd = c->fd, .events = POLLIN },
 		};
-		long long left = deadline - now_ms();
+		long long left = deadline - rfs_now_ms();
 		int rc;
 
 		if (!rdma_get_cm_event(c->cm_ch, ev))
@@ -382,7 +274,7 @@ static struct rdma_conn *conn_new(struct rdma_xprt *t, int fd)
 	c->fd = fd;
 	c->state = CS_SETUP;
 	c->nrecv = conn_nrecv(t);
-	c->inline_max = t->cls[0].size;
+	c->inline_max = t->pool.cls[0].size;
 	snprintf(c->desc, sizeof(c->desc), "rdma fd %d (setup)", fd);
 	for (int k = 0; k < EP_N; k++) {
 		c->tag[k].c = c;
@@ -441,9 +333,8 @@ static void conn_abort(struct rdma_conn *c)
 
 int rfs_rdma_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 {
-	static int corrupt_left = -1;	/* test hook, see below */
 	struct rdma_xprt *t = RX(x);
-	long long deadline = now_ms() + SETUP_TIMEOUT_MS;
+	long long deadline = rfs_now_ms() + SETUP_TIMEOUT_MS;
 	struct rdma_setup_req req = { 0 };
 	struct rdma_setup_rep rep;
 	struct rdma_conn_param cp;
@@ -510,20 +401,7 @@ int rfs_rdma_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 		goto fail;
 	}
 	memcpy(c->token, rep.token, sizeof(c->token));
-	/*
-	 * Test hook: RINGFS_RDMA_TEST_BAD_TOKEN=N corrupts the token of the
-	 * first N connections of the process, so tests can check that the
-	 * server refuses them.
-	 */
-	if (corrupt_left < 0) {
-		const char *e = getenv("RINGFS_RDMA_TEST_BAD_TOKEN");
-
-		corrupt_left = e ? atoi(e) : 0;
-	}
-	if (corrupt_left > 0) {
-		corrupt_left--;
-		c->token[0] ^= 0x5a;
-	}
+	rfs_rdma_test_token(c->token);
 
 	c->cm_ch = rdma_create_event_channel();
 	if (!c->cm_ch) {
@@ -1004,7 +882,7 @@ static int await_handover(struct rdma_conn *c, struct rdma_wait *w,
 			{ .fd = w->efd, .events = POLLIN },
 			{ .fd = c->fd, .events = POLLIN },
 		};
-		long long left = deadline - now_ms();
+		long long left = deadline - rfs_now_ms();
 		bool got;
 		int n;
 
@@ -1152,7 +1030,7 @@ static int shared_target(struct rdma_conn *c, struct rdma_setup_rep *rep)
 int rfs_rdma_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 {
 	struct rdma_xprt *t = RX(x);
-	long long deadline = now_ms() + SETUP_TIMEOUT_MS;
+	long long deadline = rfs_now_ms() + SETUP_TIMEOUT_MS;
 	struct rdma_setup_req req;
 	struct rdma_setup_rep rep;
 	struct rdma_wait w = { .efd = -1 };
@@ -1273,7 +1151,7 @@ int rfs_rdma_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 	}
 	memcpy(rep.token, c->token, sizeof(rep.token));
 	rep.credits = htole32(c->nrecv);
-	rep.inline_max = htole32(t->cls[0].size);
+	rep.inline_max = htole32(t->pool.cls[0].size);
 	rep.max_msg = htole32(t->base.params.max_msg);
 	rep.flags = htole16(c->push ? RDMA_SETUPF_PUSH : 0);
 	if (share) {

@@ -61,6 +61,7 @@
 #include "log.h"
 #include "proto.h"
 #include "spin.h"
+#include "util.h"
 #include "xprt_impl.h"
 #include "xprt_shm_i.h"
 
@@ -71,8 +72,6 @@
 #define EPOLL_BATCH 32
 #define BUF_ALIGN 64
 
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 enum buf_kind { BK_HEAP, BK_TX, BK_RX };
 enum tx_state { TS_FREE, TS_CALLER, TS_FLIGHT, TS_QUEUED };
@@ -802,23 +801,6 @@ put:
 
 /* ---- setup ------------------------------------------------------------ */
 
-static int wait_fd_ready(int fd, short events, long long deadline)
-{
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = events };
-		long long left = (deadline - rfs_now_ns()) / 1000000;
-		int rc;
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		rc = poll(&p, 1, (int)left);
-		if (rc > 0)
-			return 0;
-		if (rc < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
 /* Send len bytes with nfd fds attached to the first byte. */
 static int send_fds(int fd, const void *p, size_t len, const int *fds,
 		    int nfd)
@@ -829,7 +811,7 @@ static int send_fds(int fd, const void *p, size_t len, const int *fds,
 	} cm;
 	struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-	long long deadline = rfs_now_ns() + SETUP_TIMEOUT_MS * 1000000LL;
+	long long deadline = rfs_now_ms() + SETUP_TIMEOUT_MS;
 	ssize_t n;
 	int rc;
 
@@ -850,7 +832,7 @@ static int send_fds(int fd, const void *p, size_t len, const int *fds,
 			return -EIO;	/* a short first send: not worth it */
 		if (errno != EAGAIN && errno != EINTR)
 			return -errno;
-		rc = wait_fd_ready(fd, POLLOUT, deadline);
+		rc = rfs_poll_until(fd, POLLOUT, deadline);
 		if (rc)
 			return rc;
 	}
@@ -863,7 +845,7 @@ static int send_fds(int fd, const void *p, size_t len, const int *fds,
 static int recv_fds(int fd, void *p, size_t len, int *fds, int maxfd,
 		    int *nfd)
 {
-	long long deadline = rfs_now_ns() + SETUP_TIMEOUT_MS * 1000000LL;
+	long long deadline = rfs_now_ms() + SETUP_TIMEOUT_MS;
 	size_t got = 0;
 	int rc = 0;
 
@@ -885,7 +867,7 @@ static int recv_fds(int fd, void *p, size_t len, int *fds, int maxfd,
 				rc = -errno;
 				break;
 			}
-			rc = wait_fd_ready(fd, POLLIN, deadline);
+			rc = rfs_poll_until(fd, POLLIN, deadline);
 			if (rc)
 				break;
 			continue;

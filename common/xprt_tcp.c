@@ -52,31 +52,24 @@
 #include "addr.h"
 #include "log.h"
 #include "proto.h"
+#include "bufpool.h"
 #include "evq.h"
+#include "util.h"
 #include "xprt_impl.h"
 
 #define STAGE_SIZE 16384u	/* per-connection staging area */
 #define XMIT_IOV 64		/* frames per sendmsg */
 #define EPOLL_BATCH 64
 #define READS_PER_POLL 16	/* fairness between connections */
-#define BUF_ALIGN 64
-#define NCLASS 3
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 struct tcp_buf {
-	struct rfs_buf b;		/* what the caller sees */
-	struct tcp_buf *next;		/* free list or send queue */
-	struct tcp_buf *all_prev, *all_next;	/* every buffer, for fini */
-	uint8_t cls;
-	uint8_t free;
+	union {
+		struct rfs_pool_buf pb;	/* first: the pool's part */
+		struct rfs_buf b;	/* what the caller sees */
+	};
+	struct tcp_buf *next;		/* send queue */
 	uint16_t send_flags;
 };
-
-/* header rounded up so that data stays BUF_ALIGN aligned */
-#define BUF_HDR_SIZE \
-	((sizeof(struct tcp_buf) + BUF_ALIGN - 1) & ~(size_t)(BUF_ALIGN - 1))
 
 enum conn_state {
 	CS_UP,
@@ -119,22 +112,13 @@ struct tcp_zombie {
 	struct tcp_zombie *prev, *next;
 };
 
-struct pool_class {
-	uint32_t size;
-	uint32_t nfree;
-	uint32_t max_free;
-	struct tcp_buf *free;
-};
-
 struct tcp_xprt {
 	struct rfs_xprt_base base;
 	int epfd;
 	struct tcp_conn *conns;
 	struct tcp_conn *dirty;
-	struct tcp_buf *all_bufs;
 	struct tcp_zombie *zombies;
-	struct pool_class cls[NCLASS];
-	unsigned ncls;
+	struct rfs_pool pool;
 
 	/* events waiting to be reaped: a growable ring */
 	struct rfs_evq evq;
@@ -156,75 +140,21 @@ static struct tcp_conn *TC(struct rfs_conn *c)
 
 static struct tcp_buf *pool_get(struct tcp_xprt *t, uint32_t size)
 {
-	struct pool_class *pc = NULL;
-	struct tcp_buf *tb;
-	void *mem;
-	unsigned i;
+	struct tcp_buf *tb = (struct tcp_buf *)rfs_pool_get(&t->pool, size);
 
-	if (size > t->base.params.max_msg)
+	if (!tb)
 		return NULL;
-	for (i = 0; i < t->ncls; i++) {
-		if (size <= t->cls[i].size) {
-			pc = &t->cls[i];
-			break;
-		}
-	}
-	if (!pc)
-		return NULL;
-	tb = pc->free;
-	if (tb) {
-		pc->free = tb->next;
-		pc->nfree--;
-	} else {
-		if (posix_memalign(&mem, BUF_ALIGN, BUF_HDR_SIZE + pc->size))
-			return NULL;
-		tb = mem;
-		memset(tb, 0, sizeof(*tb));
-		tb->b.data = (char *)mem + BUF_HDR_SIZE;
-		tb->b.cap = pc->size;
-		tb->cls = (uint8_t)i;
-		tb->all_prev = NULL;
-		tb->all_next = t->all_bufs;
-		if (t->all_bufs)
-			t->all_bufs->all_prev = tb;
-		t->all_bufs = tb;
-	}
 	tb->next = NULL;
-	tb->free = 0;
 	tb->send_flags = 0;
-	tb->b.len = 0;
 	t->st.bufs_out++;
 	return tb;
 }
 
-static void buf_destroy(struct tcp_xprt *t, struct tcp_buf *tb)
-{
-	if (tb->all_prev)
-		tb->all_prev->all_next = tb->all_next;
-	else
-		t->all_bufs = tb->all_next;
-	if (tb->all_next)
-		tb->all_next->all_prev = tb->all_prev;
-	free(tb);
-}
-
 static void pool_put(struct tcp_xprt *t, struct tcp_buf *tb)
 {
-	struct pool_class *pc = &t->cls[tb->cls];
-
-	if (tb->free) {
-		rfs_err("xprt: tcp: buffer %p returned twice", (void *)tb);
-		return;
-	}
-	t->st.bufs_out--;
-	if (pc->nfree >= pc->max_free) {
-		buf_destroy(t, tb);
-		return;
-	}
-	tb->free = 1;
-	tb->next = pc->free;
-	pc->free = tb;
-	pc->nfree++;
+	if (!tb->pb.free)
+		t->st.bufs_out--;
+	rfs_pool_put(&t->pool, &tb->pb);
 }
 
 static struct rfs_buf *tcp_buf_get(struct rfs_xprt *x, uint32_t size)
@@ -927,8 +857,7 @@ static void tcp_fini(struct rfs_xprt *x)
 	}
 	while (t->zombies)
 		zombie_close(t, t->zombies);
-	while (t->all_bufs)
-		buf_destroy(t, t->all_bufs);
+	rfs_pool_destroy(&t->pool);
 	rfs_evq_free(&t->evq);
 	if (t->epfd >= 0 && close(t->epfd))
 		rfs_warn("xprt: tcp: close epoll fd: %s", strerror(errno));
@@ -949,16 +878,22 @@ static int tcp_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
 	t->epfd = -1;
 	t->base.ops = &rfs_xprt_tcp_ops;
 	t->base.params = *p;
-	for (unsigned i = 0; i < 2 && sizes[i] < p->max_msg; i++)
-		t->cls[t->ncls++].size = sizes[i];
-	t->cls[t->ncls++].size = p->max_msg;
-	/* bounded caching: plenty of small buffers, few large ones */
-	for (unsigned i = 0; i < t->ncls; i++) {
-		uint32_t sz = t->cls[i].size;
+	/*
+	 * One buffer a chunk, bounded caching: plenty of small buffers, few
+	 * large ones.
+	 */
+	rfs_pool_init(&t->pool, "tcp", sizeof(struct tcp_buf), 0,
+		      RFS_POOL_ALIGN, p->max_msg, NULL);
+	for (unsigned i = 0; i < 3; i++) {
+		uint32_t sz = i < 2 && sizes[i] < p->max_msg ? sizes[i]
+							     : p->max_msg;
 
-		t->cls[i].max_free = sz <= 4096	   ? 4 * depth
-				     : sz <= 65536 ? depth
-						   : depth / 4 + 4;
+		rfs_pool_add_class(&t->pool, sz, 1,
+				   sz <= 4096	 ? 4 * depth
+				   : sz <= 65536 ? depth
+						 : depth / 4 + 4);
+		if (sz == p->max_msg)
+			break;
 	}
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (t->epfd < 0) {

@@ -26,6 +26,8 @@
  *   - submission is deferred to flush/poll/arm, so a burst of sends costs
  *     one io_uring_enter.
  * fini frees every pool buffer, including those still lent to the caller.
+ * The context (ring setup, buffer classes, teardown) is in
+ * xprt_uring_ctx.c, the structures in xprt_uring_i.h.
  *
  * Every SQE's user_data points at a small typed struct (struct ureq)
  * embedded in the connection or in the buffer it concerns.  A connection
@@ -41,7 +43,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,165 +50,10 @@
 #include "addr.h"
 #include "log.h"
 #include "proto.h"
+#include "bufpool.h"
 #include "evq.h"
 #include "xprt_impl.h"
-
-#define SQ_ENTRIES 256u
-#define CQ_ENTRIES 2048u
-#define BR_ENTRIES 128u		/* provided receive buffers (power of 2) */
-#define BR_BUF_SIZE (32u << 10) /* 4 MiB of receive ring per context */
-#define BR_GROUP 0
-#define TX_IOV_MAX 64u		/* frames gathered into one sendmsg */
-#define ZC_MIN (16u << 10)	/* zero-copy send from this frame size */
-#define ZC_COPIED_MAX 4u	/* "copied anyway" notifs: zero copy off */
-/* kernel >= 6.2 UAPI; liburing 2.3's header predates it */
-#ifndef IORING_SEND_ZC_REPORT_USAGE
-#define IORING_SEND_ZC_REPORT_USAGE (1u << 3)
-#endif
-#ifndef IORING_NOTIF_USAGE_ZC_COPIED
-#define IORING_NOTIF_USAGE_ZC_COPIED (1u << 31)
-#endif
-#define POOL_CLASSES 8
-#define POOL_ALIGN 64u
-#define CQE_BATCH 64u
-#define RX_DIRECT_MIN (64u << 10) /* frames received in place from here */
-#define RX_SMALL_RUN 32u	/* small frames in a row: multishot again */
-#define FINI_TIMEOUT_MS 5000
-
-enum ureq_kind {
-	UREQ_RECV = 1,
-	UREQ_RECV_DIRECT,	/* recv of a large frame's rest, in place */
-	UREQ_RX_STOP,		/* cancel of the multishot recv */
-	UREQ_SEND,		/* sendmsg / send of queued frames */
-	UREQ_SEND_ZC,		/* send(msg)_zc: result, then notif */
-	UREQ_CANCEL,
-};
-
-struct uconn;
-struct ubuf;
-
-/* What an SQE's user_data points at. */
-struct ureq {
-	enum ureq_kind kind;
-	struct uconn *c;
-};
-
-/*
- * A zero-copy send of up to TX_IOV_MAX frames.  Allocated per SQE: its
- * notification may arrive after the connection's next send completed.
- */
-struct zcreq {
-	struct ureq r;		/* first: the CQE's user_data */
-	unsigned n;
-	struct ubuf *ub[TX_IOV_MAX];
-};
-
-/* A pool buffer; the caller only sees b. */
-struct ubuf {
-	struct rfs_buf b;
-	struct ubuf *next;	/* free list or connection send queue */
-	struct ubuf *all_prev, *all_next; /* every buffer, for fini */
-	uint32_t sent;		/* bytes of b already on the stream */
-	uint32_t zc_refs;	/* notifications still due */
-	int status;		/* send result, for the SEND event */
-	uint8_t cls;
-	bool notify;		/* RFS_SEND_NOTIFY */
-	bool tx_done;		/* send finished; waits for zc_refs */
-};
-
-struct pool_class {
-	uint32_t cap;
-	uint32_t nfree;
-	uint32_t keep;		/* free buffers kept, the rest is freed */
-	struct ubuf *free;
-};
-
-enum uconn_state {
-	UC_UP = 1,
-	UC_DRAINING,		/* local disconnect: push the send queue */
-	UC_CLOSING,		/* failing: waiting for its ops to finish */
-	UC_DOWN,		/* CONN_DOWN delivered */
-};
-
-struct uconn {
-	struct rfs_conn_base base;
-	struct uctx *x;
-	struct uconn *prev, *next;	/* x->conns */
-	struct uconn *dirty_next;	/* x->dirty: send queue to push */
-	int fd;
-	enum uconn_state state;
-	int status;			/* CONN_DOWN status */
-	unsigned ops;			/* SQEs whose last CQE is due */
-	unsigned notifs;		/* zero-copy notifications due */
-	bool dirty;
-	bool rx_armed;			/* ring recv posted (rx_req) */
-	bool rx_big;			/* large frames seen: single-shot */
-	uint8_t rx_small_run;		/* small frames since the last large */
-	bool rx_stopping;		/* its cancel asked for */
-	bool rx_stop_busy;		/* that cancel's CQE is due */
-	bool rx_direct;			/* direct recv in flight */
-	bool tx_busy;			/* one send in flight */
-	bool zc_ok;			/* socket supports SEND_ZC */
-	uint8_t zc_copied;		/* notifs in a row saying "copied" */
-	bool orphan;			/* freed by the caller before DOWN */
-	struct ureq rx_req, tx_req, cancel_req, rxd_req, rxs_req;
-	/* receive reassembly */
-	union {
-		struct rfs_hdr h;
-		uint8_t raw[RFS_HDR_SIZE];
-	} rx_hdr;
-	uint32_t rx_hdr_have;
-	struct ubuf *rx_buf;		/* frame being filled */
-	uint32_t rx_have, rx_want;
-	/* send queue: head..tail; the first tx_nframes are in flight */
-	struct ubuf *txq, *txq_tail;
-	unsigned tx_nframes;
-	struct msghdr tx_msg;
-	struct iovec tx_iov[TX_IOV_MAX];
-	char desc[160];
-};
-
-struct uctx {
-	struct rfs_xprt_base base;
-	struct io_uring ring;
-	bool ring_ok;
-	bool sqpoll;
-	bool zc;			/* SEND_ZC usable */
-	bool zc_report;			/* IORING_SEND_ZC_REPORT_USAGE works */
-	unsigned setup_flags;
-	struct io_uring_buf_ring *br;
-	size_t br_map_len;
-	bool br_registered;
-	uint8_t *br_mem;
-	struct pool_class cls[POOL_CLASSES];
-	unsigned ncls;
-	struct ubuf *all;		/* every pool buffer, free or not */
-	struct uconn *conns;
-	struct uconn *dirty;
-	bool orphans;			/* orphans to free */
-	struct rfs_evq evq;
-	struct rfs_xprt_stats st;
-};
-
-static struct uctx *UX(struct rfs_xprt *x)
-{
-	return (struct uctx *)(void *)x;
-}
-
-static const struct uctx *UXC(const struct rfs_xprt *x)
-{
-	return (const struct uctx *)(const void *)x;
-}
-
-static struct uconn *UC(struct rfs_conn *c)
-{
-	return (struct uconn *)(void *)c;
-}
-
-static struct ubuf *UB(struct rfs_buf *b)
-{
-	return (struct ubuf *)(void *)b;
-}
+#include "xprt_uring_i.h"
 
 /* ---- event queue ------------------------------------------------------ */
 
@@ -217,115 +63,6 @@ static int evq_push(struct rfs_evq *q, enum rfs_xev_type type, int status,
 	return rfs_evq_push(q, type, status, (struct rfs_conn *)(void *)c, b);
 }
 
-/* ---- buffer pool ------------------------------------------------------ */
-
-static void pool_setup(struct uctx *x, uint32_t max_msg)
-{
-	static const uint32_t sizes[] = { 4u << 10, 16u << 10, 64u << 10,
-					  256u << 10, 1u << 20, 4u << 20 };
-	uint32_t top = (max_msg + 7u) & ~7u;
-
-	x->ncls = 0;
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		if (sizes[i] >= top)
-			break;
-		x->cls[x->ncls++].cap = sizes[i];
-	}
-	x->cls[x->ncls++].cap = top;
-	for (unsigned i = 0; i < x->ncls; i++) {
-		/* 32 MiB a class: QD32 of 1 MiB frames without page faults */
-		uint32_t keep = (32u << 20) / x->cls[i].cap;
-
-		x->cls[i].keep = keep < 4 ? 4 : keep > 512 ? 512 : keep;
-	}
-}
-
-static struct ubuf *pool_get(struct uctx *x, uint32_t size)
-{
-	struct pool_class *pc = NULL;
-	struct ubuf *ub;
-	unsigned i;
-
-	if (size > x->base.params.max_msg)
-		return NULL;
-	for (i = 0; i < x->ncls; i++) {
-		if (x->cls[i].cap >= size) {
-			pc = &x->cls[i];
-			break;
-		}
-	}
-	if (!pc)
-		return NULL;
-	ub = pc->free;
-	if (ub) {
-		pc->free = ub->next;
-		pc->nfree--;
-	} else {
-		size_t alloc = ((size_t)pc->cap + POOL_ALIGN - 1) &
-			       ~(size_t)(POOL_ALIGN - 1);
-
-		ub = calloc(1, sizeof(*ub));
-		if (!ub)
-			return NULL;
-		ub->b.data = aligned_alloc(POOL_ALIGN, alloc);
-		if (!ub->b.data) {
-			free(ub);
-			return NULL;
-		}
-		ub->b.cap = pc->cap;
-		ub->cls = (uint8_t)i;
-		ub->all_next = x->all;
-		if (x->all)
-			x->all->all_prev = ub;
-		x->all = ub;
-	}
-	ub->next = NULL;
-	ub->b.len = 0;
-	ub->sent = 0;
-	ub->zc_refs = 0;
-	ub->status = 0;
-	ub->notify = false;
-	ub->tx_done = false;
-	return ub;
-}
-
-static void pool_put(struct uctx *x, struct ubuf *ub)
-{
-	struct pool_class *pc = &x->cls[ub->cls];
-
-	if (pc->nfree >= pc->keep) {
-		if (ub->all_prev)
-			ub->all_prev->all_next = ub->all_next;
-		else
-			x->all = ub->all_next;
-		if (ub->all_next)
-			ub->all_next->all_prev = ub->all_prev;
-		free(ub->b.data);
-		free(ub);
-		return;
-	}
-	ub->next = pc->free;
-	pc->free = ub;
-	pc->nfree++;
-}
-
-/* Frees buffers still lent to the caller too: they die with the context. */
-static void pool_destroy(struct uctx *x)
-{
-	struct ubuf *ub, *n;
-
-	for (ub = x->all; ub; ub = n) {
-		n = ub->all_next;
-		free(ub->b.data);
-		free(ub);
-	}
-	x->all = NULL;
-	for (unsigned i = 0; i < x->ncls; i++) {
-		x->cls[i].free = NULL;
-		x->cls[i].nfree = 0;
-	}
-}
-
 /* ---- submission ------------------------------------------------------- */
 
 /*
@@ -333,7 +70,7 @@ static void pool_destroy(struct uctx *x)
  * something to submit, so without SQPOLL each call is exactly one
  * io_uring_enter; with SQPOLL liburing enters only to wake the thread.
  */
-static int submit(struct uctx *x)
+int rfs_uring_submit(struct uctx *x)
 {
 	unsigned ready = io_uring_sq_ready(&x->ring);
 	bool enters;
@@ -362,7 +99,7 @@ static struct io_uring_sqe *get_sqe(struct uctx *x)
 
 	if (sqe)
 		return sqe;
-	submit(x);
+	rfs_uring_submit(x);
 	if (x->sqpoll) {
 		x->st.syscalls++;
 		__io_uring_sqring_wait(&x->ring);
@@ -375,9 +112,7 @@ static struct io_uring_sqe *get_sqe(struct uctx *x)
 
 /* ---- connection teardown --------------------------------------------- */
 
-static void conn_fail(struct uconn *c, int status);
-
-static void conn_unlink_free(struct uctx *x, struct uconn *c)
+void rfs_uring_conn_unlink_free(struct uctx *x, struct uconn *c)
 {
 	if (c->prev)
 		c->prev->next = c->next;
@@ -493,7 +228,7 @@ static void conn_maybe_down(struct uconn *c)
 }
 
 /* Start tearing c down (first status wins): cancel everything on its fd. */
-static void conn_fail(struct uconn *c, int status)
+void rfs_uring_conn_fail(struct uconn *c, int status)
 {
 	struct io_uring_sqe *sqe;
 
@@ -556,7 +291,7 @@ static void arm_recv(struct uconn *c)
 		return;
 	sqe = get_sqe(c->x);
 	if (!sqe) {
-		conn_fail(c, -EBUSY);
+		rfs_uring_conn_fail(c, -EBUSY);
 		return;
 	}
 	if (c->rx_big)
@@ -687,7 +422,7 @@ static void rx_direct_post(struct uconn *c)
 	struct io_uring_sqe *sqe = get_sqe(c->x);
 
 	if (!sqe) {
-		conn_fail(c, -EBUSY);
+		rfs_uring_conn_fail(c, -EBUSY);
 		return;
 	}
 	io_uring_prep_recv(sqe, c->fd,
@@ -746,7 +481,7 @@ static void on_recv(struct uconn *c, int res, unsigned flags)
 						     (size_t)bid * BR_BUF_SIZE,
 					  (uint32_t)res);
 			if (rc)
-				conn_fail(c, rc);
+				rfs_uring_conn_fail(c, rc);
 			else if (flags & IORING_CQE_F_MORE)
 				rx_stop(c);
 		}
@@ -760,14 +495,14 @@ static void on_recv(struct uconn *c, int res, unsigned flags)
 	c->ops--;
 	if (res == 0) {
 		/* the peer closed: orderly between frames, not inside one */
-		conn_fail(c, c->state == UC_UP &&
+		rfs_uring_conn_fail(c, c->state == UC_UP &&
 				     (c->rx_buf || c->rx_hdr_have) ?
 				     -ECONNRESET : 0);
 	} else if (res == -ECANCELED && stopped &&
 		   (c->state == UC_UP || c->state == UC_DRAINING)) {
 		rx_resume(c);	/* our rx_stop, not a teardown */
 	} else if (res < 0 && res != -ENOBUFS && !again(c, res)) {
-		conn_fail(c, res == -ECANCELED ? c->status : res);
+		rfs_uring_conn_fail(c, res == -ECANCELED ? c->status : res);
 	} else {
 		rx_resume(c); /* ended (e.g. -ENOBUFS): buffers are back */
 	}
@@ -791,7 +526,7 @@ static void on_recv_direct(struct uconn *c, int res)
 	if (res > 0 && c->state == UC_UP) {
 		c->rx_have += (uint32_t)res;
 		if (c->rx_have == c->rx_want && rx_deliver(c))
-			conn_fail(c, -ENOMEM);
+			rfs_uring_conn_fail(c, -ENOMEM);
 		else
 			rx_resume(c); /* the rest if short, else multishot */
 	} else if (res > 0 && c->state == UC_DRAINING) {
@@ -802,11 +537,11 @@ static void on_recv_direct(struct uconn *c, int res)
 		rx_resume(c);
 	} else if (res == 0) {
 		/* the peer closed inside a frame */
-		conn_fail(c, c->state == UC_UP ? -ECONNRESET : 0);
+		rfs_uring_conn_fail(c, c->state == UC_UP ? -ECONNRESET : 0);
 	} else if (again(c, res)) {
 		rx_resume(c);
 	} else if (res < 0) {
-		conn_fail(c, res == -ECANCELED ? c->status : res);
+		rfs_uring_conn_fail(c, res == -ECANCELED ? c->status : res);
 	}
 	conn_maybe_down(c);
 }
@@ -839,7 +574,7 @@ static void tx_push(struct uconn *c)
 		return;
 	sqe = get_sqe(x);
 	if (!sqe) {
-		conn_fail(c, -EBUSY);
+		rfs_uring_conn_fail(c, -EBUSY);
 		return;
 	}
 	/* large frames go zero-copy, small ones copied: batch each kind */
@@ -909,7 +644,7 @@ static void drain_done(struct uconn *c)
 	c->x->st.syscalls++;
 	if (shutdown(c->fd, SHUT_WR)) {
 		/* ENOTCONN: the peer is gone already */
-		conn_fail(c, 0);
+		rfs_uring_conn_fail(c, 0);
 		return;
 	}
 	rx_resume(c);
@@ -934,7 +669,7 @@ static void on_send(struct uconn *c, int res)
 		if (c->state == UC_UP)
 			rfs_dbg(RFS_SUB_XPRT, "xprt: uring: %s: send: %s",
 				c->desc, strerror(res ? -res : EPIPE));
-		conn_fail(c, res == -ECANCELED ? c->status
+		rfs_uring_conn_fail(c, res == -ECANCELED ? c->status
 			     : res ? res : -EPIPE);
 	} else {
 		tx_advance(c, (uint32_t)res);
@@ -995,7 +730,7 @@ static void on_send_zc(struct zcreq *z, int res, unsigned flags)
 			c->zc_ok = false;
 		mark_dirty(c);
 	} else if (res <= 0) {
-		conn_fail(c, res == -ECANCELED ? c->status
+		rfs_uring_conn_fail(c, res == -ECANCELED ? c->status
 			     : res ? res : -EPIPE);
 	} else {
 		tx_advance(c, (uint32_t)res);
@@ -1014,7 +749,7 @@ static void free_orphans(struct uctx *x)
 	for (c = x->conns; c; c = n) {
 		n = c->next;
 		if (c->orphan && c->state == UC_DOWN)
-			conn_unlink_free(x, c);
+			rfs_uring_conn_unlink_free(x, c);
 	}
 }
 
@@ -1061,7 +796,7 @@ static void on_cqe(struct uctx *x, const struct io_uring_cqe *cqe)
 }
 
 /* Process the CQEs that are there; returns how many. */
-static unsigned reap(struct uctx *x)
+unsigned rfs_uring_reap(struct uctx *x)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
@@ -1089,7 +824,7 @@ static int uring_poll(struct rfs_xprt *xp, struct rfs_xev *ev, int max)
 	int n = 0;
 
 	while (x->evq.n < (unsigned)max) {
-		if (reap(x))
+		if (rfs_uring_reap(x))
 			continue;
 		if (entered || !taskrun_pending(x))
 			break;
@@ -1103,7 +838,7 @@ static int uring_poll(struct rfs_xprt *xp, struct rfs_xev *ev, int max)
 		entered = true;
 	}
 	push_dirty(x);
-	submit(x);
+	rfs_uring_submit(x);
 	free_orphans(x);
 	while (n < max && rfs_evq_pop(&x->evq, &ev[n]))
 		n++;
@@ -1115,7 +850,7 @@ static int uring_flush(struct rfs_xprt *xp)
 	struct uctx *x = UX(xp);
 
 	push_dirty(x);
-	return submit(x);
+	return rfs_uring_submit(x);
 }
 
 static int uring_arm(struct rfs_xprt *xp)
@@ -1310,10 +1045,10 @@ static void uring_conn_free(struct rfs_conn *cp)
 		rfs_warn("xprt: uring: %s: freed before CONN_DOWN", c->desc);
 		c->orphan = true;
 		evq_scrub(c->x, c);
-		conn_fail(c, -ECANCELED);
+		rfs_uring_conn_fail(c, -ECANCELED);
 		return;
 	}
-	conn_unlink_free(c->x, c);
+	rfs_uring_conn_unlink_free(c->x, c);
 }
 
 static const char *uring_conn_desc(const struct rfs_conn *cp)
@@ -1321,224 +1056,11 @@ static const char *uring_conn_desc(const struct rfs_conn *cp)
 	return ((const struct uconn *)(const void *)cp)->desc;
 }
 
-/* ---- context ---------------------------------------------------------- */
-
-static int setup_buf_ring(struct uctx *x)
-{
-	int rc;
-
-	x->br_mem = aligned_alloc(4096, (size_t)BR_ENTRIES * BR_BUF_SIZE);
-	if (!x->br_mem)
-		return -ENOMEM;
-#if HAVE_IO_URING_SETUP_BUF_RING
-	x->br = io_uring_setup_buf_ring(&x->ring, BR_ENTRIES, BR_GROUP, 0,
-					&rc);
-	if (!x->br)
-		return rc;
-	x->br_registered = true;
-#else
-	struct io_uring_buf_reg reg = { 0 };
-
-	x->br_map_len = BR_ENTRIES * sizeof(struct io_uring_buf);
-	x->br = mmap(NULL, x->br_map_len, PROT_READ | PROT_WRITE,
-		     MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-	if (x->br == MAP_FAILED) {
-		x->br = NULL;
-		return -errno;
-	}
-	io_uring_buf_ring_init(x->br);
-	reg.ring_addr = (unsigned long)x->br;
-	reg.ring_entries = BR_ENTRIES;
-	reg.bgid = BR_GROUP;
-	rc = io_uring_register_buf_ring(&x->ring, &reg, 0);
-	if (rc)
-		return rc;
-	x->br_registered = true;
-#endif
-	for (unsigned i = 0; i < BR_ENTRIES; i++)
-		io_uring_buf_ring_add(x->br, x->br_mem + (size_t)i * BR_BUF_SIZE,
-				      BR_BUF_SIZE, (unsigned short)i,
-				      io_uring_buf_ring_mask(BR_ENTRIES),
-				      (int)i);
-	io_uring_buf_ring_advance(x->br, BR_ENTRIES);
-	return 0;
-}
-
-/*
- * Ring flags.  We sleep on the ring fd (poll/epoll) and then reap CQEs in
- * user space.  With COOP_TASKRUN the completion task work runs on the way
- * back from that poll/epoll syscall, so the CQEs are in the ring when
- * poll() looks, for no extra syscall; TASKRUN_FLAG tells us when task work
- * still waits for an enter.  DEFER_TASKRUN (with SINGLE_ISSUER) would make
- * every wake-up cost an extra io_uring_enter(GETEVENTS) before a CQE is
- * visible, and SINGLE_ISSUER binds the ring to the thread that created
- * it (-EEXIST elsewhere) while callers may open a context on one thread
- * and drive it from another; so we use neither.  Older kernels get the
- * plain ring.
- */
-static int ring_init(struct uctx *x, const struct rfs_xprt_params *p)
-{
-	static const unsigned tries[] = {
-		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
-			IORING_SETUP_SUBMIT_ALL,
-		IORING_SETUP_SUBMIT_ALL,
-		0,
-	};
-	struct io_uring_params up;
-	int rc = -EINVAL;
-
-	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
-		memset(&up, 0, sizeof(up));
-		up.flags = IORING_SETUP_CQSIZE | tries[i];
-		up.cq_entries = CQ_ENTRIES;
-		if (p->sqpoll) {
-			/* the SQ thread runs task work itself */
-			up.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SQPOLL;
-			up.sq_thread_idle = 100;
-		}
-		rc = io_uring_queue_init_params(SQ_ENTRIES, &x->ring, &up);
-		if (rc != -EINVAL || p->sqpoll)
-			break;
-	}
-	if (rc)
-		return rc;
-	x->setup_flags = up.flags;
-	x->sqpoll = p->sqpoll;
-	x->ring_ok = true;
-	return 0;
-}
-
-static bool zc_supported(struct uctx *x)
-{
-	struct io_uring_probe *pr = io_uring_get_probe_ring(&x->ring);
-	bool ok;
-
-	if (!pr)
-		return false;
-	ok = io_uring_opcode_supported(pr, IORING_OP_SEND_ZC);
-	io_uring_free_probe(pr);
-	return ok;
-}
-
-static void uring_fini(struct rfs_xprt *xp);
-
-static int uring_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
-{
-	struct uctx *x;
-	int rc;
-
-	*out = NULL;
-	x = calloc(1, sizeof(*x));
-	if (!x)
-		return -ENOMEM;
-	x->base.ops = &rfs_xprt_uring_ops;
-	x->base.params = *p;
-	pool_setup(x, p->max_msg);
-	rc = ring_init(x, p);
-	if (rc) {
-		rfs_err("xprt: uring: io_uring_queue_init%s: %s",
-			p->sqpoll ? " (sqpoll)" : "", strerror(-rc));
-		goto fail;
-	}
-	rc = setup_buf_ring(x);
-	if (rc) {
-		rfs_err("xprt: uring: provided buffer ring: %s "
-			"(kernel >= 5.19 needed)", strerror(-rc));
-		goto fail;
-	}
-#if HAVE_IO_URING_PREP_SEND_ZC
-	x->zc = p->zc_send && zc_supported(x);
-	x->zc_report = x->zc;
-#else
-	x->zc = false;
-#endif
-	rfs_dbg(RFS_SUB_XPRT, "xprt: uring: ring flags %#x, zero copy %s",
-		x->setup_flags, x->zc ? "on" : "off");
-	*out = (struct rfs_xprt *)(void *)x;
-	return 0;
-fail:
-	uring_fini((struct rfs_xprt *)(void *)x);
-	return rc;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static bool all_down(const struct uctx *x)
-{
-	for (const struct uconn *c = x->conns; c; c = c->next)
-		if (c->state != UC_DOWN)
-			return false;
-	return true;
-}
-
-/* Cancel everything, wait for the kernel to let go, free. */
-static void drain(struct uctx *x)
-{
-	long long deadline = now_ms() + FINI_TIMEOUT_MS;
-	struct rfs_xev e;
-
-	for (struct uconn *c = x->conns; c; c = c->next)
-		conn_fail(c, -ECANCELED);
-	for (;;) {
-		struct __kernel_timespec ts = { .tv_nsec = 100000000 };
-		struct io_uring_cqe *cqe;
-
-		submit(x);
-		while (reap(x))
-			;
-		/* nobody will poll these any more */
-		while (rfs_evq_pop(&x->evq, &e)) {
-			if (e.buf) {
-				x->st.bufs_out--;
-				pool_put(x, UB(e.buf));
-			}
-		}
-		if (all_down(x))
-			break;
-		if (now_ms() > deadline) {
-			rfs_err("xprt: uring: close: operations still in the "
-				"kernel after %d ms; leaking their memory",
-				FINI_TIMEOUT_MS);
-			return;
-		}
-		x->st.syscalls++;
-		io_uring_wait_cqe_timeout(&x->ring, &cqe, &ts);
-	}
-	while (x->conns)
-		conn_unlink_free(x, x->conns);
-}
-
-static void uring_fini(struct rfs_xprt *xp)
-{
-	struct uctx *x = UX(xp);
-
-	if (!x)
-		return;
-	if (x->ring_ok) {
-		drain(x);
-		if (x->conns) /* timed out: the kernel may still write */
-			return;
-		io_uring_queue_exit(&x->ring);
-	}
-	if (x->br && !HAVE_IO_URING_SETUP_BUF_RING)
-		munmap(x->br, x->br_map_len);
-	free(x->br_mem);
-	pool_destroy(x);
-	rfs_evq_free(&x->evq);
-	free(x);
-}
-
 const struct rfs_xprt_ops rfs_xprt_uring_ops = {
 	.desc = { .name = "uring",
 		  .flags = RFS_XPRT_F_STREAM },
-	.init = uring_init,
-	.fini = uring_fini,
+	.init = rfs_uring_init,
+	.fini = rfs_uring_fini,
 	.adopt = uring_adopt,
 	.disconnect = uring_disconnect,
 	.conn_free = uring_conn_free,

@@ -30,6 +30,7 @@
 
 #include "log.h"
 #include "proto.h"
+#include "spin.h"
 #include "xprt.h"
 
 #define NRT 10000
@@ -50,14 +51,6 @@ static uint64_t cnt[2];		/* syscalls: client, server */
 		fputc('\n', stderr);                                       \
 		atomic_store(&failed, 1);                                  \
 	} while (0)
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static int read_id(const char *dir, uint64_t *id)
 {
@@ -127,7 +120,7 @@ static int next_ev(struct side *s, struct rfs_xev *e)
 		struct pollfd p;
 		int rc;
 
-		if (now_ns() > deadline || atomic_load(&failed))
+		if (rfs_now_ns() > deadline || atomic_load(&failed))
 			return -ETIMEDOUT;
 		rc = rfs_xprt_poll(s->x, e, 1);
 		if (rc)
@@ -330,7 +323,7 @@ int main(void)
 	 * scheduler.
 	 */
 	setenv("RINGFS_SHM_SPIN_US", "1000000", 1);
-	deadline = now_ns() + DEADLINE_S * 1000000000LL;
+	deadline = rfs_now_ns() + DEADLINE_S * 1000000000LL;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 		perror("socketpair");
 		return 1;
