@@ -211,11 +211,4 @@ struct rfs_xprt_stats {
 };
 void rfs_xprt_get_stats(const struct rfs_xprt *x, struct rfs_xprt_stats *s);
 
-/*
- * Transitional: the rdma listener API moved to xprt_rdma.h; this keeps
- * ringfsd (server/main.c) building until it includes xprt_rdma.h itself.
- * Delete this include then.
- */
-#include "xprt_rdma.h"
-
 #endif /* RFS_XPRT_H */

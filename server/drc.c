@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "spin.h"
 
 #define RFS_DRC_MAX 1024u
 #define RFS_DRC_BYTES (4u << 20)
@@ -128,14 +129,6 @@ static void trim(struct rfs_drc *d, uint32_t more)
 	}
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int rfs_drc_begin(struct rfs_drc *d, uint64_t id, bool replay, void **frame,
 		  uint32_t *len)
 {
@@ -149,10 +142,10 @@ int rfs_drc_begin(struct rfs_drc *d, uint64_t id, bool replay, void **frame,
 	e = *pp;
 	if (e && replay) {
 		struct timespec ts;
-		long long deadline = now_ms() + RFS_DRC_WAIT_MS;
+		long long deadline = rfs_now_ms() + RFS_DRC_WAIT_MS;
 
 		/* the original still runs on its (dead) connection's thread */
-		while (e && !e->done && now_ms() < deadline) {
+		while (e && !e->done && rfs_now_ms() < deadline) {
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += 50 * 1000000;
 			if (ts.tv_nsec >= 1000000000) {

@@ -8,7 +8,7 @@
  * down cleanly on SIGTERM/SIGINT.
  *
  * With --listen-rdma ADDR:PORT it also owns the one rdma_cm listener of
- * the process (rfs_rdma_listen, xprt.h) and hands each connect request
+ * the process (rfs_rdma_listen, xprt_rdma.h) and hands each connect request
  * over to the connection thread whose token it carries.  The kernel
  * refuses rdma_cm write()s from a thread whose credentials changed since
  * the file was opened (ib_safe_file_access), and the hand-over writes to
@@ -39,6 +39,7 @@
 #include "log.h"
 #include "server.h"
 #include "spin.h"
+#include "xprt_rdma.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:7070"
 #define SUGGESTED_UNIX "/run/ringfs/ringfsd.sock"
