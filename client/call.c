@@ -184,9 +184,8 @@ int rfs_call_start(struct cl_call *c, fuse_req_t req, uint16_t op,
 		goto out_reply;
 	}
 	if (!l->conn && rfs_cl->o.soft &&
-	    rfs_now_ns() / 1000000 - l->lost_at_ms >=
-			rfs_cl->o.timeo_ms) {
-		err = -EIO;	/* soft: the server is gone for too long */
+	    rfs_now_ns() / 1000000 - l->lost_at_ms >= rfs_cl->o.timeo_ms) {
+		err = -EIO; /* soft: the server is gone for too long */
 		goto out_reply;
 	}
 	c->p = slot_get(l);
@@ -217,8 +216,9 @@ int rfs_call_start(struct cl_call *c, fuse_req_t req, uint16_t op,
 	c->p->done = done;
 	if (req)
 		fuse_req_interrupt_func(req, on_interrupt,
-			(void *)((uintptr_t)l->idx << CL_SLOT_BITS |
-				 (uintptr_t)(c->p - l->slots)));
+					(void *)((uintptr_t)l->idx
+							 << CL_SLOT_BITS |
+						 (uintptr_t)(c->p - l->slots)));
 	return 0;
 
 out_slot:
@@ -235,8 +235,8 @@ void *rfs_call_fixed(struct cl_call *c, fuse_req_t req, uint16_t op,
 {
 	void *f;
 
-	if (rfs_call_start(c, req, op, RFS_HDR_SIZE + fixed + extra + 8,
-			   done) < 0)
+	if (rfs_call_start(c, req, op, RFS_HDR_SIZE + fixed + extra + 8, done) <
+	    0)
 		return NULL;
 	f = rfs_mb_put(&c->mb, fixed);
 	if (!f)
@@ -260,12 +260,13 @@ void rfs_call_set_fh(struct cl_call *c, uint64_t *field, uint64_t cfh)
 	if (!cfh)
 		return;
 	ret = rfs_fh_server(cfh, &sfh);
-	if (ret == -EIO || (rfs_op_is(p->op, RFS_OPF_LOCK_IO) && rfs_lk_lost(cfh)))
+	if (ret == -EIO ||
+	    (rfs_op_is(p->op, RFS_OPF_LOCK_IO) && rfs_lk_lost(cfh)))
 		p->fh_lost = true;
 	*field = sfh;
 	if (p->nfh < 2) {
-		p->fh_off[p->nfh] = (uint16_t)((uint8_t *)field -
-					       (uint8_t *)c->buf->data);
+		p->fh_off[p->nfh] =
+			(uint16_t)((uint8_t *)field - (uint8_t *)c->buf->data);
 		p->cfh[p->nfh] = cfh;
 		p->nfh++;
 	}
@@ -384,7 +385,7 @@ void rfs_lp_flush_forgets(struct cl_loop *l)
 	if (!l->conn)
 		goto out;
 	b = rfs_xprt_buf_get(l->x, RFS_HDR_SIZE + sizeof(*fr) +
-			     l->nforget * sizeof(l->forgets[0]));
+					   l->nforget * sizeof(l->forgets[0]));
 	if (!b)
 		goto out;
 	rfs_mb_init(&mb, b->data, b->cap, RFS_OP_FORGET, rfs_lp_next_id(l, 0));
@@ -433,8 +434,7 @@ static void drop_conn(struct cl_loop *l, const char *why)
 {
 	if (!l->conn)
 		return;
-	rfs_err_rl("client: loop %u: %s; closing the connection", l->idx,
-		   why);
+	rfs_err_rl("client: loop %u: %s; closing the connection", l->idx, why);
 	rfs_xprt_disconnect(l->conn);
 }
 
@@ -474,8 +474,7 @@ static void unknown_node(struct cl_loop *l, struct cl_pend *p,
 	rp = slot_get(l);
 	if (!rp)
 		goto out_stale;
-	b = rfs_xprt_buf_get(l->x, RFS_HDR_SIZE + sizeof(*rr) +
-			     (uint32_t)hlen);
+	b = rfs_xprt_buf_get(l->x, RFS_HDR_SIZE + sizeof(*rr) + (uint32_t)hlen);
 	if (!b) {
 		rfs_lp_slot_put(l, rp);
 		goto out_stale;
@@ -498,9 +497,10 @@ static void unknown_node(struct cl_loop *l, struct cl_pend *p,
 	}
 	b->len = (uint32_t)len;
 	p->retries++;
-	rfs_dbg(RFS_SUB_CLIENT, "client: %s: node %#llx unknown to the "
-		"server, resolving", rfs_proto_op_name(p->op),
-		(unsigned long long)un->nodeid);
+	rfs_dbg(RFS_SUB_CLIENT,
+		"client: %s: node %#llx unknown to the "
+		"server, resolving",
+		rfs_proto_op_name(p->op), (unsigned long long)un->nodeid);
 	if (rfs_xprt_send(l->conn, b, 0) < 0) {
 		rfs_lp_slot_put(l, rp);
 		goto out_stale;
@@ -551,9 +551,10 @@ static void on_reply(struct cl_loop *l, struct rfs_buf *b)
 	p = &l->slots[h->id % CL_SLOTS];
 	if (!p->busy || p->id != h->id) {
 		/* interrupted, or timed out on a soft mount, meanwhile */
-		rfs_dbg(RFS_SUB_CLIENT, "client: loop %u: reply to unknown "
-			"request id %llu (%s)", l->idx,
-			(unsigned long long)h->id,
+		rfs_dbg(RFS_SUB_CLIENT,
+			"client: loop %u: reply to unknown "
+			"request id %llu (%s)",
+			l->idx, (unsigned long long)h->id,
 			rfs_proto_op_name(h->opcode));
 		return;
 	}

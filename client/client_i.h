@@ -33,9 +33,9 @@
 #include "xprt.h"
 
 #define CL_MAX_LOOPS 64
-#define CL_SLOTS 4096		/* pending requests per loop */
-#define CL_SLOT_BITS 12		/* CL_SLOTS == 1 << CL_SLOT_BITS */
-#define CL_LOOP_BITS 6		/* CL_MAX_LOOPS == 1 << CL_LOOP_BITS */
+#define CL_SLOTS 4096	/* pending requests per loop */
+#define CL_SLOT_BITS 12 /* CL_SLOTS == 1 << CL_SLOT_BITS */
+#define CL_LOOP_BITS 6	/* CL_MAX_LOOPS == 1 << CL_LOOP_BITS */
 #define CL_MAX_RETRIES 3
 
 struct cl_opts {
@@ -55,14 +55,14 @@ struct cl_opts {
 	bool readdirplus;
 	uint32_t max_write;
 	int connect_timeout_ms;
-	bool soft;		/* soft: EIO after timeo_ms; else hard */
+	bool soft; /* soft: EIO after timeo_ms; else hard */
 	int64_t timeo_ms;
 	bool foreground;
 	bool debug;
 	bool ro;
 	bool allow_other;
 	bool default_permissions;
-	bool server_permissions;	/* allow_other without
+	bool server_permissions; /* allow_other without
 					   default_permissions */
 	/* options handed to libfuse, "-o a,b,c" */
 	char fuse_opts[4096];
@@ -86,15 +86,15 @@ struct rfs_client {
 	/* from the HELLO reply, for the ATTACHes of the other loops */
 	uint64_t session;
 	uint8_t token[16];
-	uint64_t sess_gen;	/* under mu: +1 for every new HELLO */
-	bool csum;		/* negotiated */
+	uint64_t sess_gen; /* under mu: +1 for every new HELLO */
+	bool csum;	   /* negotiated */
 	uint32_t max_msg;
 	uint32_t export_flags;
 	struct cl_loop *loops[CL_MAX_LOOPS];
 	unsigned nloops;
-	int64_t spin_us;	/* busy-poll before sleeping (0: never) */
-	bool interactive;	/* errors to stderr, as typed */
-	int stop_fd;		/* eventfd: every loop exits when readable */
+	int64_t spin_us;  /* busy-poll before sleeping (0: never) */
+	bool interactive; /* errors to stderr, as typed */
+	int stop_fd;	  /* eventfd: every loop exits when readable */
 	/* setup barrier: loops report ready / failed here */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -139,28 +139,28 @@ typedef void (*cl_done_fn)(struct cl_pend *p, const struct rfs_hdr *h,
 			   const struct rfs_rep_view *v);
 
 struct cl_pend {
-	fuse_req_t req;		/* NULL: internal (RESOLVE) or free */
+	fuse_req_t req; /* NULL: internal (RESOLVE) or free */
 	uint64_t id;
 	cl_done_fn done;
 	uint16_t op;
 	uint8_t retries;
 	bool busy;
 	int32_t next_free;
-	int32_t orig;		/* RESOLVE: slot of the request to resend */
+	int32_t orig; /* RESOLVE: slot of the request to resend */
 	uint64_t resolve_node;
-	void *copy;		/* the frame, kept for a resend or replay */
+	void *copy; /* the frame, kept for a resend or replay */
 	uint32_t copy_len;
 	uint32_t copy_cap;
-	uint32_t reply_max;	/* reply-size hint for the transport, 0: none */
-	int64_t start_ms;	/* soft mounts time out from here */
-	uint64_t sess_gen;	/* session the frame's fhs belong to */
-	uint8_t nfh;		/* kernel fhs in the frame (rfs_call_set_fh) */
-	bool raw_fh;		/* carries a server fh of its session only */
-	bool fh_lost;		/* its file could not be re-opened: EIO */
-	bool after_restart;	/* replayed into a new session (no DRC) */
+	uint32_t reply_max; /* reply-size hint for the transport, 0: none */
+	int64_t start_ms;   /* soft mounts time out from here */
+	uint64_t sess_gen;  /* session the frame's fhs belong to */
+	uint8_t nfh;	    /* kernel fhs in the frame (rfs_call_set_fh) */
+	bool raw_fh;	    /* carries a server fh of its session only */
+	bool fh_lost;	    /* its file could not be re-opened: EIO */
+	bool after_restart; /* replayed into a new session (no DRC) */
 	uint16_t fh_off[2];
 	uint64_t cfh[2];
-	_Atomic uintptr_t intr_req;	/* FUSE interrupt for this req */
+	_Atomic uintptr_t intr_req; /* FUSE interrupt for this req */
 	/* per-op context */
 	struct fuse_file_info fi;
 	size_t size;
@@ -174,7 +174,7 @@ struct cl_call {
 	struct cl_pend *p;
 	struct rfs_buf *buf;
 	struct rfs_mb mb;
-	bool heap;		/* buf is malloc'd (no connection now) */
+	bool heap; /* buf is malloc'd (no connection now) */
 };
 
 /*

@@ -24,11 +24,11 @@
 
 #define CHUNK_BITS 10
 #define CHUNK (1u << CHUNK_BITS)
-#define NCHUNKS 1024u		/* 1M open files */
+#define NCHUNKS 1024u /* 1M open files */
 
 struct fhent {
-	_Atomic uint32_t gen;	/* odd: live */
-	_Atomic bool lost;	/* could not be re-opened after a restart */
+	_Atomic uint32_t gen; /* odd: live */
+	_Atomic bool lost;    /* could not be re-opened after a restart */
 	_Atomic uint64_t sfh;
 	uint64_t nodeid;
 	uint32_t flags;
@@ -38,8 +38,8 @@ struct fhent {
 
 static pthread_mutex_t fh_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct fhent *_Atomic chunks[NCHUNKS];
-static uint32_t nslots;		/* slots ever made (under fh_mu) */
-static uint32_t *freelist;	/* free indexes (under fh_mu) */
+static uint32_t nslots;	   /* slots ever made (under fh_mu) */
+static uint32_t *freelist; /* free indexes (under fh_mu) */
 static uint32_t nfree, freecap;
 
 static struct fhent *ent(uint32_t idx)
@@ -107,7 +107,7 @@ int rfs_fh_new(uint64_t nodeid, uint32_t flags, bool dir, uint32_t uid,
 	e->gid = gid;
 	atomic_store(&e->lost, false);
 	atomic_store(&e->sfh, sfh);
-	gen = atomic_load(&e->gen) + 1;	/* even -> odd: live */
+	gen = atomic_load(&e->gen) + 1; /* even -> odd: live */
 	atomic_store_explicit(&e->gen, gen, memory_order_release);
 	*cfh = (uint64_t)gen << 32 | (idx + 1);
 out:
@@ -124,13 +124,13 @@ void rfs_fh_del(uint64_t cfh)
 	e = lookup(cfh);
 	if (!e)
 		goto out;
-	atomic_store(&e->gen, atomic_load(&e->gen) + 1);	/* even: free */
+	atomic_store(&e->gen, atomic_load(&e->gen) + 1); /* even: free */
 	if (nfree == freecap) {
 		uint32_t n = freecap ? freecap * 2 : 256;
 
 		nl = realloc(freelist, n * sizeof(*nl));
 		if (!nl)
-			goto out;	/* the slot leaks; harmless */
+			goto out; /* the slot leaks; harmless */
 		freelist = nl;
 		freecap = n;
 	}
@@ -174,8 +174,7 @@ int rfs_fh_reopen_all(rfs_fh_reopen_fn fn, void *arg, unsigned *nok,
 			rfs_err("client: RE-OPEN of node %016llx after the "
 				"server restarted failed: %s; I/O on that "
 				"open file now fails with EIO",
-				(unsigned long long)e->nodeid,
-				strerror(-ret));
+				(unsigned long long)e->nodeid, strerror(-ret));
 			atomic_store(&e->lost, true);
 			(*nlost)++;
 			continue;

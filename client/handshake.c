@@ -27,7 +27,7 @@
 #define RECONNECT_CONNECT_MS 2000
 #define BYE_WAIT_MS 2000
 
-__thread bool rfs_lp_tl_reconnect;	/* quiet, short connect timeout */
+__thread bool rfs_lp_tl_reconnect; /* quiet, short connect timeout */
 
 /* Send b and wait for the reply with id; *out is lent (buf_put it). */
 int rfs_lp_sync_call(struct cl_loop *l, struct rfs_buf *b, uint64_t id,
@@ -150,7 +150,7 @@ static int hello(struct rfs_rpc *r, const struct rfs_addr *a,
 	cl->csum = hr->features & RFS_FEAT_CSUM;
 	cl->session = hr->session;
 	memcpy(cl->token, hr->token, sizeof(cl->token));
-	if (rfs_cl_auth_enabled())	/* derived, not sent */
+	if (rfs_cl_auth_enabled()) /* derived, not sent */
 		memcpy(cl->token, tok, sizeof(cl->token));
 	cl->max_msg = hr->max_msg;
 	cl->export_flags = hr->export_flags;
@@ -216,16 +216,18 @@ static int connect_to(struct cl_loop *l, bool attach_, const char *name,
 	xp.sqpoll = cl->o.sqpoll;
 	rfs_rpc_init(&r);
 	ret = rfs_rpc_connect(&r, name, &xp, a,
-			      rfs_lp_tl_reconnect && cl->o.connect_timeout_ms >
-					      RECONNECT_CONNECT_MS
-				      ? RECONNECT_CONNECT_MS
-				      : cl->o.connect_timeout_ms);
+			      rfs_lp_tl_reconnect &&
+					      cl->o.connect_timeout_ms >
+						      RECONNECT_CONNECT_MS ?
+				      RECONNECT_CONNECT_MS :
+				      cl->o.connect_timeout_ms);
 	l->x = r.x;
 	l->conn = r.c;
 	if (ret < 0 && r.step == RFS_RPC_OPEN) {
 		if (ret == -ENOENT || ret == -ENOTSUP)
 			say("transport '%s' is not available "
-			    "(built: %s)", name, rfs_xprt_built());
+			    "(built: %s)",
+			    name, rfs_xprt_built());
 		else
 			say("transport %s: cannot start: %s", name,
 			    strerror(-ret));
@@ -234,9 +236,9 @@ static int connect_to(struct cl_loop *l, bool attach_, const char *name,
 	if (ret < 0) {
 		say("cannot connect to %s: %s%s", a->text, strerror(-ret),
 		    ret == -ECONNREFUSED || ret == -ETIMEDOUT ||
-				    ret == -EHOSTUNREACH
-			    ? " \u2014 is ringfsd running?"
-			    : "");
+				    ret == -EHOSTUNREACH ?
+			    " \u2014 is ringfsd running?" :
+			    "");
 		return ret;
 	}
 	if (rfs_cl_auth_enabled()) {

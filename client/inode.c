@@ -30,7 +30,7 @@ struct node {
 struct shard {
 	pthread_mutex_t mu;
 	struct node **b;
-	size_t nb;		/* power of two */
+	size_t nb; /* power of two */
 	size_t n;
 };
 
@@ -110,7 +110,7 @@ static void grow(struct shard *s)
 	struct node **b = calloc(nb, sizeof(*b));
 
 	if (!b)
-		return;		/* keep the longer chains; still correct */
+		return; /* keep the longer chains; still correct */
 	for (size_t i = 0; i < s->nb; i++) {
 		struct node *n = s->b[i], *next;
 

@@ -28,15 +28,15 @@
 struct lk_ent {
 	uint64_t cfh;
 	uint64_t nodeid;
-	uint64_t owner;		/* POSIX: lock_owner */
+	uint64_t owner; /* POSIX: lock_owner */
 	uint64_t start;
-	uint64_t end;		/* inclusive */
-	uint32_t type;		/* RFS_LK_RDLCK/WRLCK; flock: LOCK_SH/EX */
+	uint64_t end;  /* inclusive */
+	uint32_t type; /* RFS_LK_RDLCK/WRLCK; flock: LOCK_SH/EX */
 	uint32_t pid;
 	uint32_t uid;
 	uint32_t gid;
 	bool flock;
-	bool lost;		/* a marker: cfh's lock was lost */
+	bool lost; /* a marker: cfh's lock was lost */
 };
 
 static pthread_mutex_t lk_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -96,7 +96,7 @@ static int lk_unlock_range(uint64_t nodeid, uint64_t owner, uint64_t start,
 			e->start = end + 1;
 			i++;
 		} else {
-			lk_del(i);	/* i now holds another entry */
+			lk_del(i); /* i now holds another entry */
 		}
 	}
 	return 0;
@@ -107,8 +107,8 @@ static void lk_note_setlk(const struct rfs_hdr *h, const struct rfs_lock_req *r,
 {
 	struct lk_ent *e;
 
-	if (lk_unlock_range(r->nodeid, r->owner, r->lock.start,
-			    r->lock.end) < 0)
+	if (lk_unlock_range(r->nodeid, r->owner, r->lock.start, r->lock.end) <
+	    0)
 		goto out_nomem;
 	if (r->lock.type == RFS_LK_UNLCK)
 		return;
@@ -144,12 +144,13 @@ static void lk_note_flock(const struct rfs_hdr *h, const struct rfs_lock_req *r,
 		}
 	}
 	if (!(r->flags & (LOCK_SH | LOCK_EX)))
-		return;		/* LOCK_UN */
+		return; /* LOCK_UN */
 	e = lk_add();
 	if (!e) {
 		rfs_err_rl("client: recording a flock on node %#llx: out of "
 			   "memory; it will not be re-taken after a server "
-			   "restart", (unsigned long long)r->nodeid);
+			   "restart",
+			   (unsigned long long)r->nodeid);
 		return;
 	}
 	e->flock = true;
@@ -237,7 +238,7 @@ static void lk_mark_lost(const struct lk_ent *e)
 		if (!t->lost && t->cfh == e->cfh && t->flock == e->flock &&
 		    t->owner == e->owner && t->start == e->start &&
 		    t->end == e->end && t->type == e->type) {
-			lk_del(i);	/* not held any more */
+			lk_del(i); /* not held any more */
 			break;
 		}
 	}
@@ -266,7 +267,7 @@ static int lk_retake(struct cl_loop *l, const struct lk_ent *e)
 
 	ret = rfs_fh_server(e->cfh, &sfh);
 	if (ret < 0)
-		return ret;	/* the file itself is lost or closed */
+		return ret; /* the file itself is lost or closed */
 	b = rfs_xprt_buf_get(l->x, RFS_HDR_SIZE + sizeof(*r) + 8);
 	if (!b)
 		return -ENOTCONN;
@@ -318,7 +319,7 @@ int rfs_lk_retake_all(struct cl_loop *l, unsigned *nok, unsigned *nlost)
 	if (ret < 0) {
 		rfs_err("client: re-taking locks after the server restart: "
 			"out of memory");
-		return -ENOTCONN;	/* try again with the next attempt */
+		return -ENOTCONN; /* try again with the next attempt */
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (snap[i].lost)
@@ -327,8 +328,10 @@ int rfs_lk_retake_all(struct cl_loop *l, unsigned *nok, unsigned *nlost)
 		if (ret == -ENOTCONN)
 			goto out;
 		if (ret < 0) {
-			rfs_dbg(RFS_SUB_CLIENT, "client: re-taking %s on node "
-				"%#llx: %s", snap[i].flock ? "flock" : "lock",
+			rfs_dbg(RFS_SUB_CLIENT,
+				"client: re-taking %s on node "
+				"%#llx: %s",
+				snap[i].flock ? "flock" : "lock",
 				(unsigned long long)snap[i].nodeid,
 				strerror(-ret));
 			lk_mark_lost(&snap[i]);

@@ -112,8 +112,8 @@ static int loop_setup(struct cl_loop *l)
 	fl = fcntl(l->fuse_fd, F_GETFL);
 	if (fl < 0 || fcntl(l->fuse_fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		ret = -errno;
-		rfs_err("client: loop %u: O_NONBLOCK on /dev/fuse: %s",
-			l->idx, strerror(errno));
+		rfs_err("client: loop %u: O_NONBLOCK on /dev/fuse: %s", l->idx,
+			strerror(errno));
 		return ret;
 	}
 	l->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -139,8 +139,9 @@ static int loop_setup(struct cl_loop *l)
 		struct epoll_event e = { .events = EPOLLIN | EPOLLEXCLUSIVE,
 					 .data.fd = l->fuse_fd };
 
-		ret = epoll_ctl(l->ep, EPOLL_CTL_ADD, l->fuse_fd, &e) < 0
-			      ? -errno : 0;
+		ret = epoll_ctl(l->ep, EPOLL_CTL_ADD, l->fuse_fd, &e) < 0 ?
+			      -errno :
+			      0;
 	}
 	if (!ret)
 		ret = rfs_lp_epoll_add(l->ep, rfs_xprt_wait_fd(l->x));
@@ -160,8 +161,7 @@ static void request_stop(void)
 
 	fuse_session_exit(rfs_cl->se);
 	if (write(rfs_cl->stop_fd, &one, sizeof(one)) < 0)
-		rfs_err("client: waking the loops failed: %s",
-			strerror(errno));
+		rfs_err("client: waking the loops failed: %s", strerror(errno));
 }
 
 bool rfs_lp_stop_requested(void)
@@ -201,8 +201,8 @@ static void loop_run(struct cl_loop *l)
 			if (ret <= 0) {
 				if (ret < 0)
 					rfs_err("client: loop %u: reading "
-						"/dev/fuse: %s", l->idx,
-						strerror(-ret));
+						"/dev/fuse: %s",
+						l->idx, strerror(-ret));
 				goto out_stop;
 			}
 			fuse_session_process_buf(se, &l->fbuf);
@@ -414,4 +414,3 @@ void rfs_loops_join(struct rfs_client *cl)
 	}
 	cl->nloops = 0;
 }
-

@@ -15,7 +15,7 @@ struct cl_loop {
 	pthread_t th;
 	bool started;
 	struct rfs_xprt *x;
-	struct rfs_conn *conn;	/* NULL once lost */
+	struct rfs_conn *conn; /* NULL once lost */
 	int fuse_fd;
 	bool own_fuse_fd;
 	int ep;
@@ -27,14 +27,14 @@ struct cl_loop {
 	struct rfs_forget_one forgets[RFS_FORGET_MAX];
 	uint32_t nforget;
 	/* reconnect state */
-	int wake_fd;		/* eventfd: FUSE interrupts from any thread */
-	atomic_bool intr;	/* an interrupt is waiting to be looked at */
-	bool reconnecting;	/* conn lost, not given up */
+	int wake_fd;	   /* eventfd: FUSE interrupts from any thread */
+	atomic_bool intr;  /* an interrupt is waiting to be looked at */
+	bool reconnecting; /* conn lost, not given up */
 	int64_t lost_at_ms;
 	int64_t next_try_ms;
 	int backoff_ms;
 	unsigned attempts;
-	uint64_t sess_gen;	/* the session generation attached to */
+	uint64_t sess_gen; /* the session generation attached to */
 	int64_t last_soft_check;
 };
 
@@ -45,7 +45,7 @@ struct cl_loop {
 
 /* ---- loop.c: threads, setup, the loop --------------------------------- */
 
-extern __thread struct cl_loop *rfs_lp_tl_loop;	/* this thread's loop */
+extern __thread struct cl_loop *rfs_lp_tl_loop; /* this thread's loop */
 bool rfs_lp_stop_requested(void);
 int rfs_lp_epoll_add(int ep, int fd);
 
@@ -78,7 +78,7 @@ static inline int rfs_lp_send(struct cl_loop *l, const struct cl_pend *p,
 
 /* ---- handshake.c: connect, AUTH, HELLO / ATTACH, BYE ------------------ */
 
-extern __thread bool rfs_lp_tl_reconnect;	/* quiet, short connect timeout */
+extern __thread bool rfs_lp_tl_reconnect; /* quiet, short connect timeout */
 /* Send b and wait for the reply with id; *out is lent (buf_put it). */
 int rfs_lp_sync_call(struct cl_loop *l, struct rfs_buf *b, uint64_t id,
 		     struct rfs_buf **out);

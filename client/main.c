@@ -36,64 +36,68 @@ static struct rfs_client client;
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ringfs SERVER:PORT:/EXPORT MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
-"\n"
-"  -f                 stay in the foreground\n"
-"  -d                 debug: libfuse request trace (implies -f)\n"
-"  -h, --help         this help\n"
-"  -V, --version      version and transports built\n"
-"\n"
-"ringfs options (-o, comma separated, may be repeated):\n"
-"  transport=NAME     data path: auto (default), uring, tcp, shm, rdma\n"
-"                     (built: %s); auto picks shm when the server is on\n"
-"                     this host, rdma when both ends have a device, else\n"
-"                     uring\n"
-"  sqpoll             uring: kernel submission polling thread\n"
-"  csum | nocsum      XXH3 checksum of every frame (default csum)\n"
-"  loops=N            event-loop threads (default: online CPUs, max %d)\n"
-"  attr_timeout=S     attribute cache timeout in seconds (default 1.0)\n"
-"  entry_timeout=S    name cache timeout in seconds (default 1.0)\n"
-"  kernel_cache       keep the page cache across opens\n"
-"  writeback_cache    kernel write-back caching\n"
-"  direct_io          bypass the page cache\n"
-"  noreaddirplus      plain readdir (no attributes with listings)\n"
-"  max_write=BYTES    largest write request (default and max 1 MiB)\n"
-"  connect_timeout=S  seconds to wait for the server (default 10)\n"
-"  key_file=FILE      authenticate with the shared secret in FILE (mode\n"
-"                     0600; the server's ringfsd --key-file)\n"
-"  hard               (default) when the server is gone, reconnect and\n"
-"                     wait for it; Ctrl-C ends a waiting call (EINTR)\n"
-"  soft               fail requests with EIO after timeo seconds\n"
-"  timeo=S            soft mounts: seconds before EIO (default 30)\n"
-"\n"
-"  server_permissions      with allow_other, leave permission checks to the\n"
-"                          server alone (default: default_permissions too)\n"
-"FUSE options passed to the kernel: allow_other, default_permissions,\n"
-"  ro, rw, fsname=, subtype=, nodev, nosuid, dev, suid, exec, noexec,\n"
-"  atime, noatime, sync, async, dirsync, auto_unmount, ...\n"
-"Ignored (for mount(8) and fstab): _netdev, auto, noauto, user, users,\n"
-"  nofail, defaults, x-*\n",
+		"usage: ringfs SERVER:PORT:/EXPORT MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
+		"\n"
+		"  -f                 stay in the foreground\n"
+		"  -d                 debug: libfuse request trace (implies -f)\n"
+		"  -h, --help         this help\n"
+		"  -V, --version      version and transports built\n"
+		"\n"
+		"ringfs options (-o, comma separated, may be repeated):\n"
+		"  transport=NAME     data path: auto (default), uring, tcp, shm, rdma\n"
+		"                     (built: %s); auto picks shm when the server is on\n"
+		"                     this host, rdma when both ends have a device, else\n"
+		"                     uring\n"
+		"  sqpoll             uring: kernel submission polling thread\n"
+		"  csum | nocsum      XXH3 checksum of every frame (default csum)\n"
+		"  loops=N            event-loop threads (default: online CPUs, max %d)\n"
+		"  attr_timeout=S     attribute cache timeout in seconds (default 1.0)\n"
+		"  entry_timeout=S    name cache timeout in seconds (default 1.0)\n"
+		"  kernel_cache       keep the page cache across opens\n"
+		"  writeback_cache    kernel write-back caching\n"
+		"  direct_io          bypass the page cache\n"
+		"  noreaddirplus      plain readdir (no attributes with listings)\n"
+		"  max_write=BYTES    largest write request (default and max 1 MiB)\n"
+		"  connect_timeout=S  seconds to wait for the server (default 10)\n"
+		"  key_file=FILE      authenticate with the shared secret in FILE (mode\n"
+		"                     0600; the server's ringfsd --key-file)\n"
+		"  hard               (default) when the server is gone, reconnect and\n"
+		"                     wait for it; Ctrl-C ends a waiting call (EINTR)\n"
+		"  soft               fail requests with EIO after timeo seconds\n"
+		"  timeo=S            soft mounts: seconds before EIO (default 30)\n"
+		"\n"
+		"  server_permissions      with allow_other, leave permission checks to the\n"
+		"                          server alone (default: default_permissions too)\n"
+		"FUSE options passed to the kernel: allow_other, default_permissions,\n"
+		"  ro, rw, fsname=, subtype=, nodev, nosuid, dev, suid, exec, noexec,\n"
+		"  atime, noatime, sync, async, dirsync, auto_unmount, ...\n"
+		"Ignored (for mount(8) and fstab): _netdev, auto, noauto, user, users,\n"
+		"  nofail, defaults, x-*\n",
 		rfs_xprt_built(), CL_MAX_LOOPS);
 }
 
 /* ---- option parsing --------------------------------------------------- */
 
 static const char *const ignored_opts[] = {
-	"_netdev", "auto", "noauto", "user", "users", "nofail", "defaults",
-	"nouser", "owner", "group", "comment", NULL,
+	"_netdev",  "auto",   "noauto", "user",	 "users",   "nofail",
+	"defaults", "nouser", "owner",	"group", "comment", NULL,
 };
 
 /* passed to libfuse as they are */
 static const char *const fuse_flags[] = {
-	"allow_other", "allow_root", "default_permissions", "rw", "nodev",
-	"nosuid", "dev", "suid", "exec", "noexec", "atime", "noatime",
-	"nodiratime", "diratime", "relatime", "norelatime", "strictatime",
-	"lazytime", "nolazytime", "sync", "async", "dirsync", "auto_unmount",
-	"blkdev", "silent", NULL,
+	"allow_other", "allow_root",   "default_permissions",
+	"rw",	       "nodev",	       "nosuid",
+	"dev",	       "suid",	       "exec",
+	"noexec",      "atime",	       "noatime",
+	"nodiratime",  "diratime",     "relatime",
+	"norelatime",  "strictatime",  "lazytime",
+	"nolazytime",  "sync",	       "async",
+	"dirsync",     "auto_unmount", "blkdev",
+	"silent",      NULL,
 };
 
 static const char *const fuse_keys[] = {
-	"fsname=", "subtype=", "max_read=", "blksize=", "context=",
+	"fsname=",    "subtype=",    "max_read=",    "blksize=", "context=",
 	"fscontext=", "defcontext=", "rootcontext=", NULL,
 };
 
@@ -137,9 +141,8 @@ static int parse_ulong(const char *opt, const char *v, unsigned long min,
 	errno = 0;
 	n = strtoul(v, &end, 0);
 	if (errno || end == v || *end || n < min || n > max) {
-		fprintf(stderr,
-			"ringfs: bad value in option '%s' (%lu..%lu)\n", opt,
-			min, max);
+		fprintf(stderr, "ringfs: bad value in option '%s' (%lu..%lu)\n",
+			opt, min, max);
 		return -EINVAL;
 	}
 	*out = n;
@@ -160,8 +163,7 @@ static int add_fuse_opt(struct cl_opts *o, const char *opt)
 	return 0;
 }
 
-static int parse_one(struct cl_opts *o, char *opt, bool *fsname,
-		     bool *subtype)
+static int parse_one(struct cl_opts *o, char *opt, bool *fsname, bool *subtype)
 {
 	char *eq = strchr(opt, '=');
 	const char *val = eq ? eq + 1 : NULL;
@@ -206,8 +208,8 @@ static int parse_one(struct cl_opts *o, char *opt, bool *fsname,
 		o->max_write = (uint32_t)n;
 	} else if (val && !strncmp(opt, "connect_timeout=", 16)) {
 		ret = parse_double(opt, val, &d);
-		o->connect_timeout_ms = d * 1000 > INT_MAX ? INT_MAX
-							   : (int)(d * 1000);
+		o->connect_timeout_ms = d * 1000 > INT_MAX ? INT_MAX :
+							     (int)(d * 1000);
 	} else if (!strcmp(opt, "hard")) {
 		o->soft = false;
 	} else if (!strcmp(opt, "soft")) {
@@ -215,8 +217,10 @@ static int parse_one(struct cl_opts *o, char *opt, bool *fsname,
 	} else if (val && !strncmp(opt, "timeo=", 6)) {
 		ret = parse_double(opt, val, &d);
 		if (!ret && (d <= 0 || d > 86400)) {
-			fprintf(stderr, "ringfs: bad value in option '%s' "
-					"(seconds, 0..86400)\n", opt);
+			fprintf(stderr,
+				"ringfs: bad value in option '%s' "
+				"(seconds, 0..86400)\n",
+				opt);
 			ret = -EINVAL;
 		}
 		o->timeo_ms = (int64_t)(d * 1000);
@@ -241,8 +245,10 @@ static int parse_one(struct cl_opts *o, char *opt, bool *fsname,
 			o->default_permissions = true;
 		ret = add_fuse_opt(o, opt);
 	} else {
-		fprintf(stderr, "ringfs: unknown option '%s' (see ringfs "
-				"--help)\n", opt);
+		fprintf(stderr,
+			"ringfs: unknown option '%s' (see ringfs "
+			"--help)\n",
+			opt);
 		ret = -EINVAL;
 	}
 	return ret;
@@ -287,8 +293,9 @@ static int parse_cmdline(struct cl_opts *o, int argc, char **argv)
 	strcpy(o->transport, "auto");
 	o->csum = true;
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	o->loops = cpus < 1 ? 1 : cpus > CL_MAX_LOOPS ? CL_MAX_LOOPS
-						       : (unsigned)cpus;
+	o->loops = cpus < 1	       ? 1 :
+		   cpus > CL_MAX_LOOPS ? CL_MAX_LOOPS :
+					 (unsigned)cpus;
 	o->attr_timeout = 1.0;
 	o->entry_timeout = 1.0;
 	o->readdirplus = true;
@@ -325,8 +332,10 @@ static int parse_cmdline(struct cl_opts *o, int argc, char **argv)
 			if (ret)
 				return ret;
 		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "ringfs: unknown argument '%s' (see "
-					"ringfs --help)\n", a);
+			fprintf(stderr,
+				"ringfs: unknown argument '%s' (see "
+				"ringfs --help)\n",
+				a);
 			return -EINVAL;
 		} else if (npos < 2) {
 			pos[npos++] = a;
@@ -388,8 +397,10 @@ static int check_source(struct rfs_client *cl)
 	ret = rfs_addr_split_source(o->source, addr, sizeof(addr),
 				    o->export_name, sizeof(o->export_name));
 	if (ret < 0 || !o->export_name[0]) {
-		fprintf(stderr, "ringfs: bad source '%s': expected "
-				"SERVER:PORT:/EXPORT\n", o->source);
+		fprintf(stderr,
+			"ringfs: bad source '%s': expected "
+			"SERVER:PORT:/EXPORT\n",
+			o->source);
 		return -EINVAL;
 	}
 	strcpy(o->addr_text, addr);
@@ -412,8 +423,10 @@ static int check_mountpoint(const char *mp)
 		return -errno;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "ringfs: bad mount point '%s': not a "
-				"directory\n", mp);
+		fprintf(stderr,
+			"ringfs: bad mount point '%s': not a "
+			"directory\n",
+			mp);
 		return -ENOTDIR;
 	}
 	return 0;
@@ -421,9 +434,8 @@ static int check_mountpoint(const char *mp)
 
 /* ---- libfuse glue ----------------------------------------------------- */
 
-__attribute__((format(printf, 2, 0)))
-static void fuse_log_fn(enum fuse_log_level level, const char *fmt,
-			va_list ap)
+__attribute__((format(printf, 2, 0))) static void
+fuse_log_fn(enum fuse_log_level level, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	size_t n;
@@ -545,8 +557,10 @@ static int try_local(struct rfs_client *cl, const char *name,
 	    rfs_client_paths(cl, name, a, true, &q) < 0 ||
 	    q.instance != p->instance)
 		return -ENOENT;
-	rfs_dbg(RFS_SUB_CLIENT, "client: transport auto: %s through %s (the "
-		"server is on this host)", name, spec);
+	rfs_dbg(RFS_SUB_CLIENT,
+		"client: transport auto: %s through %s (the "
+		"server is on this host)",
+		name, spec);
 	return 0;
 }
 
@@ -579,7 +593,7 @@ static int resolve_auto(struct rfs_client *cl)
 		return ret;
 	for (size_t i = 0; (d = rfs_xprt_at(i)); i++) {
 		if (d->flags & RFS_XPRT_F_STREAM)
-			break;	/* the fallback: rfs_client_paths did HELLO */
+			break; /* the fallback: rfs_client_paths did HELLO */
 		if ((d->flags & RFS_XPRT_F_LOCAL) &&
 		    try_local(cl, d->name, &p, &a) == 0) {
 			name = d->name;
@@ -588,9 +602,10 @@ static int resolve_auto(struct rfs_client *cl)
 		a = cl->addr;
 		if ((d->flags & RFS_XPRT_F_RDMA_ADDR) && p.rdma_addr[0] &&
 		    have_rdma_device() && rfs_client_probe(d->name, &a) == 0) {
-			rfs_dbg(RFS_SUB_CLIENT, "client: transport auto: %s "
-				"(server RDMA address %s)", d->name,
-				p.rdma_addr);
+			rfs_dbg(RFS_SUB_CLIENT,
+				"client: transport auto: %s "
+				"(server RDMA address %s)",
+				d->name, p.rdma_addr);
 			name = d->name;
 			goto out;
 		}
@@ -621,7 +636,7 @@ int main(int argc, char **argv)
 	if (parse_cmdline(&cl->o, argc, argv) < 0)
 		return 1;
 	if (cl->o.debug)
-		rfs_log_set_level(LOG_DEBUG);	/* libfuse's request trace */
+		rfs_log_set_level(LOG_DEBUG); /* libfuse's request trace */
 	if (check_source(cl) < 0 || check_mountpoint(cl->o.mountpoint) < 0)
 		return 1;
 	if (strcmp(cl->o.transport, "auto") &&
@@ -633,9 +648,10 @@ int main(int argc, char **argv)
 	desc = rfs_xprt_find(cl->o.transport);
 	if (desc && (desc->flags & RFS_XPRT_F_LOCAL) &&
 	    cl->addr.ss.ss_family != AF_UNIX) {
-		fprintf(stderr, "ringfs: transport %s needs the server's Unix "
-				"socket: unix:PATH:/%s (ringfsd --listen-unix "
-				"PATH), or transport=auto\n",
+		fprintf(stderr,
+			"ringfs: transport %s needs the server's Unix "
+			"socket: unix:PATH:/%s (ringfsd --listen-unix "
+			"PATH), or transport=auto\n",
 			desc->name, cl->o.export_name);
 		return 1;
 	}
@@ -655,8 +671,10 @@ int main(int argc, char **argv)
 
 	cl->se = new_session(cl);
 	if (!cl->se) {
-		fprintf(stderr, "ringfs: cannot start the FUSE session (bad "
-				"FUSE option in '%s'?)\n", cl->o.fuse_opts);
+		fprintf(stderr,
+			"ringfs: cannot start the FUSE session (bad "
+			"FUSE option in '%s'?)\n",
+			cl->o.fuse_opts);
 		goto out_inode;
 	}
 	if (fuse_session_mount(cl->se, cl->o.mountpoint) != 0) {

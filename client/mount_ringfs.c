@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 static const char *const helper_only[] = {
-	"_netdev", "auto", "noauto", "user", "users", "nouser", "nofail",
-	"defaults", "owner", "group", "loop", NULL,
+	"_netdev", "auto",     "noauto", "user",  "users", "nouser",
+	"nofail",  "defaults", "owner",	 "group", "loop",  NULL,
 };
 
 static bool helper_opt(const char *o)
@@ -44,8 +44,8 @@ static int filter_opts(const char *list, char *out, size_t outsz)
 
 		if (!*tok || helper_opt(tok))
 			continue;
-		n = snprintf(out + used, outsz - used, "%s%s",
-			     used ? "," : "", tok);
+		n = snprintf(out + used, outsz - used, "%s%s", used ? "," : "",
+			     tok);
 		if (n < 0 || (size_t)n >= outsz - used) {
 			free(copy);
 			return -E2BIG;
@@ -105,8 +105,9 @@ int main(int argc, char **argv)
 				else if (*f == 'v')
 					verbose = true;
 				else if (*f != 's' && *f != 'n') {
-					fprintf(stderr, "mount.ringfs: "
-							"unknown flag -%c\n",
+					fprintf(stderr,
+						"mount.ringfs: "
+						"unknown flag -%c\n",
 						*f);
 					return 1;
 				}

@@ -54,8 +54,8 @@ static void set_open_flags(struct fuse_file_info *fi, uint32_t f)
 static void release_lost(fuse_ino_t ino, uint64_t fh, bool dir);
 
 /* How the file was opened, for a re-open after a server restart. */
-static int client_fh(struct cl_pend *p, uint64_t sfh, bool dir,
-		     uint64_t nodeid, uint64_t *cfh)
+static int client_fh(struct cl_pend *p, uint64_t sfh, bool dir, uint64_t nodeid,
+		     uint64_t *cfh)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(p->req);
 	uint32_t flags = dir ? (uint32_t)p->fi.flags : open_flags(p->fi.flags);
@@ -75,8 +75,7 @@ static void done_open(struct cl_pend *p, const struct rfs_hdr *h,
 	int ret;
 
 	/* the kernel gets a client-side fh: it survives server restarts */
-	ret = client_fh(p, r->fh, dir, cl_nodeid((fuse_ino_t)p->aux),
-			&fi.fh);
+	ret = client_fh(p, r->fh, dir, cl_nodeid((fuse_ino_t)p->aux), &fi.fh);
 	if (ret < 0) {
 		release_lost((fuse_ino_t)p->aux, r->fh, dir);
 		fuse_reply_err(p->req, -ret);
@@ -106,8 +105,8 @@ static void open_op(fuse_req_t req, uint16_t op, fuse_ino_t ino,
 	c.p->fi = *fi;
 	c.p->aux = ino;
 	r->nodeid = cl_nodeid(ino);
-	r->flags = op == RFS_OP_OPEN ? open_flags(fi->flags)
-				     : (uint32_t)fi->flags;
+	r->flags = op == RFS_OP_OPEN ? open_flags(fi->flags) :
+				       (uint32_t)fi->flags;
 	rfs_call_send(&c);
 }
 
@@ -258,8 +257,7 @@ static void fh_op(fuse_req_t req, uint16_t op, fuse_ino_t ino,
 	rfs_call_send(&c);
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino,
-		     struct fuse_file_info *fi)
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fh_op(req, RFS_OP_FLUSH, ino, fi, 0);
 }
@@ -288,8 +286,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi)
 {
-	fh_op(req, RFS_OP_FSYNCDIR, ino, fi,
-	      datasync ? RFS_FSYNC_DATASYNC : 0);
+	fh_op(req, RFS_OP_FSYNCDIR, ino, fi, datasync ? RFS_FSYNC_DATASYNC : 0);
 }
 
 static void done_ignore(struct cl_pend *p, const struct rfs_hdr *h,
@@ -309,7 +306,7 @@ static void release_lost(fuse_ino_t ino, uint64_t fh, bool dir)
 		return;
 	r->nodeid = cl_nodeid(ino);
 	r->fh = fh;
-	c.p->raw_fh = true;	/* not replayed into another session */
+	c.p->raw_fh = true; /* not replayed into another session */
 	rfs_call_send(&c);
 }
 
@@ -348,8 +345,8 @@ static void done_readdir(struct cl_pend *p, const struct rfs_hdr *h,
 			if (!ep.attr.st_ino)
 				ep.attr.st_ino = 1;
 			need = fuse_add_direntry_plus(p->req, buf + used,
-						      p->size - used, name,
-						      &ep, (off_t)d->off);
+						      p->size - used, name, &ep,
+						      (off_t)d->off);
 			if (need > p->size - used)
 				break;
 			/* only entries handed to the kernel count */
@@ -359,8 +356,9 @@ static void done_readdir(struct cl_pend *p, const struct rfs_hdr *h,
 				break;
 		} else {
 			struct stat st = {
-				.st_ino = d->entry.attr.ino ? d->entry.attr.ino
-							    : 1,
+				.st_ino = d->entry.attr.ino ?
+						  d->entry.attr.ino :
+						  1,
 				.st_mode = (mode_t)d->type << 12,
 			};
 
@@ -376,8 +374,8 @@ static void done_readdir(struct cl_pend *p, const struct rfs_hdr *h,
 	free(buf);
 }
 
-static void readdir_op(fuse_req_t req, fuse_ino_t ino, size_t size,
-		       off_t off, struct fuse_file_info *fi, bool plus)
+static void readdir_op(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
 {
 	struct cl_call c;
 	struct rfs_io_req *r;
@@ -405,8 +403,8 @@ static void readdir_op(fuse_req_t req, fuse_ino_t ino, size_t size,
 	rfs_call_send(&c);
 }
 
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-		       off_t off, struct fuse_file_info *fi)
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
 {
 	readdir_op(req, ino, size, off, fi, false);
 }
@@ -422,8 +420,8 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void lock_to_wire(const struct flock *fl, struct rfs_lock *l)
 {
 	l->start = (uint64_t)fl->l_start;
-	l->end = fl->l_len == 0 ? UINT64_MAX
-				: (uint64_t)(fl->l_start + fl->l_len - 1);
+	l->end = fl->l_len == 0 ? UINT64_MAX :
+				  (uint64_t)(fl->l_start + fl->l_len - 1);
 	switch (fl->l_type) {
 	case F_RDLCK:
 		l->type = RFS_LK_RDLCK;
@@ -448,12 +446,12 @@ static void done_getlk(struct cl_pend *p, const struct rfs_hdr *h,
 		.l_pid = (pid_t)l->pid,
 	};
 
-	fl.l_type = l->type == RFS_LK_RDLCK   ? F_RDLCK
-		    : l->type == RFS_LK_WRLCK ? F_WRLCK
-					      : F_UNLCK;
-	fl.l_len = l->end == UINT64_MAX || l->end >= INT64_MAX
-			   ? 0
-			   : (off_t)(l->end - l->start + 1);
+	fl.l_type = l->type == RFS_LK_RDLCK ? F_RDLCK :
+		    l->type == RFS_LK_WRLCK ? F_WRLCK :
+					      F_UNLCK;
+	fl.l_len = l->end == UINT64_MAX || l->end >= INT64_MAX ?
+			   0 :
+			   (off_t)(l->end - l->start + 1);
 	fuse_reply_lock(p->req, &fl);
 }
 
@@ -474,8 +472,8 @@ static struct rfs_lock_req *lock_op(struct cl_call *c, fuse_req_t req,
 	return r;
 }
 
-static void op_getlk(fuse_req_t req, fuse_ino_t ino,
-		     struct fuse_file_info *fi, struct flock *lock)
+static void op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     struct flock *lock)
 {
 	struct cl_call c;
 	struct rfs_lock_req *r;
@@ -487,8 +485,8 @@ static void op_getlk(fuse_req_t req, fuse_ino_t ino,
 	rfs_call_send(&c);
 }
 
-static void op_setlk(fuse_req_t req, fuse_ino_t ino,
-		     struct fuse_file_info *fi, struct flock *lock, int sleep)
+static void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     struct flock *lock, int sleep)
 {
 	struct cl_call c;
 	struct rfs_lock_req *r;
@@ -501,8 +499,8 @@ static void op_setlk(fuse_req_t req, fuse_ino_t ino,
 	rfs_call_send(&c);
 }
 
-static void op_flock(fuse_req_t req, fuse_ino_t ino,
-		     struct fuse_file_info *fi, int op)
+static void op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     int op)
 {
 	struct cl_call c;
 
@@ -513,9 +511,8 @@ static void op_flock(fuse_req_t req, fuse_ino_t ino,
 
 /* ---- fallocate, copy_file_range, lseek -------------------------------- */
 
-static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
-			 off_t offset, off_t length,
-			 struct fuse_file_info *fi)
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+			 off_t length, struct fuse_file_info *fi)
 {
 	struct cl_call c;
 	struct rfs_fallocate_req *r;
@@ -532,11 +529,10 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	rfs_call_send(&c);
 }
 
-static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
-			       off_t off_in, struct fuse_file_info *fi_in,
-			       fuse_ino_t ino_out, off_t off_out,
-			       struct fuse_file_info *fi_out, size_t len,
-			       int flags)
+static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			       struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			       off_t off_out, struct fuse_file_info *fi_out,
+			       size_t len, int flags)
 {
 	struct cl_call c;
 	struct rfs_copy_req *r;

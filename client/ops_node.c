@@ -153,8 +153,8 @@ static void op_forget_multi(fuse_req_t req, size_t count,
 
 /* ---- attributes ------------------------------------------------------- */
 
-static void node_op(fuse_req_t req, uint16_t op, fuse_ino_t ino,
-		    uint64_t fh, cl_done_fn done)
+static void node_op(fuse_req_t req, uint16_t op, fuse_ino_t ino, uint64_t fh,
+		    cl_done_fn done)
 {
 	struct cl_call c;
 	struct rfs_node_req *r;
@@ -240,8 +240,7 @@ static void make_op(fuse_req_t req, uint16_t op, fuse_ino_t parent,
 		}
 		tlen = (uint32_t)t;
 	}
-	r = rfs_call_fixed(&c, req, op, sizeof(*r), len + tlen,
-			   rfs_done_entry);
+	r = rfs_call_fixed(&c, req, op, sizeof(*r), len + tlen, rfs_done_entry);
 	if (!r)
 		return;
 	r->parent = cl_nodeid(parent);
@@ -306,7 +305,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	r->parent = cl_nodeid(parent);
 	r->newparent = cl_nodeid(newparent);
-	r->flags = flags;	/* RFS_RENAME_* are renameat2's values */
+	r->flags = flags; /* RFS_RENAME_* are renameat2's values */
 	r->name_len = (uint16_t)len;
 	r->newname_len = (uint16_t)newlen;
 	rfs_call_put(&c, name, len);

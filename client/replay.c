@@ -91,8 +91,8 @@ void rfs_lp_soft_timeouts(struct cl_loop *l, int64_t now)
 	}
 	if (n)
 		rfs_err_rl("client: loop %u: %u requests timed out (soft "
-			   "mount, timeo=%lld s): EIO", l->idx, n,
-			   (long long)(rfs_cl->o.timeo_ms / 1000));
+			   "mount, timeo=%lld s): EIO",
+			   l->idx, n, (long long)(rfs_cl->o.timeo_ms / 1000));
 }
 
 int rfs_lp_wait_ms(struct cl_loop *l)
@@ -120,7 +120,8 @@ bool rfs_lp_lost(struct cl_loop *l, int status)
 	l->backoff_ms = RECONNECT_MIN_MS;
 	l->attempts = 0;
 	rfs_err("connection to %s lost (loop %u): %s; reconnecting, "
-		"%u requests in flight", rfs_cl->addr.text, l->idx,
+		"%u requests in flight",
+		rfs_cl->addr.text, l->idx,
 		status ? strerror(-status) : "closed by the server",
 		l->inflight);
 	rfs_lp_check_interrupts(l);
@@ -147,7 +148,7 @@ static int reopen_one(void *arg, uint64_t nodeid, uint32_t flags, bool dir,
 		if (hlen <= 0)
 			return -ESTALE;
 		b = rfs_xprt_buf_get(l->x, RFS_HDR_SIZE + sizeof(*rr) +
-				     (uint32_t)hlen + 8);
+						   (uint32_t)hlen + 8);
 		if (!b)
 			return -ENOTCONN;
 		id = rfs_lp_next_id(l, 0);
@@ -255,7 +256,7 @@ static unsigned replay_all(struct cl_loop *l, uint64_t gen)
 	return n;
 }
 
-static bool lk_pending;		/* a new session: locks to re-take (cl->mu) */
+static bool lk_pending; /* a new session: locks to re-take (cl->mu) */
 
 /*
  * One attempt: connect and ATTACH to our session; if the server does not
@@ -320,14 +321,14 @@ void rfs_lp_reconnect_tick(struct cl_loop *l)
 
 	if (now < l->next_try_ms)
 		return;
-	ret = try_reconnect(l, &rehello, &nok, &nlost, &lk_ok, &lk_lost,
-			    &gen);
+	ret = try_reconnect(l, &rehello, &nok, &nlost, &lk_ok, &lk_lost, &gen);
 	if (ret < 0) {
 		l->attempts++;
 		if (l->attempts == 1 || l->attempts % 30 == 0)
 			rfs_warn("reconnecting to %s (loop %u): "
-				 "attempt %u: %s", rfs_cl->addr.text, l->idx,
-				 l->attempts, strerror(-ret));
+				 "attempt %u: %s",
+				 rfs_cl->addr.text, l->idx, l->attempts,
+				 strerror(-ret));
 		l->next_try_ms = rfs_now_ns() / 1000000 + l->backoff_ms;
 		l->backoff_ms *= 2;
 		if (l->backoff_ms > RECONNECT_MAX_MS)
@@ -341,9 +342,10 @@ void rfs_lp_reconnect_tick(struct cl_loop *l)
 	if (rehello)
 		rfs_warn("server %s restarted: new session, %u open "
 			 "files re-opened, %u lost; %u locks re-taken, %u "
-			 "lost", rfs_cl->addr.text, nok, nlost, lk_ok,
-			 lk_lost);
+			 "lost",
+			 rfs_cl->addr.text, nok, nlost, lk_ok, lk_lost);
 	rfs_warn("reconnected to %s (loop %u) after %.1f s, "
-		 "replayed %u requests", rfs_cl->addr.text, l->idx,
+		 "replayed %u requests",
+		 rfs_cl->addr.text, l->idx,
 		 (double)(rfs_now_ns() / 1000000 - l->lost_at_ms) / 1000.0, n);
 }

@@ -29,9 +29,12 @@
 #define DEFAULT_TIMEOUT_MS 2000
 #define DEFAULT_INTERVAL_MS 1000
 #define DEFAULT_SIZE 64u
-#define MAX_SIZE 65536u		/* PING carries at most 64 KiB */
+#define MAX_SIZE 65536u /* PING carries at most 64 KiB */
 
-enum cmd { CMD_PING = 1, CMD_STATS };
+enum cmd {
+	CMD_PING = 1,
+	CMD_STATS
+};
 
 struct opts {
 	enum cmd cmd;
@@ -39,7 +42,7 @@ struct opts {
 	const char *server;
 	const char *export;
 	struct ctl_conn_opts conn;
-	unsigned long long count;	/* 0: until interrupted */
+	unsigned long long count; /* 0: until interrupted */
 	unsigned long interval_ms;
 	unsigned long size;
 	bool quiet;
@@ -48,7 +51,7 @@ struct opts {
 };
 
 static const char *us_unit = "us";
-static int out_errno;	/* first error writing stdout */
+static int out_errno; /* first error writing stdout */
 
 /* false once stdout failed (a closed pipe: ringfsctl ping | head) */
 static bool out_ok(void)
@@ -67,42 +70,42 @@ static const char *default_transport(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ringfsctl ping SERVER [options]\n"
-"       ringfsctl stats SERVER [--json] [options]\n"
-"       ringfsctl --help | --version\n"
-"\n"
-"Commands:\n"
-"  ping    round trips to ringfsd over a transport, like ping(8): one\n"
-"          line per reply with its round-trip time, then a summary\n"
-"  stats   the server's counters: uptime, sessions, connections,\n"
-"          requests, errors, bytes in and out, cached nodes\n"
-"\n"
-"SERVER: HOST[:PORT]:/EXPORT or unix:PATH:/EXPORT, as for ringfs (PORT\n"
-"defaults to %d); or HOST[:PORT] / unix:PATH with --export.\n"
-"\n"
-"Connection options:\n"
-"  -t, --transport NAME  tcp, uring, shm, rdma (built: %s; default %s);\n"
-"                        shm needs a unix: SERVER (ringfsd --listen-unix)\n"
-"  -e, --export NAME     the export to say HELLO on\n"
-"  -k, --key-file FILE   authenticate with the shared secret in FILE\n"
-"                        (mode 0600; the key of ringfsd --key-file)\n"
-"  -W, --timeout MS      limit for connecting, for each setup call and\n"
-"                        for each ping's reply (default %d)\n"
-"      --nocsum          no checksums on frames (default: checksums)\n"
-"  -v, --verbose         also print the transport's own log messages\n"
-"\n"
-"ping options:\n"
-"  -c, --count N         stop after N pings (default: until Ctrl-C)\n"
-"  -i, --interval MS     from one ping to the next (default %d; 0: back\n"
-"                        to back); one ping is in flight at a time\n"
-"  -s, --size BYTES      PING payload, 0..%u (default %u)\n"
-"  -q, --quiet           print the summary only\n"
-"\n"
-"stats options:\n"
-"      --json            one JSON object instead of text\n"
-"\n"
-"Exit status: 0 success (ping: every ping answered), 1 failure (no or\n"
-"missing replies, server unreachable or refusing), 2 usage error.\n",
+		"usage: ringfsctl ping SERVER [options]\n"
+		"       ringfsctl stats SERVER [--json] [options]\n"
+		"       ringfsctl --help | --version\n"
+		"\n"
+		"Commands:\n"
+		"  ping    round trips to ringfsd over a transport, like ping(8): one\n"
+		"          line per reply with its round-trip time, then a summary\n"
+		"  stats   the server's counters: uptime, sessions, connections,\n"
+		"          requests, errors, bytes in and out, cached nodes\n"
+		"\n"
+		"SERVER: HOST[:PORT]:/EXPORT or unix:PATH:/EXPORT, as for ringfs (PORT\n"
+		"defaults to %d); or HOST[:PORT] / unix:PATH with --export.\n"
+		"\n"
+		"Connection options:\n"
+		"  -t, --transport NAME  tcp, uring, shm, rdma (built: %s; default %s);\n"
+		"                        shm needs a unix: SERVER (ringfsd --listen-unix)\n"
+		"  -e, --export NAME     the export to say HELLO on\n"
+		"  -k, --key-file FILE   authenticate with the shared secret in FILE\n"
+		"                        (mode 0600; the key of ringfsd --key-file)\n"
+		"  -W, --timeout MS      limit for connecting, for each setup call and\n"
+		"                        for each ping's reply (default %d)\n"
+		"      --nocsum          no checksums on frames (default: checksums)\n"
+		"  -v, --verbose         also print the transport's own log messages\n"
+		"\n"
+		"ping options:\n"
+		"  -c, --count N         stop after N pings (default: until Ctrl-C)\n"
+		"  -i, --interval MS     from one ping to the next (default %d; 0: back\n"
+		"                        to back); one ping is in flight at a time\n"
+		"  -s, --size BYTES      PING payload, 0..%u (default %u)\n"
+		"  -q, --quiet           print the summary only\n"
+		"\n"
+		"stats options:\n"
+		"      --json            one JSON object instead of text\n"
+		"\n"
+		"Exit status: 0 success (ping: every ping answered), 1 failure (no or\n"
+		"missing replies, server unreachable or refusing), 2 usage error.\n",
 		CTL_DEFAULT_PORT, rfs_xprt_built(), default_transport(),
 		DEFAULT_TIMEOUT_MS, DEFAULT_INTERVAL_MS, MAX_SIZE,
 		DEFAULT_SIZE);
@@ -125,8 +128,7 @@ static int parse_ull(const char *opt, const char *s, unsigned long long min,
 	*out = v;
 	return 0;
 bad:
-	ctl_err("%s: '%s' is not a number from %llu to %llu", opt, s, min,
-		max);
+	ctl_err("%s: '%s' is not a number from %llu to %llu", opt, s, min, max);
 	return -EINVAL;
 }
 
@@ -158,23 +160,22 @@ static int parse_target(const struct opts *o, struct ctl_target *t)
 
 	memset(t, 0, sizeof(*t));
 	if (!s)
-		return -EINVAL;	/* parse_args saw to it */
+		return -EINVAL; /* parse_args saw to it */
 	if (strlen(s) >= sizeof(t->spec)) {
 		ctl_err("SERVER '%.40s...' is too long", s);
 		return -EINVAL;
 	}
 	snprintf(t->spec, sizeof(t->spec), "%s", s);
-	if (strstr(s, ":/") &&
-	    rfs_addr_split_source(s, addr, sizeof(addr), exp, sizeof(exp)) ==
-		    0) {
+	if (strstr(s, ":/") && rfs_addr_split_source(s, addr, sizeof(addr), exp,
+						     sizeof(exp)) == 0) {
 		if (!exp[0]) {
 			ctl_err("SERVER '%s': no export name after ':/'", s);
 			return -EINVAL;
 		}
 		if (!export_name_ok(exp)) {
 			ctl_err("SERVER '%s': '%s' is not an export name (1 "
-				"to %u of A-Z a-z 0-9 . _ -)", s, exp,
-				RFS_EXPORT_NAME_MAX);
+				"to %u of A-Z a-z 0-9 . _ -)",
+				s, exp, RFS_EXPORT_NAME_MAX);
 			return -EINVAL;
 		}
 		/* export_name_ok: at most RFS_EXPORT_NAME_MAX bytes */
@@ -196,7 +197,8 @@ static int parse_target(const struct opts *o, struct ctl_target *t)
 		}
 		if (t->export[0] && strcmp(t->export, o->export)) {
 			ctl_err("SERVER names export '%s' but --export says "
-				"'%s'", t->export, o->export);
+				"'%s'",
+				t->export, o->export);
 			return -EINVAL;
 		}
 		memcpy(t->export, o->export, strlen(o->export) + 1);
@@ -204,7 +206,8 @@ static int parse_target(const struct opts *o, struct ctl_target *t)
 	if (!t->export[0]) {
 		ctl_err("which export? ringfsd answers only after a HELLO on "
 			"an export: give SERVER as %s:/EXPORT or add --export "
-			"NAME", t->addr_text);
+			"NAME",
+			t->addr_text);
 		return -EINVAL;
 	}
 	rc = rfs_addr_parse(t->addr_text, CTL_DEFAULT_PORT, &t->addr);
@@ -214,7 +217,8 @@ static int parse_target(const struct opts *o, struct ctl_target *t)
 	}
 	if (rc) {
 		ctl_err("bad server address '%s': expected HOST[:PORT], "
-			"[IPv6]:PORT or unix:PATH", t->addr_text);
+			"[IPv6]:PORT or unix:PATH",
+			t->addr_text);
 		return rc;
 	}
 	d = rfs_xprt_find(o->conn.transport);
@@ -230,7 +234,8 @@ static int parse_target(const struct opts *o, struct ctl_target *t)
 	    t->addr.ss.ss_family == AF_UNIX) {
 		ctl_err("transport %s sets up over TCP: give SERVER as "
 			"HOST:PORT:/EXPORT (ringfsd --listen), not a unix: "
-			"address", d->name);
+			"address",
+			d->name);
 		return -EINVAL;
 	}
 	return 0;
@@ -238,18 +243,18 @@ static int parse_target(const struct opts *o, struct ctl_target *t)
 
 /* ---- ping --------------------------------------------------------------- */
 
-#define RING 256u	/* send times of recent pings, for late replies */
+#define RING 256u /* send times of recent pings, for late replies */
 
 struct ping_run {
 	uint64_t sent, received, late, corrupt;
-	uint64_t *rtt;		/* ns, one per reply */
+	uint64_t *rtt; /* ns, one per reply */
 	size_t nrtt, cap;
-	uint64_t xsys;		/* transport syscalls in round trips */
-	uint64_t sleeps;	/* our ppoll calls during round trips */
+	uint64_t xsys;	 /* transport syscalls in round trips */
+	uint64_t sleeps; /* our ppoll calls during round trips */
 	long long t0[RING];
 	uint64_t seq_of[RING];
 	bool interrupted;
-	bool failed;		/* the connection broke */
+	bool failed; /* the connection broke */
 };
 
 static uint8_t pat(uint64_t seq, uint32_t i)
@@ -303,8 +308,8 @@ static void stray_reply(struct ctl_conn *cc, struct ping_run *pr,
 		pr->late++;
 		if (!o->quiet)
 			printf("late reply from %s: seq=%llu time=%.1f %s "
-			       "(counted as lost)\n", cc->t->addr_text,
-			       (unsigned long long)seq,
+			       "(counted as lost)\n",
+			       cc->t->addr_text, (unsigned long long)seq,
 			       (double)(now - pr->t0[seq % RING]) / 1e3,
 			       us_unit);
 		return;
@@ -322,8 +327,7 @@ static int ping_broken(struct ctl_conn *cc, struct ping_run *pr,
 		       const struct opts *o, int err, const struct rfs_xev *e)
 {
 	if (err < 0) {
-		ctl_err("transport %s: %s", o->conn.transport,
-			strerror(-err));
+		ctl_err("transport %s: %s", o->conn.transport, strerror(-err));
 		pr->failed = true;
 		return err;
 	}
@@ -378,8 +382,8 @@ static int ping_once(struct ctl_conn *cc, struct ping_run *pr,
 	if (err) {
 		ctl_err("sending ping %llu to %s: %s", (unsigned long long)seq,
 			cc->t->addr_text,
-			cc->r.down ? ctl_down_str(cc->r.down_status)
-				 : strerror(-err));
+			cc->r.down ? ctl_down_str(cc->r.down_status) :
+				     strerror(-err));
 		pr->failed = true;
 		return err;
 	}
@@ -395,7 +399,8 @@ static int ping_once(struct ctl_conn *cc, struct ping_run *pr,
 		if (err == 0) {
 			if (!o->quiet)
 				printf("no reply from %s: seq=%llu within "
-				       "%d ms\n", cc->t->addr_text,
+				       "%d ms\n",
+				       cc->t->addr_text,
 				       (unsigned long long)seq,
 				       o->conn.timeout_ms);
 			return 0;
@@ -420,13 +425,15 @@ static int ping_once(struct ctl_conn *cc, struct ping_run *pr,
 		}
 		rfs_xprt_get_stats(cc->r.x, &xb);
 		pr->seq_of[seq % RING] = 0;
-		err = rfs_rpc_check_reply(&cc->r, e.buf, RFS_OP_PING, id, &v, &why);
+		err = rfs_rpc_check_reply(&cc->r, e.buf, RFS_OP_PING, id, &v,
+					  &why);
 		if (!err && v.data_len != size)
 			why = "a reply of the wrong size", err = -EPROTO;
 		for (uint32_t i = 0; !err && i < size; i++)
 			if (((const uint8_t *)v.data)[i] != pat(seq, i))
 				why = "a reply whose payload differs from "
-				      "what was sent", err = -EBADMSG;
+				      "what was sent",
+				err = -EBADMSG;
 		if (err) {
 			pr->corrupt++;
 			if (why)
@@ -491,8 +498,8 @@ static void ping_summary(const struct ctl_conn *cc, struct ping_run *pr,
 	printf("\n--- %s:/%s ringfs ping statistics ---\n", cc->t->addr_text,
 	       cc->t->export);
 	printf("%llu sent, %llu received, %llu lost (%.1f%%)",
-	       (unsigned long long)pr->sent,
-	       (unsigned long long)pr->received, (unsigned long long)lost,
+	       (unsigned long long)pr->sent, (unsigned long long)pr->received,
+	       (unsigned long long)lost,
 	       pr->sent ? 100.0 * (double)lost / (double)pr->sent : 0.0);
 	if (pr->late)
 		printf(", %llu late", (unsigned long long)pr->late);
@@ -507,14 +514,15 @@ static void ping_summary(const struct ctl_conn *cc, struct ping_run *pr,
 		for (size_t i = 0; i < pr->nrtt; i++)
 			sum += (double)pr->rtt[i];
 		printf("rtt min/avg/p50/p99/max = %.1f/%.1f/%.1f/%.1f/%.1f "
-		       "%s\n", (double)pr->rtt[0] / 1e3,
-		       sum / (double)pr->nrtt / 1e3,
+		       "%s\n",
+		       (double)pr->rtt[0] / 1e3, sum / (double)pr->nrtt / 1e3,
 		       pct_us(pr->rtt, pr->nrtt, 50),
 		       pct_us(pr->rtt, pr->nrtt, 99),
 		       (double)pr->rtt[pr->nrtt - 1] / 1e3, us_unit);
 		printf("transport %s: %.2f syscalls per ping (%llu in %llu "
 		       "round trips; ringfsctl's own ppoll sleeps: %.2f per "
-		       "ping)\n", o->conn.transport,
+		       "ping)\n",
+		       o->conn.transport,
 		       (double)pr->xsys / (double)pr->received,
 		       (unsigned long long)pr->xsys,
 		       (unsigned long long)pr->received,
@@ -535,8 +543,8 @@ static int cmd_ping(const struct opts *o, const struct ctl_target *t)
 		return CTL_EXIT_FAIL;
 	if (RFS_HDR_SIZE + o->size > cc.r.max_msg) {
 		ctl_err("--size %lu: the server accepts frames of at most %u "
-			"bytes (%u of payload)", o->size, cc.r.max_msg,
-			cc.r.max_msg - RFS_HDR_SIZE);
+			"bytes (%u of payload)",
+			o->size, cc.r.max_msg, cc.r.max_msg - RFS_HDR_SIZE);
 		ctl_close(&cc);
 		return CTL_EXIT_USAGE;
 	}
@@ -591,8 +599,8 @@ static void json_str(const char *s)
 
 static void human_bytes(uint64_t v, char *out, size_t n)
 {
-	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB",
-					    "PiB", "EiB" };
+	static const char *const unit[] = { "KiB", "MiB", "GiB",
+					    "TiB", "PiB", "EiB" };
 	double d = (double)v;
 	int u = -1;
 
@@ -638,8 +646,8 @@ static void print_stats(const struct opts *o, const struct ctl_target *t,
 	}
 	human_bytes(s->bytes_in, in, sizeof(in));
 	human_bytes(s->bytes_out, out, sizeof(out));
-	printf("ringfsd at %s (export %s, over %s)\n", t->addr_text,
-	       t->export, o->conn.transport);
+	printf("ringfsd at %s (export %s, over %s)\n", t->addr_text, t->export,
+	       o->conn.transport);
 	printf("  uptime       %llud %02llu:%02llu:%02llu (%.3f s)\n",
 	       (unsigned long long)(secs / 86400),
 	       (unsigned long long)(secs / 3600 % 24),
@@ -692,8 +700,8 @@ static int cmd_stats(const struct opts *o, const struct ctl_target *t)
 		else
 			ctl_err("STATS: connection to %s lost: %s",
 				t->addr_text,
-				cc.r.down ? ctl_down_str(cc.r.down_status)
-					: strerror(-err));
+				cc.r.down ? ctl_down_str(cc.r.down_status) :
+					    strerror(-err));
 		goto out;
 	}
 	err = rfs_rpc_check_reply(&cc.r, rb, RFS_OP_STATS, id, &v, &why);
@@ -715,7 +723,10 @@ out:
 
 /* ---- command line ------------------------------------------------------- */
 
-enum { OPT_JSON = 256, OPT_NOCSUM };
+enum {
+	OPT_JSON = 256,
+	OPT_NOCSUM
+};
 
 static const struct option lopts[] = {
 	{ "transport", required_argument, NULL, 't' },
@@ -781,7 +792,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		o->cmd = CMD_STATS;
 	} else {
 		ctl_err("unknown command '%s' (commands: ping, stats; see "
-			"--help)", argv[1]);
+			"--help)",
+			argv[1]);
 		return -EINVAL;
 	}
 	opterr = 0;
@@ -804,8 +816,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 't':
 			if (!rfs_xprt_is_built(optarg)) {
 				ctl_err("transport '%s' is not available "
-					"(built: %s)", optarg,
-					rfs_xprt_built());
+					"(built: %s)",
+					optarg, rfs_xprt_built());
 				return -EINVAL;
 			}
 			o->conn.transport = optarg;
@@ -828,8 +840,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->verbose = true;
 			break;
 		case 'c':
-			if (parse_ull("--count", optarg, 1, UINT64_MAX / 2,
-				      &v))
+			if (parse_ull("--count", optarg, 1, UINT64_MAX / 2, &v))
 				return -EINVAL;
 			o->count = v;
 			break;
@@ -878,8 +889,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	/* getopt_long ran on argv + 1: its optind counts from there */
 	if (optind >= argc - 1) {
 		ctl_err("%s: which server? (usage: ringfsctl %s "
-			"HOST[:PORT]:/EXPORT [options])", o->cmd_name,
-			o->cmd_name);
+			"HOST[:PORT]:/EXPORT [options])",
+			o->cmd_name, o->cmd_name);
 		return -EINVAL;
 	}
 	o->server = argv[1 + optind];
@@ -898,8 +909,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	int ret;
 
-	if (setlocale(LC_CTYPE, "") &&
-	    !strcmp(nl_langinfo(CODESET), "UTF-8"))
+	if (setlocale(LC_CTYPE, "") && !strcmp(nl_langinfo(CODESET), "UTF-8"))
 		us_unit = "\xc2\xb5s";
 	rfs_log_init(CTL_PROG);
 	ret = parse_args(argc, argv, &o);
@@ -915,8 +925,7 @@ int main(int argc, char **argv)
 		char why[512];
 
 		/* read it here for our own words; auth.c keeps its copy */
-		ret = rfs_auth_key_load(o.conn.key_file, &k, why,
-					sizeof(why));
+		ret = rfs_auth_key_load(o.conn.key_file, &k, why, sizeof(why));
 		rfs_auth_wipe(&k, sizeof(k));
 		if (ret) {
 			ctl_err("%s", why);
@@ -941,8 +950,7 @@ int main(int argc, char **argv)
 			out_errno = errno ? errno : EIO;
 		/* a reader that went away (| head) needs no message */
 		if (out_errno != EPIPE)
-			ctl_err("writing the output: %s",
-				strerror(out_errno));
+			ctl_err("writing the output: %s", strerror(out_errno));
 		return CTL_EXIT_FAIL;
 	}
 	return ret;

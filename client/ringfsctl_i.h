@@ -21,23 +21,23 @@
 
 /* exit statuses */
 #define CTL_EXIT_OK 0
-#define CTL_EXIT_FAIL 1		/* no reply, refused, connection lost */
-#define CTL_EXIT_USAGE 2	/* bad command line, unusable key file */
+#define CTL_EXIT_FAIL 1	 /* no reply, refused, connection lost */
+#define CTL_EXIT_USAGE 2 /* bad command line, unusable key file */
 
 /* Where to go: SERVER as the user typed it, split and resolved. */
 struct ctl_target {
-	char spec[512];				/* as typed */
-	char addr_text[256];			/* ADDR part */
-	char export[RFS_EXPORT_NAME_MAX + 1];	/* "" until known */
+	char spec[512];			      /* as typed */
+	char addr_text[256];		      /* ADDR part */
+	char export[RFS_EXPORT_NAME_MAX + 1]; /* "" until known */
 	struct rfs_addr addr;
 };
 
 /* Connection options common to every command. */
 struct ctl_conn_opts {
-	const char *transport;	/* "tcp", "uring", "shm", "rdma" */
-	const char *key_file;	/* NULL: no AUTH */
-	int timeout_ms;		/* connect, each call, each ping */
-	bool csum;		/* ask for checksums in HELLO */
+	const char *transport; /* "tcp", "uring", "shm", "rdma" */
+	const char *key_file;  /* NULL: no AUTH */
+	int timeout_ms;	       /* connect, each call, each ping */
+	bool csum;	       /* ask for checksums in HELLO */
 };
 
 /*

@@ -21,7 +21,7 @@
 
 volatile sig_atomic_t ctl_interrupted;
 
-static sigset_t wait_mask;	/* the mask ppoll sleeps with */
+static sigset_t wait_mask; /* the mask ppoll sleeps with */
 
 void ctl_err(const char *fmt, ...)
 {
@@ -85,20 +85,20 @@ static const char *connect_hint(const struct ctl_target *t, int err)
 	switch (err) {
 	case -ECONNREFUSED:
 		return is_unix(t) ? " (is ringfsd running? see its "
-				    "--listen-unix)"
-				  : " (is ringfsd running? see its --listen)";
+				    "--listen-unix)" :
+				    " (is ringfsd running? see its --listen)";
 	case -ENOENT:
 		return is_unix(t) ? " (no such socket: is ringfsd running "
-				    "with --listen-unix at this path?)"
-				  : "";
+				    "with --listen-unix at this path?)" :
+				    "";
 	case -ETIMEDOUT:
 		return " (nothing answered: is the host up and ringfsd "
 		       "listening there? a firewall? -W gives more time)";
 	case -EACCES:
 	case -EPERM:
 		return is_unix(t) ? " (permissions of the socket or its "
-				    "directory)"
-				  : "";
+				    "directory)" :
+				    "";
 	case -EHOSTUNREACH:
 	case -ENETUNREACH:
 		return " (check the address and the routes)";
@@ -118,7 +118,7 @@ static const char *auth_words(int err)
 		       "--key-file), so it cannot prove who it is; refusing "
 		       "it (drop --key-file to connect without "
 		       "authentication)";
-	case -EBADE:	/* client/auth.c: the server's proof is wrong */
+	case -EBADE: /* client/auth.c: the server's proof is wrong */
 		return "the server's proof does not match our key: a "
 		       "different key on the server, or not the real server";
 	case -ETIMEDOUT:
@@ -147,8 +147,8 @@ static int do_auth(struct ctl_conn *cc)
 		else
 			ctl_err("authentication with %s: connection lost: %s",
 				t->addr_text,
-				ctl_down_str(cc->r.down ? cc->r.down_status
-							: ret));
+				ctl_down_str(cc->r.down ? cc->r.down_status :
+							  ret));
 	} else if (ret < 0) {
 		ctl_err("authentication with %s failed: %s", t->addr_text,
 			auth_words(ret));
@@ -166,8 +166,8 @@ static const char *hello_words(const struct ctl_target *t, int err)
 	case -EOPNOTSUPP:
 		return auth_words(err);
 	case -EACCES:
-		return is_unix(t) ? "access denied (export option nolocal?)"
-				  : "access denied (the export's net= "
+		return is_unix(t) ? "access denied (export option nolocal?)" :
+				    "access denied (the export's net= "
 				    "rules?)";
 	case -EPROTONOSUPPORT:
 		return "the server speaks another protocol version";
@@ -206,19 +206,17 @@ static int do_hello(struct ctl_conn *cc)
 	else if (cc->r.step == RFS_RPC_CALL && cc->r.down)
 		ctl_err("HELLO to %s: the server closed the "
 			"connection without a reply (%s; see its "
-			"log)", t->addr_text,
-			ctl_down_str(cc->r.down_status));
+			"log)",
+			t->addr_text, ctl_down_str(cc->r.down_status));
 	else if (cc->r.step == RFS_RPC_CALL)
 		ctl_err("HELLO to %s: %s", t->addr_text, strerror(-ret));
 	else if (why)
-		ctl_err("HELLO to %s: %s (not a ringfsd?)", t->addr_text,
-			why);
+		ctl_err("HELLO to %s: %s (not a ringfsd?)", t->addr_text, why);
 	else if (ret == -ENOENT)
-		ctl_err("export '%s' not found on %s", t->export,
-			t->addr_text);
+		ctl_err("export '%s' not found on %s", t->export, t->addr_text);
 	else
-		ctl_err("HELLO to %s (export '%s') refused: %s",
-			t->addr_text, t->export, hello_words(t, ret));
+		ctl_err("HELLO to %s (export '%s') refused: %s", t->addr_text,
+			t->export, hello_words(t, ret));
 	return ret;
 }
 
@@ -248,9 +246,9 @@ int ctl_connect(struct ctl_conn *cc, const struct ctl_target *t,
 		else
 			ctl_err("transport %s: cannot start: %s%s",
 				o->transport, strerror(-ret),
-				d && (d->flags & RFS_XPRT_F_RDMA_ADDR)
-					? " (no RDMA device here?)"
-					: "");
+				d && (d->flags & RFS_XPRT_F_RDMA_ADDR) ?
+					" (no RDMA device here?)" :
+					"");
 		return ret;
 	}
 	if (ret < 0) {
@@ -280,8 +278,8 @@ fail:
 
 void ctl_close(struct ctl_conn *cc)
 {
-	int wait_ms = cc->o && cc->o->timeout_ms < 1000 ? cc->o->timeout_ms
-						       : 1000;
+	int wait_ms = cc->o && cc->o->timeout_ms < 1000 ? cc->o->timeout_ms :
+							  1000;
 
 	/* a Ctrl-C must not cut the goodbye short: it is bounded anyway */
 	rfs_rpc_close(&cc->r, wait_ms);

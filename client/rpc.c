@@ -122,7 +122,7 @@ int rfs_rpc_send_frame(struct rfs_rpc *r, struct rfs_buf *b)
 		rfs_xprt_buf_put(r->x, b);
 		return r->down_status ? r->down_status : -ENOTCONN;
 	}
-	err = rfs_xprt_send(r->c, b, 0);	/* owns b, even on error */
+	err = rfs_xprt_send(r->c, b, 0); /* owns b, even on error */
 	if (err)
 		return err;
 	return rfs_xprt_flush(r->x);
@@ -271,8 +271,7 @@ int rfs_rpc_auth(struct rfs_rpc *r, const char *export, bool csum,
 }
 
 int rfs_rpc_hello(struct rfs_rpc *r, const struct rfs_rpc_hello *h,
-		  struct rfs_buf **rb, struct rfs_rep_view *v,
-		  const char **why)
+		  struct rfs_buf **rb, struct rfs_rep_view *v, const char **why)
 {
 	size_t elen = strlen(h->export);
 	const struct rfs_hello_rep *hr;

@@ -31,25 +31,25 @@ struct rfs_addr;
 
 /* The step a setup call failed in (r->step), for the caller's message. */
 enum rfs_rpc_step {
-	RFS_RPC_OPEN = 1,	/* rfs_xprt_open */
-	RFS_RPC_CONNECT,	/* rfs_xprt_connect */
-	RFS_RPC_BUILD,		/* no buffer, or the frame did not build */
-	RFS_RPC_CALL,		/* send or wait: timeout, interrupted, the
+	RFS_RPC_OPEN = 1, /* rfs_xprt_open */
+	RFS_RPC_CONNECT,  /* rfs_xprt_connect */
+	RFS_RPC_BUILD,	  /* no buffer, or the frame did not build */
+	RFS_RPC_CALL,	  /* send or wait: timeout, interrupted, the
 				   connection lost (r->down) */
-	RFS_RPC_REPLY,		/* the reply refused (its status) or was
+	RFS_RPC_REPLY,	  /* the reply refused (its status) or was
 				   malformed (why set) */
 };
 
 struct rfs_rpc {
 	struct rfs_xprt *x;
-	struct rfs_conn *c;	/* NULL once down (then freed) */
-	bool csum;		/* seal frames with a checksum (negotiated) */
-	bool down;		/* CONN_DOWN of c seen */
+	struct rfs_conn *c; /* NULL once down (then freed) */
+	bool csum;	    /* seal frames with a checksum (negotiated) */
+	bool down;	    /* CONN_DOWN of c seen */
 	int down_status;
 	uint32_t max_msg;	/* from the HELLO reply; 0 before */
 	uint64_t next_id;	/* of rfs_rpc_req */
-	uint32_t uid, gid, pid;	/* credentials of rfs_rpc_req's frames */
-	enum rfs_rpc_step step;	/* where the last setup call failed */
+	uint32_t uid, gid, pid; /* credentials of rfs_rpc_req's frames */
+	enum rfs_rpc_step step; /* where the last setup call failed */
 	uint64_t sleeps;	/* ppoll(2) calls */
 	/*
 	 * Optional: a flag a signal handler sets (rfs_rpc_next then returns
@@ -129,7 +129,7 @@ int rfs_rpc_auth(struct rfs_rpc *r, const char *export, bool csum,
 
 struct rfs_rpc_hello {
 	const char *export;
-	bool csum;		/* ask for checksums (and seal HELLO) */
+	bool csum; /* ask for checksums (and seal HELLO) */
 	uint32_t max_inflight;
 	int timeout_ms;
 };

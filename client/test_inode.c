@@ -15,13 +15,13 @@
 /* the table reads rfs_cl only through cl_nodeid/cl_ino, unused here */
 struct rfs_client *rfs_cl;
 
-#define CHECK(c)                                                           \
-	do {                                                               \
-		if (!(c)) {                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n",       \
-				__FILE__, __LINE__, #c);                   \
-			exit(1);                                           \
-		}                                                          \
+#define CHECK(c)                                                               \
+	do {                                                                   \
+		if (!(c)) {                                                    \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
+				__LINE__, #c);                                 \
+			exit(1);                                               \
+		}                                                              \
 	} while (0)
 
 #define NTHREADS 4
@@ -32,7 +32,7 @@ static void *hammer(void *arg)
 	uintptr_t t = (uintptr_t)arg;
 
 	for (uint64_t i = 0; i < PER_THREAD; i++) {
-		uint64_t id = 1000 + (i % 512);	/* shared between threads */
+		uint64_t id = 1000 + (i % 512); /* shared between threads */
 		uint8_t h[8];
 
 		memcpy(h, &id, 8);
@@ -60,7 +60,7 @@ int main(void)
 	CHECK(!rfs_inode_unref(42, 1));
 	CHECK(rfs_inode_unref(42, 1));
 	CHECK(rfs_inode_handle(42, out) == -ENOENT);
-	CHECK(!rfs_inode_unref(42, 1));	/* unknown: no-op */
+	CHECK(!rfs_inode_unref(42, 1)); /* unknown: no-op */
 
 	/* forget of more than counted drops the node */
 	CHECK(rfs_inode_ref(43, h, 4) == 0);

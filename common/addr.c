@@ -50,7 +50,8 @@ static int parse_unix(const char *path, struct rfs_addr *a)
 		if (n < 2 || n > sizeof(sun->sun_path))
 			return -EINVAL;
 		memcpy(sun->sun_path + 1, path + 1, n - 1);
-		a->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+		a->len =
+			(socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
 		return 0;
 	}
 	if (n == 0 || n >= sizeof(sun->sun_path))
@@ -94,7 +95,8 @@ static int resolve(const char *host, unsigned port, struct rfs_addr *a)
 	memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
 	a->len = res->ai_addrlen;
 	if (a->ss.ss_family == AF_INET) {
-		((struct sockaddr_in *)&a->ss)->sin_port = htons((uint16_t)port);
+		((struct sockaddr_in *)&a->ss)->sin_port =
+			htons((uint16_t)port);
 	} else if (a->ss.ss_family == AF_INET6) {
 		((struct sockaddr_in6 *)&a->ss)->sin6_port =
 			htons((uint16_t)port);
@@ -250,8 +252,8 @@ void rfs_addr_fmt(const struct sockaddr *sa, socklen_t len, char *out,
 			snprintf(out, outsz, "unix:@%.*s", (int)(n - 1),
 				 un->sun_path + 1);
 		else
-			snprintf(out, outsz, "unix:%.*s", (int)strnlen(
-				 un->sun_path, n), un->sun_path);
+			snprintf(out, outsz, "unix:%.*s",
+				 (int)strnlen(un->sun_path, n), un->sun_path);
 		break;
 	}
 	default:
@@ -266,7 +268,7 @@ bool rfs_addr_is_loopback(const struct rfs_addr *a)
 		return false;
 	switch (a->ss.ss_family) {
 	case AF_UNIX:
-		return true;	/* always the same host */
+		return true; /* always the same host */
 	case AF_INET: {
 		const struct sockaddr_in *in = (const void *)&a->ss;
 

@@ -15,7 +15,7 @@
 struct rfs_addr {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	char text[128];		/* as the user wrote it, for messages */
+	char text[128]; /* as the user wrote it, for messages */
 };
 
 /* Resolve "host:port" or "unix:/path"; 0 or -EINVAL / -ENOENT (unknown

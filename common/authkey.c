@@ -64,7 +64,8 @@ static size_t key_material(const uint8_t *buf, size_t n, uint8_t *out,
 	if (len >= 2 * RFS_AUTH_KEY_LEN && len % 2 == 0 &&
 	    all_hex((const char *)buf, len) &&
 	    sodium_hex2bin(out, outsz, (const char *)buf, len, NULL, &bin,
-			   NULL) == 0 && bin >= RFS_AUTH_KEY_LEN)
+			   NULL) == 0 &&
+	    bin >= RFS_AUTH_KEY_LEN)
 		return bin;
 	if (len >= 43 && !memchr(buf, '\n', len) &&
 	    sodium_base642bin(out, outsz, (const char *)buf, len, NULL, &bin,
@@ -109,9 +110,10 @@ int rfs_auth_key_load(const char *path, struct rfs_auth_key *key, char *err,
 	}
 	if (st.st_mode & 077) {
 		ret = -EPERM;
-		snprintf(err, errsz, "key file %s: mode %04o lets group or "
-			 "others read it; chmod 600 %s", path,
-			 (unsigned)(st.st_mode & 07777), path);
+		snprintf(err, errsz,
+			 "key file %s: mode %04o lets group or "
+			 "others read it; chmod 600 %s",
+			 path, (unsigned)(st.st_mode & 07777), path);
 		goto out_close;
 	}
 	while (n < sizeof(buf)) {
@@ -138,14 +140,16 @@ int rfs_auth_key_load(const char *path, struct rfs_auth_key *key, char *err,
 	mlen = key_material(buf, n, mat, sizeof(mat));
 	if (!mlen) {
 		ret = -EINVAL;
-		snprintf(err, errsz, "key file %s: too short: need at least "
+		snprintf(err, errsz,
+			 "key file %s: too short: need at least "
 			 "%u random bytes (or a line of %u hex digits); make "
-			 "one with: head -c 32 /dev/urandom > %s", path,
-			 RFS_AUTH_KEY_LEN, 2 * RFS_AUTH_KEY_LEN, path);
+			 "one with: head -c 32 /dev/urandom > %s",
+			 path, RFS_AUTH_KEY_LEN, 2 * RFS_AUTH_KEY_LEN, path);
 		goto out_wipe;
 	}
 	crypto_generichash(key->k, sizeof(key->k), mat, mlen,
-			   (const uint8_t *)AUTH_DOMAIN, sizeof(AUTH_DOMAIN) - 1);
+			   (const uint8_t *)AUTH_DOMAIN,
+			   sizeof(AUTH_DOMAIN) - 1);
 out_wipe:
 	sodium_memzero(buf, sizeof(buf));
 	sodium_memzero(mat, sizeof(mat));

@@ -23,8 +23,8 @@ struct rfs_auth_key {
 
 /* The handshake's inputs, as both ends see them. */
 struct rfs_auth_transcript {
-	uint8_t sn[RFS_AUTH_NONCE];	/* server nonce */
-	uint8_t cn[RFS_AUTH_NONCE];	/* client nonce */
+	uint8_t sn[RFS_AUTH_NONCE]; /* server nonce */
+	uint8_t cn[RFS_AUTH_NONCE]; /* client nonce */
 	char export[RFS_EXPORT_NAME_MAX + 1];
 	uint16_t export_len;
 };

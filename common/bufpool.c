@@ -8,7 +8,7 @@
 #include "bufpool.h"
 #include "log.h"
 
-#define ROUND_UP(n, a) (((n) + (a) - 1) & ~((size_t)(a) - 1))
+#define ROUND_UP(n, a) (((n) + (a)-1) & ~((size_t)(a)-1))
 
 void rfs_pool_init(struct rfs_pool *p, const char *name, size_t hdr_size,
 		   uint32_t pfx, uint32_t mem_align, uint32_t max,
@@ -48,8 +48,8 @@ int rfs_pool_grow(struct rfs_pool *p, unsigned ci)
 {
 	struct rfs_pool_class *pc = &p->cls[ci];
 	size_t stride = ROUND_UP((size_t)p->pfx + pc->size, RFS_POOL_ALIGN);
-	size_t hoff = ROUND_UP(sizeof(struct rfs_pool_chunk),
-			       alignof(max_align_t));
+	size_t hoff =
+		ROUND_UP(sizeof(struct rfs_pool_chunk), alignof(max_align_t));
 	size_t doff = ROUND_UP(hoff + (size_t)p->hdr_size * pc->per_chunk,
 			       p->mem_align);
 	struct rfs_pool_chunk *ch;
@@ -72,8 +72,8 @@ int rfs_pool_grow(struct rfs_pool *p, unsigned ci)
 		}
 	}
 	for (uint32_t i = 0; i < pc->per_chunk; i++) {
-		struct rfs_pool_buf *pb = (void *)((char *)blk + hoff +
-						   (size_t)p->hdr_size * i);
+		struct rfs_pool_buf *pb =
+			(void *)((char *)blk + hoff + (size_t)p->hdr_size * i);
 
 		pb->b.data = (char *)ch->mem + i * stride + p->pfx;
 		pb->b.cap = pc->size;

@@ -42,26 +42,26 @@ struct rfs_pool_chunk;
 /* First member of a transport's buffer. */
 struct rfs_pool_buf {
 	struct rfs_buf b;		/* what the caller sees */
-	struct rfs_pool_buf *pool_next;	/* free list */
+	struct rfs_pool_buf *pool_next; /* free list */
 	struct rfs_pool_chunk *chunk;
 	uint8_t cls;
-	uint8_t free;			/* on the free list: a put is a bug */
+	uint8_t free; /* on the free list: a put is a bug */
 };
 
 struct rfs_pool_chunk {
-	struct rfs_pool_chunk *prev, *next;	/* every chunk of the pool */
-	void *mem;			/* the buffers' data (prefix first) */
-	size_t len;			/* bytes at mem */
-	void *reg;			/* the register hook's handle */
-	uint32_t reg_flags;		/* the register hook's own bits */
+	struct rfs_pool_chunk *prev, *next; /* every chunk of the pool */
+	void *mem;	    /* the buffers' data (prefix first) */
+	size_t len;	    /* bytes at mem */
+	void *reg;	    /* the register hook's handle */
+	uint32_t reg_flags; /* the register hook's own bits */
 	uint32_t nbufs;
 	uint8_t cls;
 };
 
 struct rfs_pool_class {
-	uint32_t size;			/* buffer capacity */
-	uint32_t per_chunk;		/* buffers allocated at once */
-	uint32_t keep;			/* free buffers kept (chunks of one) */
+	uint32_t size;	    /* buffer capacity */
+	uint32_t per_chunk; /* buffers allocated at once */
+	uint32_t keep;	    /* free buffers kept (chunks of one) */
 	uint32_t nfree;
 	struct rfs_pool_buf *free;
 };
@@ -81,13 +81,13 @@ struct rfs_pool_hooks {
 struct rfs_pool {
 	struct rfs_pool_class cls[RFS_POOL_CLASSES];
 	unsigned ncls;
-	uint32_t max;			/* largest size a get accepts */
-	uint32_t hdr_size;		/* the transport's buffer struct */
-	uint32_t pfx;			/* bytes in front of each data */
-	uint32_t mem_align;		/* alignment of a chunk's data */
+	uint32_t max;	    /* largest size a get accepts */
+	uint32_t hdr_size;  /* the transport's buffer struct */
+	uint32_t pfx;	    /* bytes in front of each data */
+	uint32_t mem_align; /* alignment of a chunk's data */
 	uint64_t nbufs, nfree;
 	struct rfs_pool_chunk *chunks;
-	const char *name;		/* for log lines: "tcp" */
+	const char *name; /* for log lines: "tcp" */
 	struct rfs_pool_hooks hooks;
 };
 

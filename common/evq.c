@@ -22,7 +22,10 @@ int rfs_evq_push(struct rfs_evq *q, enum rfs_xev_type type, int status,
 		q->head = 0;
 	}
 	q->v[(q->head + q->n) % q->cap] = (struct rfs_xev){
-		.type = type, .status = status, .conn = c, .buf = b,
+		.type = type,
+		.status = status,
+		.conn = c,
+		.buf = b,
 	};
 	q->n++;
 	return 0;

@@ -162,7 +162,7 @@ void rfs_log(int level, const char *fmt, ...)
 	if (n > 0)
 		off += (size_t)n;
 	if (off > sizeof(line) - 2)
-		off = sizeof(line) - 2;	/* truncated: keep room for '\n' */
+		off = sizeof(line) - 2; /* truncated: keep room for '\n' */
 	line[off++] = '\n';
 
 	/* one write per line; a short write to stderr is not worth a retry

@@ -44,17 +44,17 @@ bool rfs_ratelimit_ok(struct rfs_ratelimit *rl);
 #define rfs_err(...) rfs_log(LOG_ERR, __VA_ARGS__)
 #define rfs_warn(...) rfs_log(LOG_WARNING, __VA_ARGS__)
 #define rfs_info(...) rfs_log(LOG_INFO, __VA_ARGS__)
-#define rfs_dbg(sub, ...)                                                  \
-	do {                                                               \
-		if (rfs_log_debug_on(sub))                                 \
-			rfs_log(LOG_DEBUG, __VA_ARGS__);                   \
+#define rfs_dbg(sub, ...)                                \
+	do {                                             \
+		if (rfs_log_debug_on(sub))               \
+			rfs_log(LOG_DEBUG, __VA_ARGS__); \
 	} while (0)
 /* rate-limited error, one limiter per call site */
-#define rfs_err_rl(...)                                                    \
-	do {                                                               \
-		static __thread struct rfs_ratelimit rl_;                  \
-		if (rfs_ratelimit_ok(&rl_))                                \
-			rfs_log(LOG_ERR, __VA_ARGS__);                     \
+#define rfs_err_rl(...)                                   \
+	do {                                              \
+		static __thread struct rfs_ratelimit rl_; \
+		if (rfs_ratelimit_ok(&rl_))               \
+			rfs_log(LOG_ERR, __VA_ARGS__);    \
 	} while (0)
 
 #endif /* RFS_LOG_H */

@@ -12,7 +12,7 @@
 
 /* The structure of `type` whose member `member` is at p. */
 #define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
+	((type *)(void *)((char *)(p)-offsetof(type, member)))
 
 /*
  * Wait until fd has one of `events` (POLLIN, POLLOUT...) or the

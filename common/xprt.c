@@ -47,7 +47,8 @@ static const struct {
 	const char *name;
 	const char *how;
 } xprt_missing[] = {
-	{ "uring", "rebuild with liburing >= 2.3 installed and -During=enabled" },
+	{ "uring",
+	  "rebuild with liburing >= 2.3 installed and -During=enabled" },
 	{ "shm", "rebuild on Linux with -Dshm=enabled" },
 	{ "rdma", "rebuild with rdma-core installed (Debian: libibverbs-dev "
 		  "librdmacm-dev) and -Drdma=enabled" },
@@ -341,8 +342,8 @@ int rfs_xprt_send(struct rfs_conn *c, struct rfs_buf *b, unsigned flags)
 	return cops(c)->send(c, b, flags);
 }
 
-int rfs_xprt_send_expect(struct rfs_conn *c, struct rfs_buf *b,
-			 unsigned flags, uint32_t reply_max)
+int rfs_xprt_send_expect(struct rfs_conn *c, struct rfs_buf *b, unsigned flags,
+			 uint32_t reply_max)
 {
 	if (cops(c)->send_expect)
 		return cops(c)->send_expect(c, b, flags, reply_max);

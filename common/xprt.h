@@ -47,11 +47,11 @@ struct rfs_buf {
 };
 
 enum rfs_xev_type {
-	RFS_XEV_RECV = 1,	/* buf lent to the caller: give it back with
+	RFS_XEV_RECV = 1,  /* buf lent to the caller: give it back with
 				   rfs_xprt_buf_put */
-	RFS_XEV_SEND,		/* only for sends with RFS_SEND_NOTIFY; buf
+	RFS_XEV_SEND,	   /* only for sends with RFS_SEND_NOTIFY; buf
 				   back to the caller */
-	RFS_XEV_CONN_DOWN,	/* conn is dead; status says why (0: orderly
+	RFS_XEV_CONN_DOWN, /* conn is dead; status says why (0: orderly
 				   close by the peer).  Delivered once, after
 				   every op on it completed.  The caller then
 				   calls rfs_xprt_conn_free. */
@@ -59,18 +59,18 @@ enum rfs_xev_type {
 
 struct rfs_xev {
 	enum rfs_xev_type type;
-	int status;		/* 0 or -errno */
+	int status; /* 0 or -errno */
 	struct rfs_conn *conn;
 	struct rfs_buf *buf;
 };
 
 struct rfs_xprt_params {
-	uint32_t max_msg;	/* largest frame in either direction */
-	uint32_t depth;		/* expected frames in flight per connection */
-	bool sqpoll;		/* uring: kernel submission polling thread */
-	bool zc_send;		/* uring: zero-copy send for large frames
+	uint32_t max_msg;      /* largest frame in either direction */
+	uint32_t depth;	       /* expected frames in flight per connection */
+	bool sqpoll;	       /* uring: kernel submission polling thread */
+	bool zc_send;	       /* uring: zero-copy send for large frames
 				   (default on where the kernel supports it) */
-	const char *rdma_addr;	/* rdma, passive side: the local RDMA
+	const char *rdma_addr; /* rdma, passive side: the local RDMA
 				   address (IP of an RDMA device, from the
 				   server's --listen-rdma); NULL: refuse rdma */
 };
@@ -123,7 +123,7 @@ unsigned rfs_xprt_flags(const struct rfs_xprt *x);
  */
 struct rfs_xprt_desc {
 	const char *name;
-	unsigned flags;		/* RFS_XPRT_F_* */
+	unsigned flags; /* RFS_XPRT_F_* */
 };
 const struct rfs_xprt_desc *rfs_xprt_at(size_t i);
 /* The registry row of `name`, NULL when not built. */
@@ -186,8 +186,8 @@ int rfs_xprt_send(struct rfs_conn *c, struct rfs_buf *b, unsigned flags);
  * reply in memory the caller prepared (rdma: the server RDMA-WRITEs it)
  * uses it; others ignore it.  reply_max 0 means no hint (rfs_xprt_send).
  */
-int rfs_xprt_send_expect(struct rfs_conn *c, struct rfs_buf *b,
-			 unsigned flags, uint32_t reply_max);
+int rfs_xprt_send_expect(struct rfs_conn *c, struct rfs_buf *b, unsigned flags,
+			 uint32_t reply_max);
 
 /* Push queued sends to the kernel now (sends are batched until then). */
 int rfs_xprt_flush(struct rfs_xprt *x);
@@ -205,9 +205,9 @@ int rfs_xprt_wait_fd(const struct rfs_xprt *x);
 struct rfs_xprt_stats {
 	uint64_t frames_in, frames_out;
 	uint64_t bytes_in, bytes_out;
-	uint64_t syscalls;	/* syscalls issued by the transport */
-	uint64_t copies_bytes;	/* bytes copied in user space */
-	uint64_t bufs_out;	/* buffers currently lent out */
+	uint64_t syscalls;     /* syscalls issued by the transport */
+	uint64_t copies_bytes; /* bytes copied in user space */
+	uint64_t bufs_out;     /* buffers currently lent out */
 };
 void rfs_xprt_get_stats(const struct rfs_xprt *x, struct rfs_xprt_stats *s);
 

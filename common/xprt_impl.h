@@ -35,8 +35,8 @@ struct rfs_xprt_ops {
 	void (*buf_put)(struct rfs_xprt *x, struct rfs_buf *b);
 	int (*send)(struct rfs_conn *c, struct rfs_buf *b, unsigned flags);
 	/* send with a reply-size hint; NULL: send, hint ignored */
-	int (*send_expect)(struct rfs_conn *c, struct rfs_buf *b, unsigned flags,
-			   uint32_t reply_max);
+	int (*send_expect)(struct rfs_conn *c, struct rfs_buf *b,
+			   unsigned flags, uint32_t reply_max);
 	int (*flush)(struct rfs_xprt *x);
 	int (*poll)(struct rfs_xprt *x, struct rfs_xev *ev, int max);
 	int (*arm)(struct rfs_xprt *x);

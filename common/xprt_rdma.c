@@ -182,9 +182,9 @@ static int pool_reg(void *arg, struct rfs_pool_chunk *ch)
 	t->st.syscalls++;
 	mr = ibv_reg_mr(t->pd, ch->mem, ch->len,
 			IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
-				((ch->reg_flags & RDMA_CHUNK_RW)
-					 ? IBV_ACCESS_REMOTE_WRITE
-					 : 0));
+				((ch->reg_flags & RDMA_CHUNK_RW) ?
+					 IBV_ACCESS_REMOTE_WRITE :
+					 0));
 	if (!mr) {
 		rc = -(errno ? errno : ENOMEM);
 		rfs_err("xprt: rdma: ibv_reg_mr(%zu bytes): %s", ch->len,
@@ -225,7 +225,8 @@ static void ev_push(struct rdma_xprt *t, enum rfs_xev_type type, int status,
 			 rb ? &rb->b : NULL)) {
 		/* nowhere to report it: log, and do not leak */
 		rfs_err_rl("xprt: %s: event queue: out of memory, event "
-			   "dropped", c->desc);
+			   "dropped",
+			   c->desc);
 		if (rb)
 			pool_put(t, rb);
 	}
@@ -491,7 +492,8 @@ static void wr_fill(struct ibv_send_wr *wr, struct ibv_sge *sge,
 		    struct rdma_buf *rb, const void *addr, uint32_t len,
 		    enum ibv_wr_opcode op, bool signaled)
 {
-	*sge = (struct ibv_sge){ .addr = (uintptr_t)addr, .length = len,
+	*sge = (struct ibv_sge){ .addr = (uintptr_t)addr,
+				 .length = len,
 				 .lkey = rb_mr(rb)->lkey };
 	*wr = (struct ibv_send_wr){
 		.wr_id = (uintptr_t)rb,
@@ -519,7 +521,7 @@ again:
 	n = 0;
 	for (rb = c->rxq_head; rb && n < POST_BATCH; rb = rb->next) {
 		if (rb->ready || rb->sent)
-			continue;	/* sent: READ posted */
+			continue; /* sent: READ posted */
 		if (c->sq_used + (uint32_t)n >= c->sq_max)
 			break;
 		wr_fill(&wrs[n], &sges[n], rb, rb->b.data, rb->rlen,
@@ -536,12 +538,12 @@ again:
 		rb = ctl ? c->ctlq_head : c->txq_head;
 		if (!rb)
 			break;
-		need = rb->op == BOP_PUSH ? 2 : 1;	/* WRITE + SEND */
+		need = rb->op == BOP_PUSH ? 2 : 1; /* WRITE + SEND */
 		if (n + need > POST_BATCH ||
 		    c->sq_used + (uint32_t)(n + need) > c->sq_max)
 			break;
 		if (c->credits < 2)
-			break;	/* the last one is for CREDIT messages */
+			break; /* the last one is for CREDIT messages */
 		if (rb->op == BOP_RMA) {
 			if (c->rma_n >= RMA_MAX)
 				break;
@@ -634,7 +636,7 @@ again:
 		}
 		c->sq_used += (uint32_t)n;
 		if (n >= POST_BATCH - 1)
-			goto again;	/* the batch may have been full */
+			goto again; /* the batch may have been full */
 	}
 	/* local close: everything sent and read, then CLOSE, then down */
 	if (c->state == CS_CLOSING && !c->close_queued && !c->txq_head &&
@@ -664,7 +666,8 @@ static int rdma_send_expect(struct rfs_conn *cc, struct rfs_buf *b,
 	if (b->len < RFS_HDR_SIZE || b->len > b->cap ||
 	    b->len > c->peer_max_msg) {
 		rfs_err("xprt: %s: send: bad frame length %u (cap %u, peer "
-			"max %u)", c->desc, b->len, b->cap, c->peer_max_msg);
+			"max %u)",
+			c->desc, b->len, b->cap, c->peer_max_msg);
 		pool_put(c->t, rb);
 		return -EINVAL;
 	}
@@ -761,7 +764,8 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 	credits = le16toh(m.credits);
 	if (c->credits + credits > c->peer_credits) {
 		pool_put(c->t, rb);
-		proto_down(c, -EPROTO, "peer returned more credits than "
+		proto_down(c, -EPROTO,
+			   "peer returned more credits than "
 			   "it has");
 		return;
 	}
@@ -791,7 +795,7 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 			return;
 		}
 		if (c->state == CS_CLOSING)
-			break;	/* a closing connection drops input */
+			break; /* a closing connection drops input */
 		rb->b.len = n - MSG_SZ;
 		rb->op = BOP_NONE;
 		rb->ready = 1;
@@ -848,8 +852,8 @@ static void on_recv(struct rdma_conn *c, struct rdma_buf *rb, uint32_t n)
 	case RDMA_MSG_WRITTEN:
 		if (!c->push || !c->active) {
 			snprintf(why, sizeof(why), "WRITTEN %s",
-				 !c->push ? "where push was not negotiated"
-					  : "from the client");
+				 !c->push ? "where push was not negotiated" :
+					    "from the client");
 			rc = -EPROTO;
 		} else {
 			rc = rfs_rdma_on_written(c, cookie, len, why);
@@ -909,8 +913,8 @@ static void on_wc(struct rdma_conn *c, const struct ibv_wc *wc)
 	if (wc->status != IBV_WC_SUCCESS) {
 		/* rb stays on the posted list: conn_down releases it */
 		if (wc->status != IBV_WC_WR_FLUSH_ERR)
-			rfs_err_rl("xprt: %s: work request failed: %s",
-				   c->desc, ibv_wc_status_str(wc->status));
+			rfs_err_rl("xprt: %s: work request failed: %s", c->desc,
+				   ibv_wc_status_str(wc->status));
 		conn_down(c, wc_errno(wc->status));
 		return;
 	}
@@ -970,8 +974,8 @@ static void on_wc(struct rdma_conn *c, const struct ibv_wc *wc)
 		rb->b.len = rb->rlen;
 		rb->ready = 1;
 		{
-			struct rdma_buf *d = rfs_rdma_ctrl_new(c, RDMA_MSG_DONE,
-						      rb->cookie);
+			struct rdma_buf *d =
+				rfs_rdma_ctrl_new(c, RDMA_MSG_DONE, rb->cookie);
 
 			if (!d) {
 				proto_down(c, -ENOMEM, "no buffer for DONE");
@@ -1056,8 +1060,8 @@ static void cm_event(struct rdma_conn *c)
 			conn_down(c, -ENODEV);
 			return;
 		default:
-			rfs_dbg(RFS_SUB_XPRT, "xprt: %s: cm event %s",
-				c->desc, rdma_event_str(type));
+			rfs_dbg(RFS_SUB_XPRT, "xprt: %s: cm event %s", c->desc,
+				rdma_event_str(type));
 			break;
 		}
 	}
@@ -1248,7 +1252,7 @@ static void rdma_fini(struct rfs_xprt *x)
 		free(c);
 	}
 	t->evq.n = 0;
-	rfs_pool_destroy(&t->pool);	/* every MR, before the PD */
+	rfs_pool_destroy(&t->pool); /* every MR, before the PD */
 	if (t->pd && ibv_dealloc_pd(t->pd))
 		rfs_warn("xprt: rdma: ibv_dealloc_pd: %s", strerror(errno));
 	free((void *)t->base.params.rdma_addr);
@@ -1281,7 +1285,7 @@ static int rdma_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
 	t->epfd = -1;
 	t->base.ops = &rfs_xprt_rdma_ops;
 	t->base.params = *p;
-	t->base.params.rdma_addr = NULL;	/* not ours to keep */
+	t->base.params.rdma_addr = NULL; /* not ours to keep */
 #if HAVE_TEST_HOOKS
 	t->evil = (uint8_t)rfs_rdma_test_evil();
 #endif
@@ -1300,19 +1304,18 @@ static int rdma_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
 	 * Each buffer has BUF_PFX bytes in front of its data for the
 	 * rdma_msg; chunks are page aligned for the registration.
 	 */
-	rfs_pool_init(&t->pool, "rdma", sizeof(struct rdma_buf), BUF_PFX,
-		      4096, p->max_msg,
-		      &(struct rfs_pool_hooks){ .reg = pool_reg,
-						.dereg = pool_dereg,
-						.arg = t });
+	rfs_pool_init(&t->pool, "rdma", sizeof(struct rdma_buf), BUF_PFX, 4096,
+		      p->max_msg,
+		      &(struct rfs_pool_hooks){
+			      .reg = pool_reg, .dereg = pool_dereg, .arg = t });
 	for (unsigned i = 0; i < 3; i++) {
-		uint32_t sz = i < 2 && sizes[i] < p->max_msg ? sizes[i]
-							     : p->max_msg;
+		uint32_t sz = i < 2 && sizes[i] < p->max_msg ? sizes[i] :
+							       p->max_msg;
 
 		rfs_pool_add_class(&t->pool, sz,
-				   sz <= INLINE_MAX ? 256
-				   : sz <= 65536    ? 16
-						    : 4,
+				   sz <= INLINE_MAX ? 256 :
+				   sz <= 65536	    ? 16 :
+						      4,
 				   UINT32_MAX);
 		if (sz == p->max_msg)
 			break;
@@ -1341,7 +1344,7 @@ static void rdma_stats(const struct rfs_xprt *x, struct rfs_xprt_stats *s)
 const struct rfs_xprt_ops rfs_xprt_rdma_ops = {
 	.desc = { .name = "rdma",
 		  .flags = RFS_XPRT_F_CRED_BOUND | RFS_XPRT_F_RDMA_ADDR |
-			 RFS_XPRT_F_NO_FORK },
+			   RFS_XPRT_F_NO_FORK },
 	.init = rdma_init,
 	.fini = rdma_fini,
 	.setup_magic = RDMA_SETUP_MAGIC,

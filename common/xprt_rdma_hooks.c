@@ -106,7 +106,8 @@ unsigned rfs_rdma_test_evil(void)
 		if (evil_names[i] && !strcmp(e, evil_names[i])) {
 			rfs_warn("xprt: rdma: test hook "
 				 "RINGFS_RDMA_TEST_EVIL=%s: one malformed "
-				 "message will be sent", e);
+				 "message will be sent",
+				 e);
 			return i;
 		}
 	rfs_err("xprt: rdma: RINGFS_RDMA_TEST_EVIL=%s: unknown mode, ignored",
@@ -137,8 +138,7 @@ void rfs_rdma_test_token(uint8_t *token)
 /* ---- RINGFS_RDMA_TEST_EVIL: the malformed messages ------------------ */
 
 /* Mode `mode` applies here and has not fired yet: fire it, once. */
-static bool evil_now(struct rdma_conn *c, enum rdma_evil mode,
-		     const char *what)
+static bool evil_now(struct rdma_conn *c, enum rdma_evil mode, const char *what)
 {
 	struct rdma_xprt *t = c->t;
 
@@ -151,16 +151,16 @@ static bool evil_now(struct rdma_conn *c, enum rdma_evil mode,
 }
 
 /* A cookie other than `not`, free in the table (server: padv, client: adv). */
-static uint32_t evil_free_slot(const struct rdma_conn *c, uint32_t not)
+static uint32_t evil_free_slot(const struct rdma_conn *c, uint32_t not )
 {
 	for (uint32_t k = 1; k <= ADV_MAX; k++) {
-		uint32_t j = (not + k) % ADV_MAX;
+		uint32_t j = (not +k) % ADV_MAX;
 
-		if (j != not && !(c->active ? c->adv[j] != NULL
-					    : c->padv[j].used))
+		if (j !=
+		    not &&!(c->active ? c->adv[j] != NULL : c->padv[j].used))
 			return j;
 	}
-	return ADV_MAX;		/* all in use: out of range then */
+	return ADV_MAX; /* all in use: out of range then */
 }
 
 /*
@@ -206,10 +206,10 @@ void rfs_rdma_evil_send(struct rdma_conn *c, struct rdma_buf *rb)
 	case EVIL_SRV_WRITTEN_DUP:
 		if (push && evil_now(c, EVIL_SRV_WRITTEN_DUP,
 				     "a second WRITTEN for the same cookie")) {
-			struct rdma_buf *d = rfs_rdma_ctrl_new(c, RDMA_MSG_WRITTEN,
-						      rb->cookie);
+			struct rdma_buf *d = rfs_rdma_ctrl_new(
+				c, RDMA_MSG_WRITTEN, rb->cookie);
 
-			if (d) {	/* right behind this one */
+			if (d) { /* right behind this one */
 				d->rlen = rb->b.len;
 				d->next = c->txq_head;
 				c->txq_head = d;
@@ -274,15 +274,14 @@ void rfs_rdma_evil_send(struct rdma_conn *c, struct rdma_buf *rb)
 		for (uint32_t k = 0; adv && k < rb->adv - 1; k++)
 			if (c->adv[k])
 				j = k;
-		if (j < ADV_MAX &&
-		    evil_now(c, EVIL_CLI_ADV_DUP,
-			     "ADV of a cookie still in use"))
+		if (j < ADV_MAX && evil_now(c, EVIL_CLI_ADV_DUP,
+					    "ADV of a cookie still in use"))
 			m->cookie = htole32(j);
 		break;
 	}
 	case EVIL_CLI_ADV_LONG:
-		if (adv && evil_now(c, EVIL_CLI_ADV_LONG,
-				    "ADV longer than max_msg"))
+		if (adv &&
+		    evil_now(c, EVIL_CLI_ADV_LONG, "ADV longer than max_msg"))
 			m->len = htole32(c->t->base.params.max_msg + 1);
 		break;
 	case EVIL_CLI_ADV_SHORT:
@@ -300,14 +299,15 @@ void rfs_rdma_evil_send(struct rdma_conn *c, struct rdma_buf *rb)
 			m->flags |= RDMA_MSGF_ADV;
 		break;
 	case EVIL_CLI_UNADV:
-		if (req && evil_now(c, EVIL_CLI_UNADV, "UNADV from the client")) {
+		if (req &&
+		    evil_now(c, EVIL_CLI_UNADV, "UNADV from the client")) {
 			m->flags |= RDMA_MSGF_UNADV;
 			m->adv = 0;
 		}
 		break;
 	case EVIL_CLI_WRITTEN:
-		if (req && evil_now(c, EVIL_CLI_WRITTEN,
-				    "WRITTEN from the client")) {
+		if (req &&
+		    evil_now(c, EVIL_CLI_WRITTEN, "WRITTEN from the client")) {
 			m->type = RDMA_MSG_WRITTEN;
 			m->len = htole32(rb->b.len);
 			m->cookie = 0;

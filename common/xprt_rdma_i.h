@@ -63,114 +63,115 @@
 
 struct rfs_hdr;
 
-#define RDMA_SETUP_MAGIC 0x414d4452u	/* "RDMA" in memory order */
+#define RDMA_SETUP_MAGIC 0x414d4452u /* "RDMA" in memory order */
 #define RDMA_SETUP_VERSION 1u
 #define RDMA_TOKEN_LEN 16u
 
 struct rdma_setup_req {
-	uint32_t magic;		/* RDMA_SETUP_MAGIC */
-	uint16_t version;	/* RDMA_SETUP_VERSION */
-	uint16_t flags;		/* RDMA_SETUPF_*: what the client offers */
-	uint32_t credits;	/* receives the client keeps posted */
-	uint32_t inline_max;	/* largest frame it takes inline */
-	uint32_t max_msg;	/* largest frame it takes at all */
+	uint32_t magic;	     /* RDMA_SETUP_MAGIC */
+	uint16_t version;    /* RDMA_SETUP_VERSION */
+	uint16_t flags;	     /* RDMA_SETUPF_*: what the client offers */
+	uint32_t credits;    /* receives the client keeps posted */
+	uint32_t inline_max; /* largest frame it takes inline */
+	uint32_t max_msg;    /* largest frame it takes at all */
 	uint32_t pad;
 };
 _Static_assert(sizeof(struct rdma_setup_req) == 24, "rdma_setup_req");
 
 struct rdma_setup_rep {
-	uint32_t magic;		/* RDMA_SETUP_MAGIC */
-	int32_t status;		/* 0 or -errno: why the server refuses */
-	uint16_t port;		/* rdma_cm port to connect to (per-connection
+	uint32_t magic; /* RDMA_SETUP_MAGIC */
+	int32_t status; /* 0 or -errno: why the server refuses */
+	uint16_t port;	/* rdma_cm port to connect to (per-connection
 				   or shared listener) */
 	uint16_t version;
 	uint32_t credits;
 	uint32_t inline_max;
 	uint32_t max_msg;
 	uint8_t token[RDMA_TOKEN_LEN];
-	char addr[46];		/* numeric IP, NUL-terminated (INET6_ADDRSTRLEN) */
-	uint16_t flags;		/* RDMA_SETUPF_*: what the server accepts (was
+	char addr[46];	/* numeric IP, NUL-terminated (INET6_ADDRSTRLEN) */
+	uint16_t flags; /* RDMA_SETUPF_*: what the server accepts (was
 				   the end of a 48-byte addr, always 0 before) */
 };
 _Static_assert(sizeof(struct rdma_setup_rep) == 88, "rdma_setup_rep");
 
-#define RDMA_SETUPF_PUSH 0x0001u	/* read replies pushed by RDMA WRITE */
+#define RDMA_SETUPF_PUSH 0x0001u /* read replies pushed by RDMA WRITE */
 
 enum rdma_msg_type {
-	RDMA_MSG_FRAME = 1,	/* a whole frame follows inline */
-	RDMA_MSG_RMA,		/* a frame of len bytes waits at addr/rkey in
+	RDMA_MSG_FRAME = 1, /* a whole frame follows inline */
+	RDMA_MSG_RMA,	    /* a frame of len bytes waits at addr/rkey in
 				   the sender's registered memory: RDMA-READ
 				   it, then answer RDMA_MSG_DONE with cookie */
-	RDMA_MSG_DONE,		/* the RMA frame `cookie` has been read */
-	RDMA_MSG_CREDIT,	/* nothing but credits */
-	RDMA_MSG_CLOSE,		/* orderly close: the last message */
-	RDMA_MSG_WRITTEN,	/* push, server -> client: the reply frame of
+	RDMA_MSG_DONE,	    /* the RMA frame `cookie` has been read */
+	RDMA_MSG_CREDIT,    /* nothing but credits */
+	RDMA_MSG_CLOSE,	    /* orderly close: the last message */
+	RDMA_MSG_WRITTEN,   /* push, server -> client: the reply frame of
 				   len bytes is in the buffer advertised as
 				   `cookie` (the RDMA WRITE before this
 				   message, same QP) */
 };
 
-#define RDMA_MSGF_LOW 0x01	/* sender is short of credits: return them */
-#define RDMA_MSGF_ADV 0x02	/* push, client FRAME (a request): len, addr,
-				   rkey, cookie advertise a buffer for the
-				   reply */
-#define RDMA_MSGF_UNADV 0x04	/* push, server FRAME or RMA (a reply): the
-				   advertisement `adv` is released unused */
+#define RDMA_MSGF_LOW 0x01 /* sender is short of credits: return them */
+/* push, client FRAME (a request): len, addr, rkey, cookie advertise a
+ * buffer for the reply */
+#define RDMA_MSGF_ADV 0x02
+/* push, server FRAME or RMA (a reply): the advertisement `adv` is
+ * released unused */
+#define RDMA_MSGF_UNADV 0x04
 
 struct rdma_msg {
 	uint8_t type;
 	uint8_t flags;
 	uint16_t credits;
-	uint32_t len;		/* RMA, WRITTEN: frame length; ADV: buffer's */
-	uint64_t addr;		/* RMA: where the frame is; ADV: the buffer */
-	uint32_t rkey;		/* RMA, ADV */
-	uint32_t cookie;	/* RMA, DONE; ADV, WRITTEN: the advertisement */
-	uint32_t adv;		/* UNADV: the advertisement released */
+	uint32_t len;	 /* RMA, WRITTEN: frame length; ADV: buffer's */
+	uint64_t addr;	 /* RMA: where the frame is; ADV: the buffer */
+	uint32_t rkey;	 /* RMA, ADV */
+	uint32_t cookie; /* RMA, DONE; ADV, WRITTEN: the advertisement */
+	uint32_t adv;	 /* UNADV: the advertisement released */
 	uint32_t rsvd;
 };
 _Static_assert(sizeof(struct rdma_msg) == 32, "rdma_msg");
 
 /* ---- internals ---- */
 
-#define BUF_PFX 64u		/* prefix in front of data: rdma_msg at the end */
+#define BUF_PFX 64u /* prefix in front of data: rdma_msg at the end */
 #define MSG_SZ ((uint32_t)sizeof(struct rdma_msg))
-#define INLINE_MAX 4096u	/* smallest class: receive size and inline */
-#define RMA_MAX 64u		/* RMA frames in flight per connection */
-#define ADV_MAX 64u		/* push: advertised buffers per connection */
+#define INLINE_MAX 4096u /* smallest class: receive size and inline */
+#define RMA_MAX 64u	 /* RMA frames in flight per connection */
+#define ADV_MAX 64u	 /* push: advertised buffers per connection */
 #define POST_BATCH 32
 #define WC_BATCH 32
-#define SETUP_TIMEOUT_MS 15000	/* TCG guests are slow */
+#define SETUP_TIMEOUT_MS 15000 /* TCG guests are slow */
 #define RESOLVE_TIMEOUT_MS 5000
-#define SPIN_NS 20000		/* arm(): poll this long before sleeping */
-#define RD_DEPTH 16u		/* RDMA READs in flight per QP */
+#define SPIN_NS 20000 /* arm(): poll this long before sleeping */
+#define RD_DEPTH 16u  /* RDMA READs in flight per QP */
 
 enum bop {
 	BOP_NONE,
-	BOP_RECV,	/* posted receive */
-	BOP_FRAME,	/* caller frame, inline SEND */
-	BOP_RMA,	/* caller frame, descriptor SEND, waits for DONE */
-	BOP_CTRL,	/* our DONE / CREDIT / CLOSE message */
-	BOP_READ,	/* incoming RMA frame: RDMA READ target */
-	BOP_PUSH,	/* caller reply frame, RDMA WRITE + WRITTEN SEND */
-	BOP_ADV,	/* client: advertised for a reply (adv table) */
+	BOP_RECV,  /* posted receive */
+	BOP_FRAME, /* caller frame, inline SEND */
+	BOP_RMA,   /* caller frame, descriptor SEND, waits for DONE */
+	BOP_CTRL,  /* our DONE / CREDIT / CLOSE message */
+	BOP_READ,  /* incoming RMA frame: RDMA READ target */
+	BOP_PUSH,  /* caller reply frame, RDMA WRITE + WRITTEN SEND */
+	BOP_ADV,   /* client: advertised for a reply (adv table) */
 };
 
 struct rdma_buf {
 	union {
-		struct rfs_pool_buf pb;	/* first: the pool's part */
+		struct rfs_pool_buf pb; /* first: the pool's part */
 		struct rfs_buf b;
 	};
 	struct rdma_buf *next;		/* txq or rxq */
-	struct rdma_buf *iprev, *inext;	/* the connection's posted list */
+	struct rdma_buf *iprev, *inext; /* the connection's posted list */
 	uint8_t op, posted;
-	uint8_t sent, acked, ready, ctrl_type;	/* BOP_ADV: sent = announced
+	uint8_t sent, acked, ready, ctrl_type; /* BOP_ADV: sent = announced
 						   (its request posted) */
 	uint16_t send_flags;
-	uint8_t hinted;			/* sent with a reply-size hint */
+	uint8_t hinted; /* sent with a reply-size hint */
 	uint32_t cookie;
-	uint64_t raddr;			/* BOP_READ, BOP_PUSH: the peer's */
-	uint32_t rkey, rlen;		/* buffer; BOP_ADV: rlen = its len */
-	uint32_t adv;			/* send: advertisement to announce
+	uint64_t raddr;	     /* BOP_READ, BOP_PUSH: the peer's */
+	uint32_t rkey, rlen; /* buffer; BOP_ADV: rlen = its len */
+	uint32_t adv;	     /* send: advertisement to announce
 					   (client, ADV) or release (server,
 					   UNADV) + 1; 0 none */
 };
@@ -178,8 +179,18 @@ struct rdma_buf {
 /* a pool chunk's reg_flags: registered remotely writable */
 #define RDMA_CHUNK_RW 0x1u
 
-enum cstate { CS_SETUP, CS_UP, CS_CLOSING, CS_DOWN };
-enum epkind { EP_TCP, EP_CM, EP_CQ, EP_N };
+enum cstate {
+	CS_SETUP,
+	CS_UP,
+	CS_CLOSING,
+	CS_DOWN
+};
+enum epkind {
+	EP_TCP,
+	EP_CM,
+	EP_CQ,
+	EP_N
+};
 
 struct rdma_conn;
 
@@ -193,36 +204,36 @@ struct rdma_conn {
 	struct rdma_xprt *t;
 	struct rdma_conn *prev, *next;
 	enum cstate state;
-	int fd;				/* TCP control socket */
+	int fd; /* TCP control socket */
 	struct rdma_event_channel *cm_ch;
-	struct rdma_cm_id *id;		/* connected id (owns the QP) */
-	struct rdma_cm_id *lid;		/* passive side: per-conn listener */
+	struct rdma_cm_id *id;	/* connected id (owns the QP) */
+	struct rdma_cm_id *lid; /* passive side: per-conn listener */
 	struct ibv_comp_channel *cch;
 	struct ibv_cq *cq;
 	struct ep_tag tag[EP_N];
 	bool ep_added[EP_N];
 	bool armed;
 
-	uint32_t nrecv;			/* receives we keep posted */
-	uint32_t peer_credits;		/* the peer's nrecv */
-	uint32_t credits;		/* sends we may post */
-	uint32_t owed;			/* re-posted, not yet told */
+	uint32_t nrecv;	       /* receives we keep posted */
+	uint32_t peer_credits; /* the peer's nrecv */
+	uint32_t credits;      /* sends we may post */
+	uint32_t owed;	       /* re-posted, not yet told */
 	bool peer_low;
-	uint32_t inline_max;		/* min of both sides */
+	uint32_t inline_max; /* min of both sides */
 	uint32_t peer_max_msg;
 	uint32_t sq_max, sq_used;
 
 	struct rdma_buf *txq_head, *txq_tail;
-	struct rdma_buf *ctlq_head, *ctlq_tail;	/* DONE, CLOSE: go first */
+	struct rdma_buf *ctlq_head, *ctlq_tail; /* DONE, CLOSE: go first */
 	struct rdma_buf *rxq_head, *rxq_tail;
-	struct rdma_buf *posted;	/* everything the QP may still touch */
+	struct rdma_buf *posted; /* everything the QP may still touch */
 	struct rdma_buf *rma[RMA_MAX];
 	uint32_t rma_n;
-	bool active;			/* we connected (client side) */
-	bool push;			/* both sides agreed on push */
+	bool active; /* we connected (client side) */
+	bool push;   /* both sides agreed on push */
 	/* push, client: buffers advertised, waiting for their reply */
 	struct rdma_buf *adv[ADV_MAX];
-	uint64_t adv_id[ADV_MAX];	/* the request's frame id */
+	uint64_t adv_id[ADV_MAX]; /* the request's frame id */
 	uint32_t adv_n;
 	/* push, server: the client's advertisements, by cookie */
 	struct rdma_peer_adv {
@@ -231,8 +242,8 @@ struct rdma_conn {
 		bool used;
 	} padv[ADV_MAX];
 	uint32_t padv_n;
-	uint64_t pushed;		/* replies pushed (debug log) */
-	uint32_t sends_out;		/* caller frames posted, not done */
+	uint64_t pushed;    /* replies pushed (debug log) */
+	uint32_t sends_out; /* caller frames posted, not done */
 	bool close_queued;
 
 	uint8_t token[RDMA_TOKEN_LEN];
@@ -249,29 +260,29 @@ struct rdma_conn {
 enum rdma_evil {
 	EVIL_NONE,
 	/* server (passive) side */
-	EVIL_SRV_WRITTEN_RANGE,	/* WRITTEN, cookie >= ADV_MAX */
-	EVIL_SRV_WRITTEN_UNADV,	/* WRITTEN, cookie never advertised */
-	EVIL_SRV_WRITTEN_DUP,	/* a second WRITTEN for a consumed cookie */
-	EVIL_SRV_WRITTEN_LONG,	/* WRITTEN len = advertised len + 1 */
-	EVIL_SRV_WRITTEN_SHORT,	/* WRITTEN len < RFS_HDR_SIZE */
-	EVIL_SRV_PUSH_ID,	/* pushed frame with another request's id */
-	EVIL_SRV_PUSH_NOTREPLY,	/* pushed frame without RFS_HF_REPLY */
-	EVIL_SRV_UNADV_RANGE,	/* reply with UNADV of a cookie >= ADV_MAX */
-	EVIL_SRV_UNADV_BOGUS,	/* reply with UNADV of a cookie not out */
-	EVIL_SRV_ADV,		/* reply FRAME with RDMA_MSGF_ADV */
-	EVIL_SRV_NOPUSH_UNADV,	/* push not negotiated: reply with UNADV */
+	EVIL_SRV_WRITTEN_RANGE,	 /* WRITTEN, cookie >= ADV_MAX */
+	EVIL_SRV_WRITTEN_UNADV,	 /* WRITTEN, cookie never advertised */
+	EVIL_SRV_WRITTEN_DUP,	 /* a second WRITTEN for a consumed cookie */
+	EVIL_SRV_WRITTEN_LONG,	 /* WRITTEN len = advertised len + 1 */
+	EVIL_SRV_WRITTEN_SHORT,	 /* WRITTEN len < RFS_HDR_SIZE */
+	EVIL_SRV_PUSH_ID,	 /* pushed frame with another request's id */
+	EVIL_SRV_PUSH_NOTREPLY,	 /* pushed frame without RFS_HF_REPLY */
+	EVIL_SRV_UNADV_RANGE,	 /* reply with UNADV of a cookie >= ADV_MAX */
+	EVIL_SRV_UNADV_BOGUS,	 /* reply with UNADV of a cookie not out */
+	EVIL_SRV_ADV,		 /* reply FRAME with RDMA_MSGF_ADV */
+	EVIL_SRV_NOPUSH_UNADV,	 /* push not negotiated: reply with UNADV */
 	EVIL_SRV_NOPUSH_WRITTEN, /* push not negotiated: a WRITTEN */
 	/* client (active) side */
 	EVIL_CLI_FIRST,
 	EVIL_CLI_ADV_RANGE = EVIL_CLI_FIRST, /* ADV, cookie >= ADV_MAX */
-	EVIL_CLI_ADV_DUP,	/* ADV of a cookie still advertised */
-	EVIL_CLI_ADV_LONG,	/* ADV len > our max_msg */
-	EVIL_CLI_ADV_SHORT,	/* ADV len < RFS_HDR_SIZE */
-	EVIL_CLI_ADV_REPLY,	/* ADV on a frame flagged RFS_HF_REPLY */
-	EVIL_CLI_ADV_RMA,	/* ADV on an RMA message */
-	EVIL_CLI_UNADV,		/* a request FRAME with RDMA_MSGF_UNADV */
-	EVIL_CLI_WRITTEN,	/* a WRITTEN to the server */
-	EVIL_CLI_NOPUSH_ADV,	/* push not negotiated: a READ with ADV */
+	EVIL_CLI_ADV_DUP,    /* ADV of a cookie still advertised */
+	EVIL_CLI_ADV_LONG,   /* ADV len > our max_msg */
+	EVIL_CLI_ADV_SHORT,  /* ADV len < RFS_HDR_SIZE */
+	EVIL_CLI_ADV_REPLY,  /* ADV on a frame flagged RFS_HF_REPLY */
+	EVIL_CLI_ADV_RMA,    /* ADV on an RMA message */
+	EVIL_CLI_UNADV,	     /* a request FRAME with RDMA_MSGF_UNADV */
+	EVIL_CLI_WRITTEN,    /* a WRITTEN to the server */
+	EVIL_CLI_NOPUSH_ADV, /* push not negotiated: a READ with ADV */
 	EVIL_N
 };
 #endif
@@ -279,16 +290,16 @@ enum rdma_evil {
 struct rdma_xprt {
 	struct rfs_xprt_base base;
 	int epfd;
-	struct ibv_context *verbs;	/* the device the pool is bound to */
+	struct ibv_context *verbs; /* the device the pool is bound to */
 	struct ibv_pd *pd;
 	struct ibv_device_attr dattr;
-	struct rfs_pool pool;		/* chunks registered in pd */
+	struct rfs_pool pool; /* chunks registered in pd */
 	struct rdma_conn *conns;
-	bool remote_write;		/* active context: pool chunks of the
+	bool remote_write; /* active context: pool chunks of the
 					   large classes remotely writable */
 #if HAVE_TEST_HOOKS
-	uint8_t evil;			/* enum rdma_evil: test hook */
-	bool evil_fired;		/* its one bad message went out */
+	uint8_t evil;	 /* enum rdma_evil: test hook */
+	bool evil_fired; /* its one bad message went out */
 #endif
 
 	struct rfs_evq evq;
@@ -402,13 +413,12 @@ static inline bool rfs_rdma_evil_on(const struct rdma_xprt *t)
 	return false;
 }
 
-static inline void rfs_rdma_evil_send(struct rdma_conn *c,
-				      struct rdma_buf *rb)
+static inline void rfs_rdma_evil_send(struct rdma_conn *c, struct rdma_buf *rb)
 {
 }
 
-static inline bool rfs_rdma_evil_unadv(struct rdma_conn *c,
-				       struct rdma_buf *rb, uint32_t slot)
+static inline bool rfs_rdma_evil_unadv(struct rdma_conn *c, struct rdma_buf *rb,
+				       uint32_t slot)
 {
 	return false;
 }

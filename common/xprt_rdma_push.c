@@ -62,7 +62,7 @@ void rfs_rdma_msg_adv(struct rdma_conn *c, struct rdma_buf *rb)
 	if (c->active) {
 		struct rdma_buf *ab = c->adv[slot];
 
-		ab->sent = 1;	/* announced: the server may answer it now */
+		ab->sent = 1; /* announced: the server may answer it now */
 		m->flags |= RDMA_MSGF_ADV;
 		m->len = htole32(ab->rlen);
 		m->addr = htole64((uintptr_t)ab->b.data);
@@ -85,7 +85,7 @@ void rfs_rdma_msg_adv(struct rdma_conn *c, struct rdma_buf *rb)
  * be is the caller's knowledge (READ: header + reply body + size).
  */
 void rfs_rdma_adv_attach(struct rdma_conn *c, struct rdma_buf *rb,
-		       uint32_t reply_max)
+			 uint32_t reply_max)
 {
 	const struct rfs_hdr *h = rb->b.data;
 	struct rdma_buf *ab;
@@ -99,7 +99,7 @@ void rfs_rdma_adv_attach(struct rdma_conn *c, struct rdma_buf *rb,
 	if (want > c->t->base.params.max_msg)
 		want = c->t->base.params.max_msg;
 	if (want <= c->inline_max)
-		return;		/* the reply travels inline anyway */
+		return; /* the reply travels inline anyway */
 	ab = pool_get(c->t, want);
 	if (!ab)
 		return;
@@ -130,8 +130,7 @@ void rfs_rdma_adv_match(struct rdma_conn *c, struct rdma_buf *rb)
 
 	if (!(h->flags & RFS_HF_REPLY))
 		return;
-	for (uint32_t i = 0, seen = 0; i < ADV_MAX && seen < c->padv_n;
-	     i++) {
+	for (uint32_t i = 0, seen = 0; i < ADV_MAX && seen < c->padv_n; i++) {
 		struct rdma_peer_adv *a = &c->padv[i];
 
 		if (!a->used)
@@ -192,15 +191,14 @@ static int adv_release(struct rdma_conn *c, uint32_t slot, char *why)
 
 /* Push, server: record the advertisement that came with request frame h. */
 int rfs_rdma_adv_record(struct rdma_conn *c, const struct rdma_msg *m,
-		      const struct rfs_hdr *h, char *why)
+			const struct rfs_hdr *h, char *why)
 {
 	uint32_t slot = le32toh(m->cookie), len = le32toh(m->len);
 	struct rdma_peer_adv *a;
 
 	if (slot >= ADV_MAX || c->padv[slot].used) {
 		snprintf(why, WHY_LEN, "ADV of cookie %u: %s", slot,
-			 slot >= ADV_MAX ? "out of range"
-					 : "still advertised");
+			 slot >= ADV_MAX ? "out of range" : "still advertised");
 		return -EPROTO;
 	}
 	if (len < RFS_HDR_SIZE || len > c->peer_max_msg) {
@@ -230,7 +228,7 @@ int rfs_rdma_adv_record(struct rdma_conn *c, const struct rdma_msg *m,
  * buffer was advertised for; then it joins the rx queue in order.
  */
 int rfs_rdma_on_written(struct rdma_conn *c, uint32_t slot, uint32_t len,
-		      char *why)
+			char *why)
 {
 	const char *bad = adv_bad(c, slot);
 	struct rdma_buf *ab;
@@ -238,22 +236,21 @@ int rfs_rdma_on_written(struct rdma_conn *c, uint32_t slot, uint32_t len,
 	int rc;
 
 	if (bad) {
-		snprintf(why, WHY_LEN, "WRITTEN for advertisement %u: %s",
-			 slot, bad);
+		snprintf(why, WHY_LEN, "WRITTEN for advertisement %u: %s", slot,
+			 bad);
 		return -EPROTO;
 	}
 	ab = c->adv[slot];
 	if (len < RFS_HDR_SIZE || len > ab->rlen) {
 		snprintf(why, WHY_LEN,
 			 "WRITTEN for advertisement %u: %u bytes, outside "
-			 "[%u, %u advertised]", slot, len, RFS_HDR_SIZE,
-			 ab->rlen);
+			 "[%u, %u advertised]",
+			 slot, len, RFS_HDR_SIZE, ab->rlen);
 		return -EPROTO;
 	}
 	c->adv[slot] = NULL;
 	c->adv_n--;
-	rc = rfs_proto_check_frame(ab->b.data, len,
-				   c->t->base.params.max_msg);
+	rc = rfs_proto_check_frame(ab->b.data, len, c->t->base.params.max_msg);
 	h = ab->b.data;
 	if (rc) {
 		snprintf(why, WHY_LEN,
@@ -262,14 +259,15 @@ int rfs_rdma_on_written(struct rdma_conn *c, uint32_t slot, uint32_t len,
 	} else if (h->id != c->adv_id[slot]) {
 		snprintf(why, WHY_LEN,
 			 "WRITTEN for advertisement %u: frame id %llu, "
-			 "advertised for request %llu", slot,
-			 (unsigned long long)h->id,
+			 "advertised for request %llu",
+			 slot, (unsigned long long)h->id,
 			 (unsigned long long)c->adv_id[slot]);
 		rc = -EPROTO;
 	} else if (!(h->flags & RFS_HF_REPLY)) {
 		snprintf(why, WHY_LEN,
 			 "WRITTEN for advertisement %u: frame %llu is not a "
-			 "reply", slot, (unsigned long long)h->id);
+			 "reply",
+			 slot, (unsigned long long)h->id);
 		rc = -EPROTO;
 	}
 	if (rc || c->state == CS_CLOSING) {
@@ -292,13 +290,15 @@ int rfs_rdma_on_written(struct rdma_conn *c, uint32_t slot, uint32_t len,
  * its advertisement here.
  */
 int rfs_rdma_push_flags_check(struct rdma_conn *c, const struct rdma_msg *m,
-			    char *why)
+			      char *why)
 {
 	unsigned f = m->flags & (RDMA_MSGF_ADV | RDMA_MSGF_UNADV);
 
 	if (!c->push) {
-		snprintf(why, WHY_LEN, "push flags %#x, but push was not "
-			 "negotiated", f);
+		snprintf(why, WHY_LEN,
+			 "push flags %#x, but push was not "
+			 "negotiated",
+			 f);
 		return -EPROTO;
 	}
 	if (f == (RDMA_MSGF_ADV | RDMA_MSGF_UNADV)) {
@@ -311,8 +311,10 @@ int rfs_rdma_push_flags_check(struct rdma_conn *c, const struct rdma_msg *m,
 			return -EPROTO;
 		}
 		if (m->type != RDMA_MSG_FRAME) {
-			snprintf(why, WHY_LEN, "ADV on a message of type %u, "
-				 "not an inline frame", m->type);
+			snprintf(why, WHY_LEN,
+				 "ADV on a message of type %u, "
+				 "not an inline frame",
+				 m->type);
 			return -EPROTO;
 		}
 		return 0;
@@ -322,8 +324,10 @@ int rfs_rdma_push_flags_check(struct rdma_conn *c, const struct rdma_msg *m,
 		return -EPROTO;
 	}
 	if (m->type != RDMA_MSG_FRAME && m->type != RDMA_MSG_RMA) {
-		snprintf(why, WHY_LEN, "UNADV on a message of type %u, not a "
-			 "frame", m->type);
+		snprintf(why, WHY_LEN,
+			 "UNADV on a message of type %u, not a "
+			 "frame",
+			 m->type);
 		return -EPROTO;
 	}
 	return adv_release(c, le32toh(m->adv), why);

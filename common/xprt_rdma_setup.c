@@ -78,8 +78,8 @@ static int io_full(int fd, void *buf, size_t len, bool wr, long long deadline)
 
 	while (done < len) {
 		ssize_t n = wr ? send(fd, (char *)buf + done, len - done,
-				      MSG_NOSIGNAL | MSG_DONTWAIT)
-			       : recv(fd, (char *)buf + done, len - done,
+				      MSG_NOSIGNAL | MSG_DONTWAIT) :
+				 recv(fd, (char *)buf + done, len - done,
 				      MSG_DONTWAIT);
 
 		if (n > 0) {
@@ -147,8 +147,8 @@ static int cm_expect(struct rdma_conn *c, enum rdma_cm_event_type want,
 	switch (got) {
 	case RDMA_CM_EVENT_REJECTED:
 		rfs_err("xprt: %s: %s: the server refused the RDMA connection "
-			"(status %d: wrong session token?)", c->desc, what,
-			status);
+			"(status %d: wrong session token?)",
+			c->desc, what, status);
 		return -ECONNREFUSED;
 	case RDMA_CM_EVENT_ADDR_ERROR:
 	case RDMA_CM_EVENT_ROUTE_ERROR:
@@ -236,8 +236,7 @@ static int qp_setup(struct rdma_conn *c)
 	qa.sq_sig_all = 0;
 	if (rdma_create_qp(c->id, t->pd, &qa)) {
 		rc = -errno;
-		rfs_err("xprt: %s: rdma_create_qp: %s", c->desc,
-			strerror(-rc));
+		rfs_err("xprt: %s: rdma_create_qp: %s", c->desc, strerror(-rc));
 		return rc;
 	}
 	for (uint32_t i = 0; i < c->nrecv; i++) {
@@ -254,12 +253,12 @@ static void conn_params(struct rdma_conn *c, struct rdma_conn_param *cp)
 	int init = a->max_qp_init_rd_atom, resp = a->max_qp_rd_atom;
 
 	memset(cp, 0, sizeof(*cp));
-	cp->initiator_depth = (uint8_t)(init < (int)RD_DEPTH ? init
-							      : (int)RD_DEPTH);
-	cp->responder_resources = (uint8_t)(resp < (int)RD_DEPTH ? resp
-							       : (int)RD_DEPTH);
+	cp->initiator_depth =
+		(uint8_t)(init < (int)RD_DEPTH ? init : (int)RD_DEPTH);
+	cp->responder_resources =
+		(uint8_t)(resp < (int)RD_DEPTH ? resp : (int)RD_DEPTH);
 	cp->retry_count = 7;
-	cp->rnr_retry_count = 2;	/* with credits an RNR is our bug */
+	cp->rnr_retry_count = 2; /* with credits an RNR is our bug */
 }
 
 static struct rdma_conn *conn_new(struct rdma_xprt *t, int fd)
@@ -315,8 +314,10 @@ static int conn_go(struct rdma_conn *c)
 	if (t->conns)
 		t->conns->prev = c;
 	t->conns = c;
-	rfs_dbg(RFS_SUB_XPRT, "xprt: %s: up (credits %u/%u, inline %u, "
-		"push %s)", c->desc, c->credits, c->nrecv, c->inline_max,
+	rfs_dbg(RFS_SUB_XPRT,
+		"xprt: %s: up (credits %u/%u, inline %u, "
+		"push %s)",
+		c->desc, c->credits, c->nrecv, c->inline_max,
 		c->push ? "on" : "off");
 	return 0;
 }
@@ -338,8 +339,7 @@ int rfs_rdma_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 	struct rdma_setup_req req = { 0 };
 	struct rdma_setup_rep rep;
 	struct rdma_conn_param cp;
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST |
-					      AI_NUMERICSERV,
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
 				  .ai_socktype = SOCK_STREAM };
 	struct addrinfo *ai = NULL;
 	struct rdma_conn *c;
@@ -499,7 +499,7 @@ static int rdma_hostport(const char *s, char *host, size_t hsz, char *port,
 	} else {
 		end = strchr(s, ':');
 		if (end && strchr(end + 1, ':'))
-			end = NULL;	/* bare IPv6 */
+			end = NULL; /* bare IPv6 */
 		if (end)
 			p = end + 1;
 		else
@@ -524,11 +524,14 @@ static int rdma_hostport(const char *s, char *host, size_t hsz, char *port,
 /* The numeric IP of sa (no port), for the setup reply. */
 static int numeric_ip(const struct sockaddr *sa, char *out, size_t outsz)
 {
-	const void *ip = sa->sa_family == AF_INET6
-		? (const void *)&((const struct sockaddr_in6 *)(const void *)sa)
-			  ->sin6_addr
-		: (const void *)&((const struct sockaddr_in *)(const void *)sa)
-			  ->sin_addr;
+	const void *ip =
+		sa->sa_family == AF_INET6 ?
+			(const void *)&(
+				(const struct sockaddr_in6 *)(const void *)sa)
+				->sin6_addr :
+			(const void *)&(
+				(const struct sockaddr_in *)(const void *)sa)
+				->sin_addr;
 
 	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
 		return -EAFNOSUPPORT;
@@ -567,27 +570,27 @@ static bool token_eq(const uint8_t *a, const uint8_t *b)
 struct rdma_wait {
 	struct rdma_wait *next;
 	uint8_t token[RDMA_TOKEN_LEN];
-	struct rdma_event_channel *ch;	/* the connection's */
-	int efd;			/* eventfd: written when id is set */
-	struct rdma_cm_id *id;		/* the request handed over, or NULL */
+	struct rdma_event_channel *ch; /* the connection's */
+	int efd;		       /* eventfd: written when id is set */
+	struct rdma_cm_id *id;	       /* the request handed over, or NULL */
 };
 
 struct rfs_rdma_listener {
 	struct rdma_event_channel *ch;
 	struct rdma_cm_id *id;
-	bool wildcard;			/* bound to 0.0.0.0 or :: */
-	char addr[46];			/* numeric IP, for the setup reply */
+	bool wildcard; /* bound to 0.0.0.0 or :: */
+	char addr[46]; /* numeric IP, for the setup reply */
 	uint16_t port;
-	char name[80];			/* "ADDR:PORT" as bound */
-	struct rfs_ratelimit rl;	/* rejected requests */
+	char name[80];		 /* "ADDR:PORT" as bound */
+	struct rfs_ratelimit rl; /* rejected requests */
 };
 
 static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct rfs_rdma_listener *shared;	/* the open listener */
-static struct rdma_wait *waiting;		/* registered connections */
+static struct rfs_rdma_listener *shared; /* the open listener */
+static struct rdma_wait *waiting;	 /* registered connections */
 
-static void listen_fail(const char *spec, const char *host,
-			const char *port, const char *what, int err)
+static void listen_fail(const char *spec, const char *host, const char *port,
+			const char *what, int err)
 {
 	const char *hint;
 
@@ -632,17 +635,19 @@ int rfs_rdma_listen(const char *spec, struct rfs_rdma_listener **out)
 	*out = NULL;
 	if (rdma_hostport(spec, host, sizeof(host), port, sizeof(port))) {
 		rfs_err("listen-rdma %s: bad address (expected ADDR, "
-			"ADDR:PORT or [IPv6]:PORT)", spec);
+			"ADDR:PORT or [IPv6]:PORT)",
+			spec);
 		return -EINVAL;
 	}
 	if (!port[0])
-		return 0;	/* per-connection listeners */
+		return 0; /* per-connection listeners */
 	pthread_mutex_lock(&shared_mu);
 	busy = shared != NULL;
 	pthread_mutex_unlock(&shared_mu);
 	if (busy) {
 		rfs_err("listen-rdma %s: this process has an rdma listener "
-			"already", spec);
+			"already",
+			spec);
 		return -EBUSY;
 	}
 	l = calloc(1, sizeof(*l));
@@ -659,8 +664,8 @@ int rfs_rdma_listen(const char *spec, struct rfs_rdma_listener **out)
 		rc = -errno;
 		rfs_err("listen-rdma %s: cannot open the RDMA connection "
 			"manager (/dev/infiniband/rdma_cm): %s: load an RDMA "
-			"driver (e.g. rdma_rxe) and rdma_ucm", spec,
-			strerror(-rc));
+			"driver (e.g. rdma_rxe) and rdma_ucm",
+			spec, strerror(-rc));
 		goto fail;
 	}
 	rc = set_nonblock(l->ch->fd);
@@ -760,19 +765,20 @@ static int hand_over(struct rfs_rdma_listener *l, struct rdma_cm_id *child,
 	return rc;
 }
 
-static void reject_child(struct rfs_rdma_listener *l,
-			 struct rdma_cm_id *child, const char *why)
+static void reject_child(struct rfs_rdma_listener *l, struct rdma_cm_id *child,
+			 const char *why)
 {
 	char pa[80] = "?";
 
-	rfs_addr_fmt(rdma_get_peer_addr(child),
-		     sizeof(struct sockaddr_storage), pa, sizeof(pa));
+	rfs_addr_fmt(rdma_get_peer_addr(child), sizeof(struct sockaddr_storage),
+		     pa, sizeof(pa));
 	if (rfs_ratelimit_ok(&l->rl))
 		rfs_warn("xprt: rdma listener %s: connection request from %s "
-			 "with %s: refused", l->name, pa, why);
+			 "with %s: refused",
+			 l->name, pa, why);
 	if (rdma_reject(child, NULL, 0))
-		rfs_warn("xprt: rdma listener %s: rdma_reject(%s): %s",
-			 l->name, pa, strerror(errno));
+		rfs_warn("xprt: rdma listener %s: rdma_reject(%s): %s", l->name,
+			 pa, strerror(errno));
 	if (rdma_destroy_id(child))
 		rfs_warn("xprt: rdma listener %s: rdma_destroy_id(%s): %s",
 			 l->name, pa, strerror(errno));
@@ -794,8 +800,8 @@ void rfs_rdma_listener_run(struct rfs_rdma_listener *l)
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR)
 				rfs_err_rl("xprt: rdma listener %s: "
-					   "rdma_get_cm_event: %s", l->name,
-					   strerror(errno));
+					   "rdma_get_cm_event: %s",
+					   l->name, strerror(errno));
 			return;
 		}
 		type = ev->event;
@@ -806,9 +812,11 @@ void rfs_rdma_listener_run(struct rfs_rdma_listener *l)
 			if (type == RDMA_CM_EVENT_DEVICE_REMOVAL)
 				rfs_err("xprt: rdma listener %s: RDMA device "
 					"removed: no new rdma connections "
-					"(restart ringfsd)", l->name);
+					"(restart ringfsd)",
+					l->name);
 			else
-				rfs_dbg(RFS_SUB_XPRT, "xprt: rdma listener "
+				rfs_dbg(RFS_SUB_XPRT,
+					"xprt: rdma listener "
 					"%s: cm event %s (status %d)",
 					l->name, rdma_event_str(type), status);
 			continue;
@@ -826,10 +834,12 @@ void rfs_rdma_listener_run(struct rfs_rdma_listener *l)
 		}
 		rc = hand_over(l, child, tok);
 		if (rc == -ENOENT)
-			reject_child(l, child, "an unknown or stale session "
+			reject_child(l, child,
+				     "an unknown or stale session "
 				     "token");
 		else if (rc)
-			reject_child(l, child, "a valid token that could not "
+			reject_child(l, child,
+				     "a valid token that could not "
 				     "be handed over");
 	}
 }
@@ -843,8 +853,8 @@ void rfs_rdma_listener_close(struct rfs_rdma_listener *l)
 		shared = NULL;
 	pthread_mutex_unlock(&shared_mu);
 	if (rdma_destroy_id(l->id))
-		rfs_warn("xprt: rdma listener %s: rdma_destroy_id: %s",
-			 l->name, strerror(errno));
+		rfs_warn("xprt: rdma listener %s: rdma_destroy_id: %s", l->name,
+			 strerror(errno));
 	rdma_destroy_event_channel(l->ch);
 	free(l);
 }
@@ -914,8 +924,8 @@ static int await_handover(struct rdma_conn *c, struct rdma_wait *w,
 				 strerror(errno));
 	}
 	if (id)
-		id->context = c;	/* was the listener's */
-	c->id = id;	/* released with the connection on failure */
+		id->context = c; /* was the listener's */
+	c->id = id;		 /* released with the connection on failure */
 	if (rc)
 		rfs_err("xprt: %s: waiting for the RDMA connection: %s",
 			c->desc, strerror(-rc));
@@ -945,12 +955,13 @@ static int await_client(struct rdma_conn *c, long long deadline)
 		rc = cm_next(c, deadline, &ev);
 		if (rc) {
 			rfs_err("xprt: %s: waiting for the RDMA connection: "
-				"%s", c->desc, strerror(-rc));
+				"%s",
+				c->desc, strerror(-rc));
 			return rc;
 		}
 		if (ev->event != RDMA_CM_EVENT_CONNECT_REQUEST) {
-			rfs_dbg(RFS_SUB_XPRT, "xprt: %s: cm event %s",
-				c->desc, rdma_event_str(ev->event));
+			rfs_dbg(RFS_SUB_XPRT, "xprt: %s: cm event %s", c->desc,
+				rdma_event_str(ev->event));
 			rdma_ack_cm_event(ev);
 			continue;
 		}
@@ -966,7 +977,8 @@ static int await_client(struct rdma_conn *c, long long deadline)
 				     sizeof(struct sockaddr_storage), pa,
 				     sizeof(pa));
 			rfs_warn("xprt: %s: RDMA connection from %s with a "
-				 "wrong session token: refused", c->desc, pa);
+				 "wrong session token: refused",
+				 c->desc, pa);
 			rdma_reject(child, NULL, 0);
 			rdma_destroy_id(child);
 			continue;
@@ -1141,8 +1153,8 @@ int rfs_rdma_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 		if (rc)
 			goto fail_reply;
 	}
-	snprintf(c->desc, sizeof(c->desc), "rdma %s:%u (accepting%s)",
-		 rep.addr, le16toh(rep.port), share ? ", shared port" : "");
+	snprintf(c->desc, sizeof(c->desc), "rdma %s:%u (accepting%s)", rep.addr,
+		 le16toh(rep.port), share ? ", shared port" : "");
 	if (getrandom(c->token, sizeof(c->token), 0) !=
 	    (ssize_t)sizeof(c->token)) {
 		rc = -errno;
@@ -1166,11 +1178,11 @@ int rfs_rdma_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 	if (rc) {
 		rfs_err("xprt: %s: setup reply: %s", c->desc, strerror(-rc));
 		if (share)
-			c->id = wait_unlink(&w);	/* released below */
+			c->id = wait_unlink(&w); /* released below */
 		goto fail;
 	}
-	rc = share ? await_handover(c, &w, deadline)
-		   : await_client(c, deadline);
+	rc = share ? await_handover(c, &w, deadline) :
+		     await_client(c, deadline);
 	if (rc)
 		goto fail;
 	rc = accept_request(c, deadline);

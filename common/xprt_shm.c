@@ -65,57 +65,70 @@
 #include "xprt_impl.h"
 #include "xprt_shm_i.h"
 
-#define SHADOW_PRIV (20u << 10)	/* private prefix of a lent frame */
+#define SHADOW_PRIV (20u << 10) /* private prefix of a lent frame */
 #define SETUP_TIMEOUT_MS 5000
 #define LIVENESS_NS (100 * 1000000LL)
 #define SPIN_US_DEFAULT 50
 #define EPOLL_BATCH 32
 #define BUF_ALIGN 64
 
-
-enum buf_kind { BK_HEAP, BK_TX, BK_RX };
-enum tx_state { TS_FREE, TS_CALLER, TS_FLIGHT, TS_QUEUED };
+enum buf_kind {
+	BK_HEAP,
+	BK_TX,
+	BK_RX
+};
+enum tx_state {
+	TS_FREE,
+	TS_CALLER,
+	TS_FLIGHT,
+	TS_QUEUED
+};
 
 struct shm_buf {
 	struct rfs_buf b;
-	struct shm_conn *c;	/* NULL for heap buffers */
-	struct shm_buf *next;	/* pending queue */
+	struct shm_conn *c;   /* NULL for heap buffers */
+	struct shm_buf *next; /* pending queue */
 	uint32_t slot;
 	uint8_t kind;
-	uint8_t state;		/* TX: enum tx_state; RX: 1 while lent */
+	uint8_t state; /* TX: enum tx_state; RX: 1 while lent */
 	uint8_t notify;
 };
 
-#define HEAP_HDR (((sizeof(struct shm_buf) + BUF_ALIGN - 1) / BUF_ALIGN) * \
-		  BUF_ALIGN)
+#define HEAP_HDR \
+	(((sizeof(struct shm_buf) + BUF_ALIGN - 1) / BUF_ALIGN) * BUF_ALIGN)
 
-enum conn_state { CS_UP, CS_CLOSING, CS_SHUT, CS_DOWN };
+enum conn_state {
+	CS_UP,
+	CS_CLOSING,
+	CS_SHUT,
+	CS_DOWN
+};
 
 struct shm_tag {
 	struct shm_conn *c;
-	int what;		/* 0 eventfd, 1 socket */
+	int what; /* 0 eventfd, 1 socket */
 };
 
 struct shm_conn {
-	struct rfs_conn_base base;	/* first: xprt.c reaches it */
+	struct rfs_conn_base base; /* first: xprt.c reaches it */
 	struct shm_xprt *x;
 	struct shm_conn *next;
 	int fd, efd, efd_peer;
-	int side, txd, rxd;	/* side 0 client, 1 server; directions */
+	int side, txd, rxd; /* side 0 client, 1 server; directions */
 	int state;
 	bool peer_bye, in_epoll;
-	unsigned refs;		/* 1 until conn_free, + bufs with the caller */
+	unsigned refs; /* 1 until conn_free, + bufs with the caller */
 	uint32_t max_msg;
 	struct rfs_shm_layout l;
-	uint8_t *map;		/* the whole region */
-	uint8_t *shadow;	/* receiving slab, private prefixes */
+	uint8_t *map;	 /* the whole region */
+	uint8_t *shadow; /* receiving slab, private prefixes */
 	struct rfs_shm_ctl *ctl;
 	struct rfs_shm_desc *txring, *rxring;
-	uint32_t *txret, *rxret;	/* return rings of txd / rxd */
+	uint32_t *txret, *rxret; /* return rings of txd / rxd */
 	uint8_t *txslab, *rxslab;
 	/* private copies of the indices: never read back from the region */
 	uint32_t tx_head, rx_tail, ret_head, ret_tail;
-	struct shm_buf *txb, *rxb;	/* one per slot */
+	struct shm_buf *txb, *rxb; /* one per slot */
 	uint32_t *freel[RFS_SHM_NCLASS];
 	uint32_t nfree[RFS_SHM_NCLASS];
 	struct shm_buf *pend, *pend_tail;
@@ -124,11 +137,11 @@ struct shm_conn {
 };
 
 struct shm_xprt {
-	struct rfs_xprt_base base;	/* first */
+	struct rfs_xprt_base base; /* first */
 	int ep;
 	struct shm_conn *conns;
-	struct shm_conn *primary;	/* whose slab buf_get hands out */
-	struct rfs_evq q;		/* events not reaped yet */
+	struct shm_conn *primary; /* whose slab buf_get hands out */
+	struct rfs_evq q;	  /* events not reaped yet */
 	bool armed;
 	long long last_check;
 	long long spin_ns;
@@ -137,8 +150,8 @@ struct shm_xprt {
 
 /* ---- events ----------------------------------------------------------- */
 
-static int ev_push(struct shm_xprt *x, int type, int status,
-		   struct shm_conn *c, struct rfs_buf *b)
+static int ev_push(struct shm_xprt *x, int type, int status, struct shm_conn *c,
+		   struct rfs_buf *b)
 {
 	int rc = rfs_evq_push(&x->q, (enum rfs_xev_type)type, status,
 			      (struct rfs_conn *)(void *)c, b);
@@ -209,7 +222,7 @@ static struct shm_buf *slot_take(struct shm_conn *c, uint32_t size)
 			continue;
 		sb = &c->txb[c->freel[k][--c->nfree[k]]];
 		sb->state = TS_CALLER;
-		c->refs++;	/* every slot not free holds one */
+		c->refs++; /* every slot not free holds one */
 		sb->notify = 0;
 		sb->b.len = 0;
 		return sb;
@@ -384,7 +397,8 @@ static int reap_returns(struct shm_conn *c)
 		uint32_t slot = *vs;
 
 		if (slot >= c->l.nslots || c->txb[slot].state != TS_FLIGHT) {
-			conn_fail(c, -EPROTO, "peer returned a slot it "
+			conn_fail(c, -EPROTO,
+				  "peer returned a slot it "
 				  "does not hold");
 			return -EPROTO;
 		}
@@ -465,13 +479,15 @@ static int reap_frames(struct shm_conn *c)
 		off = rfs_shm_slot_off(&c->l, d.slot, &k);
 		if (d.len < RFS_HDR_SIZE || d.len > c->l.cls_size[k] ||
 		    d.len > c->max_msg) {
-			conn_fail(c, -EPROTO, "descriptor length out of "
+			conn_fail(c, -EPROTO,
+				  "descriptor length out of "
 				  "range");
 			rc = -EPROTO;
 			break;
 		}
 		if (sb->state) {
-			conn_fail(c, -EPROTO, "descriptor names a slot we "
+			conn_fail(c, -EPROTO,
+				  "descriptor names a slot we "
 				  "hold");
 			rc = -EPROTO;
 			break;
@@ -521,8 +537,8 @@ static void try_shut(struct shm_conn *c)
 	if (c->state == CS_CLOSING && !c->pend) {
 		c->x->st.syscalls += 2;
 		if (send(c->fd, &bye, 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
-			rfs_dbg(RFS_SUB_XPRT, "xprt: shm: %s: bye: %s",
-				c->desc, strerror(errno));
+			rfs_dbg(RFS_SUB_XPRT, "xprt: shm: %s: bye: %s", c->desc,
+				strerror(errno));
 		shutdown(c->fd, SHUT_WR);
 		c->state = CS_SHUT;
 	}
@@ -548,7 +564,8 @@ static void sock_input(struct shm_conn *c)
 		if (n > 0) {
 			for (ssize_t i = 0; i < n; i++) {
 				if (buf[i] != RFS_SHM_BYE) {
-					conn_fail(c, -EPROTO, "unexpected "
+					conn_fail(c, -EPROTO,
+						  "unexpected "
 						  "byte on the socket");
 					return;
 				}
@@ -680,7 +697,7 @@ static int shm_arm(struct rfs_xprt *xp)
 	atomic_thread_fence(memory_order_seq_cst);
 	x->armed = true;
 	if (any_work(x))
-		return 1;	/* poll clears the flags */
+		return 1; /* poll clears the flags */
 	return 0;
 }
 
@@ -761,7 +778,7 @@ static int shm_send(struct rfs_conn *cp, struct rfs_buf *b, unsigned flags)
 
 	x->st.bufs_out--;
 	if (sb->kind == BK_RX) {
-		rc = -EINVAL;	/* a lent buffer is not ours to send */
+		rc = -EINVAL; /* a lent buffer is not ours to send */
 		goto put;
 	}
 	if (c->state != CS_UP) {
@@ -802,8 +819,7 @@ put:
 /* ---- setup ------------------------------------------------------------ */
 
 /* Send len bytes with nfd fds attached to the first byte. */
-static int send_fds(int fd, const void *p, size_t len, const int *fds,
-		    int nfd)
+static int send_fds(int fd, const void *p, size_t len, const int *fds, int nfd)
 {
 	union {
 		struct cmsghdr h;
@@ -829,7 +845,7 @@ static int send_fds(int fd, const void *p, size_t len, const int *fds,
 		if (n == (ssize_t)len)
 			return 0;
 		if (n >= 0)
-			return -EIO;	/* a short first send: not worth it */
+			return -EIO; /* a short first send: not worth it */
 		if (errno != EAGAIN && errno != EINTR)
 			return -errno;
 		rc = rfs_poll_until(fd, POLLOUT, deadline);
@@ -842,8 +858,7 @@ static int send_fds(int fd, const void *p, size_t len, const int *fds,
  * Receive exactly len bytes; fds attached to them land in fds (up to
  * maxfd, *nfd set); any more are closed and make it fail.
  */
-static int recv_fds(int fd, void *p, size_t len, int *fds, int maxfd,
-		    int *nfd)
+static int recv_fds(int fd, void *p, size_t len, int *fds, int maxfd, int *nfd)
 {
 	long long deadline = rfs_now_ms() + SETUP_TIMEOUT_MS;
 	size_t got = 0;
@@ -857,7 +872,8 @@ static int recv_fds(int fd, void *p, size_t len, int *fds, int maxfd,
 		} cm;
 		struct iovec iov = { .iov_base = (char *)p + got,
 				     .iov_len = len - got };
-		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+		struct msghdr m = { .msg_iov = &iov,
+				    .msg_iovlen = 1,
 				    .msg_control = cm.b,
 				    .msg_controllen = sizeof(cm.b) };
 		ssize_t n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
@@ -934,8 +950,8 @@ static int conn_map(struct shm_conn *c, int memfd)
 	uint8_t *sh;
 	int rc;
 
-	c->map = mmap(NULL, l->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      memfd, 0);
+	c->map = mmap(NULL, l->size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
+		      0);
 	if (c->map == MAP_FAILED) {
 		c->map = NULL;
 		return -errno;
@@ -961,10 +977,10 @@ static int conn_map(struct shm_conn *c, int memfd)
 		}
 	}
 	c->ctl = (struct rfs_shm_ctl *)(void *)c->map;
-	c->txring = (struct rfs_shm_desc *)(void *)(c->map +
-						     l->desc_off[c->txd]);
-	c->rxring = (struct rfs_shm_desc *)(void *)(c->map +
-						     l->desc_off[c->rxd]);
+	c->txring =
+		(struct rfs_shm_desc *)(void *)(c->map + l->desc_off[c->txd]);
+	c->rxring =
+		(struct rfs_shm_desc *)(void *)(c->map + l->desc_off[c->rxd]);
 	c->txret = (uint32_t *)(void *)(c->map + l->ret_off[c->txd]);
 	c->rxret = (uint32_t *)(void *)(c->map + l->ret_off[c->rxd]);
 	c->txslab = c->map + l->slab_off[c->txd];
@@ -983,22 +999,24 @@ static int conn_map(struct shm_conn *c, int memfd)
 		uint64_t off = rfs_shm_slot_off(l, i, &k);
 
 		c->txb[i] = (struct shm_buf){
-			.b = { .data = c->txslab + off,
-			       .cap = l->cls_size[k] },
-			.c = c, .slot = i, .kind = BK_TX, .state = TS_FREE,
+			.b = { .data = c->txslab + off, .cap = l->cls_size[k] },
+			.c = c,
+			.slot = i,
+			.kind = BK_TX,
+			.state = TS_FREE,
 		};
 		c->rxb[i] = (struct shm_buf){
-			.b = { .data = c->shadow + off,
-			       .cap = l->cls_size[k] },
-			.c = c, .slot = i, .kind = BK_RX,
+			.b = { .data = c->shadow + off, .cap = l->cls_size[k] },
+			.c = c,
+			.slot = i,
+			.kind = BK_RX,
 		};
 		c->freel[k][c->nfree[k]++] = i;
 	}
 	return 0;
 }
 
-static int conn_new(struct shm_xprt *x, int fd, int side,
-		    struct shm_conn **out)
+static int conn_new(struct shm_xprt *x, int fd, int side, struct shm_conn **out)
 {
 	struct shm_conn *c = calloc(1, sizeof(*c));
 	struct ucred cr;
@@ -1016,8 +1034,8 @@ static int conn_new(struct shm_xprt *x, int fd, int side,
 	c->rxd = !side;
 	c->refs = 1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) == 0)
-		snprintf(c->desc, sizeof(c->desc), "shm fd %d peer pid %d",
-			 fd, (int)cr.pid);
+		snprintf(c->desc, sizeof(c->desc), "shm fd %d peer pid %d", fd,
+			 (int)cr.pid);
 	else
 		snprintf(c->desc, sizeof(c->desc), "shm fd %d", fd);
 	*out = c;
@@ -1068,7 +1086,8 @@ static int shm_adopt(struct rfs_xprt *xp, int fd, struct rfs_conn **out)
 	struct shm_xprt *x = (struct shm_xprt *)(void *)xp;
 	const struct rfs_xprt_params *p = &x->base.params;
 	struct rfs_shm_setup s = {
-		.magic = RFS_SHM_MAGIC, .version = RFS_SHM_VERSION,
+		.magic = RFS_SHM_MAGIC,
+		.version = RFS_SHM_VERSION,
 		.max_msg = p->max_msg,
 	};
 	struct rfs_shm_ack ack;
@@ -1204,7 +1223,8 @@ static int shm_accept(struct rfs_xprt *xp, int fd, struct rfs_conn **out)
 	if (rfs_shm_layout(&s, &c->l) || c->l.size != s.region_size)
 		goto refuse;
 	c->max_msg = s.max_msg < x->base.params.max_msg ?
-		     s.max_msg : x->base.params.max_msg;
+			     s.max_msg :
+			     x->base.params.max_msg;
 	/* a memfd, sealed against resizing before we look at its size */
 	why = "region is no memfd";
 	seals = fcntl(fds[0], F_GET_SEALS);
@@ -1217,8 +1237,9 @@ static int shm_accept(struct rfs_xprt *xp, int fd, struct rfs_conn **out)
 	}
 	seals = fcntl(fds[0], F_GET_SEALS);
 	rc = -EINVAL;
-	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) !=
-			 (F_SEAL_SHRINK | F_SEAL_GROW) ||
+	if (seals < 0 ||
+	    (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) !=
+		    (F_SEAL_SHRINK | F_SEAL_GROW) ||
 	    (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
 		goto refuse;
 	why = "region size";
@@ -1371,8 +1392,8 @@ static int shm_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
 		spin = strtol(e, &end, 10);
 		if (*end || spin < 0 || spin > 1000000) {
 			rfs_warn("xprt: shm: RINGFS_SHM_SPIN_US=%s: not a "
-				 "number of microseconds; using %d", e,
-				 SPIN_US_DEFAULT);
+				 "number of microseconds; using %d",
+				 e, SPIN_US_DEFAULT);
 			spin = SPIN_US_DEFAULT;
 		}
 	}
@@ -1387,8 +1408,7 @@ static void shm_stats(const struct rfs_xprt *xp, struct rfs_xprt_stats *s)
 }
 
 const struct rfs_xprt_ops rfs_xprt_shm_ops = {
-	.desc = { .name = "shm",
-		  .flags = RFS_XPRT_F_LOCAL },
+	.desc = { .name = "shm", .flags = RFS_XPRT_F_LOCAL },
 	.init = shm_init,
 	.fini = shm_fini,
 	.setup_magic = RFS_SHM_MAGIC,

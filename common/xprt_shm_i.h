@@ -35,37 +35,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RFS_SHM_MAGIC 0x4d534652u	/* "RFSM" little-endian */
-#define RFS_SHM_ACK_MAGIC 0x4b534652u	/* "RFSK" */
+#define RFS_SHM_MAGIC 0x4d534652u     /* "RFSM" little-endian */
+#define RFS_SHM_ACK_MAGIC 0x4b534652u /* "RFSK" */
 #define RFS_SHM_VERSION 1u
 #define RFS_SHM_BYE 'B'
 #define RFS_SHM_NCLASS 3
-#define RFS_SHM_CLASS0 4096u		/* slot sizes of classes 0 and 1; */
-#define RFS_SHM_CLASS1 65536u		/* class 2 is max_msg, page rounded */
-#define RFS_SHM_SLOTS_MAX 4096u		/* per direction */
+#define RFS_SHM_CLASS0 4096u	/* slot sizes of classes 0 and 1; */
+#define RFS_SHM_CLASS1 65536u	/* class 2 is max_msg, page rounded */
+#define RFS_SHM_SLOTS_MAX 4096u /* per direction */
 #define RFS_SHM_REGION_MAX (1ull << 30)
 #define RFS_SHM_PAGE 4096u
 
 struct rfs_shm_setup {
-	uint32_t magic;		/* RFS_SHM_MAGIC: what rfs_xprt_sniff sees */
+	uint32_t magic; /* RFS_SHM_MAGIC: what rfs_xprt_sniff sees */
 	uint16_t version;
-	uint16_t flags;		/* 0 */
+	uint16_t flags; /* 0 */
 	uint32_t max_msg;
-	uint32_t ring;		/* entries per ring, power of two */
-	uint32_t nslots[RFS_SHM_NCLASS];	/* per direction */
+	uint32_t ring;			 /* entries per ring, power of two */
+	uint32_t nslots[RFS_SHM_NCLASS]; /* per direction */
 	uint32_t pad;
 	uint64_t region_size;
 };
 _Static_assert(sizeof(struct rfs_shm_setup) == 40, "rfs_shm_setup");
 
 struct rfs_shm_ack {
-	uint32_t magic;		/* RFS_SHM_ACK_MAGIC */
-	int32_t status;		/* 0 or -errno: why the server refused */
+	uint32_t magic; /* RFS_SHM_ACK_MAGIC */
+	int32_t status; /* 0 or -errno: why the server refused */
 };
 
 struct rfs_shm_desc {
 	uint32_t slot;
-	uint32_t len;		/* frame length, header included */
+	uint32_t len; /* frame length, header included */
 };
 
 struct rfs_shm_idx {
@@ -77,21 +77,21 @@ struct rfs_shm_ctl {
 	struct rfs_shm_idx tail[2];	/* desc ring: consumer's count */
 	struct rfs_shm_idx rhead[2];	/* return ring: consumer's count */
 	struct rfs_shm_idx rtail[2];	/* return ring: producer's count */
-	struct rfs_shm_idx sleeping[2];	/* side 0 client, 1 server */
+	struct rfs_shm_idx sleeping[2]; /* side 0 client, 1 server */
 };
 
 struct rfs_shm_layout {
 	uint32_t ring;
-	uint32_t nslots;		/* per direction, all classes */
+	uint32_t nslots; /* per direction, all classes */
 	uint32_t cls_first[RFS_SHM_NCLASS];
 	uint32_t cls_n[RFS_SHM_NCLASS];
 	uint32_t cls_size[RFS_SHM_NCLASS];
-	uint64_t cls_off[RFS_SHM_NCLASS];	/* inside a slab */
+	uint64_t cls_off[RFS_SHM_NCLASS]; /* inside a slab */
 	uint64_t desc_off[2];
 	uint64_t ret_off[2];
 	uint64_t slab_off[2];
 	uint64_t slab_size;
-	uint64_t size;			/* whole region */
+	uint64_t size; /* whole region */
 };
 
 /*
@@ -104,9 +104,8 @@ static inline int rfs_shm_layout(const struct rfs_shm_setup *s,
 {
 	uint64_t off, total = 0;
 
-	if (s->max_msg < 48 || s->max_msg > (16u << 20) ||
-	    s->ring < 2 || s->ring > 2 * RFS_SHM_SLOTS_MAX ||
-	    (s->ring & (s->ring - 1)))
+	if (s->max_msg < 48 || s->max_msg > (16u << 20) || s->ring < 2 ||
+	    s->ring > 2 * RFS_SHM_SLOTS_MAX || (s->ring & (s->ring - 1)))
 		return -22;
 	l->ring = s->ring;
 	l->cls_size[0] = RFS_SHM_CLASS0;

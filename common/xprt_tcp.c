@@ -57,24 +57,24 @@
 #include "util.h"
 #include "xprt_impl.h"
 
-#define STAGE_SIZE 16384u	/* per-connection staging area */
-#define XMIT_IOV 64		/* frames per sendmsg */
+#define STAGE_SIZE 16384u /* per-connection staging area */
+#define XMIT_IOV 64	  /* frames per sendmsg */
 #define EPOLL_BATCH 64
-#define READS_PER_POLL 16	/* fairness between connections */
+#define READS_PER_POLL 16 /* fairness between connections */
 
 struct tcp_buf {
 	union {
-		struct rfs_pool_buf pb;	/* first: the pool's part */
+		struct rfs_pool_buf pb; /* first: the pool's part */
 		struct rfs_buf b;	/* what the caller sees */
 	};
-	struct tcp_buf *next;		/* send queue */
+	struct tcp_buf *next; /* send queue */
 	uint16_t send_flags;
 };
 
 enum conn_state {
 	CS_UP,
-	CS_CLOSING,	/* local disconnect: drain the send queue, no reads */
-	CS_DOWN,	/* CONN_DOWN queued; waiting for conn_free */
+	CS_CLOSING, /* local disconnect: drain the send queue, no reads */
+	CS_DOWN,    /* CONN_DOWN queued; waiting for conn_free */
 };
 
 struct tcp_conn {
@@ -82,18 +82,18 @@ struct tcp_conn {
 	struct tcp_xprt *tx;
 	int fd;
 	enum conn_state state;
-	uint32_t ep_events;		/* what epoll currently watches */
-	struct tcp_conn *prev, *next;	/* every live connection */
-	struct tcp_conn *dirty_next;	/* has unflushed sends */
+	uint32_t ep_events;	      /* what epoll currently watches */
+	struct tcp_conn *prev, *next; /* every live connection */
+	struct tcp_conn *dirty_next;  /* has unflushed sends */
 	bool dirty;
 
 	/* receive */
-	struct tcp_buf *rx;		/* frame in progress */
-	uint32_t rx_got;		/* bytes of it received */
-	uint32_t st_len;		/* bytes in stage */
+	struct tcp_buf *rx; /* frame in progress */
+	uint32_t rx_got;    /* bytes of it received */
+	uint32_t st_len;    /* bytes in stage */
 	/* send */
 	struct tcp_buf *txq_head, *txq_tail;
-	uint32_t tx_off;		/* bytes of txq_head already sent */
+	uint32_t tx_off; /* bytes of txq_head already sent */
 
 	char desc[160];
 	alignas(8) uint8_t stage[STAGE_SIZE];
@@ -175,8 +175,8 @@ static void tcp_buf_put(struct rfs_xprt *x, struct rfs_buf *b)
 static int ev_push(struct tcp_xprt *t, enum rfs_xev_type type, int status,
 		   struct tcp_conn *c, struct tcp_buf *tb)
 {
-	return rfs_evq_push(&t->evq, type, status,
-			    (struct rfs_conn *)(void *)c, tb ? &tb->b : NULL);
+	return rfs_evq_push(&t->evq, type, status, (struct rfs_conn *)(void *)c,
+			    tb ? &tb->b : NULL);
 }
 
 /*
@@ -185,12 +185,12 @@ static int ev_push(struct tcp_xprt *t, enum rfs_xev_type type, int status,
  * buffer goes back to the pool so it is at least not leaked.
  */
 static void ev_push_or_drop(struct tcp_xprt *t, enum rfs_xev_type type,
-			    int status, struct tcp_conn *c,
-			    struct tcp_buf *tb)
+			    int status, struct tcp_conn *c, struct tcp_buf *tb)
 {
 	if (ev_push(t, type, status, c, tb)) {
 		rfs_err_rl("xprt: %s: event queue: out of memory, event "
-			   "dropped", c->desc);
+			   "dropped",
+			   c->desc);
 		if (tb)
 			pool_put(t, tb);
 	}
@@ -286,8 +286,7 @@ static void zombie_close(struct tcp_xprt *t, struct tcp_zombie *z)
 	free(z);
 }
 
-static void zombie_event(struct tcp_xprt *t, struct tcp_zombie *z,
-			 uint32_t evs)
+static void zombie_event(struct tcp_xprt *t, struct tcp_zombie *z, uint32_t evs)
 {
 	/* one context per thread, so one sink per thread will do */
 	static __thread char sink[65536];
@@ -412,7 +411,7 @@ static int conn_xmit(struct tcp_conn *c)
 				pool_put(t, tb);
 		}
 		if ((size_t)n < want && c->txq_head)
-			break;	/* socket buffer full: wait for EPOLLOUT */
+			break; /* socket buffer full: wait for EPOLLOUT */
 	}
 	if (!c->txq_head && c->state == CS_CLOSING) {
 		conn_linger(c);
@@ -445,8 +444,8 @@ static int tcp_send(struct rfs_conn *cc, struct rfs_buf *b, unsigned flags)
 		return -ENOTCONN;
 	}
 	if (b->len < RFS_HDR_SIZE || b->len > b->cap) {
-		rfs_err("xprt: %s: send: bad frame length %u (cap %u)",
-			c->desc, b->len, b->cap);
+		rfs_err("xprt: %s: send: bad frame length %u (cap %u)", c->desc,
+			b->len, b->cap);
 		pool_put(t, tb);
 		return -EINVAL;
 	}
@@ -597,9 +596,10 @@ static void conn_read(struct tcp_conn *c)
 
 			c->rx_got += got;
 			n -= got;
-			if (c->rx_got < RFS_HDR_SIZE +
-				((struct rfs_hdr *)c->rx->b.data)->len)
-				return;	/* drained the socket */
+			if (c->rx_got <
+			    RFS_HDR_SIZE +
+				    ((struct rfs_hdr *)c->rx->b.data)->len)
+				return; /* drained the socket */
 			frame_done(c);
 		}
 		c->st_len += (uint32_t)n;
@@ -609,7 +609,7 @@ static void conn_read(struct tcp_conn *c)
 			return;
 		}
 		if ((size_t)n + body < want)
-			return;	/* short read: the socket is empty */
+			return; /* short read: the socket is empty */
 	}
 }
 
@@ -667,9 +667,12 @@ static int tcp_poll(struct rfs_xprt *x, struct rfs_xev *ev, int max)
 			uint64_t d = eev[i].data.u64;
 
 			if (d & 1)
-				zombie_event(t, (struct tcp_zombie *)(uintptr_t)
-						(d & ~(uint64_t)1),
-					     eev[i].events);
+				zombie_event(
+					t,
+					(struct tcp_zombie
+						 *)(uintptr_t)(d &
+							       ~(uint64_t)1),
+					eev[i].events);
 			else
 				conn_event(eev[i].data.ptr, eev[i].events);
 		}
@@ -759,8 +762,7 @@ static int tcp_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 	t->st.syscalls++;
 	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 		rc = -errno;
-		rfs_err("xprt: %s: epoll_ctl(ADD): %s", c->desc,
-			strerror(-rc));
+		rfs_err("xprt: %s: epoll_ctl(ADD): %s", c->desc, strerror(-rc));
 		goto free_conn;
 	}
 	c->ep_events = EPOLLIN;
@@ -885,13 +887,13 @@ static int tcp_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
 	rfs_pool_init(&t->pool, "tcp", sizeof(struct tcp_buf), 0,
 		      RFS_POOL_ALIGN, p->max_msg, NULL);
 	for (unsigned i = 0; i < 3; i++) {
-		uint32_t sz = i < 2 && sizes[i] < p->max_msg ? sizes[i]
-							     : p->max_msg;
+		uint32_t sz = i < 2 && sizes[i] < p->max_msg ? sizes[i] :
+							       p->max_msg;
 
 		rfs_pool_add_class(&t->pool, sz, 1,
-				   sz <= 4096	 ? 4 * depth
-				   : sz <= 65536 ? depth
-						 : depth / 4 + 4);
+				   sz <= 4096  ? 4 * depth :
+				   sz <= 65536 ? depth :
+						 depth / 4 + 4);
 		if (sz == p->max_msg)
 			break;
 	}
@@ -915,8 +917,7 @@ static void tcp_stats(const struct rfs_xprt *x, struct rfs_xprt_stats *s)
 }
 
 const struct rfs_xprt_ops rfs_xprt_tcp_ops = {
-	.desc = { .name = "tcp",
-		  .flags = RFS_XPRT_F_STREAM },
+	.desc = { .name = "tcp", .flags = RFS_XPRT_F_STREAM },
 	.init = tcp_init,
 	.fini = tcp_fini,
 	.adopt = tcp_adopt,

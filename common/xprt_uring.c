@@ -147,7 +147,8 @@ static void release_send(struct uctx *x, struct ubuf *ub, struct uconn *c)
 		x->st.bufs_out++;
 		if (evq_push(&x->evq, RFS_XEV_SEND, ub->status, c, &ub->b))
 			rfs_err_rl("xprt: uring: %s: SEND event lost: "
-				   "out of memory", c->desc);
+				   "out of memory",
+				   c->desc);
 		return;
 	}
 	pool_put(x, ub);
@@ -315,7 +316,7 @@ static int rx_deliver(struct uconn *c)
 	if (ub->b.len >= RX_DIRECT_MIN)
 		c->rx_small_run = 0;
 	else if (c->rx_big && ++c->rx_small_run >= RX_SMALL_RUN)
-		c->rx_big = false;	/* next arm_recv: multishot again */
+		c->rx_big = false; /* next arm_recv: multishot again */
 	c->rx_buf = NULL;
 	c->rx_hdr_have = 0;
 	x->st.frames_in++;
@@ -355,16 +356,16 @@ static int rx_bytes(struct uconn *c, const uint8_t *p, uint32_t n)
 				rfs_err_rl("xprt: uring: %s: bad frame header "
 					   "(magic %#x op %u len %u): %s",
 					   c->desc, c->rx_hdr.h.magic,
-					   c->rx_hdr.h.opcode,
-					   c->rx_hdr.h.len, strerror(-rc));
+					   c->rx_hdr.h.opcode, c->rx_hdr.h.len,
+					   strerror(-rc));
 				return rc;
 			}
 			c->rx_want = RFS_HDR_SIZE + c->rx_hdr.h.len;
 			c->rx_buf = pool_get(x, c->rx_want);
 			if (!c->rx_buf) {
 				rfs_err_rl("xprt: uring: %s: no buffer for a "
-					   "%u-byte frame", c->desc,
-					   c->rx_want);
+					   "%u-byte frame",
+					   c->desc, c->rx_want);
 				return -ENOMEM;
 			}
 			memcpy(c->rx_buf->b.data, c->rx_hdr.raw, RFS_HDR_SIZE);
@@ -374,8 +375,7 @@ static int rx_bytes(struct uconn *c, const uint8_t *p, uint32_t n)
 			k = c->rx_want - c->rx_have;
 			if (k > n)
 				k = n;
-			memcpy((uint8_t *)c->rx_buf->b.data + c->rx_have, p,
-			       k);
+			memcpy((uint8_t *)c->rx_buf->b.data + c->rx_have, p, k);
 			x->st.copies_bytes += k;
 			c->rx_have += k;
 			p += k;
@@ -406,7 +406,7 @@ static void rx_stop(struct uconn *c)
 		return;
 	sqe = get_sqe(c->x);
 	if (!sqe)
-		return;	/* the multishot recv goes on: copies, still correct */
+		return; /* the multishot recv goes on: copies, still correct */
 	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&c->rx_req, 0);
 	io_uring_sqe_set_data(sqe, &c->rxs_req);
 	c->rx_stopping = true;
@@ -456,8 +456,7 @@ static void rx_resume(struct uconn *c)
  */
 static bool again(const struct uconn *c, int res)
 {
-	return res == -EAGAIN &&
-	       (c->state == UC_UP || c->state == UC_DRAINING);
+	return res == -EAGAIN && (c->state == UC_UP || c->state == UC_DRAINING);
 }
 
 static void recycle_rbuf(struct uctx *x, unsigned bid)
@@ -477,8 +476,8 @@ static void on_recv(struct uconn *c, int res, unsigned flags)
 		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
 
 		if (res > 0 && c->state == UC_UP) {
-			int rc = rx_bytes(c, x->br_mem +
-						     (size_t)bid * BR_BUF_SIZE,
+			int rc = rx_bytes(c,
+					  x->br_mem + (size_t)bid * BR_BUF_SIZE,
 					  (uint32_t)res);
 			if (rc)
 				rfs_uring_conn_fail(c, rc);
@@ -495,12 +494,13 @@ static void on_recv(struct uconn *c, int res, unsigned flags)
 	c->ops--;
 	if (res == 0) {
 		/* the peer closed: orderly between frames, not inside one */
-		rfs_uring_conn_fail(c, c->state == UC_UP &&
-				     (c->rx_buf || c->rx_hdr_have) ?
-				     -ECONNRESET : 0);
+		rfs_uring_conn_fail(c, c->state == UC_UP && (c->rx_buf ||
+							     c->rx_hdr_have) ?
+					       -ECONNRESET :
+					       0);
 	} else if (res == -ECANCELED && stopped &&
 		   (c->state == UC_UP || c->state == UC_DRAINING)) {
-		rx_resume(c);	/* our rx_stop, not a teardown */
+		rx_resume(c); /* our rx_stop, not a teardown */
 	} else if (res < 0 && res != -ENOBUFS && !again(c, res)) {
 		rfs_uring_conn_fail(c, res == -ECANCELED ? c->status : res);
 	} else {
@@ -569,8 +569,7 @@ static void tx_push(struct uconn *c)
 	unsigned n = 0;
 	bool zc;
 
-	if ((c->state != UC_UP && c->state != UC_DRAINING) || c->tx_busy ||
-	    !ub)
+	if ((c->state != UC_UP && c->state != UC_DRAINING) || c->tx_busy || !ub)
 		return;
 	sqe = get_sqe(x);
 	if (!sqe) {
@@ -664,13 +663,14 @@ static void on_send(struct uconn *c, int res)
 	c->ops--;
 	c->tx_busy = false;
 	if (again(c, res)) {
-		mark_dirty(c);	/* nothing went: the same frames again */
+		mark_dirty(c); /* nothing went: the same frames again */
 	} else if (res <= 0) {
 		if (c->state == UC_UP)
 			rfs_dbg(RFS_SUB_XPRT, "xprt: uring: %s: send: %s",
 				c->desc, strerror(res ? -res : EPIPE));
-		rfs_uring_conn_fail(c, res == -ECANCELED ? c->status
-			     : res ? res : -EPIPE);
+		rfs_uring_conn_fail(c, res == -ECANCELED ? c->status :
+				       res		 ? res :
+							   -EPIPE);
 	} else {
 		tx_advance(c, (uint32_t)res);
 		tx_next(c);
@@ -695,8 +695,10 @@ static void on_send_zc(struct zcreq *z, int res, unsigned flags)
 			c->zc_copied = 0;
 		else if (c->zc_ok && ++c->zc_copied >= ZC_COPIED_MAX) {
 			c->zc_ok = false;
-			rfs_dbg(RFS_SUB_XPRT, "xprt: uring: %s: zero-copy "
-				"sends are copied by the kernel: off", c->desc);
+			rfs_dbg(RFS_SUB_XPRT,
+				"xprt: uring: %s: zero-copy "
+				"sends are copied by the kernel: off",
+				c->desc);
 		}
 		for (unsigned i = 0; i < z->n; i++) {
 			struct ubuf *ub = z->ub[i];
@@ -719,19 +721,19 @@ static void on_send_zc(struct zcreq *z, int res, unsigned flags)
 		free(z);
 	}
 	if (again(c, res)) {
-		mark_dirty(c);	/* nothing went: the same frames again */
-	} else if ((res == -EOPNOTSUPP ||
-		    (res == -EINVAL && x->zc_report)) &&
-	    c->txq && c->txq->sent == 0 &&
-	    (c->state == UC_UP || c->state == UC_DRAINING)) {
-		if (res == -EINVAL)	/* kernel < 6.2: no usage report */
+		mark_dirty(c); /* nothing went: the same frames again */
+	} else if ((res == -EOPNOTSUPP || (res == -EINVAL && x->zc_report)) &&
+		   c->txq && c->txq->sent == 0 &&
+		   (c->state == UC_UP || c->state == UC_DRAINING)) {
+		if (res == -EINVAL) /* kernel < 6.2: no usage report */
 			x->zc_report = false;
-		else	/* this socket cannot do zero copy: plain sends */
+		else /* this socket cannot do zero copy: plain sends */
 			c->zc_ok = false;
 		mark_dirty(c);
 	} else if (res <= 0) {
-		rfs_uring_conn_fail(c, res == -ECANCELED ? c->status
-			     : res ? res : -EPIPE);
+		rfs_uring_conn_fail(c, res == -ECANCELED ? c->status :
+				       res		 ? res :
+							   -EPIPE);
 	} else {
 		tx_advance(c, (uint32_t)res);
 		tx_next(c);
@@ -913,8 +915,8 @@ static int uring_send(struct rfs_conn *cp, struct rfs_buf *b, unsigned flags)
 	if (b->len < RFS_HDR_SIZE || b->len > b->cap ||
 	    b->len > x->base.params.max_msg) {
 		rfs_err_rl("xprt: uring: %s: send of a %u-byte frame "
-			   "(buffer %u, max %u)", c->desc, b->len, b->cap,
-			   x->base.params.max_msg);
+			   "(buffer %u, max %u)",
+			   c->desc, b->len, b->cap, x->base.params.max_msg);
 		pool_put(x, ub);
 		return -EINVAL;
 	}
@@ -978,14 +980,13 @@ static int uring_adopt(struct rfs_xprt *xp, int fd, struct rfs_conn **out)
 	c->rxd_req = (struct ureq){ .kind = UREQ_RECV_DIRECT, .c = c };
 	c->rxs_req = (struct ureq){ .kind = UREQ_RX_STOP, .c = c };
 	/* SEND_ZC is for TCP (and UDP); AF_UNIX sockets refuse it */
-	c->zc_ok = x->zc && (ss.ss_family == AF_INET ||
-			     ss.ss_family == AF_INET6);
+	c->zc_ok = x->zc &&
+		   (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
 	if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
 		int one = 1;
 
 		x->st.syscalls++;
-		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-			       sizeof(one)))
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
 			rfs_warn("xprt: uring: fd %d: TCP_NODELAY: %s", fd,
 				 strerror(errno));
 	}
@@ -1057,8 +1058,7 @@ static const char *uring_conn_desc(const struct rfs_conn *cp)
 }
 
 const struct rfs_xprt_ops rfs_xprt_uring_ops = {
-	.desc = { .name = "uring",
-		  .flags = RFS_XPRT_F_STREAM },
+	.desc = { .name = "uring", .flags = RFS_XPRT_F_STREAM },
 	.init = rfs_uring_init,
 	.fini = rfs_uring_fini,
 	.adopt = uring_adopt,

@@ -20,21 +20,23 @@
 
 static void pool_setup(struct uctx *x, uint32_t max_msg)
 {
-	static const uint32_t sizes[] = { 4u << 10, 16u << 10, 64u << 10,
-					  256u << 10, 1u << 20, 4u << 20 };
+	static const uint32_t sizes[] = { 4u << 10,   16u << 10, 64u << 10,
+					  256u << 10, 1u << 20,	 4u << 20 };
 	const size_t n = sizeof(sizes) / sizeof(sizes[0]);
 	uint32_t top = (max_msg + 7u) & ~7u;
 
 	/* one buffer a chunk; fini frees those still lent out too */
-	rfs_pool_init(&x->pool, "uring", sizeof(struct ubuf), 0,
-		      RFS_POOL_ALIGN, max_msg, NULL);
+	rfs_pool_init(&x->pool, "uring", sizeof(struct ubuf), 0, RFS_POOL_ALIGN,
+		      max_msg, NULL);
 	for (size_t i = 0; i <= n; i++) {
 		uint32_t cap = i < n && sizes[i] < top ? sizes[i] : top;
 		/* 32 MiB a class: QD32 of 1 MiB frames without page faults */
 		uint32_t keep = (32u << 20) / cap;
 
 		rfs_pool_add_class(&x->pool, cap, 1,
-				   keep < 4 ? 4 : keep > 512 ? 512 : keep);
+				   keep < 4   ? 4 :
+				   keep > 512 ? 512 :
+						keep);
 		if (cap == top)
 			break;
 	}
@@ -50,8 +52,7 @@ static int setup_buf_ring(struct uctx *x)
 	if (!x->br_mem)
 		return -ENOMEM;
 #if HAVE_IO_URING_SETUP_BUF_RING
-	x->br = io_uring_setup_buf_ring(&x->ring, BR_ENTRIES, BR_GROUP, 0,
-					&rc);
+	x->br = io_uring_setup_buf_ring(&x->ring, BR_ENTRIES, BR_GROUP, 0, &rc);
 	if (!x->br)
 		return rc;
 	x->br_registered = true;
@@ -75,7 +76,8 @@ static int setup_buf_ring(struct uctx *x)
 	x->br_registered = true;
 #endif
 	for (unsigned i = 0; i < BR_ENTRIES; i++)
-		io_uring_buf_ring_add(x->br, x->br_mem + (size_t)i * BR_BUF_SIZE,
+		io_uring_buf_ring_add(x->br,
+				      x->br_mem + (size_t)i * BR_BUF_SIZE,
 				      BR_BUF_SIZE, (unsigned short)i,
 				      io_uring_buf_ring_mask(BR_ENTRIES),
 				      (int)i);
@@ -160,7 +162,8 @@ int rfs_uring_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
 	rc = setup_buf_ring(x);
 	if (rc) {
 		rfs_err("xprt: uring: provided buffer ring: %s "
-			"(kernel >= 5.19 needed)", strerror(-rc));
+			"(kernel >= 5.19 needed)",
+			strerror(-rc));
 		goto fail;
 	}
 #if HAVE_IO_URING_PREP_SEND_ZC

@@ -24,9 +24,9 @@
 #define BR_ENTRIES 128u		/* provided receive buffers (power of 2) */
 #define BR_BUF_SIZE (32u << 10) /* 4 MiB of receive ring per context */
 #define BR_GROUP 0
-#define TX_IOV_MAX 64u		/* frames gathered into one sendmsg */
-#define ZC_MIN (16u << 10)	/* zero-copy send from this frame size */
-#define ZC_COPIED_MAX 4u	/* "copied anyway" notifs: zero copy off */
+#define TX_IOV_MAX 64u	   /* frames gathered into one sendmsg */
+#define ZC_MIN (16u << 10) /* zero-copy send from this frame size */
+#define ZC_COPIED_MAX 4u   /* "copied anyway" notifs: zero copy off */
 /* kernel >= 6.2 UAPI; liburing 2.3's header predates it */
 #ifndef IORING_SEND_ZC_REPORT_USAGE
 #define IORING_SEND_ZC_REPORT_USAGE (1u << 3)
@@ -36,15 +36,15 @@
 #endif
 #define CQE_BATCH 64u
 #define RX_DIRECT_MIN (64u << 10) /* frames received in place from here */
-#define RX_SMALL_RUN 32u	/* small frames in a row: multishot again */
+#define RX_SMALL_RUN 32u	  /* small frames in a row: multishot again */
 #define FINI_TIMEOUT_MS 5000
 
 enum ureq_kind {
 	UREQ_RECV = 1,
-	UREQ_RECV_DIRECT,	/* recv of a large frame's rest, in place */
-	UREQ_RX_STOP,		/* cancel of the multishot recv */
-	UREQ_SEND,		/* sendmsg / send of queued frames */
-	UREQ_SEND_ZC,		/* send(msg)_zc: result, then notif */
+	UREQ_RECV_DIRECT, /* recv of a large frame's rest, in place */
+	UREQ_RX_STOP,	  /* cancel of the multishot recv */
+	UREQ_SEND,	  /* sendmsg / send of queued frames */
+	UREQ_SEND_ZC,	  /* send(msg)_zc: result, then notif */
 	UREQ_CANCEL,
 };
 
@@ -62,7 +62,7 @@ struct ureq {
  * notification may arrive after the connection's next send completed.
  */
 struct zcreq {
-	struct ureq r;		/* first: the CQE's user_data */
+	struct ureq r; /* first: the CQE's user_data */
 	unsigned n;
 	struct ubuf *ub[TX_IOV_MAX];
 };
@@ -70,45 +70,45 @@ struct zcreq {
 /* A pool buffer; the caller only sees b. */
 struct ubuf {
 	union {
-		struct rfs_pool_buf pb;	/* first: the pool's part */
+		struct rfs_pool_buf pb; /* first: the pool's part */
 		struct rfs_buf b;
 	};
-	struct ubuf *next;	/* connection send queue */
-	uint32_t sent;		/* bytes of b already on the stream */
-	uint32_t zc_refs;	/* notifications still due */
-	int status;		/* send result, for the SEND event */
-	bool notify;		/* RFS_SEND_NOTIFY */
-	bool tx_done;		/* send finished; waits for zc_refs */
+	struct ubuf *next; /* connection send queue */
+	uint32_t sent;	   /* bytes of b already on the stream */
+	uint32_t zc_refs;  /* notifications still due */
+	int status;	   /* send result, for the SEND event */
+	bool notify;	   /* RFS_SEND_NOTIFY */
+	bool tx_done;	   /* send finished; waits for zc_refs */
 };
 
 enum uconn_state {
 	UC_UP = 1,
-	UC_DRAINING,		/* local disconnect: push the send queue */
-	UC_CLOSING,		/* failing: waiting for its ops to finish */
-	UC_DOWN,		/* CONN_DOWN delivered */
+	UC_DRAINING, /* local disconnect: push the send queue */
+	UC_CLOSING,  /* failing: waiting for its ops to finish */
+	UC_DOWN,     /* CONN_DOWN delivered */
 };
 
 struct uconn {
 	struct rfs_conn_base base;
 	struct uctx *x;
-	struct uconn *prev, *next;	/* x->conns */
-	struct uconn *dirty_next;	/* x->dirty: send queue to push */
+	struct uconn *prev, *next; /* x->conns */
+	struct uconn *dirty_next;  /* x->dirty: send queue to push */
 	int fd;
 	enum uconn_state state;
-	int status;			/* CONN_DOWN status */
-	unsigned ops;			/* SQEs whose last CQE is due */
-	unsigned notifs;		/* zero-copy notifications due */
+	int status;	 /* CONN_DOWN status */
+	unsigned ops;	 /* SQEs whose last CQE is due */
+	unsigned notifs; /* zero-copy notifications due */
 	bool dirty;
-	bool rx_armed;			/* ring recv posted (rx_req) */
-	bool rx_big;			/* large frames seen: single-shot */
-	uint8_t rx_small_run;		/* small frames since the last large */
-	bool rx_stopping;		/* its cancel asked for */
-	bool rx_stop_busy;		/* that cancel's CQE is due */
-	bool rx_direct;			/* direct recv in flight */
-	bool tx_busy;			/* one send in flight */
-	bool zc_ok;			/* socket supports SEND_ZC */
-	uint8_t zc_copied;		/* notifs in a row saying "copied" */
-	bool orphan;			/* freed by the caller before DOWN */
+	bool rx_armed;	      /* ring recv posted (rx_req) */
+	bool rx_big;	      /* large frames seen: single-shot */
+	uint8_t rx_small_run; /* small frames since the last large */
+	bool rx_stopping;     /* its cancel asked for */
+	bool rx_stop_busy;    /* that cancel's CQE is due */
+	bool rx_direct;	      /* direct recv in flight */
+	bool tx_busy;	      /* one send in flight */
+	bool zc_ok;	      /* socket supports SEND_ZC */
+	uint8_t zc_copied;    /* notifs in a row saying "copied" */
+	bool orphan;	      /* freed by the caller before DOWN */
 	struct ureq rx_req, tx_req, cancel_req, rxd_req, rxs_req;
 	/* receive reassembly */
 	union {
@@ -116,7 +116,7 @@ struct uconn {
 		uint8_t raw[RFS_HDR_SIZE];
 	} rx_hdr;
 	uint32_t rx_hdr_have;
-	struct ubuf *rx_buf;		/* frame being filled */
+	struct ubuf *rx_buf; /* frame being filled */
 	uint32_t rx_have, rx_want;
 	/* send queue: head..tail; the first tx_nframes are in flight */
 	struct ubuf *txq, *txq_tail;
@@ -131,17 +131,17 @@ struct uctx {
 	struct io_uring ring;
 	bool ring_ok;
 	bool sqpoll;
-	bool zc;			/* SEND_ZC usable */
-	bool zc_report;			/* IORING_SEND_ZC_REPORT_USAGE works */
+	bool zc;	/* SEND_ZC usable */
+	bool zc_report; /* IORING_SEND_ZC_REPORT_USAGE works */
 	unsigned setup_flags;
 	struct io_uring_buf_ring *br;
 	size_t br_map_len;
 	bool br_registered;
 	uint8_t *br_mem;
-	struct rfs_pool pool;		/* every buffer, free or not */
+	struct rfs_pool pool; /* every buffer, free or not */
 	struct uconn *conns;
 	struct uconn *dirty;
-	bool orphans;			/* orphans to free */
+	bool orphans; /* orphans to free */
 	struct rfs_evq evq;
 	struct rfs_xprt_stats st;
 };

@@ -30,12 +30,12 @@
 #define REQ(kind, type) \
 	.req = (kind), .req_size = sizeof(type), .req_max = sizeof(type)
 /* fixed part, then up to `more` bytes */
-#define REQV(kind, type, more) \
+#define REQV(kind, type, more)                   \
 	.req = (kind), .req_size = sizeof(type), \
 	.req_max = sizeof(type) + (more)
 #define REP(kind, type) \
 	.rep = (kind), .rep_size = sizeof(type), .rep_max = sizeof(type)
-#define REPV(kind, type, more) \
+#define REPV(kind, type, more)                   \
 	.rep = (kind), .rep_size = sizeof(type), \
 	.rep_max = sizeof(type) + (more)
 

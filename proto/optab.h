@@ -60,22 +60,22 @@
  * a name); the table says which one each opcode has.
  */
 enum rfs_req_body {
-	RFS_RQ_NONE = 0,	/* no row */
-	RFS_RQ_EMPTY,		/* no payload */
-	RFS_RQ_BYTES,		/* opaque bytes, up to req_max (PING) */
-	RFS_RQ_FIXED,		/* exactly req_size bytes, no checks */
-	RFS_RQ_NODE,		/* exactly req_size bytes, node id first */
+	RFS_RQ_NONE = 0, /* no row */
+	RFS_RQ_EMPTY,	 /* no payload */
+	RFS_RQ_BYTES,	 /* opaque bytes, up to req_max (PING) */
+	RFS_RQ_FIXED,	 /* exactly req_size bytes, no checks */
+	RFS_RQ_NODE,	 /* exactly req_size bytes, node id first */
 	RFS_RQ_HELLO,
 	RFS_RQ_AUTH,
 	RFS_RQ_RESOLVE,
-	RFS_RQ_NAME,		/* struct rfs_name_req + name */
+	RFS_RQ_NAME, /* struct rfs_name_req + name */
 	RFS_RQ_FORGET,
 	RFS_RQ_SETATTR,
-	RFS_RQ_MAKE,		/* struct rfs_make_req + name (+ target) */
+	RFS_RQ_MAKE, /* struct rfs_make_req + name (+ target) */
 	RFS_RQ_RENAME,
 	RFS_RQ_LINK,
-	RFS_RQ_IO,		/* struct rfs_io_req (+ WRITE data) */
-	RFS_RQ_FH,		/* struct rfs_fh_req */
+	RFS_RQ_IO, /* struct rfs_io_req (+ WRITE data) */
+	RFS_RQ_FH, /* struct rfs_fh_req */
 	RFS_RQ_ACCESS,
 	RFS_RQ_XATTR,
 	RFS_RQ_LOCK,
@@ -87,19 +87,19 @@ enum rfs_req_body {
 
 /* Shape of a successful reply's body. */
 enum rfs_rep_body {
-	RFS_RP_NONE = 0,	/* no row, or no reply (FORGET) */
-	RFS_RP_EMPTY,		/* no payload */
-	RFS_RP_BYTES,		/* opaque, up to rep_max (PING, READ) */
-	RFS_RP_FIXED,		/* exactly rep_size bytes, no checks */
-	RFS_RP_TARGET,		/* a symlink target (READLINK) */
+	RFS_RP_NONE = 0, /* no row, or no reply (FORGET) */
+	RFS_RP_EMPTY,	 /* no payload */
+	RFS_RP_BYTES,	 /* opaque, up to rep_max (PING, READ) */
+	RFS_RP_FIXED,	 /* exactly rep_size bytes, no checks */
+	RFS_RP_TARGET,	 /* a symlink target (READLINK) */
 	RFS_RP_HELLO,
 	RFS_RP_PATHS,
-	RFS_RP_ATTR,		/* struct rfs_attr */
-	RFS_RP_ENTRY,		/* struct rfs_entry + handle */
+	RFS_RP_ATTR,  /* struct rfs_attr */
+	RFS_RP_ENTRY, /* struct rfs_entry + handle */
 	RFS_RP_CREATE,
 	RFS_RP_OPEN,
 	RFS_RP_WRITE,
-	RFS_RP_DIRENTS,		/* READDIRPLUS records, up to rep_max */
+	RFS_RP_DIRENTS, /* READDIRPLUS records, up to rep_max */
 	RFS_RP_XATTR,
 	RFS_RP_LOCK,
 	RFS_RP_LSEEK,
@@ -107,8 +107,8 @@ enum rfs_rep_body {
 };
 
 struct rfs_opinfo {
-	const char *name;	/* "lookup": logs, ringfsctl stat */
-	uint32_t flags;		/* RFS_OPF_* */
+	const char *name; /* "lookup": logs, ringfsctl stat */
+	uint32_t flags;	  /* RFS_OPF_* */
 	/*
 	 * Payload sizes: *_size is the fixed part (the op's struct, 0 for
 	 * none), *_max the largest whole payload the codec accepts; equal
@@ -118,8 +118,8 @@ struct rfs_opinfo {
 	uint32_t req_max;
 	uint32_t rep_size;
 	uint32_t rep_max;
-	uint8_t req;		/* enum rfs_req_body */
-	uint8_t rep;		/* enum rfs_rep_body */
+	uint8_t req; /* enum rfs_req_body */
+	uint8_t rep; /* enum rfs_rep_body */
 	/*
 	 * A replayed request (after a server restart) that fails with this
 	 * status (a negative errno; 0: none) already ran before the crash:

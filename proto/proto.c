@@ -10,7 +10,7 @@
  *
  * Pure code: no I/O, no allocation, no global state (proto.h).
  */
-#define XXH_STATIC_LINKING_ONLY	/* XXH3_state_t on the stack, no malloc */
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack, no malloc */
 #include <xxhash.h>
 
 #include <errno.h>
@@ -19,11 +19,11 @@
 #include "proto.h"
 
 #define NSEC_PER_SEC 1000000000u
-#define ERRNO_MAX 4095		/* status range of an error reply */
-#define MSG_MIN 4096u		/* smallest max_msg a peer may announce */
-#define SEEK_WHENCE_MAX 4	/* SEEK_SET .. SEEK_HOLE */
-#define ACCESS_KNOWN 7u		/* R_OK | W_OK | X_OK */
-#define XATTR_FLAGS_KNOWN 3u	/* XATTR_CREATE | XATTR_REPLACE */
+#define ERRNO_MAX 4095	     /* status range of an error reply */
+#define MSG_MIN 4096u	     /* smallest max_msg a peer may announce */
+#define SEEK_WHENCE_MAX 4    /* SEEK_SET .. SEEK_HOLE */
+#define ACCESS_KNOWN 7u	     /* R_OK | W_OK | X_OK */
+#define XATTR_FLAGS_KNOWN 3u /* XATTR_CREATE | XATTR_REPLACE */
 #define FLOCK_SH 1u
 #define FLOCK_EX 2u
 #define FLOCK_NB 4u
@@ -232,7 +232,7 @@ int rfs_mb_put_dirent(struct rfs_mb *b, uint64_t off, uint8_t type,
 	if (b->err)
 		return b->err;
 	if (sz > b->cap - b->len)
-		return -EMSGSIZE;	/* reply full: not an error of b */
+		return -EMSGSIZE; /* reply full: not an error of b */
 	d = rfs_mb_put(b, sizeof(*d));
 	d->off = off;
 	d->name_len = name_len;
@@ -418,8 +418,7 @@ static int dec_auth(struct rd *r, struct rfs_req_view *v)
 			return -EPROTO;
 		return 0;
 	}
-	if (q->step != RFS_AUTH_CHALLENGE ||
-	    !all_zero(q->mac, sizeof(q->mac)))
+	if (q->step != RFS_AUTH_CHALLENGE || !all_zero(q->mac, sizeof(q->mac)))
 		return -EPROTO;
 	v->name = rd_take(r, q->export_len);
 	if (!v->name || !rd_done(r))
@@ -810,8 +809,8 @@ int rfs_proto_decode_req(const struct rfs_hdr *h, const void *payload,
 
 uint32_t rfs_proto_dirent_size(uint32_t name_len, uint32_t handle_len)
 {
-	uint64_t n = (uint64_t)sizeof(struct rfs_dirent) + name_len +
-		     handle_len;
+	uint64_t n =
+		(uint64_t)sizeof(struct rfs_dirent) + name_len + handle_len;
 
 	if (n > UINT32_MAX - 7)
 		return UINT32_MAX & ~7u;
@@ -915,8 +914,7 @@ static int rep_hello(struct rd *r, struct rfs_rep_view *v)
 	if (p->max_msg < MSG_MIN || p->max_msg > RFS_MSG_MAX_LIMIT ||
 	    p->max_inflight == 0 || (p->export_flags & ~RFS_EXPF_RO))
 		return -EPROTO;
-	if (!entry_ok(&p->root) || take_handle(r, &p->root, v) ||
-	    !rd_done(r))
+	if (!entry_ok(&p->root) || take_handle(r, &p->root, v) || !rd_done(r))
 		return -EPROTO;
 	v->fixed = p;
 	return 0;
@@ -926,8 +924,7 @@ static int rep_entry(struct rd *r, struct rfs_rep_view *v)
 {
 	const struct rfs_entry *e;
 
-	if (!TAKE(r, e) || !entry_ok(e) || take_handle(r, e, v) ||
-	    !rd_done(r))
+	if (!TAKE(r, e) || !entry_ok(e) || take_handle(r, e, v) || !rd_done(r))
 		return -EPROTO;
 	v->fixed = e;
 	return 0;
@@ -984,7 +981,7 @@ static int rep_paths(struct rd *r, struct rfs_rep_view *v)
 	v->fixed = p;
 	v->data = u;
 	v->data_len = p->unix_len;
-	v->handle = a;		/* the RDMA address, rdma_len bytes */
+	v->handle = a; /* the RDMA address, rdma_len bytes */
 	v->handle_len = p->rdma_len;
 	return 0;
 }
@@ -1034,8 +1031,8 @@ static int rep_open(struct rd *r, struct rfs_rep_view *v)
 
 	if (!TAKE(r, o) || !rd_done(r))
 		return -EPROTO;
-	if (o->open_flags & ~(RFS_OPEN_DIRECT_IO | RFS_OPEN_KEEP_CACHE |
-			      RFS_OPEN_NONSEEKABLE))
+	if (o->open_flags &
+	    ~(RFS_OPEN_DIRECT_IO | RFS_OPEN_KEEP_CACHE | RFS_OPEN_NONSEEKABLE))
 		return -EPROTO;
 	v->fixed = o;
 	return 0;
@@ -1098,7 +1095,7 @@ int rfs_proto_decode_rep(const struct rfs_hdr *h, const void *payload,
 
 	/* by the body's shape (optab.h); no default: -Wswitch checks */
 	switch ((enum rfs_rep_body)oi->rep) {
-	case RFS_RP_NONE:	/* FORGET has no reply */
+	case RFS_RP_NONE: /* FORGET has no reply */
 	case RFS_RP_MAX_:
 		break;
 	case RFS_RP_EMPTY:

@@ -60,10 +60,10 @@ int rfs_proto_verify(const struct rfs_hdr *h, const void *payload,
 /* ---- building frames -------------------------------------------------- */
 
 struct rfs_mb {
-	uint8_t *frame;		/* header at frame[0], 8-byte aligned */
-	uint32_t cap;		/* bytes available at frame */
-	uint32_t len;		/* bytes used, header included */
-	int err;		/* first error, -EMSGSIZE on overflow */
+	uint8_t *frame; /* header at frame[0], 8-byte aligned */
+	uint32_t cap;	/* bytes available at frame */
+	uint32_t len;	/* bytes used, header included */
+	int err;	/* first error, -EMSGSIZE on overflow */
 };
 
 /* Start a request (or, with rfs_mb_reply, a reply) in frame. */
@@ -111,11 +111,11 @@ void rfs_proto_seal(struct rfs_hdr *h, bool csum);
 struct rfs_req_view {
 	uint16_t op;
 	const void *fixed;
-	const char *name;	/* component / xattr name / export name */
+	const char *name; /* component / xattr name / export name */
 	uint32_t name_len;
-	const char *name2;	/* RENAME new name, SYMLINK target */
+	const char *name2; /* RENAME new name, SYMLINK target */
 	uint32_t name2_len;
-	const void *data;	/* WRITE data, SETXATTR value, PING payload,
+	const void *data; /* WRITE data, SETXATTR value, PING payload,
 				   RESOLVE handle */
 	uint32_t data_len;
 	const struct rfs_forget_one *forgets;
@@ -137,10 +137,10 @@ int rfs_proto_check_name(const char *name, uint32_t len);
 /* ---- decoding replies ------------------------------------------------- */
 
 struct rfs_rep_view {
-	const void *fixed;	/* the op's reply struct, or NULL */
-	const void *handle;	/* entry handle, if the reply has an entry */
+	const void *fixed;  /* the op's reply struct, or NULL */
+	const void *handle; /* entry handle, if the reply has an entry */
 	uint32_t handle_len;
-	const void *data;	/* READ/READLINK/xattr data, PING payload */
+	const void *data; /* READ/READLINK/xattr data, PING payload */
 	uint32_t data_len;
 };
 

@@ -52,24 +52,24 @@
 #define RFS_PROTO_MINOR 1
 
 #define RFS_HDR_SIZE 48u
-#define RFS_NAME_MAX 255u		/* one path component */
-#define RFS_PATH_MAX 4096u		/* symlink target */
+#define RFS_NAME_MAX 255u  /* one path component */
+#define RFS_PATH_MAX 4096u /* symlink target */
 #define RFS_XATTR_NAME_MAX 255u
 #define RFS_XATTR_SIZE_MAX 65536u
-#define RFS_HANDLE_MAX 160u		/* opaque server handle blob */
+#define RFS_HANDLE_MAX 160u /* opaque server handle blob */
 #define RFS_EXPORT_NAME_MAX 64u
-#define RFS_IO_MAX (1u << 20)		/* read/write payload limit: 1 MiB */
+#define RFS_IO_MAX (1u << 20) /* read/write payload limit: 1 MiB */
 #define RFS_MSG_MAX_DEFAULT (RFS_IO_MAX + 4096u)
-#define RFS_MSG_MAX_LIMIT (16u << 20)	/* hard upper bound on any frame */
-#define RFS_FORGET_MAX 1024u		/* entries in one BATCH_FORGET */
+#define RFS_MSG_MAX_LIMIT (16u << 20) /* hard upper bound on any frame */
+#define RFS_FORGET_MAX 1024u	      /* entries in one BATCH_FORGET */
 
 /* header flags */
 #define RFS_HF_REPLY (1u << 0)
-#define RFS_HF_CSUM (1u << 1)		/* csum field is valid */
-#define RFS_HF_UNKNOWN_NODE (1u << 2)	/* reply: see struct rfs_unknown_node */
-#define RFS_HF_REPLAY (1u << 3)		/* request: resent after reconnect */
-#define RFS_HF_KNOWN (RFS_HF_REPLY | RFS_HF_CSUM | RFS_HF_UNKNOWN_NODE | \
-		      RFS_HF_REPLAY)
+#define RFS_HF_CSUM (1u << 1)	      /* csum field is valid */
+#define RFS_HF_UNKNOWN_NODE (1u << 2) /* reply: see struct rfs_unknown_node */
+#define RFS_HF_REPLAY (1u << 3)	      /* request: resent after reconnect */
+#define RFS_HF_KNOWN \
+	(RFS_HF_REPLY | RFS_HF_CSUM | RFS_HF_UNKNOWN_NODE | RFS_HF_REPLAY)
 
 struct rfs_hdr {
 	uint32_t magic;
@@ -77,13 +77,13 @@ struct rfs_hdr {
 	uint8_t major;
 	uint8_t minor;
 	uint32_t flags;
-	uint32_t len;		/* payload bytes after the header */
-	uint64_t id;		/* request id, echoed in the reply */
-	int32_t status;		/* reply: 0 or -errno; request: 0 */
-	uint32_t uid;		/* request: caller's credentials */
+	uint32_t len;	/* payload bytes after the header */
+	uint64_t id;	/* request id, echoed in the reply */
+	int32_t status; /* reply: 0 or -errno; request: 0 */
+	uint32_t uid;	/* request: caller's credentials */
 	uint32_t gid;
 	uint32_t pid;
-	uint64_t csum;		/* XXH3-64, see above */
+	uint64_t csum; /* XXH3-64, see above */
 };
 _Static_assert(sizeof(struct rfs_hdr) == RFS_HDR_SIZE, "rfs_hdr");
 
@@ -96,11 +96,11 @@ enum rfs_op {
 	RFS_OP_BYE = 4,
 	RFS_OP_STATS = 5,
 	RFS_OP_RESOLVE = 6,
-	RFS_OP_AUTH = 7,		/* since 1.1 */
-	RFS_OP_PATHS = 8,		/* since 1.1 */
+	RFS_OP_AUTH = 7,  /* since 1.1 */
+	RFS_OP_PATHS = 8, /* since 1.1 */
 	/* FUSE low-level operations, one to one */
 	RFS_OP_LOOKUP = 16,
-	RFS_OP_FORGET = 17,		/* batch forget; no reply */
+	RFS_OP_FORGET = 17, /* batch forget; no reply */
 	RFS_OP_GETATTR = 18,
 	RFS_OP_SETATTR = 19,
 	RFS_OP_READLINK = 20,
@@ -129,7 +129,7 @@ enum rfs_op {
 	RFS_OP_LISTXATTR = 43,
 	RFS_OP_REMOVEXATTR = 44,
 	RFS_OP_GETLK = 45,
-	RFS_OP_SETLK = 46,		/* SETLKW is SETLK with RFS_LK_WAIT */
+	RFS_OP_SETLK = 46, /* SETLKW is SETLK with RFS_LK_WAIT */
 	RFS_OP_FLOCK = 47,
 	RFS_OP_FALLOCATE = 48,
 	RFS_OP_COPY_FILE_RANGE = 49,
@@ -140,9 +140,9 @@ enum rfs_op {
 /* ---- common pieces ---------------------------------------------------- */
 
 struct rfs_attr {
-	uint64_t ino;		/* the backing file's inode number */
+	uint64_t ino; /* the backing file's inode number */
 	uint64_t size;
-	uint64_t blocks;	/* 512-byte units */
+	uint64_t blocks; /* 512-byte units */
 	int64_t atime;
 	int64_t mtime;
 	int64_t ctime;
@@ -153,7 +153,7 @@ struct rfs_attr {
 	uint32_t nlink;
 	uint32_t uid;
 	uint32_t gid;
-	uint32_t rdev;		/* encoded as by makedev() on Linux */
+	uint32_t rdev; /* encoded as by makedev() on Linux */
 	uint32_t blksize;
 	uint32_t pad;
 };
@@ -192,11 +192,11 @@ _Static_assert(sizeof(struct rfs_unknown_node) == 8, "rfs_unknown_node");
  * export_len bytes of export name (no leading '/').
  */
 struct rfs_hello_req {
-	uint64_t features;	/* RFS_FEAT_* the client wants */
-	uint32_t max_msg;	/* largest frame the client accepts */
+	uint64_t features; /* RFS_FEAT_* the client wants */
+	uint32_t max_msg;  /* largest frame the client accepts */
 	uint16_t export_len;
 	uint16_t pad0;
-	uint32_t max_inflight;	/* requests the client may keep in flight */
+	uint32_t max_inflight; /* requests the client may keep in flight */
 	uint32_t pad1;
 };
 _Static_assert(sizeof(struct rfs_hello_req) == 24, "rfs_hello_req");
@@ -205,12 +205,12 @@ _Static_assert(sizeof(struct rfs_hello_req) == 24, "rfs_hello_req");
 
 /* reply: then root entry's handle_len bytes of handle (padded to 8) */
 struct rfs_hello_rep {
-	uint64_t features;	/* the intersection, in force from now on */
-	uint64_t session;	/* session id, for ATTACH */
-	uint8_t token[16];	/* session secret, for ATTACH */
-	uint32_t max_msg;	/* min(client, server) */
+	uint64_t features; /* the intersection, in force from now on */
+	uint64_t session;  /* session id, for ATTACH */
+	uint8_t token[16]; /* session secret, for ATTACH */
+	uint32_t max_msg;  /* min(client, server) */
 	uint32_t max_inflight;
-	uint32_t export_flags;	/* RFS_EXPF_* */
+	uint32_t export_flags; /* RFS_EXPF_* */
 	uint32_t pad;
 	struct rfs_entry root;
 };
@@ -250,16 +250,16 @@ _Static_assert(sizeof(struct rfs_attach_req) == 24, "rfs_attach_req");
 #define RFS_AUTH_CHALLENGE 1u
 #define RFS_AUTH_PROVE 2u
 struct rfs_auth_req {
-	uint32_t step;		/* RFS_AUTH_CHALLENGE or RFS_AUTH_PROVE */
-	uint16_t export_len;	/* CHALLENGE: export name follows; PROVE: 0 */
+	uint32_t step;	     /* RFS_AUTH_CHALLENGE or RFS_AUTH_PROVE */
+	uint16_t export_len; /* CHALLENGE: export name follows; PROVE: 0 */
 	uint16_t pad;
-	uint8_t nonce[RFS_AUTH_NONCE];	/* CHALLENGE: the client's */
-	uint8_t mac[RFS_AUTH_MAC];	/* PROVE: C */
+	uint8_t nonce[RFS_AUTH_NONCE]; /* CHALLENGE: the client's */
+	uint8_t mac[RFS_AUTH_MAC];     /* PROVE: C */
 };
 _Static_assert(sizeof(struct rfs_auth_req) == 72, "rfs_auth_req");
 struct rfs_auth_rep {
-	uint8_t nonce[RFS_AUTH_NONCE];	/* CHALLENGE: the server's */
-	uint8_t mac[RFS_AUTH_MAC];	/* PROVE: S */
+	uint8_t nonce[RFS_AUTH_NONCE]; /* CHALLENGE: the server's */
+	uint8_t mac[RFS_AUTH_MAC];     /* PROVE: S */
 };
 _Static_assert(sizeof(struct rfs_auth_rep) == 64, "rfs_auth_rep");
 
@@ -286,13 +286,13 @@ _Static_assert(sizeof(struct rfs_paths_rep) == 16, "rfs_paths_rep");
 /* STATS: empty request; reply is a struct rfs_stats_rep */
 struct rfs_stats_rep {
 	uint64_t uptime_ns;
-	uint64_t sessions;	/* open now */
-	uint64_t connections;	/* accepted since start; the rest too */
+	uint64_t sessions;    /* open now */
+	uint64_t connections; /* accepted since start; the rest too */
 	uint64_t requests;
-	uint64_t errors;	/* requests answered with an error */
+	uint64_t errors; /* requests answered with an error */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
-	uint64_t nodes;		/* in the node cache now */
+	uint64_t nodes; /* in the node cache now */
 };
 _Static_assert(sizeof(struct rfs_stats_rep) == 64, "rfs_stats_rep");
 
@@ -333,7 +333,7 @@ _Static_assert(sizeof(struct rfs_forget_one) == 16, "rfs_forget_one");
 /* GETATTR, READLINK, STATFS, OPENDIR...: requests naming just a node */
 struct rfs_node_req {
 	uint64_t nodeid;
-	uint64_t fh;		/* open handle, or 0 */
+	uint64_t fh; /* open handle, or 0 */
 };
 _Static_assert(sizeof(struct rfs_node_req) == 16, "rfs_node_req");
 /* GETATTR reply: struct rfs_attr.  READLINK reply: target bytes. */
@@ -348,14 +348,14 @@ _Static_assert(sizeof(struct rfs_node_req) == 16, "rfs_node_req");
 #define RFS_SA_ATIME_NOW (1u << 7)
 #define RFS_SA_MTIME_NOW (1u << 8)
 #define RFS_SA_CTIME (1u << 10)
-#define RFS_SA_KNOWN (RFS_SA_MODE | RFS_SA_UID | RFS_SA_GID | RFS_SA_SIZE | \
-		      RFS_SA_ATIME | RFS_SA_MTIME | RFS_SA_ATIME_NOW | \
-		      RFS_SA_MTIME_NOW | RFS_SA_CTIME)
+#define RFS_SA_KNOWN                                                          \
+	(RFS_SA_MODE | RFS_SA_UID | RFS_SA_GID | RFS_SA_SIZE | RFS_SA_ATIME | \
+	 RFS_SA_MTIME | RFS_SA_ATIME_NOW | RFS_SA_MTIME_NOW | RFS_SA_CTIME)
 
 struct rfs_setattr_req {
 	uint64_t nodeid;
-	uint64_t fh;		/* open handle when set through one, or 0 */
-	uint32_t valid;		/* RFS_SA_* */
+	uint64_t fh;	/* open handle when set through one, or 0 */
+	uint32_t valid; /* RFS_SA_* */
 	uint32_t mode;
 	uint32_t uid;
 	uint32_t gid;
@@ -378,22 +378,22 @@ struct rfs_make_req {
 	uint32_t mode;
 	uint32_t umask;
 	uint32_t rdev;
-	uint32_t flags;		/* CREATE: open flags (O_*) */
+	uint32_t flags; /* CREATE: open flags (O_*) */
 	uint16_t name_len;
-	uint16_t target_len;	/* SYMLINK only */
+	uint16_t target_len; /* SYMLINK only */
 	uint32_t pad;
 };
 _Static_assert(sizeof(struct rfs_make_req) == 32, "rfs_make_req");
 
-#define RFS_OPEN_DIRECT_IO (1u << 0)	/* reply flags to FUSE */
+#define RFS_OPEN_DIRECT_IO (1u << 0) /* reply flags to FUSE */
 #define RFS_OPEN_KEEP_CACHE (1u << 1)
 #define RFS_OPEN_NONSEEKABLE (1u << 2)
 
 struct rfs_create_rep {
 	uint64_t fh;
-	uint32_t open_flags;	/* RFS_OPEN_* */
+	uint32_t open_flags; /* RFS_OPEN_* */
 	uint32_t pad;
-	struct rfs_entry entry;	/* then handle bytes */
+	struct rfs_entry entry; /* then handle bytes */
 };
 _Static_assert(sizeof(struct rfs_create_rep) == 16 + 112, "rfs_create_rep");
 
@@ -404,7 +404,7 @@ _Static_assert(sizeof(struct rfs_create_rep) == 16 + 112, "rfs_create_rep");
 struct rfs_rename_req {
 	uint64_t parent;
 	uint64_t newparent;
-	uint32_t flags;		/* RFS_RENAME_*, same values as renameat2 */
+	uint32_t flags; /* RFS_RENAME_*, same values as renameat2 */
 	uint16_t name_len;
 	uint16_t newname_len;
 };
@@ -423,13 +423,13 @@ _Static_assert(sizeof(struct rfs_link_req) == 24, "rfs_link_req");
 /* OPEN, OPENDIR */
 struct rfs_open_req {
 	uint64_t nodeid;
-	uint32_t flags;		/* O_* from the application */
+	uint32_t flags; /* O_* from the application */
 	uint32_t pad;
 };
 _Static_assert(sizeof(struct rfs_open_req) == 16, "rfs_open_req");
 struct rfs_open_rep {
 	uint64_t fh;
-	uint32_t open_flags;	/* RFS_OPEN_* */
+	uint32_t open_flags; /* RFS_OPEN_* */
 	uint32_t pad;
 };
 _Static_assert(sizeof(struct rfs_open_rep) == 16, "rfs_open_rep");
@@ -439,8 +439,8 @@ struct rfs_io_req {
 	uint64_t nodeid;
 	uint64_t fh;
 	uint64_t offset;
-	uint32_t size;		/* READ: bytes wanted; WRITE: data that follows */
-	uint32_t flags;		/* WRITE: RFS_WRITE_* */
+	uint32_t size;	/* READ: bytes wanted; WRITE: data that follows */
+	uint32_t flags; /* WRITE: RFS_WRITE_* */
 	uint64_t lock_owner;
 };
 _Static_assert(sizeof(struct rfs_io_req) == 40, "rfs_io_req");
@@ -463,7 +463,7 @@ _Static_assert(sizeof(struct rfs_write_rep) == 8, "rfs_write_rep");
 struct rfs_dirent {
 	uint64_t off;
 	uint16_t name_len;
-	uint8_t type;		/* DT_* */
+	uint8_t type; /* DT_* */
 	uint8_t pad0;
 	uint32_t pad1;
 	struct rfs_entry entry;
@@ -477,7 +477,7 @@ struct rfs_fh_req {
 	uint64_t nodeid;
 	uint64_t fh;
 	uint64_t lock_owner;
-	uint32_t flags;		/* RFS_FSYNC_DATASYNC, RFS_RELEASE_* */
+	uint32_t flags; /* RFS_FSYNC_DATASYNC, RFS_RELEASE_* */
 	uint32_t pad;
 };
 _Static_assert(sizeof(struct rfs_fh_req) == 32, "rfs_fh_req");
@@ -501,7 +501,7 @@ _Static_assert(sizeof(struct rfs_statfs_rep) == 72, "rfs_statfs_rep");
 /* ACCESS */
 struct rfs_access_req {
 	uint64_t nodeid;
-	uint32_t mask;		/* R_OK | W_OK | X_OK | F_OK */
+	uint32_t mask; /* R_OK | W_OK | X_OK | F_OK */
 	uint32_t pad;
 };
 _Static_assert(sizeof(struct rfs_access_req) == 16, "rfs_access_req");
@@ -515,28 +515,28 @@ _Static_assert(sizeof(struct rfs_access_req) == 16, "rfs_access_req");
  */
 struct rfs_xattr_req {
 	uint64_t nodeid;
-	uint32_t size;		/* GET/LIST: buffer size; SET: value_len */
-	uint32_t flags;		/* SET: XATTR_CREATE / XATTR_REPLACE */
+	uint32_t size;	/* GET/LIST: buffer size; SET: value_len */
+	uint32_t flags; /* SET: XATTR_CREATE / XATTR_REPLACE */
 	uint16_t name_len;
 	uint16_t pad0;
 	uint32_t pad1;
 };
 _Static_assert(sizeof(struct rfs_xattr_req) == 24, "rfs_xattr_req");
 struct rfs_xattr_rep {
-	uint32_t size;		/* size of the value/list */
+	uint32_t size; /* size of the value/list */
 	uint32_t pad;
 };
 _Static_assert(sizeof(struct rfs_xattr_rep) == 8, "rfs_xattr_rep");
 
 /* GETLK, SETLK (+RFS_LK_WAIT), FLOCK */
 #define RFS_LK_WAIT (1u << 0)
-#define RFS_LK_RDLCK 0	/* F_RDLCK */
-#define RFS_LK_WRLCK 1	/* F_WRLCK */
-#define RFS_LK_UNLCK 2	/* F_UNLCK */
+#define RFS_LK_RDLCK 0 /* F_RDLCK */
+#define RFS_LK_WRLCK 1 /* F_WRLCK */
+#define RFS_LK_UNLCK 2 /* F_UNLCK */
 struct rfs_lock {
 	uint64_t start;
-	uint64_t end;		/* inclusive; UINT64_MAX = to EOF */
-	uint32_t type;		/* RFS_LK_RDLCK/WRLCK/UNLCK */
+	uint64_t end;  /* inclusive; UINT64_MAX = to EOF */
+	uint32_t type; /* RFS_LK_RDLCK/WRLCK/UNLCK */
 	uint32_t pid;
 };
 _Static_assert(sizeof(struct rfs_lock) == 24, "rfs_lock");
@@ -544,7 +544,7 @@ struct rfs_lock_req {
 	uint64_t nodeid;
 	uint64_t fh;
 	uint64_t owner;
-	uint32_t flags;		/* RFS_LK_WAIT; FLOCK: LOCK_SH/EX/UN|LOCK_NB */
+	uint32_t flags; /* RFS_LK_WAIT; FLOCK: LOCK_SH/EX/UN|LOCK_NB */
 	uint32_t pad;
 	struct rfs_lock lock;
 };

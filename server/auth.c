@@ -52,7 +52,8 @@ int rfs_sec_start(struct rfs_srv_cfg *c, const struct rfs_addr *listen)
 	exposed = !addr_is_loopback(&listen->ss);
 	if (!s->key_file[0]) {
 		if (exposed && !s->insecure) {
-			fprintf(stderr, "ringfsd: listening on %s needs a "
+			fprintf(stderr,
+				"ringfsd: listening on %s needs a "
 				"key: anyone who can reach it could use the "
 				"exports; give --key-file FILE (see "
 				"ringfsd(8)) or --insecure to accept that\n",
@@ -61,7 +62,8 @@ int rfs_sec_start(struct rfs_srv_cfg *c, const struct rfs_addr *listen)
 		}
 		if (exposed)
 			rfs_warn("server: --insecure: %s accepts clients "
-				 "without authentication", listen->text);
+				 "without authentication",
+				 listen->text);
 		return 0;
 	}
 	ret = rfs_auth_key_load(s->key_file, &s->key, err, sizeof(err));
@@ -97,10 +99,10 @@ void rfs_sec_conn_init(struct rfs_conn_sec *s, int fd)
 	} else if (s->peerlen && s->peer.ss_family == AF_UNIX) {
 		snprintf(s->peer_text, sizeof(s->peer_text), "local (unix)");
 	}
-	s->deadline = rfs_now_ns() / 1000000 +
-		      (rfs_cfg.sec.setup_timeout_ms ?
-		       rfs_cfg.sec.setup_timeout_ms :
-		       RFS_DEFAULT_SETUP_TIMEOUT_MS);
+	s->deadline =
+		rfs_now_ns() / 1000000 + (rfs_cfg.sec.setup_timeout_ms ?
+						  rfs_cfg.sec.setup_timeout_ms :
+						  RFS_DEFAULT_SETUP_TIMEOUT_MS);
 	s->state = RFS_AUTH_NONE;
 }
 
@@ -108,8 +110,7 @@ static int auth_fail(struct rfs_req *r, int err, const char *why)
 {
 	struct rfs_conn_sec *s = &r->cc->sec;
 
-	rfs_err_rl("server: %s: authentication failed: %s", s->peer_text,
-		   why);
+	rfs_err_rl("server: %s: authentication failed: %s", s->peer_text, why);
 	rfs_auth_wipe(&s->t, sizeof(s->t));
 	s->state = RFS_AUTH_NONE;
 	r->close_after = true;
@@ -171,7 +172,8 @@ int rfs_auth_op(struct rfs_req *r)
 	}
 	if (!rfs_cfg.sec.have_key) {
 		rfs_err_rl("server: %s: client wants to authenticate, but no "
-			   "--key-file is configured", r->cc->sec.peer_text);
+			   "--key-file is configured",
+			   r->cc->sec.peer_text);
 		r->close_after = true;
 		return -EOPNOTSUPP;
 	}
@@ -187,7 +189,8 @@ int rfs_auth_required(struct rfs_req *r, const char *what)
 	if (!rfs_cfg.sec.have_key || s->state == RFS_AUTH_DONE)
 		return 0;
 	rfs_err_rl("server: %s: %s without authentication: refused (the "
-		   "client needs -o key_file)", s->peer_text, what);
+		   "client needs -o key_file)",
+		   s->peer_text, what);
 	r->close_after = true;
 	return -ENOKEY;
 }
@@ -200,15 +203,16 @@ static int export_gate(struct rfs_req *r, const struct rfs_export *e,
 
 	if (rfs_cfg.sec.have_key && strcmp(s->t.export, e->name)) {
 		rfs_err_rl("server: %s: %s for export %s, authenticated for "
-			   "%s: refused", s->peer_text, what, e->name,
-			   s->t.export);
+			   "%s: refused",
+			   s->peer_text, what, e->name, s->t.export);
 		r->close_after = true;
 		return -EACCES;
 	}
 	if (rfs_export_allows(e, &s->peer, s->peerlen))
 		return 0;
 	rfs_err_rl("server: %s: %s for export %s: network not allowed "
-		   "(net=/nolocal): refused", s->peer_text, what, e->name);
+		   "(net=/nolocal): refused",
+		   s->peer_text, what, e->name);
 	r->close_after = true;
 	return -EACCES;
 }
@@ -228,8 +232,7 @@ int rfs_auth_attach(struct rfs_req *r, struct rfs_session *s)
  * and both nonces, so only a party that ran this handshake knows it, and
  * it never crosses the wire in HELLO (the reply carries zeros).
  */
-void rfs_auth_session(struct rfs_req *r, struct rfs_session *s,
-		      uint8_t *token)
+void rfs_auth_session(struct rfs_req *r, struct rfs_session *s, uint8_t *token)
 {
 	struct rfs_conn_sec *cs = &r->cc->sec;
 

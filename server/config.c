@@ -131,12 +131,14 @@ bool rfs_export_allows(const struct rfs_export *e,
 	if (!peerlen)
 		return false;
 	if (peer->ss_family == AF_INET) {
-		a = (const uint8_t *)&((const struct sockaddr_in *)
-				       (const void *)peer)->sin_addr;
+		a = (const uint8_t *)&(
+			    (const struct sockaddr_in *)(const void *)peer)
+			    ->sin_addr;
 		fam = AF_INET;
 	} else if (peer->ss_family == AF_INET6) {
-		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)
-					      (const void *)peer)->sin6_addr;
+		const struct in6_addr *a6 =
+			&((const struct sockaddr_in6 *)(const void *)peer)
+				 ->sin6_addr;
 
 		a = a6->s6_addr;
 		fam = AF_INET6;
@@ -196,7 +198,8 @@ int rfs_cfg_parse_export_opts(struct rfs_export *e, const char *opts)
 bad:
 	rfs_err("config: export %s: bad option '%s' (known: ro, rw, "
 		"root_squash, no_root_squash, all_squash, anonuid=N, "
-		"anongid=N, net=CIDR[+CIDR...], nolocal)", e->name, tok);
+		"anongid=N, net=CIDR[+CIDR...], nolocal)",
+		e->name, tok);
 	return -EINVAL;
 }
 
@@ -223,7 +226,8 @@ int rfs_cfg_add_export(struct rfs_srv_cfg *c, const char *name,
 
 	if (!name_ok(name)) {
 		rfs_err("config: export name '%s' invalid (1..%u of "
-			"[A-Za-z0-9_.-])", name, RFS_EXPORT_NAME_MAX);
+			"[A-Za-z0-9_.-])",
+			name, RFS_EXPORT_NAME_MAX);
 		return -EINVAL;
 	}
 	for (unsigned i = 0; i < c->nexports; i++) {
@@ -372,7 +376,7 @@ int rfs_cfg_open_exports(struct rfs_srv_cfg *c)
 
 			rfs_err("config: export %s: %s: %s", e->name, e->path,
 				err == ENOTDIR ? "not a directory" :
-				strerror(err));
+						 strerror(err));
 			return -err;
 		}
 		if (fstat(fd, &st) < 0) {
@@ -427,9 +431,8 @@ struct rfs_export *rfs_cfg_find_export(const char *name, uint32_t len)
 
 /* ---- server-wide security settings and limits ------------------------- */
 
-static int parse_ulong_range(const char *key, const char *val,
-			     unsigned long lo, unsigned long hi,
-			     unsigned long *out)
+static int parse_ulong_range(const char *key, const char *val, unsigned long lo,
+			     unsigned long hi, unsigned long *out)
 {
 	char *end;
 
@@ -499,7 +502,7 @@ static unsigned ncli;
 
 int rfs_cfg_cli_set(const char *key, const char *val)
 {
-	static struct rfs_srv_cfg tmp;	/* large: not on the stack */
+	static struct rfs_srv_cfg tmp; /* large: not on the stack */
 
 	if (ncli == CLI_MAX) {
 		rfs_err("--%s: too many options", key);

@@ -89,8 +89,7 @@ static struct rfs_buf *conn_buf_get(struct rfs_conn_ctx *cc, void *arg,
 	return rfs_xprt_buf_get(cc->x, size);
 }
 
-static void conn_buf_put(struct rfs_conn_ctx *cc, void *arg,
-			 struct rfs_buf *b)
+static void conn_buf_put(struct rfs_conn_ctx *cc, void *arg, struct rfs_buf *b)
 {
 	(void)arg;
 	rfs_xprt_buf_put(cc->x, b);
@@ -159,8 +158,8 @@ static bool conn_greedy(struct rfs_conn_ctx *cc)
 	    cc->unsent + cc->xpending <= rfs_cfg.sec.max_inflight)
 		return false;
 	rfs_err_rl("server: %s (%s): %u replies not collected "
-		   "(max-inflight %u): closing", desc(cc),
-		   cc->sec.peer_text, cc->unsent + cc->xpending,
+		   "(max-inflight %u): closing",
+		   desc(cc), cc->sec.peer_text, cc->unsent + cc->xpending,
 		   rfs_cfg.sec.max_inflight);
 	conn_abort(cc);
 	return true;
@@ -187,7 +186,8 @@ static bool conn_limits(struct rfs_conn_ctx *cc, int *timeout)
 	left = cc->sec.deadline - rfs_now_ns() / 1000000;
 	if (left <= 0) {
 		rfs_err_rl("server: %s: no HELLO/ATTACH within the setup "
-			   "timeout: dropped", cc->sec.peer_text);
+			   "timeout: dropped",
+			   cc->sec.peer_text);
 		conn_abort(cc);
 		return true;
 	}
@@ -209,7 +209,8 @@ static bool conn_refuse(int fd)
 		return false;
 	rfs_sec_conn_init(&sec, fd);
 	rfs_err_rl("server: %s: max-connections (%u) reached: connection "
-		   "refused", sec.peer_text, rfs_cfg.sec.max_conns);
+		   "refused",
+		   sec.peer_text, rfs_cfg.sec.max_conns);
 	close(fd);
 	return true;
 }
@@ -246,8 +247,7 @@ static void *conn_main(void *arg)
 					rfs_exec_submit(cc, ev[i].buf);
 					break;
 				}
-				rfs_request_run(cc, ev[i].buf, &conn_io,
-						NULL);
+				rfs_request_run(cc, ev[i].buf, &conn_io, NULL);
 				rfs_xprt_buf_put(cc->x, ev[i].buf);
 				break;
 			case RFS_XEV_SEND:
@@ -258,7 +258,8 @@ static void *conn_main(void *arg)
 			case RFS_XEV_CONN_DOWN:
 				if (ev[i].status && ev[i].status != -ECONNRESET)
 					rfs_err_rl("server: %s: connection "
-						   "closed: %s", desc(cc),
+						   "closed: %s",
+						   desc(cc),
 						   strerror(-ev[i].status));
 				down = true;
 				break;
@@ -276,12 +277,14 @@ static void *conn_main(void *arg)
 		}
 		pthread_mutex_unlock(&conns_mu);
 		if (cc->closing) {
-			long long left = cc->close_deadline -
-					 rfs_now_ns() / 1000000;
+			long long left =
+				cc->close_deadline - rfs_now_ns() / 1000000;
 
 			if (left <= 0) {
-				rfs_dbg(RFS_SUB_SERVER, "server: %s: close "
-					"timed out: tearing down", desc(cc));
+				rfs_dbg(RFS_SUB_SERVER,
+					"server: %s: close "
+					"timed out: tearing down",
+					desc(cc));
 				forced = true;
 				break;
 			}
@@ -317,8 +320,7 @@ static void *conn_main(void *arg)
 		}
 		if (ret > 0 && (pfd[1].revents & POLLIN) &&
 		    read(cc->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-			rfs_err_rl("server: eventfd read: %s",
-				   strerror(errno));
+			rfs_err_rl("server: eventfd read: %s", strerror(errno));
 	}
 	rfs_dbg(RFS_SUB_SERVER, "server: %s: closed", desc(cc));
 
@@ -434,8 +436,8 @@ static int conn_setup(struct rfs_conn_ctx *cc)
 		ret = poll(pfd, 2, (int)left);
 		if (ret < 0 && errno != EINTR)
 			return -errno;
-		if (ret <= 0 || !(pfd[0].revents & (POLLIN | POLLHUP |
-						    POLLERR)))
+		if (ret <= 0 ||
+		    !(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		got = recv(fd, first, sizeof(first), MSG_PEEK | MSG_DONTWAIT);
 		if (got < 0) {

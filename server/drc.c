@@ -27,7 +27,7 @@
 
 #define RFS_DRC_MAX 1024u
 #define RFS_DRC_BYTES (4u << 20)
-#define RFS_DRC_BUCKETS 2048u	/* power of two */
+#define RFS_DRC_BUCKETS 2048u /* power of two */
 #define RFS_DRC_WAIT_MS 10000
 
 struct drc_ent {
@@ -36,12 +36,12 @@ struct drc_ent {
 	void *frame;
 	uint32_t len;
 	struct drc_ent *hnext;
-	struct drc_ent *prev, *next;	/* LRU: head = oldest */
+	struct drc_ent *prev, *next; /* LRU: head = oldest */
 };
 
 struct rfs_drc {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;	/* an entry finished */
+	pthread_cond_t cv; /* an entry finished */
 	struct drc_ent *bucket[RFS_DRC_BUCKETS];
 	struct drc_ent *head, *tail;
 	uint32_t count;
@@ -119,8 +119,8 @@ static void trim(struct rfs_drc *d, uint32_t more)
 {
 	struct drc_ent *e = d->head;
 
-	while (e && (d->count >= RFS_DRC_MAX ||
-		     d->bytes + more > RFS_DRC_BYTES)) {
+	while (e &&
+	       (d->count >= RFS_DRC_MAX || d->bytes + more > RFS_DRC_BYTES)) {
 		struct drc_ent *next = e->next;
 
 		if (e->done)
@@ -166,7 +166,7 @@ int rfs_drc_begin(struct rfs_drc *d, uint64_t id, bool replay, void **frame,
 			}
 		}
 		if (e && !e->done) {
-			ret = -EAGAIN;	/* still running: do not run twice */
+			ret = -EAGAIN; /* still running: do not run twice */
 			goto out;
 		}
 		if (e)
@@ -182,7 +182,7 @@ int rfs_drc_begin(struct rfs_drc *d, uint64_t id, bool replay, void **frame,
 	trim(d, 0);
 	e = calloc(1, sizeof(*e));
 	if (!e)
-		goto out;	/* run uncached */
+		goto out; /* run uncached */
 	e->id = id;
 	pp = slot(d, id);
 	e->hnext = *pp;

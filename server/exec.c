@@ -30,11 +30,11 @@
 struct rfs_xjob {
 	struct rfs_xjob *next;
 	struct rfs_buf *in;
-	struct rfs_buf *out;	/* reply buffer, taken beforehand */
-	uint32_t len;		/* reply length, when send */
-	bool out_lent;		/* out is with the pipeline */
-	bool send;		/* send out (len bytes) */
-	bool close;		/* close the connection after the reply */
+	struct rfs_buf *out; /* reply buffer, taken beforehand */
+	uint32_t len;	     /* reply length, when send */
+	bool out_lent;	     /* out is with the pipeline */
+	bool send;	     /* send out (len bytes) */
+	bool close;	     /* close the connection after the reply */
 };
 
 /* ---- what the pipeline does to the connection, recorded in the job ---- */
@@ -51,8 +51,7 @@ static struct rfs_buf *job_buf_get(struct rfs_conn_ctx *cc, void *arg,
 	return job->out;
 }
 
-static void job_buf_put(struct rfs_conn_ctx *cc, void *arg,
-			struct rfs_buf *b)
+static void job_buf_put(struct rfs_conn_ctx *cc, void *arg, struct rfs_buf *b)
 {
 	struct rfs_xjob *job = arg;
 
@@ -234,8 +233,8 @@ static uint32_t exec_reply_cap(struct rfs_conn_ctx *cc, struct rfs_buf *in)
 
 	if (in->len >= RFS_HDR_SIZE && h->len == in->len - RFS_HDR_SIZE &&
 	    h->major == RFS_PROTO_MAJOR &&
-	    !rfs_proto_decode_req(h, (const uint8_t *)in->data +
-				  RFS_HDR_SIZE, &v)) {
+	    !rfs_proto_decode_req(h, (const uint8_t *)in->data + RFS_HDR_SIZE,
+				  &v)) {
 		uint32_t need = rfs_request_reply_cap(h, &v, max);
 
 		if (need > cap)
@@ -258,8 +257,8 @@ void rfs_exec_submit(struct rfs_conn_ctx *cc, struct rfs_buf *in)
 		job->out = rfs_xprt_buf_get(cc->x, exec_reply_cap(cc, in));
 	if (!job || !job->out) {
 		rfs_err_rl("server: %s: no memory for a request (%s): "
-			   "closing", rfs_conn_desc(cc->c),
-			   job ? "reply buffer" : "job");
+			   "closing",
+			   rfs_conn_desc(cc->c), job ? "reply buffer" : "job");
 		free(job);
 		rfs_xprt_buf_put(cc->x, in);
 		cc->io->close(cc, NULL);

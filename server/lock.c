@@ -22,7 +22,7 @@
 struct lockfd {
 	struct rfs_session *s;
 	uint64_t owner;
-	struct rfs_node *n;	/* pinned */
+	struct rfs_node *n; /* pinned */
 	int fd;
 	struct lockfd *next;
 };
@@ -155,7 +155,7 @@ static int to_flock(const struct rfs_lock *l, struct flock *fl)
 	fl->l_type = (short)l->type;
 	fl->l_whence = SEEK_SET;
 	fl->l_start = (off_t)l->start;
-	if (l->end >= INT64_MAX)	/* to EOF (UINT64_MAX or OFFSET_MAX) */
+	if (l->end >= INT64_MAX) /* to EOF (UINT64_MAX or OFFSET_MAX) */
 		fl->l_len = 0;
 	else if (l->end < l->start)
 		return -EINVAL;
@@ -192,7 +192,7 @@ int rfs_op_getlk(struct rfs_req *r)
 	if (fl.l_type != F_UNLCK) {
 		p->start = (uint64_t)fl.l_start;
 		p->end = fl.l_len == 0 ? UINT64_MAX :
-			 (uint64_t)(fl.l_start + fl.l_len - 1);
+					 (uint64_t)(fl.l_start + fl.l_len - 1);
 		p->pid = fl.l_pid > 0 ? (uint32_t)fl.l_pid : 0;
 	}
 	return 0;
@@ -201,11 +201,11 @@ int rfs_op_getlk(struct rfs_req *r)
 /* ---- blocking requests on a worker ------------------------------------ */
 
 struct wait_job {
-	struct rfs_hdr req;	/* copy: the request buffer goes back */
+	struct rfs_hdr req; /* copy: the request buffer goes back */
 	bool csum;
 	bool is_flock;
-	int fd;			/* a dup: ours */
-	int op;			/* flock() operation */
+	int fd; /* a dup: ours */
+	int op; /* flock() operation */
 	struct flock fl;
 };
 
@@ -278,7 +278,7 @@ int rfs_op_setlk(struct rfs_req *r)
 	if (ret)
 		return ret;
 	fd = lockfd_dup(r, n, q->owner, fl.l_type != F_UNLCK);
-	if (fd == -ENOENT)	/* unlock, and this owner never locked */
+	if (fd == -ENOENT) /* unlock, and this owner never locked */
 		return 0;
 	if (fd < 0)
 		return fd;
@@ -321,7 +321,7 @@ int rfs_op_flock(struct rfs_req *r)
 		return ret;
 	if (op & (LOCK_NB | LOCK_UN))
 		ret = flock(f->fd, op) < 0 ? -errno : 0;
-	else	/* try without blocking first */
+	else /* try without blocking first */
 		ret = flock(f->fd, op | LOCK_NB) < 0 ? -errno : 0;
 	if (ret != -EWOULDBLOCK || (op & LOCK_NB)) {
 		rfs_fh_put(r->sess, f);

@@ -73,40 +73,42 @@ static void usage(FILE *f)
 	char streams[64];
 
 	fprintf(f,
-"usage: ringfsd --export NAME=PATH[,OPTS] [options]\n"
-"\n"
-"  -l, --listen ADDR       host:port or unix:/path (default " DEFAULT_LISTEN ");\n"
-"                          port 0 picks a free port\n"
-"  -u, --listen-unix PATH  also listen on a Unix socket (same-host clients,\n"
-"                          the shm transport), e.g. " SUGGESTED_UNIX ";\n"
-"                          created mode 0666, its directory if missing\n"
-"      --listen-rdma ADDR[:PORT]\n"
-"                          accept rdma clients: ADDR is this host's IP on\n"
-"                          an RDMA device (rxe or hardware); setup still\n"
-"                          goes through --listen.  With PORT: one rdma_cm\n"
-"                          listener on ADDR:PORT (0: a free port) takes\n"
-"                          every rdma connection, and ringfsd fails to\n"
-"                          start if it cannot bind it; without: each\n"
-"                          connection gets its own ephemeral rdma_cm port\n"
-"  -e, --export NAME=PATH[,OPTS]\n"
-"                          export a directory; OPTS: ro, rw (default),\n"
-"                          root_squash (default), no_root_squash,\n"
-"                          all_squash, anonuid=N, anongid=N\n"
-"  -c, --config FILE       read settings and exports from FILE\n"
-"  -t, --transport NAME    byte-stream data path: %s (default: %s);\n"
-"                          shm and rdma clients set up over it\n"
-"  -s, --state-dir DIR     keeps the handle secret (default " DEFAULT_STATE_DIR ")\n"
-"  -n, --max-nodes N       node cache size (default %lu)\n"
-"      --session-grace S   keep a client's session (open files, locks,\n"
-"                          replies for replays) S seconds after its last\n"
-"                          connection drops (default 60; 0: free at once)\n"
-"      --exec-thread       run each connection's requests on a second thread\n"
-"                          (the rdma transport always does: see ringfsd(8))\n"
-RFS_SEC_USAGE
-"  -v, --verbose           debug logging for the server\n"
-"  -d, --debug SUBSYS      debug logging for proto,xprt,server or all\n"
-"  -h, --help              this text\n"
-"  -V, --version           print the version\n",
+		"usage: ringfsd --export NAME=PATH[,OPTS] [options]\n"
+		"\n"
+		"  -l, --listen ADDR       host:port or unix:/path (default " DEFAULT_LISTEN
+		");\n"
+		"                          port 0 picks a free port\n"
+		"  -u, --listen-unix PATH  also listen on a Unix socket (same-host clients,\n"
+		"                          the shm transport), e.g. " SUGGESTED_UNIX
+		";\n"
+		"                          created mode 0666, its directory if missing\n"
+		"      --listen-rdma ADDR[:PORT]\n"
+		"                          accept rdma clients: ADDR is this host's IP on\n"
+		"                          an RDMA device (rxe or hardware); setup still\n"
+		"                          goes through --listen.  With PORT: one rdma_cm\n"
+		"                          listener on ADDR:PORT (0: a free port) takes\n"
+		"                          every rdma connection, and ringfsd fails to\n"
+		"                          start if it cannot bind it; without: each\n"
+		"                          connection gets its own ephemeral rdma_cm port\n"
+		"  -e, --export NAME=PATH[,OPTS]\n"
+		"                          export a directory; OPTS: ro, rw (default),\n"
+		"                          root_squash (default), no_root_squash,\n"
+		"                          all_squash, anonuid=N, anongid=N\n"
+		"  -c, --config FILE       read settings and exports from FILE\n"
+		"  -t, --transport NAME    byte-stream data path: %s (default: %s);\n"
+		"                          shm and rdma clients set up over it\n"
+		"  -s, --state-dir DIR     keeps the handle secret (default " DEFAULT_STATE_DIR
+		")\n"
+		"  -n, --max-nodes N       node cache size (default %lu)\n"
+		"      --session-grace S   keep a client's session (open files, locks,\n"
+		"                          replies for replays) S seconds after its last\n"
+		"                          connection drops (default 60; 0: free at once)\n"
+		"      --exec-thread       run each connection's requests on a second thread\n"
+		"                          (the rdma transport always does: see ringfsd(8))\n" RFS_SEC_USAGE
+		"  -v, --verbose           debug logging for the server\n"
+		"  -d, --debug SUBSYS      debug logging for proto,xprt,server or all\n"
+		"  -h, --help              this text\n"
+		"  -V, --version           print the version\n",
 		stream_xprts(streams, sizeof(streams)),
 		rfs_xprt_pick(RFS_XPRT_F_STREAM), DEFAULT_MAX_NODES);
 }
@@ -139,10 +141,10 @@ static void cap_max_nodes(struct rfs_srv_cfg *c, bool asked)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
 		return;
-	cap = rl.rlim_cur > 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE
-					    : rl.rlim_cur / 2;
+	cap = rl.rlim_cur > 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE :
+					     rl.rlim_cur / 2;
 	if (c->max_nodes > cap && !asked) {
-		c->max_nodes = cap;	/* the default: just fit the limit */
+		c->max_nodes = cap; /* the default: just fit the limit */
 	} else if (c->max_nodes > cap) {
 		rfs_warn("server: max-nodes %lu exceeds what the fd limit "
 			 "(%llu) allows: using %lu (raise LimitNOFILE= / "
@@ -221,7 +223,8 @@ static int listen_unix(const char *path)
 
 	if (strlen(path) >= sizeof(sun.sun_path) || path[0] != '/') {
 		rfs_err("listen-unix %s: need an absolute path under %zu "
-			"bytes", path, sizeof(sun.sun_path));
+			"bytes",
+			path, sizeof(sun.sun_path));
 		return -EINVAL;
 	}
 	strcpy(sun.sun_path, path);
@@ -282,7 +285,7 @@ static int parse_listen(const char *s, struct rfs_addr *a)
 
 static void on_sigusr1(int sig)
 {
-	(void)sig;	/* only interrupts a worker's blocking syscall */
+	(void)sig; /* only interrupts a worker's blocking syscall */
 }
 
 static int setup_signals(int *sfd)
@@ -298,7 +301,7 @@ static int setup_signals(int *sfd)
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
 		return -EINVAL;
 	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0;	/* no SA_RESTART: we want the EINTR */
+	sa.sa_flags = 0; /* no SA_RESTART: we want the EINTR */
 	if (sigaction(SIGUSR1, &sa, NULL) < 0)
 		return -errno;
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
@@ -307,7 +310,6 @@ static int setup_signals(int *sfd)
 	*sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	return *sfd < 0 ? -errno : 0;
 }
-
 
 static int add_cli_export(struct rfs_srv_cfg *c, char *spec)
 {
@@ -324,14 +326,13 @@ static int add_cli_export(struct rfs_srv_cfg *c, char *spec)
 	return rfs_cfg_add_export(c, spec, eq + 1, opts);
 }
 
-static int accept_loop(int lfd, int ufd, int sfd,
-		       struct rfs_rdma_listener *rl)
+static int accept_loop(int lfd, int ufd, int sfd, struct rfs_rdma_listener *rl)
 {
 	for (;;) {
 		struct pollfd pfd[4] = {
 			{ .fd = lfd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
-			{ .fd = ufd, .events = POLLIN },	/* -1: ignored */
+			{ .fd = ufd, .events = POLLIN }, /* -1: ignored */
 			{ .fd = rfs_rdma_listener_fd(rl), .events = POLLIN },
 		};
 		int fd, one = 1, ret;
@@ -451,7 +452,8 @@ int main(int argc, char **argv)
 			max_nodes = strtoul(optarg, &end, 10);
 			if (errno || *end || !max_nodes) {
 				rfs_err("--max-nodes %s: expected a positive "
-					"number", optarg);
+					"number",
+					optarg);
 				goto out;
 			}
 			break;
@@ -461,7 +463,8 @@ int main(int argc, char **argv)
 			if (errno || *end || session_grace < 0 ||
 			    session_grace > 86400) {
 				rfs_err("--session-grace %s: expected seconds "
-					"(0..86400)", optarg);
+					"(0..86400)",
+					optarg);
 				goto out;
 			}
 			break;
@@ -514,11 +517,12 @@ int main(int argc, char **argv)
 	if (rfs_cfg_cli_apply(&rfs_cfg))
 		goto out;
 	if (listen_rdma)
-		snprintf(rfs_cfg.listen_rdma, sizeof(rfs_cfg.listen_rdma),
-			 "%s", listen_rdma);
+		snprintf(rfs_cfg.listen_rdma, sizeof(rfs_cfg.listen_rdma), "%s",
+			 listen_rdma);
 	if (rfs_cfg.listen_rdma[0] && !rfs_xprt_pick(RFS_XPRT_F_RDMA_ADDR)) {
 		rfs_err("listen-rdma %s: the rdma transport is not built "
-			"(built: %s)", rfs_cfg.listen_rdma, rfs_xprt_built());
+			"(built: %s)",
+			rfs_cfg.listen_rdma, rfs_xprt_built());
 		goto out;
 	}
 	if (listen_s)
@@ -559,13 +563,15 @@ int main(int argc, char **argv)
 		rfs_err("transport %s: %s (stream transports built: %s)",
 			rfs_cfg.transport,
 			xd ? "not a byte-stream transport; its clients set up "
-			     "over the stream one" : "not available",
+			     "over the stream one" :
+			     "not available",
 			stream_xprts(streams, sizeof(streams)));
 		goto out;
 	}
 	if (parse_listen(rfs_cfg.listen, &addr)) {
 		rfs_err("listen %s: bad address (expected host:port or "
-			"unix:/path)", rfs_cfg.listen);
+			"unix:/path)",
+			rfs_cfg.listen);
 		goto out;
 	}
 	if (rfs_sec_start(&rfs_cfg, &addr))
@@ -625,8 +631,10 @@ int main(int argc, char **argv)
 		}
 		goto out_nodes;
 	}
-	fprintf(stderr, "ringfsd: listening on %s (transport %s%s%s%s), "
-		"exports: %s\n", bound, rfs_cfg.transport,
+	fprintf(stderr,
+		"ringfsd: listening on %s (transport %s%s%s%s), "
+		"exports: %s\n",
+		bound, rfs_cfg.transport,
 		rfs_cfg.listen_rdma[0] ? ", rdma " : "",
 		rl ? rfs_rdma_listener_name(rl) : rfs_cfg.listen_rdma,
 		rl ? " (one listener)" : "", list);

@@ -27,14 +27,14 @@
 
 #define HB_FIXED 8u
 #define HB_MAC 8u
-#define HT_INO (-1)	/* no kernel handle: (dev, ino), cannot RESOLVE */
+#define HT_INO (-1) /* no kernel handle: (dev, ino), cannot RESOLVE */
 
 static struct {
 	pthread_mutex_t mu;
 	struct rfs_node **buckets;
 	size_t nbuckets;
 	unsigned long count, max;
-	struct rfs_node lru;	/* list head: lru.lru_next is the oldest */
+	struct rfs_node lru; /* list head: lru.lru_next is the oldest */
 	uint8_t k_id[16], k_mac[16];
 } nt = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
@@ -75,7 +75,8 @@ static int read_secret(const char *dir, uint8_t sec[32])
 		close(fd);
 		if (ret)
 			rfs_warn("server: read %s: %s", path,
-				 ret == -EINVAL ? "short file" : strerror(-ret));
+				 ret == -EINVAL ? "short file" :
+						  strerror(-ret));
 		return ret;
 	}
 	if (errno != ENOENT) {
@@ -119,7 +120,8 @@ int rfs_nodes_init(const char *state_dir, unsigned long max_nodes)
 	ret = read_secret(state_dir, sec);
 	if (ret) {
 		rfs_warn("server: state dir %s unusable; node ids and handles "
-			 "will not survive a restart", state_dir);
+			 "will not survive a restart",
+			 state_dir);
 		ret = fill_random(sec, sizeof(sec));
 		if (ret) {
 			rfs_err("server: getrandom: %s", strerror(-ret));
@@ -324,8 +326,8 @@ static struct rfs_node *insert(struct rfs_node *n)
 
 /* what fits in our blob, and no more than the kernel hands out */
 #define BLOB_FH_BYTES (RFS_HANDLE_MAX - HB_FIXED - HB_MAC)
-#define MAX_FH_BYTES (BLOB_FH_BYTES < MAX_HANDLE_SZ ? BLOB_FH_BYTES : \
-		      MAX_HANDLE_SZ)
+#define MAX_FH_BYTES \
+	(BLOB_FH_BYTES < MAX_HANDLE_SZ ? BLOB_FH_BYTES : MAX_HANDLE_SZ)
 
 int rfs_node_from_fd(struct rfs_export *e, int fd, struct rfs_node **out)
 {
@@ -445,7 +447,9 @@ int rfs_node_resolve(struct rfs_export *e, uint64_t id, const void *h,
 	n->exp = e->idx;
 	n->type = st.st_mode & S_IFMT;
 	*out = insert(n);
-	rfs_dbg(RFS_SUB_SERVER, "server: resolve %016llx: re-bound from its "
-		"handle", (unsigned long long)id);
+	rfs_dbg(RFS_SUB_SERVER,
+		"server: resolve %016llx: re-bound from its "
+		"handle",
+		(unsigned long long)id);
 	return 0;
 }

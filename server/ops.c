@@ -227,8 +227,7 @@ static int op_hello(struct rfs_req *r)
 	e = rfs_cfg_find_export(r->v.name, r->v.name_len);
 	if (!e) {
 		rfs_err_rl("server: %s: HELLO for unknown export '%.*s'",
-			   rfs_conn_desc(cc->c), (int)r->v.name_len,
-			   r->v.name);
+			   rfs_conn_desc(cc->c), (int)r->v.name_len, r->v.name);
 		r->close_after = true;
 		return -ENOENT;
 	}
@@ -262,7 +261,8 @@ static int op_hello(struct rfs_req *r)
 	rfs_auth_session_reply(r, p->token);
 	p->max_msg = max_msg;
 	p->max_inflight = q->max_inflight && q->max_inflight < 256 ?
-			  q->max_inflight : 256;
+				  q->max_inflight :
+				  256;
 	if (p->max_inflight > rfs_cfg.sec.max_inflight)
 		p->max_inflight = rfs_cfg.sec.max_inflight;
 	p->export_flags = e->ro ? RFS_EXPF_RO : 0;
@@ -376,8 +376,7 @@ static int op_resolve(struct rfs_req *r)
 
 	/* open_by_handle_at needs CAP_DAC_READ_SEARCH: run as ourselves */
 	rfs_creds_root(r->cc);
-	ret = rfs_node_resolve(r->exp, q->nodeid, r->v.data, r->v.data_len,
-			       &n);
+	ret = rfs_node_resolve(r->exp, q->nodeid, r->v.data, r->v.data_len, &n);
 	if (ret)
 		return ret;
 	r->nodes[r->nnodes++] = n;
@@ -485,7 +484,8 @@ static int op_setattr(struct rfs_req *r)
 	if (q->valid & (RFS_SA_ATIME | RFS_SA_MTIME | RFS_SA_ATIME_NOW |
 			RFS_SA_MTIME_NOW)) {
 		struct timespec ts[2] = {
-			{ .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT },
+			{ .tv_nsec = UTIME_OMIT },
+			{ .tv_nsec = UTIME_OMIT },
 		};
 
 		if (q->valid & RFS_SA_ATIME_NOW)
@@ -496,9 +496,11 @@ static int op_setattr(struct rfs_req *r)
 			ts[1].tv_nsec = UTIME_NOW;
 		else if (q->valid & RFS_SA_MTIME)
 			ts[1] = (struct timespec){ q->mtime, q->mtime_ns };
-		if ((ts[0].tv_nsec != UTIME_OMIT && ts[0].tv_nsec != UTIME_NOW &&
+		if ((ts[0].tv_nsec != UTIME_OMIT &&
+		     ts[0].tv_nsec != UTIME_NOW &&
 		     ts[0].tv_nsec >= 1000000000) ||
-		    (ts[1].tv_nsec != UTIME_OMIT && ts[1].tv_nsec != UTIME_NOW &&
+		    (ts[1].tv_nsec != UTIME_OMIT &&
+		     ts[1].tv_nsec != UTIME_NOW &&
 		     ts[1].tv_nsec >= 1000000000)) {
 			ret = -EINVAL;
 			goto out;
@@ -553,9 +555,8 @@ static int op_readlink(struct rfs_req *r)
  * MKDIR, MKNOD, SYMLINK: make the name in the parent with mk, then answer
  * with its entry.  mk returns 0 or -errno.
  */
-static int op_make(struct rfs_req *r,
-		   int (*mk)(struct rfs_req *r, int dfd, const char *name,
-			     mode_t mode))
+static int op_make(struct rfs_req *r, int (*mk)(struct rfs_req *r, int dfd,
+						const char *name, mode_t mode))
 {
 	const struct rfs_make_req *q = r->v.fixed;
 	char name[RFS_NAME_MAX + 1];
@@ -586,8 +587,7 @@ static int mk_nod(struct rfs_req *r, int dfd, const char *name, mode_t mode)
 	return mknodat(dfd, name, mode, q->rdev) < 0 ? -errno : 0;
 }
 
-static int mk_symlink(struct rfs_req *r, int dfd, const char *name,
-		      mode_t mode)
+static int mk_symlink(struct rfs_req *r, int dfd, const char *name, mode_t mode)
 {
 	static __thread char target[RFS_PATH_MAX + 1];
 
@@ -642,8 +642,7 @@ static int op_rmdir(struct rfs_req *r)
 }
 
 /* second node of RENAME/LINK: another export's node is -EXDEV */
-static int req_node_xdev(struct rfs_req *r, uint64_t id,
-			 struct rfs_node **out)
+static int req_node_xdev(struct rfs_req *r, uint64_t id, struct rfs_node **out)
 {
 	struct rfs_node *n = rfs_node_get(id);
 
@@ -878,7 +877,8 @@ static uint32_t size_xattr(const struct rfs_req_view *v)
 
 	return sizeof(struct rfs_xattr_rep) +
 	       (x ? (x->size < RFS_XATTR_SIZE_MAX ? x->size :
-		     RFS_XATTR_SIZE_MAX) : 0);
+						    RFS_XATTR_SIZE_MAX) :
+		    0);
 }
 
 static uint32_t size_ping(const struct rfs_req_view *v)
@@ -898,9 +898,9 @@ static uint32_t size_readlink(const struct rfs_req_view *v)
 
 /* which credentials a handler runs with */
 enum {
-	CREDS_CALLER = 0,	/* the caller's, squashed as the export says */
-	CREDS_NONE,		/* session bookkeeping: no export, no node */
-	CREDS_ROOT,		/* locks: bookkeeping on fds that are ours */
+	CREDS_CALLER = 0, /* the caller's, squashed as the export says */
+	CREDS_NONE,	  /* session bookkeeping: no export, no node */
+	CREDS_ROOT,	  /* locks: bookkeeping on fds that are ours */
 };
 
 /*

@@ -19,7 +19,6 @@
 #include "log.h"
 #include "ops_i.h"
 
-
 int rfs_op_open(struct rfs_req *r)
 {
 	const struct rfs_open_req *q = r->v.fixed;
@@ -29,8 +28,7 @@ int rfs_op_open(struct rfs_req *r)
 	 * anything and we reopen it through its /proc/self/fd link, which
 	 * O_NOFOLLOW would refuse (ELOOP).  Symlink nodes are refused below.
 	 */
-	int flags = (int)q->flags &
-		    ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW);
+	int flags = (int)q->flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW);
 	struct rfs_open_rep *p;
 	struct rfs_node *n;
 	uint64_t fh;

@@ -50,12 +50,14 @@ static enum rfs_rq_state step_new(struct rfs_request *rq)
 	if (in->len < RFS_HDR_SIZE || h->len != in->len - RFS_HDR_SIZE ||
 	    (h->flags & RFS_HF_REPLY)) {
 		rfs_err_rl("server: %s: malformed frame (request %llu): "
-			   "closing", desc(rq), rq_id(rq));
+			   "closing",
+			   desc(rq), rq_id(rq));
 		return RFS_RQ_CLOSE;
 	}
 	if (rfs_proto_verify(h, rq_payload(rq), rq->csum)) {
 		rfs_err_rl("server: %s: request %llu: bad or missing "
-			   "checksum: closing", desc(rq), rq_id(rq));
+			   "checksum: closing",
+			   desc(rq), rq_id(rq));
 		return RFS_RQ_CLOSE;
 	}
 	return RFS_RQ_VERIFIED;
@@ -77,8 +79,8 @@ static enum rfs_rq_state step_verified(struct rfs_request *rq)
 	}
 	if (!cc->sess && !rfs_op_is(h->opcode, RFS_OPF_PRESESSION)) {
 		rfs_err_rl("server: %s: request %llu: %s before HELLO: "
-			   "closing", desc(rq), rq_id(rq),
-			   rfs_proto_op_name(h->opcode));
+			   "closing",
+			   desc(rq), rq_id(rq), rfs_proto_op_name(h->opcode));
 		rq->err = -EACCES;
 		rq->r.close_after = true;
 		return RFS_RQ_ERROR;
@@ -92,8 +94,9 @@ static enum rfs_rq_state step_verified(struct rfs_request *rq)
 	}
 	if (ret) {
 		rfs_err_rl("server: %s: request %llu (%s): malformed "
-			   "payload: %s: closing", desc(rq), rq_id(rq),
-			   rfs_proto_op_name(h->opcode), strerror(-ret));
+			   "payload: %s: closing",
+			   desc(rq), rq_id(rq), rfs_proto_op_name(h->opcode),
+			   strerror(-ret));
 		return RFS_RQ_CLOSE;
 	}
 	return RFS_RQ_DECODED;
@@ -121,8 +124,8 @@ static enum rfs_rq_state step_decoded(struct rfs_request *rq)
 			    &len);
 	if (ret == -EAGAIN) {
 		rfs_err_rl("server: %s: replayed request %llu (%s) still "
-			   "running: not run twice", desc(rq), rq_id(rq),
-			   rfs_proto_op_name(h->opcode));
+			   "running: not run twice",
+			   desc(rq), rq_id(rq), rfs_proto_op_name(h->opcode));
 		rq->err = -EIO;
 		return RFS_RQ_ERROR;
 	}
@@ -130,9 +133,10 @@ static enum rfs_rq_state step_decoded(struct rfs_request *rq)
 		rq->drc_reserved = true;
 		return RFS_RQ_EXECUTE;
 	}
-	rfs_dbg(RFS_SUB_SERVER, "server: %s: replayed request %llu (%s): "
-		"answered from the duplicate-request cache", desc(rq),
-		rq_id(rq), rfs_proto_op_name(h->opcode));
+	rfs_dbg(RFS_SUB_SERVER,
+		"server: %s: replayed request %llu (%s): "
+		"answered from the duplicate-request cache",
+		desc(rq), rq_id(rq), rfs_proto_op_name(h->opcode));
 	rq->cached = true;
 	rq->out = rq->io->buf_get(rq->cc, rq->io_arg, len);
 	if (rq->out) {
@@ -162,7 +166,8 @@ static enum rfs_rq_state step_execute(struct rfs_request *rq)
 	rq->out = rq->io->buf_get(rq->cc, rq->io_arg, cap);
 	if (!rq->out) {
 		rfs_err_rl("server: %s: request %llu: no reply buffer: "
-			   "closing", desc(rq), rq_id(rq));
+			   "closing",
+			   desc(rq), rq_id(rq));
 		return RFS_RQ_CLOSE;
 	}
 	rfs_mb_reply(&r->mb, rq->out->data, rq->out->cap, h, 0);
@@ -183,7 +188,8 @@ static enum rfs_rq_state step_execute(struct rfs_request *rq)
 	ret = rfs_mb_finish(&r->mb, rq->csum);
 	if (ret < 0) {
 		rfs_err_rl("server: %s: request %llu: reply does not fit: "
-			   "%s", desc(rq), rq_id(rq), strerror(-ret));
+			   "%s",
+			   desc(rq), rq_id(rq), strerror(-ret));
 		rq->err = -EIO;
 		return RFS_RQ_ERROR;
 	}
@@ -199,8 +205,7 @@ static enum rfs_rq_state step_error(struct rfs_request *rq)
 
 	atomic_fetch_add(&rfs_stats.errors, 1);
 	if (!rq->out) {
-		rq->out = rq->io->buf_get(rq->cc, rq->io_arg,
-					  RFS_HDR_SIZE + 8);
+		rq->out = rq->io->buf_get(rq->cc, rq->io_arg, RFS_HDR_SIZE + 8);
 		if (!rq->out) {
 			rfs_err_rl("server: %s: no reply buffer: closing",
 				   desc(rq));
@@ -230,8 +235,7 @@ static enum rfs_rq_state step_error(struct rfs_request *rq)
 	return RFS_RQ_SEND;
 }
 
-static void drc_store(struct rfs_request *rq, const void *frame,
-		      uint32_t len)
+static void drc_store(struct rfs_request *rq, const void *frame, uint32_t len)
 {
 	if (!rq->drc_reserved)
 		return;

@@ -30,15 +30,15 @@
 #include "server.h"
 
 enum rfs_rq_state {
-	RFS_RQ_NEW,		/* as received: nothing checked yet */
-	RFS_RQ_VERIFIED,	/* frame shape and checksum good */
-	RFS_RQ_DECODED,		/* version, session gate and payload good */
-	RFS_RQ_EXECUTE,		/* not a duplicate: run the handler */
-	RFS_RQ_ERROR,		/* answer with rq->err */
-	RFS_RQ_SEND,		/* rq->out holds the reply (rq->len bytes) */
-	RFS_RQ_DONE,		/* answered, or nothing to answer */
-	RFS_RQ_CLOSE,		/* unanswerable: the connection closes */
-	RFS_RQ_FINISHED,	/* terminal */
+	RFS_RQ_NEW,	 /* as received: nothing checked yet */
+	RFS_RQ_VERIFIED, /* frame shape and checksum good */
+	RFS_RQ_DECODED,	 /* version, session gate and payload good */
+	RFS_RQ_EXECUTE,	 /* not a duplicate: run the handler */
+	RFS_RQ_ERROR,	 /* answer with rq->err */
+	RFS_RQ_SEND,	 /* rq->out holds the reply (rq->len bytes) */
+	RFS_RQ_DONE,	 /* answered, or nothing to answer */
+	RFS_RQ_CLOSE,	 /* unanswerable: the connection closes */
+	RFS_RQ_FINISHED, /* terminal */
 };
 
 /*
@@ -50,8 +50,7 @@ struct rfs_req_io {
 	struct rfs_buf *(*buf_get)(struct rfs_conn_ctx *cc, void *arg,
 				   uint32_t size);
 	/* give back a buffer that buf_get lent and send did not take */
-	void (*buf_put)(struct rfs_conn_ctx *cc, void *arg,
-			struct rfs_buf *b);
+	void (*buf_put)(struct rfs_conn_ctx *cc, void *arg, struct rfs_buf *b);
 	/* send len bytes of b (takes b) */
 	void (*send)(struct rfs_conn_ctx *cc, void *arg, struct rfs_buf *b,
 		     uint32_t len);
@@ -71,14 +70,14 @@ struct rfs_request {
 	struct rfs_conn_ctx *cc;
 	const struct rfs_req_io *io;
 	void *io_arg;
-	struct rfs_buf *in;	/* the caller's: not freed here */
-	struct rfs_buf *out;	/* reply buffer, from io->buf_get */
-	uint32_t len;		/* reply bytes in out (SEND) */
-	int err;		/* ERROR: the status to answer */
-	bool csum;		/* seal the reply with a checksum */
-	bool drc_reserved;	/* the DRC waits for this reply */
-	bool cached;		/* answered from the DRC, not run */
-	struct rfs_req r;	/* what the op handlers see */
+	struct rfs_buf *in;  /* the caller's: not freed here */
+	struct rfs_buf *out; /* reply buffer, from io->buf_get */
+	uint32_t len;	     /* reply bytes in out (SEND) */
+	int err;	     /* ERROR: the status to answer */
+	bool csum;	     /* seal the reply with a checksum */
+	bool drc_reserved;   /* the DRC waits for this reply */
+	bool cached;	     /* answered from the DRC, not run */
+	struct rfs_req r;    /* what the op handlers see */
 };
 
 void rfs_request_init(struct rfs_request *rq, struct rfs_conn_ctx *cc,

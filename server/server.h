@@ -19,10 +19,10 @@
 
 #define RFS_MAX_EXPORTS 64
 #define RFS_NOBODY 65534u
-#define DBUF_SIZE (64u << 10)	/* getdents64 scratch per connection */
+#define DBUF_SIZE (64u << 10) /* getdents64 scratch per connection */
 
 enum rfs_squash {
-	RFS_SQUASH_ROOT = 0,	/* default */
+	RFS_SQUASH_ROOT = 0, /* default */
 	RFS_SQUASH_NONE,
 	RFS_SQUASH_ALL,
 };
@@ -35,30 +35,30 @@ struct rfs_export {
 	enum rfs_squash squash;
 	uint32_t anonuid;
 	uint32_t anongid;
-	int root_fd;		/* O_PATH | O_DIRECTORY */
-	int mnt_fd;		/* O_RDONLY: open_by_handle_at's mount_fd
+	int root_fd; /* O_PATH | O_DIRECTORY */
+	int mnt_fd;  /* O_RDONLY: open_by_handle_at's mount_fd
 				   (the kernel refuses O_PATH fds there) */
 	dev_t dev;
-	struct rfs_node *root;	/* pinned for the server's lifetime */
-	struct rfs_export_acl acl;	/* auth.h: allowed networks */
+	struct rfs_node *root;	   /* pinned for the server's lifetime */
+	struct rfs_export_acl acl; /* auth.h: allowed networks */
 };
 
 struct rfs_srv_cfg {
 	char listen[128];
-	char listen_unix[108];	/* second listener, a Unix socket path
+	char listen_unix[108]; /* second listener, a Unix socket path
 				   (shm's setup channel); "" for none */
-	char listen_rdma[128];	/* ADDR[:PORT] of an RDMA device, or "" */
+	char listen_rdma[128]; /* ADDR[:PORT] of an RDMA device, or "" */
 	char transport[16];
 	char state_dir[1024];
 	unsigned long max_nodes;
-	unsigned session_grace;	/* s a session outlives its last
+	unsigned session_grace; /* s a session outlives its last
 				   connection (--session-grace) */
 	bool exec_thread;	/* --exec-thread: every connection runs its
 				   requests on a second thread (always so
 				   for cred-bound transports: rdma) */
 	unsigned nexports;
 	struct rfs_export exports[RFS_MAX_EXPORTS];
-	struct rfs_srv_sec sec;	/* auth.h: key, limits */
+	struct rfs_srv_sec sec; /* auth.h: key, limits */
 };
 
 /* global counters for STATS */
@@ -90,11 +90,11 @@ uint64_t rfs_siphash24(const uint8_t key[16], const void *data, size_t len);
 /* node.c: the global node table */
 struct rfs_node {
 	uint64_t id;
-	int fd;			/* O_PATH | O_NOFOLLOW */
-	unsigned exp;		/* export index */
-	mode_t type;		/* S_IFMT bits */
-	unsigned refcnt;	/* users right now (ops, lock fds, root pin) */
-	uint16_t hlen;		/* opaque handle blob sent to clients */
+	int fd;		 /* O_PATH | O_NOFOLLOW */
+	unsigned exp;	 /* export index */
+	mode_t type;	 /* S_IFMT bits */
+	unsigned refcnt; /* users right now (ops, lock fds, root pin) */
+	uint16_t hlen;	 /* opaque handle blob sent to clients */
 	uint8_t handle[RFS_HANDLE_MAX];
 	struct rfs_node *hnext;
 	struct rfs_node *lru_prev, *lru_next;
@@ -128,12 +128,12 @@ struct rfs_session {
 	bool csum;
 	uint32_t max_msg;
 	pthread_mutex_t mu;
-	unsigned nconn;		/* under the sessions' list lock */
-	struct rfs_fh **fhs;	/* slot table */
+	unsigned nconn;	     /* under the sessions' list lock */
+	struct rfs_fh **fhs; /* slot table */
 	uint32_t nfh;
 	uint32_t *gens;
 	struct rfs_drc *drc;	/* replies of non-idempotent requests */
-	long long orphan_since;	/* ms, CLOCK_MONOTONIC; 0: has conns */
+	long long orphan_since; /* ms, CLOCK_MONOTONIC; 0: has conns */
 	bool bye;		/* the client said BYE: no grace period */
 	struct rfs_session *next;
 };
@@ -141,12 +141,12 @@ struct rfs_session {
 struct rfs_fh {
 	int fd;
 	bool dir;
-	bool direct;		/* opened O_DIRECT: I/O through aligned memory */
-	unsigned refcnt;	/* under session mu */
+	bool direct;	 /* opened O_DIRECT: I/O through aligned memory */
+	unsigned refcnt; /* under session mu */
 	bool released;
 	uint64_t nodeid;
-	pthread_mutex_t mu;	/* directory position */
-	uint64_t pos;		/* next cookie the fd is positioned at */
+	pthread_mutex_t mu; /* directory position */
+	uint64_t pos;	    /* next cookie the fd is positioned at */
 	bool pos_valid;
 };
 
@@ -168,8 +168,8 @@ void rfs_sessions_fini(void);
 void rfs_session_bye(struct rfs_session *s);
 
 /* drc.c: duplicate-request cache, one per session */
-#define RFS_DRC_RUN 0		/* execute the request (entry reserved) */
-#define RFS_DRC_CACHED 1	/* replay: *frame is the stored reply */
+#define RFS_DRC_RUN 0	 /* execute the request (entry reserved) */
+#define RFS_DRC_CACHED 1 /* replay: *frame is the stored reply */
 struct rfs_drc;
 int rfs_drc_new(struct rfs_drc **out);
 void rfs_drc_free(struct rfs_drc *d);
@@ -206,26 +206,26 @@ struct rfs_req_io;
 struct rfs_conn_ctx {
 	struct rfs_xprt *x;
 	struct rfs_conn *c;
-	const struct rfs_req_io *io;	/* request.h: the loop's sends */
-	int efd;		/* eventfd: worker replies, shutdown */
+	const struct rfs_req_io *io; /* request.h: the loop's sends */
+	int efd;		     /* eventfd: worker replies, shutdown */
 	pthread_t thr;
 	struct rfs_session *sess;
 	uint32_t max_msg;
-	uint32_t fsuid, fsgid;	/* the thread's current fs credentials */
-	bool closing;		/* disconnect requested */
-	long long close_deadline;	/* ms, rfs_now_ns() / 1000000 */
+	uint32_t fsuid, fsgid;	  /* the thread's current fs credentials */
+	bool closing;		  /* disconnect requested */
+	long long close_deadline; /* ms, rfs_now_ns() / 1000000 */
 	bool down;
 	/* worker replies (worker.c) */
 	pthread_mutex_t wmu;
 	struct rfs_wjob *jobs;	/* live workers */
-	struct rfs_wdone *done;	/* finished replies, FIFO-ish */
+	struct rfs_wdone *done; /* finished replies, FIFO-ish */
 	bool wstop;		/* under wmu: workers must give up */
 	uint8_t *dbuf;		/* getdents scratch */
 	int setup_fd;		/* accepted socket until the transport has it */
 	const char *stream;	/* byte-stream transport for RFS_MAGIC peers */
-	struct rfs_conn_ctx *next, *prev;	/* all connections */
-	struct rfs_conn_sec sec;	/* auth.h: peer, AUTH state */
-	unsigned unsent;	/* replies sent but not completed */
+	struct rfs_conn_ctx *next, *prev; /* all connections */
+	struct rfs_conn_sec sec;	  /* auth.h: peer, AUTH state */
+	unsigned unsent;		  /* replies sent but not completed */
 	/*
 	 * Split mode (exec.c, "exec thread"): the connection thread drives
 	 * the transport and never changes credentials; requests run on the
@@ -236,16 +236,16 @@ struct rfs_conn_ctx {
 	pthread_t xthr;
 	pthread_mutex_t xmu;
 	pthread_cond_t xcv;
-	struct rfs_xjob *xq, **xq_tail;		/* under xmu */
-	struct rfs_xjob *xdone, **xdone_tail;	/* under xmu */
-	bool xstop;				/* under xmu */
-	unsigned xpending;	/* jobs out (connection thread only) */
-	_Atomic(unsigned) xsub_n;	/* jobs submitted, ever */
-	_Atomic(unsigned) xdone_n;	/* jobs finished, ever */
-	unsigned xdone_seen;	/* xdone_n at the last drain */
-	_Atomic(bool) asleep;	/* connection thread in poll(): wake it */
-	uint32_t xmax;		/* the transport's max_msg */
-	_Atomic(bool) established;	/* HELLO/ATTACH done (cc->sess set) */
+	struct rfs_xjob *xq, **xq_tail;	      /* under xmu */
+	struct rfs_xjob *xdone, **xdone_tail; /* under xmu */
+	bool xstop;			      /* under xmu */
+	unsigned xpending;	   /* jobs out (connection thread only) */
+	_Atomic(unsigned) xsub_n;  /* jobs submitted, ever */
+	_Atomic(unsigned) xdone_n; /* jobs finished, ever */
+	unsigned xdone_seen;	   /* xdone_n at the last drain */
+	_Atomic(bool) asleep;	   /* connection thread in poll(): wake it */
+	uint32_t xmax;		   /* the transport's max_msg */
+	_Atomic(bool) established; /* HELLO/ATTACH done (cc->sess set) */
 };
 
 int rfs_conn_start(int fd, const char *transport);
@@ -259,10 +259,10 @@ struct rfs_req {
 	const struct rfs_hdr *h;
 	struct rfs_req_view v;
 	struct rfs_mb mb;
-	uint64_t unknown;	/* node id for RFS_HF_UNKNOWN_NODE */
-	bool close_after;	/* close the connection after the reply */
-	bool async;		/* a worker replies later */
-	bool csum_reply;	/* override: seal this reply with a csum */
+	uint64_t unknown; /* node id for RFS_HF_UNKNOWN_NODE */
+	bool close_after; /* close the connection after the reply */
+	bool async;	  /* a worker replies later */
+	bool csum_reply;  /* override: seal this reply with a csum */
 	struct rfs_node *nodes[4];
 	unsigned nnodes;
 };

@@ -68,7 +68,8 @@ static void *reap_main(void *arg)
 
 			dead = s->next;
 			rfs_info("server: session %016llx: grace period "
-				 "over: freed", (unsigned long long)s->id);
+				 "over: freed",
+				 (unsigned long long)s->id);
 			session_free(s);
 		}
 		pthread_mutex_lock(&sess_mu);
@@ -275,7 +276,7 @@ int rfs_fh_add(struct rfs_session *s, int fd, bool dir, int open_flags,
 	f->dir = dir;
 	f->direct = !dir && (open_flags & O_DIRECT);
 	f->nodeid = nodeid;
-	f->pos_valid = true;	/* a fresh fd is at cookie 0 */
+	f->pos_valid = true; /* a fresh fd is at cookie 0 */
 	pthread_mutex_init(&f->mu, NULL);
 
 	pthread_mutex_lock(&s->mu);

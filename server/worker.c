@@ -90,8 +90,8 @@ bool rfs_worker_cancelled(struct rfs_conn_ctx *cc)
 	return c;
 }
 
-void rfs_worker_done(struct rfs_conn_ctx *cc, struct rfs_wjob *job,
-		     void *frame, uint32_t len)
+void rfs_worker_done(struct rfs_conn_ctx *cc, struct rfs_wjob *job, void *frame,
+		     uint32_t len)
 {
 	struct rfs_wdone *d = NULL;
 
@@ -194,8 +194,8 @@ void rfs_workers_fini(struct rfs_conn_ctx *cc)
 		if (!busy)
 			break;
 		/* a signal sent before the worker blocked is lost: resend */
-		if (poll(&pfd, 1, 20) > 0 &&
-		    read(cc->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		if (poll(&pfd, 1, 20) > 0 && read(cc->efd, &v, sizeof(v)) < 0 &&
+		    errno != EAGAIN)
 			break;
 	}
 	drain(cc, false);

@@ -25,8 +25,8 @@ typedef void (*rfs_wfn)(struct rfs_conn_ctx *cc, struct rfs_wjob *job,
 			void *arg);
 int rfs_worker_post(struct rfs_conn_ctx *cc, rfs_wfn fn, void *arg);
 bool rfs_worker_cancelled(struct rfs_conn_ctx *cc);
-void rfs_worker_done(struct rfs_conn_ctx *cc, struct rfs_wjob *job,
-		     void *frame, uint32_t len);
+void rfs_worker_done(struct rfs_conn_ctx *cc, struct rfs_wjob *job, void *frame,
+		     uint32_t len);
 
 /* the connection's side */
 void rfs_workers_init(struct rfs_conn_ctx *cc);

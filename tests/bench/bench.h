@@ -27,9 +27,9 @@ enum bench_wl {
 };
 
 struct bench_wl_def {
-	const char *name;	/* for --workloads */
-	const char *label;	/* for people */
-	uint32_t bytes;		/* payload per op, for MB/s */
+	const char *name;  /* for --workloads */
+	const char *label; /* for people */
+	uint32_t bytes;	   /* payload per op, for MB/s */
 };
 extern const struct bench_wl_def bench_wls[WL_N];
 
@@ -41,28 +41,28 @@ extern const struct bench_wl_def bench_wls[WL_N];
 #define BENCH_MAX_LIST 16
 
 struct bench_opts {
-	const char *server;		/* ringfsd to start */
+	const char *server; /* ringfsd to start */
 	const char *transports[BENCH_MAX_LIST];
 	unsigned ntransports;
-	bool no_rpc;			/* --transports none */
+	bool no_rpc; /* --transports none */
 	bool wl_on[WL_N];
 	unsigned qd[BENCH_MAX_LIST];
 	unsigned nqd;
-	double duration;		/* seconds per cell, when ops == 0 */
-	uint64_t ops;			/* ops per cell, or 0 */
+	double duration; /* seconds per cell, when ops == 0 */
+	uint64_t ops;	 /* ops per cell, or 0 */
 	const char *json, *svg;
-	const char *mount;		/* run through this mount point too */
-	pid_t mount_pid, server_pid;	/* mount mode: the processes */
-	bool csum;			/* negotiate checksums */
+	const char *mount;	     /* run through this mount point too */
+	pid_t mount_pid, server_pid; /* mount mode: the processes */
+	bool csum;		     /* negotiate checksums */
 	bool verbose;
-	const char *tmpdir;		/* where the temporary export goes */
+	const char *tmpdir; /* where the temporary export goes */
 };
 
 /* who the numbers are about */
 enum bench_side {
-	SIDE_CLIENT,		/* the calling thread (RPC) / the app (mount) */
-	SIDE_DAEMON,		/* mount mode: the ringfs client daemon */
-	SIDE_SERVER,		/* ringfsd, every thread */
+	SIDE_CLIENT, /* the calling thread (RPC) / the app (mount) */
+	SIDE_DAEMON, /* mount mode: the ringfs client daemon */
+	SIDE_SERVER, /* ringfsd, every thread */
 	SIDE_N
 };
 extern const char *const bench_side_names[SIDE_N];
@@ -70,18 +70,18 @@ extern const char *const bench_side_names[SIDE_N];
 /* per-op figures of one side; a negative value means "not measured" */
 struct bench_side_res {
 	bool valid;
-	double sys;		/* syscalls (exact, kernel-counted) */
-	double vcs, ivcs;	/* voluntary / involuntary context switches */
-	double cpu_us;		/* CPU time */
-	double copy_b;		/* bytes copied by our code */
-	double xprt_sys;	/* syscalls the transport says it made */
+	double sys;	  /* syscalls (exact, kernel-counted) */
+	double vcs, ivcs; /* voluntary / involuntary context switches */
+	double cpu_us;	  /* CPU time */
+	double copy_b;	  /* bytes copied by our code */
+	double xprt_sys;  /* syscalls the transport says it made */
 };
 
 struct bench_cell {
-	char xprt[32];		/* transport, or "fuse/<transport>" */
+	char xprt[32]; /* transport, or "fuse/<transport>" */
 	int wl;
 	unsigned qd;
-	char skip[160];		/* not run: why (empty when it ran) */
+	char skip[160]; /* not run: why (empty when it ran) */
 	uint64_t ops, errors;
 	double secs, p50_us, p99_us, ops_s, mb_s;
 	struct bench_side_res side[SIDE_N];
@@ -136,8 +136,8 @@ struct bench_proc {
 };
 
 extern volatile sig_atomic_t bench_interrupted;
-extern int bench_self_sysfd;		/* counter on the main thread */
-extern uint64_t bench_self_overhead;	/* syscalls of an empty bracket */
+extern int bench_self_sysfd;	     /* counter on the main thread */
+extern uint64_t bench_self_overhead; /* syscalls of an empty bracket */
 
 /* the calling thread; begin reads the syscall counter last, end first */
 int bench_snap_self_begin(struct bench_snap *s);
@@ -151,9 +151,9 @@ void bench_side_fill(struct bench_side_res *r, const struct bench_snap *a,
 
 struct bench_server {
 	struct bench_proc proc;
-	char addr[160];		/* what the client connects to */
-	char sock[128];		/* unix socket path, if any */
-	int err_fd;		/* its stderr, drained by a thread */
+	char addr[160]; /* what the client connects to */
+	char sock[128]; /* unix socket path, if any */
+	int err_fd;	/* its stderr, drained by a thread */
 };
 
 /*

@@ -115,7 +115,7 @@ static void find_procs(const char *mnt, pid_t *daemon, pid_t *server,
 		for (ssize_t i = 0; n > 0 && i < n;
 		     i += (ssize_t)strlen(cmd + i) + 1) {
 			if (i == 0)
-				continue;	/* argv[0] */
+				continue; /* argv[0] */
 			if (!strcmp(cmd + i, mnt) ||
 			    (realpath(cmd + i, real) && !strcmp(real, mnt))) {
 				*daemon = pid;
@@ -153,7 +153,7 @@ static void mount_label(pid_t daemon, char *out, size_t sz)
 struct mnt_ctx {
 	int rfd, wfd;
 	char rpath[PATH_MAX + 64];
-	void *buf;		/* 1 MiB, 4 KiB aligned */
+	void *buf; /* 1 MiB, 4 KiB aligned */
 	uint64_t rng;
 };
 
@@ -280,8 +280,9 @@ static int mount_cell(const struct bench_opts *o, struct mnt_ctx *m,
 	double secs;
 	int err;
 
-	err = mnt_loop(m, c->wl, dur / 10 < 200000000LL ? dur / 10 :
-		       200000000LL, wops, NULL, &ops, &secs);
+	err = mnt_loop(m, c->wl,
+		       dur / 10 < 200000000LL ? dur / 10 : 200000000LL, wops,
+		       NULL, &ops, &secs);
 	if (err)
 		return err;
 	if ((err = bench_snap_proc(srv, &sa)) ||
@@ -324,8 +325,8 @@ static void proc_attach(struct bench_proc *p, pid_t pid, const char *what,
 		return;
 	err = rfs_pc_set_attach(&p->pc, pid);
 	if (err) {
-		bench_note(r, "mount: counters on the %s (pid %d): %s",
-			   what, (int)pid, strerror(-err));
+		bench_note(r, "mount: counters on the %s (pid %d): %s", what,
+			   (int)pid, strerror(-err));
 		return;
 	}
 	p->have_pc = true;
@@ -334,7 +335,9 @@ static void proc_attach(struct bench_proc *p, pid_t pid, const char *what,
 int bench_mount_run(const struct bench_opts *o, struct bench_results *r)
 {
 	struct bench_proc dmn, srv;
-	struct mnt_ctx m = { .rfd = -1, .wfd = -1, .rng = 0x2545f4914f6cdd1dull };
+	struct mnt_ctx m = { .rfd = -1,
+			     .wfd = -1,
+			     .rng = 0x2545f4914f6cdd1dull };
 	char mnt[PATH_MAX], wpath[PATH_MAX + 64], label[32];
 	pid_t dpid = o->mount_pid, spid = o->server_pid, fdpid = 0, fspid = 0;
 	unsigned nsrv = 0;
@@ -350,8 +353,9 @@ int bench_mount_run(const struct bench_opts *o, struct bench_results *r)
 	}
 	err = check_fuse_mount(mnt);
 	if (err) {
-		rfs_err("bench: --mount %s: %s", mnt, err == -ENOENT ?
-			"not a mount point" : "not a FUSE mount");
+		rfs_err("bench: --mount %s: %s", mnt,
+			err == -ENOENT ? "not a mount point" :
+					 "not a FUSE mount");
 		return err;
 	}
 	find_procs(mnt, &fdpid, &fspid, &nsrv);
@@ -360,11 +364,15 @@ int bench_mount_run(const struct bench_opts *o, struct bench_results *r)
 	if (!spid)
 		spid = fspid;
 	if (!dpid)
-		bench_note(r, "mount: no process names %s on its command line:"
-			   " daemon side not measured (use --mount-pid)", mnt);
+		bench_note(r,
+			   "mount: no process names %s on its command line:"
+			   " daemon side not measured (use --mount-pid)",
+			   mnt);
 	if (!spid)
-		bench_note(r, "mount: %u processes called ringfsd: server "
-			   "side not measured (use --server-pid)", nsrv);
+		bench_note(r,
+			   "mount: %u processes called ringfsd: server "
+			   "side not measured (use --server-pid)",
+			   nsrv);
 	mount_label(dpid, label, sizeof(label));
 
 	if (posix_memalign(&m.buf, 4096, 1u << 20)) {
@@ -393,31 +401,34 @@ int bench_mount_run(const struct bench_opts *o, struct bench_results *r)
 	}
 	if (!direct_r || !direct_w)
 		bench_note(r, "mount: O_DIRECT refused: reads/writes go "
-			   "through the page cache");
+			      "through the page cache");
 	proc_attach(&dmn, dpid, "client daemon", r);
 	proc_attach(&srv, spid, "server", r);
-	bench_note(r, "mount %s: client = the benchmark thread (syscalls as "
-		   "fio psync), daemon = pid %d, server = pid %d", mnt,
-		   (int)dpid, (int)spid);
+	bench_note(r,
+		   "mount %s: client = the benchmark thread (syscalls as "
+		   "fio psync), daemon = pid %d, server = pid %d",
+		   mnt, (int)dpid, (int)spid);
 
 	for (int w = 0; w < WL_N && !err; w++) {
 		if (!o->wl_on[w])
 			continue;
 		for (unsigned q = 0; q < o->nqd && !err; q++) {
-			struct bench_cell *c = bench_cell_new(r, label, w,
-							      o->qd[q]);
+			struct bench_cell *c =
+				bench_cell_new(r, label, w, o->qd[q]);
 
 			if (!c) {
 				err = -ENOMEM;
 				break;
 			}
 			if (w == WL_ECHO) {
-				snprintf(c->skip, sizeof(c->skip), "n/a: no "
+				snprintf(c->skip, sizeof(c->skip),
+					 "n/a: no "
 					 "syscall is a bare round trip");
 				continue;
 			}
 			if (o->qd[q] != 1) {
-				snprintf(c->skip, sizeof(c->skip), "n/a: mount "
+				snprintf(c->skip, sizeof(c->skip),
+					 "n/a: mount "
 					 "mode runs plain syscalls at QD1");
 				continue;
 			}

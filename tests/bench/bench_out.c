@@ -41,7 +41,7 @@ static unsigned same_skip_run(const struct bench_results *r, unsigned i)
 	       r->cell[j].skip[0] && !strcmp(r->cell[j].skip, r->cell[i].skip))
 		j++;
 	if (j < r->n && !strcmp(r->cell[j].xprt, r->cell[i].xprt))
-		return 0;	/* some cells of it did run */
+		return 0; /* some cells of it did run */
 	if (i > 0 && !strcmp(r->cell[i - 1].xprt, r->cell[i].xprt))
 		return 0;
 	return j - i;
@@ -58,8 +58,8 @@ void bench_print_table(FILE *f, const struct bench_results *r)
 	fprintf(f, " %-*s | %-*s | %-*s | %s\n", dm ? 23 : 15, "syscalls/op",
 		dm ? 35 : 23, "ctx switches/op vol/invol", dm ? 23 : 15,
 		"CPU us/op", "copied B/op");
-	fprintf(f, "%-14s %-11s %3s %9s %8s %8s %8s |", "", "", "", "", "",
-		"", "");
+	fprintf(f, "%-14s %-11s %3s %9s %8s %8s %8s |", "", "", "", "", "", "",
+		"");
 	for (int g = 0; g < 3; g++) {
 		for (int k = 0; k < 3; k++) {
 			if (sides3[k] == SIDE_DAEMON && !dm)
@@ -90,8 +90,9 @@ void bench_print_table(FILE *f, const struct bench_results *r)
 			c->p50_us, c->p99_us);
 		for (int k = 0; k < 3; k++)
 			if (sides3[k] != SIDE_DAEMON || dm)
-				fprintf(f, " %7s", num(b, sizeof(b),
-					c->side[sides3[k]].sys, 2));
+				fprintf(f, " %7s",
+					num(b, sizeof(b),
+					    c->side[sides3[k]].sys, 2));
 		fprintf(f, " |");
 		for (int k = 0; k < 3; k++) {
 			const struct bench_side_res *s = &c->side[sides3[k]];
@@ -107,15 +108,17 @@ void bench_print_table(FILE *f, const struct bench_results *r)
 		fprintf(f, " |");
 		for (int k = 0; k < 3; k++)
 			if (sides3[k] != SIDE_DAEMON || dm)
-				fprintf(f, " %7s", num(b, sizeof(b),
-					c->side[sides3[k]].cpu_us, 1));
+				fprintf(f, " %7s",
+					num(b, sizeof(b),
+					    c->side[sides3[k]].cpu_us, 1));
 		fprintf(f, " |");
-		fprintf(f, " %9s", num(b, sizeof(b),
-				       c->side[SIDE_CLIENT].copy_b, 0));
-		fprintf(f, " %9s\n", num(b, sizeof(b),
-					 c->side[SIDE_SERVER].copy_b, 0));
+		fprintf(f, " %9s",
+			num(b, sizeof(b), c->side[SIDE_CLIENT].copy_b, 0));
+		fprintf(f, " %9s\n",
+			num(b, sizeof(b), c->side[SIDE_SERVER].copy_b, 0));
 	}
-	fprintf(f, "\nsyscalls: exact kernel counts (perf raw_syscalls:"
+	fprintf(f,
+		"\nsyscalls: exact kernel counts (perf raw_syscalls:"
 		"sys_enter); client = the benchmark thread, server = every "
 		"ringfsd thread.\ncopied: bytes the client transport copied in "
 		"user space (rfs_xprt_get_stats); the server does not report "
@@ -235,8 +238,8 @@ int bench_write_json(const char *path, const struct bench_opts *o,
 #define SVG_TOP 70
 
 static const char *const palette[] = {
-	"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1",
-	"#edc948", "#9c755f",
+	"#4e79a7", "#f28e2b", "#59a14f", "#e15759",
+	"#76b7b2", "#b07aa1", "#edc948", "#9c755f",
 };
 
 /* distinct values of a field, in first-seen order */
@@ -307,23 +310,31 @@ static double nice_max(double v)
 	return 10 * p;
 }
 
-static void axis(FILE *f, double x0, double y0, double w, double h,
-		 double max, const char *label)
+static void axis(FILE *f, double x0, double y0, double w, double h, double max,
+		 const char *label)
 {
-	fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-		"stroke=\"#333\"/>\n", x0, y0, x0, y0 - h);
-	fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-		"stroke=\"#333\"/>\n", x0, y0, x0 + w, y0);
+	fprintf(f,
+		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+		"stroke=\"#333\"/>\n",
+		x0, y0, x0, y0 - h);
+	fprintf(f,
+		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+		"stroke=\"#333\"/>\n",
+		x0, y0, x0 + w, y0);
 	for (int t = 0; t <= 4; t++) {
 		double y = y0 - h * t / 4.0, v = max * t / 4.0;
 
-		fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-			"y2=\"%.1f\" stroke=\"#ddd\"/>\n", x0 + 1, y, x0 + w,
-			y);
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
-			"font-size=\"10\">%g</text>\n", x0 - 4, y + 3, v);
+		fprintf(f,
+			"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+			"y2=\"%.1f\" stroke=\"#ddd\"/>\n",
+			x0 + 1, y, x0 + w, y);
+		fprintf(f,
+			"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
+			"font-size=\"10\">%g</text>\n",
+			x0 - 4, y + 3, v);
 	}
-	fprintf(f, "<text transform=\"translate(%.1f,%.1f) rotate(-90)\" "
+	fprintf(f,
+		"<text transform=\"translate(%.1f,%.1f) rotate(-90)\" "
 		"text-anchor=\"middle\" font-size=\"11\">%s</text>\n",
 		x0 - 40, y0 - h / 2, label);
 }
@@ -334,21 +345,28 @@ static void log_axis(FILE *f, double x0, double y0, double w, double h,
 {
 	int d0 = (int)lround(log10(lo)), d1 = (int)lround(log10(hi));
 
-	fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-		"stroke=\"#333\"/>\n", x0, y0, x0, y0 - h);
-	fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-		"stroke=\"#333\"/>\n", x0, y0, x0 + w, y0);
+	fprintf(f,
+		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+		"stroke=\"#333\"/>\n",
+		x0, y0, x0, y0 - h);
+	fprintf(f,
+		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+		"stroke=\"#333\"/>\n",
+		x0, y0, x0 + w, y0);
 	for (int d = d0; d <= d1; d++) {
 		double y = y0 - h * (d - d0) / (double)(d1 - d0);
 
-		fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-			"y2=\"%.1f\" stroke=\"#ddd\"/>\n", x0 + 1, y, x0 + w,
-			y);
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
-			"font-size=\"10\">%g</text>\n", x0 - 4, y + 3,
-			pow(10, d));
+		fprintf(f,
+			"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+			"y2=\"%.1f\" stroke=\"#ddd\"/>\n",
+			x0 + 1, y, x0 + w, y);
+		fprintf(f,
+			"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
+			"font-size=\"10\">%g</text>\n",
+			x0 - 4, y + 3, pow(10, d));
 	}
-	fprintf(f, "<text transform=\"translate(%.1f,%.1f) rotate(-90)\" "
+	fprintf(f,
+		"<text transform=\"translate(%.1f,%.1f) rotate(-90)\" "
 		"text-anchor=\"middle\" font-size=\"11\">%s</text>\n",
 		x0 - 40, y0 - h / 2, label);
 }
@@ -358,10 +376,11 @@ static void bar(FILE *f, double x, double y0, double h, const char *col,
 {
 	if (h <= 0)
 		return;
-	fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.2f\" "
+	fprintf(f,
+		"<rect x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.2f\" "
 		"fill=\"%s\" fill-opacity=\"%.2f\" stroke=\"%s\" "
-		"stroke-width=\"0.5\"><title>%s</title></rect>\n", x, y0 - h,
-		SVG_BAR, h, col, opacity, col, tip);
+		"stroke-width=\"0.5\"><title>%s</title></rect>\n",
+		x, y0 - h, SVG_BAR, h, col, opacity, col, tip);
 }
 
 int bench_write_svg(const char *path, const struct bench_results *r)
@@ -391,31 +410,34 @@ int bench_write_svg(const char *path, const struct bench_results *r)
 	if (width < 520)
 		width = 520;
 	height = SVG_TOP + 2 * (SVG_PANEL_H + 60) + 40;
-	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	fprintf(f,
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
 		"height=\"%.0f\" font-family=\"sans-serif\">\n"
 		"<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
 		width, height);
 	fprintf(f, "<text x=\"10\" y=\"20\" font-size=\"15\" "
-		"font-weight=\"bold\">ringfs-bench: ring crossings per "
-		"operation</text>\n");
+		   "font-weight=\"bold\">ringfs-bench: ring crossings per "
+		   "operation</text>\n");
 	/* legend: transports, then the shading of the sides */
 	for (unsigned t = 0; t < k.nx; t++) {
 		double lx = 10 + t * 110;
 
-		fprintf(f, "<rect x=\"%.0f\" y=\"32\" width=\"12\" "
+		fprintf(f,
+			"<rect x=\"%.0f\" y=\"32\" width=\"12\" "
 			"height=\"12\" fill=\"%s\"/><text x=\"%.0f\" y=\"42\" "
-			"font-size=\"11\">%s</text>\n", lx,
-			palette[t % 8], lx + 16, k.xprt[t]);
+			"font-size=\"11\">%s</text>\n",
+			lx, palette[t % 8], lx + 16, k.xprt[t]);
 	}
 	for (int s = 0; s < SIDE_N; s++) {
 		double lx = 10 + s * 110;
 
-		fprintf(f, "<rect x=\"%.0f\" y=\"50\" width=\"12\" "
+		fprintf(f,
+			"<rect x=\"%.0f\" y=\"50\" width=\"12\" "
 			"height=\"12\" fill=\"#555\" fill-opacity=\"%.2f\"/>"
 			"<text x=\"%.0f\" y=\"60\" font-size=\"11\">%s "
-			"syscalls</text>\n", lx, side_op[s], lx + 16,
-			bench_side_names[s]);
+			"syscalls</text>\n",
+			lx, side_op[s], lx + 16, bench_side_names[s]);
 	}
 
 	for (int w = 0; w < WL_N; w++) {
@@ -447,7 +469,8 @@ int bench_write_svg(const char *path, const struct bench_results *r)
 			lmax = lmin * 10;
 		y1 = SVG_TOP + 20 + SVG_PANEL_H;
 		y2 = y1 + 60 + SVG_PANEL_H;
-		fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"13\" "
+		fprintf(f,
+			"<text x=\"%.1f\" y=\"%d\" font-size=\"13\" "
 			"font-weight=\"bold\" text-anchor=\"middle\">%s</text>\n",
 			x + SVG_LEFT + (pw - SVG_LEFT) / 2, SVG_TOP + 12,
 			bench_wls[w].label);
@@ -460,7 +483,8 @@ int bench_write_svg(const char *path, const struct bench_results *r)
 				    q * (k.nx * SVG_BAR + SVG_GAP);
 
 			for (int yb = 0; yb < 2; yb++)
-				fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" "
+				fprintf(f,
+					"<text x=\"%.1f\" y=\"%.1f\" "
 					"font-size=\"10\" text-anchor=\"middle"
 					"\">QD%u</text>\n",
 					gx + k.nx * SVG_BAR / 2.0,
@@ -483,29 +507,35 @@ int bench_write_svg(const char *path, const struct bench_results *r)
 					h = sr->sys / smax * SVG_PANEL_H;
 					snprintf(tip, sizeof(tip),
 						 "%s %s QD%u: %s %.2f "
-						 "syscalls/op", c->xprt,
-						 bench_wls[w].name, c->qd,
-						 bench_side_names[s], sr->sys);
+						 "syscalls/op",
+						 c->xprt, bench_wls[w].name,
+						 c->qd, bench_side_names[s],
+						 sr->sys);
 					bar(f, bx, base, h, palette[t % 8],
 					    side_op[s], tip);
 					base -= h;
 				}
-				snprintf(tip, sizeof(tip), "%s %s QD%u: p50 "
-					 "%.1f us, p99 %.1f us", c->xprt,
-					 bench_wls[w].name, c->qd, c->p50_us,
-					 c->p99_us);
+				snprintf(tip, sizeof(tip),
+					 "%s %s QD%u: p50 "
+					 "%.1f us, p99 %.1f us",
+					 c->xprt, bench_wls[w].name, c->qd,
+					 c->p50_us, c->p99_us);
 				if (c->p50_us > lmin)
-					bar(f, bx, y2, log10(c->p50_us / lmin) /
-					    log10(lmax / lmin) * SVG_PANEL_H,
+					bar(f, bx, y2,
+					    log10(c->p50_us / lmin) /
+						    log10(lmax / lmin) *
+						    SVG_PANEL_H,
 					    palette[t % 8], 1.0, tip);
 			}
 		}
 		x += pw;
 	}
-	fprintf(f, "<text x=\"10\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">"
+	fprintf(f,
+		"<text x=\"10\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">"
 		"syscalls counted exactly by the kernel (perf raw_syscalls:"
 		"sys_enter); bars stack client, daemon (mount only) and "
-		"server.</text>\n</svg>\n", height - 12);
+		"server.</text>\n</svg>\n",
+		height - 12);
 	if (ferror(f))
 		err = -EIO;
 	if (fclose(f) != 0 && !err)

@@ -22,15 +22,15 @@
 #include "spin.h"
 #include "xprt.h"
 
-#define CALL_TIMEOUT_MS 10000	/* one setup call */
-#define STALL_TIMEOUT_MS 10000	/* no reply at all for this long: fail */
+#define CALL_TIMEOUT_MS 10000  /* one setup call */
+#define STALL_TIMEOUT_MS 10000 /* no reply at all for this long: fail */
 #define WARMUP_MAX_NS 200000000LL
 
 struct rpc {
-	struct rfs_rpc r;	/* the connection (client/rpc.h) */
+	struct rfs_rpc r; /* the connection (client/rpc.h) */
 	uint64_t root;
-	uint64_t rnode, rfh;	/* read.dat */
-	uint64_t wnode, wfh;	/* write.dat */
+	uint64_t rnode, rfh; /* read.dat */
+	uint64_t wnode, wfh; /* write.dat */
 	uint64_t seq;
 	uint64_t rng;
 };
@@ -56,8 +56,7 @@ static uint64_t rnd(struct rpc *r)
  */
 static int rpc_next(struct rpc *r, struct rfs_xev *e, int timeout_ms)
 {
-	int rc = rfs_rpc_next(&r->r, rfs_now_ns() + timeout_ms * 1000000LL,
-			      e);
+	int rc = rfs_rpc_next(&r->r, rfs_now_ns() + timeout_ms * 1000000LL, e);
 
 	if (rc == 0)
 		return -ETIMEDOUT;
@@ -109,9 +108,9 @@ static int rep_check(struct rpc *r, const struct rfs_buf *b, uint16_t op,
 	if (b->len < RFS_HDR_SIZE || b->len != RFS_HDR_SIZE + h->len ||
 	    !(h->flags & RFS_HF_REPLY) || h->opcode != op || h->id != id) {
 		rfs_err("bench: reply %llu (%s): bad frame (len %u op %u "
-			"id %llu)", (unsigned long long)id,
-			rfs_proto_op_name(op), b->len, h->opcode,
-			(unsigned long long)h->id);
+			"id %llu)",
+			(unsigned long long)id, rfs_proto_op_name(op), b->len,
+			h->opcode, (unsigned long long)h->id);
 		return -EPROTO;
 	}
 	err = rfs_proto_verify(h, payload, r->r.csum);
@@ -171,7 +170,8 @@ static int rpc_hello(struct rpc *r, bool csum)
 		return err;
 	p = v.fixed;
 	r->root = p->root.nodeid;
-	if (p->max_msg < RFS_HDR_SIZE + sizeof(struct rfs_io_req) + (1u << 20)) {
+	if (p->max_msg <
+	    RFS_HDR_SIZE + sizeof(struct rfs_io_req) + (1u << 20)) {
 		rfs_err("bench: server max_msg %u is below a 1 MiB write",
 			p->max_msg);
 		err = -EMSGSIZE;
@@ -243,14 +243,12 @@ static int rpc_lookup_open(struct rpc *r, const char *name, uint64_t *node,
 
 /* the echo payload, checked on return: bytes 0x40 + i */
 static const uint8_t echo_pat[64] = {
-	0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47,
-	0x48, 0x49, 0x4a, 0x4b, 0x4c, 0x4d, 0x4e, 0x4f,
-	0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57,
-	0x58, 0x59, 0x5a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f,
-	0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67,
-	0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f,
-	0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77,
-	0x78, 0x79, 0x7a, 0x7b, 0x7c, 0x7d, 0x7e, 0x7f,
+	0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a,
+	0x4b, 0x4c, 0x4d, 0x4e, 0x4f, 0x50, 0x51, 0x52, 0x53, 0x54, 0x55,
+	0x56, 0x57, 0x58, 0x59, 0x5a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f, 0x60,
+	0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b,
+	0x6c, 0x6d, 0x6e, 0x6f, 0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76,
+	0x77, 0x78, 0x79, 0x7a, 0x7b, 0x7c, 0x7d, 0x7e, 0x7f,
 };
 
 static uint16_t wl_op(int wl)
@@ -390,10 +388,10 @@ static int run_loop(struct rpc *r, int wl, unsigned qd, long long dur_ns,
 		for (unsigned i = 0; i < qd && !stop; i++) {
 			if (slots[i].busy)
 				continue;
-			err = issue(r, wl, &slots[i],
-				    ((++r->seq) << 8) | i, &offs[i]);
+			err = issue(r, wl, &slots[i], ((++r->seq) << 8) | i,
+				    &offs[i]);
 			if (err == -ENOBUFS && busy) {
-				err = 0;	/* pool dry: after a reply */
+				err = 0; /* pool dry: after a reply */
 				break;
 			}
 			if (err) {
@@ -459,9 +457,9 @@ static int run_loop(struct rpc *r, int wl, unsigned qd, long long dur_ns,
 			busy--;
 			out->ops++;
 			if (record) {
-				err = bench_lat_add(&out->lat,
-						    (uint64_t)(now -
-							       slots[i].t0));
+				err = bench_lat_add(
+					&out->lat,
+					(uint64_t)(now - slots[i].t0));
 				if (err)
 					goto out;
 			}
@@ -487,8 +485,9 @@ static int run_cell(const struct bench_opts *o, struct rpc *r,
 	/* warm-up: caches, buffer pools, TCP windows; not measured */
 	memset(&warm, 0, sizeof(warm));
 	wops = o->ops ? (o->ops / 10 > 0 ? o->ops / 10 : 1) : 0;
-	err = run_loop(r, c->wl, c->qd, dur / 10 < WARMUP_MAX_NS ?
-		       dur / 10 : WARMUP_MAX_NS, wops, &warm, false);
+	err = run_loop(r, c->wl, c->qd,
+		       dur / 10 < WARMUP_MAX_NS ? dur / 10 : WARMUP_MAX_NS,
+		       wops, &warm, false);
 	if (err)
 		return err;
 
@@ -579,8 +578,8 @@ int bench_rpc_run(const struct bench_opts *o, const char *xprt,
 		if (!o->wl_on[w])
 			continue;
 		for (unsigned q = 0; q < o->nqd; q++) {
-			struct bench_cell *c = bench_cell_new(res, xprt, w,
-							      o->qd[q]);
+			struct bench_cell *c =
+				bench_cell_new(res, xprt, w, o->qd[q]);
 
 			if (!c) {
 				err = -ENOMEM;
@@ -593,11 +592,11 @@ int bench_rpc_run(const struct bench_opts *o, const char *xprt,
 			}
 			err = run_cell(o, &r, srv, c);
 			if (err) {
-				snprintf(c->skip, sizeof(c->skip),
-					 "failed: %s", strerror(-err));
+				snprintf(c->skip, sizeof(c->skip), "failed: %s",
+					 strerror(-err));
 				ret = err;
 				if (!r.r.down)
-					break;	/* the stream is unusable */
+					break; /* the stream is unusable */
 			}
 		}
 		if (ret && !r.r.down)
@@ -611,23 +610,21 @@ disc:
 
 fail_disc:
 	rfs_rpc_shutdown(&r.r, CALL_TIMEOUT_MS);
-fail:
-	{
-		char why[160];
+fail : {
+	char why[160];
 
-		snprintf(why, sizeof(why), "failed: %s", strerror(-err));
-		for (int w = 0; w < WL_N; w++) {
-			if (!o->wl_on[w])
-				continue;
-			for (unsigned q = 0; q < o->nqd; q++) {
-				struct bench_cell *c = bench_cell_new(
-					res, xprt, w, o->qd[q]);
+	snprintf(why, sizeof(why), "failed: %s", strerror(-err));
+	for (int w = 0; w < WL_N; w++) {
+		if (!o->wl_on[w])
+			continue;
+		for (unsigned q = 0; q < o->nqd; q++) {
+			struct bench_cell *c =
+				bench_cell_new(res, xprt, w, o->qd[q]);
 
-				if (c)
-					snprintf(c->skip, sizeof(c->skip),
-						 "%s", why);
-			}
+			if (c)
+				snprintf(c->skip, sizeof(c->skip), "%s", why);
 		}
 	}
+}
 	return err;
 }

@@ -111,11 +111,11 @@ int main(int argc, char **argv)
 
 	if (argc >= 3 && !strcmp(argv[1], "time"))
 		return run_cmd(argv + 2);
-	if (argc != 4 || (strcmp(argv[1], "create") &&
-			  strcmp(argv[1], "stat") &&
-			  strcmp(argv[1], "unlink"))) {
+	if (argc != 4 ||
+	    (strcmp(argv[1], "create") && strcmp(argv[1], "stat") &&
+	     strcmp(argv[1], "unlink"))) {
 		fprintf(stderr, "usage: metaops create|stat|unlink DIR N\n"
-			"       metaops time CMD [ARGS...]\n");
+				"       metaops time CMD [ARGS...]\n");
 		return 2;
 	}
 	errno = 0;

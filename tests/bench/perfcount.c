@@ -220,7 +220,7 @@ int rfs_pc_set_attach(struct rfs_pc_set *s, pid_t pid)
 		if (err)
 			goto out;
 		err = set_open_task(s, s->n - 1, tid, false);
-		if (err == -ESRCH) {	/* the thread just exited */
+		if (err == -ESRCH) { /* the thread just exited */
 			s->n--;
 			err = 0;
 		}
@@ -278,8 +278,8 @@ static int status_field(const char *path, uint64_t *vol, uint64_t *invol)
 
 		if (sscanf(line, "voluntary_ctxt_switches: %llu", &x) == 1)
 			*vol += x;
-		else if (sscanf(line, "nonvoluntary_ctxt_switches: %llu",
-				&x) == 1)
+		else if (sscanf(line, "nonvoluntary_ctxt_switches: %llu", &x) ==
+			 1)
 			*invol += x;
 	}
 	fclose(f);
@@ -304,7 +304,7 @@ int rfs_pc_proc_ctxsw(pid_t pid, uint64_t *vol, uint64_t *invol)
 		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/status",
 			 (int)pid, de->d_name);
 		err = status_field(path, vol, invol);
-		if (err == -ENOENT)	/* the thread just exited */
+		if (err == -ENOENT) /* the thread just exited */
 			err = 0;
 		if (err)
 			break;

@@ -23,9 +23,9 @@
 #include <sys/types.h>
 
 enum rfs_pc_kind {
-	RFS_PC_SYSCALLS,	/* raw_syscalls:sys_enter */
-	RFS_PC_TASK_CLOCK,	/* ns of CPU time */
-	RFS_PC_CTXSW,		/* context switches, both kinds */
+	RFS_PC_SYSCALLS,   /* raw_syscalls:sys_enter */
+	RFS_PC_TASK_CLOCK, /* ns of CPU time */
+	RFS_PC_CTXSW,	   /* context switches, both kinds */
 	RFS_PC_NKIND
 };
 
@@ -55,9 +55,9 @@ int rfs_pc_read(int fd, uint64_t *v);
  * with inherit (for a process we start: opened before it execs).
  */
 struct rfs_pc_set {
-	int *fd;		/* n * RFS_PC_NKIND */
+	int *fd; /* n * RFS_PC_NKIND */
 	unsigned n;
-	bool have[RFS_PC_NKIND];	/* kinds that could be opened */
+	bool have[RFS_PC_NKIND]; /* kinds that could be opened */
 };
 
 /*

@@ -38,7 +38,7 @@
 static void do_getppid(long n)
 {
 	for (long i = 0; i < n; i++)
-		syscall(SYS_getppid);	/* never cached by libc */
+		syscall(SYS_getppid); /* never cached by libc */
 }
 
 static int bracket(int fd, long n, uint64_t *delta)
@@ -130,8 +130,8 @@ static int wait_in_read(pid_t pid, int32_t tid)
  * One round: counter value before, tell the worker to do n getppid(),
  * counter value once it is back in read.  Returns the delta.
  */
-static int child_round(struct rfs_pc_set *s, pid_t pid, int32_t tid,
-		       int go, int done, int32_t n, uint64_t *delta)
+static int child_round(struct rfs_pc_set *s, pid_t pid, int32_t tid, int go,
+		       int done, int32_t n, uint64_t *delta)
 {
 	uint64_t a[RFS_PC_NKIND], b[RFS_PC_NKIND];
 	char c;
@@ -139,8 +139,7 @@ static int child_round(struct rfs_pc_set *s, pid_t pid, int32_t tid,
 
 	if ((err = wait_in_read(pid, tid)) || (err = rfs_pc_set_read(s, a)))
 		return err;
-	if (write(go, &n, sizeof(n)) != sizeof(n) ||
-	    read(done, &c, 1) != 1)
+	if (write(go, &n, sizeof(n)) != sizeof(n) || read(done, &c, 1) != 1)
 		return -EPIPE;
 	if ((err = wait_in_read(pid, tid)) || (err = rfs_pc_set_read(s, b)))
 		return err;
@@ -195,7 +194,7 @@ static int run_child(const char *self, uint64_t *d0, uint64_t *dn)
 		err = child_round(&s, pid, tid, go[1], done[0], N, dn);
 	rfs_pc_set_close(&s);
 out:
-	close(go[1]);	/* the worker's read sees EOF and exits */
+	close(go[1]); /* the worker's read sees EOF and exits */
 	close(done[0]);
 	if (waitpid(pid, &st, 0) < 0 && !err)
 		err = -errno;
@@ -235,8 +234,8 @@ int main(int argc, char **argv)
 	err = run_child("/proc/self/exe", &c0, &cn);
 	T_EQ(err, 0);
 	printf("inherit: child's thread, round of 0 -> %llu, of %d -> %llu "
-	       "syscalls\n", (unsigned long long)c0, N,
-	       (unsigned long long)cn);
+	       "syscalls\n",
+	       (unsigned long long)c0, N, (unsigned long long)cn);
 	/* a round is read + n getppid + write */
 	T_EQ(c0, 2);
 	T_EQ(cn - c0, N);

@@ -215,7 +215,7 @@ int bench_snap_proc(const struct bench_proc *p, struct bench_snap *s)
 
 	memset(s, 0, sizeof(*s));
 	if (p->pid <= 0)
-		return 0;	/* not measured */
+		return 0; /* not measured */
 	if (p->have_pc) {
 		err = rfs_pc_set_read(&p->pc, v);
 		if (err)
@@ -245,8 +245,8 @@ void bench_side_fill(struct bench_side_res *r, const struct bench_snap *a,
 		uint64_t d = b->sys - a->sys;
 
 		if (self)
-			d = d > bench_self_overhead ? d - bench_self_overhead
-						    : 0;
+			d = d > bench_self_overhead ? d - bench_self_overhead :
+						      0;
 		r->sys = (double)d / n;
 	}
 	if (a->have_cpu && b->have_cpu)
@@ -264,9 +264,11 @@ static void self_counter_init(struct bench_results *res)
 
 	fd = rfs_pc_open(RFS_PC_SYSCALLS, 0, false, false);
 	if (fd < 0) {
-		bench_note(res, "syscall counting unavailable "
+		bench_note(res,
+			   "syscall counting unavailable "
 			   "(perf_event_open raw_syscalls:sys_enter: %s): "
-			   "syscall columns are n/a", strerror(-fd));
+			   "syscall columns are n/a",
+			   strerror(-fd));
 		rfs_warn("bench: perf_event_open: %s: syscalls not counted",
 			 strerror(-fd));
 		return;
@@ -326,7 +328,7 @@ static int setup_signals(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0;	/* no SA_RESTART: blocking waits see EINTR */
+	sa.sa_flags = 0; /* no SA_RESTART: blocking waits see EINTR */
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		if (sigaction(sigs[i], &sa, NULL) < 0)
 			return -errno;
@@ -388,7 +390,7 @@ static int wait_ready(int fd, char *out, size_t outsz, bool verbose)
 		if (rc == 0)
 			continue;
 		if (used >= sizeof(buf) - 1)
-			used = 0;	/* an absurd line: drop it */
+			used = 0; /* an absurd line: drop it */
 		n = read(fd, buf + used, sizeof(buf) - 1 - used);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -489,8 +491,8 @@ int bench_server_start(const struct bench_opts *o, const char *xprt,
 
 	memset(s, 0, sizeof(*s));
 	s->err_fd = -1;
-	snprintf(exp, sizeof(exp), "%s=%s/export,no_root_squash",
-		 BENCH_EXPORT, dir);
+	snprintf(exp, sizeof(exp), "%s=%s/export,no_root_squash", BENCH_EXPORT,
+		 dir);
 	snprintf(state, sizeof(state), "%s/state", dir);
 	/*
 	 * RINGFS_BENCH_ADDR: the address to serve on (default loopback);
@@ -505,7 +507,7 @@ int bench_server_start(const struct bench_opts *o, const char *xprt,
 	argv[argc++] = "--listen";
 	argv[argc++] = listen_addr;
 	if (strcmp(ip, "127.0.0.1"))
-		argv[argc++] = "--insecure";	/* a test host of our own */
+		argv[argc++] = "--insecure"; /* a test host of our own */
 	argv[argc++] = "--export";
 	argv[argc++] = exp;
 	argv[argc++] = "--state-dir";
@@ -566,7 +568,8 @@ int bench_server_start(const struct bench_opts *o, const char *xprt,
 		s->proc.have_pc = true;
 	else if (bench_self_sysfd >= 0)
 		rfs_warn("bench: counters on ringfsd: %s: server syscalls "
-			 "not counted", strerror(-err));
+			 "not counted",
+			 strerror(-err));
 	if (write(go[1], &c, 1) != 1) {
 		err = -errno;
 		rfs_err("bench: starting ringfsd: %s", strerror(-err));
@@ -731,31 +734,32 @@ static void remove_export(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ringfs-bench [options]\n"
-"\n"
-"  --server PATH        ringfsd to start (default: next to this program in\n"
-"                       the build tree, else from PATH)\n"
-"  --transports LIST    comma separated: tcp,uring,uring+sqpoll,shm,rdma\n"
-"                       (default: all; not built: listed as skipped);\n"
-"                       uring+exec (not in all): ringfsd --exec-thread\n"
-"                       none: only the --mount run\n"
-"  --workloads LIST     echo,getattr,read4k,read1m,write1m (default: all)\n"
-"  --qd LIST            queue depths (default 1,32)\n"
-"  --duration S         seconds per cell (default 2)\n"
-"  --ops N              N operations per cell instead of a duration\n"
-"  --json FILE          write the results as JSON\n"
-"  --svg FILE           write a chart: syscalls per op and p50 latency\n"
-"  --mount DIR          also run the workloads through a ringfs mount\n"
-"  --mount-pid PID      the ringfs client daemon of that mount\n"
-"                       (default: found from /proc/*/cmdline)\n"
-"  --server-pid PID     the ringfsd behind that mount (default: the only\n"
-"                       process named ringfsd, if there is one)\n"
-"  --csum               negotiate checksums (default off)\n"
-"  --tmpdir DIR         where the temporary export goes (default /var/tmp)\n"
-"  -v, --verbose        show ringfsd's log\n"
-"  -h, --help\n"
-"\n"
-"Transports built: %s\n", rfs_xprt_built());
+		"usage: ringfs-bench [options]\n"
+		"\n"
+		"  --server PATH        ringfsd to start (default: next to this program in\n"
+		"                       the build tree, else from PATH)\n"
+		"  --transports LIST    comma separated: tcp,uring,uring+sqpoll,shm,rdma\n"
+		"                       (default: all; not built: listed as skipped);\n"
+		"                       uring+exec (not in all): ringfsd --exec-thread\n"
+		"                       none: only the --mount run\n"
+		"  --workloads LIST     echo,getattr,read4k,read1m,write1m (default: all)\n"
+		"  --qd LIST            queue depths (default 1,32)\n"
+		"  --duration S         seconds per cell (default 2)\n"
+		"  --ops N              N operations per cell instead of a duration\n"
+		"  --json FILE          write the results as JSON\n"
+		"  --svg FILE           write a chart: syscalls per op and p50 latency\n"
+		"  --mount DIR          also run the workloads through a ringfs mount\n"
+		"  --mount-pid PID      the ringfs client daemon of that mount\n"
+		"                       (default: found from /proc/*/cmdline)\n"
+		"  --server-pid PID     the ringfsd behind that mount (default: the only\n"
+		"                       process named ringfsd, if there is one)\n"
+		"  --csum               negotiate checksums (default off)\n"
+		"  --tmpdir DIR         where the temporary export goes (default /var/tmp)\n"
+		"  -v, --verbose        show ringfsd's log\n"
+		"  -h, --help\n"
+		"\n"
+		"Transports built: %s\n",
+		rfs_xprt_built());
 }
 
 /* split "a,b,c" into list (pointers into s) */
@@ -828,8 +832,8 @@ static int find_server(const char *argv0, char *out, size_t outsz)
 	return -ENOENT;
 }
 
-static int parse_opts(int argc, char **argv, struct bench_opts *o,
-		      char *srvbuf, size_t srvsz)
+static int parse_opts(int argc, char **argv, struct bench_opts *o, char *srvbuf,
+		      size_t srvsz)
 {
 	static const struct option lopts[] = {
 		{ "server", required_argument, NULL, 'S' },
@@ -872,8 +876,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o,
 				o->no_rpc = true;
 				break;
 			}
-			if (split_list(optarg, o->transports,
-				       &o->ntransports))
+			if (split_list(optarg, o->transports, &o->ntransports))
 				goto bad;
 			for (unsigned i = 0; i < o->ntransports; i++)
 				if (!known_transport(o->transports[i])) {
@@ -898,7 +901,8 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o,
 				if (k == WL_N) {
 					rfs_err("--workloads: unknown '%s' "
 						"(echo, getattr, read4k, "
-						"read1m, write1m)", list[i]);
+						"read1m, write1m)",
+						list[i]);
 					return -EINVAL;
 				}
 				o->wl_on[k] = true;
@@ -991,8 +995,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o,
 	{
 		char real[PATH_MAX];
 
-		if (realpath(o->server, real) &&
-		    strlen(real) < srvsz) {
+		if (realpath(o->server, real) && strlen(real) < srvsz) {
 			memcpy(srvbuf, real, strlen(real) + 1);
 			o->server = srvbuf;
 		}
@@ -1042,7 +1045,8 @@ static void skip_rows(const struct bench_opts *o, struct bench_results *r,
 		if (!o->wl_on[w])
 			continue;
 		for (unsigned q = 0; q < o->nqd; q++) {
-			struct bench_cell *c = bench_cell_new(r, t, w, o->qd[q]);
+			struct bench_cell *c =
+				bench_cell_new(r, t, w, o->qd[q]);
 
 			if (c)
 				snprintf(c->skip, sizeof(c->skip), "%s", why);
@@ -1082,7 +1086,8 @@ static int run_transport(const struct bench_opts *o, const char *t,
 		if (d)
 			closedir(d);
 		if (rxe)
-			bench_note(r, "rdma runs on rxe (soft RoCE): rxe posts "
+			bench_note(r,
+				   "rdma runs on rxe (soft RoCE): rxe posts "
 				   "work requests with syscalls: these numbers "
 				   "measure correctness, not bypass");
 	}
@@ -1106,10 +1111,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (uname(&un) == 0)
-		bench_note(&res, "host: Linux %s, %ld CPUs; %s per cell; "
-			   "ringfsd: %s", un.release,
-			   sysconf(_SC_NPROCESSORS_ONLN), o.ops ? "fixed ops" :
-			   "fixed duration", o.server);
+		bench_note(&res,
+			   "host: Linux %s, %ld CPUs; %s per cell; "
+			   "ringfsd: %s",
+			   un.release, sysconf(_SC_NPROCESSORS_ONLN),
+			   o.ops ? "fixed ops" : "fixed duration", o.server);
 	self_counter_init(&res);
 	err = make_export(o.tmpdir);
 	if (err) {

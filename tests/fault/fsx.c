@@ -37,7 +37,7 @@ struct mfile {
 };
 
 static struct mfile files[MAXF];
-static int name_of[MAXF];	/* name index -> file index */
+static int name_of[MAXF]; /* name index -> file index */
 static const char *dir;
 static size_t maxsize = 1 << 20;
 static int nfiles = 4;
@@ -74,9 +74,10 @@ static int compare(int fi, size_t off, const uint8_t *buf, size_t n,
 		uint8_t want = off + i < f->size ? f->data[off + i] : 0;
 
 		if (buf[i] != want) {
-			fprintf(stderr, "fsx: op %" PRIu64 ": %s file %d: "
-				"byte %zu is %#x, want %#x\n", ops, what, fi,
-				off + i, buf[i], want);
+			fprintf(stderr,
+				"fsx: op %" PRIu64 ": %s file %d: "
+				"byte %zu is %#x, want %#x\n",
+				ops, what, fi, off + i, buf[i], want);
 			mismatches++;
 			return -1;
 		}
@@ -134,8 +135,10 @@ static int op_read(int fi)
 	}
 	want = off >= f->size ? 0 : f->size - off < len ? f->size - off : len;
 	if ((size_t)n != want) {
-		fprintf(stderr, "fsx: op %" PRIu64 ": pread file %d at %zu: "
-			"%zd bytes, want %zu\n", ops, fi, off, n, want);
+		fprintf(stderr,
+			"fsx: op %" PRIu64 ": pread file %d at %zu: "
+			"%zd bytes, want %zu\n",
+			ops, fi, off, n, want);
 		mismatches++;
 		free(buf);
 		return -1;
@@ -177,8 +180,8 @@ static int op_fallocate(int fi)
 			return -1;
 		}
 		if (off < f->size)
-			memset(f->data + off, 0, off + len > f->size ?
-			       f->size - off : len);
+			memset(f->data + off, 0,
+			       off + len > f->size ? f->size - off : len);
 		return 0;
 	}
 	if (fallocate(f->fd, 0, (off_t)off, (off_t)len) < 0) {
@@ -196,8 +199,8 @@ static int op_fallocate(int fi)
 
 static int op_rename(void)
 {
-	int a = (int)(rnd() % (uint64_t)nfiles), b = (int)(rnd() %
-							  (uint64_t)nfiles);
+	int a = (int)(rnd() % (uint64_t)nfiles),
+	    b = (int)(rnd() % (uint64_t)nfiles);
 	char pa[4096], pb[4096];
 	int t;
 
@@ -246,8 +249,10 @@ static int check_name(int name)
 		die_op("pread for check", fi);
 		ret = -1;
 	} else if ((size_t)n != files[fi].size) {
-		fprintf(stderr, "fsx: op %" PRIu64 ": %s has %zd bytes, want "
-			"%zu\n", ops, p, n, files[fi].size);
+		fprintf(stderr,
+			"fsx: op %" PRIu64 ": %s has %zd bytes, want "
+			"%zu\n",
+			ops, p, n, files[fi].size);
 		mismatches++;
 		ret = -1;
 	} else {
@@ -294,18 +299,34 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "n:t:s:f:z:p:S:R")) != -1) {
 		switch (c) {
-		case 'n': nops = strtoull(optarg, NULL, 0); break;
-		case 't': secs = atof(optarg); break;
-		case 's': seed = strtoull(optarg, NULL, 0); break;
-		case 'f': nfiles = atoi(optarg); break;
-		case 'z': maxsize = strtoull(optarg, NULL, 0); break;
-		case 'p': pf = optarg; break;
-		case 'S': sf = optarg; break;
-		case 'R': no_rename = true; break;
+		case 'n':
+			nops = strtoull(optarg, NULL, 0);
+			break;
+		case 't':
+			secs = atof(optarg);
+			break;
+		case 's':
+			seed = strtoull(optarg, NULL, 0);
+			break;
+		case 'f':
+			nfiles = atoi(optarg);
+			break;
+		case 'z':
+			maxsize = strtoull(optarg, NULL, 0);
+			break;
+		case 'p':
+			pf = optarg;
+			break;
+		case 'S':
+			sf = optarg;
+			break;
+		case 'R':
+			no_rename = true;
+			break;
 		default:
 			fprintf(stderr, "usage: fsx DIR [-n OPS] [-t SECS] "
-				"[-s SEED] [-f NFILES] [-z MAXSIZE] "
-				"[-p PROGRESS]\n");
+					"[-s SEED] [-f NFILES] [-z MAXSIZE] "
+					"[-p PROGRESS]\n");
 			return 2;
 		}
 	}
@@ -363,8 +384,8 @@ int main(int argc, char **argv)
 		ret = check_name(i);
 	progress(pf);
 	printf("fsx: ops %" PRIu64 ", bytes checked %" PRIu64
-	       ", mismatches %" PRIu64 ", failed %" PRIu64 "\n", ops, checked,
-	       mismatches, failed);
+	       ", mismatches %" PRIu64 ", failed %" PRIu64 "\n",
+	       ops, checked, mismatches, failed);
 	for (int i = 0; i < nfiles; i++) {
 		if (close(files[i].fd) < 0) {
 			fprintf(stderr, "fsx: close: %s\n", strerror(errno));

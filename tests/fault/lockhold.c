@@ -142,7 +142,7 @@ int main(int argc, char **argv)
 
 	if (argc != 6) {
 		fprintf(stderr, "usage: lockhold hold|check|take FILE1 START "
-			"LEN FILE2\n");
+				"LEN FILE2\n");
 		return 2;
 	}
 	start = strtoll(argv[3], NULL, 0);

@@ -24,7 +24,7 @@ static void touch(const void *p, uint32_t n)
 	uint32_t i;
 
 	if (n && !p)
-		abort();	/* a length without its bytes */
+		abort(); /* a length without its bytes */
 	for (i = 0; i < n; i++)
 		s ^= q[i];
 	sink ^= s;
@@ -39,7 +39,7 @@ static int walk_dirents(const void *p, uint32_t len)
 
 	while ((ret = rfs_proto_dirent_next(p, len, &pos, &dv)) > 0) {
 		if (pos <= last || pos > len)
-			abort();	/* the walk must make progress */
+			abort(); /* the walk must make progress */
 		last = pos;
 		touch(dv.d, sizeof(*dv.d));
 		touch(dv.name, dv.d->name_len);
@@ -62,11 +62,10 @@ static void run_req(const struct rfs_hdr *h, const uint8_t *pay)
 	if (v.name && v.op != RFS_OP_HELLO && v.op != RFS_OP_SETXATTR &&
 	    v.op != RFS_OP_GETXATTR && v.op != RFS_OP_REMOVEXATTR &&
 	    rfs_proto_check_name(v.name, v.name_len))
-		abort();	/* accepted a name the rules refuse */
+		abort(); /* accepted a name the rules refuse */
 }
 
-static void run_rep(const struct rfs_hdr *h, const uint8_t *pay,
-		    uint16_t op)
+static void run_rep(const struct rfs_hdr *h, const uint8_t *pay, uint16_t op)
 {
 	struct rfs_rep_view v;
 
@@ -114,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	walk_dirents(pay, avail & ~7u);
 	walk_dirents(pay, avail);
 	if (h->len > avail)
-		goto out;	/* a transport never hands over a short frame */
+		goto out; /* a transport never hands over a short frame */
 
 	rfs_proto_verify(h, pay, false);
 	rfs_proto_verify(h, pay, true);

@@ -115,8 +115,7 @@ static bool would_block(const struct rfs_hdr *h, const struct rfs_req_view *v)
 	}
 }
 
-static void patch_root(struct rfs_conn_ctx *cc, uint8_t *payload,
-		       uint32_t len)
+static void patch_root(struct rfs_conn_ctx *cc, uint8_t *payload, uint32_t len)
 {
 	uint64_t root;
 

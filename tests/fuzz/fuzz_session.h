@@ -13,20 +13,20 @@
 #include "proto.h"
 
 #define RFS_FUZZ_REPLIES 16
-#define RFS_FUZZ_KEEP 256	/* bytes of each reply kept */
+#define RFS_FUZZ_KEEP 256 /* bytes of each reply kept */
 
 struct rfs_fuzz_reply {
-	uint32_t len;		/* the whole frame's */
-	bool cached;		/* from the duplicate-request cache */
-	_Alignas(8) uint8_t frame[RFS_FUZZ_KEEP];	/* its head */
+	uint32_t len; /* the whole frame's */
+	bool cached;  /* from the duplicate-request cache */
+	_Alignas(8) uint8_t frame[RFS_FUZZ_KEEP]; /* its head */
 };
 
 struct rfs_fuzz_obs {
-	unsigned frames;	/* frames given to the pipeline */
-	unsigned nreplies;	/* replies sent (the first few kept) */
+	unsigned frames;   /* frames given to the pipeline */
+	unsigned nreplies; /* replies sent (the first few kept) */
 	struct rfs_fuzz_reply rep[RFS_FUZZ_REPLIES];
-	bool closed;		/* the pipeline closed the connection */
-	bool bye;		/* the session was told BYE */
+	bool closed; /* the pipeline closed the connection */
+	bool bye;    /* the session was told BYE */
 };
 
 /* reset by every LLVMFuzzerTestOneInput */

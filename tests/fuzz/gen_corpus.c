@@ -107,10 +107,8 @@ static void malformed(void)
 		const char *name;
 		uint32_t len;
 	} names[] = {
-		{ "bad-name-empty", "", 0 },
-		{ "bad-name-dot", ".", 1 },
-		{ "bad-name-dotdot", "..", 2 },
-		{ "bad-name-slash", "a/b", 3 },
+		{ "bad-name-empty", "", 0 },	{ "bad-name-dot", ".", 1 },
+		{ "bad-name-dotdot", "..", 2 }, { "bad-name-slash", "a/b", 3 },
 		{ "bad-name-nul", "a\0b", 3 },
 	};
 	char big[300];
@@ -148,7 +146,7 @@ static void malformed(void)
 	rfs_proto_seal(HDR, false);
 	emit("bad-no-csum", frame_len(), false, false);
 	rfs_tf_req(RFS_OP_GETATTR, fbuf, sizeof(fbuf));
-	HDR->len = RFS_MSG_MAX_LIMIT;	/* not resealed: no such payload */
+	HDR->len = RFS_MSG_MAX_LIMIT; /* not resealed: no such payload */
 	emit("bad-len-huge", RFS_HDR_SIZE + 16, false, false);
 	rfs_tf_req(RFS_OP_GETATTR, fbuf, sizeof(fbuf));
 	emit("bad-hdr-truncated", RFS_HDR_SIZE - 5, false, false);
@@ -180,8 +178,8 @@ static void malformed(void)
 	reseal();
 	emit("bad-write-size", frame_len(), false, false);
 	rfs_tf_req(RFS_OP_RENAME, fbuf, sizeof(fbuf));
-	((struct rfs_rename_req *)(void *)PAY)->flags =
-		RFS_RENAME_NOREPLACE | RFS_RENAME_EXCHANGE;
+	((struct rfs_rename_req *)(void *)PAY)->flags = RFS_RENAME_NOREPLACE |
+							RFS_RENAME_EXCHANGE;
 	reseal();
 	emit("bad-rename-flags", frame_len(), false, false);
 	rfs_tf_req(RFS_OP_SETLK, fbuf, sizeof(fbuf));
@@ -256,7 +254,7 @@ int main(int argc, char **argv)
 		emit(name, (uint32_t)n, false, true);
 		n = rfs_tf_rep((uint16_t)op, fbuf, sizeof(fbuf));
 		if (n < 0)
-			continue;	/* FORGET has no reply */
+			continue; /* FORGET has no reply */
 		snprintf(name, sizeof(name), "rep-%s", rfs_proto_op_name(op));
 		emit(name, (uint32_t)n, true, true);
 	}

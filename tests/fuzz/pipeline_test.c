@@ -130,8 +130,8 @@ int main(int argc, char **argv)
 	hello_len = frame_len(0);
 	mk = hello_len;
 	mk_len = frame_len(mk) - RFS_HDR_SIZE;
-#define HELLO() add(0, RFS_OP_HELLO, hello_len - RFS_HDR_SIZE, \
-		    RFS_PROTO_MAJOR, 1, 0)
+#define HELLO() \
+	add(0, RFS_OP_HELLO, hello_len - RFS_HDR_SIZE, RFS_PROTO_MAJOR, 1, 0)
 
 	/* the duplicate-request cache: a replay is answered, not run */
 	HELLO();
@@ -158,15 +158,17 @@ int main(int argc, char **argv)
 	CHECK(rep(1).status == -EPROTONOSUPPORT && rep(1).id == 9,
 	      "another major version refused");
 	CHECK(rep(1).major == RFS_PROTO_MAJOR &&
-	      rep(1).minor == RFS_PROTO_MINOR, "the reply names ours");
+		      rep(1).minor == RFS_PROTO_MINOR,
+	      "the reply names ours");
 	CHECK(o->closed, "the connection closes");
 
 	/* ... and it comes before the session gate */
-	add(0, RFS_OP_HELLO, hello_len - RFS_HDR_SIZE, RFS_PROTO_MAJOR + 1,
-	    1, 0);
+	add(0, RFS_OP_HELLO, hello_len - RFS_HDR_SIZE, RFS_PROTO_MAJOR + 1, 1,
+	    0);
 	run();
 	CHECK(o->nreplies == 1 && rep(0).status == -EPROTONOSUPPORT &&
-	      o->closed, "HELLO of another major version refused");
+		      o->closed,
+	      "HELLO of another major version refused");
 
 	/* BYE reaches the session (no grace period), then the end */
 	HELLO();
@@ -174,14 +176,15 @@ int main(int argc, char **argv)
 	add(mk, RFS_OP_MKDIR, mk_len, RFS_PROTO_MAJOR, 12, 0);
 	run();
 	CHECK(o->frames == 2 && o->nreplies == 2 && rep(1).status == 0 &&
-	      rep(1).id == 11, "BYE answered, nothing after it runs");
+		      rep(1).id == 11,
+	      "BYE answered, nothing after it runs");
 	CHECK(o->bye && o->closed, "the session was told BYE");
 
 	/* the session gate: a request before HELLO is refused, closed */
 	if (!load("before-hello"))
 		return 1;
-	add(0, RFS_OP_LOOKUP, frame_len(0) - RFS_HDR_SIZE, RFS_PROTO_MAJOR,
-	    13, 0);
+	add(0, RFS_OP_LOOKUP, frame_len(0) - RFS_HDR_SIZE, RFS_PROTO_MAJOR, 13,
+	    0);
 	run();
 	CHECK(o->nreplies == 1 && rep(0).status == -EACCES && o->closed,
 	      "LOOKUP before HELLO refused");

@@ -28,13 +28,11 @@ static int run_file(const char *path)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		fprintf(stderr, "replay: open %s: %s\n", path,
-			strerror(errno));
+		fprintf(stderr, "replay: open %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) < 0) {
-		fprintf(stderr, "replay: stat %s: %s\n", path,
-			strerror(errno));
+		fprintf(stderr, "replay: stat %s: %s\n", path, strerror(errno));
 		goto close_fd;
 	}
 	buf = malloc(st.st_size ? (size_t)st.st_size : 1);

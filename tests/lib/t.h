@@ -33,15 +33,15 @@ enum t_exit {
 static int t_passed __attribute__((unused));
 static int t_failed __attribute__((unused));
 
-#define T_OK(cond)                                                        \
-	do {                                                              \
-		if (cond) {                                               \
-			t_passed++;                                       \
-		} else {                                                  \
-			t_failed++;                                       \
-			fprintf(T_FAIL_STREAM, "%s:%d: FAIL: %s\n",       \
-				__FILE__, __LINE__, #cond);               \
-		}                                                         \
+#define T_OK(cond)                                                            \
+	do {                                                                  \
+		if (cond) {                                                   \
+			t_passed++;                                           \
+		} else {                                                      \
+			t_failed++;                                           \
+			fprintf(T_FAIL_STREAM, "%s:%d: FAIL: %s\n", __FILE__, \
+				__LINE__, #cond);                             \
+		}                                                             \
 	} while (0)
 
 /* integers compared as long long, both values printed on failure */
@@ -59,31 +59,31 @@ static int t_failed __attribute__((unused));
 	} while (0)
 
 /* T_OK with a printf-style message saying what was seen */
-#define T_CHECK(cond, ...)                                                \
-	do {                                                              \
-		if (cond) {                                               \
-			t_passed++;                                       \
-		} else {                                                  \
-			t_failed++;                                       \
-			fprintf(T_FAIL_STREAM, "%s:%d: FAIL: %s: ",       \
-				__FILE__, __LINE__, #cond);               \
-			fprintf(T_FAIL_STREAM, __VA_ARGS__);              \
-			fprintf(T_FAIL_STREAM, "\n");                     \
-		}                                                         \
+#define T_CHECK(cond, ...)                                                    \
+	do {                                                                  \
+		if (cond) {                                                   \
+			t_passed++;                                           \
+		} else {                                                      \
+			t_failed++;                                           \
+			fprintf(T_FAIL_STREAM, "%s:%d: FAIL: %s: ", __FILE__, \
+				__LINE__, #cond);                             \
+			fprintf(T_FAIL_STREAM, __VA_ARGS__);                  \
+			fprintf(T_FAIL_STREAM, "\n");                         \
+		}                                                             \
 	} while (0)
 
-#define T_SKIP(...)                                                       \
-	do {                                                              \
-		printf("SKIP: ");                                         \
-		printf(__VA_ARGS__);                                      \
-		printf("\n");                                             \
-		exit(T_EXIT_SKIP);                                        \
+#define T_SKIP(...)                  \
+	do {                         \
+		printf("SKIP: ");    \
+		printf(__VA_ARGS__); \
+		printf("\n");        \
+		exit(T_EXIT_SKIP);   \
 	} while (0)
 
-#define T_DONE()                                                          \
-	do {                                                              \
-		printf("%d passed, %d failed\n", t_passed, t_failed);     \
-		return t_failed ? T_EXIT_FAIL : T_EXIT_PASS;              \
+#define T_DONE()                                                      \
+	do {                                                          \
+		printf("%d passed, %d failed\n", t_passed, t_failed); \
+		return t_failed ? T_EXIT_FAIL : T_EXIT_PASS;          \
 	} while (0)
 
 #endif /* RFS_T_H_ */

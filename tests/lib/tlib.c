@@ -45,8 +45,7 @@ void t_die(const char *fmt, ...)
 
 /* ---- the ready line ---------------------------------------------------- */
 
-int t_ready_parse(const char *line, char *host, size_t hostlen,
-		  unsigned *port)
+int t_ready_parse(const char *line, char *host, size_t hostlen, unsigned *port)
 {
 	static const char on[] = "ringfsd: listening on ";
 	const char *at = strstr(line, on), *end, *colon, *h;
@@ -59,7 +58,7 @@ int t_ready_parse(const char *line, char *host, size_t hostlen,
 	at += strlen(on);
 	end = strstr(at, " (transport ");
 	if (!end)
-		return 0;	/* an error message naming the address */
+		return 0; /* an error message naming the address */
 	end = memchr(at, ' ', (size_t)(end - at + 1));
 	/* the first listener: HOST:PORT or [HOST]:PORT */
 	h = at;
@@ -224,8 +223,7 @@ static int connect_tcp(const char *host, unsigned port, bool may_fail)
 		t_die("bad host %s", host);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		if (!may_fail)
-			t_die("connect %s:%u: %s", host, port,
-			      strerror(errno));
+			t_die("connect %s:%u: %s", host, port, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -264,7 +262,7 @@ void t_send(int fd, const void *p, size_t len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)	/* the server may have closed already */
+		if (n < 0) /* the server may have closed already */
 			return;
 		b += n;
 		len -= (size_t)n;
@@ -316,7 +314,7 @@ bool t_closed(int fd)
 		int ret = t_recv_reply(fd);
 
 		if (ret == 1)
-			continue;	/* an error reply may come first */
+			continue; /* an error reply may come first */
 		return ret == 0;
 	}
 }
@@ -364,8 +362,8 @@ int t_call(struct t_conn *c)
 
 /* ---- the handshake and a few operations -------------------------------- */
 
-int t_auth(struct t_conn *c, const struct rfs_auth_key *key,
-	   const char *export, uint8_t token[16])
+int t_auth(struct t_conn *c, const struct rfs_auth_key *key, const char *export,
+	   uint8_t token[16])
 {
 	struct rfs_auth_transcript t = { 0 };
 	struct rfs_auth_req *q;
@@ -398,7 +396,7 @@ int t_auth(struct t_conn *c, const struct rfs_auth_key *key,
 	p = t_rp();
 	rfs_auth_mac(key, "server", &t, want);
 	if (!rfs_auth_equal(want, p->mac, sizeof(want)))
-		return -EBADE;	/* the server did not prove itself */
+		return -EBADE; /* the server did not prove itself */
 	if (token)
 		rfs_auth_token(key, &t, token);
 	return 0;
@@ -478,8 +476,7 @@ int t_lookup(struct t_conn *c, uint64_t parent, const char *name,
 }
 
 int t_make(struct t_conn *c, uint16_t op, uint64_t parent, const char *name,
-	   uint32_t mode, const char *target, struct rfs_entry *e,
-	   uint64_t *fh)
+	   uint32_t mode, const char *target, struct rfs_entry *e, uint64_t *fh)
 {
 	struct rfs_make_req *q;
 	struct rfs_mb *b = t_req(c, op);
@@ -512,8 +509,8 @@ int t_make(struct t_conn *c, uint16_t op, uint64_t parent, const char *name,
 	return 0;
 }
 
-static int open_op(struct t_conn *c, uint16_t op, uint64_t node,
-		   uint32_t flags, uint64_t *fh)
+static int open_op(struct t_conn *c, uint16_t op, uint64_t node, uint32_t flags,
+		   uint64_t *fh)
 {
 	struct rfs_open_req *q;
 	struct rfs_mb *b = t_req(c, op);
@@ -538,8 +535,7 @@ int t_opendir(struct t_conn *c, uint64_t node, uint64_t *fh)
 	return open_op(c, RFS_OP_OPENDIR, node, O_RDONLY, fh);
 }
 
-int t_resolve(struct t_conn *c, uint64_t id, const uint8_t *h,
-	      uint16_t hlen)
+int t_resolve(struct t_conn *c, uint64_t id, const uint8_t *h, uint16_t hlen)
 {
 	struct rfs_resolve_req *q;
 	struct rfs_mb *b = t_req(c, RFS_OP_RESOLVE);

@@ -31,7 +31,7 @@
 /* print "PROGRAM: message", SIGKILL the servers t_srv_start started,
  * exit T_EXIT_FAIL */
 __attribute__((format(printf, 1, 2), noreturn)) void t_die(const char *fmt,
-							    ...);
+							   ...);
 
 /*
  * ringfsd's ready line ("ringfsd: listening on 127.0.0.1:7070 (transport
@@ -39,8 +39,7 @@ __attribute__((format(printf, 1, 2), noreturn)) void t_die(const char *fmt,
  * the first listener's host (no brackets) and port, 0 when the line is
  * not the ready line, -1 when it is but has no HOST:PORT with a port.
  */
-int t_ready_parse(const char *line, char *host, size_t hostlen,
-		  unsigned *port);
+int t_ready_parse(const char *line, char *host, size_t hostlen, unsigned *port);
 
 struct t_srv {
 	pid_t pid;
@@ -61,8 +60,8 @@ int t_srv_wait(struct t_srv *s, int timeout_ms);
 
 struct t_conn {
 	int fd;
-	bool csum;		/* frames carry checksums (after HELLO) */
-	bool no_csum;		/* HELLO asks for no checksums */
+	bool csum;    /* frames carry checksums (after HELLO) */
+	bool no_csum; /* HELLO asks for no checksums */
 	uint64_t session;
 	uint64_t root;
 	uint16_t hlen;
@@ -106,8 +105,8 @@ void t_post(struct t_conn *c);
 const void *t_sent(uint32_t *len);
 
 /* AUTH by hand.  key NULL: skip.  Returns 0 or the failing status. */
-int t_auth(struct t_conn *c, const struct rfs_auth_key *key,
-	   const char *export, uint8_t token[16]);
+int t_auth(struct t_conn *c, const struct rfs_auth_key *key, const char *export,
+	   uint8_t token[16]);
 /* HELLO on c->fd; fills session, root, handle, token, csum */
 int t_hello(struct t_conn *c, const char *export);
 int t_attach(struct t_conn *c, uint64_t session, const uint8_t token[16]);
@@ -125,7 +124,6 @@ int t_make(struct t_conn *c, uint16_t op, uint64_t parent, const char *name,
 	   uint64_t *fh);
 int t_open(struct t_conn *c, uint64_t node, uint32_t flags, uint64_t *fh);
 int t_opendir(struct t_conn *c, uint64_t node, uint64_t *fh);
-int t_resolve(struct t_conn *c, uint64_t id, const uint8_t *h,
-	      uint16_t hlen);
+int t_resolve(struct t_conn *c, uint64_t id, const uint8_t *h, uint16_t hlen);
 
 #endif /* RFS_TLIB_H_ */

@@ -102,9 +102,11 @@ static int do_check(int fd, const char *path, long long off, long long len,
 
 			while (buf[i] == want[i])
 				i++;
-			fprintf(stderr, "mt_io: %s: mismatch at offset %lld "
-				"(seed %llu): got 0x%02x want 0x%02x\n", path,
-				off + (long long)i, seed, buf[i], want[i]);
+			fprintf(stderr,
+				"mt_io: %s: mismatch at offset %lld "
+				"(seed %llu): got 0x%02x want 0x%02x\n",
+				path, off + (long long)i, seed, buf[i],
+				want[i]);
 			return 1;
 		}
 		off += (long long)n;
@@ -124,8 +126,8 @@ static int open_or_die(const char *path, int flags)
 	return fd;
 }
 
-static int cmd_stripe(const char *path, long long w, long long n,
-		      long long bs, long long nb, bool check)
+static int cmd_stripe(const char *path, long long w, long long n, long long bs,
+		      long long nb, bool check)
 {
 	int fd = open_or_die(path, check ? O_RDONLY : O_RDWR | O_CREAT);
 	int ret = 0;
@@ -136,8 +138,8 @@ static int cmd_stripe(const char *path, long long w, long long n,
 			long long blk = k * n + i;
 
 			ret = check ? do_check(fd, path, blk * bs, bs,
-					       (unsigned long long)blk + 1)
-				    : do_write(fd, blk * bs, bs,
+					       (unsigned long long)blk + 1) :
+				      do_write(fd, blk * bs, bs,
 					       (unsigned long long)blk + 1);
 			if (ret)
 				break;
@@ -154,9 +156,8 @@ static int cmd_stripe(const char *path, long long w, long long n,
 /* One fixed 64-byte record; workers < 10000, seq < 10^8. */
 static void fmt_rec(char *out, size_t len, long long w, long long seq)
 {
-	snprintf(out, len, "w=%04u seq=%08u %-41s\n",
-		 (unsigned)(w % 10000), (unsigned)(seq % 100000000),
-		 "ringfs-append-record");
+	snprintf(out, len, "w=%04u seq=%08u %-41s\n", (unsigned)(w % 10000),
+		 (unsigned)(seq % 100000000), "ringfs-append-record");
 }
 
 static int cmd_append(const char *path, long long w, long long count)
@@ -198,7 +199,8 @@ static int cmd_check_append(const char *path, long long n, long long count)
 		}
 		fmt_rec(tmpl, sizeof(tmpl), w, seq);
 		if (memcmp(rec, tmpl, REC_LEN) || seq != next[w]) {
-			fprintf(stderr, "mt_io: record %lld bad or out of "
+			fprintf(stderr,
+				"mt_io: record %lld bad or out of "
 				"order (worker %lld expected seq %lld): %.64s\n",
 				recs, w, next[w], rec);
 			goto out;
@@ -212,8 +214,10 @@ static int cmd_check_append(const char *path, long long n, long long count)
 	}
 	for (long long i = 0; i < n; i++)
 		if (next[i] != count) {
-			fprintf(stderr, "mt_io: worker %lld: %lld records, "
-				"want %lld\n", i, next[i], count);
+			fprintf(stderr,
+				"mt_io: worker %lld: %lld records, "
+				"want %lld\n",
+				i, next[i], count);
 			goto out;
 		}
 	ret = 0;
@@ -238,8 +242,8 @@ static int cmd_churn(const char *dir, long long w, long long count)
 				strerror(errno));
 			return 1;
 		}
-		if (do_write(fd, 0, 100 + i, (unsigned long long)(w * 100000 +
-								  i + 1))) {
+		if (do_write(fd, 0, 100 + i,
+			     (unsigned long long)(w * 100000 + i + 1))) {
 			close(fd);
 			return 1;
 		}

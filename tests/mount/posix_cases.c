@@ -36,15 +36,14 @@
 
 static char big[1 << 20];
 
-static void mkfile(struct pc_ctx *c, const char *rel, size_t len,
-		   unsigned seed)
+static void mkfile(struct pc_ctx *c, const char *rel, size_t len, unsigned seed)
 {
 	char d[PC_DESC_MAX];
 
 	pc_fill(big, len, seed);
 	snprintf(d, sizeof(d), "create %s (%zu bytes)", rel, len);
-	pc_ok(c, d, pc_write_file(pc_path(c, rel), big, len, 0644) < 0 ? -1
-								      : 0);
+	pc_ok(c, d,
+	      pc_write_file(pc_path(c, rel), big, len, 0644) < 0 ? -1 : 0);
 }
 
 /* lookup / stat / lstat / fstat */
@@ -72,8 +71,8 @@ static void t_lookup(struct pc_ctx *c)
 	pc_val(c, "lstat s size = target len", st.st_size);
 	pc_err(c, "stat missing ENOENT", stat(pc_path(c, "missing"), &st),
 	       ENOENT);
-	pc_err(c, "lstat missing/x ENOENT",
-	       lstat(pc_path(c, "missing/x"), &st), ENOENT);
+	pc_err(c, "lstat missing/x ENOENT", lstat(pc_path(c, "missing/x"), &st),
+	       ENOENT);
 	pc_err(c, "stat f/x ENOTDIR", stat(pc_path(c, "f/x"), &st), ENOTDIR);
 	pc_err(c, "stat dangling ENOENT", stat(pc_path(c, "dl"), &st), ENOENT);
 	pc_ok(c, "lstat dangling", lstat(pc_path(c, "dl"), &st));
@@ -90,8 +89,8 @@ static void t_lookup(struct pc_ctx *c)
 	pc_val(c, "fstat mode", st.st_mode);
 	pc_val(c, "fstat nlink", (long long)st.st_nlink);
 	close(fd);
-	fd = pc_fd(c, "open O_PATH s", open(pc_path(c, "s"),
-					     O_PATH | O_NOFOLLOW));
+	fd = pc_fd(c, "open O_PATH s",
+		   open(pc_path(c, "s"), O_PATH | O_NOFOLLOW));
 	pc_ok(c, "fstatat empty path on O_PATH",
 	      fstatat(fd, "", &st, AT_EMPTY_PATH));
 	pc_val(c, "O_PATH symlink is link", S_ISLNK(st.st_mode));
@@ -224,7 +223,7 @@ static void t_utimens(struct pc_ctx *c)
 	/* Kernel timestamps come from a coarse clock: allow 50 ms. */
 	pc_true(c, "atime now within window",
 		ts_ns(st.st_atim) >= ts_ns(before) - 50000000LL &&
-		ts_ns(st.st_atim) <= ts_ns(after) + 50000000LL);
+			ts_ns(st.st_atim) <= ts_ns(after) + 50000000LL);
 	pc_val(c, "mtime omitted", ts_ns(st.st_mtim));
 
 	fd = pc_fd(c, "open", open(pc_path(c, "f"), O_RDWR));
@@ -240,7 +239,7 @@ static void t_utimens(struct pc_ctx *c)
 	pc_ok(c, "fstat", fstat(fd, &st));
 	pc_true(c, "mtime now within window",
 		ts_ns(st.st_mtim) >= ts_ns(before) - 50000000LL &&
-		ts_ns(st.st_mtim) <= ts_ns(after) + 50000000LL);
+			ts_ns(st.st_mtim) <= ts_ns(after) + 50000000LL);
 	close(fd);
 
 	ts[0] = (struct timespec){ 0, 1000000000 };
@@ -275,24 +274,22 @@ static void t_symlink(struct pc_ctx *c)
 	memset(target, 'x', sizeof(target) - 1);
 	target[sizeof(target) - 1] = 0;
 	memcpy(target, "../a/b/", 7);
-	pc_ok(c, "symlink 1000-byte target", symlink(target,
-						       pc_path(c, "long")));
-	n = pc_ok(c, "readlink long", readlink(pc_path(c, "long"), buf,
-					       sizeof(buf)));
+	pc_ok(c, "symlink 1000-byte target",
+	      symlink(target, pc_path(c, "long")));
+	n = pc_ok(c, "readlink long",
+		  readlink(pc_path(c, "long"), buf, sizeof(buf)));
 	pc_data(c, "long target", buf, n > 0 ? (size_t)n : 0);
-	pc_ok(c, "symlink absolute", symlink("/etc/passwd",
-					     pc_path(c, "abs")));
-	n = pc_ok(c, "readlink abs", readlink(pc_path(c, "abs"), buf,
-					      sizeof(buf)));
+	pc_ok(c, "symlink absolute", symlink("/etc/passwd", pc_path(c, "abs")));
+	n = pc_ok(c, "readlink abs",
+		  readlink(pc_path(c, "abs"), buf, sizeof(buf)));
 	pc_data(c, "abs target", buf, n > 0 ? (size_t)n : 0);
 	pc_err(c, "symlink EEXIST", symlink("x", pc_path(c, "f")), EEXIST);
-	pc_err(c, "symlink empty target ENOENT", symlink("",
-							 pc_path(c, "e")),
+	pc_err(c, "symlink empty target ENOENT", symlink("", pc_path(c, "e")),
 	       ENOENT);
-	pc_err(c, "readlink on file EINVAL", readlink(pc_path(c, "f"), buf,
-						      sizeof(buf)), EINVAL);
-	pc_err(c, "readlink missing", readlink(pc_path(c, "m"), buf,
-					       sizeof(buf)), ENOENT);
+	pc_err(c, "readlink on file EINVAL",
+	       readlink(pc_path(c, "f"), buf, sizeof(buf)), EINVAL);
+	pc_err(c, "readlink missing",
+	       readlink(pc_path(c, "m"), buf, sizeof(buf)), ENOENT);
 	pc_err(c, "symlink in missing dir", symlink("f", pc_path(c, "m/s")),
 	       ENOENT);
 }
@@ -305,23 +302,22 @@ static void t_mknod(struct pc_ctx *c)
 	pc_stat(c, "fifo attrs", "fifo", false);
 	pc_ok(c, "mknod S_IFREG", mknod(pc_path(c, "reg"), S_IFREG | 0600, 0));
 	pc_stat(c, "reg attrs", "reg", false);
-	pc_ok(c, "mknod mode 0 is regular", mknod(pc_path(c, "reg0"), 0644,
-						   0));
+	pc_ok(c, "mknod mode 0 is regular", mknod(pc_path(c, "reg0"), 0644, 0));
 	pc_ok(c, "stat", stat(pc_path(c, "reg0"), &st));
 	pc_val(c, "mode 0 type is reg", S_ISREG(st.st_mode));
-	pc_ok(c, "mknod S_IFSOCK", mknod(pc_path(c, "sock"), S_IFSOCK | 0600,
-					  0));
+	pc_ok(c, "mknod S_IFSOCK",
+	      mknod(pc_path(c, "sock"), S_IFSOCK | 0600, 0));
 	pc_stat(c, "sock attrs", "sock", false);
-	pc_ok(c, "mknod S_IFCHR 1:3", mknod(pc_path(c, "chr"), S_IFCHR | 0600,
-					     makedev(1, 3)));
+	pc_ok(c, "mknod S_IFCHR 1:3",
+	      mknod(pc_path(c, "chr"), S_IFCHR | 0600, makedev(1, 3)));
 	pc_stat(c, "chr attrs (rdev)", "chr", false);
 	pc_err(c, "mkfifo EEXIST", mkfifo(pc_path(c, "fifo"), 0600), EEXIST);
 	pc_err(c, "mknod EEXIST", mknod(pc_path(c, "reg"), S_IFREG | 0600, 0),
 	       EEXIST);
-	pc_err(c, "mknod S_IFDIR EPERM", mknod(pc_path(c, "dir"),
-					       S_IFDIR | 0755, 0), EPERM);
-	pc_err(c, "mknod bad type EINVAL", mknod(pc_path(c, "bad"),
-						 0170000 | 0644, 0), EINVAL);
+	pc_err(c, "mknod S_IFDIR EPERM",
+	       mknod(pc_path(c, "dir"), S_IFDIR | 0755, 0), EPERM);
+	pc_err(c, "mknod bad type EINVAL",
+	       mknod(pc_path(c, "bad"), 0170000 | 0644, 0), EINVAL);
 }
 
 static void t_mkdir(struct pc_ctx *c)
@@ -395,8 +391,7 @@ static void t_rmdir(struct pc_ctx *c)
 	       ENOTEMPTY);
 	pc_err(c, "rmdir file ENOTDIR", rmdir(pc_path(c, "f")), ENOTDIR);
 	pc_err(c, "rmdir n/. EINVAL", rmdir(pc_path(c, "n/.")), EINVAL);
-	pc_err(c, "rmdir n/.. ENOTEMPTY", rmdir(pc_path(c, "n/..")),
-	       ENOTEMPTY);
+	pc_err(c, "rmdir n/.. ENOTEMPTY", rmdir(pc_path(c, "n/..")), ENOTEMPTY);
 	pc_ok(c, "symlink to dir", symlink("n", pc_path(c, "sl")));
 	pc_err(c, "rmdir symlink ENOTDIR", rmdir(pc_path(c, "sl")), ENOTDIR);
 	pc_ok(c, "unlink n/f", unlink(pc_path(c, "n/f")));
@@ -422,8 +417,8 @@ static void t_rename(struct pc_ctx *c)
 	pc_ok(c, "mkdir d3", mkdir(pc_path(c, "d3"), 0755));
 	mkfile(c, "d3/x", 5, 15);
 	mkfile(c, "d1/in", 5, 16);
-	pc_ok(c, "rename dir over empty dir", rename(pc_path(c, "d1"),
-						     pc_path(c, "d2")));
+	pc_ok(c, "rename dir over empty dir",
+	      rename(pc_path(c, "d1"), pc_path(c, "d2")));
 	pc_file_data(c, "moved dir content", "d2/in");
 	pc_err(c, "rename dir over non-empty ENOTEMPTY",
 	       rename(pc_path(c, "d2"), pc_path(c, "d3")), ENOTEMPTY);
@@ -433,43 +428,45 @@ static void t_rename(struct pc_ctx *c)
 	       rename(pc_path(c, "d2"), pc_path(c, "b")), ENOTDIR);
 	pc_err(c, "rename dir into own subdir EINVAL",
 	       rename(pc_path(c, "d3"), pc_path(c, "d3/x2")), EINVAL);
-	pc_ok(c, "rename file into subdir", rename(pc_path(c, "b"),
-						   pc_path(c, "d3/b")));
+	pc_ok(c, "rename file into subdir",
+	      rename(pc_path(c, "b"), pc_path(c, "d3/b")));
 	pc_ok(c, "rename back", rename(pc_path(c, "d3/b"), pc_path(c, "b")));
 
 	mkfile(c, "n1", 10, 17);
 	mkfile(c, "n2", 20, 18);
 	pc_err(c, "RENAME_NOREPLACE existing EEXIST",
-	       renameat2(AT_FDCWD, pc_path(c, "n1"), AT_FDCWD,
-			 pc_path(c, "n2"), RENAME_NOREPLACE), EEXIST);
+	       renameat2(AT_FDCWD, pc_path(c, "n1"), AT_FDCWD, pc_path(c, "n2"),
+			 RENAME_NOREPLACE),
+	       EEXIST);
 	pc_ok(c, "RENAME_NOREPLACE free name",
-	      renameat2(AT_FDCWD, pc_path(c, "n1"), AT_FDCWD,
-			pc_path(c, "n3"), RENAME_NOREPLACE));
+	      renameat2(AT_FDCWD, pc_path(c, "n1"), AT_FDCWD, pc_path(c, "n3"),
+			RENAME_NOREPLACE));
 	pc_ok(c, "RENAME_EXCHANGE file<->dir",
-	      renameat2(AT_FDCWD, pc_path(c, "n3"), AT_FDCWD,
-			pc_path(c, "d2"), RENAME_EXCHANGE));
+	      renameat2(AT_FDCWD, pc_path(c, "n3"), AT_FDCWD, pc_path(c, "d2"),
+			RENAME_EXCHANGE));
 	pc_stat(c, "n3 is now the dir", "n3", false);
 	pc_file_data(c, "d2 is now the file", "d2");
 	pc_file_data(c, "n3/in", "n3/in");
 	pc_ok(c, "RENAME_EXCHANGE files",
-	      renameat2(AT_FDCWD, pc_path(c, "d2"), AT_FDCWD,
-			pc_path(c, "n2"), RENAME_EXCHANGE));
+	      renameat2(AT_FDCWD, pc_path(c, "d2"), AT_FDCWD, pc_path(c, "n2"),
+			RENAME_EXCHANGE));
 	pc_file_data(c, "n2 after exchange", "n2");
 	pc_file_data(c, "d2 after exchange", "d2");
 	pc_err(c, "RENAME_EXCHANGE missing ENOENT",
 	       renameat2(AT_FDCWD, pc_path(c, "n2"), AT_FDCWD,
-			 pc_path(c, "nothere"), RENAME_EXCHANGE), ENOENT);
+			 pc_path(c, "nothere"), RENAME_EXCHANGE),
+	       ENOENT);
 	pc_err(c, "EXCHANGE|NOREPLACE EINVAL",
-	       renameat2(AT_FDCWD, pc_path(c, "n2"), AT_FDCWD,
-			 pc_path(c, "d2"), RENAME_EXCHANGE | RENAME_NOREPLACE),
+	       renameat2(AT_FDCWD, pc_path(c, "n2"), AT_FDCWD, pc_path(c, "d2"),
+			 RENAME_EXCHANGE | RENAME_NOREPLACE),
 	       EINVAL);
 	pc_ok(c, "link n2 h", link(pc_path(c, "n2"), pc_path(c, "h")));
 	pc_ok(c, "rename onto own hard link is a no-op",
 	      rename(pc_path(c, "n2"), pc_path(c, "h")));
 	pc_ok(c, "both names still exist", stat(pc_path(c, "n2"), &st));
 	pc_ok(c, "symlink", symlink("b", pc_path(c, "sym")));
-	pc_ok(c, "rename symlink", rename(pc_path(c, "sym"),
-					  pc_path(c, "sym2")));
+	pc_ok(c, "rename symlink",
+	      rename(pc_path(c, "sym"), pc_path(c, "sym2")));
 	pc_stat(c, "renamed symlink", "sym2", false);
 }
 
@@ -490,16 +487,16 @@ static void t_link(struct pc_ctx *c)
 	       EEXIST);
 	pc_err(c, "link dir EPERM", link(pc_path(c, "d"), pc_path(c, "d2")),
 	       EPERM);
-	pc_err(c, "link missing source", link(pc_path(c, "m"),
-					      pc_path(c, "m2")), ENOENT);
+	pc_err(c, "link missing source",
+	       link(pc_path(c, "m"), pc_path(c, "m2")), ENOENT);
 	pc_ok(c, "unlink f", unlink(pc_path(c, "f")));
 	pc_ok(c, "stat g", stat(pc_path(c, "g"), &st));
 	pc_val(c, "nlink back to 2", (long long)st.st_nlink);
 	pc_ok(c, "append via g", truncate(pc_path(c, "g"), 400));
 	pc_file_data(c, "d/h sees it", "d/h");
 	pc_ok(c, "symlink", symlink("g", pc_path(c, "s")));
-	pc_ok(c, "link to symlink itself", link(pc_path(c, "s"),
-						pc_path(c, "s2")));
+	pc_ok(c, "link to symlink itself",
+	      link(pc_path(c, "s"), pc_path(c, "s2")));
 	pc_stat(c, "s2 is a link", "s2", false);
 }
 
@@ -514,11 +511,10 @@ static void t_open(struct pc_ctx *c)
 	pc_ok(c, "write", write(fd, "0123456789", 10));
 	pc_ok(c, "close", close(fd));
 	pc_stat(c, "created", "f", true);
-	pc_err(c, "O_EXCL EEXIST", open(pc_path(c, "f"),
-					O_RDWR | O_CREAT | O_EXCL, 0640),
-	       EEXIST);
-	fd = pc_fd(c, "O_CREAT existing", open(pc_path(c, "f"),
-					       O_RDWR | O_CREAT, 0600));
+	pc_err(c, "O_EXCL EEXIST",
+	       open(pc_path(c, "f"), O_RDWR | O_CREAT | O_EXCL, 0640), EEXIST);
+	fd = pc_fd(c, "O_CREAT existing",
+		   open(pc_path(c, "f"), O_RDWR | O_CREAT, 0600));
 	close(fd);
 	pc_stat(c, "mode unchanged by O_CREAT", "f", true);
 	fd = pc_fd(c, "O_APPEND", open(pc_path(c, "f"), O_WRONLY | O_APPEND));
@@ -538,21 +534,19 @@ static void t_open(struct pc_ctx *c)
 	pc_ok(c, "mkdir", mkdir(pc_path(c, "d"), 0755));
 	pc_err(c, "O_DIRECTORY on file ENOTDIR",
 	       open(pc_path(c, "f"), O_RDONLY | O_DIRECTORY), ENOTDIR);
-	fd = pc_fd(c, "O_DIRECTORY on dir", open(pc_path(c, "d"),
-						 O_RDONLY | O_DIRECTORY));
+	fd = pc_fd(c, "O_DIRECTORY on dir",
+		   open(pc_path(c, "d"), O_RDONLY | O_DIRECTORY));
 	close(fd);
 	pc_err(c, "dir O_WRONLY EISDIR", open(pc_path(c, "d"), O_WRONLY),
 	       EISDIR);
 	pc_err(c, "dir O_RDWR EISDIR", open(pc_path(c, "d"), O_RDWR), EISDIR);
-	pc_err(c, "O_CREAT on dir EISDIR", open(pc_path(c, "d"),
-						O_RDWR | O_CREAT, 0644),
-	       EISDIR);
+	pc_err(c, "O_CREAT on dir EISDIR",
+	       open(pc_path(c, "d"), O_RDWR | O_CREAT, 0644), EISDIR);
 	pc_err(c, "O_CREAT|O_EXCL on dir EEXIST",
 	       open(pc_path(c, "d"), O_RDWR | O_CREAT | O_EXCL, 0644), EEXIST);
 	pc_err(c, "missing ENOENT", open(pc_path(c, "m"), O_RDONLY), ENOENT);
-	pc_err(c, "O_CREAT in missing dir", open(pc_path(c, "m/x"),
-						 O_RDWR | O_CREAT, 0644),
-	       ENOENT);
+	pc_err(c, "O_CREAT in missing dir",
+	       open(pc_path(c, "m/x"), O_RDWR | O_CREAT, 0644), ENOENT);
 	pc_ok(c, "symlink", symlink("f", pc_path(c, "s")));
 	fd = pc_fd(c, "O_NOFOLLOW on a regular file",
 		   open(pc_path(c, "f"), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
@@ -661,16 +655,16 @@ static void t_direct(struct pc_ctx *c)
 		   open(pc_path(c, "d"), O_RDWR | O_CREAT | O_DIRECT, 0644));
 	pc_ok(c, "aligned pwrite 8192", pwrite(fd, buf, 8192, 0));
 	pc_ok(c, "close", close(fd));
-	fd = pc_fd(c, "open O_DIRECT", open(pc_path(c, "d"),
-					    O_RDONLY | O_DIRECT));
+	fd = pc_fd(c, "open O_DIRECT",
+		   open(pc_path(c, "d"), O_RDONLY | O_DIRECT));
 	memset(buf, 0, 3 * 4096);
 	pc_ok(c, "aligned pread 4096 at 4096", pread(fd, buf, 4096, 4096));
 	pc_data(c, "aligned pread content", buf, 4096);
 	pc_ok(c, "aligned pread at EOF", pread(fd, buf, 4096, 8192));
-	pc_err(c, "pread at unaligned offset EINVAL",
-	       pread(fd, buf, 4096, 100), EINVAL);
-	pc_err(c, "pread of unaligned length EINVAL",
-	       pread(fd, buf, 100, 0), EINVAL);
+	pc_err(c, "pread at unaligned offset EINVAL", pread(fd, buf, 4096, 100),
+	       EINVAL);
+	pc_err(c, "pread of unaligned length EINVAL", pread(fd, buf, 100, 0),
+	       EINVAL);
 	pc_ok(c, "close", close(fd));
 	pc_file_data(c, "content", "d");
 	free(mem);
@@ -684,13 +678,15 @@ static void t_fsync(struct pc_ctx *c)
 	pc_ok(c, "write", write(fd, big, 65536));
 	pc_ok(c, "fdatasync", fdatasync(fd));
 	pc_ok(c, "fsync", fsync(fd));
-	pc_ok(c, "sync_file_range", sync_file_range(fd, 0, 0,
-		SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER));
+	pc_ok(c, "sync_file_range",
+	      sync_file_range(fd, 0, 0,
+			      SYNC_FILE_RANGE_WRITE |
+				      SYNC_FILE_RANGE_WAIT_AFTER));
 	pc_ok(c, "syncfs", syncfs(fd));
 	pc_ok(c, "close (flush)", close(fd));
 	pc_ok(c, "mkdir", mkdir(pc_path(c, "d"), 0755));
-	dfd = pc_fd(c, "open dir", open(pc_path(c, "d"),
-					O_RDONLY | O_DIRECTORY));
+	dfd = pc_fd(c, "open dir",
+		    open(pc_path(c, "d"), O_RDONLY | O_DIRECTORY));
 	pc_ok(c, "fsync dir", fsync(dfd));
 	pc_ok(c, "fdatasync dir", fdatasync(dfd));
 	pc_ok(c, "close dir", close(dfd));
@@ -854,16 +850,15 @@ static void t_access(struct pc_ctx *c)
 	pc_err(c, "X_OK on 0644 as root EACCES", access(pc_path(c, "f"), X_OK),
 	       EACCES);
 	pc_ok(c, "X_OK on 0755", access(pc_path(c, "x"), X_OK));
-	pc_ok(c, "R_OK|W_OK|X_OK on dir", access(pc_path(c, "d"),
-						 R_OK | W_OK | X_OK));
-	pc_err(c, "F_OK missing ENOENT", access(pc_path(c, "m"), F_OK),
-	       ENOENT);
+	pc_ok(c, "R_OK|W_OK|X_OK on dir",
+	      access(pc_path(c, "d"), R_OK | W_OK | X_OK));
+	pc_err(c, "F_OK missing ENOENT", access(pc_path(c, "m"), F_OK), ENOENT);
 	pc_err(c, "ENOTDIR", access(pc_path(c, "f/x"), F_OK), ENOTDIR);
 	pc_ok(c, "faccessat AT_EACCESS",
 	      faccessat(AT_FDCWD, pc_path(c, "f"), R_OK, AT_EACCESS));
 	pc_ok(c, "chmod f 0", chmod(pc_path(c, "f"), 0));
-	pc_ok(c, "root R_OK|W_OK on mode 0", access(pc_path(c, "f"),
-						   R_OK | W_OK));
+	pc_ok(c, "root R_OK|W_OK on mode 0",
+	      access(pc_path(c, "f"), R_OK | W_OK));
 	pc_err(c, "access bad mode EINVAL", access(pc_path(c, "f"), 0100),
 	       EINVAL);
 }
@@ -879,14 +874,14 @@ static void t_xattr(struct pc_ctx *c)
 	const char *f = pc_path(c, "f");
 
 	pc_ok(c, "setxattr user.a", setxattr(f, "user.a", "hello", 5, 0));
-	n = pc_ok(c, "getxattr user.a", getxattr(f, "user.a", buf,
-						 sizeof(buf)));
+	n = pc_ok(c, "getxattr user.a",
+		  getxattr(f, "user.a", buf, sizeof(buf)));
 	pc_data(c, "value", buf, n > 0 ? (size_t)n : 0);
 	pc_ok(c, "size-0 query returns 5", getxattr(f, "user.a", NULL, 0));
 	pc_err(c, "too-small buffer ERANGE", getxattr(f, "user.a", buf, 2),
 	       ERANGE);
-	pc_err(c, "missing ENODATA", getxattr(f, "user.nope", buf,
-					      sizeof(buf)), ENODATA);
+	pc_err(c, "missing ENODATA", getxattr(f, "user.nope", buf, sizeof(buf)),
+	       ENODATA);
 	pc_err(c, "XATTR_CREATE existing EEXIST",
 	       setxattr(f, "user.a", "x", 1, XATTR_CREATE), EEXIST);
 	pc_err(c, "XATTR_REPLACE missing ENODATA",
@@ -895,8 +890,8 @@ static void t_xattr(struct pc_ctx *c)
 	      setxattr(f, "user.a", "world!", 6, XATTR_REPLACE));
 	n = pc_ok(c, "get replaced", getxattr(f, "user.a", buf, sizeof(buf)));
 	pc_data(c, "replaced value", buf, n > 0 ? (size_t)n : 0);
-	pc_ok(c, "XATTR_CREATE new", setxattr(f, "user.b", "", 0,
-					      XATTR_CREATE));
+	pc_ok(c, "XATTR_CREATE new",
+	      setxattr(f, "user.b", "", 0, XATTR_CREATE));
 	pc_ok(c, "get empty value", getxattr(f, "user.b", buf, sizeof(buf)));
 	pc_fill(big, 4000, 24);
 	pc_ok(c, "set 4000-byte value", setxattr(f, "user.big", big, 4000, 0));
@@ -924,14 +919,13 @@ static void t_xattr(struct pc_ctx *c)
 		}
 		pc_str(c, "sorted user.* names", s);
 	}
-	pc_true(c, "size-0 listxattr = full size",
-		listxattr(f, NULL, 0) == n);
+	pc_true(c, "size-0 listxattr = full size", listxattr(f, NULL, 0) == n);
 	pc_err(c, "listxattr ERANGE", listxattr(f, list, 3), ERANGE);
 	pc_ok(c, "removexattr", removexattr(f, "user.a"));
 	pc_err(c, "removexattr again ENODATA", removexattr(f, "user.a"),
 	       ENODATA);
-	pc_err(c, "get removed ENODATA", getxattr(f, "user.a", buf,
-						  sizeof(buf)), ENODATA);
+	pc_err(c, "get removed ENODATA",
+	       getxattr(f, "user.a", buf, sizeof(buf)), ENODATA);
 
 	fd = pc_fd(c, "open", open(f, O_RDWR));
 	pc_ok(c, "fsetxattr", fsetxattr(fd, "user.f", "fd", 2, 0));
@@ -941,23 +935,24 @@ static void t_xattr(struct pc_ctx *c)
 	pc_ok(c, "fremovexattr", fremovexattr(fd, "user.f"));
 	close(fd);
 
-	pc_ok(c, "setxattr on dir", setxattr(pc_path(c, "d"), "user.dir",
-					     "v", 1, 0));
+	pc_ok(c, "setxattr on dir",
+	      setxattr(pc_path(c, "d"), "user.dir", "v", 1, 0));
 	pc_ok(c, "symlink", symlink("f", pc_path(c, "s")));
 	pc_err(c, "lsetxattr user.* on symlink EPERM",
 	       lsetxattr(pc_path(c, "s"), "user.l", "v", 1, 0), EPERM);
-	pc_ok(c, "setxattr through symlink", setxattr(pc_path(c, "s"),
-						      "user.t", "v", 1, 0));
-	pc_err(c, "getxattr on missing file", getxattr(pc_path(c, "m"),
-						       "user.a", buf, 10),
-	       ENOENT);
+	pc_ok(c, "setxattr through symlink",
+	      setxattr(pc_path(c, "s"), "user.t", "v", 1, 0));
+	pc_err(c, "getxattr on missing file",
+	       getxattr(pc_path(c, "m"), "user.a", buf, 10), ENOENT);
 }
 
 static void flock_rec(struct pc_ctx *c, const char *desc, int fd, int type,
 		      off_t start, off_t len)
 {
-	struct flock fl = { .l_type = (short)type, .l_whence = SEEK_SET,
-			    .l_start = start, .l_len = len };
+	struct flock fl = { .l_type = (short)type,
+			    .l_whence = SEEK_SET,
+			    .l_start = start,
+			    .l_len = len };
 	char d[PC_DESC_MAX];
 
 	pc_ok(c, desc, fcntl(fd, F_GETLK, &fl));
@@ -974,14 +969,16 @@ static void flock_rec(struct pc_ctx *c, const char *desc, int fd, int type,
 
 static int setlk(int fd, int cmd, int type, off_t start, off_t len)
 {
-	struct flock fl = { .l_type = (short)type, .l_whence = SEEK_SET,
-			    .l_start = start, .l_len = len };
+	struct flock fl = { .l_type = (short)type,
+			    .l_whence = SEEK_SET,
+			    .l_start = start,
+			    .l_len = len };
 
 	return fcntl(fd, cmd, &fl);
 }
 
 struct lock_arg {
-	int to_parent;		/* child writes 'R' (about to block), 'G' */
+	int to_parent; /* child writes 'R' (about to block), 'G' */
 };
 
 static void lock_child(struct pc_ctx *c, void *arg)
@@ -1001,8 +998,8 @@ static void lock_child(struct pc_ctx *c, void *arg)
 	      setlk(fd, F_SETLK, F_RDLCK, 520, 10));
 	pc_ok(c, "child F_SETLK WR free range",
 	      setlk(fd, F_SETLK, F_WRLCK, 200, 10));
-	pc_ok(c, "child tells parent it will block", write(la->to_parent,
-							   "R", 1));
+	pc_ok(c, "child tells parent it will block",
+	      write(la->to_parent, "R", 1));
 	pc_ok(c, "child F_SETLKW blocks until parent unlocks",
 	      setlk(fd, F_SETLKW, F_WRLCK, 0, 10));
 	pc_ok(c, "child reports grant", write(la->to_parent, "G", 1));
@@ -1038,8 +1035,7 @@ static void t_posix_locks(struct pc_ctx *c)
 	mkfile(c, "f", 1000, 25);
 	fd = pc_fd(c, "open", open(pc_path(c, "f"), O_RDWR));
 	pc_ok(c, "F_SETLK WR [0,100)", setlk(fd, F_SETLK, F_WRLCK, 0, 100));
-	pc_ok(c, "F_SETLK RD [500,600)", setlk(fd, F_SETLK, F_RDLCK, 500,
-					       100));
+	pc_ok(c, "F_SETLK RD [500,600)", setlk(fd, F_SETLK, F_RDLCK, 500, 100));
 	flock_rec(c, "own locks never conflict", fd, F_WRLCK, 0, 0);
 	pc_err(c, "F_SETLK bad type EINVAL", setlk(fd, F_SETLK, 42, 0, 1),
 	       EINVAL);
@@ -1048,8 +1044,7 @@ static void t_posix_locks(struct pc_ctx *c)
 		return;
 	}
 	la.to_parent = p[1];
-	if (pc_child_start(c, &ch, lock_child, &la, (uid_t)-1,
-			   (gid_t)-1) < 0) {
+	if (pc_child_start(c, &ch, lock_child, &la, (uid_t)-1, (gid_t)-1) < 0) {
 		pc_ok(c, "fork", -1);
 		return;
 	}
@@ -1057,13 +1052,11 @@ static void t_posix_locks(struct pc_ctx *c)
 	pc_true(c, "child about to block", wait_byte(p[0], 'R', 30000));
 	pc_err(c, "parent F_SETLK on child's lock EAGAIN",
 	       setlk(fd, F_SETLK, F_WRLCK, 205, 1), EAGAIN);
-	flock_rec(c, "parent F_GETLK sees child's lock", fd, F_WRLCK, 200,
-		  100);
+	flock_rec(c, "parent F_GETLK sees child's lock", fd, F_WRLCK, 200, 100);
 	/* The child must not be granted while we hold [0,100). */
 	pc_true(c, "child still blocked after 300 ms",
 		!wait_byte(p[0], 'G', 300));
-	pc_ok(c, "parent unlock [0,100)", setlk(fd, F_SETLK, F_UNLCK, 0,
-						 100));
+	pc_ok(c, "parent unlock [0,100)", setlk(fd, F_SETLK, F_UNLCK, 0, 100));
 	pc_true(c, "child granted after unlock", wait_byte(p[0], 'G', 30000));
 	close(p[0]);
 	pc_child_finish(c, &ch);
@@ -1098,8 +1091,8 @@ static void t_flock(struct pc_ctx *c)
 	       EWOULDBLOCK);
 	pc_err(c, "b LOCK_SH|LOCK_NB EWOULDBLOCK", flock(b, LOCK_SH | LOCK_NB),
 	       EWOULDBLOCK);
-	pc_ok(c, "a relock LOCK_EX (same description)", flock(a, LOCK_EX |
-							       LOCK_NB));
+	pc_ok(c, "a relock LOCK_EX (same description)",
+	      flock(a, LOCK_EX | LOCK_NB));
 	pc_ok(c, "a downgrade LOCK_SH", flock(a, LOCK_SH | LOCK_NB));
 	pc_ok(c, "b LOCK_SH|LOCK_NB", flock(b, LOCK_SH | LOCK_NB));
 	pc_child_run(c, flock_child, NULL, (uid_t)-1, (gid_t)-1);
@@ -1132,8 +1125,8 @@ static void t_fallocate(struct pc_ctx *c)
 	pc_val(c, "size 1 MiB", st.st_size);
 	pc_ok(c, "pread", pread(fd, rb, 4096, 4096));
 	pc_data(c, "allocated reads zeros", rb, 4096);
-	pc_ok(c, "KEEP_SIZE beyond EOF", fallocate(fd, FALLOC_FL_KEEP_SIZE,
-						   1 << 20, 1 << 20));
+	pc_ok(c, "KEEP_SIZE beyond EOF",
+	      fallocate(fd, FALLOC_FL_KEEP_SIZE, 1 << 20, 1 << 20));
 	pc_ok(c, "fstat", fstat(fd, &st));
 	pc_val(c, "size unchanged", st.st_size);
 	pc_fill(big, 65536, 27);
@@ -1172,10 +1165,10 @@ static void t_copy_range(struct pc_ctx *c)
 
 	mkfile(c, "src", 200000, 28);
 	in = pc_fd(c, "open src", open(pc_path(c, "src"), O_RDONLY));
-	out = pc_fd(c, "create dst", open(pc_path(c, "dst"),
-					  O_RDWR | O_CREAT, 0644));
-	pc_ok(c, "copy_file_range whole", copy_file_range(in, NULL, out,
-							  NULL, 200000, 0));
+	out = pc_fd(c, "create dst",
+		    open(pc_path(c, "dst"), O_RDWR | O_CREAT, 0644));
+	pc_ok(c, "copy_file_range whole",
+	      copy_file_range(in, NULL, out, NULL, 200000, 0));
 	pc_file_data(c, "dst equals src", "dst");
 	in_off = 1000;
 	out_off = 250000;
@@ -1190,14 +1183,14 @@ static void t_copy_range(struct pc_ctx *c)
 	      copy_file_range(in, &in_off, out, NULL, 100, 0));
 	in_off = 0;
 	out_off = 10;
-	pc_err(c, "flags EINVAL", copy_file_range(in, &in_off, out, &out_off,
-						  10, 1), EINVAL);
+	pc_err(c, "flags EINVAL",
+	       copy_file_range(in, &in_off, out, &out_off, 10, 1), EINVAL);
 	in_off = 0;
 	out_off = 10;
 	pc_err(c, "same file overlapping EINVAL",
 	       copy_file_range(out, &in_off, out, &out_off, 100, 0), EINVAL);
-	pc_err(c, "dst O_RDONLY EBADF", copy_file_range(out, NULL, in, NULL,
-							10, 0), EBADF);
+	pc_err(c, "dst O_RDONLY EBADF",
+	       copy_file_range(out, NULL, in, NULL, 10, 0), EBADF);
 	close(in);
 	close(out);
 }
@@ -1207,16 +1200,15 @@ static void t_seek(struct pc_ctx *c)
 	off_t r;
 	int fd;
 
-	fd = pc_fd(c, "create", open(pc_path(c, "sparse"),
-				     O_RDWR | O_CREAT, 0644));
+	fd = pc_fd(c, "create",
+		   open(pc_path(c, "sparse"), O_RDWR | O_CREAT, 0644));
 	pc_fill(big, 4096, 29);
 	pc_ok(c, "pwrite 4 KiB at 1 MiB", pwrite(fd, big, 4096, 1 << 20));
 	pc_ok(c, "ftruncate 4 MiB", ftruncate(fd, 4 << 20));
 	pc_ok(c, "fsync", fsync(fd));
 	/* File systems may round to their block size: compare meaning. */
 	r = lseek(fd, 0, SEEK_DATA);
-	pc_true(c, "SEEK_DATA from 0 finds the data",
-		r >= 0 && r <= (1 << 20));
+	pc_true(c, "SEEK_DATA from 0 finds the data", r >= 0 && r <= (1 << 20));
 	r = lseek(fd, 1 << 20, SEEK_HOLE);
 	pc_true(c, "SEEK_HOLE from data is past it",
 		r >= (1 << 20) + 4096 && r <= (4 << 20));
@@ -1313,8 +1305,8 @@ static void t_names(struct pc_ctx *c)
 	      setxattr(pc_path(c, n255), xn, "v", 1, 0));
 	pc_ok(c, "name with spaces, utf-8 and newline",
 	      mknod(pc_path(c, "sp ace \xc3\xa9\n-"), S_IFREG | 0644, 0));
-	pc_ok(c, "name starting with dash", mknod(pc_path(c, "-rf"),
-						  S_IFREG | 0644, 0));
+	pc_ok(c, "name starting with dash",
+	      mknod(pc_path(c, "-rf"), S_IFREG | 0644, 0));
 	pc_ok(c, "name ...", mknod(pc_path(c, "..."), S_IFREG | 0644, 0));
 	snprintf(rel, sizeof(rel), "%s/x", n255);
 	pc_err(c, "component under file ENOTDIR", stat(pc_path(c, rel), &st),
@@ -1337,10 +1329,10 @@ static void perm_child(struct pc_ctx *c, void *arg)
 	pc_err(c, "open it O_WRONLY EACCES",
 	       open(pc_path(c, "priv/public"), O_WRONLY), EACCES);
 	pc_ok(c, "access R_OK", access(pc_path(c, "priv/public"), R_OK));
-	pc_err(c, "access W_OK EACCES", access(pc_path(c, "priv/public"),
-					       W_OK), EACCES);
-	pc_err(c, "access X_OK EACCES", access(pc_path(c, "priv/public"),
-					       X_OK), EACCES);
+	pc_err(c, "access W_OK EACCES", access(pc_path(c, "priv/public"), W_OK),
+	       EACCES);
+	pc_err(c, "access X_OK EACCES", access(pc_path(c, "priv/public"), X_OK),
+	       EACCES);
 	pc_ok(c, "access X_OK on 0755", access(pc_path(c, "priv/exec"), X_OK));
 	pc_err(c, "create in root's 0755 dir EACCES",
 	       open(pc_path(c, "priv/new"), O_RDWR | O_CREAT, 0644), EACCES);
@@ -1370,8 +1362,7 @@ static void perm_child(struct pc_ctx *c, void *arg)
 	pc_err(c, "chmod other's file EPERM",
 	       chmod(pc_path(c, "priv/public"), 0666), EPERM);
 	pc_err(c, "utimensat NULL on other's file EACCES",
-	       utimensat(AT_FDCWD, pc_path(c, "priv/public"), NULL, 0),
-	       EACCES);
+	       utimensat(AT_FDCWD, pc_path(c, "priv/public"), NULL, 0), EACCES);
 	pc_err(c, "utimensat explicit on other's file EPERM",
 	       utimensat(AT_FDCWD, pc_path(c, "priv/public"), ts, 0), EPERM);
 	pc_err(c, "truncate other's file EACCES",
@@ -1379,8 +1370,7 @@ static void perm_child(struct pc_ctx *c, void *arg)
 	pc_any(c, "setxattr user.* on other's file",
 	       setxattr(pc_path(c, "priv/public"), "user.x", "v", 1, 0));
 	pc_any(c, "getxattr on 0600 file of another user",
-	       getxattr(pc_path(c, "priv/secret"), "user.s", buf,
-			sizeof(buf)));
+	       getxattr(pc_path(c, "priv/secret"), "user.s", buf, sizeof(buf)));
 	pc_any(c, "hard link to other's unreadable file (protected_hardlinks)",
 	       link(pc_path(c, "priv/secret"), pc_path(c, "sticky/hl")));
 	pc_ok(c, "unlink own file in sticky dir",
@@ -1395,25 +1385,25 @@ static void t_perm(struct pc_ctx *c)
 	mkfile(c, "priv/secret", 10, 40);
 	mkfile(c, "priv/public", 10, 41);
 	mkfile(c, "priv/exec", 10, 42);
-	pc_ok(c, "setxattr secret", setxattr(pc_path(c, "priv/secret"),
-					     "user.s", "v", 1, 0));
+	pc_ok(c, "setxattr secret",
+	      setxattr(pc_path(c, "priv/secret"), "user.s", "v", 1, 0));
 	pc_ok(c, "chmod secret 0600", chmod(pc_path(c, "priv/secret"), 0600));
 	pc_ok(c, "chmod exec 0755", chmod(pc_path(c, "priv/exec"), 0755));
-	pc_ok(c, "chown secret", chown(pc_path(c, "priv/secret"), OTHER_UID,
-				       OTHER_GID));
-	pc_ok(c, "chown public", chown(pc_path(c, "priv/public"), OTHER_UID,
-				       OTHER_GID));
-	pc_ok(c, "chown exec", chown(pc_path(c, "priv/exec"), OTHER_UID,
-				     OTHER_GID));
+	pc_ok(c, "chown secret",
+	      chown(pc_path(c, "priv/secret"), OTHER_UID, OTHER_GID));
+	pc_ok(c, "chown public",
+	      chown(pc_path(c, "priv/public"), OTHER_UID, OTHER_GID));
+	pc_ok(c, "chown exec",
+	      chown(pc_path(c, "priv/exec"), OTHER_UID, OTHER_GID));
 	pc_ok(c, "mkdir sticky", mkdir(pc_path(c, "sticky"), 0755));
 	pc_ok(c, "chmod 1777", chmod(pc_path(c, "sticky"), 01777));
 	mkfile(c, "sticky/theirs", 3, 43);
-	pc_ok(c, "chown theirs", chown(pc_path(c, "sticky/theirs"),
-				       OTHER_UID, OTHER_GID));
+	pc_ok(c, "chown theirs",
+	      chown(pc_path(c, "sticky/theirs"), OTHER_UID, OTHER_GID));
 	pc_ok(c, "mkdir closed", mkdir(pc_path(c, "closed"), 0700));
 	mkfile(c, "closed/file", 3, 44);
-	pc_ok(c, "chown closed", chown(pc_path(c, "closed"), OTHER_UID,
-				       OTHER_GID));
+	pc_ok(c, "chown closed",
+	      chown(pc_path(c, "closed"), OTHER_UID, OTHER_GID));
 	pc_child_run(c, perm_child, NULL, USER_UID, USER_GID);
 }
 
@@ -1432,13 +1422,14 @@ static void t_einval(struct pc_ctx *c)
 	       fstatat(AT_FDCWD, pc_path(c, "f"), &st, 0x4000000), EINVAL);
 	pc_err(c, "renameat2 bad flags EINVAL",
 	       renameat2(AT_FDCWD, pc_path(c, "f"), AT_FDCWD, pc_path(c, "g"),
-			 0x80), EINVAL);
+			 0x80),
+	       EINVAL);
 	pc_err(c, "rename d to d/. (EBUSY/EINVAL)",
 	       rename(pc_path(c, "d"), pc_path(c, "d/sub")), EINVAL);
-	pc_err(c, "rename . EBUSY", rename(pc_path(c, "d/."),
-					   pc_path(c, "x")), EBUSY);
-	pc_err(c, "fallocate bad mode EOPNOTSUPP",
-	       fallocate(fd, 0x100, 0, 10), EOPNOTSUPP);
+	pc_err(c, "rename . EBUSY", rename(pc_path(c, "d/."), pc_path(c, "x")),
+	       EBUSY);
+	pc_err(c, "fallocate bad mode EOPNOTSUPP", fallocate(fd, 0x100, 0, 10),
+	       EOPNOTSUPP);
 	pc_err(c, "write to bad fd EBADF", write(-1, "x", 1), EBADF);
 	pc_ok(c, "close", close(fd));
 }

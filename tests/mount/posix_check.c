@@ -86,8 +86,8 @@ static struct pc_rec *rec_new(struct pc_ctx *c, const char *desc, int kind)
 	return r;
 }
 
-static long long res(struct pc_ctx *c, const char *desc, long long ret,
-		     int err, int expect)
+static long long res(struct pc_ctx *c, const char *desc, long long ret, int err,
+		     int expect)
 {
 	struct pc_rec *r = rec_new(c, desc, PC_RES);
 
@@ -151,7 +151,8 @@ void pc_str(struct pc_ctx *c, const char *desc, const char *s)
 static void stat_str(const struct stat *st, char *out, size_t len)
 {
 	/* No inode numbers, no times, no directory sizes (fs layout). */
-	snprintf(out, len, "mode=%o nlink=%ju uid=%u gid=%u size=%jd rdev=%u:%u",
+	snprintf(out, len,
+		 "mode=%o nlink=%ju uid=%u gid=%u size=%jd rdev=%u:%u",
 		 (unsigned)st->st_mode, (uintmax_t)st->st_nlink,
 		 (unsigned)st->st_uid, (unsigned)st->st_gid,
 		 S_ISDIR(st->st_mode) ? (intmax_t)-1 : (intmax_t)st->st_size,
@@ -291,8 +292,7 @@ void pc_child_run(struct pc_ctx *c, pc_child_fn fn, void *arg, uid_t uid,
 
 /* ---- the tree snapshot ---- */
 
-static int filter_user_xattrs(char *list, ssize_t len, char **out,
-			      size_t *nout)
+static int filter_user_xattrs(char *list, ssize_t len, char **out, size_t *nout)
 {
 	size_t n = 0;
 
@@ -456,8 +456,8 @@ static bool ref_meets_expect(const struct pc_rec *r)
 static void report(const char *test, const struct pc_rec *m,
 		   const struct pc_rec *r)
 {
-	char ms[PC_STR_MAX + 64] = "(missing)", rs[PC_STR_MAX + 64] =
-		"(missing)";
+	char ms[PC_STR_MAX + 64] = "(missing)",
+			     rs[PC_STR_MAX + 64] = "(missing)";
 	const char *desc = m ? m->desc : r->desc;
 	bool ok;
 
@@ -482,8 +482,8 @@ static void report(const char *test, const struct pc_rec *m,
 	}
 	if (m && r && strcmp(m->desc, r->desc))
 		printf("not ok %u - %s: record mismatch: mount \"%s\"=%s "
-		       "ref \"%s\"=%s\n", n_check, test, m->desc, ms,
-		       r->desc, rs);
+		       "ref \"%s\"=%s\n",
+		       n_check, test, m->desc, ms, r->desc, rs);
 	else
 		printf("not ok %u - %s: %s: mount=%s ref=%s\n", n_check, test,
 		       desc, ms, rs);
@@ -534,8 +534,8 @@ static void compare(const char *test, const struct pc_ctx *m,
 	}
 }
 
-static int run_one(const struct pc_case *pc, const char *base,
-		   bool is_mount, struct pc_ctx *c)
+static int run_one(const struct pc_case *pc, const char *base, bool is_mount,
+		   struct pc_ctx *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->test = pc->name;
@@ -580,7 +580,7 @@ int main(int argc, char **argv)
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: posix_check MOUNT_DIR REF_DIR "
-			"[CASE...]\ncases:");
+				"[CASE...]\ncases:");
 		for (size_t i = 0; i < pc_ncases; i++)
 			fprintf(stderr, " %s", pc_cases[i].name);
 		fprintf(stderr, "\n");

@@ -22,10 +22,10 @@
 #define PC_NO_EXPECT (-1)
 
 enum pc_kind {
-	PC_RES,		/* syscall result: ret and errno */
-	PC_VAL,		/* a computed value */
-	PC_DATA,	/* a byte buffer: length and hash */
-	PC_STR,		/* a string (compared whole by hash, shown cut) */
+	PC_RES,	 /* syscall result: ret and errno */
+	PC_VAL,	 /* a computed value */
+	PC_DATA, /* a byte buffer: length and hash */
+	PC_STR,	 /* a string (compared whole by hash, shown cut) */
 };
 
 struct pc_rec {
@@ -40,7 +40,7 @@ struct pc_rec {
 
 struct pc_ctx {
 	const char *test;
-	char dir[4096];		/* this case's fresh directory */
+	char dir[4096]; /* this case's fresh directory */
 	bool is_mount;
 	struct pc_rec *v;
 	size_t n, cap;
@@ -68,13 +68,11 @@ void pc_data(struct pc_ctx *c, const char *desc, const void *buf, size_t len);
 void pc_str(struct pc_ctx *c, const char *desc, const char *s);
 
 /* Helpers built on the recorders. */
-void pc_stat(struct pc_ctx *c, const char *desc, const char *rel,
-	     bool follow);
+void pc_stat(struct pc_ctx *c, const char *desc, const char *rel, bool follow);
 void pc_file_data(struct pc_ctx *c, const char *desc, const char *rel);
 int pc_write_file(const char *path, const void *buf, size_t len, mode_t mode);
 void pc_fill(void *buf, size_t len, unsigned seed);
-unsigned long long pc_hash(const void *buf, size_t len,
-			   unsigned long long h);
+unsigned long long pc_hash(const void *buf, size_t len, unsigned long long h);
 #define PC_HASH_INIT 0xcbf29ce484222325ULL
 
 /*

@@ -40,7 +40,7 @@
 
 #include "tlib.h"
 
-#define FILE_SIZE RFS_IO_MAX		/* the exported file: 1 MiB */
+#define FILE_SIZE RFS_IO_MAX /* the exported file: 1 MiB */
 #define GOOD_PINGS 2000
 #define GOOD_READS 64
 #define GOOD_READ_SIZE (128u * 1024)
@@ -48,17 +48,17 @@
 #define MAX_INFLIGHT "16"
 #define MAX_CONNS "400"
 
-#define STALL_SLOTS 96		/* pre-HELLO: silent, 2 B, half a frame */
-#define HELLO_STALLS 8		/* HELLO'd, then half a frame, kept */
+#define STALL_SLOTS 96 /* pre-HELLO: silent, 2 B, half a frame */
+#define HELLO_STALLS 8 /* HELLO'd, then half a frame, kept */
 #define GREEDY_THREADS 3
-#define GREEDY_BATCH 64		/* READs written per turn */
-#define FLOOD_PER_TICK 10	/* connects per 20 ms: 500/s */
-#define RAMP_MS 10000		/* attack must be up within this */
-#define DRAIN_MS 20000		/* hostiles must be dropped within this */
-#define BASE_ROUNDS 3		/* the baseline: their mean */
-#define ATTACK_MS 3000		/* rounds under attack: at least this long
-				   (longer than the setup timeout, so the
-				   stalled connections turn over) */
+#define GREEDY_BATCH 64	  /* READs written per turn */
+#define FLOOD_PER_TICK 10 /* connects per 20 ms: 500/s */
+#define RAMP_MS 10000	  /* attack must be up within this */
+#define DRAIN_MS 20000	  /* hostiles must be dropped within this */
+#define BASE_ROUNDS 3	  /* the baseline: their mean */
+/* rounds under attack: at least this long (longer than the setup
+ * timeout, so the stalled connections turn over) */
+#define ATTACK_MS 3000
 #define ATTACK_ROUNDS_MAX 30
 
 static char tmp[] = "/tmp/rfs-hostile-XXXXXX";
@@ -67,8 +67,8 @@ static struct t_srv srv;
 
 /* ---- shared state between the attack threads and main ----------------- */
 
-static atomic_bool stop_new;	/* no new hostile connections */
-static atomic_bool stop_all;	/* give up (drain deadline) */
+static atomic_bool stop_new; /* no new hostile connections */
+static atomic_bool stop_all; /* give up (drain deadline) */
 static atomic_uint stall_open, stall_dropped, stall_opened;
 static atomic_uint greedy_opened, greedy_dropped, greedy_batches;
 static atomic_uint greedy_live;
@@ -141,11 +141,11 @@ static void stall_open_one(int *fd, unsigned kind)
 	h->major = RFS_PROTO_MAJOR;
 	h->minor = RFS_PROTO_MINOR;
 	h->opcode = RFS_OP_HELLO;
-	h->len = 65536;		/* only half of it ever comes */
+	h->len = 65536; /* only half of it ever comes */
 	h->id = 1;
-	if (kind == 1)		/* two bytes of a header */
+	if (kind == 1) /* two bytes of a header */
 		send_some(*fd, frame, 2, &done);
-	else if (kind == 2)	/* a header and half the payload */
+	else if (kind == 2) /* a header and half the payload */
 		send_some(*fd, frame, sizeof(frame), &done);
 	/* kind 0: nothing at all */
 }
@@ -262,22 +262,26 @@ static bool greedy_setup(struct h_conn *c, uint64_t *node, uint64_t *fh)
 	rfs_mb_put_bytes(&m, "data", 4);
 	if (h_call(c, &m))
 		return false;
-	*node = ((const struct rfs_entry *)(const void *)
-		 (c->rbuf + RFS_HDR_SIZE))->nodeid;
+	*node = ((const struct rfs_entry *)(const void *)(c->rbuf +
+							  RFS_HDR_SIZE))
+			->nodeid;
 	oq = rfs_mb_put(h_req(c, &m, RFS_OP_OPEN), sizeof(*oq));
 	oq->nodeid = *node;
 	oq->flags = O_RDONLY;
 	if (h_call(c, &m))
 		return false;
-	*fh = ((const struct rfs_open_rep *)(const void *)
-	       (c->rbuf + RFS_HDR_SIZE))->fh;
+	*fh = ((const struct rfs_open_rep *)(const void *)(c->rbuf +
+							   RFS_HDR_SIZE))
+		      ->fh;
 	return true;
 }
 
 /* READ frames until the server drops us; false: gave up (stop_all) */
 static bool greedy_flood(struct h_conn *c, uint64_t node, uint64_t fh)
 {
-	enum { FLEN = RFS_HDR_SIZE + sizeof(struct rfs_io_req) };
+	enum {
+		FLEN = RFS_HDR_SIZE + sizeof(struct rfs_io_req)
+	};
 	static _Thread_local _Alignas(8) uint8_t batch[GREEDY_BATCH][FLEN];
 	size_t done = sizeof(batch);
 
@@ -363,7 +367,7 @@ static void *flood_main(void *arg)
 				atomic_fetch_add(&flood_failed, 1);
 				continue;
 			}
-			if (i & 1) {	/* every other one with a RST */
+			if (i & 1) { /* every other one with a RST */
 				struct linger l = { .l_onoff = 1 };
 
 				setsockopt(fd, SOL_SOCKET, SO_LINGER, &l,
@@ -385,7 +389,7 @@ static void *flood_main(void *arg)
 
 /* ---- the good client -------------------------------------------------- */
 
-static long long slowest_ms;	/* the slowest single call */
+static long long slowest_ms; /* the slowest single call */
 
 /* the timed work; seconds, or -1 on a failure (already reported) */
 static double good_work(struct t_conn *c, uint64_t node, uint64_t fh)
@@ -419,8 +423,10 @@ static double good_work(struct t_conn *c, uint64_t node, uint64_t fh)
 			slowest_ms = mono_ms() - t1;
 		if (ret || t_rh()->len != GOOD_READ_SIZE ||
 		    memcmp(t_rp(), pattern + off, GOOD_READ_SIZE)) {
-			T_CHECK(0, "good READ %u: status %d, %u bytes, or "
-				"wrong data", i, ret, t_rh()->len);
+			T_CHECK(0,
+				"good READ %u: status %d, %u bytes, or "
+				"wrong data",
+				i, ret, t_rh()->len);
 			return -1;
 		}
 	}
@@ -461,9 +467,11 @@ static double srv_cpu(void)
 	if (!fgets(line, sizeof(line), f))
 		line[0] = 0;
 	fclose(f);
-	rp = strrchr(line, ')');	/* after the command name */
-	if (!rp || sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
-			  "%*u %*u %llu %llu", &ut, &stime) != 2)
+	rp = strrchr(line, ')'); /* after the command name */
+	if (!rp || sscanf(rp + 2,
+			  "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+			  "%*u %*u %llu %llu",
+			  &ut, &stime) != 2)
 		return 0;
 	return (double)(ut + stime) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -487,7 +495,7 @@ static bool wait_for(bool (*cond)(void), long long ms)
 	while (!cond()) {
 		if (mono_ms() > until)
 			return false;
-		poll(NULL, 0, 10);	/* pacing of the re-check */
+		poll(NULL, 0, 10); /* pacing of the re-check */
 	}
 	return true;
 }
@@ -531,8 +539,8 @@ static void setup_files(void)
 		t_die("mkdir %s: %s", p, strerror(errno));
 	snprintf(p, sizeof(p), "%s/a/data", tmp);
 	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, pattern, sizeof(pattern)) !=
-	    (ssize_t)sizeof(pattern))
+	if (fd < 0 ||
+	    write(fd, pattern, sizeof(pattern)) != (ssize_t)sizeof(pattern))
 		t_die("write %s: %s", p, strerror(errno));
 	close(fd);
 }
@@ -558,10 +566,19 @@ static void good_open(struct t_conn *c, uint64_t *node, uint64_t *fh)
 static void run(const char *bin, const char *transport)
 {
 	char exp[600], st[600];
-	const char *args[32] = { "--listen", "127.0.0.1:0", "--export", exp,
-		"--state-dir", st, "--setup-timeout", SETUP_TIMEOUT_S,
-		"--max-connections", MAX_CONNS, "--max-inflight", MAX_INFLIGHT,
-		NULL };
+	const char *args[32] = { "--listen",
+				 "127.0.0.1:0",
+				 "--export",
+				 exp,
+				 "--state-dir",
+				 st,
+				 "--setup-timeout",
+				 SETUP_TIMEOUT_S,
+				 "--max-connections",
+				 MAX_CONNS,
+				 "--max-inflight",
+				 MAX_INFLIGHT,
+				 NULL };
 	pthread_t stall_thr, flood_thr, greedy_thr[GREEDY_THREADS];
 	struct rfs_stats_rep s0, s1;
 	struct t_conn good = { .fd = -1 }, hs[HELLO_STALLS];
@@ -610,16 +627,19 @@ static void run(const char *bin, const char *transport)
 
 	/* HELLO'd connections that then stall inside a frame */
 	for (unsigned i = 0; i < nhs; i++) {
-		struct rfs_hdr h = { .magic = RFS_MAGIC, .opcode = RFS_OP_PING,
-			.major = RFS_PROTO_MAJOR, .minor = RFS_PROTO_MINOR,
-			.len = 512 * 1024, .id = 99 };
+		struct rfs_hdr h = { .magic = RFS_MAGIC,
+				     .opcode = RFS_OP_PING,
+				     .major = RFS_PROTO_MAJOR,
+				     .minor = RFS_PROTO_MINOR,
+				     .len = 512 * 1024,
+				     .id = 99 };
 		static uint8_t half[256 * 1024];
 
 		memset(&hs[i], 0, sizeof(hs[i]));
 		hs[i].fd = t_connect_tcp(srv.host, srv.port);
 		T_CHECK(t_hello(&hs[i], "a") == 0, "stall HELLO %u", i);
 		if (hs[i].csum)
-			h.flags |= RFS_HF_CSUM;	/* never completes */
+			h.flags |= RFS_HF_CSUM; /* never completes */
 		t_send(hs[i].fd, &h, sizeof(h));
 		t_send(hs[i].fd, half, sizeof(half));
 	}
@@ -631,10 +651,11 @@ static void run(const char *bin, const char *transport)
 		if (pthread_create(&greedy_thr[i], NULL, greedy_main, NULL))
 			t_die("pthread_create");
 	ok = wait_for(attack_up, RAMP_MS);
-	T_CHECK(ok, "the attack did not get going within %d ms (stall slots "
-		"full %d, greedy batches %u, flood connects %u)", RAMP_MS,
-		(int)atomic_load(&stall_full), atomic_load(&greedy_batches),
-		atomic_load(&flood_conns));
+	T_CHECK(ok,
+		"the attack did not get going within %d ms (stall slots "
+		"full %d, greedy batches %u, flood connects %u)",
+		RAMP_MS, (int)atomic_load(&stall_full),
+		atomic_load(&greedy_batches), atomic_load(&flood_conns));
 
 	printf("baseline slowest call: %lld ms\n", slowest_ms);
 	slowest_ms = 0;
@@ -659,9 +680,10 @@ static void run(const char *bin, const char *transport)
 	pthread_join(flood_thr, NULL);
 	/* the hostiles keep their sockets: the server must drop them */
 	ok = wait_for(hostiles_gone, DRAIN_MS);
-	T_CHECK(ok, "hostile connections not dropped by the server within "
-		"%d ms: %u stalled pre-HELLO, %u greedy still open", DRAIN_MS,
-		atomic_load(&stall_open), atomic_load(&greedy_live));
+	T_CHECK(ok,
+		"hostile connections not dropped by the server within "
+		"%d ms: %u stalled pre-HELLO, %u greedy still open",
+		DRAIN_MS, atomic_load(&stall_open), atomic_load(&greedy_live));
 	atomic_store(&stop_all, true);
 	pthread_join(stall_thr, NULL);
 	for (unsigned i = 0; i < GREEDY_THREADS; i++)
@@ -688,37 +710,39 @@ static void run(const char *bin, const char *transport)
 	if (!rounds)
 		goto out;
 	attack /= rounds;
-	printf("work: %u PINGs + %u READs of %u KiB per round\n",
-	       GOOD_PINGS, GOOD_READS, GOOD_READ_SIZE / 1024);
-	printf("baseline:     %.3f s/round, %.0f ops/s (mean of %d)\n",
-	       base, (GOOD_PINGS + GOOD_READS) / base, BASE_ROUNDS);
+	printf("work: %u PINGs + %u READs of %u KiB per round\n", GOOD_PINGS,
+	       GOOD_READS, GOOD_READ_SIZE / 1024);
+	printf("baseline:     %.3f s/round, %.0f ops/s (mean of %d)\n", base,
+	       (GOOD_PINGS + GOOD_READS) / base, BASE_ROUNDS);
 	printf("under attack: %.3f s/round, %.0f ops/s (%u rounds, worst "
-	       "%.3f s, bound %.3f s)\n", attack,
-	       (GOOD_PINGS + GOOD_READS) / attack, rounds, worst, bound);
+	       "%.3f s, bound %.3f s)\n",
+	       attack, (GOOD_PINGS + GOOD_READS) / attack, rounds, worst,
+	       bound);
 	printf("ratio:        %.2fx mean, %.2fx worst\n", attack / base,
 	       worst / base);
 	printf("hostile stall (pre-HELLO): opened %u, dropped by server "
-	       "%u\n", atomic_load(&stall_opened),
-	       atomic_load(&stall_dropped));
+	       "%u\n",
+	       atomic_load(&stall_opened), atomic_load(&stall_dropped));
 	printf("hostile greedy (unread 1 MiB READs): opened %u, dropped by "
-	       "server %u, %u READs sent\n", atomic_load(&greedy_opened),
-	       atomic_load(&greedy_dropped),
+	       "server %u, %u READs sent\n",
+	       atomic_load(&greedy_opened), atomic_load(&greedy_dropped),
 	       atomic_load(&greedy_batches) * GREEDY_BATCH);
 	printf("hostile flood: %u connects/closes (%u failed connects), "
-	       "%u HELLO'd stallers\n", atomic_load(&flood_conns),
-	       atomic_load(&flood_failed), nhs);
+	       "%u HELLO'd stallers\n",
+	       atomic_load(&flood_conns), atomic_load(&flood_failed), nhs);
 	printf("server: %llu connections accepted during the attack, "
 	       "threads %d before, %d during, %d after\n",
-	       (unsigned long long)(s1.connections - s0.connections),
-	       thr_base, thr_attack, srv_threads());
+	       (unsigned long long)(s1.connections - s0.connections), thr_base,
+	       thr_attack, srv_threads());
 	printf("slowest call under attack: %lld ms\n", slowest_ms);
-	printf("server CPU during the attack: %.2f s in %.2f s\n",
-	       cpu1 - cpu0, (double)t0 / 1000);
-	T_CHECK(attack <= bound, "the work took %.3f s under attack (mean of "
+	printf("server CPU during the attack: %.2f s in %.2f s\n", cpu1 - cpu0,
+	       (double)t0 / 1000);
+	T_CHECK(attack <= bound,
+		"the work took %.3f s under attack (mean of "
 		"%u rounds, worst %.3f s), baseline %.3f s (bound %.3f s)",
 		attack, rounds, worst, base, bound);
 	if (!k_stall || !k_greedy || !k_flood || !k_hello)
-		goto out;	/* a diagnostic run: no count checks */
+		goto out; /* a diagnostic run: no count checks */
 	T_CHECK(atomic_load(&greedy_dropped) >= GREEDY_THREADS,
 		"greedy clients dropped %u times (max-inflight)",
 		atomic_load(&greedy_dropped));

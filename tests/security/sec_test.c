@@ -120,14 +120,16 @@ static void case_auth(void)
 	write_file("keyopen", rnd, sizeof(rnd), 0644);
 	path(errb, sizeof(errb), "keyopen");
 	T_CHECK(rfs_auth_key_load(errb, &wrong, errb, sizeof(errb)) == -EPERM &&
-		strstr(errb, "chmod 600"), "group-readable key accepted: %s",
-		errb);
+			strstr(errb, "chmod 600"),
+		"group-readable key accepted: %s", errb);
 	if (rfs_auth_key_load(key2f, &wrong, errb, sizeof(errb)))
 		t_die("%s", errb);
 
-	t_srv_start(&s, bin, (const char *const[]){ "--listen", "127.0.0.1:0",
-		"--export", exp, "--state-dir", st, "--key-file", keyf,
-		"--transport", "tcp", NULL });
+	t_srv_start(&s, bin,
+		    (const char *const[]){ "--listen", "127.0.0.1:0",
+					   "--export", exp, "--state-dir", st,
+					   "--key-file", keyf, "--transport",
+					   "tcp", NULL });
 
 	/* no AUTH at all: HELLO refused, ENOKEY, closed */
 	a = conn(&s);
@@ -197,8 +199,11 @@ static void case_auth(void)
 	close(b.fd);
 
 	/* replay: the same client nonce, then the recorded PROVE */
-	memcpy(cn, ((const struct rfs_auth_req *)(const void *)
-		    (prove + RFS_HDR_SIZE))->nonce, sizeof(cn));
+	memcpy(cn,
+	       ((const struct rfs_auth_req *)(const void *)(prove +
+							    RFS_HDR_SIZE))
+		       ->nonce,
+	       sizeof(cn));
 	b = conn(&s);
 	{
 		struct rfs_auth_req *q;
@@ -238,9 +243,10 @@ static void case_auth(void)
 	stop(&s);
 
 	/* a server without a key: the client's AUTH gets EOPNOTSUPP */
-	t_srv_start(&s, bin, (const char *const[]){ "--listen", "127.0.0.1:0",
-		"--export", exp, "--state-dir", st, "--transport", "tcp",
-		NULL });
+	t_srv_start(&s, bin,
+		    (const char *const[]){ "--listen", "127.0.0.1:0",
+					   "--export", exp, "--state-dir", st,
+					   "--transport", "tcp", NULL });
 	a = conn(&s);
 	ret = t_auth(&a, &key, "a", NULL);
 	T_CHECK(ret == -EOPNOTSUPP, "AUTH to a keyless server: %d", ret);
@@ -250,8 +256,8 @@ static void case_auth(void)
 
 /* ---- read-only export ----------------------------------------------------- */
 
-static int ro_op(struct t_conn *c, uint16_t op, uint64_t root,
-		 uint64_t file, uint64_t fh)
+static int ro_op(struct t_conn *c, uint16_t op, uint64_t root, uint64_t file,
+		 uint64_t fh)
 {
 	struct rfs_mb *m = t_req(c, op);
 
@@ -264,7 +270,8 @@ static int ro_op(struct t_conn *c, uint16_t op, uint64_t root,
 
 		q->parent = root;
 		q->mode = op == RFS_OP_MKDIR ? 0755 :
-			  op == RFS_OP_MKNOD ? (S_IFIFO | 0644) : 0644;
+			  op == RFS_OP_MKNOD ? (S_IFIFO | 0644) :
+					       0644;
 		q->flags = op == RFS_OP_CREATE ? O_RDWR : 0;
 		q->name_len = 3;
 		q->target_len = op == RFS_OP_SYMLINK ? 1 : 0;
@@ -359,10 +366,13 @@ static int ro_op(struct t_conn *c, uint16_t op, uint64_t root,
 static void case_ro(void)
 {
 	static const uint16_t ops[] = {
-		RFS_OP_CREATE, RFS_OP_MKDIR, RFS_OP_MKNOD, RFS_OP_SYMLINK,
-		RFS_OP_LINK, RFS_OP_UNLINK, RFS_OP_RMDIR, RFS_OP_RENAME,
-		RFS_OP_SETATTR, RFS_OP_WRITE, RFS_OP_SETXATTR,
-		RFS_OP_REMOVEXATTR, RFS_OP_FALLOCATE, RFS_OP_COPY_FILE_RANGE,
+		RFS_OP_CREATE,	  RFS_OP_MKDIR,
+		RFS_OP_MKNOD,	  RFS_OP_SYMLINK,
+		RFS_OP_LINK,	  RFS_OP_UNLINK,
+		RFS_OP_RMDIR,	  RFS_OP_RENAME,
+		RFS_OP_SETATTR,	  RFS_OP_WRITE,
+		RFS_OP_SETXATTR,  RFS_OP_REMOVEXATTR,
+		RFS_OP_FALLOCATE, RFS_OP_COPY_FILE_RANGE,
 	};
 	char st[512], exp[600], p[512];
 	struct rfs_entry e;
@@ -378,9 +388,10 @@ static void case_ro(void)
 	mkdir_p("st", 0700);
 	path(st, sizeof(st), "st");
 	snprintf(exp, sizeof(exp), "r=%s/r,ro,no_root_squash", tmp);
-	t_srv_start(&s, bin, (const char *const[]){ "--listen", "127.0.0.1:0",
-		"--export", exp, "--state-dir", st, "--transport", "tcp",
-		NULL });
+	t_srv_start(&s, bin,
+		    (const char *const[]){ "--listen", "127.0.0.1:0",
+					   "--export", exp, "--state-dir", st,
+					   "--transport", "tcp", NULL });
 	c = conn(&s);
 	T_CHECK(t_hello(&c, "r") == 0, "HELLO ro");
 	T_CHECK(t_lookup(&c, c.root, "f", &e, NULL) == 0, "lookup f");
@@ -400,7 +411,8 @@ static void case_ro(void)
 	/* nothing changed underneath */
 	path(p, sizeof(p), "r/f");
 	T_CHECK(stat(p, &sb) == 0 && sb.st_size == 4 &&
-		(sb.st_mode & 07777) == 0666, "ro export's file changed");
+			(sb.st_mode & 07777) == 0666,
+		"ro export's file changed");
 	path(p, sizeof(p), "r/new");
 	T_CHECK(access(p, F_OK) < 0, "ro export got a new file");
 	close(c.fd);
@@ -453,9 +465,11 @@ static void case_escape(void)
 	path(st, sizeof(st), "st");
 	snprintf(ea, sizeof(ea), "a=%s/a,no_root_squash", tmp);
 	snprintf(eb, sizeof(eb), "b=%s/b,no_root_squash", tmp);
-	t_srv_start(&s, bin, (const char *const[]){ "--listen", "127.0.0.1:0",
-		"--export", ea, "--export", eb, "--state-dir", st,
-		"--transport", "tcp", NULL });
+	t_srv_start(&s, bin,
+		    (const char *const[]){ "--listen", "127.0.0.1:0",
+					   "--export", ea, "--export", eb,
+					   "--state-dir", st, "--transport",
+					   "tcp", NULL });
 	c = conn(&s);
 	T_CHECK(t_hello(&c, "a") == 0, "HELLO a");
 	d = conn(&s);
@@ -473,7 +487,8 @@ static void case_escape(void)
 	T_CHECK(name_op(&c, RFS_OP_LOOKUP, c.root, "f\0x", 3) == -EINVAL,
 		"lookup with NUL");
 	T_CHECK(name_op(&c, RFS_OP_UNLINK, c.root, "../outside/secret", 17) ==
-		-EINVAL, "unlink ../outside/secret");
+			-EINVAL,
+		"unlink ../outside/secret");
 	ret = t_make(&c, RFS_OP_MKDIR, c.root, "..", 0755, NULL, NULL, NULL);
 	T_CHECK(ret == -EINVAL, "mkdir ..: %d", ret);
 
@@ -539,7 +554,7 @@ static void case_escape(void)
 			"LINK into another export: %d", ret);
 		m = t_req(&d, RFS_OP_LINK);
 		q = rfs_mb_put(m, sizeof(*q));
-		q->nodeid = e.nodeid;	/* a's file, b's session */
+		q->nodeid = e.nodeid; /* a's file, b's session */
 		q->newparent = d.root;
 		q->name_len = 4;
 		rfs_mb_put_bytes(m, "stol", 4);
@@ -581,8 +596,9 @@ static void case_escape(void)
 		q = rfs_mb_put(m, sizeof(*q));
 		q->nodeid = ed.nodeid;
 		ret = t_call(&c);
-		T_CHECK(ret == 0 && ((const struct rfs_attr *)t_rp())->nlink ==
-			0, "deleted file still has links: %d", ret);
+		T_CHECK(ret == 0 &&
+				((const struct rfs_attr *)t_rp())->nlink == 0,
+			"deleted file still has links: %d", ret);
 	}
 	close(c.fd);
 	close(d.fd);
@@ -591,9 +607,11 @@ static void case_escape(void)
 	 * old handles are stale */
 	mkdir_p("st2", 0700);
 	path(st, sizeof(st), "st2");
-	t_srv_start(&s, bin, (const char *const[]){ "--listen", "127.0.0.1:0",
-		"--export", ea, "--export", eb, "--state-dir", st,
-		"--transport", "tcp", NULL });
+	t_srv_start(&s, bin,
+		    (const char *const[]){ "--listen", "127.0.0.1:0",
+					   "--export", ea, "--export", eb,
+					   "--state-dir", st, "--transport",
+					   "tcp", NULL });
 	c = conn(&s);
 	T_CHECK(t_hello(&c, "a") == 0, "HELLO a again");
 	ret = t_resolve(&c, e.nodeid, h, e.handle_len);
@@ -636,13 +654,17 @@ static void case_squash(void)
 	mkdir_p("ns", 0777);
 	mkdir_p("st", 0700);
 	path(st, sizeof(st), "st");
-	snprintf(e1, sizeof(e1), "rs=%s/rs", tmp);	/* root_squash default */
-	snprintf(e2, sizeof(e2), "as=%s/as,all_squash,anonuid=1234,"
-		 "anongid=4321", tmp);
+	snprintf(e1, sizeof(e1), "rs=%s/rs", tmp); /* root_squash default */
+	snprintf(e2, sizeof(e2),
+		 "as=%s/as,all_squash,anonuid=1234,"
+		 "anongid=4321",
+		 tmp);
 	snprintf(e3, sizeof(e3), "ns=%s/ns,no_root_squash", tmp);
-	t_srv_start(&s, bin, (const char *const[]){ "--listen", "127.0.0.1:0",
-		"--export", e1, "--export", e2, "--export", e3,
-		"--state-dir", st, "--transport", "tcp", NULL });
+	t_srv_start(&s, bin,
+		    (const char *const[]){ "--listen", "127.0.0.1:0",
+					   "--export", e1, "--export", e2,
+					   "--export", e3, "--state-dir", st,
+					   "--transport", "tcp", NULL });
 
 	c = conn(&s);
 	T_CHECK(t_hello(&c, "rs") == 0, "HELLO rs");
@@ -675,7 +697,8 @@ static void case_squash(void)
 
 		path(p, sizeof(p), "as/byroot");
 		T_CHECK(lstat(p, &sb) == 0 && sb.st_uid == 1234 &&
-			sb.st_gid == 4321, "all_squash symlink owner");
+				sb.st_gid == 4321,
+			"all_squash symlink owner");
 	}
 	close(c.fd);
 
@@ -731,11 +754,28 @@ static void case_limits(void)
 	path(sock, sizeof(sock), "sock");
 	snprintf(ea, sizeof(ea), "a=%s/a", tmp);
 	snprintf(eb, sizeof(eb), "b=%s/a,nolocal", tmp);
-	t_srv_start(&s, bin, (const char *const[]){ "--listen", "127.0.0.1:0",
-		"--listen-unix", sock, "--export", ea, "--export", eb,
-		"--state-dir", st, "--transport", "tcp",
-		"--setup-timeout", "1", "--max-connections", "4",
-		"--max-msg", "65536", "--max-inflight", "8", NULL });
+	t_srv_start(&s, bin,
+		    (const char *const[]){ "--listen",
+					   "127.0.0.1:0",
+					   "--listen-unix",
+					   sock,
+					   "--export",
+					   ea,
+					   "--export",
+					   eb,
+					   "--state-dir",
+					   st,
+					   "--transport",
+					   "tcp",
+					   "--setup-timeout",
+					   "1",
+					   "--max-connections",
+					   "4",
+					   "--max-msg",
+					   "65536",
+					   "--max-inflight",
+					   "8",
+					   NULL });
 
 	/* silent peer: dropped after about a second */
 	t0 = mono_ms();
@@ -761,7 +801,7 @@ static void case_limits(void)
 				closed = true;
 		}
 		T_CHECK(closed || t_closed(fd), "a trickling peer was not "
-			"dropped");
+						"dropped");
 		T_CHECK(mono_ms() - t0 < 5000, "trickler dropped after %lld ms",
 			mono_ms() - t0);
 		close(fd);
@@ -815,7 +855,7 @@ static void case_limits(void)
 			rfs_mb_put(m, 60000);
 			len = (uint32_t)rfs_mb_finish(m, g.csum);
 		}
-		f = t_sent(&len);	/* the frame just built */
+		f = t_sent(&len); /* the frame just built */
 		len = RFS_HDR_SIZE + 60000;
 		copy = malloc(len);
 		if (!copy)
@@ -826,7 +866,7 @@ static void case_limits(void)
 			t_send(g.fd, copy, len);
 		free(copy);
 		T_CHECK(t_closed(g.fd), "a client not reading its replies was "
-			"kept (max-inflight)");
+					"kept (max-inflight)");
 		close(g.fd);
 	}
 
@@ -887,7 +927,8 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[1], "probe"))
 		return probe(argv[2], argv[3], argv[4]);
 	if (argc != 3) {
-		fprintf(stderr, "usage: sec_test RINGFSD auth|ro|escape|"
+		fprintf(stderr,
+			"usage: sec_test RINGFSD auth|ro|escape|"
 			"squash|limits\n       sec_test probe HOST PORT "
 			"EXPORT\n");
 		return 2;
@@ -913,8 +954,7 @@ int main(int argc, char **argv)
 		t_die("unknown case %s", what);
 	cleanup();
 	if (t_failed) {
-		fprintf(stderr, "sec_test %s: %d failures\n", what,
-			t_failed);
+		fprintf(stderr, "sec_test %s: %d failures\n", what, t_failed);
 		return 1;
 	}
 	printf("sec_test %s: ok\n", what);

@@ -27,10 +27,11 @@ static struct t_srv srv;
 static void start_server(const char *bin, const char *transport)
 {
 	char exp_a[256], exp_b[256], state[256];
-	const char *const args[] = { "--listen", "127.0.0.1:0",
-				     "--export", exp_a, "--export", exp_b,
-				     "--state-dir", state,
-				     "--transport", transport, NULL };
+	const char *const args[] = {
+		"--listen",    "127.0.0.1:0", "--export",    exp_a,
+		"--export",    exp_b,	      "--state-dir", state,
+		"--transport", transport,     NULL
+	};
 
 	snprintf(exp_a, sizeof(exp_a), "a=%s/a", tmpdir);
 	snprintf(exp_b, sizeof(exp_b), "b=%s/b,ro", tmpdir);
@@ -114,7 +115,7 @@ static void malformed_cases(void)
 	t_send(s.fd, f, (size_t)len);
 	if (t_recv_reply(s.fd) == 1)
 		T_CHECK(t_rh()->status == -EPROTONOSUPPORT &&
-			t_rh()->major == RFS_PROTO_MAJOR,
+				t_rh()->major == RFS_PROTO_MAJOR,
 			"wrong version: status %d", t_rh()->status);
 	T_CHECK(t_closed(s.fd), "wrong version: not closed");
 	close(s.fd);
@@ -166,9 +167,9 @@ static void node_cases(void)
 	q->nodeid = 0x1234567890abcdefull;
 	ret = t_call(&s);
 	u = t_rp();
-	T_CHECK(ret == -ESTALE &&
-		(t_rh()->flags & RFS_HF_UNKNOWN_NODE) &&
-		t_rh()->len == sizeof(*u) && u->nodeid == 0x1234567890abcdefull,
+	T_CHECK(ret == -ESTALE && (t_rh()->flags & RFS_HF_UNKNOWN_NODE) &&
+			t_rh()->len == sizeof(*u) &&
+			u->nodeid == 0x1234567890abcdefull,
 		"forged node id: status %d flags %x", t_rh()->status,
 		t_rh()->flags);
 	still_good("forged node id");
@@ -180,7 +181,7 @@ static void node_cases(void)
 	T_CHECK(t_resolve(&s, s.root, forged, s.hlen) == -ESTALE,
 		"RESOLVE forged handle");
 	memcpy(forged, s.handle, s.hlen);
-	forged[s.hlen - 1] ^= 1;	/* the MAC */
+	forged[s.hlen - 1] ^= 1; /* the MAC */
 	T_CHECK(t_resolve(&s, s.root, forged, s.hlen) == -ESTALE,
 		"RESOLVE forged MAC");
 	T_CHECK(t_resolve(&s, s.root + 1, s.handle, s.hlen) == -ESTALE,
@@ -188,12 +189,11 @@ static void node_cases(void)
 	still_good("forged handles");
 
 	/* hostile names */
-	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]);
-	     i++) {
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
 		ret = t_lookup(&s, s.root, bad_names[i], NULL, NULL);
-		T_CHECK(ret == -EINVAL || ret == -EPIPE,
-			"LOOKUP '%s': %d", bad_names[i], ret);
-		if (ret == -EPIPE) {	/* closed is acceptable too */
+		T_CHECK(ret == -EINVAL || ret == -EPIPE, "LOOKUP '%s': %d",
+			bad_names[i], ret);
+		if (ret == -EPIPE) { /* closed is acceptable too */
 			close(s.fd);
 			T_CHECK(hello(&s, "a", true) == 0, "HELLO a");
 		}
@@ -241,11 +241,10 @@ static void node_cases(void)
 /* ---- real operations --------------------------------------------------- */
 
 /* SETLK(W) of the whole file; send_only: the reply is the caller's */
-static int lock(struct t_conn *s, uint64_t node, uint64_t owner,
-		uint32_t type, bool wait, bool send_only)
+static int lock(struct t_conn *s, uint64_t node, uint64_t owner, uint32_t type,
+		bool wait, bool send_only)
 {
-	struct rfs_lock_req *q = rfs_mb_put(t_req(s, RFS_OP_SETLK),
-					    sizeof(*q));
+	struct rfs_lock_req *q = rfs_mb_put(t_req(s, RFS_OP_SETLK), sizeof(*q));
 
 	q->nodeid = node;
 	q->owner = owner;
@@ -304,7 +303,7 @@ static void op_cases(void)
 	io->size = 11;
 	rfs_mb_put_bytes(b, "hello world", 11);
 	T_CHECK(t_call(&s) == 0 &&
-		((const struct rfs_write_rep *)t_rp())->written == 11,
+			((const struct rfs_write_rep *)t_rp())->written == 11,
 		"WRITE: %d", t_rh()->status);
 	b = t_req(&s, RFS_OP_READ);
 	io = rfs_mb_put(b, sizeof(*io));
@@ -313,8 +312,8 @@ static void op_cases(void)
 	io->offset = 6;
 	io->size = 100;
 	T_CHECK(t_call(&s) == 0 && t_rh()->len == 5 &&
-		!memcmp(t_rp(), "world", 5), "READ: %d len %u", t_rh()->status,
-		t_rh()->len);
+			!memcmp(t_rp(), "world", 5),
+		"READ: %d len %u", t_rh()->status, t_rh()->len);
 
 	/* a bad fh */
 	b = t_req(&s, RFS_OP_READ);
@@ -331,14 +330,14 @@ static void op_cases(void)
 	io->nodeid = s.root;
 	io->fh = dfh;
 	io->size = 8192;
-	T_CHECK(t_call(&s) == 0 && t_rh()->len > 0,
-		"READDIRPLUS: %d", t_rh()->status);
+	T_CHECK(t_call(&s) == 0 && t_rh()->len > 0, "READDIRPLUS: %d",
+		t_rh()->status);
 	if (t_rh()->status == 0 &&
 	    rfs_proto_decode_rep(t_rh(), t_rp(), RFS_OP_READDIRPLUS,
 				 &(struct rfs_rep_view){ 0 }) == 0) {
 		pos = 0;
-		while (rfs_proto_dirent_next(t_rp(), t_rh()->len, &pos,
-					     &dv) == 1) {
+		while (rfs_proto_dirent_next(t_rp(), t_rh()->len, &pos, &dv) ==
+		       1) {
 			if (dv.d->name_len == 3 && !memcmp(dv.name, "new", 3))
 				seen_new = dv.d->entry.nodeid == node;
 			if (dv.d->name_len == 1 && dv.name[0] == '.')
@@ -383,7 +382,8 @@ static void op_cases(void)
 		"unlock owner 1");
 	ret = t_recv_reply(s2.fd);
 	T_CHECK(ret == 1 && t_rh()->opcode == RFS_OP_SETLK &&
-		t_rh()->status == 0, "SETLKW granted: ret %d status %d", ret, t_rh()->status);
+			t_rh()->status == 0,
+		"SETLKW granted: ret %d status %d", ret, t_rh()->status);
 	/* FLUSH releases it */
 	b = t_req(&s2, RFS_OP_FLUSH);
 	fq = rfs_mb_put(b, sizeof(*fq));
@@ -445,8 +445,8 @@ static void cli_fail(const char *bin, const char *want, const char *a1,
 	waitpid(pid, &st, 0);
 	T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) != 0 && strstr(out, want),
 		"ringfsd %s %s %s %s: want failure with '%s', got status %#x "
-		"and: %s", a1, a2 ? a2 : "", a3 ? a3 : "", a4 ? a4 : "", want,
-		st, out);
+		"and: %s",
+		a1, a2 ? a2 : "", a3 ? a3 : "", a4 ? a4 : "", want, st, out);
 }
 
 static void cli_cases(const char *bin)
@@ -457,20 +457,22 @@ static void cli_cases(const char *bin)
 	snprintf(exp, sizeof(exp), "a=%s/a", tmpdir);
 	snprintf(dup, sizeof(dup), "a=%s/b", tmpdir);
 	snprintf(notdir, sizeof(notdir), "f=%s/a/file", tmpdir);
-	cli_fail(bin, "unrecognized option", "--bogus", NULL, NULL, NULL,
-		 NULL, NULL);
+	cli_fail(bin, "unrecognized option", "--bogus", NULL, NULL, NULL, NULL,
+		 NULL);
 	cli_fail(bin, "duplicate export name", "--listen", "127.0.0.1:0",
 		 "--export", exp, "--export", dup);
 	cli_fail(bin, "No such file or directory", "--listen", "127.0.0.1:0",
 		 "--export", "x=/nonexistent/dir", NULL, NULL);
-	cli_fail(bin, "not a directory", "--listen", "127.0.0.1:0",
-		 "--export", notdir, NULL, NULL);
-	cli_fail(bin, "bad address", "--listen", "nohost:port:x",
-		 "--export", exp, NULL, NULL);
+	cli_fail(bin, "not a directory", "--listen", "127.0.0.1:0", "--export",
+		 notdir, NULL, NULL);
+	cli_fail(bin, "bad address", "--listen", "nohost:port:x", "--export",
+		 exp, NULL, NULL);
 	cli_fail(bin, "bad option", "--listen", "127.0.0.1:0", "--export",
 		 "z=/tmp,rw,frobnicate", NULL, NULL);
-	snprintf(dup, sizeof(dup), "ringfsd: listen %s: Address already in "
-		 "use", listen);
+	snprintf(dup, sizeof(dup),
+		 "ringfsd: listen %s: Address already in "
+		 "use",
+		 listen);
 	cli_fail(bin, dup, "--listen", listen, "--export", exp, NULL, NULL);
 }
 
@@ -481,8 +483,10 @@ static void sigterm_case(void)
 	/* with a connection still open */
 	T_CHECK(kill(srv.pid, SIGTERM) == 0, "kill");
 	st = t_srv_wait(&srv, T_TIMEOUT_MS);
-	T_CHECK(st != -ETIMEDOUT, "ringfsd did not exit on SIGTERM within "
-		"%d ms", T_TIMEOUT_MS);
+	T_CHECK(st != -ETIMEDOUT,
+		"ringfsd did not exit on SIGTERM within "
+		"%d ms",
+		T_TIMEOUT_MS);
 	if (st != -ETIMEDOUT)
 		T_CHECK(st == 0, "ringfsd exit status %d", st);
 }

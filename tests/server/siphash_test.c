@@ -31,9 +31,10 @@ int main(void)
 		uint64_t got = rfs_siphash24(key, msg, v[i].len);
 
 		if (got != v[i].want) {
-			fprintf(stderr, "siphash len %zu: got %016llx want "
-				"%016llx\n", v[i].len,
-				(unsigned long long)got,
+			fprintf(stderr,
+				"siphash len %zu: got %016llx want "
+				"%016llx\n",
+				v[i].len, (unsigned long long)got,
 				(unsigned long long)v[i].want);
 			fails++;
 		}

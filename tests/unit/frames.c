@@ -307,7 +307,7 @@ int rfs_tf_req(uint16_t op, void *buf, uint32_t cap)
 		q->fh = TF_FH;
 		q->owner = 77;
 		if (op == RFS_OP_FLOCK) {
-			q->flags = 2 | 4;	/* LOCK_EX | LOCK_NB */
+			q->flags = 2 | 4; /* LOCK_EX | LOCK_NB */
 			break;
 		}
 		q->flags = op == RFS_OP_SETLK ? RFS_LK_WAIT : 0;
@@ -351,7 +351,7 @@ int rfs_tf_req(uint16_t op, void *buf, uint32_t cap)
 		q->nodeid = TF_NODE;
 		q->fh = TF_FH;
 		q->offset = 5000;
-		q->whence = 3;	/* SEEK_DATA */
+		q->whence = 3; /* SEEK_DATA */
 		break;
 	}
 	default:
@@ -362,9 +362,8 @@ int rfs_tf_req(uint16_t op, void *buf, uint32_t cap)
 
 static void put_dirents(struct rfs_mb *b)
 {
-	static const char *const names[TF_NDIRENT] = {
-		".", "..", TF_NAME, TF_NAME2
-	};
+	static const char *const names[TF_NDIRENT] = { ".", "..", TF_NAME,
+						       TF_NAME2 };
 	struct rfs_entry e;
 	uint8_t h[TF_HANDLE_LEN];
 	uint32_t i;
@@ -540,7 +539,7 @@ int rfs_tf_rep(uint16_t op, void *buf, uint32_t cap)
 		break;
 	}
 	default:
-		break;	/* empty replies */
+		break; /* empty replies */
 	}
 	return rfs_mb_finish(&b, true);
 }

@@ -21,10 +21,10 @@
 #define TF_TARGET "../some/where else"
 #define TF_XNAME "user.comment/x.y"
 #define TF_EXPORT "data_1.x-y"
-#define TF_HANDLE_LEN 21u	/* odd on purpose: exercises the padding */
+#define TF_HANDLE_LEN 21u /* odd on purpose: exercises the padding */
 #define TF_DATA_LEN 100u
 #define TF_NFORGET 3u
-#define TF_NDIRENT 4u		/* ".", "..", and two looked-up names */
+#define TF_NDIRENT 4u /* ".", "..", and two looked-up names */
 
 /* fill p with the canonical handle / data bytes */
 void rfs_tf_handle(uint8_t *p);

@@ -25,8 +25,7 @@ static void fmt_is(const struct rfs_addr *a, const char *want)
 {
 	char out[128];
 
-	rfs_addr_fmt((const struct sockaddr *)&a->ss, a->len, out,
-		     sizeof(out));
+	rfs_addr_fmt((const struct sockaddr *)&a->ss, a->len, out, sizeof(out));
 	if (strcmp(out, want))
 		fprintf(stderr, "fmt: got '%s', want '%s'\n", out, want);
 	T_OK(strcmp(out, want) == 0);
@@ -54,7 +53,7 @@ static void test_inet(void)
 	fmt_is(&a, "[::1]:7071");
 	T_OK(rfs_addr_parse("[fe80::1]", 9, &a) == 0);
 	T_OK(port_of(&a) == 9 && !rfs_addr_is_loopback(&a));
-	T_OK(rfs_addr_parse("::1", 5, &a) == 0);	/* bare v6, no port */
+	T_OK(rfs_addr_parse("::1", 5, &a) == 0); /* bare v6, no port */
 	T_OK(a.ss.ss_family == AF_INET6 && port_of(&a) == 5);
 	T_OK(rfs_addr_parse("[::ffff:127.0.0.1]:5", 0, &a) == 0);
 	T_OK(rfs_addr_is_loopback(&a));
@@ -62,7 +61,7 @@ static void test_inet(void)
 	T_OK(rfs_addr_parse("localhost:80", 0, &a) == 0);
 	T_OK(port_of(&a) == 80 && rfs_addr_is_loopback(&a));
 
-	T_OK(rfs_addr_parse(":7070", 0, &a) == 0);	/* wildcard */
+	T_OK(rfs_addr_parse(":7070", 0, &a) == 0); /* wildcard */
 	T_OK(a.ss.ss_family == AF_INET && port_of(&a) == 7070);
 	T_OK(((struct sockaddr_in *)&a.ss)->sin_addr.s_addr == INADDR_ANY);
 	T_OK(rfs_addr_parse("*:7070", 0, &a) == 0);
@@ -75,7 +74,7 @@ static void test_inet_errors(void)
 
 	T_OK(rfs_addr_parse("", 7070, &a) == -EINVAL);
 	T_OK(rfs_addr_parse(NULL, 7070, &a) == -EINVAL);
-	T_OK(rfs_addr_parse("10.0.0.1", 0, &a) == -EINVAL);	/* no port */
+	T_OK(rfs_addr_parse("10.0.0.1", 0, &a) == -EINVAL); /* no port */
 	T_OK(rfs_addr_parse("10.0.0.1:", 7070, &a) == -EINVAL);
 	T_OK(rfs_addr_parse("10.0.0.1:0", 0, &a) == -EINVAL);
 	T_OK(rfs_addr_parse("10.0.0.1:65536", 0, &a) == -EINVAL);
@@ -131,8 +130,8 @@ static void split_ok(const char *src, const char *addr, const char *exp)
 	T_OK(rc == 0);
 	if (rc == 0) {
 		if (strcmp(a, addr) || strcmp(e, exp))
-			fprintf(stderr, "split '%s': got '%s' '%s'\n", src,
-				a, e);
+			fprintf(stderr, "split '%s': got '%s' '%s'\n", src, a,
+				e);
 		T_OK(strcmp(a, addr) == 0 && strcmp(e, exp) == 0);
 	}
 }
@@ -152,8 +151,8 @@ static void test_split(void)
 
 	T_OK(rfs_addr_split_source("server", a, sizeof(a), e, sizeof(e)) ==
 	     -EINVAL);
-	T_OK(rfs_addr_split_source("server:data", a, sizeof(a), e,
-				   sizeof(e)) == -EINVAL);
+	T_OK(rfs_addr_split_source("server:data", a, sizeof(a), e, sizeof(e)) ==
+	     -EINVAL);
 	T_OK(rfs_addr_split_source(":/data", a, sizeof(a), e, sizeof(e)) ==
 	     -EINVAL);
 	T_OK(rfs_addr_split_source("unix:/run/x.sock", a, sizeof(a), e,

@@ -50,7 +50,7 @@ static void test_format(void)
 	rfs_log_set_level(LOG_INFO);
 	errno = EAGAIN;
 	rfs_err("xprt: connect failed: %s", "why");
-	T_OK(errno == EAGAIN);	/* logging keeps errno */
+	T_OK(errno == EAGAIN); /* logging keeps errno */
 	out = captured();
 	T_OK(strcmp(out, "test_log: error: xprt: connect failed: why\n") == 0);
 
@@ -86,7 +86,7 @@ static void test_debug(void)
 	T_OK(strcmp(out, "test_log: debug: dbg 7\n") == 0);
 
 	setenv("RINGFS_DEBUG", "all", 1);
-	rfs_log_init("/usr/sbin/test_log");	/* basename taken */
+	rfs_log_init("/usr/sbin/test_log"); /* basename taken */
 	T_OK(rfs_log_debug_on(RFS_SUB_FUSE) &&
 	     rfs_log_debug_on(RFS_SUB_CLIENT));
 	rfs_dbg(RFS_SUB_CLIENT, "c");
@@ -111,7 +111,7 @@ static void test_ratelimit(void)
 		ok += rfs_ratelimit_ok(&rl);
 	T_OK(ok == 10);
 	T_OK(rl.suppressed == 15);
-	T_OK(captured()[0] == '\0');	/* nothing until the window rolls */
+	T_OK(captured()[0] == '\0'); /* nothing until the window rolls */
 
 	/* still inside the window: still suppressed */
 	T_OK(!rfs_ratelimit_ok(&rl));
@@ -121,8 +121,8 @@ static void test_ratelimit(void)
 	rl.window_start_ns -= 6000000000LL;
 	T_OK(rfs_ratelimit_ok(&rl));
 	out = captured();
-	T_OK(strcmp(out,
-		    "test_log: warning: log: 16 messages suppressed\n") == 0);
+	T_OK(strcmp(out, "test_log: warning: log: 16 messages suppressed\n") ==
+	     0);
 	T_OK(rl.suppressed == 0 && rl.printed == 1);
 
 	/* a window without suppression rolls silently */

@@ -137,8 +137,7 @@ static void test_every_op(void)
 			T_OK(rfs_proto_decode_req(HDR, PAY, &v) < 0);
 		/* a request is not a reply */
 		req_of((uint16_t)op);
-		T_EQ(rfs_proto_decode_rep(HDR, PAY, (uint16_t)op, &r),
-		     -EPROTO);
+		T_EQ(rfs_proto_decode_rep(HDR, PAY, (uint16_t)op, &r), -EPROTO);
 
 		n = rep_of((uint16_t)op);
 		if (op == RFS_OP_FORGET) {
@@ -241,7 +240,7 @@ static void test_req_fields(void)
 	set_len(sizeof(struct rfs_resolve_req) + TF_HANDLE_LEN);
 	T_EQ(full_req(&v), 0);
 	set_len(sizeof(struct rfs_resolve_req) + TF_HANDLE_LEN + 1);
-	T_EQ(full_req(&v), -EPROTO);	/* half a pad */
+	T_EQ(full_req(&v), -EPROTO); /* half a pad */
 	set_len(sizeof(struct rfs_resolve_req) + TF_HANDLE_LEN + 3 + 8);
 	T_EQ(full_req(&v), -EPROTO);
 
@@ -281,7 +280,7 @@ static void test_rep_fields(void)
 	rep_of(RFS_OP_READ);
 	T_EQ(full_rep(RFS_OP_READ, &r), 0);
 	T_OK(r.data_len == TF_DATA_LEN && !memcmp(r.data, d, sizeof(d)));
-	set_len(0);		/* EOF */
+	set_len(0); /* EOF */
 	T_EQ(full_rep(RFS_OP_READ, &r), 0);
 	T_EQ(r.data_len, 0);
 
@@ -293,7 +292,7 @@ static void test_rep_fields(void)
 	rep_of(RFS_OP_GETXATTR);
 	T_EQ(full_rep(RFS_OP_GETXATTR, &r), 0);
 	T_OK(r.data_len == TF_DATA_LEN && !memcmp(r.data, d, sizeof(d)));
-	set_len(sizeof(struct rfs_xattr_rep));	/* size query */
+	set_len(sizeof(struct rfs_xattr_rep)); /* size query */
 	T_EQ(full_rep(RFS_OP_GETXATTR, &r), 0);
 	T_EQ(((const struct rfs_xattr_rep *)r.fixed)->size, TF_DATA_LEN);
 	T_EQ(r.data_len, 0);
@@ -302,8 +301,8 @@ static void test_rep_fields(void)
 
 	rep_of(RFS_OP_READDIRPLUS);
 	T_EQ(full_rep(RFS_OP_READDIRPLUS, &r), 0);
-	while ((ret = rfs_proto_dirent_next(r.data, r.data_len, &pos,
-					    &dv)) > 0) {
+	while ((ret = rfs_proto_dirent_next(r.data, r.data_len, &pos, &dv)) >
+	       0) {
 		T_EQ(dv.d->off, n + 1);
 		if (n < 2) {
 			T_EQ(dv.d->entry.nodeid, 0);
@@ -326,7 +325,7 @@ static void test_rep_fields(void)
 	T_EQ(full_rep(RFS_OP_READDIRPLUS, &r), 0);
 	set_len(HDR->len - 8);
 	T_EQ(full_rep(RFS_OP_READDIRPLUS, &r), -EPROTO);
-	set_len(0);		/* end of directory */
+	set_len(0); /* end of directory */
 	T_EQ(full_rep(RFS_OP_READDIRPLUS, &r), 0);
 	pos = 0;
 	T_EQ(rfs_proto_dirent_next(PAY, 0, &pos, &dv), 0);
@@ -349,7 +348,7 @@ static void test_header(void)
 	HDR->major = 0;
 	T_EQ(rfs_proto_check_hdr(HDR, MAXMSG), -EPROTONOSUPPORT);
 	req_of(RFS_OP_GETATTR);
-	HDR->minor = 200;	/* newer minor: compatible */
+	HDR->minor = 200; /* newer minor: compatible */
 	T_EQ(rfs_proto_check_hdr(HDR, MAXMSG), 0);
 
 	for (n = 4; n < 32; n++) {
@@ -358,8 +357,8 @@ static void test_header(void)
 		T_EQ(rfs_proto_check_hdr(HDR, MAXMSG), -EPROTO);
 	}
 	{
-		static const uint16_t bad_ops[] = { 0, 9, 15, RFS_OP_MAX_,
-						    100, 0xffff };
+		static const uint16_t bad_ops[] = { 0,		 9,   15,
+						    RFS_OP_MAX_, 100, 0xffff };
 
 		for (n = 0; n < sizeof(bad_ops) / sizeof(bad_ops[0]); n++) {
 			req_of(RFS_OP_GETATTR);
@@ -395,7 +394,7 @@ static void test_header(void)
 	HDR->flags |= RFS_HF_UNKNOWN_NODE;
 	T_EQ(rfs_proto_check_hdr(HDR, MAXMSG), -EPROTO);
 	req_of(RFS_OP_GETATTR);
-	HDR->flags |= RFS_HF_REPLAY;	/* a resent request is fine */
+	HDR->flags |= RFS_HF_REPLAY; /* a resent request is fine */
 	T_EQ(rfs_proto_check_hdr(HDR, MAXMSG), 0);
 
 	rep_of(RFS_OP_GETATTR);
@@ -412,12 +411,12 @@ static void test_header(void)
 	HDR->status = -4095;
 	T_EQ(rfs_proto_check_hdr(HDR, MAXMSG), 0);
 	HDR->status = -ENOENT;
-	HDR->flags |= RFS_HF_UNKNOWN_NODE;	/* only with -ESTALE */
+	HDR->flags |= RFS_HF_UNKNOWN_NODE; /* only with -ESTALE */
 	T_EQ(rfs_proto_check_hdr(HDR, MAXMSG), -EPROTO);
 	HDR->status = -ESTALE;
 	T_EQ(rfs_proto_check_hdr(HDR, MAXMSG), 0);
 	rep_of(RFS_OP_GETATTR);
-	HDR->opcode = RFS_OP_FORGET;	/* forget has no reply */
+	HDR->opcode = RFS_OP_FORGET; /* forget has no reply */
 	T_EQ(rfs_proto_check_hdr(HDR, MAXMSG), -EPROTO);
 
 	/* whole frames: truncated header, truncated or long payload */
@@ -465,11 +464,11 @@ static void test_csum(void)
 		FRAME[i] ^= 0x10;
 		if (i >= offsetof(struct rfs_hdr, len) &&
 		    i < offsetof(struct rfs_hdr, len) + 4)
-			continue;	/* length: the frame is another size */
+			continue; /* length: the frame is another size */
 		T_EQ(rfs_proto_verify(HDR, PAY, false), -EBADMSG);
 	}
 	req_of(RFS_OP_WRITE);
-	HDR->flags |= RFS_HF_REPLAY;	/* flags are covered too */
+	HDR->flags |= RFS_HF_REPLAY; /* flags are covered too */
 	T_EQ(rfs_proto_verify(HDR, PAY, false), -EBADMSG);
 
 	/* missing checksum: fine unless negotiated */
@@ -511,13 +510,13 @@ static void test_builders(void)
 	T_EQ(rfs_mb_put_bytes(&b, "abc", 3), 0);
 	T_EQ(rfs_mb_pad8(&b), 0);
 	T_EQ(b.len, RFS_HDR_SIZE + 8);
-	T_EQ(rfs_mb_pad8(&b), 0);	/* already aligned: no-op */
+	T_EQ(rfs_mb_pad8(&b), 0); /* already aligned: no-op */
 	T_EQ(b.len, RFS_HDR_SIZE + 8);
 	p = rfs_mb_put(&b, 8);
 	T_OK(p != NULL && p[0] == 0 && p[7] == 0);
 	T_OK(rfs_mb_put(&b, sizeof(small)) == NULL);
 	T_EQ(b.err, -EMSGSIZE);
-	T_OK(rfs_mb_put(&b, 1) == NULL);	/* the error sticks */
+	T_OK(rfs_mb_put(&b, 1) == NULL); /* the error sticks */
 	T_EQ(rfs_mb_put_bytes(&b, "x", 1), -EMSGSIZE);
 	T_EQ(rfs_mb_finish(&b, true), -EMSGSIZE);
 
@@ -555,8 +554,8 @@ static void test_builders(void)
 /* ---- names ------------------------------------------------------------ */
 
 /* a request of op carrying name (and name2 for rename/symlink) */
-static void named_req(uint16_t op, const char *n1, uint32_t l1,
-		      const char *n2, uint32_t l2)
+static void named_req(uint16_t op, const char *n1, uint32_t l1, const char *n2,
+		      uint32_t l2)
 {
 	struct rfs_mb b;
 
@@ -626,29 +625,22 @@ static void named_req(uint16_t op, const char *n1, uint32_t l1,
 static void test_names(void)
 {
 	static const uint16_t ops[] = {
-		RFS_OP_LOOKUP, RFS_OP_UNLINK, RFS_OP_RMDIR, RFS_OP_MKDIR,
-		RFS_OP_MKNOD, RFS_OP_CREATE, RFS_OP_SYMLINK, RFS_OP_RENAME,
-		RFS_OP_LINK,
+		RFS_OP_LOOKUP,	RFS_OP_UNLINK, RFS_OP_RMDIR,
+		RFS_OP_MKDIR,	RFS_OP_MKNOD,  RFS_OP_CREATE,
+		RFS_OP_SYMLINK, RFS_OP_RENAME, RFS_OP_LINK,
 	};
 	static const struct {
 		const char *s;
 		uint32_t len;
 		int err;
 	} names[] = {
-		{ "", 0, -EINVAL },
-		{ ".", 1, -EINVAL },
-		{ "..", 2, -EINVAL },
-		{ "/", 1, -EINVAL },
-		{ "a/b", 3, -EINVAL },
-		{ "../x", 4, -EINVAL },
-		{ "a\0b", 3, -EINVAL },
-		{ "\0", 1, -EINVAL },
-		{ "abc/", 4, -EINVAL },
-		{ "...", 3, 0 },
-		{ ".a", 2, 0 },
-		{ "a.", 2, 0 },
-		{ "..a", 3, 0 },
-		{ "\xff\xfe weird \\ name:*?", 18, 0 },
+		{ "", 0, -EINVAL },	{ ".", 1, -EINVAL },
+		{ "..", 2, -EINVAL },	{ "/", 1, -EINVAL },
+		{ "a/b", 3, -EINVAL },	{ "../x", 4, -EINVAL },
+		{ "a\0b", 3, -EINVAL }, { "\0", 1, -EINVAL },
+		{ "abc/", 4, -EINVAL }, { "...", 3, 0 },
+		{ ".a", 2, 0 },		{ "a.", 2, 0 },
+		{ "..a", 3, 0 },	{ "\xff\xfe weird \\ name:*?", 18, 0 },
 	};
 	char big[RFS_PATH_MAX + 1];
 	struct rfs_req_view v;
@@ -750,14 +742,15 @@ static void test_names(void)
 	named_req(RFS_OP_HELLO, big, RFS_EXPORT_NAME_MAX + 1, NULL, 0);
 	T_EQ(full_req(&v), -ENAMETOOLONG);
 	{
-		static const char *const bad[] = { "", "/data", "a/b", "a b",
-						   "..", ".", "é", "a\0" };
+		static const char *const bad[] = {
+			"", "/data", "a/b", "a b", "..", ".", "é", "a\0"
+		};
 
 		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			want = -EINVAL;
 			named_req(RFS_OP_HELLO, bad[i],
-				  i == 7 ? 2 : (uint32_t)strlen(bad[i]),
-				  NULL, 0);
+				  i == 7 ? 2 : (uint32_t)strlen(bad[i]), NULL,
+				  0);
 			T_EQ(full_req(&v), want);
 		}
 	}
@@ -792,7 +785,7 @@ static void test_req_rules(void)
 
 	/* HELLO */
 	req_of(RFS_OP_HELLO);
-	REQ(struct rfs_hello_req)->features = ~0ull;	/* newer client */
+	REQ(struct rfs_hello_req)->features = ~0ull; /* newer client */
 	reseal();
 	T_EQ(full_req(&v), 0);
 	REQ(struct rfs_hello_req)->max_msg = 100;
@@ -807,7 +800,7 @@ static void test_req_rules(void)
 	req_of(RFS_OP_AUTH);
 	T_EQ(full_req(&v), 0);
 	T_EQ(v.name_len, (uint32_t)strlen(TF_EXPORT));
-	REQ(struct rfs_auth_req)->mac[31] = 1;	/* CHALLENGE has no mac */
+	REQ(struct rfs_auth_req)->mac[31] = 1; /* CHALLENGE has no mac */
 	reseal();
 	T_EQ(full_req(&v), -EPROTO);
 	req_of(RFS_OP_AUTH);
@@ -821,10 +814,10 @@ static void test_req_rules(void)
 	req_of(RFS_OP_AUTH);
 	REQ(struct rfs_auth_req)->step = RFS_AUTH_PROVE;
 	reseal();
-	T_EQ(full_req(&v), -EPROTO);	/* export name after a PROVE */
+	T_EQ(full_req(&v), -EPROTO); /* export name after a PROVE */
 	REQ(struct rfs_auth_req)->export_len = 0;
 	set_len(sizeof(struct rfs_auth_req));
-	T_EQ(full_req(&v), -EPROTO);	/* PROVE carries no nonce */
+	T_EQ(full_req(&v), -EPROTO); /* PROVE carries no nonce */
 	memset(REQ(struct rfs_auth_req)->nonce, 0, RFS_AUTH_NONCE);
 	memset(REQ(struct rfs_auth_req)->mac, 0xa5, RFS_AUTH_MAC);
 	reseal();
@@ -832,7 +825,7 @@ static void test_req_rules(void)
 	req_of(RFS_OP_AUTH);
 	REQ(struct rfs_auth_req)->export_len = 0;
 	set_len(sizeof(struct rfs_auth_req));
-	T_EQ(full_req(&v), -EINVAL);	/* CHALLENGE needs an export */
+	T_EQ(full_req(&v), -EINVAL); /* CHALLENGE needs an export */
 
 	/* RESOLVE handle length */
 	req_of(RFS_OP_RESOLVE);
@@ -872,7 +865,7 @@ static void test_req_rules(void)
 	REQ(struct rfs_forget_req)->count = TF_NFORGET - 1;
 	reseal();
 	T_EQ(full_req(&v), -EPROTO);
-	REQ(struct rfs_forget_req)->count = 0x10000001;	/* overflow bait */
+	REQ(struct rfs_forget_req)->count = 0x10000001; /* overflow bait */
 	reseal();
 	T_EQ(full_req(&v), -EPROTO);
 	req_of(RFS_OP_FORGET);
@@ -911,7 +904,7 @@ static void test_req_rules(void)
 	reseal();
 	T_EQ(full_req(&v), -EPROTO);
 	req_of(RFS_OP_READDIRPLUS);
-	REQ(struct rfs_io_req)->offset = UINT64_MAX;	/* opaque cookie */
+	REQ(struct rfs_io_req)->offset = UINT64_MAX; /* opaque cookie */
 	reseal();
 	T_EQ(full_req(&v), 0);
 	req_of(RFS_OP_WRITE);
@@ -944,7 +937,7 @@ static void test_req_rules(void)
 	REQ(struct rfs_lock_req)->lock.end = 9;
 	reseal();
 	T_EQ(full_req(&v), -EPROTO);
-	REQ(struct rfs_lock_req)->lock.end = 10;	/* one byte */
+	REQ(struct rfs_lock_req)->lock.end = 10; /* one byte */
 	reseal();
 	T_EQ(full_req(&v), 0);
 	req_of(RFS_OP_GETLK);
@@ -955,9 +948,9 @@ static void test_req_rules(void)
 		static const struct {
 			uint32_t flags;
 			int err;
-		} fl[] = { { 1, 0 }, { 2, 0 }, { 8, 0 }, { 1 | 4, 0 },
-			   { 0, -EPROTO }, { 4, -EPROTO }, { 3, -EPROTO },
-			   { 1 | 8, -EPROTO }, { 16, -EPROTO } };
+		} fl[] = { { 1, 0 },	   { 2, 0 },	       { 8, 0 },
+			   { 1 | 4, 0 },   { 0, -EPROTO },     { 4, -EPROTO },
+			   { 3, -EPROTO }, { 1 | 8, -EPROTO }, { 16, -EPROTO } };
 
 		for (i = 0; i < sizeof(fl) / sizeof(fl[0]); i++) {
 			req_of(RFS_OP_FLOCK);
@@ -1070,12 +1063,12 @@ static void test_rep_rules(void)
 	T_EQ(full_rep(RFS_OP_LOOKUP, &r), -EPROTO);
 	set_len(0);
 	T_EQ(full_rep(RFS_OP_LOOKUP, &r), -EPROTO);
-	HDR->status = 5;	/* decoder checks on its own too */
+	HDR->status = 5; /* decoder checks on its own too */
 	T_EQ(rfs_proto_decode_rep(HDR, PAY, RFS_OP_LOOKUP, &r), -EPROTO);
 	HDR->status = -5000;
 	T_EQ(rfs_proto_decode_rep(HDR, PAY, RFS_OP_LOOKUP, &r), -EPROTO);
 	rep_of(RFS_OP_GETATTR);
-	HDR->flags |= RFS_HF_UNKNOWN_NODE;	/* with status 0 */
+	HDR->flags |= RFS_HF_UNKNOWN_NODE; /* with status 0 */
 	T_EQ(rfs_proto_decode_rep(HDR, PAY, RFS_OP_GETATTR, &r), -EPROTO);
 
 	/* entries: handle length, padding, node id */
@@ -1090,7 +1083,7 @@ static void test_rep_rules(void)
 	set_len(sizeof(struct rfs_entry));
 	T_EQ(full_rep(RFS_OP_LOOKUP, &r), -EPROTO);
 	rep_of(RFS_OP_LOOKUP);
-	set_len(sizeof(struct rfs_entry) + TF_HANDLE_LEN);	/* no pad */
+	set_len(sizeof(struct rfs_entry) + TF_HANDLE_LEN); /* no pad */
 	T_EQ(full_rep(RFS_OP_LOOKUP, &r), -EPROTO);
 	rep_of(RFS_OP_LOOKUP);
 	REP(struct rfs_entry)->nodeid = 1;
@@ -1173,12 +1166,13 @@ static void test_rep_rules(void)
 	T_EQ(full_rep(RFS_OP_GETXATTR, &r), -EPROTO);
 
 	/* READDIRPLUS records: each one is checked */
-	first = rfs_proto_dirent_size(1, 0);	/* "." */
-#define DIR3 ((struct rfs_dirent *)(void *)(PAY + first + \
-			rfs_proto_dirent_size(2, 0)))
+	first = rfs_proto_dirent_size(1, 0); /* "." */
+#define DIR3                                         \
+	((struct rfs_dirent *)(void *)(PAY + first + \
+				       rfs_proto_dirent_size(2, 0)))
 	rep_of(RFS_OP_READDIRPLUS);
 	d = DIR3;
-	d->name_len = 4000;	/* overruns the reply */
+	d->name_len = 4000; /* overruns the reply */
 	reseal();
 	T_EQ(full_rep(RFS_OP_READDIRPLUS, &r), -EPROTO);
 	rep_of(RFS_OP_READDIRPLUS);
@@ -1217,7 +1211,7 @@ static void test_rep_rules(void)
 	T_EQ(full_rep(RFS_OP_READDIRPLUS, &r), -EPROTO);
 	/* a not-looked-up record carries no handle */
 	rep_of(RFS_OP_READDIRPLUS);
-	REP(struct rfs_dirent)->entry.handle_len = 7;	/* fits the pad */
+	REP(struct rfs_dirent)->entry.handle_len = 7; /* fits the pad */
 	reseal();
 	T_EQ(full_rep(RFS_OP_READDIRPLUS, &r), -EPROTO);
 	/* a record shorter than a dirent */
@@ -1230,11 +1224,9 @@ static void test_rep_rules(void)
 		struct rfs_dirent_view dv;
 		uint32_t pos = 4;
 
-		T_EQ(rfs_proto_dirent_next(PAY, HDR->len, &pos, &dv),
-		     -EPROTO);
+		T_EQ(rfs_proto_dirent_next(PAY, HDR->len, &pos, &dv), -EPROTO);
 		pos = HDR->len + 8;
-		T_EQ(rfs_proto_dirent_next(PAY, HDR->len, &pos, &dv),
-		     -EPROTO);
+		T_EQ(rfs_proto_dirent_next(PAY, HDR->len, &pos, &dv), -EPROTO);
 	}
 #undef DIR3
 }
@@ -1282,9 +1274,10 @@ static void check_len(const char *what, unsigned op, uint32_t len,
 		      uint32_t size, uint32_t max)
 {
 	if (len < size || len > max) {
-		fprintf(stderr, "%s %s: canonical payload %u outside "
-			"[%u, %u]\n", what, rfs_proto_op_name(op), len, size,
-			max);
+		fprintf(stderr,
+			"%s %s: canonical payload %u outside "
+			"[%u, %u]\n",
+			what, rfs_proto_op_name(op), len, size, max);
 		T_OK(0);
 	}
 }
@@ -1308,7 +1301,7 @@ static void test_optab(void)
 		 * the enum's layout, two dense ranges.
 		 */
 		fprintf(stderr, "note: proto/ringfs_proto.h not found from "
-			"here; checking the opcode ranges only\n");
+				"here; checking the opcode ranges only\n");
 		for (op = RFS_OP_HELLO; op <= RFS_OP_PATHS; op++)
 			T_OK(rfs_op_info(op) != NULL);
 		for (op = RFS_OP_LOOKUP; op < RFS_OP_MAX_; op++)

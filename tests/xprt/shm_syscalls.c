@@ -43,13 +43,13 @@ static uint64_t tp_id;
 static atomic_int failed;
 static atomic_bool client_done, measuring;
 static long long deadline;
-static uint64_t cnt[2];		/* syscalls: client, server */
+static uint64_t cnt[2]; /* syscalls: client, server */
 
-#define FAIL(...)                                                          \
-	do {                                                               \
-		fprintf(stderr, "FAIL: " __VA_ARGS__);                     \
-		fputc('\n', stderr);                                       \
-		atomic_store(&failed, 1);                                  \
+#define FAIL(...)                                      \
+	do {                                           \
+		fprintf(stderr, "FAIL: " __VA_ARGS__); \
+		fputc('\n', stderr);                   \
+		atomic_store(&failed, 1);              \
 	} while (0)
 
 static int read_id(const char *dir, uint64_t *id)
@@ -108,7 +108,7 @@ static int counter_open(void)
 struct side {
 	struct rfs_xprt *x;
 	struct rfs_conn *c;
-	int fd;			/* socket end */
+	int fd; /* socket end */
 	bool server;
 	int perf;
 };
@@ -191,8 +191,9 @@ static void *server_main(void *arg)
 			break;
 		}
 		rfs_mb_reply(&mb, nb->data, nb->cap, h, 0);
-		rfs_mb_put_bytes(&mb, (const uint8_t *)e.buf->data +
-				 RFS_HDR_SIZE, h->len);
+		rfs_mb_put_bytes(&mb,
+				 (const uint8_t *)e.buf->data + RFS_HDR_SIZE,
+				 h->len);
 		len = rfs_mb_finish(&mb, false);
 		rfs_xprt_buf_put(s->x, e.buf);
 		if (len < 0) {
@@ -245,8 +246,7 @@ static void *client_main(void *arg)
 		got++;
 		if (got == WARMUP)
 			atomic_store(&measuring, true);
-		if (got == WARMUP &&
-		    ioctl(s->perf, PERF_EVENT_IOC_ENABLE, 0)) {
+		if (got == WARMUP && ioctl(s->perf, PERF_EVENT_IOC_ENABLE, 0)) {
 			FAIL("client: enable counter: %s", strerror(errno));
 			goto out;
 		}

@@ -97,37 +97,37 @@
 #define DEADLINE_S 25
 #define NPING 1000
 #define NINFLIGHT 256
-#define DEATH_AFTER 5		/* frames the server takes before dying */
+#define DEATH_AFTER 5 /* frames the server takes before dying */
 #define DEATH_FRAME (256u << 10)
 #define DEATH_WINDOW 8
 #define DEATH_TOTAL 400
 
 static const char *cli_name, *srv_name, *test_case;
-static const char *test_addr = "127.0.0.1";	/* RFS_TEST_ADDR */
+static const char *test_addr = "127.0.0.1"; /* RFS_TEST_ADDR */
 static atomic_int failed;
 static long long deadline_ns;
 static unsigned drain_sent_ok;
-static atomic_bool server_done;	/* drain: sends completed with status 0 */
+static atomic_bool server_done; /* drain: sends completed with status 0 */
 static unsigned listen_port;
 static unsigned closed_port;
 static int closed_fd = -1;
-static bool use_unix;		/* shm: a Unix socket instead of TCP */
+static bool use_unix; /* shm: a Unix socket instead of TCP */
 static char unix_dir[64], unix_path[108];
 
-#define FAIL(...)                                                          \
-	do {                                                               \
-		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);       \
-		fprintf(stderr, __VA_ARGS__);                              \
-		fputc('\n', stderr);                                       \
-		atomic_store(&failed, 1);                                  \
+#define FAIL(...)                                                    \
+	do {                                                         \
+		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+		fprintf(stderr, __VA_ARGS__);                        \
+		fputc('\n', stderr);                                 \
+		atomic_store(&failed, 1);                            \
 	} while (0)
 
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			FAIL(__VA_ARGS__);                                 \
-			goto out;                                          \
-		}                                                          \
+#define CHECK(cond, ...)                   \
+	do {                               \
+		if (!(cond)) {             \
+			FAIL(__VA_ARGS__); \
+			goto out;          \
+		}                          \
 	} while (0)
 
 static bool expired(void)
@@ -146,7 +146,7 @@ struct pump {
 	struct rfs_xprt *x;
 	struct rfs_xev ev[64];
 	int n, i;
-	int extra_fd;		/* also wake for this fd (listener), or -1 */
+	int extra_fd; /* also wake for this fd (listener), or -1 */
 	bool extra_ready;
 };
 
@@ -203,8 +203,8 @@ static int pump_next(struct pump *p, struct rfs_xev *e)
 
 /* ---- frames ----------------------------------------------------------- */
 
-static struct rfs_buf *make_frame(struct rfs_xprt *x, uint16_t op,
-				  uint64_t id, uint32_t size)
+static struct rfs_buf *make_frame(struct rfs_xprt *x, uint16_t op, uint64_t id,
+				  uint32_t size)
 {
 	struct rfs_buf *b = rfs_xprt_buf_get(x, RFS_HDR_SIZE + size);
 	struct rfs_mb mb;
@@ -215,10 +215,9 @@ static struct rfs_buf *make_frame(struct rfs_xprt *x, uint16_t op,
 		FAIL("buf_get(%u) failed", RFS_HDR_SIZE + size);
 		return NULL;
 	}
-	if (b->cap < RFS_HDR_SIZE + size ||
-	    ((uintptr_t)b->data & 7) != 0) {
-		FAIL("buf_get(%u): cap %u data %p", RFS_HDR_SIZE + size,
-		     b->cap, b->data);
+	if (b->cap < RFS_HDR_SIZE + size || ((uintptr_t)b->data & 7) != 0) {
+		FAIL("buf_get(%u): cap %u data %p", RFS_HDR_SIZE + size, b->cap,
+		     b->data);
 		rfs_xprt_buf_put(x, b);
 		return NULL;
 	}
@@ -268,12 +267,12 @@ static bool check_reply(const struct rfs_buf *b, uint64_t id, uint32_t size)
 
 /* What the server does with a READ, chosen by the request's offset. */
 enum read_mode {
-	RM_FULL,	/* size bytes of pattern */
-	RM_SHORT,	/* size / 2 bytes */
-	RM_ERROR,	/* -EIO, no payload */
-	RM_OVER,	/* size + 8192 bytes (more than asked; capped) */
-	RM_NOTIFY,	/* as FULL, sent with RFS_SEND_NOTIFY */
-	RM_NONE,	/* no reply at all */
+	RM_FULL,   /* size bytes of pattern */
+	RM_SHORT,  /* size / 2 bytes */
+	RM_ERROR,  /* -EIO, no payload */
+	RM_OVER,   /* size + 8192 bytes (more than asked; capped) */
+	RM_NOTIFY, /* as FULL, sent with RFS_SEND_NOTIFY */
+	RM_NONE,   /* no reply at all */
 	RM_N
 };
 
@@ -368,7 +367,7 @@ static bool check_read_reply(const struct rfs_buf *b, uint64_t id,
 struct server {
 	int lfd;
 	struct rfs_xprt *x;
-	int nconn;		/* accepted so far; conn ctx = index + 1 */
+	int nconn; /* accepted so far; conn ctx = index + 1 */
 	int bad_status[16];
 	int nbad;
 	int frames;
@@ -388,8 +387,7 @@ static void server_accept(struct server *s)
 		return;
 	}
 	rc = rfs_xprt_accept(s->x, fd, &c);
-	if (rc && use_unix && !strcmp(test_case, "badframe") &&
-	    s->nconn > 0) {
+	if (rc && use_unix && !strcmp(test_case, "badframe") && s->nconn > 0) {
 		/* a hostile peer's offer, refused at setup */
 		if (s->nbad < 16)
 			s->bad_status[s->nbad++] = rc;
@@ -427,8 +425,7 @@ static void server_echo(struct server *s, struct rfs_conn *c,
 		return;
 	}
 	rfs_mb_reply(&mb, nb->data, nb->cap, h, 0);
-	rfs_mb_put_bytes(&mb, (const uint8_t *)rb->data + RFS_HDR_SIZE,
-			 h->len);
+	rfs_mb_put_bytes(&mb, (const uint8_t *)rb->data + RFS_HDR_SIZE, h->len);
 	len = rfs_mb_finish(&mb, false);
 	if (len < 0) {
 		FAIL("server rfs_mb_finish: %s", strerror(-len));
@@ -465,8 +462,8 @@ static void server_read(struct server *s, struct rfs_conn *c,
 	if (m == RM_NONE)
 		return;
 	dlen = read_reply_len(m, io->size);
-	nb = rfs_xprt_buf_get(s->x, RFS_HDR_SIZE +
-					    (dlen > 0 ? (uint32_t)dlen : 0));
+	nb = rfs_xprt_buf_get(s->x,
+			      RFS_HDR_SIZE + (dlen > 0 ? (uint32_t)dlen : 0));
 	if (!nb) {
 		FAIL("server buf_get(READ reply %ld)", dlen);
 		return;
@@ -572,7 +569,7 @@ struct client {
 	struct rfs_xprt *x;
 	struct rfs_conn *c;
 	struct pump p;
-	unsigned notify_out;	/* NOTIFY sends not completed yet */
+	unsigned notify_out; /* NOTIFY sends not completed yet */
 	unsigned long rtt;
 };
 
@@ -634,8 +631,7 @@ static bool send_frame(struct client *k, uint16_t op, uint64_t id,
 		return false;
 	rc = rfs_xprt_send(k->c, b, notify ? RFS_SEND_NOTIFY : 0);
 	if (rc) {
-		FAIL("send id %llu: %s", (unsigned long long)id,
-		     strerror(-rc));
+		FAIL("send id %llu: %s", (unsigned long long)id, strerror(-rc));
 		return false;
 	}
 	if (notify)
@@ -672,17 +668,29 @@ static int case_large(struct client *k)
 {
 	const uint32_t max = RFS_MSG_MAX_DEFAULT;
 	const uint32_t frames[] = {
-		RFS_HDR_SIZE, 4095, 4096, 4097, 16383, 16384, 16385,
-		16384 + RFS_HDR_SIZE + 1, 65535, 65536, 65537, 200000,
-		(1u << 20) + RFS_HDR_SIZE, max - 1, max,
+		RFS_HDR_SIZE,
+		4095,
+		4096,
+		4097,
+		16383,
+		16384,
+		16385,
+		16384 + RFS_HDR_SIZE + 1,
+		65535,
+		65536,
+		65537,
+		200000,
+		(1u << 20) + RFS_HDR_SIZE,
+		max - 1,
+		max,
 	};
 	const unsigned n = sizeof(frames) / sizeof(frames[0]);
 	uint64_t id = 1;
 
 	/* one at a time */
 	for (unsigned i = 0; i < n; i++)
-		if (!round_trip(k, RFS_OP_WRITE, id++,
-				frames[i] - RFS_HDR_SIZE, i & 1))
+		if (!round_trip(k, RFS_OP_WRITE, id++, frames[i] - RFS_HDR_SIZE,
+				i & 1))
 			return -1;
 	/* all at once, a few times: frames straddle reads */
 	for (unsigned rep = 0; rep < 3; rep++) {
@@ -714,7 +722,7 @@ static int case_large(struct client *k)
 	 * its reads.
 	 */
 	for (unsigned rep = 0; rep < 3; rep++) {
-		static const uint32_t big[] = { 65535, 65536, 65537, 98303,
+		static const uint32_t big[] = { 65535, 65536, 65537,   98303,
 						98304, 98305, 1u << 20 };
 		const unsigned nsmall = 20 + 20 * rep, nbig = 7;
 		uint64_t first = id;
@@ -811,8 +819,18 @@ static int case_readpush(struct client *k)
 	/* payload sizes: inline (4096 is the threshold for a whole frame),
 	   just over it, around 64 KiB, up to RFS_IO_MAX */
 	static const uint32_t sizes[] = {
-		0, 100, 4000, 4096 - RFS_HDR_SIZE, 4097 - RFS_HDR_SIZE, 4096,
-		8192, 8193, 65536 - RFS_HDR_SIZE, 65536, 65537, 200000,
+		0,
+		100,
+		4000,
+		4096 - RFS_HDR_SIZE,
+		4097 - RFS_HDR_SIZE,
+		4096,
+		8192,
+		8193,
+		65536 - RFS_HDR_SIZE,
+		65536,
+		65537,
+		200000,
 		RFS_IO_MAX,
 	};
 	const unsigned nsz = sizeof(sizes) / sizeof(sizes[0]);
@@ -852,15 +870,17 @@ static int case_readpush(struct client *k)
 	 * ones among inline and RMA ones.
 	 */
 	for (unsigned rep = 0; rep < 2; rep++) {
-		enum { NB = 90 };
+		enum {
+			NB = 90
+		};
 		uint64_t first = id;
 		enum read_mode mode[NB];
 		uint32_t size[NB];
 
 		for (unsigned i = 0; i < NB; i++) {
 			mode[i] = (enum read_mode)((i + rep) % RM_NONE);
-			size[i] = i % 23 == 0 ? RFS_IO_MAX
-					      : sizes[(i * 7 + rep) % nsz] %
+			size[i] = i % 23 == 0 ? RFS_IO_MAX :
+						sizes[(i * 7 + rep) % nsz] %
 							(200000 + 1);
 			if (!read_send(k, id++, mode[i], size[i]) ||
 			    !send_frame(k, RFS_OP_PING, id++, (i * 13) % 300,
@@ -891,7 +911,8 @@ static int case_readpush(struct client *k)
 	now = settled_bufs_out(k);
 	if (now != base) {
 		FAIL("readpush: %ld buffers out after the replies, %ld "
-		     "before", now, base);
+		     "before",
+		     now, base);
 		return -1;
 	}
 	/*
@@ -905,7 +926,8 @@ static int case_readpush(struct client *k)
 	now = settled_bufs_out(k);
 	if (now != base + (push ? 1 : 0)) {
 		FAIL("readpush: %ld buffers out with an unanswered READ, %ld "
-		     "before (push %s)", now, base, push ? "on" : "off");
+		     "before (push %s)",
+		     now, base, push ? "on" : "off");
 		return -1;
 	}
 	return drain_notify(k) ? 0 : -1;
@@ -978,7 +1000,8 @@ static int case_peerdeath(struct client *k)
 		rc = pump_next(&k->p, &e);
 		if (rc <= 0) {
 			FAIL("peerdeath: no CONN_DOWN before the deadline "
-			     "(%u sent, %u completed)", sent, completed);
+			     "(%u sent, %u completed)",
+			     sent, completed);
 			return -1;
 		}
 		if (e.type == RFS_XEV_RECV) {
@@ -1014,8 +1037,7 @@ static int case_peerdeath(struct client *k)
 		return -1;
 	}
 	printf("peerdeath: down with %d (%s) after %u sends, %u replies\n",
-	       e.status, e.status ? strerror(-e.status) : "eof", sent,
-	       replies);
+	       e.status, e.status ? strerror(-e.status) : "eof", sent, replies);
 	rfs_xprt_conn_free(k->c);
 	k->c = NULL;
 	return 0;
@@ -1073,8 +1095,7 @@ static int case_drain(struct client *k)
 			return -1;
 		}
 	}
-	printf("drain: %u sends completed, %u cancelled\n", done_ok,
-	       done_err);
+	printf("drain: %u sends completed, %u cancelled\n", done_ok, done_err);
 	rfs_xprt_conn_free(k->c);
 	k->c = NULL;
 	return 0;
@@ -1091,10 +1112,10 @@ static int case_drain(struct client *k)
  */
 struct midframe {
 	struct client *k;
-	struct rfs_conn *rc;	/* the adopted end */
-	int afd, wfd;		/* adopted end, raw writer */
-	int down;		/* CONN_DOWN status, 1 while up */
-	unsigned frames;	/* frames received on rc */
+	struct rfs_conn *rc; /* the adopted end */
+	int afd, wfd;	     /* adopted end, raw writer */
+	int down;	     /* CONN_DOWN status, 1 while up */
+	unsigned frames;     /* frames received on rc */
 };
 
 /* One turn of the loop: reap events, sleep a little on the wait fd. */
@@ -1166,10 +1187,9 @@ static bool mf_push(struct midframe *m, const uint8_t *p, size_t len)
 			return false;
 	}
 	for (;;) {
-		if (ioctl(m->wfd, SIOCOUTQ, &outq) || ioctl(m->afd, SIOCINQ,
-							    &inq)) {
-			FAIL("midframe: SIOCOUTQ/SIOCINQ: %s",
-			     strerror(errno));
+		if (ioctl(m->wfd, SIOCOUTQ, &outq) ||
+		    ioctl(m->afd, SIOCINQ, &inq)) {
+			FAIL("midframe: SIOCOUTQ/SIOCINQ: %s", strerror(errno));
 			return false;
 		}
 		if (outq == 0 && inq == 0)
@@ -1195,8 +1215,8 @@ static bool mf_open(struct midframe *m)
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	CHECK(lfd >= 0, "socket: %s", strerror(errno));
 	CHECK(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-	      listen(lfd, 1) == 0 &&
-	      getsockname(lfd, (struct sockaddr *)&sin, &sl) == 0,
+		      listen(lfd, 1) == 0 &&
+		      getsockname(lfd, (struct sockaddr *)&sin, &sl) == 0,
 	      "midframe listen: %s", strerror(errno));
 	m->wfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	CHECK(m->wfd >= 0, "socket: %s", strerror(errno));
@@ -1220,8 +1240,8 @@ out:
  * and nothing of the partial frame.  Returns the bytes the transport
  * copied in user space for the partial frame, or -1.
  */
-static long long mf_one(struct client *k, uint32_t frame_len,
-			unsigned warm, uint32_t part, bool rst)
+static long long mf_one(struct client *k, uint32_t frame_len, unsigned warm,
+			uint32_t part, bool rst)
 {
 	struct midframe m = { .k = k };
 	struct rfs_xprt_stats s0, s1;
@@ -1239,8 +1259,10 @@ static long long mf_one(struct client *k, uint32_t frame_len,
 	while (m.frames < warm && m.down == 1)
 		if (!mf_step(&m))
 			goto out;
-	CHECK(m.frames == warm && m.down == 1, "midframe: %u of %u frames, "
-	      "down %d", m.frames, warm, m.down);
+	CHECK(m.frames == warm && m.down == 1,
+	      "midframe: %u of %u frames, "
+	      "down %d",
+	      m.frames, warm, m.down);
 	rfs_xprt_get_stats(k->x, &s0);
 	if (!mf_push(&m, b->data, part))
 		goto out;
@@ -1249,8 +1271,8 @@ static long long mf_one(struct client *k, uint32_t frame_len,
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 		CHECK(setsockopt(m.wfd, SOL_SOCKET, SO_LINGER, &lg,
-				 sizeof(lg)) == 0, "SO_LINGER: %s",
-		      strerror(errno));
+				 sizeof(lg)) == 0,
+		      "SO_LINGER: %s", strerror(errno));
 	}
 	close(m.wfd);
 	m.wfd = -1;
@@ -1259,9 +1281,9 @@ static long long mf_one(struct client *k, uint32_t frame_len,
 			goto out;
 	CHECK(m.down == -ECONNRESET && m.frames == warm,
 	      "midframe: frame %u, %u of it then %s: down %d (%s), "
-	      "%u frames, want -ECONNRESET after %u", frame_len, part,
-	      rst ? "RST" : "FIN", m.down, strerror(-m.down), m.frames,
-	      warm);
+	      "%u frames, want -ECONNRESET after %u",
+	      frame_len, part, rst ? "RST" : "FIN", m.down, strerror(-m.down),
+	      m.frames, warm);
 	copied = (long long)(s1.copies_bytes - s0.copies_bytes);
 out:
 	if (b)
@@ -1285,7 +1307,7 @@ static int case_midframe(struct client *k)
 	for (unsigned i = 0; i < 4; i++) {
 		for (unsigned v = 0; v < 4; v++) {
 			bool rst = v & 1;
-			unsigned warm = v >> 1;	/* 0: fresh connection */
+			unsigned warm = v >> 1; /* 0: fresh connection */
 			uint32_t part = sizes[i] - 1 - 4096 * v;
 			long long cp = mf_one(k, sizes[i], warm, part, rst);
 
@@ -1299,7 +1321,8 @@ static int case_midframe(struct client *k)
 			if (uring && warm && sizes[i] >= 65536 &&
 			    cp > (long long)(32u << 10) + RFS_HDR_SIZE) {
 				FAIL("midframe: %lld bytes of a %u-byte "
-				     "partial frame copied", cp, part);
+				     "partial frame copied",
+				     cp, part);
 				return -1;
 			}
 			/* the main connection still works */
@@ -1357,22 +1380,22 @@ out:
 /* ---- shm: hostile peers ------------------------------------------------ */
 
 enum shm_bad {
-	SB_VERSION,	/* setup: unknown version */
-	SB_SHORT,	/* setup: region smaller than announced */
-	SB_PIPE,	/* setup: a pipe instead of a memfd */
-	SB_SLOT,	/* ring: descriptor names no slot */
-	SB_LEN,		/* ring: length beyond the slot's class */
-	SB_MAGIC,	/* ring: a frame with a bad magic */
-	SB_RING,	/* ring: producer index far past the ring */
-	SB_TRUNC,	/* ring: header length disagrees with descriptor */
-	SB_RET,		/* return ring: a slot the server never sent */
-	SB_TWICE,	/* ring: the same slot published twice */
+	SB_VERSION, /* setup: unknown version */
+	SB_SHORT,   /* setup: region smaller than announced */
+	SB_PIPE,    /* setup: a pipe instead of a memfd */
+	SB_SLOT,    /* ring: descriptor names no slot */
+	SB_LEN,	    /* ring: length beyond the slot's class */
+	SB_MAGIC,   /* ring: a frame with a bad magic */
+	SB_RING,    /* ring: producer index far past the ring */
+	SB_TRUNC,   /* ring: header length disagrees with descriptor */
+	SB_RET,	    /* return ring: a slot the server never sent */
+	SB_TWICE,   /* ring: the same slot published twice */
 	SHM_NBAD
 };
 
 static const int shm_bad_want[SHM_NBAD] = {
-	-EPROTONOSUPPORT, -EINVAL, -EINVAL, -EPROTO, -EPROTO, -EBADMSG,
-	-EPROTO, -EPROTO, -EPROTO, -EPROTO,
+	-EPROTONOSUPPORT, -EINVAL, -EINVAL, -EPROTO, -EPROTO,
+	-EBADMSG,	  -EPROTO, -EPROTO, -EPROTO, -EPROTO,
 };
 
 /* Wait until the server closes fd (EOF or reset). */
@@ -1426,8 +1449,10 @@ static bool shm_hostile(enum shm_bad bad)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct rfs_shm_setup s = {
-		.magic = RFS_SHM_MAGIC, .version = RFS_SHM_VERSION,
-		.max_msg = RFS_MSG_MAX_DEFAULT, .ring = 128,
+		.magic = RFS_SHM_MAGIC,
+		.version = RFS_SHM_VERSION,
+		.max_msg = RFS_MSG_MAX_DEFAULT,
+		.ring = 128,
 		.nslots = { 64, 4, 2 },
 	};
 	union {
@@ -1452,8 +1477,8 @@ static bool shm_hostile(enum shm_bad bad)
 	      "connect: %s", strerror(errno));
 	memfd = memfd_create("hostile", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	CHECK(memfd >= 0, "memfd_create: %s", strerror(errno));
-	CHECK(ftruncate(memfd, (off_t)(bad == SB_SHORT ? l.size / 2 :
-					l.size)) == 0,
+	CHECK(ftruncate(memfd,
+			(off_t)(bad == SB_SHORT ? l.size / 2 : l.size)) == 0,
 	      "ftruncate: %s", strerror(errno));
 	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	CHECK(efd >= 0, "eventfd: %s", strerror(errno));
@@ -1463,20 +1488,23 @@ static bool shm_hostile(enum shm_bad bad)
 
 	memset(&cm, 0, sizeof(cm));
 	iov = (struct iovec){ .iov_base = &s, .iov_len = sizeof(s) };
-	m = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1,
+	m = (struct msghdr){ .msg_iov = &iov,
+			     .msg_iovlen = 1,
 			     .msg_control = cm.b,
 			     .msg_controllen = CMSG_SPACE(2 * sizeof(int)) };
 	cm.h.cmsg_level = SOL_SOCKET;
 	cm.h.cmsg_type = SCM_RIGHTS;
 	cm.h.cmsg_len = CMSG_LEN(2 * sizeof(int));
-	memcpy(CMSG_DATA(&cm.h), (int[2]){ bad == SB_PIPE ? pfd[0] : memfd,
-					    efd }, 2 * sizeof(int));
+	memcpy(CMSG_DATA(&cm.h),
+	       (int[2]){ bad == SB_PIPE ? pfd[0] : memfd, efd },
+	       2 * sizeof(int));
 	CHECK(sendmsg(fd, &m, MSG_NOSIGNAL) == (ssize_t)sizeof(s),
 	      "sendmsg setup: %s", strerror(errno));
 
 	memset(&cm, 0, sizeof(cm));
 	iov = (struct iovec){ .iov_base = &ack, .iov_len = sizeof(ack) };
-	m = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1,
+	m = (struct msghdr){ .msg_iov = &iov,
+			     .msg_iovlen = 1,
 			     .msg_control = cm.b,
 			     .msg_controllen = sizeof(cm.b) };
 	CHECK(recvmsg(fd, &m, MSG_CMSG_CLOEXEC) == (ssize_t)sizeof(ack),
@@ -1493,8 +1521,7 @@ static bool shm_hostile(enum shm_bad bad)
 	/* the server sealed our region: it can no longer shrink */
 	CHECK(ftruncate(memfd, 4096) < 0 && errno == EPERM,
 	      "region not sealed against shrinking");
-	map = mmap(NULL, l.size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
-		   0);
+	map = mmap(NULL, l.size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	CHECK(map != MAP_FAILED, "mmap: %s", strerror(errno));
 	{
 		struct rfs_shm_ctl *ctl = (void *)map;
@@ -1539,8 +1566,8 @@ static bool shm_hostile(enum shm_bad bad)
 		atomic_store_explicit(&ctl->head[0].v, head,
 				      memory_order_release);
 	}
-	CHECK(write(sefd, &one, sizeof(one)) == sizeof(one),
-	      "wake server: %s", strerror(errno));
+	CHECK(write(sefd, &one, sizeof(one)) == sizeof(one), "wake server: %s",
+	      strerror(errno));
 	ok = wait_closed(fd);
 out:
 	if (map && map != MAP_FAILED)
@@ -1587,7 +1614,7 @@ static int case_badframe(struct client *k)
 #endif
 
 	memset(junk, 0xa5, sizeof(junk));
-	if (!raw_bad(junk, RFS_HDR_SIZE))	/* bad magic */
+	if (!raw_bad(junk, RFS_HDR_SIZE)) /* bad magic */
 		return -1;
 	if (!round_trip(k, RFS_OP_PING, id++, 16, false))
 		return -1;
@@ -1596,7 +1623,7 @@ static int case_badframe(struct client *k)
 	h.magic = RFS_MAGIC;
 	h.major = RFS_PROTO_MAJOR;
 	h.opcode = RFS_OP_PING;
-	h.len = RFS_MSG_MAX_DEFAULT;	/* header + this > max_msg */
+	h.len = RFS_MSG_MAX_DEFAULT; /* header + this > max_msg */
 	if (!raw_bad(&h, sizeof(h)))
 		return -1;
 	if (!round_trip(k, RFS_OP_PING, id++, 16, false))
@@ -1654,8 +1681,7 @@ static void *client_main(void *arg)
 	if (!strcmp(test_case, "badtoken")) {
 		rc = rfs_xprt_connect(k->x, &a, 5000, &k->c);
 		CHECK(rc == -ECONNREFUSED && !k->c,
-		      "connect with a wrong token: %d (%s)", rc,
-		      strerror(-rc));
+		      "connect with a wrong token: %d (%s)", rc, strerror(-rc));
 	}
 	rc = rfs_xprt_connect(k->x, &a, 5000, &k->c);
 	CHECK(rc == 0, "rfs_xprt_connect: %s", strerror(-rc));
@@ -1705,12 +1731,10 @@ static void *client_main(void *arg)
 	      (unsigned long long)st.bufs_out);
 	printf("%s->%s %s: frames out %llu in %llu, bytes out %llu in %llu, "
 	       "syscalls %llu, copied %llu bytes\n",
-	       cli_name, srv_name, test_case,
-	       (unsigned long long)st.frames_out,
+	       cli_name, srv_name, test_case, (unsigned long long)st.frames_out,
 	       (unsigned long long)st.frames_in,
 	       (unsigned long long)st.bytes_out,
-	       (unsigned long long)st.bytes_in,
-	       (unsigned long long)st.syscalls,
+	       (unsigned long long)st.bytes_in, (unsigned long long)st.syscalls,
 	       (unsigned long long)st.copies_bytes);
 out:
 	if (k->c) {
@@ -1725,12 +1749,12 @@ out:
 /* ---- evil (rdma): hostile push messages ------------------------------- */
 
 struct evil_mode {
-	const char *name;	/* RINGFS_RDMA_TEST_EVIL=name */
-	bool cli;		/* the client misbehaves, the server is hurt */
-	bool nopush;		/* push refused (RINGFS_RDMA_TEST_NO_PUSH) */
-	const char *log;	/* the victim's log line says this */
-	const char *label;	/* shown instead of name (another workload) */
-	enum read_mode early;	/* RM_FULL, or READ 3 is answered this way
+	const char *name;     /* RINGFS_RDMA_TEST_EVIL=name */
+	bool cli;	      /* the client misbehaves, the server is hurt */
+	bool nopush;	      /* push refused (RINGFS_RDMA_TEST_NO_PUSH) */
+	const char *log;      /* the victim's log line says this */
+	const char *label;    /* shown instead of name (another workload) */
+	enum read_mode early; /* RM_FULL, or READ 3 is answered this way
 				   with NOTIFY (RM_ERROR: inline, RM_NOTIFY:
 				   pushed), and READ 6 is queued once that
 				   reply is in the client's receive queue: it
@@ -1774,8 +1798,7 @@ static const struct evil_mode evil_modes[] = {
 	  RM_ERROR },
 	{ "srv-written-unadv", false, false,
 	  "WRITTEN for advertisement 2: not advertised yet",
-	  "srv-written-early",
-	  RM_NOTIFY },
+	  "srv-written-early", RM_NOTIFY },
 	{ "srv-adv", false, false, "ADV from the server" },
 	{ "srv-nopush-unadv", false, true,
 	  "push flags 0x4, but push was not negotiated" },
@@ -1795,18 +1818,18 @@ static const struct evil_mode evil_modes[] = {
 	  "push flags 0x2, but push was not negotiated" },
 };
 
-#define EVIL_DOWN_S 20		/* per mode: both sides down by then */
+#define EVIL_DOWN_S 20 /* per mode: both sides down by then */
 
 struct evil_side {
-	int status;		/* its CONN_DOWN's */
+	int status; /* its CONN_DOWN's */
 	bool down;
-	long long down_ms;	/* after the workload was sent */
+	long long down_ms; /* after the workload was sent */
 };
 
 static struct evil_side evil_srv_side, evil_cli_side;
 static long long evil_sent_ns;
 static const struct evil_mode *evil_mode;
-static atomic_bool evil_r3_done;	/* early: the server's reply to READ 3
+static atomic_bool evil_r3_done; /* early: the server's reply to READ 3
 					   completed (it is in the client's
 					   receive queue) */
 
@@ -2093,7 +2116,7 @@ static bool evil_one(const struct evil_mode *m, int lfd)
 
 	if (m->log)
 		snprintf(want, sizeof(want), "%s", m->log);
-	else		/* cli-adv-long: the client's max_msg + 1 */
+	else /* cli-adv-long: the client's max_msg + 1 */
 		snprintf(want, sizeof(want),
 			 "ADV of cookie 0: %u bytes, outside [%u, %u]",
 			 RFS_MSG_MAX_DEFAULT + 1, RFS_HDR_SIZE,
@@ -2165,8 +2188,8 @@ static bool evil_one(const struct evil_mode *m, int lfd)
 		     victim->down ? "down with" : "never down, status",
 		     victim->status, strerror(-victim->status));
 	if (!other->down || other->status >= 0)
-		FAIL("evil %s: the misbehaving %s: %s %d, want an error",
-		     label, m->cli ? "client" : "server",
+		FAIL("evil %s: the misbehaving %s: %s %d, want an error", label,
+		     m->cli ? "client" : "server",
 		     other->down ? "down with" : "never down, status",
 		     other->status);
 	{
@@ -2183,9 +2206,10 @@ static bool evil_one(const struct evil_mode *m, int lfd)
 		FAIL("evil %s: no log line says \"%s\"", label, want);
 	ok = !atomic_load(&failed);
 	printf("evil %-19s %s: victim (%s) down %s after %lld ms, the other "
-	       "%s after %lld ms\n", label, ok ? "ok" : "FAILED",
-	       m->cli ? "server" : "client", strerror(-victim->status),
-	       victim->down_ms, strerror(-other->status), other->down_ms);
+	       "%s after %lld ms\n",
+	       label, ok ? "ok" : "FAILED", m->cli ? "server" : "client",
+	       strerror(-victim->status), victim->down_ms,
+	       strerror(-other->status), other->down_ms);
 	fflush(stdout);
 	return ok;
 }
@@ -2200,8 +2224,8 @@ static int case_evil(int lfd)
 	}
 	for (unsigned i = 0; i < sizeof(evil_modes) / sizeof(evil_modes[0]);
 	     i++) {
-		if (!evil_selected(evil_modes[i].label ? evil_modes[i].label
-						       : evil_modes[i].name))
+		if (!evil_selected(evil_modes[i].label ? evil_modes[i].label :
+							 evil_modes[i].name))
 			continue;
 		ran++;
 		if (!evil_one(&evil_modes[i], lfd))
@@ -2232,12 +2256,15 @@ static int case_registry(void)
 		x = NULL;
 	}
 	CHECK(rfs_xprt_is_built("rdma") ||
-	      rfs_xprt_open("rdma", &prm, &x) == -ENOTSUP, "rdma");
+		      rfs_xprt_open("rdma", &prm, &x) == -ENOTSUP,
+	      "rdma");
 	CHECK(rfs_xprt_is_built("tcp") && !rfs_xprt_is_built("nosuch") &&
-	      !rfs_xprt_is_built(NULL), "is_built");
+		      !rfs_xprt_is_built(NULL),
+	      "is_built");
 	CHECK(strstr(rfs_xprt_built(), "tcp") != NULL, "built list");
 	CHECK(rfs_xprt_is_built("uring") ==
-	      (strstr(rfs_xprt_built(), "uring") != NULL), "uring listed");
+		      (strstr(rfs_xprt_built(), "uring") != NULL),
+	      "uring listed");
 	prm.max_msg = RFS_MSG_MAX_LIMIT + 1;
 	CHECK(rfs_xprt_open(cli_name, &prm, &x) == -EINVAL, "max_msg limit");
 	rc = rfs_xprt_open(cli_name, NULL, &x);
@@ -2306,8 +2333,7 @@ static int listen_lo(void)
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) ||
-	    listen(fd, 16) ||
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, 16) ||
 	    getsockname(fd, (struct sockaddr *)&sin, &len)) {
 		int rc = -errno;
 
@@ -2338,11 +2364,11 @@ static bool needs_test_hooks(void)
 
 int main(int argc, char **argv)
 {
-	static const char *const cases[] = { "pingpong", "large", "inflight",
-					     "peerdeath", "badframe",
-					     "drain", "registry", "refused",
-					     "badtoken", "midframe",
-					     "readpush", "readpull", "evil" };
+	static const char *const cases[] = {
+		"pingpong", "large",	"inflight", "peerdeath", "badframe",
+		"drain",    "registry", "refused",  "badtoken",	 "midframe",
+		"readpush", "readpull", "evil"
+	};
 	static struct client cli;
 	pthread_t st, ct;
 	bool known = false;
@@ -2441,8 +2467,8 @@ int main(int argc, char **argv)
 		}
 #endif
 		if (srv.nbad != nwant)
-			FAIL("server saw %d bad connections, want %d",
-			     srv.nbad, nwant);
+			FAIL("server saw %d bad connections, want %d", srv.nbad,
+			     nwant);
 		for (int i = 0; i < srv.nbad && i < nwant; i++)
 			if (srv.bad_status[i] != want[i])
 				FAIL("bad connection %d: status %d (%s), "
