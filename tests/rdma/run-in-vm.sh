@@ -97,7 +97,7 @@ xprt_cases "$B" xprt
 # -o transport=rdma (RFS_TEST_ADDR).  Under TCG everything runs 10-30x
 # slower; "case:seconds" is lib.sh's hard timeout.
 # Every case of the mount suite.  ringfsd runs requests over rdma on
-# an exec thread (server/conn.c, split mode): its credential switching
+# an exec thread (server/exec.c, split mode): its credential switching
 # (setfsuid/setfsgid/setgroups per request) would otherwise make the
 # kernel refuse the thread's verbs and rdma_cm write()s
 # (ib_safe_file_access), so posix (uid 1000 permission cases) and
