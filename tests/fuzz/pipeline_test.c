@@ -60,9 +60,11 @@ static uint32_t load(const char *name)
 /* the length of the frame at seed + off */
 static uint32_t frame_len(uint32_t off)
 {
-	const struct rfs_hdr *h = (const void *)(seed + off);
+	struct rfs_hdr h;
 
-	return RFS_HDR_SIZE + h->len;
+	/* seeds pack frames back to back: a header need not be aligned */
+	memcpy(&h, seed + off, sizeof(h));
+	return RFS_HDR_SIZE + h.len;
 }
 
 /*
