@@ -153,6 +153,18 @@ static void json_num(FILE *f, double v)
 		fprintf(f, "%.6g", v);
 }
 
+/* close an output file, saying so when anything went wrong; 0 or -errno */
+static int out_close(FILE *f, const char *path)
+{
+	int err = ferror(f) ? -EIO : 0;
+
+	if (fclose(f) != 0 && !err)
+		err = -errno;
+	if (err)
+		rfs_err("bench: writing %s: %s", path, strerror(-err));
+	return err;
+}
+
 /* ", \"key\": " and the number */
 static void json_kv(FILE *f, const char *key, double v)
 {
@@ -219,13 +231,7 @@ int bench_write_json(const char *path, const struct bench_opts *o,
 		fprintf(f, "}");
 	}
 	fprintf(f, "\n  ]\n}\n");
-	if (ferror(f))
-		err = -EIO;
-	if (fclose(f) != 0 && !err)
-		err = -errno;
-	if (err)
-		rfs_err("bench: writing %s: %s", path, strerror(-err));
-	return err;
+	return out_close(f, path);
 }
 
 /* ---- SVG ---------------------------------------------------------------- */
@@ -537,11 +543,5 @@ int bench_write_svg(const char *path, const struct bench_results *r)
 		"sys_enter); bars stack client, daemon (mount only) and "
 		"server.</text>\n</svg>\n",
 		height - 12);
-	if (ferror(f))
-		err = -EIO;
-	if (fclose(f) != 0 && !err)
-		err = -errno;
-	if (err)
-		rfs_err("bench: writing %s: %s", path, strerror(-err));
-	return err;
+	return out_close(f, path);
 }
