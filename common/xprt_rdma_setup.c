@@ -330,6 +330,37 @@ static void conn_abort(struct rdma_conn *c)
 	free(c);
 }
 
+/*
+ * The peer's half of the setup exchange, the same three fields in the
+ * request and in the reply: its credits and sizes, taken into c.  False
+ * when they are out of range.
+ */
+static bool peer_params(struct rdma_conn *c, uint32_t credits,
+			uint32_t inline_max, uint32_t max_msg)
+{
+	c->peer_credits = le32toh(credits);
+	c->peer_max_msg = le32toh(max_msg);
+	if (le32toh(inline_max) < c->inline_max)
+		c->inline_max = le32toh(inline_max);
+	return c->peer_credits >= 2 && c->peer_credits <= 65535 &&
+	       c->inline_max >= RFS_HDR_SIZE && c->peer_max_msg >= RFS_HDR_SIZE;
+}
+
+/* c's connection-manager event channel, non-blocking */
+static int cm_channel_open(struct rdma_conn *c)
+{
+	int rc;
+
+	c->cm_ch = rdma_create_event_channel();
+	if (!c->cm_ch) {
+		rc = -errno;
+		rfs_err("xprt: rdma: rdma_create_event_channel: %s",
+			strerror(-rc));
+		return rc;
+	}
+	return set_nonblock(c->cm_ch->fd);
+}
+
 /* ---- active side ------------------------------------------------------ */
 
 int rfs_rdma_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out)
@@ -387,15 +418,10 @@ int rfs_rdma_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 			strerror(-rc));
 		goto fail;
 	}
-	c->peer_credits = le32toh(rep.credits);
-	c->peer_max_msg = le32toh(rep.max_msg);
-	if (le32toh(rep.inline_max) < c->inline_max)
-		c->inline_max = le32toh(rep.inline_max);
 	c->push = (le16toh(req.flags) & RDMA_SETUPF_PUSH) &&
 		  (le16toh(rep.flags) & RDMA_SETUPF_PUSH);
-	if (!rep.port || c->peer_credits < 2 || c->peer_credits > 65535 ||
-	    c->inline_max < RFS_HDR_SIZE || c->peer_max_msg < RFS_HDR_SIZE ||
-	    !memchr(rep.addr, 0, sizeof(rep.addr))) {
+	if (!peer_params(c, rep.credits, rep.inline_max, rep.max_msg) ||
+	    !rep.port || !memchr(rep.addr, 0, sizeof(rep.addr))) {
 		rfs_err("xprt: rdma: setup reply: bad parameters");
 		rc = -EPROTO;
 		goto fail;
@@ -403,14 +429,7 @@ int rfs_rdma_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 	memcpy(c->token, rep.token, sizeof(c->token));
 	rfs_rdma_test_token(c->token);
 
-	c->cm_ch = rdma_create_event_channel();
-	if (!c->cm_ch) {
-		rc = -errno;
-		rfs_err("xprt: rdma: rdma_create_event_channel: %s",
-			strerror(-rc));
-		goto fail;
-	}
-	rc = set_nonblock(c->cm_ch->fd);
+	rc = cm_channel_open(c);
 	if (rc)
 		goto fail;
 	if (rdma_create_id(c->cm_ch, &c->id, c, RDMA_PS_TCP)) {
@@ -1075,15 +1094,10 @@ int rfs_rdma_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 		rc = -EPROTO;
 		goto fail;
 	}
-	c->peer_credits = le32toh(req.credits);
-	c->peer_max_msg = le32toh(req.max_msg);
-	if (le32toh(req.inline_max) < c->inline_max)
-		c->inline_max = le32toh(req.inline_max);
 	/* unknown flags are ignored: a later client may offer more */
 	c->push = (le16toh(req.flags) & RDMA_SETUPF_PUSH) &&
 		  rfs_rdma_push_allowed(false);
-	if (c->peer_credits < 2 || c->peer_credits > 65535 ||
-	    c->inline_max < RFS_HDR_SIZE || c->peer_max_msg < RFS_HDR_SIZE) {
+	if (!peer_params(c, req.credits, req.inline_max, req.max_msg)) {
 		rfs_err_rl("xprt: rdma: setup request: bad parameters");
 		rc = -EPROTO;
 		reply(c, &rep, rc, deadline);
@@ -1098,14 +1112,7 @@ int rfs_rdma_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 		reply(c, &rep, rc, deadline);
 		goto fail;
 	}
-	c->cm_ch = rdma_create_event_channel();
-	if (!c->cm_ch) {
-		rc = -errno;
-		rfs_err("xprt: rdma: rdma_create_event_channel: %s",
-			strerror(-rc));
-		goto fail_reply;
-	}
-	rc = set_nonblock(c->cm_ch->fd);
+	rc = cm_channel_open(c);
 	if (rc)
 		goto fail_reply;
 	/* the process's shared listener (--listen-rdma ADDR:PORT), if open */

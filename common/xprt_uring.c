@@ -658,6 +658,14 @@ static void tx_next(struct uconn *c)
 		drain_done(c);
 }
 
+/* the status a failed send (res <= 0) leaves its connection with */
+static int send_err(const struct uconn *c, int res)
+{
+	if (res == -ECANCELED)
+		return c->status;
+	return res ? res : -EPIPE;
+}
+
 static void on_send(struct uconn *c, int res)
 {
 	c->ops--;
@@ -668,9 +676,7 @@ static void on_send(struct uconn *c, int res)
 		if (c->state == UC_UP)
 			rfs_dbg(RFS_SUB_XPRT, "xprt: uring: %s: send: %s",
 				c->desc, strerror(res ? -res : EPIPE));
-		rfs_uring_conn_fail(c, res == -ECANCELED ? c->status :
-				       res		 ? res :
-							   -EPIPE);
+		rfs_uring_conn_fail(c, send_err(c, res));
 	} else {
 		tx_advance(c, (uint32_t)res);
 		tx_next(c);
@@ -731,9 +737,7 @@ static void on_send_zc(struct zcreq *z, int res, unsigned flags)
 			c->zc_ok = false;
 		mark_dirty(c);
 	} else if (res <= 0) {
-		rfs_uring_conn_fail(c, res == -ECANCELED ? c->status :
-				       res		 ? res :
-							   -EPIPE);
+		rfs_uring_conn_fail(c, send_err(c, res));
 	} else {
 		tx_advance(c, (uint32_t)res);
 		tx_next(c);

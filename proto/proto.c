@@ -370,6 +370,12 @@ static int take_handle(struct rd *r, const struct rfs_entry *e,
 	return 0;
 }
 
+/* 0 for a payload that passed its checks, else -EPROTO */
+static int ok_or_eproto(bool ok)
+{
+	return ok ? 0 : -EPROTO;
+}
+
 /* ---- requests ---------------------------------------------------------- */
 
 /*
@@ -378,6 +384,29 @@ static int take_handle(struct rd *r, const struct rfs_entry *e,
  */
 #define TAKE(r, ptr) ((ptr) = rd_take((r), sizeof(*(ptr))))
 
+/* len bytes of name that end the payload (HELLO, AUTH, NAME, LINK) */
+static bool take_last_name(struct rd *r, uint32_t len, struct rfs_req_view *v)
+{
+	v->name = rd_take(r, len);
+	if (!v->name || !rd_done(r))
+		return false;
+	v->name_len = len;
+	return true;
+}
+
+/* two names, or a name and a symlink target, that end the payload */
+static bool take_last_names(struct rd *r, uint32_t len, uint32_t len2,
+			    struct rfs_req_view *v)
+{
+	v->name = rd_take(r, len);
+	v->name2 = rd_take(r, len2);
+	if (!v->name || !v->name2 || !rd_done(r))
+		return false;
+	v->name_len = len;
+	v->name2_len = len2;
+	return true;
+}
+
 static int dec_hello(struct rd *r, struct rfs_req_view *v)
 {
 	const struct rfs_hello_req *q;
@@ -385,12 +414,9 @@ static int dec_hello(struct rd *r, struct rfs_req_view *v)
 	if (!TAKE(r, q))
 		return -EPROTO;
 	/* unknown feature bits are fine: a newer client, HELLO intersects */
-	if (q->max_msg < MSG_MIN || q->max_inflight == 0)
+	if (q->max_msg < MSG_MIN || q->max_inflight == 0 ||
+	    !take_last_name(r, q->export_len, v))
 		return -EPROTO;
-	v->name = rd_take(r, q->export_len);
-	if (!v->name || !rd_done(r))
-		return -EPROTO;
-	v->name_len = q->export_len;
 	v->fixed = q;
 	return check_export(v->name, v->name_len);
 }
@@ -418,12 +444,10 @@ static int dec_auth(struct rd *r, struct rfs_req_view *v)
 			return -EPROTO;
 		return 0;
 	}
-	if (q->step != RFS_AUTH_CHALLENGE || !all_zero(q->mac, sizeof(q->mac)))
+	if (q->step != RFS_AUTH_CHALLENGE ||
+	    !all_zero(q->mac, sizeof(q->mac)) ||
+	    !take_last_name(r, q->export_len, v))
 		return -EPROTO;
-	v->name = rd_take(r, q->export_len);
-	if (!v->name || !rd_done(r))
-		return -EPROTO;
-	v->name_len = q->export_len;
 	return check_export(v->name, v->name_len);
 }
 
@@ -451,12 +475,9 @@ static int dec_name(struct rd *r, struct rfs_req_view *v)
 {
 	const struct rfs_name_req *q;
 
-	if (!TAKE(r, q) || !node_ok(q->parent))
+	if (!TAKE(r, q) || !node_ok(q->parent) ||
+	    !take_last_name(r, q->name_len, v))
 		return -EPROTO;
-	v->name = rd_take(r, q->name_len);
-	if (!v->name || !rd_done(r))
-		return -EPROTO;
-	v->name_len = q->name_len;
 	v->fixed = q;
 	return rfs_proto_check_name(v->name, v->name_len);
 }
@@ -483,20 +504,15 @@ static int dec_forget(struct rd *r, struct rfs_req_view *v)
 	return 0;
 }
 
-static int dec_setattr(struct rd *r, struct rfs_req_view *v)
+/*
+ * The field checks of the requests that are one struct, node id first:
+ * dec_node() takes the struct and checks the node, then one of these.
+ */
+static bool setattr_ok(const struct rfs_setattr_req *q)
 {
-	const struct rfs_setattr_req *q;
-
-	if (!TAKE(r, q) || !rd_done(r) || !node_ok(q->nodeid))
-		return -EPROTO;
-	if (q->valid & ~RFS_SA_KNOWN)
-		return -EPROTO;
-	if (q->atime_ns >= NSEC_PER_SEC || q->mtime_ns >= NSEC_PER_SEC)
-		return -EPROTO;
-	if ((q->valid & RFS_SA_SIZE) && !off_ok(q->size))
-		return -EPROTO;
-	v->fixed = q;
-	return 0;
+	return !(q->valid & ~RFS_SA_KNOWN) && q->atime_ns < NSEC_PER_SEC &&
+	       q->mtime_ns < NSEC_PER_SEC &&
+	       (!(q->valid & RFS_SA_SIZE) || off_ok(q->size));
 }
 
 static int dec_make(struct rd *r, uint16_t op, struct rfs_req_view *v)
@@ -508,12 +524,8 @@ static int dec_make(struct rd *r, uint16_t op, struct rfs_req_view *v)
 		return -EPROTO;
 	if (op != RFS_OP_SYMLINK && q->target_len != 0)
 		return -EPROTO;
-	v->name = rd_take(r, q->name_len);
-	v->name2 = rd_take(r, q->target_len);
-	if (!v->name || !v->name2 || !rd_done(r))
+	if (!take_last_names(r, q->name_len, q->target_len, v))
 		return -EPROTO;
-	v->name_len = q->name_len;
-	v->name2_len = q->target_len;
 	v->fixed = q;
 	if (op != RFS_OP_SYMLINK)
 		v->name2 = NULL;
@@ -538,12 +550,8 @@ static int dec_rename(struct rd *r, struct rfs_req_view *v)
 	if ((q->flags & RFS_RENAME_EXCHANGE) &&
 	    (q->flags & (RFS_RENAME_NOREPLACE | RFS_RENAME_WHITEOUT)))
 		return -EPROTO;
-	v->name = rd_take(r, q->name_len);
-	v->name2 = rd_take(r, q->newname_len);
-	if (!v->name || !v->name2 || !rd_done(r))
+	if (!take_last_names(r, q->name_len, q->newname_len, v))
 		return -EPROTO;
-	v->name_len = q->name_len;
-	v->name2_len = q->newname_len;
 	v->fixed = q;
 	ret = rfs_proto_check_name(v->name, v->name_len);
 	if (ret == 0)
@@ -555,12 +563,9 @@ static int dec_link(struct rd *r, struct rfs_req_view *v)
 {
 	const struct rfs_link_req *q;
 
-	if (!TAKE(r, q) || !node_ok(q->nodeid) || !node_ok(q->newparent))
+	if (!TAKE(r, q) || !node_ok(q->nodeid) || !node_ok(q->newparent) ||
+	    !take_last_name(r, q->name_len, v))
 		return -EPROTO;
-	v->name = rd_take(r, q->name_len);
-	if (!v->name || !rd_done(r))
-		return -EPROTO;
-	v->name_len = q->name_len;
 	v->fixed = q;
 	return rfs_proto_check_name(v->name, v->name_len);
 }
@@ -620,27 +625,17 @@ static int dec_xattr(struct rd *r, uint16_t op, struct rfs_req_view *v)
 	return check_xattr_name(v->name, v->name_len);
 }
 
-static int dec_lock(struct rd *r, uint16_t op, struct rfs_req_view *v)
+static bool lock_req_ok(const struct rfs_lock_req *q, uint16_t op)
 {
-	const struct rfs_lock_req *q;
-	uint32_t kind;
+	uint32_t kind = q->flags & (FLOCK_SH | FLOCK_EX | FLOCK_UN);
 
-	if (!TAKE(r, q) || !rd_done(r) || !node_ok(q->nodeid))
-		return -EPROTO;
 	if (!lock_ok(&q->lock))
-		return -EPROTO;
-	if (op == RFS_OP_FLOCK) {
-		/* flock(2) operation: one of SH/EX/UN, maybe NB */
-		if (q->flags & ~(FLOCK_SH | FLOCK_EX | FLOCK_UN | FLOCK_NB))
-			return -EPROTO;
-		kind = q->flags & (FLOCK_SH | FLOCK_EX | FLOCK_UN);
-		if (kind != FLOCK_SH && kind != FLOCK_EX && kind != FLOCK_UN)
-			return -EPROTO;
-	} else if (q->flags & ~RFS_LK_WAIT) {
-		return -EPROTO;
-	}
-	v->fixed = q;
-	return 0;
+		return false;
+	if (op != RFS_OP_FLOCK)
+		return !(q->flags & ~RFS_LK_WAIT);
+	/* flock(2) operation: one of SH/EX/UN, maybe NB */
+	return !(q->flags & ~(FLOCK_SH | FLOCK_EX | FLOCK_UN | FLOCK_NB)) &&
+	       (kind == FLOCK_SH || kind == FLOCK_EX || kind == FLOCK_UN);
 }
 
 /* exactly the op's struct (its optab req_size), nothing to check */
@@ -661,66 +656,32 @@ static int dec_node(struct rd *r, const struct rfs_opinfo *oi,
 	return 0;
 }
 
-static int dec_fh(struct rd *r, struct rfs_req_view *v)
+static bool fh_ok(const struct rfs_fh_req *q)
 {
-	const struct rfs_fh_req *q;
-
-	if (!TAKE(r, q) || !rd_done(r) || !node_ok(q->nodeid))
-		return -EPROTO;
-	if (q->flags & ~(RFS_FSYNC_DATASYNC | RFS_RELEASE_FLOCK_UNLOCK))
-		return -EPROTO;
-	v->fixed = q;
-	return 0;
+	return !(q->flags & ~(RFS_FSYNC_DATASYNC | RFS_RELEASE_FLOCK_UNLOCK));
 }
 
-static int dec_access(struct rd *r, struct rfs_req_view *v)
+static bool access_ok(const struct rfs_access_req *q)
 {
-	const struct rfs_access_req *q;
-
-	if (!TAKE(r, q) || !rd_done(r) || !node_ok(q->nodeid))
-		return -EPROTO;
-	if (q->mask & ~ACCESS_KNOWN)
-		return -EPROTO;
-	v->fixed = q;
-	return 0;
+	return !(q->mask & ~ACCESS_KNOWN);
 }
 
-static int dec_fallocate(struct rd *r, struct rfs_req_view *v)
+static bool fallocate_ok(const struct rfs_fallocate_req *q)
 {
-	const struct rfs_fallocate_req *q;
-
-	if (!TAKE(r, q) || !rd_done(r) || !node_ok(q->nodeid))
-		return -EPROTO;
-	if (!off_ok(q->offset) || !off_ok(q->length) ||
-	    q->length > (uint64_t)INT64_MAX - q->offset)
-		return -EPROTO;
-	v->fixed = q;
-	return 0;
+	return off_ok(q->offset) && off_ok(q->length) &&
+	       q->length <= (uint64_t)INT64_MAX - q->offset;
 }
 
-static int dec_copy(struct rd *r, struct rfs_req_view *v)
+/* dec_node() checked nodeid_in, the first field */
+static bool copy_ok(const struct rfs_copy_req *q)
 {
-	const struct rfs_copy_req *q;
-
-	if (!TAKE(r, q) || !rd_done(r) || !node_ok(q->nodeid_in))
-		return -EPROTO;
-	if (!node_ok(q->nodeid_out) || !off_ok(q->off_in) ||
-	    !off_ok(q->off_out))
-		return -EPROTO;
-	v->fixed = q;
-	return 0;
+	return node_ok(q->nodeid_out) && off_ok(q->off_in) &&
+	       off_ok(q->off_out);
 }
 
-static int dec_lseek(struct rd *r, struct rfs_req_view *v)
+static bool lseek_ok(const struct rfs_lseek_req *q)
 {
-	const struct rfs_lseek_req *q;
-
-	if (!TAKE(r, q) || !rd_done(r) || !node_ok(q->nodeid))
-		return -EPROTO;
-	if (q->whence > SEEK_WHENCE_MAX)
-		return -EPROTO;
-	v->fixed = q;
-	return 0;
+	return q->whence <= SEEK_WHENCE_MAX;
 }
 
 /* opaque bytes (PING), as many as the op's optab req_max */
@@ -778,7 +739,8 @@ int rfs_proto_decode_req(const struct rfs_hdr *h, const void *payload,
 	case RFS_RQ_FORGET:
 		return dec_forget(&r, v);
 	case RFS_RQ_SETATTR:
-		return dec_setattr(&r, v);
+		return ok_or_eproto(!dec_node(&r, oi, v) &&
+				    setattr_ok(v->fixed));
 	case RFS_RQ_MAKE:
 		return dec_make(&r, op, v);
 	case RFS_RQ_RENAME:
@@ -788,19 +750,22 @@ int rfs_proto_decode_req(const struct rfs_hdr *h, const void *payload,
 	case RFS_RQ_IO:
 		return dec_io(&r, op, v);
 	case RFS_RQ_FH:
-		return dec_fh(&r, v);
+		return ok_or_eproto(!dec_node(&r, oi, v) && fh_ok(v->fixed));
 	case RFS_RQ_ACCESS:
-		return dec_access(&r, v);
+		return ok_or_eproto(!dec_node(&r, oi, v) &&
+				    access_ok(v->fixed));
 	case RFS_RQ_XATTR:
 		return dec_xattr(&r, op, v);
 	case RFS_RQ_LOCK:
-		return dec_lock(&r, op, v);
+		return ok_or_eproto(!dec_node(&r, oi, v) &&
+				    lock_req_ok(v->fixed, op));
 	case RFS_RQ_FALLOCATE:
-		return dec_fallocate(&r, v);
+		return ok_or_eproto(!dec_node(&r, oi, v) &&
+				    fallocate_ok(v->fixed));
 	case RFS_RQ_COPY:
-		return dec_copy(&r, v);
+		return ok_or_eproto(!dec_node(&r, oi, v) && copy_ok(v->fixed));
 	case RFS_RQ_LSEEK:
-		return dec_lseek(&r, v);
+		return ok_or_eproto(!dec_node(&r, oi, v) && lseek_ok(v->fixed));
 	}
 	return -EPROTO;
 }
@@ -1015,27 +980,16 @@ static const void *take_rep(struct rd *r, const struct rfs_opinfo *oi,
 	return p;
 }
 
-static int rep_attr(struct rd *r, struct rfs_rep_view *v)
+/* the field checks of replies that are one struct, after take_rep() */
+static bool open_rep_ok(const struct rfs_open_rep *o)
 {
-	const struct rfs_attr *a;
-
-	if (!TAKE(r, a) || !rd_done(r) || !attr_ok(a))
-		return -EPROTO;
-	v->fixed = a;
-	return 0;
+	return !(o->open_flags & ~(RFS_OPEN_DIRECT_IO | RFS_OPEN_KEEP_CACHE |
+				   RFS_OPEN_NONSEEKABLE));
 }
 
-static int rep_open(struct rd *r, struct rfs_rep_view *v)
+static bool lseek_rep_ok(const struct rfs_lseek_rep *l)
 {
-	const struct rfs_open_rep *o;
-
-	if (!TAKE(r, o) || !rd_done(r))
-		return -EPROTO;
-	if (o->open_flags &
-	    ~(RFS_OPEN_DIRECT_IO | RFS_OPEN_KEEP_CACHE | RFS_OPEN_NONSEEKABLE))
-		return -EPROTO;
-	v->fixed = o;
-	return 0;
+	return l->offset >= 0;
 }
 
 static int rep_write(struct rd *r, struct rfs_rep_view *v)
@@ -1045,26 +999,6 @@ static int rep_write(struct rd *r, struct rfs_rep_view *v)
 	if (!TAKE(r, w) || !rd_done(r) || w->written > RFS_IO_MAX)
 		return -EPROTO;
 	v->fixed = w;
-	return 0;
-}
-
-static int rep_lock(struct rd *r, struct rfs_rep_view *v)
-{
-	const struct rfs_lock *l;
-
-	if (!TAKE(r, l) || !rd_done(r) || !lock_ok(l))
-		return -EPROTO;
-	v->fixed = l;
-	return 0;
-}
-
-static int rep_lseek(struct rd *r, struct rfs_rep_view *v)
-{
-	const struct rfs_lseek_rep *l;
-
-	if (!TAKE(r, l) || !rd_done(r) || l->offset < 0)
-		return -EPROTO;
-	v->fixed = l;
 	return 0;
 }
 
@@ -1111,13 +1045,14 @@ int rfs_proto_decode_rep(const struct rfs_hdr *h, const void *payload,
 	case RFS_RP_PATHS:
 		return rep_paths(&r, v);
 	case RFS_RP_ATTR:
-		return rep_attr(&r, v);
+		return ok_or_eproto(take_rep(&r, oi, v) && attr_ok(v->fixed));
 	case RFS_RP_ENTRY:
 		return rep_entry(&r, v);
 	case RFS_RP_CREATE:
 		return rep_create(&r, v);
 	case RFS_RP_OPEN:
-		return rep_open(&r, v);
+		return ok_or_eproto(take_rep(&r, oi, v) &&
+				    open_rep_ok(v->fixed));
 	case RFS_RP_WRITE:
 		return rep_write(&r, v);
 	case RFS_RP_DIRENTS:
@@ -1125,9 +1060,10 @@ int rfs_proto_decode_rep(const struct rfs_hdr *h, const void *payload,
 	case RFS_RP_XATTR:
 		return rep_xattr(&r, v);
 	case RFS_RP_LOCK:
-		return rep_lock(&r, v);
+		return ok_or_eproto(take_rep(&r, oi, v) && lock_ok(v->fixed));
 	case RFS_RP_LSEEK:
-		return rep_lseek(&r, v);
+		return ok_or_eproto(take_rep(&r, oi, v) &&
+				    lseek_rep_ok(v->fixed));
 	}
 	return -EPROTO;
 }

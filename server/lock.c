@@ -164,6 +164,18 @@ static int to_flock(const struct rfs_lock *l, struct flock *fl)
 	return 0;
 }
 
+/* the node and the range of a GETLK/SETLK request */
+static int req_node_flock(struct rfs_req *r, struct rfs_node **n,
+			  struct flock *fl)
+{
+	const struct rfs_lock_req *q = r->v.fixed;
+	int ret = rfs_req_node(r, q->nodeid, n);
+
+	if (ret)
+		return ret;
+	return to_flock(&q->lock, fl);
+}
+
 int rfs_op_getlk(struct rfs_req *r)
 {
 	const struct rfs_lock_req *q = r->v.fixed;
@@ -172,10 +184,7 @@ int rfs_op_getlk(struct rfs_req *r)
 	struct flock fl;
 	int fd, ret;
 
-	ret = rfs_req_node(r, q->nodeid, &n);
-	if (ret)
-		return ret;
-	ret = to_flock(&q->lock, &fl);
+	ret = req_node_flock(r, &n, &fl);
 	if (ret)
 		return ret;
 	fd = lockfd_dup(r, n, q->owner, true);
@@ -247,10 +256,17 @@ static void wait_worker(struct rfs_conn_ctx *cc, struct rfs_wjob *job,
 	rfs_worker_done(cc, job, frame, frame ? (uint32_t)len : 0);
 }
 
-static int go_wait(struct rfs_req *r, struct wait_job *w)
+/* hand the job (its fd ours) to a worker; the reply comes from there */
+static int go_wait(struct rfs_req *r, const struct wait_job *job)
 {
+	struct wait_job *w = malloc(sizeof(*w));
 	int ret;
 
+	if (!w) {
+		close(job->fd);
+		return -ENOMEM;
+	}
+	*w = *job;
 	w->req = *r->h;
 	w->csum = r->sess->csum;
 	ret = rfs_worker_post(r->cc, wait_worker, w);
@@ -266,15 +282,11 @@ static int go_wait(struct rfs_req *r, struct wait_job *w)
 int rfs_op_setlk(struct rfs_req *r)
 {
 	const struct rfs_lock_req *q = r->v.fixed;
-	struct wait_job *w;
 	struct rfs_node *n;
 	struct flock fl;
 	int fd, ret;
 
-	ret = rfs_req_node(r, q->nodeid, &n);
-	if (ret)
-		return ret;
-	ret = to_flock(&q->lock, &fl);
+	ret = req_node_flock(r, &n, &fl);
 	if (ret)
 		return ret;
 	fd = lockfd_dup(r, n, q->owner, fl.l_type != F_UNLCK);
@@ -297,20 +309,12 @@ int rfs_op_setlk(struct rfs_req *r)
 		close(fd);
 		return ret;
 	}
-	w = calloc(1, sizeof(*w));
-	if (!w) {
-		close(fd);
-		return -ENOMEM;
-	}
-	w->fd = fd;
-	w->fl = fl;
-	return go_wait(r, w);
+	return go_wait(r, &(struct wait_job){ .fd = fd, .fl = fl });
 }
 
 int rfs_op_flock(struct rfs_req *r)
 {
 	const struct rfs_lock_req *q = r->v.fixed;
-	struct wait_job *w;
 	struct rfs_fh *f;
 	int op = (int)q->flags, fd, ret;
 
@@ -332,13 +336,6 @@ int rfs_op_flock(struct rfs_req *r)
 	rfs_fh_put(r->sess, f);
 	if (ret)
 		return ret;
-	w = calloc(1, sizeof(*w));
-	if (!w) {
-		close(fd);
-		return -ENOMEM;
-	}
-	w->fd = fd;
-	w->is_flock = true;
-	w->op = op;
-	return go_wait(r, w);
+	return go_wait(
+		r, &(struct wait_job){ .fd = fd, .is_flock = true, .op = op });
 }

@@ -177,6 +177,17 @@ void rfs_cstr(char *dst, const char *src, uint32_t len)
 	dst[len] = 0;
 }
 
+int rfs_req_parent(struct rfs_req *r, uint64_t parent, struct rfs_node **p,
+		   char name[RFS_NAME_MAX + 1])
+{
+	int ret = rfs_req_node(r, parent, p);
+
+	if (ret)
+		return ret;
+	rfs_cstr(name, r->v.name, r->v.name_len);
+	return 0;
+}
+
 /* open the O_PATH fd `fd` again, for real */
 int rfs_reopen(int fd, int flags)
 {
@@ -206,7 +217,30 @@ static int reply_new_entry(struct rfs_req *r, struct rfs_node *parent,
 	return ret;
 }
 
+/* the attributes of n, fresh, as the reply */
+static int reply_attr(struct rfs_req *r, const struct rfs_node *n)
+{
+	struct rfs_attr *a;
+	struct stat st;
+
+	if (fstat(n->fd, &st) < 0)
+		return -errno;
+	a = rfs_mb_put(&r->mb, sizeof(*a));
+	if (!a)
+		return r->mb.err;
+	rfs_fill_attr(a, &st);
+	return 0;
+}
+
 /* ---- session ops ------------------------------------------------------ */
+
+/* HELLO, ATTACH: once per connection, after AUTH where it is required */
+static int session_start(struct rfs_req *r, const char *what)
+{
+	if (r->cc->sess)
+		return -EINVAL;
+	return rfs_auth_required(r, what);
+}
 
 static int op_hello(struct rfs_req *r)
 {
@@ -219,9 +253,7 @@ static int op_hello(struct rfs_req *r)
 	uint32_t max_msg;
 	int ret;
 
-	if (cc->sess)
-		return -EINVAL;
-	ret = rfs_auth_required(r, "HELLO");
+	ret = session_start(r, "HELLO");
 	if (ret)
 		return ret;
 	e = rfs_cfg_find_export(r->v.name, r->v.name_len);
@@ -281,9 +313,7 @@ static int op_attach(struct rfs_req *r)
 	struct rfs_session *s;
 	int ret;
 
-	if (cc->sess)
-		return -EINVAL;
-	ret = rfs_auth_required(r, "ATTACH");
+	ret = session_start(r, "ATTACH");
 	if (ret)
 		return ret;
 	ret = rfs_session_attach(q->session, q->token, &s);
@@ -369,9 +399,7 @@ static int op_paths(struct rfs_req *r)
 static int op_resolve(struct rfs_req *r)
 {
 	const struct rfs_resolve_req *q = r->v.fixed;
-	struct rfs_attr *a;
 	struct rfs_node *n;
-	struct stat st;
 	int ret;
 
 	/* open_by_handle_at needs CAP_DAC_READ_SEARCH: run as ourselves */
@@ -380,13 +408,7 @@ static int op_resolve(struct rfs_req *r)
 	if (ret)
 		return ret;
 	r->nodes[r->nnodes++] = n;
-	if (fstat(n->fd, &st) < 0)
-		return -errno;
-	a = rfs_mb_put(&r->mb, sizeof(*a));
-	if (!a)
-		return r->mb.err;
-	rfs_fill_attr(a, &st);
-	return 0;
+	return reply_attr(r, n);
 }
 
 /* ---- node ops --------------------------------------------------------- */
@@ -398,10 +420,9 @@ static int op_lookup(struct rfs_req *r)
 	char name[RFS_NAME_MAX + 1];
 	int ret;
 
-	ret = rfs_req_node(r, q->parent, &p);
+	ret = rfs_req_parent(r, q->parent, &p, name);
 	if (ret)
 		return ret;
-	rfs_cstr(name, r->v.name, r->v.name_len);
 	return reply_new_entry(r, p, name);
 }
 
@@ -415,21 +436,13 @@ static int op_forget(struct rfs_req *r)
 static int op_getattr(struct rfs_req *r)
 {
 	const struct rfs_node_req *q = r->v.fixed;
-	struct rfs_attr *a;
 	struct rfs_node *n;
-	struct stat st;
 	int ret;
 
 	ret = rfs_req_node(r, q->nodeid, &n);
 	if (ret)
 		return ret;
-	if (fstat(n->fd, &st) < 0)
-		return -errno;
-	a = rfs_mb_put(&r->mb, sizeof(*a));
-	if (!a)
-		return r->mb.err;
-	rfs_fill_attr(a, &st);
-	return 0;
+	return reply_attr(r, n);
 }
 
 static int op_setattr(struct rfs_req *r)
@@ -437,8 +450,6 @@ static int op_setattr(struct rfs_req *r)
 	const struct rfs_setattr_req *q = r->v.fixed;
 	struct rfs_fh *f = NULL;
 	struct rfs_node *n;
-	struct rfs_attr *a;
-	struct stat st;
 	char path[32];
 	int ret;
 
@@ -514,17 +525,7 @@ static int op_setattr(struct rfs_req *r)
 			goto out;
 		}
 	}
-	if (fstat(n->fd, &st) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	a = rfs_mb_put(&r->mb, sizeof(*a));
-	if (!a) {
-		ret = r->mb.err;
-		goto out;
-	}
-	rfs_fill_attr(a, &st);
-	ret = 0;
+	ret = reply_attr(r, n);
 out:
 	rfs_fh_put(r->sess, f);
 	return ret;
@@ -564,10 +565,9 @@ static int op_make(struct rfs_req *r, int (*mk)(struct rfs_req *r, int dfd,
 	struct rfs_node *p;
 	int ret;
 
-	ret = rfs_req_node(r, q->parent, &p);
+	ret = rfs_req_parent(r, q->parent, &p, name);
 	if (ret)
 		return ret;
-	rfs_cstr(name, r->v.name, r->v.name_len);
 	ret = mk(r, p->fd, name, mode);
 	if (ret)
 		return ret;
@@ -622,10 +622,9 @@ static int op_remove(struct rfs_req *r, int flags)
 	struct rfs_node *p;
 	int ret;
 
-	ret = rfs_req_node(r, q->parent, &p);
+	ret = rfs_req_parent(r, q->parent, &p, name);
 	if (ret)
 		return ret;
-	rfs_cstr(name, r->v.name, r->v.name_len);
 	if (unlinkat(p->fd, name, flags) < 0)
 		return -errno;
 	return 0;

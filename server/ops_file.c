@@ -74,10 +74,9 @@ int rfs_op_create(struct rfs_req *r)
 	uint64_t fh;
 	int fd, pfd, ret;
 
-	ret = rfs_req_node(r, q->parent, &parent);
+	ret = rfs_req_parent(r, q->parent, &parent, name);
 	if (ret)
 		return ret;
-	rfs_cstr(name, r->v.name, r->v.name_len);
 	fd = openat(parent->fd, name, flags, (q->mode & ~q->umask) & 07777);
 	if (fd < 0)
 		return -errno;
@@ -235,12 +234,24 @@ out:
 	return ret;
 }
 
+/* the reply of WRITE and COPY_FILE_RANGE: n bytes written, or -errno */
+static int reply_written(struct rfs_req *r, ssize_t n)
+{
+	struct rfs_write_rep *p;
+
+	if (n < 0)
+		return (int)n;
+	p = rfs_mb_put(&r->mb, sizeof(*p));
+	if (!p)
+		return r->mb.err;
+	p->written = (uint32_t)n;
+	return 0;
+}
+
 int rfs_op_write(struct rfs_req *r)
 {
 	const struct rfs_io_req *q = r->v.fixed;
-	struct rfs_write_rep *p;
 	struct rfs_fh *f;
-	ssize_t n;
 	int ret;
 
 	if (r->v.data_len != q->size)
@@ -250,19 +261,8 @@ int rfs_op_write(struct rfs_req *r)
 	ret = rfs_fh_get(r->sess, q->fh, &f);
 	if (ret)
 		return ret;
-	n = file_pwrite(f, r->v.data, q->size, (off_t)q->offset);
-	if (n < 0) {
-		ret = (int)n;
-		goto out;
-	}
-	p = rfs_mb_put(&r->mb, sizeof(*p));
-	if (!p) {
-		ret = r->mb.err;
-		goto out;
-	}
-	p->written = (uint32_t)n;
-	ret = 0;
-out:
+	ret = reply_written(r, file_pwrite(f, r->v.data, q->size,
+					   (off_t)q->offset));
 	rfs_fh_put(r->sess, f);
 	return ret;
 }
@@ -465,7 +465,6 @@ int rfs_op_copy_file_range(struct rfs_req *r)
 {
 	const struct rfs_copy_req *q = r->v.fixed;
 	struct rfs_fh *fi = NULL, *fo = NULL;
-	struct rfs_write_rep *p;
 	loff_t oi, oo;
 	size_t len = q->len > (1u << 30) ? (1u << 30) : (size_t)q->len;
 	ssize_t n;
@@ -481,16 +480,7 @@ int rfs_op_copy_file_range(struct rfs_req *r)
 	if (ret)
 		goto out;
 	n = copy_file_range(fi->fd, &oi, fo->fd, &oo, len, q->flags);
-	if (n < 0) {
-		ret = -errno;
-		goto out;
-	}
-	p = rfs_mb_put(&r->mb, sizeof(*p));
-	if (!p) {
-		ret = r->mb.err;
-		goto out;
-	}
-	p->written = (uint32_t)n;
+	ret = reply_written(r, n < 0 ? -errno : n);
 out:
 	rfs_fh_put(r->sess, fo);
 	rfs_fh_put(r->sess, fi);

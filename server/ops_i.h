@@ -27,6 +27,9 @@ int rfs_op_lseek(struct rfs_req *r);
 int rfs_fill_entry(struct rfs_entry *e, struct rfs_node *n);
 int rfs_put_handle(struct rfs_mb *b, struct rfs_node *n);
 void rfs_cstr(char *dst, const char *src, uint32_t len);
+/* the parent node of a request that names a child, and the name as a C string */
+int rfs_req_parent(struct rfs_req *r, uint64_t parent, struct rfs_node **p,
+		   char name[RFS_NAME_MAX + 1]);
 /* open the node behind O_PATH fd again with flags; fd or -errno */
 int rfs_reopen(int fd, int flags);
 

@@ -44,14 +44,14 @@ static int check_fuse_mount(const char *mnt)
 	return found;
 }
 
-/* read /proc/PID/cmdline into buf (NULs kept); length or -errno */
-static ssize_t read_cmdline(pid_t pid, char *buf, size_t sz)
+/* read /proc/PID/file into buf, NUL-terminated; length or -errno */
+static ssize_t read_proc(pid_t pid, const char *file, char *buf, size_t sz)
 {
 	char path[64];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -66,19 +66,8 @@ static ssize_t read_cmdline(pid_t pid, char *buf, size_t sz)
 
 static bool read_comm(pid_t pid, char *buf, size_t sz)
 {
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_proc(pid, "comm", buf, sz) <= 0)
 		return false;
-	n = read(fd, buf, sz - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
 	buf[strcspn(buf, "\n")] = 0;
 	return true;
 }
@@ -111,7 +100,7 @@ static void find_procs(const char *mnt, pid_t *daemon, pid_t *server,
 		}
 		if (*daemon)
 			continue;
-		n = read_cmdline(pid, cmd, sizeof(cmd));
+		n = read_proc(pid, "cmdline", cmd, sizeof(cmd));
 		for (ssize_t i = 0; n > 0 && i < n;
 		     i += (ssize_t)strlen(cmd + i) + 1) {
 			if (i == 0)
@@ -132,7 +121,8 @@ static void find_procs(const char *mnt, pid_t *daemon, pid_t *server,
 static void mount_label(pid_t daemon, char *out, size_t sz)
 {
 	static char cmd[65536];
-	ssize_t n = daemon ? read_cmdline(daemon, cmd, sizeof(cmd)) : -1;
+	ssize_t n = daemon ? read_proc(daemon, "cmdline", cmd, sizeof(cmd)) :
+			     -1;
 
 	snprintf(out, sz, "fuse");
 	/* one string: the option may be in any argument */

@@ -153,6 +153,25 @@ static void json_num(FILE *f, double v)
 		fprintf(f, "%.6g", v);
 }
 
+/* close an output file, saying so when anything went wrong; 0 or -errno */
+static int out_close(FILE *f, const char *path)
+{
+	int err = ferror(f) ? -EIO : 0;
+
+	if (fclose(f) != 0 && !err)
+		err = -errno;
+	if (err)
+		rfs_err("bench: writing %s: %s", path, strerror(-err));
+	return err;
+}
+
+/* ", \"key\": " and the number */
+static void json_kv(FILE *f, const char *key, double v)
+{
+	fprintf(f, ", \"%s\": ", key);
+	json_num(f, v);
+}
+
 int bench_write_json(const char *path, const struct bench_opts *o,
 		     const struct bench_results *r)
 {
@@ -189,14 +208,10 @@ int bench_write_json(const char *path, const struct bench_opts *o,
 		fprintf(f, ", \"ops\": %llu, \"seconds\": ",
 			(unsigned long long)c->ops);
 		json_num(f, c->secs);
-		fprintf(f, ", \"ops_per_s\": ");
-		json_num(f, c->ops_s);
-		fprintf(f, ", \"mb_per_s\": ");
-		json_num(f, c->mb_s);
-		fprintf(f, ", \"p50_us\": ");
-		json_num(f, c->p50_us);
-		fprintf(f, ", \"p99_us\": ");
-		json_num(f, c->p99_us);
+		json_kv(f, "ops_per_s", c->ops_s);
+		json_kv(f, "mb_per_s", c->mb_s);
+		json_kv(f, "p50_us", c->p50_us);
+		json_kv(f, "p99_us", c->p99_us);
 		for (int s = 0; s < SIDE_N; s++) {
 			const struct bench_side_res *sr = &c->side[s];
 
@@ -205,28 +220,18 @@ int bench_write_json(const char *path, const struct bench_opts *o,
 			fprintf(f, ",\n     \"%s\": {\"syscalls_per_op\": ",
 				bench_side_names[s]);
 			json_num(f, sr->sys);
-			fprintf(f, ", \"vol_ctxsw_per_op\": ");
-			json_num(f, sr->vcs);
-			fprintf(f, ", \"invol_ctxsw_per_op\": ");
-			json_num(f, sr->ivcs);
-			fprintf(f, ", \"cpu_us_per_op\": ");
-			json_num(f, sr->cpu_us);
-			fprintf(f, ", \"copied_bytes_per_op\": ");
-			json_num(f, sr->copy_b);
-			fprintf(f, ", \"xprt_reported_syscalls_per_op\": ");
-			json_num(f, sr->xprt_sys);
+			json_kv(f, "vol_ctxsw_per_op", sr->vcs);
+			json_kv(f, "invol_ctxsw_per_op", sr->ivcs);
+			json_kv(f, "cpu_us_per_op", sr->cpu_us);
+			json_kv(f, "copied_bytes_per_op", sr->copy_b);
+			json_kv(f, "xprt_reported_syscalls_per_op",
+				sr->xprt_sys);
 			fprintf(f, "}");
 		}
 		fprintf(f, "}");
 	}
 	fprintf(f, "\n  ]\n}\n");
-	if (ferror(f))
-		err = -EIO;
-	if (fclose(f) != 0 && !err)
-		err = -errno;
-	if (err)
-		rfs_err("bench: writing %s: %s", path, strerror(-err));
-	return err;
+	return out_close(f, path);
 }
 
 /* ---- SVG ---------------------------------------------------------------- */
@@ -310,8 +315,8 @@ static double nice_max(double v)
 	return 10 * p;
 }
 
-static void axis(FILE *f, double x0, double y0, double w, double h, double max,
-		 const char *label)
+/* the y and x axis lines of a w x h panel whose origin is x0, y0 */
+static void axis_lines(FILE *f, double x0, double y0, double w, double h)
 {
 	fprintf(f,
 		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
@@ -321,22 +326,41 @@ static void axis(FILE *f, double x0, double y0, double w, double h, double max,
 		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
 		"stroke=\"#333\"/>\n",
 		x0, y0, x0 + w, y0);
-	for (int t = 0; t <= 4; t++) {
-		double y = y0 - h * t / 4.0, v = max * t / 4.0;
+}
 
-		fprintf(f,
-			"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-			"y2=\"%.1f\" stroke=\"#ddd\"/>\n",
-			x0 + 1, y, x0 + w, y);
-		fprintf(f,
-			"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
-			"font-size=\"10\">%g</text>\n",
-			x0 - 4, y + 3, v);
-	}
+/* a grid line across the panel at height y, labelled v */
+static void axis_tick(FILE *f, double x0, double y, double w, double v)
+{
+	fprintf(f,
+		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+		"y2=\"%.1f\" stroke=\"#ddd\"/>\n",
+		x0 + 1, y, x0 + w, y);
+	fprintf(f,
+		"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
+		"font-size=\"10\">%g</text>\n",
+		x0 - 4, y + 3, v);
+}
+
+/* the y axis' title, turned along it */
+static void axis_label(FILE *f, double x0, double y0, double h,
+		       const char *label)
+{
 	fprintf(f,
 		"<text transform=\"translate(%.1f,%.1f) rotate(-90)\" "
 		"text-anchor=\"middle\" font-size=\"11\">%s</text>\n",
 		x0 - 40, y0 - h / 2, label);
+}
+
+static void axis(FILE *f, double x0, double y0, double w, double h, double max,
+		 const char *label)
+{
+	axis_lines(f, x0, y0, w, h);
+	for (int t = 0; t <= 4; t++) {
+		double y = y0 - h * t / 4.0, v = max * t / 4.0;
+
+		axis_tick(f, x0, y, w, v);
+	}
+	axis_label(f, x0, y0, h, label);
 }
 
 /* a log10 axis from lo to hi (powers of ten), one tick per decade */
@@ -345,30 +369,13 @@ static void log_axis(FILE *f, double x0, double y0, double w, double h,
 {
 	int d0 = (int)lround(log10(lo)), d1 = (int)lround(log10(hi));
 
-	fprintf(f,
-		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-		"stroke=\"#333\"/>\n",
-		x0, y0, x0, y0 - h);
-	fprintf(f,
-		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-		"stroke=\"#333\"/>\n",
-		x0, y0, x0 + w, y0);
+	axis_lines(f, x0, y0, w, h);
 	for (int d = d0; d <= d1; d++) {
 		double y = y0 - h * (d - d0) / (double)(d1 - d0);
 
-		fprintf(f,
-			"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-			"y2=\"%.1f\" stroke=\"#ddd\"/>\n",
-			x0 + 1, y, x0 + w, y);
-		fprintf(f,
-			"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
-			"font-size=\"10\">%g</text>\n",
-			x0 - 4, y + 3, pow(10, d));
+		axis_tick(f, x0, y, w, pow(10, d));
 	}
-	fprintf(f,
-		"<text transform=\"translate(%.1f,%.1f) rotate(-90)\" "
-		"text-anchor=\"middle\" font-size=\"11\">%s</text>\n",
-		x0 - 40, y0 - h / 2, label);
+	axis_label(f, x0, y0, h, label);
 }
 
 static void bar(FILE *f, double x, double y0, double h, const char *col,
@@ -536,11 +543,5 @@ int bench_write_svg(const char *path, const struct bench_results *r)
 		"sys_enter); bars stack client, daemon (mount only) and "
 		"server.</text>\n</svg>\n",
 		height - 12);
-	if (ferror(f))
-		err = -EIO;
-	if (fclose(f) != 0 && !err)
-		err = -errno;
-	if (err)
-		rfs_err("bench: writing %s: %s", path, strerror(-err));
-	return err;
+	return out_close(f, path);
 }

@@ -132,16 +132,26 @@ static int rep_check(struct rpc *r, const struct rfs_buf *b, uint16_t op,
 	return err;
 }
 
-/* One synchronous call for setup; *out is the lent reply buffer. */
+/*
+ * One synchronous call for setup, its reply checked as rep_check() does;
+ * on success *out is the lent reply buffer and *v its view.
+ */
 static int rpc_call(struct rpc *r, struct rfs_buf *b, struct rfs_mb *mb,
-		    struct rfs_buf **out)
+		    struct rfs_buf **out, struct rfs_rep_view *v)
 {
+	/* read before the call: it hands the request's buffer on */
+	uint16_t op = rfs_mb_hdr(mb)->opcode;
+	uint64_t id = rfs_mb_hdr(mb)->id;
 	int err = rfs_rpc_call(&r->r, b, mb, CALL_TIMEOUT_MS, out);
 
 	if (err == -ETIMEDOUT)
 		rfs_err("bench: %s: no reply within %d ms",
-			rfs_proto_op_name(rfs_mb_hdr(mb)->opcode),
-			CALL_TIMEOUT_MS);
+			rfs_proto_op_name(op), CALL_TIMEOUT_MS);
+	if (err)
+		return err;
+	err = rep_check(r, *out, op, id, v);
+	if (err)
+		rfs_xprt_buf_put(r->r.x, *out);
 	return err;
 }
 
@@ -201,19 +211,15 @@ static int rpc_lookup_open(struct rpc *r, const char *name, uint64_t *node,
 		q->name_len = (uint16_t)strlen(name);
 	}
 	rfs_mb_put_bytes(&mb, name, (uint32_t)strlen(name));
-	err = rpc_call(r, b, &mb, &rb);
+	err = rpc_call(r, b, &mb, &rb, &v);
 	if (err)
 		return err;
-	err = rep_check(r, rb, RFS_OP_LOOKUP, rfs_mb_hdr(&mb)->id, &v);
-	if (!err) {
-		e = v.fixed;
-		*node = e->nodeid;
-		if (e->attr.size != BENCH_FILE_SIZE) {
-			rfs_err("bench: %s: size %llu, expected %u", name,
-				(unsigned long long)e->attr.size,
-				BENCH_FILE_SIZE);
-			err = -EIO;
-		}
+	e = v.fixed;
+	*node = e->nodeid;
+	if (e->attr.size != BENCH_FILE_SIZE) {
+		rfs_err("bench: %s: size %llu, expected %u", name,
+			(unsigned long long)e->attr.size, BENCH_FILE_SIZE);
+		err = -EIO;
 	}
 	rfs_xprt_buf_put(r->r.x, rb);
 	if (err)
@@ -227,16 +233,13 @@ static int rpc_lookup_open(struct rpc *r, const char *name, uint64_t *node,
 		oq->nodeid = *node;
 		oq->flags = O_RDWR;
 	}
-	err = rpc_call(r, b, &mb, &rb);
+	err = rpc_call(r, b, &mb, &rb, &v);
 	if (err)
 		return err;
-	err = rep_check(r, rb, RFS_OP_OPEN, rfs_mb_hdr(&mb)->id, &v);
-	if (!err) {
-		o = v.fixed;
-		*fh = o->fh;
-	}
+	o = v.fixed;
+	*fh = o->fh;
 	rfs_xprt_buf_put(r->r.x, rb);
-	return err;
+	return 0;
 }
 
 /* ---- the workload loop --------------------------------------------------- */

@@ -32,14 +32,20 @@ static int die(const char *what)
 	return 1;
 }
 
-static int setlk(int fd, short type, off_t start, off_t len)
+/* a lock of type on [start, start + len) */
+static struct flock lk_range(short type, off_t start, off_t len)
 {
-	struct flock fl = {
+	return (struct flock){
 		.l_type = type,
 		.l_whence = SEEK_SET,
 		.l_start = start,
 		.l_len = len,
 	};
+}
+
+static int setlk(int fd, short type, off_t start, off_t len)
+{
+	struct flock fl = lk_range(type, start, len);
 
 	return fcntl(fd, F_SETLK, &fl);
 }
@@ -89,12 +95,7 @@ static int hold(int fd1, int fd2, off_t start, off_t len)
 
 static int check(int fd1, int fd2, off_t start, off_t len)
 {
-	struct flock fl = {
-		.l_type = F_WRLCK,
-		.l_whence = SEEK_SET,
-		.l_start = start,
-		.l_len = len,
-	};
+	struct flock fl = lk_range(F_WRLCK, start, len);
 	const char *posix, *fk;
 
 	if (fcntl(fd1, F_GETLK, &fl) < 0)
