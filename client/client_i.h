@@ -38,6 +38,11 @@
 #define CL_LOOP_BITS 6	/* CL_MAX_LOOPS == 1 << CL_LOOP_BITS */
 #define CL_MAX_RETRIES 3
 
+enum {
+	CL_FRING_AUTO,
+	CL_FRING_OFF
+};
+
 struct cl_opts {
 	char source[512];
 	char addr_text[256];
@@ -53,6 +58,7 @@ struct cl_opts {
 	bool writeback_cache;
 	bool direct_io;
 	bool readdirplus;
+	int fuse_ring; /* CL_FRING_*: FUSE over io_uring */
 	uint32_t max_write;
 	int connect_timeout_ms;
 	bool soft; /* soft: EIO after timeo_ms; else hard */

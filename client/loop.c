@@ -52,12 +52,34 @@ static __thread int tl_fuse_fd = -1;
 
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 {
-	return read(tl_fuse_fd >= 0 ? tl_fuse_fd : fd, buf, len);
+	ssize_t n = read(tl_fuse_fd >= 0 ? tl_fuse_fd : fd, buf, len);
+
+	if (n > 0)
+		rfs_fr_saw_read(buf, n); /* INIT: is the ring offered? */
+	return n;
 }
 
+/*
+ * A reply to a request that came through this loop's FUSE ring is
+ * committed on the ring; everything else goes to /dev/fuse.  The INIT
+ * reply may accept the ring (fuse_ring.c).
+ */
 static ssize_t io_writev(int fd, struct iovec *iov, int cnt, void *userdata)
 {
-	return writev(tl_fuse_fd >= 0 ? tl_fuse_fd : fd, iov, cnt);
+	struct cl_loop *l = rfs_lp_tl_loop;
+	ssize_t n;
+	bool init;
+
+	if (l && rfs_fr_active(l)) {
+		n = rfs_fr_writev(l, iov, cnt);
+		if (n != -ENOENT)
+			return n;
+	}
+	init = rfs_fr_patch_init(iov, cnt);
+	n = writev(tl_fuse_fd >= 0 ? tl_fuse_fd : fd, iov, cnt);
+	if (init)
+		rfs_fr_init_written(n >= 0);
+	return n;
 }
 
 static const struct fuse_custom_io cl_io = {
@@ -84,6 +106,7 @@ static int loop_setup(struct cl_loop *l)
 	ret = rfs_lp_slots_init(l);
 	if (ret < 0)
 		return ret;
+	l->fr = rfs_fr_of(l->idx);
 	ret = rfs_lp_connect(l, l->idx != 0);
 	if (ret < 0)
 		return ret;
@@ -123,7 +146,9 @@ static int loop_setup(struct cl_loop *l)
 			strerror(errno));
 		return ret;
 	}
-	l->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	/* seq_cst: fuse_ring.c's INIT writer reads it from another thread */
+	__atomic_store_n(&l->wake_fd, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK),
+			 __ATOMIC_SEQ_CST);
 	if (l->wake_fd < 0) {
 		ret = -errno;
 		rfs_err("client: loop %u: eventfd: %s", l->idx,
@@ -171,11 +196,42 @@ bool rfs_lp_stop_requested(void)
 	return poll(&pfd, 1, 0) > 0;
 }
 
+/*
+ * What woke the loop besides the transport and the FUSE ring: /dev/fuse
+ * (INIT, FORGET, INTERRUPT, and every request without the ring), the stop
+ * and wake eventfds.  timeout_ms 0 when the ring said the set is ready.
+ * Returns 1 when the loop must end.
+ */
+static int loop_epoll(struct cl_loop *l, int timeout_ms, bool *fuse_ready)
+{
+	struct epoll_event eev[4];
+	int n;
+
+	n = epoll_wait(l->ep, eev, 4, timeout_ms);
+	if (n < 0 && errno != EINTR) {
+		rfs_err("client: loop %u: epoll_wait: %s", l->idx,
+			strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		uint64_t v;
+
+		if (eev[i].data.fd == l->fuse_fd)
+			*fuse_ready = true;
+		if (eev[i].data.fd == rfs_cl->stop_fd)
+			return 1;
+		if (eev[i].data.fd == l->wake_fd &&
+		    read(l->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			rfs_err_rl("client: loop %u: eventfd: %s", l->idx,
+				   strerror(errno));
+	}
+	return 0;
+}
+
 static void loop_run(struct cl_loop *l)
 {
 	struct fuse_session *se = rfs_cl->se;
 	struct rfs_xev ev[EV_BATCH];
-	struct epoll_event eev[4];
 	int64_t idle_since = 0;
 	int64_t spin_us = rfs_cl->spin_us;
 
@@ -187,9 +243,24 @@ static void loop_run(struct cl_loop *l)
 	bool fuse_ready = true;
 
 	for (;;) {
-		bool progress = false;
+		bool progress = false, ring = l->fr != NULL;
+		bool ep_ready = false;
 		int n, ret;
 
+		if (ring) {
+			ret = rfs_fr_reap(l, &ep_ready);
+			if (ret < 0)
+				goto out_stop;
+			progress = ret > 0;
+			ring = rfs_fr_active(l);
+			if (ep_ready) {
+				ret = loop_epoll(l, 0, &fuse_ready);
+				if (ret > 0)
+					return;
+				if (ret < 0)
+					goto out_stop;
+			}
+		}
 		for (int i = 0; fuse_ready && i < FUSE_BATCH; i++) {
 			ret = fuse_session_receive_buf(se, &l->fbuf);
 			if (ret == -EAGAIN) {
@@ -215,7 +286,7 @@ static void loop_run(struct cl_loop *l)
 		if (l->reconnecting)
 			rfs_lp_reconnect_tick(l);
 		if (rfs_cl->o.soft && l->inflight)
-			rfs_lp_soft_timeouts(l, rfs_now_ns() / 1000000);
+			rfs_lp_soft_timeouts(l, rfs_now_ms());
 		rfs_lp_flush_forgets(l);
 		n = l->x ? rfs_xprt_poll(l->x, ev, EV_BATCH) : 0;
 		if (n > 0) {
@@ -233,6 +304,12 @@ static void loop_run(struct cl_loop *l)
 			progress = false;
 		if (progress) {
 			rfs_xprt_flush(l->x);
+			/*
+			 * Ring commits go out with the next wait; under a
+			 * steady stream of work, in batches.
+			 */
+			if (ring)
+				rfs_fr_flush(l, 16);
 			idle_since = 0;
 			continue;
 		}
@@ -246,6 +323,8 @@ static void loop_run(struct cl_loop *l)
 			if (!idle_since)
 				idle_since = t;
 			if (t - idle_since < spin_us * 1000) {
+				if (ring)
+					rfs_fr_flush(l, 1);
 				rfs_xprt_flush(l->x);
 				continue;
 			}
@@ -256,25 +335,22 @@ static void loop_run(struct cl_loop *l)
 			if (ret > 0)
 				continue;
 		}
-		n = epoll_wait(l->ep, eev, 4, rfs_lp_wait_ms(l));
-		if (n < 0 && errno != EINTR) {
-			rfs_err("client: loop %u: epoll_wait: %s", l->idx,
-				strerror(errno));
+		if (ring) {
+			/* commits, polls and the wait: one io_uring_enter */
+			ret = rfs_fr_wait(l, rfs_lp_wait_ms(l));
+			if (ret < 0) {
+				rfs_err("client: loop %u: waiting on the FUSE "
+					"ring: %s",
+					l->idx, strerror(-ret));
+				goto out_stop;
+			}
+			continue;
+		}
+		ret = loop_epoll(l, rfs_lp_wait_ms(l), &fuse_ready);
+		if (ret > 0)
+			return;
+		if (ret < 0)
 			goto out_stop;
-		}
-		for (int i = 0; i < n; i++) {
-			uint64_t v;
-
-			if (eev[i].data.fd == l->fuse_fd)
-				fuse_ready = true;
-			if (eev[i].data.fd == rfs_cl->stop_fd)
-				return;
-			if (eev[i].data.fd == l->wake_fd &&
-			    read(l->wake_fd, &v, sizeof(v)) < 0 &&
-			    errno != EAGAIN)
-				rfs_err_rl("client: loop %u: eventfd: %s",
-					   l->idx, strerror(errno));
-		}
 	}
 out_stop:
 	request_stop();
@@ -282,6 +358,10 @@ out_stop:
 
 static void loop_teardown(struct cl_loop *l)
 {
+	rfs_info("client: loop %u: %llu requests through the FUSE ring "
+		 "(FUSE path: %s)",
+		 l->idx, (unsigned long long)rfs_fr_requests(l),
+		 l->fr ? rfs_fr_status() : "/dev/fuse");
 	if (l->slots)
 		rfs_lp_fail_all(l, 0, true);
 	rfs_lp_disconnect(l);
@@ -377,6 +457,10 @@ int rfs_loops_start(struct rfs_client *cl)
 		rfs_err("client: fuse_session_custom_io: %s", strerror(-ret));
 		return ret;
 	}
+	/* FUSE over io_uring: a ring per loop before any INIT is read */
+	ret = rfs_fr_prepare(cl->o.loops);
+	if (ret < 0)
+		return ret;
 	/* loop 0 opens the session; the others attach to it */
 	ret = start_one(cl, 0);
 	if (!ret)
@@ -413,4 +497,5 @@ void rfs_loops_join(struct rfs_client *cl)
 		cl->loops[i] = NULL;
 	}
 	cl->nloops = 0;
+	rfs_fr_fini();
 }

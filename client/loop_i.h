@@ -18,6 +18,7 @@ struct cl_loop {
 	struct rfs_conn *conn; /* NULL once lost */
 	int fuse_fd;
 	bool own_fuse_fd;
+	struct cl_fring *fr; /* FUSE over io_uring (fuse_ring.c), or NULL */
 	int ep;
 	struct fuse_buf fbuf;
 	struct cl_pend *slots;
@@ -48,6 +49,35 @@ struct cl_loop {
 extern __thread struct cl_loop *rfs_lp_tl_loop; /* this thread's loop */
 bool rfs_lp_stop_requested(void);
 int rfs_lp_epoll_add(int ep, int fd);
+
+/* ---- fuse_ring.c: FUSE over io_uring ----------------------------------- */
+
+struct cl_fring;
+/* Before the loops start: one ring per loop (unless -o fuse_ring=off). */
+int rfs_fr_prepare(unsigned nloops);
+void rfs_fr_fini(void);
+/* Loop idx's ring, NULL when the ring is not in use. */
+struct cl_fring *rfs_fr_of(unsigned idx);
+/* "io_uring" or "/dev/fuse": the path requests take; why, in words */
+const char *rfs_fr_status(void);
+const char *rfs_fr_why(void);
+/* The custom /dev/fuse I/O: INIT seen, INIT reply patched and written. */
+void rfs_fr_saw_read(const void *buf, ssize_t n);
+bool rfs_fr_patch_init(struct iovec *iov, int cnt);
+void rfs_fr_init_written(bool ok);
+/* l's ring carries requests (entries registered or about to be) */
+bool rfs_fr_active(const struct cl_loop *l);
+/* A reply to a ring request of l: committed (bytes), or -ENOENT. */
+ssize_t rfs_fr_writev(struct cl_loop *l, const struct iovec *iov, int cnt);
+/* Requests that arrived (dispatched to libfuse), or -ENOTCONN: unmounted */
+int rfs_fr_reap(struct cl_loop *l, bool *ep_ready);
+/* Submit queued commits when there are at least min of them. */
+void rfs_fr_flush(struct cl_loop *l, unsigned min);
+/* Commit, arm the transport and epoll polls, sleep until something. */
+int rfs_fr_wait(struct cl_loop *l, int timeout_ms);
+uint64_t rfs_fr_requests(const struct cl_loop *l);
+/* l's transport is about to close: stop polling its wait fd. */
+void rfs_fr_drop_xprt(struct cl_loop *l);
 
 /* ---- call.c: slots, requests, replies --------------------------------- */
 

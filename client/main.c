@@ -57,6 +57,9 @@ static void usage(FILE *f)
 		"  writeback_cache    kernel write-back caching\n"
 		"  direct_io          bypass the page cache\n"
 		"  noreaddirplus      plain readdir (no attributes with listings)\n"
+		"  fuse_ring=auto|off FUSE over io_uring where the kernel offers it\n"
+		"                     (Linux >= 6.14, fuse enable_uring=Y; default\n"
+		"                     auto), else /dev/fuse\n"
 		"  max_write=BYTES    largest write request (default and max 1 MiB)\n"
 		"  connect_timeout=S  seconds to wait for the server (default 10)\n"
 		"  key_file=FILE      authenticate with the shared secret in FILE (mode\n"
@@ -203,6 +206,18 @@ static int parse_one(struct cl_opts *o, char *opt, bool *fsname, bool *subtype)
 		o->direct_io = true;
 	} else if (!strcmp(opt, "noreaddirplus")) {
 		o->readdirplus = false;
+	} else if (val && !strncmp(opt, "fuse_ring=", 10)) {
+		if (!strcmp(val, "auto")) {
+			o->fuse_ring = CL_FRING_AUTO;
+		} else if (!strcmp(val, "off")) {
+			o->fuse_ring = CL_FRING_OFF;
+		} else {
+			fprintf(stderr,
+				"ringfs: bad value in option '%s' (auto or "
+				"off)\n",
+				opt);
+			ret = -EINVAL;
+		}
 	} else if (val && !strncmp(opt, "max_write=", 10)) {
 		ret = parse_ulong(opt, val, 4096, RFS_IO_MAX, &n);
 		o->max_write = (uint32_t)n;

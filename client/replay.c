@@ -29,7 +29,9 @@ static void xprt_drop(struct cl_loop *l)
 {
 	if (!l->x)
 		return;
-	if (l->ep >= 0)
+	if (rfs_fr_active(l))
+		rfs_fr_drop_xprt(l);
+	else if (l->ep >= 0)
 		epoll_ctl(l->ep, EPOLL_CTL_DEL, rfs_xprt_wait_fd(l->x), NULL);
 	rfs_xprt_close(l->x);
 	l->x = NULL;
@@ -302,7 +304,10 @@ static int try_reconnect(struct cl_loop *l, bool *rehello, unsigned *nok,
 		xprt_drop(l);
 		return ret < 0 ? ret : -ENOTCONN;
 	}
-	ret = rfs_lp_epoll_add(l->ep, rfs_xprt_wait_fd(l->x));
+	/* with the FUSE ring, the ring polls the transport itself */
+	ret = rfs_fr_active(l) ?
+		      0 :
+		      rfs_lp_epoll_add(l->ep, rfs_xprt_wait_fd(l->x));
 	if (ret < 0) {
 		rfs_err("client: loop %u: epoll_ctl: %s", l->idx,
 			strerror(-ret));
