@@ -225,6 +225,8 @@ void rfs_call_abort(struct cl_call *c, int err);
 /* Queue a FORGET for a node that left the inode table (this loop). */
 void rfs_loop_forget(uint64_t nodeid, uint64_t nlookup);
 
+/* Rewrite the status file of this mount (ringfsctl mounts). */
+void rfs_cl_status_update(void);
 /* Start loops threads; returns when all are ready or one failed. */
 int rfs_loops_start(struct rfs_client *cl);
 void rfs_loops_join(struct rfs_client *cl);

@@ -176,7 +176,15 @@ struct cl_fring *rfs_fr_of(unsigned idx)
 
 const char *rfs_fr_status(void)
 {
-	return atomic_load(&fr_state) == FR_READY ? "io_uring" : "/dev/fuse";
+	switch (atomic_load(&fr_state)) {
+	case FR_READY:
+		return "io_uring";
+	case FR_WANTED:
+	case FR_OFFERED:
+		return "negotiating";
+	default:
+		return "/dev/fuse";
+	}
 }
 
 /* ---- INIT, seen through the custom I/O --------------------------------- */
@@ -198,6 +206,7 @@ void rfs_fr_saw_read(const void *buf, ssize_t n)
 			 "/sys/module/fuse/parameters/enable_uring=Y); "
 			 "requests go through /dev/fuse");
 		atomic_store(&fr_state, FR_OFF);
+		rfs_cl_status_update();
 		return;
 	}
 	fr_init_unique = ih->unique;
@@ -276,6 +285,7 @@ bool rfs_fr_patch_init(struct iovec *iov, int cnt)
 		return false;
 	if (oh->error || iov[1].iov_len < sizeof(fr_init_out)) {
 		atomic_store(&fr_state, FR_OFF);
+		rfs_cl_status_update();
 		return false;
 	}
 	memcpy(&fr_init_out, iov[1].iov_base, sizeof(fr_init_out));
@@ -286,6 +296,7 @@ bool rfs_fr_patch_init(struct iovec *iov, int cnt)
 			strerror(-ret));
 		fr_why = "no memory for the ring entries";
 		atomic_store(&fr_state, FR_OFF);
+		rfs_cl_status_update();
 		return false;
 	}
 	fr_init_out.flags |= FUSE_INIT_EXT;
@@ -298,9 +309,11 @@ void rfs_fr_init_written(bool ok)
 {
 	if (!ok) {
 		atomic_store(&fr_state, FR_OFF);
+		rfs_cl_status_update();
 		return;
 	}
 	atomic_store(&fr_state, FR_READY);
+	rfs_cl_status_update();
 	fr_why = "on";
 	rfs_info("client: FUSE over io_uring: %u queues, %u entries each, "
 		 "%zu KiB buffers",

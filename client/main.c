@@ -27,6 +27,8 @@
 #include "auth.h"
 #include "client_i.h"
 #include "log.h"
+#include "loop_i.h"
+#include "status.h"
 
 #define DEFAULT_PORT 7070
 
@@ -634,6 +636,35 @@ out:
 	return 0;
 }
 
+/*
+ * The status file ringfsctl mounts reads (status.c): written once the
+ * loops run and again when the FUSE path is settled (fuse_ring.c).
+ */
+void rfs_cl_status_update(void)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static bool warned;
+	struct rfs_client *cl = rfs_cl;
+	struct rfs_status st;
+	int ret;
+
+	memset(&st, 0, sizeof(st));
+	snprintf(st.mountpoint, sizeof(st.mountpoint), "%s", cl->o.mountpoint);
+	snprintf(st.source, sizeof(st.source), "%s", cl->o.source);
+	snprintf(st.transport, sizeof(st.transport), "%s", cl->o.transport);
+	snprintf(st.fuse, sizeof(st.fuse), "%s", rfs_fr_status());
+	st.loops = cl->nloops;
+	st.pid = getpid();
+	pthread_mutex_lock(&mu);
+	ret = rfs_status_write(&st);
+	if (ret < 0 && !warned) {
+		warned = true;
+		rfs_info("client: no status file for ringfsctl mounts: %s",
+			 strerror(-ret));
+	}
+	pthread_mutex_unlock(&mu);
+}
+
 int main(int argc, char **argv)
 {
 	struct rfs_client *cl = &client;
@@ -717,8 +748,10 @@ int main(int argc, char **argv)
 	rfs_info("client: %s mounted on %s (transport %s, %u loops, %s)",
 		 cl->o.source, cl->o.mountpoint, cl->o.transport, cl->nloops,
 		 cl->csum ? "csum" : "nocsum");
+	rfs_cl_status_update();
 	wait_for_exit(cl, sfd);
 	rfs_loops_join(cl);
+	rfs_status_remove();
 	status = 0;
 
 out_unmount:

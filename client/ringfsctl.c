@@ -72,6 +72,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ringfsctl ping SERVER [options]\n"
 		"       ringfsctl stats SERVER [--json] [options]\n"
+		"       ringfsctl mounts\n"
 		"       ringfsctl --help | --version\n"
 		"\n"
 		"Commands:\n"
@@ -79,6 +80,8 @@ static void usage(FILE *f)
 		"          line per reply with its round-trip time, then a summary\n"
 		"  stats   the server's counters: uptime, sessions, connections,\n"
 		"          requests, errors, bytes in and out, cached nodes\n"
+		"  mounts  this machine's ringfs mounts: transport, FUSE path\n"
+		"          (io_uring or /dev/fuse), loops, client pid\n"
 		"\n"
 		"SERVER: HOST[:PORT]:/EXPORT or unix:PATH:/EXPORT, as for ringfs (PORT\n"
 		"defaults to %d); or HOST[:PORT] / unix:PATH with --export.\n"
@@ -791,7 +794,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	} else if (!strcmp(argv[1], "stats")) {
 		o->cmd = CMD_STATS;
 	} else {
-		ctl_err("unknown command '%s' (commands: ping, stats; see "
+		ctl_err("unknown command '%s' (commands: ping, stats, mounts; see "
 			"--help)",
 			argv[1]);
 		return -EINVAL;
@@ -912,6 +915,8 @@ int main(int argc, char **argv)
 	if (setlocale(LC_CTYPE, "") && !strcmp(nl_langinfo(CODESET), "UTF-8"))
 		us_unit = "\xc2\xb5s";
 	rfs_log_init(CTL_PROG);
+	if (argc >= 2 && !strcmp(argv[1], "mounts"))
+		return rfs_ctl_mounts(argc, argv);
 	ret = parse_args(argc, argv, &o);
 	if (ret)
 		return ret > 0 ? CTL_EXIT_OK : CTL_EXIT_USAGE;

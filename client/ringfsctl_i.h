@@ -53,6 +53,8 @@ struct ctl_conn {
 extern volatile sig_atomic_t ctl_interrupted;
 
 __attribute__((format(printf, 1, 2))) void ctl_err(const char *fmt, ...);
+/* ringfsctl mounts (ringfsctl_mounts.c): the whole command */
+int rfs_ctl_mounts(int argc, char **argv);
 
 /*
  * Catch SIGINT/SIGTERM from now on (they set ctl_interrupted and end

@@ -16,6 +16,8 @@ P=/sys/module/fuse/parameters/enable_uring
 	skip "$P is N (tests/run-all sets it to Y when run as root)"
 command -v dd >/dev/null || skip "dd missing"
 
+CTL=$(dirname "$RINGFS")/ringfsctl
+[ -x "$CTL" ] || skip "ringfsctl not built next to $RINGFS"
 N=300
 head -c $((N * 4096)) /dev/urandom >"$EXPORT/f" || fail "test data"
 rfs_start_server "$EXPORT"
@@ -61,6 +63,18 @@ work() {
 	rm "$MNT/g" || fail "rm through $MNT"
 }
 
+# ringfsctl mounts: MNT's row must name the FUSE path and transport
+ctl_says() {
+	local want=$1 row
+	row=$("$CTL" mounts | awk -v m="$MNT" '$1 == m')
+	[ -n "$row" ] || fail "ringfsctl mounts does not list $MNT: $("$CTL" mounts)"
+	# shellcheck disable=SC2086 # the row is words
+	set -- $row
+	[ "$3" = "$RFS_TRANSPORT" ] ||
+		fail "ringfsctl mounts: transport $3, want $RFS_TRANSPORT ($row)"
+	[ "$4" = "$want" ] || fail "ringfsctl mounts: FUSE path $4, want $want ($row)"
+}
+
 # ring requests counted by the client's loops at exit
 ring_count() {
 	awk '/requests through the FUSE ring/ {
@@ -71,6 +85,7 @@ ring_count() {
 log1="$T/ring.log"
 mount_fg "$log1"
 work
+ctl_says io_uring
 umount_fg "$log1"
 grep -q "FUSE over io_uring: [0-9]* queues" "$log1" ||
 	fail "the mount did not take the FUSE ring: $(cat "$log1")"
@@ -84,10 +99,13 @@ note "$n requests through the FUSE ring"
 log2="$T/dev.log"
 mount_fg "$log2" fuse_ring=off
 work
+ctl_says /dev/fuse
 umount_fg "$log2"
 ! grep -q "FUSE over io_uring: [0-9]* queues" "$log2" ||
 	fail "fuse_ring=off still set up the ring: $(cat "$log2")"
 n=$(ring_count "$log2")
 [ "$n" = 0 ] || fail "fuse_ring=off: $n requests through the ring"
+! "$CTL" mounts | awk -v m="$MNT" '$1 == m { f = 1 } END { exit !f }' ||
+	fail "ringfsctl mounts still lists $MNT after the unmount"
 rfs_stop_server
 echo "PASS fusering-$RFS_TRANSPORT"
