@@ -98,7 +98,7 @@ struct rfs_client {
 	uint32_t export_flags;
 	struct cl_loop *loops[CL_MAX_LOOPS];
 	unsigned nloops;
-	int64_t spin_us;  /* busy-poll before sleeping (0: never) */
+	int64_t spin_us;  /* busy-poll before sleeping (0: never, -1: auto) */
 	bool interactive; /* errors to stderr, as typed */
 	int stop_fd;	  /* eventfd: every loop exits when readable */
 	/* setup barrier: loops report ready / failed here */

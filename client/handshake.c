@@ -214,6 +214,13 @@ static int connect_to(struct cl_loop *l, bool attach_, const char *name,
 
 	rfs_xprt_params_default(&xp);
 	xp.sqpoll = cl->o.sqpoll;
+	/*
+	 * The loop busy-polls while it has a reply due (loop.c); a
+	 * transport that also spun in arm, with nothing due, would hold the
+	 * CPU the application and the server need and delay the FUSE
+	 * replies queued for the loop's next io_uring_enter.
+	 */
+	xp.spin_us = 0;
 	rfs_rpc_init(&r);
 	ret = rfs_rpc_connect(&r, name, &xp, a,
 			      rfs_lp_tl_reconnect &&

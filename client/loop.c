@@ -44,6 +44,8 @@
 
 #define EV_BATCH 64
 #define FUSE_BATCH 32
+/* default busy-poll budget with a reply due (the wait policy below) */
+#define LOOP_SPIN_US 50
 
 __thread struct cl_loop *rfs_lp_tl_loop;
 static __thread int tl_fuse_fd = -1;
@@ -314,10 +316,20 @@ static void loop_run(struct cl_loop *l)
 			continue;
 		}
 		/*
-		 * A reply is due soon: poll a little before sleeping, since a
-		 * wake-up costs more than a round trip (RINGFS_SPIN_US).
+		 * The wait policy.  A reply is due: poll a little before
+		 * sleeping, since a wake-up costs more than a round trip.
+		 * Only then, and only on a transport whose poll makes no
+		 * syscall: with nothing due the loop sleeps at once and
+		 * leaves the CPU to the application and the server (on two
+		 * CPUs the three would otherwise starve each other), and
+		 * FUSE replies already queued go out before the spin.
+		 * RINGFS_SPIN_US=N sets the budget for every transport.
 		 */
-		if (l->inflight && spin_us && l->conn) {
+		if (spin_us < 0 && l->x)
+			spin_us = rfs_xprt_flags(l->x) & RFS_XPRT_F_POLL_FREE ?
+					  LOOP_SPIN_US :
+					  0;
+		if (l->inflight && spin_us > 0 && l->conn) {
 			int64_t t = rfs_now_ns();
 
 			if (!idle_since)

@@ -677,6 +677,8 @@ int main(int argc, char **argv)
 	rfs_log_init("ringfs");
 	cl->stop_fd = -1;
 	cl->interactive = true;
+	/* -1: the loops choose (loop.c); RINGFS_SPIN_US sets it */
+	cl->spin_us = -1;
 	if (getenv("RINGFS_SPIN_US"))
 		cl->spin_us = strtol(getenv("RINGFS_SPIN_US"), NULL, 10);
 	if (parse_cmdline(&cl->o, argc, argv) < 0)

@@ -87,6 +87,7 @@ void rfs_xprt_params_default(struct rfs_xprt_params *p)
 	p->depth = 64;
 	p->sqpoll = false;
 	p->zc_send = true;
+	p->spin_us = -1;
 }
 
 static const struct rfs_xprt_ops *xops(const struct rfs_xprt *x)

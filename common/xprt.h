@@ -73,6 +73,10 @@ struct rfs_xprt_params {
 	const char *rdma_addr; /* rdma, passive side: the local RDMA
 				   address (IP of an RDMA device, from the
 				   server's --listen-rdma); NULL: refuse rdma */
+	int32_t spin_us;       /* how long arm may busy-poll the rings
+				   before it lets the caller sleep; -1: the
+				   transport's default (shm: 50, or
+				   RINGFS_SHM_SPIN_US) */
 };
 
 /* Defaults: max_msg RFS_MSG_MAX_DEFAULT, depth 64, no sqpoll. */
@@ -115,6 +119,13 @@ const char *rfs_xprt_name(const struct rfs_xprt *x);
 #define RFS_XPRT_F_LOCAL (1u << 2)
 #define RFS_XPRT_F_RDMA_ADDR (1u << 3)
 #define RFS_XPRT_F_NO_FORK (1u << 4)
+/*
+ * RFS_XPRT_F_POLL_FREE: rfs_xprt_poll makes no syscall when nothing has
+ * arrived (shared-memory rings, an io_uring CQ, a verbs CQ), so a caller
+ * with a reply due may busy-poll it for a while instead of sleeping: it
+ * costs CPU, not syscalls.  tcp's poll is an epoll_wait.
+ */
+#define RFS_XPRT_F_POLL_FREE (1u << 5)
 unsigned rfs_xprt_flags(const struct rfs_xprt *x);
 
 /*

@@ -1343,8 +1343,8 @@ static void rdma_stats(const struct rfs_xprt *x, struct rfs_xprt_stats *s)
 
 const struct rfs_xprt_ops rfs_xprt_rdma_ops = {
 	.desc = { .name = "rdma",
-		  .flags = RFS_XPRT_F_CRED_BOUND | RFS_XPRT_F_RDMA_ADDR |
-			   RFS_XPRT_F_NO_FORK },
+		  .flags = RFS_XPRT_F_POLL_FREE | RFS_XPRT_F_CRED_BOUND |
+			   RFS_XPRT_F_RDMA_ADDR | RFS_XPRT_F_NO_FORK },
 	.init = rdma_init,
 	.fini = rdma_fini,
 	.setup_magic = RDMA_SETUP_MAGIC,

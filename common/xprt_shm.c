@@ -34,7 +34,8 @@
  * peer changing that is no worse than it sending other data.
  *
  * Wakeups.  poll never makes a syscall on the data path.  arm spins for
- * up to spin_us (RINGFS_SHM_SPIN_US, default 50) looking at the rings;
+ * up to spin_us (the caller's rfs_xprt_params.spin_us, else 50;
+ * RINGFS_SHM_SPIN_US overrides both) looking at the rings;
  * only then does it set our "sleeping" flag in shared memory, fence, and
  * look again.  A producer fences after publishing and writes the peer's
  * eventfd only when that flag is set.  wait_fd is an epoll fd holding the
@@ -1371,7 +1372,7 @@ static int shm_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
 {
 	struct shm_xprt *x = calloc(1, sizeof(*x));
 	const char *e = getenv("RINGFS_SHM_SPIN_US");
-	long spin = SPIN_US_DEFAULT;
+	long spin = p->spin_us >= 0 ? p->spin_us : SPIN_US_DEFAULT;
 	int rc;
 
 	*out = NULL;
@@ -1408,7 +1409,8 @@ static void shm_stats(const struct rfs_xprt *xp, struct rfs_xprt_stats *s)
 }
 
 const struct rfs_xprt_ops rfs_xprt_shm_ops = {
-	.desc = { .name = "shm", .flags = RFS_XPRT_F_LOCAL },
+	.desc = { .name = "shm",
+		  .flags = RFS_XPRT_F_POLL_FREE | RFS_XPRT_F_LOCAL },
 	.init = shm_init,
 	.fini = shm_fini,
 	.setup_magic = RFS_SHM_MAGIC,

@@ -1062,7 +1062,8 @@ static const char *uring_conn_desc(const struct rfs_conn *cp)
 }
 
 const struct rfs_xprt_ops rfs_xprt_uring_ops = {
-	.desc = { .name = "uring", .flags = RFS_XPRT_F_STREAM },
+	.desc = { .name = "uring",
+		  .flags = RFS_XPRT_F_POLL_FREE | RFS_XPRT_F_STREAM },
 	.init = rfs_uring_init,
 	.fini = rfs_uring_fini,
 	.adopt = uring_adopt,
