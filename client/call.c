@@ -129,12 +129,15 @@ static void on_interrupt(fuse_req_t req, void *data)
 	uint32_t si = (uint32_t)v & (CL_SLOTS - 1);
 	struct cl_loop *l = li < CL_MAX_LOOPS ? rfs_cl->loops[li] : NULL;
 	uint64_t one = 1;
+	int fd;
 
 	if (!l || !l->slots)
 		return;
 	atomic_store(&l->slots[si].intr_req, (uintptr_t)req);
 	atomic_store(&l->intr, true);
-	if (write(l->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+	/* -1 once the loop is ending (loop.c unpublishes it before close) */
+	fd = __atomic_load_n(&l->wake_fd, __ATOMIC_SEQ_CST);
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		rfs_err_rl("client: waking loop %u: %s", l->idx,
 			   strerror(errno));
 }

@@ -57,9 +57,15 @@
 #define FR_DEPTH 32
 /* room in front of each payload buffer for the /dev/fuse layout */
 #define FR_PRE 4096u
-/* CQE tags that are not entries (entries are 8-byte aligned pointers) */
+/*
+ * CQE tags that are not entries (entries are 8-byte aligned pointers):
+ * the low two bits say which poll, the rest the transport poll's
+ * generation, so a cancelled poll of a closed transport is told apart
+ * from the one armed on its successor.
+ */
 #define FR_TAG_XPRT 1u
 #define FR_TAG_EP 2u
+#define FR_TAG_KIND 3u
 #define FR_MAX_QUEUES 1024
 
 struct fr_ent {
@@ -80,7 +86,8 @@ struct cl_fring {
 	unsigned nents;
 	bool registered;
 	bool xprt_armed;
-	int xprt_fd; /* the transport wait fd the armed poll watches */
+	int xprt_fd;	    /* the transport wait fd the armed poll watches */
+	uintptr_t xprt_gen; /* generation of the armed transport poll */
 	bool ep_armed;
 	uint64_t nreq; /* requests served through the ring */
 };
@@ -102,22 +109,40 @@ static uint8_t *fr_mem;
 static size_t fr_mem_len;
 static const char *fr_why = "not tried";
 
+/*
+ * One queue per possible CPU: the highest CPU number in the whole list
+ * ("0-3,8-11") plus one.  0 when it cannot be known: the ring is then
+ * not negotiated, because a queue without entries would hold every
+ * request forever.
+ */
 static unsigned possible_cpus(void)
 {
 	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
-	unsigned lo = 0, hi = 0, n = 1;
-	int got;
+	char buf[4096], *p, *end;
+	unsigned long hi = 0, v;
+	bool any = false;
 
 	if (!f)
-		return 1;
-	/* "0-3", or "0" on a one-CPU machine */
-	got = fscanf(f, "%u-%u", &lo, &hi);
+		return 0;
+	p = fgets(buf, sizeof(buf), f);
 	fclose(f);
-	if (got == 2 && hi >= lo)
-		n = hi + 1;
-	else if (got == 1)
-		n = lo + 1;
-	return n > FR_MAX_QUEUES ? FR_MAX_QUEUES : n;
+	if (!p)
+		return 0;
+	while (*p && *p != '\n') {
+		errno = 0;
+		v = strtoul(p, &end, 10);
+		if (end == p || errno)
+			return 0;
+		if (v > hi)
+			hi = v;
+		any = true;
+		p = end;
+		if (*p == '-' || *p == ',')
+			p++;
+	}
+	if (!any || hi + 1 > FR_MAX_QUEUES)
+		return 0;
+	return (unsigned)hi + 1;
 }
 
 int rfs_fr_prepare(unsigned nloops)
@@ -148,6 +173,15 @@ int rfs_fr_prepare(unsigned nloops)
 		fr_loops[i].ring_ok = true;
 	}
 	fr_nq = possible_cpus();
+	if (!fr_nq) {
+		rfs_info("client: FUSE over io_uring not used: the number of "
+			 "possible CPUs (/sys/devices/system/cpu/possible) is "
+			 "unknown or over %d; requests go through /dev/fuse",
+			 FR_MAX_QUEUES);
+		fr_why = "possible CPUs unknown";
+		rfs_fr_fini();
+		return 0;
+	}
 	atomic_store(&fr_state, FR_WANTED);
 	return 0;
 }
@@ -194,10 +228,12 @@ void rfs_fr_saw_read(const void *buf, ssize_t n)
 	const struct fuse_in_header *ih = buf;
 	const struct fuse_init_in *in = (const void *)(ih + 1);
 
-	if (n < (ssize_t)(sizeof(*ih) + sizeof(*in)) ||
-	    ih->opcode != FUSE_INIT || atomic_load(&fr_state) != FR_WANTED)
+	if (n < (ssize_t)sizeof(*ih) || ih->opcode != FUSE_INIT ||
+	    atomic_load(&fr_state) != FR_WANTED)
 		return;
-	if (!(in->flags & FUSE_INIT_EXT) ||
+	/* an INIT without flags2 (protocol < 7.36) cannot offer it */
+	if (n < (ssize_t)(sizeof(*ih) + sizeof(*in)) ||
+	    !(in->flags & FUSE_INIT_EXT) ||
 	    !(in->flags2 & RINGFS_FUSE_OVER_IO_URING_FLAGS2)) {
 		fr_why = "the kernel does not offer it (Linux >= 6.14 with "
 			 "/sys/module/fuse/parameters/enable_uring=Y)";
@@ -216,14 +252,17 @@ void rfs_fr_saw_read(const void *buf, ssize_t n)
 /* Map every entry's payload buffer (and its room in front) at once. */
 static int fr_alloc(uint32_t max_write, uint32_t max_pages)
 {
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t page = pg > 0 ? (size_t)pg : 4096;
 	size_t pay = max_write, per;
 	unsigned total = 0;
 
+	/* the kernel's rule: max(8192, max_write, max_pages * page size) */
 	if (pay < 8192)
 		pay = 8192;
-	if ((size_t)max_pages * 4096 > pay)
-		pay = (size_t)max_pages * 4096;
-	pay = (pay + 4095) & ~(size_t)4095;
+	if ((size_t)max_pages * page > pay)
+		pay = (size_t)max_pages * page;
+	pay = (pay + page - 1) & ~(page - 1);
 	per = FR_PRE + pay;
 	for (unsigned i = 0; i < fr_nloops; i++) {
 		unsigned nq = 0;
@@ -506,8 +545,9 @@ int rfs_fr_reap(struct cl_loop *l, bool *ep_ready)
 
 			if (!tag) {
 				/* a poll_remove's own completion */
-			} else if (tag == FR_TAG_XPRT) {
-				fr->xprt_armed = false;
+			} else if ((tag & FR_TAG_KIND) == FR_TAG_XPRT) {
+				if (tag >> 2 == fr->xprt_gen)
+					fr->xprt_armed = false;
 			} else if (tag == FR_TAG_EP) {
 				fr->ep_armed = false;
 				*ep_ready = true;
@@ -579,7 +619,8 @@ int rfs_fr_wait(struct cl_loop *l, int timeout_ms)
 	if (l->x &&
 	    (!fr->xprt_armed || fr->xprt_fd != rfs_xprt_wait_fd(l->x))) {
 		fr->xprt_fd = rfs_xprt_wait_fd(l->x);
-		fr_poll(fr, fr->xprt_fd, FR_TAG_XPRT);
+		fr->xprt_gen++;
+		fr_poll(fr, fr->xprt_fd, fr->xprt_gen << 2 | FR_TAG_XPRT);
 		fr->xprt_armed = true;
 	}
 	if (!fr->ep_armed) {
@@ -614,7 +655,8 @@ void rfs_fr_drop_xprt(struct cl_loop *l)
 	/* the poll holds the old file open; its CQE is taken as usual */
 	sqe = fr_sqe(fr);
 	if (sqe) {
-		io_uring_prep_poll_remove(sqe, (__u64)FR_TAG_XPRT);
+		io_uring_prep_poll_remove(sqe, (__u64)(fr->xprt_gen << 2 |
+						       FR_TAG_XPRT));
 		io_uring_sqe_set_data(sqe, NULL);
 		io_uring_submit(&fr->ring);
 	}

@@ -376,13 +376,20 @@ static void loop_teardown(struct cl_loop *l)
 		 l->fr ? rfs_fr_status() : "/dev/fuse");
 	if (l->slots)
 		rfs_lp_fail_all(l, 0, true);
+	/* the replies fail_all queued for ring requests must still go out */
+	if (l->fr && rfs_fr_active(l))
+		rfs_fr_flush(l, 1);
 	rfs_lp_disconnect(l);
 	if (l->ep >= 0)
 		close(l->ep);
 	l->ep = -1;
-	if (l->wake_fd >= 0)
-		close(l->wake_fd);
-	l->wake_fd = -1;
+	{
+		/* other threads may read it to wake us: unpublish, then close */
+		int fd = __atomic_exchange_n(&l->wake_fd, -1, __ATOMIC_SEQ_CST);
+
+		if (fd >= 0)
+			close(fd);
+	}
 	if (l->own_fuse_fd && l->fuse_fd >= 0)
 		close(l->fuse_fd);
 	l->fuse_fd = -1;
@@ -412,8 +419,9 @@ static void *loop_main(void *arg)
 	report(rfs_cl, ret);
 	if (ret == 0)
 		loop_run(l);
-	tl_fuse_fd = -1;
+	/* teardown's replies (fail_all) still go to this loop's fd */
 	loop_teardown(l);
+	tl_fuse_fd = -1;
 	rfs_lp_tl_loop = NULL;
 	return NULL;
 }

@@ -646,16 +646,22 @@ void rfs_cl_status_update(void)
 	static bool warned;
 	struct rfs_client *cl = rfs_cl;
 	struct rfs_status st;
+	char *mp;
 	int ret;
 
+	/* filled under the lock: the newest state is written last */
+	pthread_mutex_lock(&mu);
 	memset(&st, 0, sizeof(st));
-	snprintf(st.mountpoint, sizeof(st.mountpoint), "%s", cl->o.mountpoint);
+	/* mountinfo has the absolute path; the user may have typed ./mnt */
+	mp = realpath(cl->o.mountpoint, NULL);
+	snprintf(st.mountpoint, sizeof(st.mountpoint), "%s",
+		 mp ? mp : cl->o.mountpoint);
+	free(mp);
 	snprintf(st.source, sizeof(st.source), "%s", cl->o.source);
 	snprintf(st.transport, sizeof(st.transport), "%s", cl->o.transport);
 	snprintf(st.fuse, sizeof(st.fuse), "%s", rfs_fr_status());
 	st.loops = cl->nloops;
 	st.pid = getpid();
-	pthread_mutex_lock(&mu);
 	ret = rfs_status_write(&st);
 	if (ret < 0 && !warned) {
 		warned = true;
@@ -745,6 +751,7 @@ int main(int argc, char **argv)
 		rfs_err("client: %s: setup failed: %s; unmounting",
 			cl->o.mountpoint, strerror(-ret));
 		rfs_loops_join(cl);
+		rfs_status_remove();
 		goto out_unmount;
 	}
 	rfs_info("client: %s mounted on %s (transport %s, %u loops, %s)",
