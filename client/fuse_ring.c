@@ -74,8 +74,8 @@ struct fr_ent {
 	struct iovec iov[2];
 	uint64_t unique; /* the request libfuse is working on */
 	uint16_t qid;
-	bool busy;
-	bool dead; /* the kernel refused it */
+	unsigned busy_idx; /* its place in the loop's busy list */
+	bool dead;	   /* the kernel refused it */
 };
 
 struct cl_fring {
@@ -84,6 +84,12 @@ struct cl_fring {
 	bool ring_ok;
 	struct fr_ent *ents;
 	unsigned nents;
+	/*
+	 * Entries libfuse is working on: a reply finds its entry among
+	 * these (as many as requests in flight, not every entry).
+	 */
+	struct fr_ent **busy;
+	unsigned nbusy;
 	bool registered;
 	bool xprt_armed;
 	int xprt_fd;	    /* the transport wait fd the armed poll watches */
@@ -192,6 +198,7 @@ void rfs_fr_fini(void)
 		if (fr_loops[i].ring_ok)
 			io_uring_queue_exit(&fr_loops[i].ring);
 		free(fr_loops[i].ents);
+		free(fr_loops[i].busy);
 		memset(&fr_loops[i], 0, sizeof(fr_loops[i]));
 	}
 	if (fr_mem)
@@ -290,7 +297,8 @@ static int fr_alloc(uint32_t max_write, uint32_t max_pages)
 		unsigned k = 0;
 
 		fr->ents = calloc(fr->nents, sizeof(*fr->ents));
-		if (!fr->ents)
+		fr->busy = calloc(fr->nents, sizeof(*fr->busy));
+		if (!fr->ents || !fr->busy)
 			return -ENOMEM;
 		for (unsigned q = i; q < fr_nq; q += fr_nloops) {
 			for (unsigned d = 0; d < FR_DEPTH; d++, k++, total++) {
@@ -430,10 +438,24 @@ bool rfs_fr_active(const struct cl_loop *l)
 
 static struct fr_ent *fr_find(struct cl_fring *fr, uint64_t unique)
 {
-	for (unsigned i = 0; i < fr->nents; i++)
-		if (fr->ents[i].busy && fr->ents[i].unique == unique)
-			return &fr->ents[i];
+	for (unsigned i = 0; i < fr->nbusy; i++)
+		if (fr->busy[i]->unique == unique)
+			return fr->busy[i];
 	return NULL;
+}
+
+static void fr_busy_add(struct cl_fring *fr, struct fr_ent *e)
+{
+	e->busy_idx = fr->nbusy;
+	fr->busy[fr->nbusy++] = e;
+}
+
+static void fr_busy_del(struct cl_fring *fr, struct fr_ent *e)
+{
+	struct fr_ent *last = fr->busy[--fr->nbusy];
+
+	fr->busy[e->busy_idx] = last;
+	last->busy_idx = e->busy_idx;
 }
 
 /* Commit e's reply: header and arguments as libfuse wrote them. */
@@ -448,7 +470,7 @@ static void fr_commit(struct cl_fring *fr, struct fr_ent *e,
 	if (args && len)
 		memcpy(e->pay, args, len);
 	e->hdr.ring_ent_in_out.payload_sz = (uint32_t)len;
-	e->busy = false;
+	fr_busy_del(fr, e);
 	if (fr_cmd(fr, e, FUSE_IO_URING_CMD_COMMIT_AND_FETCH, e->unique) < 0)
 		rfs_err_rl("client: no SQE to commit FUSE request %llu",
 			   (unsigned long long)e->unique);
@@ -497,7 +519,7 @@ static void fr_dispatch(struct cl_loop *l, struct cl_fring *fr,
 	uint8_t *start;
 
 	e->unique = ih->unique;
-	e->busy = true;
+	fr_busy_add(fr, e);
 	if (ih->len < sizeof(*ih) + (size_t)psz || psz > fr_pay_cap ||
 	    ih->len - sizeof(*ih) - psz > FUSE_URING_OP_IN_OUT_SZ) {
 		struct fuse_out_header eh = { .unique = ih->unique,

@@ -422,7 +422,7 @@ descendants() {
 SSHFS_OPTS=${SSHFS_OPTS:-}
 
 add_sshfs() {
-	local t=$1 m=$2 sshcmd i dp p
+	local t=$1 m=$2 sshcmd i dp p sp
 	sshfs_install || return 1
 	[ -n "$SSHD_PID" ] || start_sshd || return 1
 	mkdir "$m"
@@ -446,22 +446,26 @@ add_sshfs() {
 		return 1
 	fi
 	DPID[$t]=$dp
-	# one round trip, then wait for the connection's processes to settle
-	# (sshd forks a pre-authentication child that exits, then the
-	# session's process, which forks sftp-server)
+	# one round trip, then find the session: sftp-server and its sshd
+	# parents up to the listener (sshd's pre-authentication child, which
+	# exits, is not among them, so nothing has to settle)
 	ls "$m" >/dev/null 2>&1
+	sp=
 	for i in $(seq 50); do
 		for p in $(descendants "$SSHD_PID"); do
 			[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sftp-server ] &&
-				break 2
+				{ sp=$p; break 2; }
 		done
 		sleep 0.1
 	done
-	sleep 0.2
+	if [ -z "$sp" ]; then
+		sshfs_no "no sftp-server under sshd $SSHD_PID after a listing"
+		return 1
+	fi
 	# the processes counted by the sys workload: sshfs and its ssh
 	# (daemon side; sshfs double-forks ssh, so ssh is found by its
 	# command line, which names this run's client key), the sshd
-	# listener, its per-connection process(es) and sftp-server (server
+	# listener, the session's sshd process(es) and sftp-server (server
 	# side)
 	SYSPARTS[$t]="dmn:$dp"
 	for p in $(pgrep -x ssh); do
@@ -471,9 +475,11 @@ add_sshfs() {
 		PIDS+=("$p")
 	done
 	SYSPARTS[$t]+=" srv:$SSHD_PID"
-	for p in $(descendants "$SSHD_PID"); do
+	p=$sp
+	while [ -n "$p" ] && [ "$p" != "$SSHD_PID" ] && [ "$p" -gt 1 ]; do
 		SYSPARTS[$t]+=" srv:$p"
 		PIDS+=("$p")
+		p=$(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null)
 	done
 	SPID[$t]=$SSHD_PID
 	LABEL[$t]="sshfs (loopback, private sshd)"
