@@ -37,6 +37,8 @@
 #define CL_SLOT_BITS 12 /* CL_SLOTS == 1 << CL_SLOT_BITS */
 #define CL_LOOP_BITS 6	/* CL_MAX_LOOPS == 1 << CL_LOOP_BITS */
 #define CL_MAX_RETRIES 3
+/* background requests (async direct I/O, readahead) the kernel keeps in flight */
+#define RFS_CL_MAX_BACKGROUND 64
 
 enum {
 	CL_FRING_AUTO,

@@ -512,6 +512,15 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_write = max_write;
 	conn->max_readahead = RFS_IO_MAX;
 	conn->time_gran = 1;
+	/*
+	 * Asynchronous direct I/O and readahead are "background" requests,
+	 * of which the kernel keeps only max_background in flight (default
+	 * 12): below a queue depth of 32 that, not the server, would bound
+	 * an io_uring or libaio reader.  The server queues that many reads
+	 * on its own ring (server/aio.c).
+	 */
+	conn->max_background = RFS_CL_MAX_BACKGROUND;
+	conn->congestion_threshold = RFS_CL_MAX_BACKGROUND * 3 / 4;
 	rfs_dbg(RFS_SUB_CLIENT, "client: init: want %#x max_write %u",
 		conn->want, conn->max_write);
 }

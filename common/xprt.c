@@ -372,6 +372,11 @@ int rfs_xprt_arm(struct rfs_xprt *x)
 	return xops(x)->arm(x);
 }
 
+void rfs_xprt_spin(struct rfs_xprt *x, bool allow)
+{
+	((struct rfs_xprt_base *)(void *)x)->nospin = !allow;
+}
+
 int rfs_xprt_wait_fd(const struct rfs_xprt *x)
 {
 	if (!xops(x)->wait_fd)

@@ -212,6 +212,13 @@ int rfs_xprt_poll(struct rfs_xprt *x, struct rfs_xev *ev, int max);
  */
 int rfs_xprt_arm(struct rfs_xprt *x);
 int rfs_xprt_wait_fd(const struct rfs_xprt *x);
+/*
+ * Whether arm may busy-wait for the next frame (spin_us) before it says
+ * "sleep": a caller that also waits for something else (file I/O on a
+ * ring of its own) turns it off, so it sleeps on both at once.  On by
+ * default.
+ */
+void rfs_xprt_spin(struct rfs_xprt *x, bool allow);
 
 struct rfs_xprt_stats {
 	uint64_t frames_in, frames_out;

@@ -51,6 +51,7 @@ struct rfs_xprt_ops {
 struct rfs_xprt_base {
 	const struct rfs_xprt_ops *ops;
 	struct rfs_xprt_params params;
+	bool nospin; /* rfs_xprt_spin: arm must not busy-wait */
 };
 
 struct rfs_conn_base {

@@ -1140,7 +1140,7 @@ static int rdma_poll(struct rfs_xprt *x, struct rfs_xev *ev, int max)
 static int rdma_arm(struct rfs_xprt *x)
 {
 	struct rdma_xprt *t = RX(x);
-	long long until = rfs_now_ns() + SPIN_NS;
+	long long until = rfs_now_ns() + (t->base.nospin ? 0 : SPIN_NS);
 
 	rdma_flush(x);
 	/* a short spin: a reply often arrives within microseconds */

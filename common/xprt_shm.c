@@ -681,7 +681,7 @@ static int shm_arm(struct rfs_xprt *xp)
 	if (any_work(x))
 		return 1;
 	/* adaptive spin: under load the next frame comes within microseconds */
-	if (x->spin_ns > 0 && x->conns) {
+	if (x->spin_ns > 0 && x->conns && !x->base.nospin) {
 		end = rfs_now_ns() + x->spin_ns;
 		for (unsigned i = 1;; i++) {
 			rfs_cpu_relax();

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "exec.h"
 #include "log.h"
 #include "request.h"
@@ -120,6 +121,7 @@ static const struct rfs_req_io conn_io = {
 
 static void conn_free(struct rfs_conn_ctx *cc, bool forced)
 {
+	rfs_aio_fini(cc);
 	rfs_exec_fini(cc);
 	rfs_workers_fini(cc);
 	if (cc->sess)
@@ -215,19 +217,51 @@ static bool conn_refuse(int fd)
 	return true;
 }
 
+/*
+ * Reads in flight on a transport whose poll costs no syscall: go round
+ * the loop (poll the transport, reap the ring) for up to AIO_SPIN_NS
+ * before sleeping, since a completion or the next frame usually comes
+ * sooner than a wake-up would.  Only while reads are out: an idle
+ * connection sleeps at once (after the transport's own spin).
+ */
+#define AIO_SPIN_NS 100000LL
+
+static bool conn_spin_aio(struct rfs_conn_ctx *cc, long long *until)
+{
+	long long now;
+
+	if (!rfs_aio_inflight(cc) ||
+	    !(rfs_xprt_flags(cc->x) & RFS_XPRT_F_POLL_FREE)) {
+		*until = 0;
+		return false;
+	}
+	now = rfs_now_ns();
+	if (!*until)
+		*until = now + AIO_SPIN_NS;
+	if (now < *until) {
+		rfs_cpu_relax();
+		return true;
+	}
+	*until = 0;
+	return false;
+}
+
 static void *conn_main(void *arg)
 {
 	struct rfs_conn_ctx *cc = arg;
 	struct rfs_xev ev[32];
 	bool down = false, forced = false;
+	long long spin_until = 0;
 
 	/* top -H, ps -L: one per connection (+ ringfsd-exec in split mode) */
 	pthread_setname_np(pthread_self(), "ringfsd-conn");
 	if (conn_setup(cc))
 		down = true;
+	else if (!cc->split)
+		rfs_aio_init(cc);
 	while (!down) {
-		struct pollfd pfd[2];
-		int n, ret, timeout = -1;
+		struct pollfd pfd[3];
+		int n, nrecv = 0, ret, timeout = -1;
 		uint64_t v;
 
 		n = rfs_xprt_poll(cc->x, ev, 32);
@@ -237,6 +271,10 @@ static void *conn_main(void *arg)
 			conn_close(cc);
 			n = 0;
 		}
+		for (int i = 0; i < n; i++)
+			nrecv += ev[i].type == RFS_XEV_RECV;
+		/* reads that arrive together wait for the disk together */
+		rfs_aio_batch(cc, nrecv > 1 || rfs_aio_inflight(cc));
 		for (int i = 0; i < n; i++) {
 			switch (ev[i].type) {
 			case RFS_XEV_RECV:
@@ -267,6 +305,10 @@ static void *conn_main(void *arg)
 		}
 		if (down)
 			break;
+		if (rfs_aio_submit(cc) < 0)
+			conn_close(cc);
+		if (rfs_aio_reap(cc) > 0)
+			n++;
 		rfs_exec_drain(cc);
 		rfs_workers_drain(cc);
 		pthread_mutex_lock(&conns_mu);
@@ -292,10 +334,16 @@ static void *conn_main(void *arg)
 		}
 		if (conn_limits(cc, &timeout))
 			continue;
-		if (n > 0)
+		if (n > 0) {
+			spin_until = 0;
 			continue;
+		}
 		if (cc->split && rfs_exec_spin(cc))
 			continue;
+		if (conn_spin_aio(cc, &spin_until))
+			continue;
+		/* reads in flight: sleep on them and the transport at once */
+		rfs_xprt_spin(cc->x, !rfs_aio_inflight(cc));
 		ret = rfs_xprt_arm(cc->x);
 		if (ret != 0) {
 			if (ret < 0) {
@@ -309,9 +357,11 @@ static void *conn_main(void *arg)
 		pfd[0].events = POLLIN;
 		pfd[1].fd = cc->efd;
 		pfd[1].events = POLLIN;
+		pfd[2].fd = rfs_aio_fd(cc); /* -1: ignored */
+		pfd[2].events = POLLIN;
 		if (!rfs_exec_sleep_begin(cc))
 			continue;
-		ret = poll(pfd, 2, timeout);
+		ret = poll(pfd, 3, timeout);
 		rfs_exec_sleep_end(cc);
 		if (ret < 0 && errno != EINTR) {
 			rfs_err("server: %s: poll: %s", desc(cc),

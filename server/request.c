@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aio.h"
 #include "log.h"
 #include "request.h"
 
@@ -181,6 +182,13 @@ static enum rfs_rq_state step_execute(struct rfs_request *rq)
 	}
 	if (r->csum_reply)
 		rq->csum = true;
+	if (r->aio) {
+		/* a queued read: aio.c answers when it completes */
+		rfs_aio_adopt(r, rq->csum);
+		rq->io->buf_put(rq->cc, rq->io_arg, rq->out);
+		rq->out = NULL;
+		return RFS_RQ_DONE;
+	}
 	if (ret < 0) {
 		rq->err = ret;
 		return RFS_RQ_ERROR;

@@ -246,6 +246,7 @@ struct rfs_conn_ctx {
 	_Atomic(bool) asleep;	   /* connection thread in poll(): wake it */
 	uint32_t xmax;		   /* the transport's max_msg */
 	_Atomic(bool) established; /* HELLO/ATTACH done (cc->sess set) */
+	struct rfs_aio *aio;	   /* aio.h: queued file reads, or NULL */
 };
 
 int rfs_conn_start(int fd, const char *transport);
@@ -259,10 +260,11 @@ struct rfs_req {
 	const struct rfs_hdr *h;
 	struct rfs_req_view v;
 	struct rfs_mb mb;
-	uint64_t unknown; /* node id for RFS_HF_UNKNOWN_NODE */
-	bool close_after; /* close the connection after the reply */
-	bool async;	  /* a worker replies later */
-	bool csum_reply;  /* override: seal this reply with a csum */
+	uint64_t unknown;	  /* node id for RFS_HF_UNKNOWN_NODE */
+	bool close_after;	  /* close the connection after the reply */
+	bool async;		  /* a worker replies later */
+	bool csum_reply;	  /* override: seal this reply with a csum */
+	struct rfs_aio_slot *aio; /* aio.h: the read was queued */
 	struct rfs_node *nodes[4];
 	unsigned nnodes;
 };

@@ -40,6 +40,17 @@ got=$(ls "$MNT/churn" | sort)
 got=$(ls "$EXPORT/churn" | sort)
 [ "$got" = "$want" ] || fail "churn dir in the export differs"
 
+# Reads at queue depth 32 (Linux AIO, O_DIRECT): the server gets them
+# together and runs them on its file-I/O ring; two readers at once, and
+# one more after the file's last writer closed it.
+"$MT_IO" write "$MNT/deep" 0 $((8 << 20)) 777 || fail "write deep"
+"$MT_IO" aio-check "$MNT/deep" $((8 << 20)) 777 32 3000 & a1=$!
+"$MT_IO" aio-check "$MNT/deep" $((8 << 20)) 777 16 3000 & a2=$!
+wait "$a1" || fail "reads at depth 32 returned wrong data"
+wait "$a2" || fail "reads at depth 16 returned wrong data"
+"$MT_IO" check "$EXPORT/deep" 0 $((8 << 20)) 777 ||
+	fail "deep file wrong in the export"
+
 # The export holds the same bytes once the mount is gone (no cached lies).
 rfs_umount "$MNT"
 "$MT_IO" check-stripes "$EXPORT/striped" "$N" 12345 40 ||

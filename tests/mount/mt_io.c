@@ -14,6 +14,11 @@
  *                                           per worker, none missing
  *   mt_io churn DIR WORKER COUNT            create/write/rename/unlink in
  *                                           DIR; keeps "w<W>-<i>" for even i
+ *   mt_io aio-check FILE LEN SEED DEPTH COUNT
+ *                                           COUNT reads of 4 KiB..64 KiB at
+ *                                           random aligned offsets below
+ *                                           LEN, O_DIRECT, DEPTH at once
+ *                                           (Linux AIO), each verified
  *   mt_io freeport                          print a free TCP port on
  *                                           127.0.0.1 (bound, then closed)
  *
@@ -28,7 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/aio_abi.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -286,6 +293,115 @@ static int cmd_freeport(void)
 	return 0;
 }
 
+/*
+ * Reads at queue depth: the kernel sends them to the FUSE daemon
+ * together, so the server gets several at once and queues them
+ * (server/aio.c); every byte must still be the pattern's.
+ */
+#define AIO_MAX_DEPTH 64
+#define AIO_MAX_LEN (64 << 10)
+
+static int cmd_aio_check(const char *path, long long len,
+			 unsigned long long seed, long long depth,
+			 long long count)
+{
+	static unsigned char bufs[AIO_MAX_DEPTH][AIO_MAX_LEN]
+		__attribute__((aligned(4096)));
+	static unsigned char expect[AIO_MAX_LEN];
+	struct iocb cbs[AIO_MAX_DEPTH], *cbp[AIO_MAX_DEPTH];
+	struct io_event evs[AIO_MAX_DEPTH];
+	aio_context_t ctx = 0;
+	unsigned long long rnd = seed * 0x9e3779b97f4a7c15ULL + 1;
+	long long blocks = len / 4096, done = 0;
+	int fd, ret = 0;
+
+	if (depth < 1 || depth > AIO_MAX_DEPTH || blocks < 16) {
+		fprintf(stderr, "mt_io: aio-check: depth 1..%d, len >= 64K\n",
+			AIO_MAX_DEPTH);
+		return 2;
+	}
+	fd = open_or_die(path, O_RDONLY | O_DIRECT);
+	if (syscall(SYS_io_setup, (long)depth, &ctx) < 0) {
+		fprintf(stderr, "mt_io: io_setup: %s\n", strerror(errno));
+		return 1;
+	}
+	while (done < count && !ret) {
+		long n = depth, got = 0;
+
+		for (long i = 0; i < n; i++) {
+			unsigned long long size;
+
+			rnd = rnd * 6364136223846793005ULL +
+			      1442695040888963407ULL;
+			size = 4096ULL << ((rnd >> 40) % 5); /* 4K..64K */
+			memset(&cbs[i], 0, sizeof(cbs[i]));
+			cbs[i].aio_fildes = (uint32_t)fd;
+			cbs[i].aio_lio_opcode = IOCB_CMD_PREAD;
+			cbs[i].aio_buf = (uint64_t)(uintptr_t)bufs[i];
+			cbs[i].aio_nbytes = size;
+			cbs[i].aio_offset =
+				(int64_t)((rnd >> 8) %
+					  (unsigned long long)(blocks - 16)) *
+				4096;
+			cbs[i].aio_data = (uint64_t)i;
+			cbp[i] = &cbs[i];
+		}
+		if (syscall(SYS_io_submit, ctx, n, cbp) != n) {
+			fprintf(stderr, "mt_io: io_submit: %s\n",
+				strerror(errno));
+			ret = 1;
+			break;
+		}
+		while (got < n) {
+			long k = syscall(SYS_io_getevents, ctx, 1L, n - got,
+					 evs, NULL);
+
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0) {
+				fprintf(stderr, "mt_io: io_getevents: %s\n",
+					strerror(errno));
+				ret = 1;
+				break;
+			}
+			for (long e = 0; e < k && !ret; e++) {
+				struct iocb *cb = &cbs[evs[e].data];
+				long long res = (long long)evs[e].res;
+
+				if (res != (long long)cb->aio_nbytes) {
+					fprintf(stderr,
+						"mt_io: %s: aio read %llu at "
+						"%lld: %s\n",
+						path,
+						(unsigned long long)
+							cb->aio_nbytes,
+						(long long)cb->aio_offset,
+						res < 0 ? strerror((int)-res) :
+							  "short read");
+					ret = 1;
+					break;
+				}
+				pattern(expect, cb->aio_nbytes, seed,
+					(unsigned long long)cb->aio_offset);
+				if (memcmp(bufs[evs[e].data], expect,
+					   cb->aio_nbytes)) {
+					fprintf(stderr,
+						"mt_io: %s: aio read at %lld: "
+						"wrong data\n",
+						path,
+						(long long)cb->aio_offset);
+					ret = 1;
+				}
+			}
+			got += k;
+		}
+		done += n;
+	}
+	syscall(SYS_io_destroy, ctx);
+	close(fd);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -321,6 +437,10 @@ int main(int argc, char **argv)
 		return cmd_check_append(argv[2], num(argv[3]), num(argv[4]));
 	if (!strcmp(cmd, "churn") && argc == 5)
 		return cmd_churn(argv[2], num(argv[3]), num(argv[4]));
+	if (!strcmp(cmd, "aio-check") && argc == 7)
+		return cmd_aio_check(argv[2], num(argv[3]),
+				     (unsigned long long)num(argv[4]),
+				     num(argv[5]), num(argv[6]));
 	if (!strcmp(cmd, "freeport") && argc == 2)
 		return cmd_freeport();
 	fprintf(stderr, "usage: see the comment at the top of mt_io.c\n");
