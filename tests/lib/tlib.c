@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "tlib.h"
 
 #define T_MAX_SRV 8
@@ -211,17 +212,36 @@ int t_srv_wait(struct t_srv *s, int timeout_ms)
 
 /* ---- raw-frame connections --------------------------------------------- */
 
-static int connect_tcp(const char *host, unsigned port, bool may_fail)
+/*
+ * resv: as root, from a privileged source port, as ringfs connects (the
+ * server then lets the connection act as any user, root squashed); the
+ * floods (t_try_connect_tcp) do not, or they would use up the range.
+ */
+static int connect_tcp(const char *host, unsigned port, bool may_fail,
+		       bool resv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	static unsigned next;
+	int fd, ret;
 
-	if (fd < 0)
-		t_die("socket: %s", strerror(errno));
 	sa.sin_port = htons((uint16_t)port);
 	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
 		t_die("bad host %s", host);
+again:
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		t_die("socket: %s", strerror(errno));
+	if (resv) {
+		ret = rfs_addr_bind_resvport(fd, AF_INET, &next);
+		if (ret < 0)
+			t_die("bind a privileged source port: %s",
+			      strerror(-ret));
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (resv && errno == EADDRNOTAVAIL) {
+			close(fd); /* that port's last connection lingers */
+			goto again;
+		}
 		if (!may_fail)
 			t_die("connect %s:%u: %s", host, port, strerror(errno));
 		close(fd);
@@ -232,12 +252,17 @@ static int connect_tcp(const char *host, unsigned port, bool may_fail)
 
 int t_connect_tcp(const char *host, unsigned port)
 {
-	return connect_tcp(host, port, false);
+	return connect_tcp(host, port, false, geteuid() == 0);
+}
+
+int t_connect_tcp_unpriv(const char *host, unsigned port)
+{
+	return connect_tcp(host, port, false, false);
 }
 
 int t_try_connect_tcp(const char *host, unsigned port)
 {
-	return connect_tcp(host, port, true);
+	return connect_tcp(host, port, true, false);
 }
 
 int t_connect_unix(const char *path)

@@ -70,10 +70,16 @@ struct t_conn {
 	uint32_t uid, gid;
 };
 
-/* t_die when the connect fails */
+/*
+ * t_die when the connect fails.  As root, from a privileged source port
+ * (as ringfs does), so that the server lets the connection act as any
+ * user; _unpriv: from an ephemeral port, as anyone else would.
+ */
 int t_connect_tcp(const char *host, unsigned port);
+int t_connect_tcp_unpriv(const char *host, unsigned port);
 int t_connect_unix(const char *path);
-/* a connect that may fail (floods may overrun the backlog): fd or -1 */
+/* a connect that may fail (floods may overrun the backlog): fd or -1;
+   from an ephemeral port */
 int t_try_connect_tcp(const char *host, unsigned port);
 /* all of it, unless the server closed (then quietly less) */
 void t_send(int fd, const void *p, size_t len);
