@@ -435,7 +435,7 @@ int t_hello(struct t_conn *c, const char *export)
 	int ret;
 
 	q = rfs_mb_put(b, sizeof(*q));
-	q->features = c->no_csum ? 0 : RFS_FEAT_CSUM;
+	q->features = (c->no_csum ? 0 : RFS_FEAT_CSUM) | RFS_FEAT_IDS;
 	q->max_msg = RFS_MSG_MAX_DEFAULT;
 	q->max_inflight = 16;
 	q->export_len = (uint16_t)strlen(export);
@@ -445,6 +445,7 @@ int t_hello(struct t_conn *c, const char *export)
 		return ret;
 	p = t_rp();
 	c->csum = p->features & RFS_FEAT_CSUM;
+	c->export_flags = p->export_flags;
 	c->session = p->session;
 	c->root = p->root.nodeid;
 	c->hlen = p->root.handle_len;

@@ -68,6 +68,7 @@ struct t_conn {
 	uint8_t handle[RFS_HANDLE_MAX];
 	uint8_t token[16];
 	uint32_t uid, gid;
+	uint32_t export_flags; /* HELLO's: RFS_EXPF_RO, RFS_EXPF_IDS_* */
 };
 
 /*
