@@ -189,17 +189,17 @@ static bool tcp_trusted(const struct rfs_conn_sec *s,
 	}
 	if (!priv)
 		snprintf(why, whylen,
-			 "no key, and source port %u is not privileged "
-			 "(below %u)",
+			 "no key, and source port %u is not privileged, "
+			 "not below %u",
 			 port, rfs_cfg.sec.privport_below);
 	else if (a->privport == RFS_PRIVPORT_OFF)
 		snprintf(why, whylen,
-			 "no key (privileged source ports count for nothing: "
-			 "privport=off)");
+			 "no key, and privileged source ports count for "
+			 "nothing on this export: privport=off");
 	else
 		snprintf(why, whylen,
-			 "no key, and a privileged source port counts on "
-			 "loopback only (privport=loopback)");
+			 "no key, and a privileged source port counts from "
+			 "loopback only: privport=loopback");
 	return false;
 }
 
@@ -301,10 +301,11 @@ int rfs_ids_decide(struct rfs_req *r, const struct rfs_export *e, bool attach)
 		return 0;
 	}
 	rfs_err_rl("server: %s: %s for export %s: may not act as its users "
-		   "(%s): its requests are refused (untrusted=refuse); a "
-		   "client needs the key (--key-file), a privileged source "
-		   "port (ringfs as root), or the Unix socket",
-		   s->peer_text, what, e->name, why);
+		   "(%s): %s (untrusted=refuse); a client needs the key "
+		   "(ringfs -o key_file), a privileged source port (ringfs "
+		   "as root), or the Unix socket",
+		   s->peer_text, what, e->name, why,
+		   attach ? "refused" : "its requests are refused");
 	if (!attach)
 		return 0; /* HELLO says so (RFS_EXPF_IDS_REFUSED) */
 	r->close_after = true;
