@@ -180,7 +180,9 @@ void rfs_auth_session_reply(struct rfs_req *r, uint8_t *reply_token);
  * rfs_ids_export_flags: the RFS_EXPF_IDS_* bit of the rule, for HELLO.
  * rfs_ids_caller: per request, before the export's squash: the ids the
  * request runs with in place of the header's (*uid, *gid), and the groups
- * (*groups NULL: just *gid); 0 or -EACCES.
+ * (*groups NULL: just *gid).  Returns the connection's rule, or -EACCES:
+ * RFS_IDS_ASSERT leaves *uid, *gid as the header has them, and whatever
+ * else the request says of its caller stands; the others replace them.
  */
 void rfs_ids_start(struct rfs_srv_sec *s);
 void rfs_ids_peer(struct rfs_conn_sec *s, int fd);

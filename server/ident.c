@@ -337,11 +337,11 @@ int rfs_ids_caller(struct rfs_req *r, uint32_t *uid, uint32_t *gid,
 	*ngroups = 0;
 	switch (s->ids) {
 	case RFS_IDS_ASSERT:
-		return 0;
+		return RFS_IDS_ASSERT;
 	case RFS_IDS_SQUASH:
 		*uid = r->exp->anonuid;
 		*gid = r->exp->anongid;
-		return 0;
+		return RFS_IDS_SQUASH;
 	case RFS_IDS_PEER:
 		if (*uid != c->uid || !peer_has_gid(c, *gid)) {
 			if (s->ids_strict) {
@@ -357,7 +357,7 @@ int rfs_ids_caller(struct rfs_req *r, uint32_t *uid, uint32_t *gid,
 		*uid = c->uid;
 		*groups = s->ids_groups;
 		*ngroups = s->ids_ngroups;
-		return 0;
+		return RFS_IDS_PEER;
 	case RFS_IDS_REFUSE:
 		break;
 	}

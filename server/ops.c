@@ -103,7 +103,7 @@ static int caller_creds(struct rfs_req *r)
 
 	/* whose ids this connection may use at all (ident.c) */
 	ret = rfs_ids_caller(r, &uid, &gid, &groups, &ngroups);
-	if (ret)
+	if (ret < 0)
 		return ret;
 	switch (e->squash) {
 	case RFS_SQUASH_ALL:
