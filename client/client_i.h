@@ -251,6 +251,13 @@ int rfs_client_probe(const char *name, const struct rfs_addr *a);
 int rfs_client_paths(struct rfs_client *cl, const char *name,
 		     const struct rfs_addr *a, bool quiet,
 		     struct rfs_client_paths *out);
+/*
+ * What HELLO's export_flags said of this connection's identities
+ * (RFS_EXPF_IDS_*): refused is an error, said with what to do about it
+ * (-EACCES); squashed is said as a note (mounting only, not on
+ * reconnects); 0 otherwise.
+ */
+int rfs_client_ids_check(uint32_t export_flags, const struct rfs_addr *a);
 
 /* ---- fhtab.c: kernel fh -> server fh ---------------------------------- */
 

@@ -263,10 +263,43 @@ static int connect_to(struct cl_loop *l, bool attach_, const char *name,
 	return ret;
 }
 
+int rfs_client_ids_check(uint32_t export_flags, const struct rfs_addr *a)
+{
+	const char *exp = rfs_cl->o.export_name;
+
+	if (export_flags & RFS_EXPF_IDS_REFUSED) {
+		say("%s does not let this client act as its users on export "
+		    "'%s' (no key, and not root on a privileged source port): "
+		    "mount as root, give -o key_file=FILE, or mount through "
+		    "the server's Unix socket (transport=auto or shm); the "
+		    "server's log names this connection (ringfsd(8), TRUST)",
+		    a->text, exp);
+		return -EACCES;
+	}
+	if ((export_flags & RFS_EXPF_IDS_SQUASHED) && !rfs_lp_tl_reconnect &&
+	    rfs_cl->interactive)
+		fprintf(stderr,
+			"ringfs: note: %s runs every request on export '%s' "
+			"as its anonymous user (untrusted=squash): this client "
+			"has no key and is not root on a privileged source "
+			"port\n",
+			a->text, exp);
+	if (export_flags & RFS_EXPF_IDS_PEER)
+		rfs_dbg(RFS_SUB_CLIENT,
+			"client: %s: requests run as this process's own uid, "
+			"gid and groups",
+			a->text);
+	return 0;
+}
+
 /* Connect and HELLO (attach = false) or ATTACH.  Errors are printed. */
 int rfs_lp_connect(struct cl_loop *l, bool attach)
 {
-	return connect_to(l, attach, rfs_cl->o.transport, &rfs_cl->addr);
+	int ret = connect_to(l, attach, rfs_cl->o.transport, &rfs_cl->addr);
+
+	if (!ret && !attach)
+		ret = rfs_client_ids_check(rfs_cl->export_flags, &rfs_cl->addr);
+	return ret;
 }
 
 /* Orderly goodbye: BYE, then wait (bounded) for the close. */
@@ -339,6 +372,8 @@ static int probe_here(const char *name, const struct rfs_addr *a)
 	int ret;
 
 	ret = connect_to(&l, false, name, a);
+	if (!ret)
+		ret = rfs_client_ids_check(rfs_cl->export_flags, a);
 	rfs_lp_disconnect(&l);
 	return ret;
 }

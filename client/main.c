@@ -596,6 +596,7 @@ static int resolve_auto(struct rfs_client *cl)
 	struct rfs_client_paths p;
 	struct rfs_addr a = cl->addr;
 	const char *name = stream;
+	uint32_t stream_flags;
 	int ret;
 
 	if (cl->addr.ss.ss_family == AF_UNIX) {
@@ -605,9 +606,15 @@ static int resolve_auto(struct rfs_client *cl)
 		ret = rfs_client_probe(name, &a);
 		goto out;
 	}
+	/*
+	 * HELLO is answered even when the server takes no identity from
+	 * this connection (RFS_EXPF_IDS_REFUSED), so that an unprivileged
+	 * user still learns the Unix socket, where it acts as itself.
+	 */
 	ret = rfs_client_paths(cl, stream, &a, false, &p);
 	if (ret < 0)
 		return ret;
+	stream_flags = cl->export_flags;
 	for (size_t i = 0; (d = rfs_xprt_at(i)); i++) {
 		if (d->flags & RFS_XPRT_F_STREAM)
 			break; /* the fallback: rfs_client_paths did HELLO */
@@ -628,6 +635,8 @@ static int resolve_auto(struct rfs_client *cl)
 		}
 	}
 	rfs_dbg(RFS_SUB_CLIENT, "client: transport auto: %s", stream);
+	cl->export_flags = stream_flags;
+	ret = rfs_client_ids_check(stream_flags, &cl->addr);
 out:
 	if (ret < 0)
 		return ret;

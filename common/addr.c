@@ -10,6 +10,8 @@
  *   host           default_port applies (error when default_port is 0)
  *   unix:/path     a Unix stream socket
  *   unix:@name     a Linux abstract Unix socket
+ *
+ * and the client's privileged source port (rfs_addr_bind_resvport).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -285,4 +287,44 @@ bool rfs_addr_is_loopback(const struct rfs_addr *a)
 	default:
 		return false;
 	}
+}
+
+int rfs_addr_bind_resvport(int fd, int family, unsigned *next)
+{
+	const unsigned span = RFS_RESVPORT_HI - RFS_RESVPORT_LO + 1;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int one = 1;
+
+	if (family != AF_INET && family != AF_INET6)
+		return -EAFNOSUPPORT;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		return -errno;
+	for (unsigned i = 0; i < span; i++) {
+		unsigned port = RFS_RESVPORT_LO + (*next + i) % span;
+
+		memset(&ss, 0, sizeof(ss));
+		if (family == AF_INET) {
+			struct sockaddr_in *in = (void *)&ss;
+
+			in->sin_family = AF_INET;
+			in->sin_addr.s_addr = htonl(INADDR_ANY);
+			in->sin_port = htons((uint16_t)port);
+			len = sizeof(*in);
+		} else {
+			struct sockaddr_in6 *in6 = (void *)&ss;
+
+			in6->sin6_family = AF_INET6;
+			in6->sin6_addr = in6addr_any;
+			in6->sin6_port = htons((uint16_t)port);
+			len = sizeof(*in6);
+		}
+		if (bind(fd, (const struct sockaddr *)&ss, len) == 0) {
+			*next = (*next + i + 1) % span;
+			return (int)port;
+		}
+		if (errno != EADDRINUSE)
+			return -errno;
+	}
+	return -EADDRINUSE;
 }

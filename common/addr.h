@@ -30,4 +30,24 @@ void rfs_addr_fmt(const struct sockaddr *sa, socklen_t len, char *out,
 		  size_t outsz);
 bool rfs_addr_is_loopback(const struct rfs_addr *a);
 
+/*
+ * Privileged source ports (bindresvport(3)'s range): only root (or
+ * CAP_NET_BIND_SERVICE) can bind them, so a server may trust a peer on
+ * one to be root on its host (ringfsd's privport export option).
+ */
+#define RFS_RESVPORT_LO 512u
+#define RFS_RESVPORT_HI 1023u
+/*
+ * Bind the unconnected AF_INET/AF_INET6 stream socket fd to a free port
+ * of RFS_RESVPORT_LO..HI, trying them in turn from *next (any value; it
+ * is wrapped into the range) and leaving *next after the port bound, so
+ * that a caller whose connect fails on that port (EADDRNOTAVAIL: the
+ * same four-tuple still in TIME_WAIT) tries the following one with a new
+ * socket.  SO_REUSEADDR is set, so a port held only by closed
+ * connections in TIME_WAIT can be bound again.  Returns the port;
+ * -EADDRINUSE when every port in the range is taken, -EACCES without the
+ * privilege, other -errno (setsockopt, bind).
+ */
+int rfs_addr_bind_resvport(int fd, int family, unsigned *next);
+
 #endif /* RFS_ADDR_H */

@@ -188,13 +188,18 @@ const char *rfs_xprt_pick(unsigned flags)
 	return NULL;
 }
 
-/* Blocking-with-timeout connect; returns a connected fd or -errno. */
-static int connect_fd(const struct rfs_addr *a, int timeout_ms)
+/*
+ * The source port of a TCP connection: root's come from a privileged
+ * port (rfs_addr_bind_resvport), which only root can bind, so that
+ * ringfsd may let it act as its users without a key (ringfsd(8),
+ * privport).  Anyone else, or root when no such port is free (or the
+ * kernel refuses: root of a user namespace), gets an ephemeral one.
+ * Returns a new socket for a, or -errno.
+ */
+static int stream_socket(const struct rfs_addr *a, bool *resv, unsigned *next)
 {
 	int fam = a->ss.ss_family;
-	long long deadline;
-	int fd, rc, err;
-	socklen_t elen = sizeof(err);
+	int fd, rc;
 
 	fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -202,8 +207,54 @@ static int connect_fd(const struct rfs_addr *a, int timeout_ms)
 		rfs_err("xprt: socket for %s: %s", a->text, strerror(-rc));
 		return rc;
 	}
+	if (!*resv)
+		return fd;
+	rc = rfs_addr_bind_resvport(fd, fam, next);
+	if (rc >= 0)
+		return fd;
+	*resv = false;
+	if (rc == -EACCES || rc == -EPERM)
+		rfs_dbg(RFS_SUB_XPRT,
+			"xprt: %s: may not bind a privileged source port: %s",
+			a->text, strerror(-rc));
+	else
+		rfs_warn("xprt: connect to %s: no privileged source port "
+			 "(%u..%u) to bind: %s; connecting from an "
+			 "unprivileged one, from which ringfsd lets no one "
+			 "act as another user without a key (see ringfsd(8), "
+			 "privport)",
+			 a->text, RFS_RESVPORT_LO, RFS_RESVPORT_HI,
+			 strerror(-rc));
+	/* a socket that failed to bind may still connect */
+	return fd;
+}
+
+/* Blocking-with-timeout connect; returns a connected fd or -errno. */
+static int connect_fd(const struct rfs_addr *a, int timeout_ms)
+{
+	int fam = a->ss.ss_family;
+	bool resv = (fam == AF_INET || fam == AF_INET6) && geteuid() == 0;
+	unsigned next = (unsigned)(rfs_now_ns() ^ (uint64_t)getpid());
+	unsigned tries = 0;
+	long long deadline;
+	int fd, rc, err;
+	socklen_t elen = sizeof(err);
+
+again:
+	fd = stream_socket(a, &resv, &next);
+	if (fd < 0)
+		return fd;
 	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0)
 		goto connected;
+	/*
+	 * The port we bound is free but not towards this server (a former
+	 * connection from it in TIME_WAIT): the next one, on a new socket.
+	 */
+	if (resv && (errno == EADDRNOTAVAIL || errno == EADDRINUSE) &&
+	    ++tries <= RFS_RESVPORT_HI - RFS_RESVPORT_LO) {
+		close(fd);
+		goto again;
+	}
 	if (errno != EINPROGRESS && errno != EAGAIN) {
 		rc = -errno;
 		goto fail;

@@ -871,13 +871,18 @@ static int rep_error(const struct rfs_hdr *h, struct rd *r,
 static int rep_hello(struct rd *r, struct rfs_rep_view *v)
 {
 	const struct rfs_hello_rep *p;
+	uint32_t ids;
 
 	if (!TAKE(r, p))
 		return -EPROTO;
 	if (p->features & ~RFS_FEAT_KNOWN)
 		return -EPROTO;
 	if (p->max_msg < MSG_MIN || p->max_msg > RFS_MSG_MAX_LIMIT ||
-	    p->max_inflight == 0 || (p->export_flags & ~RFS_EXPF_RO))
+	    p->max_inflight == 0 || (p->export_flags & ~RFS_EXPF_KNOWN))
+		return -EPROTO;
+	/* identity bits: one at most, and only when negotiated */
+	ids = p->export_flags & RFS_EXPF_IDS;
+	if ((ids & (ids - 1)) || (ids && !(p->features & RFS_FEAT_IDS)))
 		return -EPROTO;
 	if (!entry_ok(&p->root) || take_handle(r, &p->root, v) || !rd_done(r))
 		return -EPROTO;

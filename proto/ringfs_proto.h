@@ -15,6 +15,10 @@
  *        ATTACH, mutual, HMAC-SHA512-256 (see struct rfs_auth_req).
  *   1.1  PATHS (opcode 8): the server's Unix socket and RDMA address, for
  *        the client's transport=auto.
+ *   1.1  RFS_FEAT_IDS: HELLO's reply says in export_flags how the server
+ *        treats the uid/gid of this connection's requests
+ *        (RFS_EXPF_IDS_*): refused, squashed, or the connected process's
+ *        own.  The server enforces it whether or not the client asked.
  *
  * Every message is a fixed 48-byte header (struct rfs_hdr) followed by
  * `len` payload bytes.  All integers are little-endian, fixed width; every
@@ -182,7 +186,9 @@ _Static_assert(sizeof(struct rfs_unknown_node) == 8, "rfs_unknown_node");
 /* ---- session ---------------------------------------------------------- */
 
 #define RFS_FEAT_CSUM (1ull << 0)
-#define RFS_FEAT_KNOWN (RFS_FEAT_CSUM)
+/* the client understands the RFS_EXPF_IDS_* bits of HELLO's reply */
+#define RFS_FEAT_IDS (1ull << 1)
+#define RFS_FEAT_KNOWN (RFS_FEAT_CSUM | RFS_FEAT_IDS)
 
 /*
  * HELLO: the first frame on a control connection; always sent with
@@ -202,6 +208,24 @@ struct rfs_hello_req {
 _Static_assert(sizeof(struct rfs_hello_req) == 24, "rfs_hello_req");
 
 #define RFS_EXPF_RO (1u << 0)
+/*
+ * The uid/gid in this connection's request headers (at most one bit, and
+ * only when RFS_FEAT_IDS was negotiated; none: they are taken as they
+ * are, squashed as the export says).  The server decides per connection
+ * from what it knows of the peer (ringfsd(8), TRUST):
+ */
+/* not taken: every request that needs an identity fails -EACCES (an
+   unauthenticated peer the export does not trust, untrusted=refuse) */
+#define RFS_EXPF_IDS_REFUSED (1u << 1)
+/* ignored: every request runs as the export's anonymous user
+   (untrusted=squash) */
+#define RFS_EXPF_IDS_SQUASHED (1u << 2)
+/* ignored: every request runs as the process at the other end of the
+   Unix socket (its uid, gid and groups, as the kernel tells them) */
+#define RFS_EXPF_IDS_PEER (1u << 3)
+#define RFS_EXPF_IDS \
+	(RFS_EXPF_IDS_REFUSED | RFS_EXPF_IDS_SQUASHED | RFS_EXPF_IDS_PEER)
+#define RFS_EXPF_KNOWN (RFS_EXPF_RO | RFS_EXPF_IDS)
 
 /* reply: then root entry's handle_len bytes of handle (padded to 8) */
 struct rfs_hello_rep {

@@ -2,8 +2,9 @@
 /*
  * ringfsd security: the AUTH handshake (struct rfs_auth_req in
  * ringfs_proto.h explains the exchange), the gates HELLO and ATTACH pass
- * (authentication, then the export's network ACL), and the rule that a
- * listener reachable from other hosts needs a key.
+ * (authentication, then the export's network ACL, then the identity rule
+ * of ident.c), and the rule that a listener reachable from other hosts
+ * needs a key.
  *
  * Failures are logged rate limited with the peer's address and close the
  * connection: a peer gets one try per connection, and a new connection
@@ -48,6 +49,7 @@ int rfs_sec_start(struct rfs_srv_cfg *c, const struct rfs_addr *listen)
 	bool exposed;
 	int ret;
 
+	rfs_ids_start(s);
 	/* rdma setup goes through --listen too: that is what is exposed */
 	exposed = !addr_is_loopback(&listen->ss);
 	if (!s->key_file[0]) {
@@ -99,6 +101,11 @@ void rfs_sec_conn_init(struct rfs_conn_sec *s, int fd)
 	} else if (s->peerlen && s->peer.ss_family == AF_UNIX) {
 		snprintf(s->peer_text, sizeof(s->peer_text), "local (unix)");
 	}
+	/* nothing may run until HELLO/ATTACH decides (ident.c) */
+	s->ids = RFS_IDS_REFUSE;
+	s->ids_groups = NULL;
+	s->ids_ngroups = 0;
+	rfs_ids_peer(s, fd);
 	s->deadline =
 		rfs_now_ns() / 1000000 + (rfs_cfg.sec.setup_timeout_ms ?
 						  rfs_cfg.sec.setup_timeout_ms :
@@ -195,10 +202,14 @@ int rfs_auth_required(struct rfs_req *r, const char *what)
 	return -ENOKEY;
 }
 
-/* authenticated for export e, from an allowed network */
+/*
+ * authenticated for export e, from an allowed network; then whose ids
+ * the connection's requests run with (ident.c)
+ */
 static int export_gate(struct rfs_req *r, const struct rfs_export *e,
-		       const char *what)
+		       bool attach)
 {
+	const char *what = attach ? "ATTACH" : "HELLO";
 	struct rfs_conn_sec *s = &r->cc->sec;
 
 	if (rfs_cfg.sec.have_key && strcmp(s->t.export, e->name)) {
@@ -209,7 +220,7 @@ static int export_gate(struct rfs_req *r, const struct rfs_export *e,
 		return -EACCES;
 	}
 	if (rfs_export_allows(e, &s->peer, s->peerlen))
-		return 0;
+		return rfs_ids_decide(r, e, attach);
 	rfs_err_rl("server: %s: %s for export %s: network not allowed "
 		   "(net=/nolocal): refused",
 		   s->peer_text, what, e->name);
@@ -219,12 +230,12 @@ static int export_gate(struct rfs_req *r, const struct rfs_export *e,
 
 int rfs_auth_hello(struct rfs_req *r, struct rfs_export *e)
 {
-	return export_gate(r, e, "HELLO");
+	return export_gate(r, e, false);
 }
 
 int rfs_auth_attach(struct rfs_req *r, struct rfs_session *s)
 {
-	return export_gate(r, s->exp, "ATTACH");
+	return export_gate(r, s->exp, true);
 }
 
 /*

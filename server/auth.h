@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "authkey.h"
 
@@ -22,10 +23,24 @@ struct rfs_net {
 	uint8_t addr[16];
 };
 
-/* export access control: net=CIDR[:CIDR...], nolocal */
+/* privport=: where a privileged source port stands for root (ident.c) */
+enum rfs_privport {
+	RFS_PRIVPORT_LOOPBACK = 0, /* default: from loopback peers only */
+	RFS_PRIVPORT_ANY,	   /* from any network the export admits */
+	RFS_PRIVPORT_OFF,	   /* never: only the key */
+};
+
+/*
+ * export access control: net=CIDR[:CIDR...], nolocal; and whose uid/gid
+ * the export takes (ident.c): insecure, privport=, untrusted=, peercred=
+ */
 struct rfs_export_acl {
 	unsigned nnets; /* 0: every network */
 	bool nolocal;	/* refuse Unix-socket peers */
+	bool insecure;	/* any TCP source port may assert identities */
+	enum rfs_privport privport;
+	bool untrusted_squash; /* untrusted=squash (default: refuse) */
+	bool peercred_refuse;  /* peercred=refuse (default: map) */
 	struct rfs_net nets[RFS_EXPORT_NETS_MAX];
 };
 
@@ -39,6 +54,9 @@ struct rfs_srv_sec {
 	unsigned max_inflight; /* replies not yet sent, per connection */
 	uint32_t max_msg;      /* largest frame; 0: the transport's default */
 	unsigned setup_timeout_ms; /* first bytes, then HELLO/ATTACH */
+	/* TCP source ports below this are privileged (ip_unprivileged_
+	   port_start, at most 1024); 0: none is */
+	unsigned privport_below;
 };
 
 #define RFS_DEFAULT_MAX_CONNS 1024u
@@ -51,6 +69,28 @@ enum rfs_auth_state {
 	RFS_AUTH_DONE,
 };
 
+/*
+ * Whose uid/gid a connection's requests run with, decided once per
+ * connection at HELLO/ATTACH (rfs_ids_decide, ident.c).  Zero is the
+ * safe value: a connection nobody decided for runs nothing.
+ */
+enum rfs_ids {
+	RFS_IDS_REFUSE = 0, /* none: every request needing one: -EACCES */
+	RFS_IDS_SQUASH,	    /* the export's anonuid:anongid */
+	RFS_IDS_PEER,	    /* the Unix socket peer's uid, gid and groups */
+	RFS_IDS_ASSERT,	    /* the header's (the export squashes them) */
+};
+
+/* the peer process of a Unix socket, as the kernel tells it */
+struct rfs_peer_cred {
+	bool known; /* AF_UNIX and SO_PEERCRED answered */
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups; /* SO_PEERGROUPS (malloc'd); NULL when none */
+	unsigned ngroups;
+};
+
 /* per-connection state (struct rfs_conn_ctx.sec) */
 struct rfs_conn_sec {
 	struct sockaddr_storage peer;
@@ -59,6 +99,11 @@ struct rfs_conn_sec {
 	long long deadline; /* ms, CLOCK_MONOTONIC: setup must be done */
 	enum rfs_auth_state state;
 	struct rfs_auth_transcript t;
+	struct rfs_peer_cred cred; /* Unix socket peers */
+	enum rfs_ids ids;
+	bool ids_strict;   /* PEER: refuse a header naming another id */
+	gid_t *ids_groups; /* PEER: the groups requests run with */
+	unsigned ids_ngroups;
 };
 
 struct rfs_req;
@@ -104,12 +149,15 @@ bool rfs_export_allows(const struct rfs_export *e,
 int rfs_sec_start(struct rfs_srv_cfg *c, const struct rfs_addr *listen);
 /* Record the peer of an accepted socket, start the setup deadline. */
 void rfs_sec_conn_init(struct rfs_conn_sec *s, int fd);
+/* Free what rfs_sec_conn_init and rfs_ids_decide allocated. */
+void rfs_sec_conn_fini(struct rfs_conn_sec *s);
 /* AUTH request handler */
 int rfs_auth_op(struct rfs_req *r);
 /*
  * Gates, 0 or -errno (and r->close_after): HELLO checks authentication,
  * then export e's network ACL; ATTACH checks rfs_auth_required before it
  * looks the session up and rfs_auth_attach (same export, ACL) after.
+ * Both then decide the connection's identity rule (rfs_ids_decide).
  */
 int rfs_auth_required(struct rfs_req *r, const char *what);
 int rfs_auth_hello(struct rfs_req *r, struct rfs_export *e);
@@ -120,5 +168,28 @@ int rfs_auth_attach(struct rfs_req *r, struct rfs_session *s);
  */
 void rfs_auth_session(struct rfs_req *r, struct rfs_session *s, uint8_t *token);
 void rfs_auth_session_reply(struct rfs_req *r, uint8_t *reply_token);
+
+/*
+ * ident.c: who a connection's requests may act as (README, Security).
+ *
+ * rfs_ids_start: at startup, which TCP source ports are privileged.
+ * rfs_ids_peer: at accept, the Unix socket peer's credentials (s->cred).
+ * rfs_ids_decide: at HELLO/ATTACH on export e, after the gates above:
+ * the connection's rule (s->ids), logged with the peer's address; 0, or
+ * -EACCES for an ATTACH the rule refuses (r->close_after set).
+ * rfs_ids_export_flags: the RFS_EXPF_IDS_* bit of the rule, for HELLO.
+ * rfs_ids_caller: per request, before the export's squash: the ids the
+ * request runs with in place of the header's (*uid, *gid), and the groups
+ * (*groups NULL: just *gid).  Returns the connection's rule, or -EACCES:
+ * RFS_IDS_ASSERT leaves *uid, *gid as the header has them, and whatever
+ * else the request says of its caller stands; the others replace them.
+ */
+void rfs_ids_start(struct rfs_srv_sec *s);
+void rfs_ids_peer(struct rfs_conn_sec *s, int fd);
+int rfs_ids_decide(struct rfs_req *r, const struct rfs_export *e, bool attach);
+uint32_t rfs_ids_export_flags(const struct rfs_conn_sec *s);
+int rfs_ids_caller(struct rfs_req *r, uint32_t *uid, uint32_t *gid,
+		   const gid_t **groups, unsigned *ngroups);
+const char *rfs_ids_name(enum rfs_ids ids);
 
 #endif /* RFS_SERVER_AUTH_H */

@@ -155,6 +155,37 @@ bool rfs_export_allows(const struct rfs_export *e,
 	return false;
 }
 
+/*
+ * Whose uid/gid the export takes (server/ident.c): secure, insecure,
+ * privport=, untrusted=, peercred=.  0, or -EINVAL for anything else.
+ */
+static int parse_trust_opt(struct rfs_export *e, const char *tok)
+{
+	struct rfs_export_acl *a = &e->acl;
+
+	if (!strcmp(tok, "secure"))
+		a->insecure = false;
+	else if (!strcmp(tok, "insecure"))
+		a->insecure = true;
+	else if (!strcmp(tok, "privport=loopback"))
+		a->privport = RFS_PRIVPORT_LOOPBACK;
+	else if (!strcmp(tok, "privport=any"))
+		a->privport = RFS_PRIVPORT_ANY;
+	else if (!strcmp(tok, "privport=off"))
+		a->privport = RFS_PRIVPORT_OFF;
+	else if (!strcmp(tok, "untrusted=refuse"))
+		a->untrusted_squash = false;
+	else if (!strcmp(tok, "untrusted=squash"))
+		a->untrusted_squash = true;
+	else if (!strcmp(tok, "peercred=map"))
+		a->peercred_refuse = false;
+	else if (!strcmp(tok, "peercred=refuse"))
+		a->peercred_refuse = true;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 int rfs_cfg_parse_export_opts(struct rfs_export *e, const char *opts)
 {
 	char buf[512], *save = NULL, *tok;
@@ -190,7 +221,7 @@ int rfs_cfg_parse_export_opts(struct rfs_export *e, const char *opts)
 				goto bad;
 		} else if (!strcmp(tok, "nolocal")) {
 			e->acl.nolocal = true;
-		} else {
+		} else if (parse_trust_opt(e, tok)) {
 			goto bad;
 		}
 	}
@@ -198,7 +229,9 @@ int rfs_cfg_parse_export_opts(struct rfs_export *e, const char *opts)
 bad:
 	rfs_err("config: export %s: bad option '%s' (known: ro, rw, "
 		"root_squash, no_root_squash, all_squash, anonuid=N, "
-		"anongid=N, net=CIDR[+CIDR...], nolocal)",
+		"anongid=N, net=CIDR[+CIDR...], nolocal, secure, insecure, "
+		"privport=loopback|any|off, untrusted=refuse|squash, "
+		"peercred=map|refuse)",
 		e->name, tok);
 	return -EINVAL;
 }

@@ -136,6 +136,7 @@ static void conn_free(struct rfs_conn_ctx *cc, bool forced)
 	if (cc->efd >= 0)
 		close(cc->efd);
 	free(cc->dbuf);
+	rfs_sec_conn_fini(&cc->sec);
 	free(cc);
 }
 
@@ -213,6 +214,7 @@ static bool conn_refuse(int fd)
 	rfs_err_rl("server: %s: max-connections (%u) reached: connection "
 		   "refused",
 		   sec.peer_text, rfs_cfg.sec.max_conns);
+	rfs_sec_conn_fini(&sec);
 	close(fd);
 	return true;
 }

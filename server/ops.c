@@ -30,14 +30,19 @@ uint64_t rfs_start_ns;
  * Raw syscalls: glibc's setfsuid is per thread already, but its setgroups
  * is broadcast to every thread of the process; the kernel call is not.
  */
-static int set_ids(uint32_t uid, uint32_t gid)
+static int set_ids(uint32_t uid, uint32_t gid, const gid_t *groups,
+		   unsigned ngroups)
 {
 	gid_t g = gid;
 
+	if (!groups) {
+		groups = &g;
+		ngroups = 1;
+	}
 	syscall(SYS_setfsgid, gid);
 	if ((uint32_t)syscall(SYS_setfsgid, -1) != gid)
 		return -EPERM;
-	if (syscall(SYS_setgroups, 1, &g) < 0)
+	if (syscall(SYS_setgroups, ngroups, groups) < 0)
 		return -errno;
 	syscall(SYS_setfsuid, uid);
 	if ((uint32_t)syscall(SYS_setfsuid, -1) != uid)
@@ -45,29 +50,42 @@ static int set_ids(uint32_t uid, uint32_t gid)
 	return 0;
 }
 
-int rfs_creds_set(struct rfs_conn_ctx *cc, uint32_t uid, uint32_t gid)
+int rfs_creds_set_groups(struct rfs_conn_ctx *cc, uint32_t uid, uint32_t gid,
+			 const gid_t *groups, unsigned ngroups)
 {
 	int ret;
 
-	if (cc->fsuid == uid && cc->fsgid == gid)
+	if (!ngroups)
+		groups = NULL;
+	if (cc->fsuid == uid && cc->fsgid == gid && cc->fsgroups == groups &&
+	    cc->nfsgroups == ngroups)
 		return 0;
 	/* gid first: changing groups needs CAP_SETGID, not the fs caps */
 	if (cc->fsuid != 0) {
 		syscall(SYS_setfsuid, 0);
 		cc->fsuid = 0;
 	}
-	ret = set_ids(uid, gid);
+	ret = set_ids(uid, gid, groups, ngroups);
 	if (ret) {
-		rfs_err_rl("server: setfsuid %u / setfsgid %u: %s", uid, gid,
-			   strerror(-ret));
-		set_ids(0, 0);
+		rfs_err_rl("server: setfsuid %u / setfsgid %u / %u groups: %s",
+			   uid, gid, ngroups ? ngroups : 1, strerror(-ret));
+		set_ids(0, 0, NULL, 0);
 		cc->fsuid = 0;
 		cc->fsgid = 0;
+		cc->fsgroups = NULL;
+		cc->nfsgroups = 0;
 		return ret;
 	}
 	cc->fsuid = uid;
 	cc->fsgid = gid;
+	cc->fsgroups = groups;
+	cc->nfsgroups = ngroups;
 	return 0;
+}
+
+int rfs_creds_set(struct rfs_conn_ctx *cc, uint32_t uid, uint32_t gid)
+{
+	return rfs_creds_set_groups(cc, uid, gid, NULL, 0);
 }
 
 void rfs_creds_root(struct rfs_conn_ctx *cc)
@@ -79,7 +97,14 @@ static int caller_creds(struct rfs_req *r)
 {
 	struct rfs_export *e = r->exp;
 	uint32_t uid = r->h->uid, gid = r->h->gid;
+	const gid_t *groups;
+	unsigned ngroups;
+	int ret;
 
+	/* whose ids this connection may use at all (ident.c) */
+	ret = rfs_ids_caller(r, &uid, &gid, &groups, &ngroups);
+	if (ret < 0)
+		return ret;
 	switch (e->squash) {
 	case RFS_SQUASH_ALL:
 		uid = e->anonuid;
@@ -94,7 +119,7 @@ static int caller_creds(struct rfs_req *r)
 	case RFS_SQUASH_NONE:
 		break;
 	}
-	return rfs_creds_set(r->cc, uid, gid);
+	return rfs_creds_set_groups(r->cc, uid, gid, groups, ngroups);
 }
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -298,11 +323,14 @@ static int op_hello(struct rfs_req *r)
 	if (p->max_inflight > rfs_cfg.sec.max_inflight)
 		p->max_inflight = rfs_cfg.sec.max_inflight;
 	p->export_flags = e->ro ? RFS_EXPF_RO : 0;
+	if (feat & RFS_FEAT_IDS)
+		p->export_flags |= rfs_ids_export_flags(&cc->sec);
 	ret = rfs_fill_entry(&p->root, e->root);
 	if (!ret)
 		ret = rfs_put_handle(&r->mb, e->root);
-	rfs_info("server: %s: session %016llx on export %s",
-		 rfs_conn_desc(cc->c), (unsigned long long)s->id, e->name);
+	rfs_info("server: %s: session %016llx on export %s (identities: %s)",
+		 rfs_conn_desc(cc->c), (unsigned long long)s->id, e->name,
+		 rfs_ids_name(cc->sec.ids));
 	return ret;
 }
 

@@ -491,8 +491,6 @@ int bench_server_start(const struct bench_opts *o, const char *xprt,
 
 	memset(s, 0, sizeof(*s));
 	s->err_fd = -1;
-	snprintf(exp, sizeof(exp), "%s=%s/export,no_root_squash", BENCH_EXPORT,
-		 dir);
 	snprintf(state, sizeof(state), "%s/state", dir);
 	/*
 	 * RINGFS_BENCH_ADDR: the address to serve on (default loopback);
@@ -503,6 +501,13 @@ int bench_server_start(const struct bench_opts *o, const char *xprt,
 	if (!ip || !*ip || strlen(ip) > 64)
 		ip = "127.0.0.1";
 	snprintf(listen_addr, sizeof(listen_addr), "%s:0", ip);
+	/*
+	 * Off loopback, the (root) bench client's privileged source port
+	 * counts only with privport=any (ringfsd(8), TRUST).
+	 */
+	snprintf(exp, sizeof(exp), "%s=%s/export,no_root_squash%s",
+		 BENCH_EXPORT, dir,
+		 strcmp(ip, "127.0.0.1") ? ",privport=any" : "");
 	argv[argc++] = o->server;
 	argv[argc++] = "--listen";
 	argv[argc++] = listen_addr;

@@ -79,10 +79,10 @@ static void init_once(void)
 	snprintf(p, sizeof(p), "%s/st", dir);
 	mkdir(p, 0700);
 	snprintf(p, sizeof(p), "%s/w", dir);
-	if (rfs_cfg_add_export(&rfs_cfg, "w", p, "no_root_squash"))
+	if (rfs_cfg_add_export(&rfs_cfg, "w", p, "no_root_squash,insecure"))
 		abort();
 	snprintf(p, sizeof(p), "%s/r", dir);
-	if (rfs_cfg_add_export(&rfs_cfg, "r", p, "ro"))
+	if (rfs_cfg_add_export(&rfs_cfg, "r", p, "ro,insecure"))
 		abort();
 	if (rfs_cfg_open_exports(&rfs_cfg))
 		abort();

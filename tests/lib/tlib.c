@@ -15,8 +15,10 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "tlib.h"
 
 #define T_MAX_SRV 8
@@ -89,15 +91,103 @@ int t_ready_parse(const char *line, char *host, size_t hostlen, unsigned *port)
 
 /* ---- the server -------------------------------------------------------- */
 
+/*
+ * What a server printed, kept for t_srv_log_wait: the drain thread
+ * appends, waiters sleep on cv.  Shared by the two, freed by the last.
+ */
+#define T_LOG_MAX (4u << 20)
+struct t_srv_log {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char *buf;
+	size_t len, cap;
+	bool eof;
+	unsigned refs;
+	FILE *f; /* the drain thread's */
+};
+
+static void log_put(struct t_srv_log *l)
+{
+	bool last;
+
+	pthread_mutex_lock(&l->mu);
+	last = --l->refs == 0;
+	pthread_mutex_unlock(&l->mu);
+	if (!last)
+		return;
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->mu);
+	free(l->buf);
+	free(l);
+}
+
+static void log_line(struct t_srv_log *l, const char *line)
+{
+	size_t n = strlen(line);
+
+	fprintf(stderr, "  [ringfsd] %s", line);
+	pthread_mutex_lock(&l->mu);
+	if (l->len + n + 1 > l->cap && l->len + n + 1 <= T_LOG_MAX) {
+		size_t cap = l->cap ? l->cap : 4096;
+		char *nb;
+
+		while (cap < l->len + n + 1)
+			cap *= 2;
+		nb = realloc(l->buf, cap);
+		if (nb) {
+			l->buf = nb;
+			l->cap = cap;
+		}
+	}
+	if (l->len + n + 1 <= l->cap) {
+		memcpy(l->buf + l->len, line, n + 1);
+		l->len += n;
+	}
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
 static void *drain(void *arg)
 {
-	FILE *f = arg;
+	struct t_srv_log *l = arg;
 	char line[2048];
 
-	while (fgets(line, sizeof(line), f))
-		fprintf(stderr, "  [ringfsd] %s", line);
-	fclose(f);
+	while (fgets(line, sizeof(line), l->f))
+		log_line(l, line);
+	fclose(l->f);
+	pthread_mutex_lock(&l->mu);
+	l->eof = true;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	log_put(l);
 	return NULL;
+}
+
+bool t_srv_log_wait(struct t_srv *s, const char *needle, int timeout_ms)
+{
+	struct t_srv_log *l = s->log;
+	struct timespec dl;
+	bool found;
+	int ret = 0;
+
+	if (!l)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
+		found = l->buf && strstr(l->buf, needle);
+		if (found || l->eof || ret == ETIMEDOUT)
+			break;
+		ret = pthread_cond_timedwait(&l->cv, &l->mu, &dl);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return found;
 }
 
 static void forget(pid_t pid)
@@ -112,11 +202,24 @@ void t_srv_start(struct t_srv *s, const char *bin, const char *const *args)
 	const char *argv[64];
 	char line[2048];
 	unsigned n = 0;
+	pthread_condattr_t ca;
+	struct t_srv_log *l;
 	pthread_t thr;
 	int pfd[2];
 	FILE *f;
 
 	memset(s, 0, sizeof(*s));
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		t_die("calloc: %s", strerror(errno));
+	pthread_mutex_init(&l->mu, NULL);
+	if (pthread_condattr_init(&ca) ||
+	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) ||
+	    pthread_cond_init(&l->cv, &ca))
+		t_die("pthread_cond_init");
+	pthread_condattr_destroy(&ca);
+	l->refs = 2; /* s and the drain thread */
+	s->log = l;
 	argv[n++] = bin;
 	for (; *args && n < 62; args++)
 		argv[n++] = *args;
@@ -156,16 +259,24 @@ void t_srv_start(struct t_srv *s, const char *bin, const char *const *args)
 			t_die("ringfsd did not print its ready line");
 		if (!fgets(line, sizeof(line), f))
 			t_die("ringfsd exited before it was ready");
-		fprintf(stderr, "  [ringfsd] %s", line);
+		log_line(l, line);
 		ret = t_ready_parse(line, s->host, sizeof(s->host), &s->port);
 		if (ret < 0)
 			t_die("bad ready line");
 		if (ret)
 			break;
 	}
-	if (pthread_create(&thr, NULL, drain, f))
+	l->f = f;
+	if (pthread_create(&thr, NULL, drain, l))
 		t_die("pthread_create");
 	pthread_detach(thr);
+}
+
+static void srv_forget_log(struct t_srv *s)
+{
+	if (s->log)
+		log_put(s->log);
+	s->log = NULL;
 }
 
 static int status_of(int st)
@@ -184,6 +295,7 @@ int t_srv_stop(struct t_srv *s)
 		return -1;
 	forget(s->pid);
 	s->pid = 0;
+	srv_forget_log(s);
 	return status_of(st);
 }
 
@@ -206,22 +318,42 @@ int t_srv_wait(struct t_srv *s, int timeout_ms)
 		t_die("waitpid %d: %s", (int)s->pid, strerror(errno));
 	forget(s->pid);
 	s->pid = 0;
+	srv_forget_log(s);
 	return ret == 1 ? status_of(st) : -ETIMEDOUT;
 }
 
 /* ---- raw-frame connections --------------------------------------------- */
 
-static int connect_tcp(const char *host, unsigned port, bool may_fail)
+/*
+ * resv: as root, from a privileged source port, as ringfs connects (the
+ * server then lets the connection act as any user, root squashed); the
+ * floods (t_try_connect_tcp) do not, or they would use up the range.
+ */
+static int connect_tcp(const char *host, unsigned port, bool may_fail,
+		       bool resv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	static unsigned next;
+	int fd, ret;
 
-	if (fd < 0)
-		t_die("socket: %s", strerror(errno));
 	sa.sin_port = htons((uint16_t)port);
 	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
 		t_die("bad host %s", host);
+again:
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		t_die("socket: %s", strerror(errno));
+	if (resv) {
+		ret = rfs_addr_bind_resvport(fd, AF_INET, &next);
+		if (ret < 0)
+			t_die("bind a privileged source port: %s",
+			      strerror(-ret));
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (resv && errno == EADDRNOTAVAIL) {
+			close(fd); /* that port's last connection lingers */
+			goto again;
+		}
 		if (!may_fail)
 			t_die("connect %s:%u: %s", host, port, strerror(errno));
 		close(fd);
@@ -232,12 +364,17 @@ static int connect_tcp(const char *host, unsigned port, bool may_fail)
 
 int t_connect_tcp(const char *host, unsigned port)
 {
-	return connect_tcp(host, port, false);
+	return connect_tcp(host, port, false, geteuid() == 0);
+}
+
+int t_connect_tcp_unpriv(const char *host, unsigned port)
+{
+	return connect_tcp(host, port, false, false);
 }
 
 int t_try_connect_tcp(const char *host, unsigned port)
 {
-	return connect_tcp(host, port, true);
+	return connect_tcp(host, port, true, false);
 }
 
 int t_connect_unix(const char *path)
@@ -410,7 +547,7 @@ int t_hello(struct t_conn *c, const char *export)
 	int ret;
 
 	q = rfs_mb_put(b, sizeof(*q));
-	q->features = c->no_csum ? 0 : RFS_FEAT_CSUM;
+	q->features = (c->no_csum ? 0 : RFS_FEAT_CSUM) | RFS_FEAT_IDS;
 	q->max_msg = RFS_MSG_MAX_DEFAULT;
 	q->max_inflight = 16;
 	q->export_len = (uint16_t)strlen(export);
@@ -420,6 +557,7 @@ int t_hello(struct t_conn *c, const char *export)
 		return ret;
 	p = t_rp();
 	c->csum = p->features & RFS_FEAT_CSUM;
+	c->export_flags = p->export_flags;
 	c->session = p->session;
 	c->root = p->root.nodeid;
 	c->hlen = p->root.handle_len;

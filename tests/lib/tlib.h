@@ -5,7 +5,8 @@
  *   t.h            assertions: T_OK, T_EQ, T_CHECK, T_SKIP, T_DONE
  *   t_die          a fatal harness error: kill the servers, exit 1
  *   t_ready_parse  ringfsd's ready line, "listening on HOST:PORT ..."
- *   t_srv_*        a real ringfsd on port 0: start, wait, stop
+ *   t_srv_*        a real ringfsd on port 0: start, wait, stop; what it
+ *                  printed (t_srv_log_wait)
  *   t_conn, t_*    a raw-frame connection: connect, send a frame built
  *                  with proto/'s builders, read its reply; HELLO, AUTH
  *                  and a few operations by hand
@@ -41,16 +42,22 @@ __attribute__((format(printf, 1, 2), noreturn)) void t_die(const char *fmt,
  */
 int t_ready_parse(const char *line, char *host, size_t hostlen, unsigned *port);
 
+struct t_srv_log;
 struct t_srv {
 	pid_t pid;
 	unsigned port;
 	char host[64];
+	struct t_srv_log *log; /* what it printed (t_srv_log_wait) */
 };
 
 /* Start ringfsd (args: argv after the binary, NULL-terminated) with its
  * stderr echoed as "  [ringfsd] ..."; returns once its ready line came
  * (t_die after T_TIMEOUT_MS or when it exits first). */
 void t_srv_start(struct t_srv *s, const char *bin, const char *const *args);
+/* Until t_srv_stop/t_srv_wait: wait up to timeout_ms for a line of the
+ * server's stderr that contains needle (one printed since the start
+ * counts); true when there is one. */
+bool t_srv_log_wait(struct t_srv *s, const char *needle, int timeout_ms);
 /* SIGTERM, wait; returns the exit status (or -1 when killed by a signal) */
 int t_srv_stop(struct t_srv *s);
 /* After a signal the test sent itself: wait up to timeout_ms for the
@@ -68,12 +75,19 @@ struct t_conn {
 	uint8_t handle[RFS_HANDLE_MAX];
 	uint8_t token[16];
 	uint32_t uid, gid;
+	uint32_t export_flags; /* HELLO's: RFS_EXPF_RO, RFS_EXPF_IDS_* */
 };
 
-/* t_die when the connect fails */
+/*
+ * t_die when the connect fails.  As root, from a privileged source port
+ * (as ringfs does), so that the server lets the connection act as any
+ * user; _unpriv: from an ephemeral port, as anyone else would.
+ */
 int t_connect_tcp(const char *host, unsigned port);
+int t_connect_tcp_unpriv(const char *host, unsigned port);
 int t_connect_unix(const char *path);
-/* a connect that may fail (floods may overrun the backlog): fd or -1 */
+/* a connect that may fail (floods may overrun the backlog): fd or -1;
+   from an ephemeral port */
 int t_try_connect_tcp(const char *host, unsigned port);
 /* all of it, unless the server closed (then quietly less) */
 void t_send(int fd, const void *p, size_t len);

@@ -117,14 +117,21 @@ rfs_start_server() {
 		stream=
 		extra=(--listen-rdma "$RFS_ADDR")
 	fi
-	# a non-loopback listener wants a key; tests run in a closed world
-	case $RFS_ADDR in 127.*) ;; *) extra+=(--insecure) ;; esac
+	# a non-loopback listener wants a key; tests run in a closed world,
+	# where the (root) client's privileged source port may stand for
+	# root from another address too (ringfsd(8), TRUST)
+	local eopt=
+	case $RFS_ADDR in 127.*) ;; *)
+		extra+=(--insecure)
+		eopt=,privport=any
+		;;
+	esac
 	# RFS_SERVER_EXTRA: more ringfsd options for every server of the
 	# case (meson's *-exec tests: --exec-thread)
 	# shellcheck disable=SC2206
 	[ -n "${RFS_SERVER_EXTRA:-}" ] && extra+=($RFS_SERVER_EXTRA)
 	rfs_ringfsd_start "server$RFS_NSERVERS" --listen "$RFS_ADDR:0" \
-		--export "data=$dir,no_root_squash" \
+		--export "data=$dir,no_root_squash$eopt" \
 		${stream:+--transport "$stream"} "${extra[@]}" "$@"
 	note "ringfsd pid $RFS_SERVER_PID on port $RFS_PORT ($RFS_TRANSPORT)"
 }

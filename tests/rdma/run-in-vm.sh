@@ -93,9 +93,10 @@ xprt_cases "$B" xprt
 
 # ---- mount suite ------------------------------------------------------
 # tests/mount/CASE.sh over rdma: lib.sh starts ringfsd with --listen
-# $ip:0 --listen-rdma $ip --insecure and mounts $ip:PORT:/data with
-# -o transport=rdma (RFS_TEST_ADDR).  Under TCG everything runs 10-30x
-# slower; "case:seconds" is lib.sh's hard timeout.
+# $ip:0 --listen-rdma $ip --insecure (export option privport=any) and
+# mounts $ip:PORT:/data with -o transport=rdma (RFS_TEST_ADDR).  Under
+# TCG everything runs 10-30x slower; "case:seconds" is lib.sh's hard
+# timeout.
 # Every case of the mount suite.  ringfsd runs requests over rdma on
 # an exec thread (server/exec.c, split mode): its credential switching
 # (setfsuid/setfsgid/setgroups per request) would otherwise make the

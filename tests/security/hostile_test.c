@@ -591,7 +591,12 @@ static void run(const char *bin, const char *transport)
 	int thr_attack = -1;
 	bool ok;
 
-	snprintf(exp, sizeof(exp), "a=%s/a", tmp);
+	/*
+	 * The hostile clients connect from unprivileged ports, as a hostile
+	 * local user would: squashed (not refused), the greedy ones can
+	 * still open the world-readable file and pile up READs.
+	 */
+	snprintf(exp, sizeof(exp), "a=%s/a,untrusted=squash", tmp);
 	snprintf(st, sizeof(st), "%s/st", tmp);
 	if (transport) {
 		args[nargs++] = "--transport";

@@ -6,7 +6,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "log.h"
@@ -163,6 +165,66 @@ static void test_split(void)
 				   e, sizeof(e)) == -EINVAL);
 }
 
+static unsigned bound_port(int fd)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+		return 0;
+	return ntohs(sa.sin_port);
+}
+
+/* a privileged source port: root gets one in range, skipping a taken one */
+static void test_resvport(void)
+{
+	unsigned next = 5, want;
+	int fd, lfd, port;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	T_OK(fd >= 0);
+	T_EQ(rfs_addr_bind_resvport(fd, AF_UNIX, &next), -EAFNOSUPPORT);
+	close(fd);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	T_OK(fd >= 0);
+	port = rfs_addr_bind_resvport(fd, AF_INET, &next);
+	if (geteuid() != 0) {
+		/* unless ip_unprivileged_port_start was lowered */
+		T_CHECK(port == -EACCES || port >= (int)RFS_RESVPORT_LO,
+			"as uid %u: %d", (unsigned)geteuid(), port);
+		close(fd);
+		return;
+	}
+	T_CHECK(port >= (int)RFS_RESVPORT_LO && port <= (int)RFS_RESVPORT_HI,
+		"port %d", port);
+	T_EQ(bound_port(fd), port);
+	T_EQ(RFS_RESVPORT_LO + (next + RFS_RESVPORT_HI - RFS_RESVPORT_LO) %
+				       (RFS_RESVPORT_HI - RFS_RESVPORT_LO + 1),
+	     port);
+	close(fd);
+	/* a listener on the port next would take: the one after it */
+	want = RFS_RESVPORT_LO + next;
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	T_OK(lfd >= 0);
+	{
+		struct sockaddr_in sa = { .sin_family = AF_INET };
+
+		sa.sin_port = htons((uint16_t)want);
+		if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    listen(lfd, 1) < 0) {
+			/* someone else has it: nothing to learn here */
+			close(lfd);
+			return;
+		}
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	port = rfs_addr_bind_resvport(fd, AF_INET, &next);
+	T_CHECK(port > (int)want && port <= (int)RFS_RESVPORT_HI,
+		"port %d with %u taken", port, want);
+	close(fd);
+	close(lfd);
+}
+
 int main(void)
 {
 	rfs_log_init("test_addr");
@@ -170,5 +232,6 @@ int main(void)
 	test_inet_errors();
 	test_unix();
 	test_split();
+	test_resvport();
 	T_DONE();
 }

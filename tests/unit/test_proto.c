@@ -1104,7 +1104,7 @@ static void test_rep_rules(void)
 
 	/* HELLO */
 	rep_of(RFS_OP_HELLO);
-	REP(struct rfs_hello_rep)->features = 2;
+	REP(struct rfs_hello_rep)->features = 1ull << 63;
 	reseal();
 	T_EQ(full_rep(RFS_OP_HELLO, &r), -EPROTO);
 	rep_of(RFS_OP_HELLO);
@@ -1112,9 +1112,26 @@ static void test_rep_rules(void)
 	reseal();
 	T_EQ(full_rep(RFS_OP_HELLO, &r), -EPROTO);
 	rep_of(RFS_OP_HELLO);
-	REP(struct rfs_hello_rep)->export_flags = 2;
+	REP(struct rfs_hello_rep)->export_flags = 1u << 31;
 	reseal();
 	T_EQ(full_rep(RFS_OP_HELLO, &r), -EPROTO);
+	/* identity bits: only negotiated, one at most */
+	rep_of(RFS_OP_HELLO);
+	REP(struct rfs_hello_rep)->export_flags = RFS_EXPF_IDS_REFUSED;
+	reseal();
+	T_EQ(full_rep(RFS_OP_HELLO, &r), -EPROTO);
+	rep_of(RFS_OP_HELLO);
+	REP(struct rfs_hello_rep)->features |= RFS_FEAT_IDS;
+	REP(struct rfs_hello_rep)->export_flags = RFS_EXPF_IDS_PEER |
+						  RFS_EXPF_IDS_SQUASHED;
+	reseal();
+	T_EQ(full_rep(RFS_OP_HELLO, &r), -EPROTO);
+	rep_of(RFS_OP_HELLO);
+	REP(struct rfs_hello_rep)->features |= RFS_FEAT_IDS;
+	REP(struct rfs_hello_rep)->export_flags = RFS_EXPF_RO |
+						  RFS_EXPF_IDS_SQUASHED;
+	reseal();
+	T_EQ(full_rep(RFS_OP_HELLO, &r), 0);
 	rep_of(RFS_OP_HELLO);
 	REP(struct rfs_hello_rep)->root.nodeid = 0;
 	reseal();
