@@ -101,10 +101,35 @@ void rfs_lp_slot_put(struct cl_loop *l, struct cl_pend *p)
 	l->inflight--;
 }
 
+/*
+ * A LOOKUP the server answered ENOENT: a negative entry (inode 0) that
+ * the kernel keeps for negative_timeout, so repeated lookups of a name
+ * that does not exist (search paths, build tools) cost no round trip.
+ * A create, mkdir, symlink, link or rename through this mount replaces
+ * it at once; one made by another client or in the export directly is
+ * seen once it expires (doc/semantics.md).
+ */
+static void reply_enoent(fuse_req_t req, uint16_t op)
+{
+	struct fuse_entry_param ep;
+
+	if (op != RFS_OP_LOOKUP || rfs_cl->o.negative_timeout <= 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	memset(&ep, 0, sizeof(ep));
+	ep.entry_timeout = rfs_cl->o.negative_timeout;
+	fuse_reply_entry(req, &ep);
+}
+
 void rfs_lp_fail(struct cl_loop *l, struct cl_pend *p, int err)
 {
-	if (p->req)
-		fuse_reply_err(p->req, -err);
+	if (p->req) {
+		if (err == -ENOENT)
+			reply_enoent(p->req, p->op);
+		else
+			fuse_reply_err(p->req, -err);
+	}
 	rfs_lp_slot_put(l, p);
 }
 

@@ -56,6 +56,7 @@ struct cl_opts {
 	unsigned loops;
 	double attr_timeout;
 	double entry_timeout;
+	double negative_timeout; /* LOOKUP's ENOENT cached this long */
 	bool kernel_cache;
 	bool writeback_cache;
 	bool direct_io;

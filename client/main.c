@@ -55,6 +55,8 @@ static void usage(FILE *f)
 		"  loops=N            event-loop threads (default: online CPUs, max %d)\n"
 		"  attr_timeout=S     attribute cache timeout in seconds (default 1.0)\n"
 		"  entry_timeout=S    name cache timeout in seconds (default 1.0)\n"
+		"  negative_timeout=S cache \"no such name\" for S seconds (default:\n"
+		"                     entry_timeout; 0: ask the server every time)\n"
 		"  kernel_cache       keep the page cache across opens\n"
 		"  writeback_cache    kernel write-back caching\n"
 		"  direct_io          bypass the page cache\n"
@@ -200,6 +202,8 @@ static int parse_one(struct cl_opts *o, char *opt, bool *fsname, bool *subtype)
 		ret = parse_double(opt, val, &o->attr_timeout);
 	} else if (val && !strncmp(opt, "entry_timeout=", 14)) {
 		ret = parse_double(opt, val, &o->entry_timeout);
+	} else if (val && !strncmp(opt, "negative_timeout=", 17)) {
+		ret = parse_double(opt, val, &o->negative_timeout);
 	} else if (!strcmp(opt, "kernel_cache")) {
 		o->kernel_cache = true;
 	} else if (!strcmp(opt, "writeback_cache")) {
@@ -315,6 +319,7 @@ static int parse_cmdline(struct cl_opts *o, int argc, char **argv)
 					 (unsigned)cpus;
 	o->attr_timeout = 1.0;
 	o->entry_timeout = 1.0;
+	o->negative_timeout = -1; /* entry_timeout's, once parsed */
 	o->readdirplus = true;
 	o->max_write = RFS_IO_MAX;
 	o->connect_timeout_ms = 10000;
@@ -402,6 +407,8 @@ static int parse_cmdline(struct cl_opts *o, int argc, char **argv)
 			return ret;
 		o->default_permissions = true;
 	}
+	if (o->negative_timeout < 0)
+		o->negative_timeout = o->entry_timeout;
 	return 0;
 }
 
