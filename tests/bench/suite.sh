@@ -608,6 +608,17 @@ wl_rr4kq32() {
 		--size="$SIZE" --rw=randread --bs=4k --ioengine=libaio \
 		--iodepth=32
 }
+# the wait policy with more readers than CPUs: 4 jobs at QD1 and at QD32
+wl_rr4kj4() {
+	fio_job "$1" "$2" rr4kj4 --filename="${DIR[$1]}/bench-r.dat" \
+		--size="$SIZE" --rw=randread --bs=4k --ioengine=psync \
+		--numjobs=4 --group_reporting
+}
+wl_rr4kq32j4() {
+	fio_job "$1" "$2" rr4kq32j4 --filename="${DIR[$1]}/bench-r.dat" \
+		--size="$SIZE" --rw=randread --bs=4k --ioengine=libaio \
+		--iodepth=32 --numjobs=4 --group_reporting
+}
 wl_sr1m() {
 	fio_job "$1" "$2" sr1m --filename="${DIR[$1]}/bench-r.dat" \
 		--size="$SIZE" --rw=read --bs=1M --ioengine=psync
@@ -711,7 +722,7 @@ wl_sys() {
 			"$RAW/r$r-$t-sys.txt")"
 }
 
-WORKLOADS="rr4k rw4k rr4kq32 sr1m sw1m meta tree sys"
+WORKLOADS="rr4k rw4k rr4kq32 rr4kj4 rr4kq32j4 sr1m sw1m meta tree sys"
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 LOAD_START=$(loadavg)

@@ -120,7 +120,8 @@ def add_parts(t, parts):
 for r in range(1, rounds + 1):
     for t in targets:
         for w, side in (("rr4k", "read"), ("rw4k", "write"),
-                        ("rr4kq32", "read"), ("sr1m", "read"),
+                        ("rr4kq32", "read"), ("rr4kj4", "read"),
+                        ("rr4kq32j4", "read"), ("sr1m", "read"),
                         ("sw1m", "write")):
             j = load_json(os.path.join(raw, f"r{r}-{t}-{w}.json"))
             if not j:
@@ -266,6 +267,17 @@ for t in targets:
               f"{cell(t, 'rw4k_p99')} | "
               f"{cell(t, 'rr4kq32_iops', 1, 1e-3)} | "
               f"{cell(t, 'sr1m_mbs', 0)} | {cell(t, 'sw1m_mbs', 0)} |")
+md.append("")
+md.append("The wait policy with more readers than CPUs (4 fio jobs on 2 CPUs, "
+          "4K O_DIRECT random reads, one aggregate per cell):")
+md.append("")
+md.append("| target | 4 jobs QD1 p50 µs | 4 jobs QD1 kIOPS | 4 jobs QD32 "
+          "kIOPS |")
+md.append("|---|---:|---:|---:|")
+for t in targets:
+    md.append(f"| {labels[t]} | {cell(t, 'rr4kj4_p50')} | "
+              f"{cell(t, 'rr4kj4_iops', 1, 1e-3)} | "
+              f"{cell(t, 'rr4kq32j4_iops', 1, 1e-3)} |")
 md.append("")
 md.append(f"Metadata: {nfiles} files (open O_CREAT|O_EXCL + close, stat, "
           f"unlink), `ls -l` of them (after the stats), `tar -x` of a "
