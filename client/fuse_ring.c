@@ -92,6 +92,7 @@ struct cl_fring {
 	unsigned nbusy;
 	bool registered;
 	bool xprt_armed;
+	bool xprt_fired;    /* its poll completed: the transport has news */
 	int xprt_fd;	    /* the transport wait fd the armed poll watches */
 	uintptr_t xprt_gen; /* generation of the armed transport poll */
 	bool ep_armed;
@@ -542,6 +543,14 @@ static void fr_dispatch(struct cl_loop *l, struct cl_fring *fr,
 	fuse_session_process_buf(rfs_cl->se, &fb);
 }
 
+bool rfs_fr_xprt_fired(struct cl_loop *l)
+{
+	bool f = l->fr->xprt_fired;
+
+	l->fr->xprt_fired = false;
+	return f;
+}
+
 int rfs_fr_reap(struct cl_loop *l, bool *ep_ready)
 {
 	struct cl_fring *fr = l->fr;
@@ -568,8 +577,10 @@ int rfs_fr_reap(struct cl_loop *l, bool *ep_ready)
 			if (!tag) {
 				/* a poll_remove's own completion */
 			} else if ((tag & FR_TAG_KIND) == FR_TAG_XPRT) {
-				if (tag >> 2 == fr->xprt_gen)
+				if (tag >> 2 == fr->xprt_gen) {
 					fr->xprt_armed = false;
+					fr->xprt_fired = true;
+				}
 			} else if (tag == FR_TAG_EP) {
 				fr->ep_armed = false;
 				*ep_ready = true;
@@ -732,6 +743,10 @@ ssize_t rfs_fr_writev(struct cl_loop *l, const struct iovec *iov, int cnt)
 int rfs_fr_reap(struct cl_loop *l, bool *ep_ready)
 {
 	return 0;
+}
+bool rfs_fr_xprt_fired(struct cl_loop *l)
+{
+	return true;
 }
 void rfs_fr_flush(struct cl_loop *l, unsigned min)
 {

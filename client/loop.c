@@ -42,6 +42,8 @@
 #include "loop_i.h"
 #include "spin.h"
 
+/* busy turns with requests out before the transport is polled anyway */
+#define XP_POLL_EVERY 8
 #define EV_BATCH 64
 #define FUSE_BATCH 32
 /* default busy-poll budget with a reply due (the wait policy below) */
@@ -243,6 +245,17 @@ static void loop_run(struct cl_loop *l)
 	 * handled transport events does not pay another EAGAIN read.
 	 */
 	bool fuse_ready = true;
+	/*
+	 * xp_due: the transport may have news.  A poll that costs a
+	 * syscall (tcp's epoll_wait) is paid only then: on the FUSE ring
+	 * the ring's poll of the transport's wait fd says when, so a
+	 * turn that only took a FUSE request does not also ask the
+	 * socket.  A transport whose poll is free is always polled; with
+	 * requests out, at least every XP_POLL_EVERY busy turns anyway.
+	 */
+	bool xp_due = true;
+	unsigned xp_skipped = 0;
+	const struct rfs_xprt *xp_last = NULL;
 
 	for (;;) {
 		bool progress = false, ring = l->fr != NULL;
@@ -255,6 +268,8 @@ static void loop_run(struct cl_loop *l)
 				goto out_stop;
 			progress = ret > 0;
 			ring = rfs_fr_active(l);
+			if (rfs_fr_xprt_fired(l))
+				xp_due = true;
 			if (ep_ready) {
 				ret = loop_epoll(l, 0, &fuse_ready);
 				if (ret > 0)
@@ -290,7 +305,21 @@ static void loop_run(struct cl_loop *l)
 		if (rfs_cl->o.soft && l->inflight)
 			rfs_lp_soft_timeouts(l, rfs_now_ms());
 		rfs_lp_flush_forgets(l);
-		n = l->x ? rfs_xprt_poll(l->x, ev, EV_BATCH) : 0;
+		if (l->x != xp_last) {
+			xp_last = l->x;
+			xp_due = true;
+		}
+		if (!ring ||
+		    (l->x && (rfs_xprt_flags(l->x) & RFS_XPRT_F_POLL_FREE)) ||
+		    (l->inflight && ++xp_skipped >= XP_POLL_EVERY))
+			xp_due = true;
+		n = 0;
+		if (l->x && xp_due) {
+			n = rfs_xprt_poll(l->x, ev, EV_BATCH);
+			/* a full batch: more may be waiting */
+			xp_due = n == EV_BATCH;
+			xp_skipped = 0;
+		}
 		if (n > 0) {
 			rfs_lp_on_events(l, ev, n);
 			progress = true;
@@ -344,8 +373,10 @@ static void loop_run(struct cl_loop *l)
 		idle_since = 0;
 		if (l->x) {
 			ret = rfs_xprt_arm(l->x);
-			if (ret > 0)
+			if (ret > 0) {
+				xp_due = true;
 				continue;
+			}
 		}
 		if (ring) {
 			/* commits, polls and the wait: one io_uring_enter */

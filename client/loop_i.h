@@ -71,6 +71,11 @@ bool rfs_fr_active(const struct cl_loop *l);
 ssize_t rfs_fr_writev(struct cl_loop *l, const struct iovec *iov, int cnt);
 /* Requests that arrived (dispatched to libfuse), or -ENOTCONN: unmounted */
 int rfs_fr_reap(struct cl_loop *l, bool *ep_ready);
+/*
+ * Whether the ring's poll of the transport's wait fd completed since the
+ * last call (then clears it): the transport has something to poll.
+ */
+bool rfs_fr_xprt_fired(struct cl_loop *l);
 /* Submit queued commits when there are at least min of them. */
 void rfs_fr_flush(struct cl_loop *l, unsigned min);
 /* Commit, arm the transport and epoll polls, sleep until something. */
