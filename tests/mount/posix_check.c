@@ -378,9 +378,14 @@ static void snap_dir(struct pc_ctx *c, const char *rel, int depth)
 	for (int i = 0; i < n; i++) {
 		const char *nm = ents[i]->d_name;
 
+		size_t used = strlen(names);
+
 		h = pc_hash(nm, strlen(nm) + 1, h);
-		strncat(names, nm, sizeof(names) - strlen(names) - 2);
-		strcat(names, " ");
+		/* shown cut (the hash has them all): stop when it is full */
+		if (used + 2 < sizeof(names)) {
+			strncat(names, nm, sizeof(names) - used - 2);
+			strcat(names, " ");
+		}
 	}
 	{
 		struct pc_rec *r;
