@@ -1464,5 +1464,6 @@ const struct pc_case pc_cases[] = {
 	{ "names", t_names },
 	{ "perm", t_perm },
 	{ "einval", t_einval },
+	{ "umask", pc_t_umask },
 };
 const size_t pc_ncases = sizeof(pc_cases) / sizeof(pc_cases[0]);

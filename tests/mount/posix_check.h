@@ -98,4 +98,7 @@ struct pc_case {
 extern const struct pc_case pc_cases[];
 extern const size_t pc_ncases;
 
+/* posix_cred.c: modes, groups, suid/sgid, who may move what */
+void pc_t_umask(struct pc_ctx *c);
+
 #endif
