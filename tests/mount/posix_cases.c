@@ -1465,5 +1465,6 @@ const struct pc_case pc_cases[] = {
 	{ "perm", t_perm },
 	{ "einval", t_einval },
 	{ "umask", pc_t_umask },
+	{ "killpriv", pc_t_killpriv },
 };
 const size_t pc_ncases = sizeof(pc_cases) / sizeof(pc_cases[0]);

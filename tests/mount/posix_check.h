@@ -100,5 +100,6 @@ extern const size_t pc_ncases;
 
 /* posix_cred.c: modes, groups, suid/sgid, who may move what */
 void pc_t_umask(struct pc_ctx *c);
+void pc_t_killpriv(struct pc_ctx *c);
 
 #endif

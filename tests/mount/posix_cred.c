@@ -82,3 +82,167 @@ void pc_t_umask(struct pc_ctx *c)
 	pc_stat(c, "sg/f: 0664, group 4243", "sg/f", false);
 	umask(022);
 }
+
+/* ---- suid/sgid killed by writes, truncates and chowns ----------------- */
+
+#define USER_UID 1000
+#define USER_GID 1000
+
+/* the mode of rel, fstat'ed through fd (the caller's view, not a cache) */
+static void fd_mode(struct pc_ctx *c, const char *desc, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		pc_ok(c, desc, -1);
+	else
+		pc_val(c, desc, st.st_mode);
+}
+
+/* open rel with flags, record the mode, do one write, record it again */
+static void write_kills(struct pc_ctx *c, const char *who, const char *rel,
+			int flags)
+{
+	char d[PC_DESC_MAX];
+	int fd;
+
+	snprintf(d, sizeof(d), "%s: open %s %s", who, rel,
+		 flags & O_TRUNC	       ? "O_WRONLY|O_TRUNC" :
+		 (flags & O_ACCMODE) == O_RDWR ? "O_RDWR" :
+						 "O_WRONLY");
+	fd = pc_fd(c, d, open(pc_path(c, rel), flags));
+	snprintf(d, sizeof(d), "%s: %s mode after open", who, rel);
+	fd_mode(c, d, fd);
+	snprintf(d, sizeof(d), "%s: write %s", who, rel);
+	pc_ok(c, d, write(fd, "x", 1));
+	snprintf(d, sizeof(d), "%s: %s mode after the write", who, rel);
+	fd_mode(c, d, fd);
+	snprintf(d, sizeof(d), "%s: second write %s", who, rel);
+	pc_ok(c, d, pwrite(fd, "yz", 2, 4));
+	snprintf(d, sizeof(d), "%s: %s mode after it", who, rel);
+	fd_mode(c, d, fd);
+	if (fd >= 0)
+		close(fd);
+	snprintf(d, sizeof(d), "%s: stat %s", who, rel);
+	pc_stat(c, d, rel, false);
+}
+
+static void killpriv_child(struct pc_ctx *c, void *arg)
+{
+	static const char *const names[] = { "w4777", "w2777", "w6777", "w2767",
+					     "w2775" };
+	char rel[32];
+	int fd;
+
+	(void)arg;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		write_kills(c, "user", names[i], O_WRONLY);
+		snprintf(rel, sizeof(rel), "r%s", names[i] + 1);
+		write_kills(c, "user", rel, O_RDWR);
+		snprintf(rel, sizeof(rel), "t%s", names[i] + 1);
+		write_kills(c, "user", rel, O_WRONLY | O_TRUNC);
+	}
+	/* opening for writing alone changes nothing */
+	fd = pc_fd(c, "user: open o6777 O_WRONLY, no write",
+		   open(pc_path(c, "o6777"), O_WRONLY));
+	if (fd >= 0)
+		close(fd);
+	pc_stat(c, "user: o6777 unchanged", "o6777", false);
+	/* truncate(2), ftruncate(2), fallocate(2), O_APPEND, pwritev */
+	pc_ok(c, "user: truncate tr6777", truncate(pc_path(c, "tr6777"), 2));
+	pc_stat(c, "user: tr6777 after truncate", "tr6777", false);
+	fd = pc_fd(c, "user: open ft6777", open(pc_path(c, "ft6777"), O_RDWR));
+	pc_ok(c, "user: ftruncate ft6777", ftruncate(fd, 1));
+	fd_mode(c, "user: ft6777 mode after ftruncate", fd);
+	if (fd >= 0)
+		close(fd);
+	fd = pc_fd(c, "user: open fa6777", open(pc_path(c, "fa6777"), O_RDWR));
+	pc_any(c, "user: fallocate fa6777", fallocate(fd, 0, 0, 8192));
+	fd_mode(c, "user: fa6777 mode after fallocate", fd);
+	if (fd >= 0)
+		close(fd);
+	fd = pc_fd(c, "user: open ap6777 O_APPEND",
+		   open(pc_path(c, "ap6777"), O_WRONLY | O_APPEND));
+	pc_ok(c, "user: append ap6777", write(fd, "tail", 4));
+	fd_mode(c, "user: ap6777 mode after append", fd);
+	if (fd >= 0)
+		close(fd);
+	/* the owner is no exception; chown by the owner kills both bits */
+	write_kills(c, "owner", "own6755", O_WRONLY);
+	pc_ok(c, "owner: chmod own6755b 06755",
+	      chmod(pc_path(c, "own6755b"), 06755));
+	pc_stat(c, "owner: own6755b mode", "own6755b", false);
+	pc_ok(c, "owner: chown own6755b -1:own gid",
+	      chown(pc_path(c, "own6755b"), -1, USER_GID));
+	pc_stat(c, "owner: own6755b after chown", "own6755b", false);
+	pc_ok(c, "owner: chmod own6755b 06755 again",
+	      chmod(pc_path(c, "own6755b"), 06755));
+	pc_ok(c, "owner: truncate own6755b",
+	      truncate(pc_path(c, "own6755b"), 0));
+	pc_stat(c, "owner: own6755b after truncate", "own6755b", false);
+}
+
+void pc_t_killpriv(struct pc_ctx *c)
+{
+	static const mode_t modes[] = { 04777, 02777, 06777, 02767, 02775 };
+	static const char *const kinds[] = { "w", "r", "t" };
+	char rel[32], buf[16];
+	int fd;
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		for (size_t k = 0; k < 3; k++) {
+			snprintf(rel, sizeof(rel), "%s%04o", kinds[k],
+				 modes[i]);
+			pc_ok(c, rel,
+			      pc_write_file(pc_path(c, rel), "hello!", 6,
+					    0644));
+			pc_ok(c, rel, chmod(pc_path(c, rel), modes[i]));
+		}
+	}
+	/*
+	 * 02775: writable through the group (the user's primary one); the
+	 * writer is in the group, sgid still goes (g+x).  chown first, it
+	 * clears the bits.
+	 */
+	for (size_t k = 0; k < 3; k++) {
+		snprintf(rel, sizeof(rel), "%s2775", kinds[k]);
+		pc_ok(c, rel, chown(pc_path(c, rel), 0, USER_GID));
+		pc_ok(c, rel, chmod(pc_path(c, rel), 02775));
+	}
+	static const char *const more[] = { "o6777", "tr6777", "ft6777",
+					    "fa6777", "ap6777" };
+	for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
+		pc_ok(c, more[i],
+		      pc_write_file(pc_path(c, more[i]), "hello!", 6, 0644));
+		pc_ok(c, more[i], chmod(pc_path(c, more[i]), 06777));
+	}
+	pc_ok(c, "own6755",
+	      pc_write_file(pc_path(c, "own6755"), "ab", 2, 0644));
+	pc_ok(c, "chown own6755 to the user",
+	      chown(pc_path(c, "own6755"), USER_UID, USER_GID));
+	pc_ok(c, "chmod own6755 06755", chmod(pc_path(c, "own6755"), 06755));
+	pc_ok(c, "own6755b",
+	      pc_write_file(pc_path(c, "own6755b"), "ab", 2, 0644));
+	pc_ok(c, "chown own6755b to the user",
+	      chown(pc_path(c, "own6755b"), USER_UID, USER_GID));
+	pc_child_run(c, killpriv_child, NULL, USER_UID, USER_GID);
+
+	/* root (CAP_FSETID) keeps the bits when it writes or truncates */
+	pc_ok(c, "root6777",
+	      pc_write_file(pc_path(c, "root6777"), "ab", 2, 0644));
+	pc_ok(c, "chmod root6777", chmod(pc_path(c, "root6777"), 06777));
+	write_kills(c, "root", "root6777", O_RDWR);
+	pc_ok(c, "root: truncate root6777",
+	      truncate(pc_path(c, "root6777"), 1));
+	pc_stat(c, "root: root6777 after truncate", "root6777", false);
+	/* and a chown by root clears suid, and sgid with g+x */
+	pc_ok(c, "root: chown root6777 1:1",
+	      chown(pc_path(c, "root6777"), 1, 1));
+	pc_stat(c, "root: root6777 after chown", "root6777", false);
+	fd = pc_fd(c, "root: read w4777 back",
+		   open(pc_path(c, "w4777"), O_RDONLY));
+	pc_ok(c, "root: read it", read(fd, buf, sizeof(buf)));
+	pc_data(c, "w4777 content", buf, 8);
+	if (fd >= 0)
+		close(fd);
+}
