@@ -26,18 +26,23 @@ uint64_t rfs_start_ns;
 
 /* ---- credentials ------------------------------------------------------ */
 
+_Static_assert(sizeof(gid_t) == sizeof(uint32_t), "gid_t is a wire gid");
+
 /*
  * Raw syscalls: glibc's setfsuid is per thread already, but its setgroups
  * is broadcast to every thread of the process; the kernel call is not.
+ * The supplementary groups are the caller's (n of them) or, with none,
+ * the gid alone.
  */
-static int set_ids(uint32_t uid, uint32_t gid)
+static int set_ids(uint32_t uid, uint32_t gid, const uint32_t *groups,
+		   uint32_t n)
 {
 	gid_t g = gid;
 
 	syscall(SYS_setfsgid, gid);
 	if ((uint32_t)syscall(SYS_setfsgid, -1) != gid)
 		return -EPERM;
-	if (syscall(SYS_setgroups, 1, &g) < 0)
+	if (syscall(SYS_setgroups, n ? n : 1, n ? groups : &g) < 0)
 		return -errno;
 	syscall(SYS_setfsuid, uid);
 	if ((uint32_t)syscall(SYS_setfsuid, -1) != uid)
@@ -45,29 +50,50 @@ static int set_ids(uint32_t uid, uint32_t gid)
 	return 0;
 }
 
-int rfs_creds_set(struct rfs_conn_ctx *cc, uint32_t uid, uint32_t gid)
+/*
+ * The thread's groups are set only when they change: cc keeps the list
+ * in force, and the comparison is a memcmp of a few gids.
+ */
+static bool groups_same(const struct rfs_conn_ctx *cc, const uint32_t *groups,
+			uint32_t n)
+{
+	return cc->ngroups == n &&
+	       (n == 0 || !memcmp(cc->groups, groups, 4 * (size_t)n));
+}
+
+static int creds_set(struct rfs_conn_ctx *cc, uint32_t uid, uint32_t gid,
+		     const uint32_t *groups, uint32_t n)
 {
 	int ret;
 
-	if (cc->fsuid == uid && cc->fsgid == gid)
+	if (cc->fsuid == uid && cc->fsgid == gid && groups_same(cc, groups, n))
 		return 0;
 	/* gid first: changing groups needs CAP_SETGID, not the fs caps */
 	if (cc->fsuid != 0) {
 		syscall(SYS_setfsuid, 0);
 		cc->fsuid = 0;
 	}
-	ret = set_ids(uid, gid);
+	ret = set_ids(uid, gid, groups, n);
 	if (ret) {
-		rfs_err_rl("server: setfsuid %u / setfsgid %u: %s", uid, gid,
-			   strerror(-ret));
-		set_ids(0, 0);
+		rfs_err_rl("server: setfsuid %u / setfsgid %u (+%u groups): %s",
+			   uid, gid, n, strerror(-ret));
+		set_ids(0, 0, NULL, 0);
 		cc->fsuid = 0;
 		cc->fsgid = 0;
+		cc->ngroups = 0;
 		return ret;
 	}
 	cc->fsuid = uid;
 	cc->fsgid = gid;
+	cc->ngroups = n;
+	if (n)
+		memcpy(cc->groups, groups, 4 * (size_t)n);
 	return 0;
+}
+
+int rfs_creds_set(struct rfs_conn_ctx *cc, uint32_t uid, uint32_t gid)
+{
+	return creds_set(cc, uid, gid, NULL, 0);
 }
 
 void rfs_creds_root(struct rfs_conn_ctx *cc)
@@ -75,10 +101,35 @@ void rfs_creds_root(struct rfs_conn_ctx *cc)
 	rfs_creds_set(cc, 0, 0);
 }
 
+/*
+ * The request's supplementary groups (RFS_HF_GROUPS) under the export's
+ * squash rules, into out; returns how many.  all_squash: none (everyone
+ * is anonuid/anongid).  root_squash: none for a caller squashed from
+ * root; for anyone else gid 0 in the list becomes anongid, as the
+ * primary gid does.
+ */
+static uint32_t caller_groups(const struct rfs_req *r,
+			      uint32_t out[RFS_GROUPS_MAX])
+{
+	const struct rfs_export *e = r->exp;
+	uint32_t n = r->v.ngroups;
+
+	if (e->squash == RFS_SQUASH_ALL ||
+	    (e->squash == RFS_SQUASH_ROOT && r->h->uid == 0))
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		out[i] = rfs_proto_group(&r->v, i);
+		if (e->squash == RFS_SQUASH_ROOT && out[i] == 0)
+			out[i] = e->anongid;
+	}
+	return n;
+}
+
 static int caller_creds(struct rfs_req *r)
 {
 	struct rfs_export *e = r->exp;
 	uint32_t uid = r->h->uid, gid = r->h->gid;
+	uint32_t groups[RFS_GROUPS_MAX];
 
 	switch (e->squash) {
 	case RFS_SQUASH_ALL:
@@ -94,7 +145,7 @@ static int caller_creds(struct rfs_req *r)
 	case RFS_SQUASH_NONE:
 		break;
 	}
-	return rfs_creds_set(r->cc, uid, gid);
+	return creds_set(r->cc, uid, gid, groups, caller_groups(r, groups));
 }
 
 /* ---- helpers ---------------------------------------------------------- */

@@ -211,7 +211,9 @@ struct rfs_conn_ctx {
 	pthread_t thr;
 	struct rfs_session *sess;
 	uint32_t max_msg;
-	uint32_t fsuid, fsgid;	  /* the thread's current fs credentials */
+	uint32_t fsuid, fsgid; /* the thread's current fs credentials */
+	uint32_t ngroups;      /* and its supplementary groups (0: gid) */
+	uint32_t groups[RFS_GROUPS_MAX];
 	bool closing;		  /* disconnect requested */
 	long long close_deadline; /* ms, rfs_now_ns() / 1000000 */
 	bool down;

@@ -68,6 +68,9 @@ struct t_conn {
 	uint8_t handle[RFS_HANDLE_MAX];
 	uint8_t token[16];
 	uint32_t uid, gid;
+	/* supplementary groups sent with every request (RFS_HF_GROUPS) */
+	const uint32_t *groups;
+	uint32_t ngroups;
 };
 
 /* t_die when the connect fails */

@@ -1466,5 +1466,6 @@ const struct pc_case pc_cases[] = {
 	{ "einval", t_einval },
 	{ "umask", pc_t_umask },
 	{ "killpriv", pc_t_killpriv },
+	{ "groups", pc_t_groups },
 };
 const size_t pc_ncases = sizeof(pc_cases) / sizeof(pc_cases[0]);

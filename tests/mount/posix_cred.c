@@ -7,6 +7,7 @@
  * posix_cases.c: deterministic, every result recorded, compared with
  * the local reference directory.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -245,4 +246,134 @@ void pc_t_killpriv(struct pc_ctx *c)
 	pc_data(c, "w4777 content", buf, 8);
 	if (fd >= 0)
 		close(fd);
+}
+
+/* ---- supplementary groups --------------------------------------------- */
+
+#define GP 65532  /* the user's primary group */
+#define GS 65531  /* a supplementary group of the user */
+#define GS2 65530 /* another one */
+#define GX 65529  /* not one of the user's */
+
+static void groups_child(struct pc_ctx *c, void *arg)
+{
+	const char *who = arg;
+	char d[PC_DESC_MAX], buf[16];
+	struct stat st;
+	DIR *dir;
+	int fd;
+
+#define D(what) (snprintf(d, sizeof(d), "%s: %s", who, what), d)
+	pc_any(c, D("chown mine -1:GS"), chown(pc_path(c, "mine"), -1, GS));
+	pc_stat(c, D("mine"), "mine", false);
+	pc_any(c, D("chown mine -1:GS2"), chown(pc_path(c, "mine"), -1, GS2));
+	pc_err(c, D("chown mine -1:GX (not a member) EPERM"),
+	       chown(pc_path(c, "mine"), -1, GX), EPERM);
+	pc_ok(c, D("chown mine -1:GP (primary)"),
+	      chown(pc_path(c, "mine"), -1, GP));
+	pc_any(c, D("lchown mine-l -1:GS"),
+	       lchown(pc_path(c, "mine-l"), -1, GS));
+	pc_stat(c, D("mine-l"), "mine-l", false);
+	fd = pc_fd(c, D("open mine"), open(pc_path(c, "mine"), O_RDONLY));
+	pc_any(c, D("fchown mine -1:GS"), fchown(fd, -1, GS));
+	if (fd >= 0)
+		close(fd);
+	pc_stat(c, D("mine after fchown"), "mine", false);
+	pc_any(c, D("chmod mine 02755 (sgid kept if a member of its group)"),
+	       chmod(pc_path(c, "mine"), 02755));
+	pc_stat(c, D("mine after chmod 02755"), "mine", false);
+	pc_ok(c, D("chmod foreign 02755 (group GX: sgid dropped)"),
+	      chmod(pc_path(c, "foreign"), 02755));
+	pc_stat(c, D("foreign after chmod"), "foreign", false);
+
+	fd = pc_any(c, D("open gfile O_RDWR (group rw)"),
+		    open(pc_path(c, "gfile"), O_RDWR));
+	pc_any(c, D("write gfile"), write(fd, "group", 5));
+	if (fd >= 0)
+		close(fd);
+	pc_any(c, D("access gfile R_OK|W_OK"),
+	       access(pc_path(c, "gfile"), R_OK | W_OK));
+	pc_err(c, D("access gfile X_OK EACCES"),
+	       access(pc_path(c, "gfile"), X_OK), EACCES);
+	pc_any(c, D("truncate gfile"), truncate(pc_path(c, "gfile"), 3));
+	pc_any(c, D("utimensat NULL gfile"),
+	       utimensat(AT_FDCWD, pc_path(c, "gfile"), NULL, 0));
+	pc_any(c, D("open gfile-ro O_RDWR"),
+	       open(pc_path(c, "gfile-ro"), O_RDWR));
+	fd = pc_any(c, D("open gfile-ro O_RDONLY"),
+		    open(pc_path(c, "gfile-ro"), O_RDONLY));
+	pc_any(c, D("read gfile-ro"), read(fd, buf, sizeof(buf)));
+	if (fd >= 0)
+		close(fd);
+	pc_err(c, D("open other (group GX) EACCES"),
+	       open(pc_path(c, "other"), O_RDONLY), EACCES);
+
+	snprintf(buf, sizeof(buf), "gdir/n-%c", who[0]);
+	fd = pc_any(c, D("create in gdir (group rwx)"),
+		    open(pc_path(c, buf), O_WRONLY | O_CREAT | O_EXCL, 0640));
+	if (fd >= 0)
+		close(fd);
+	pc_stat(c, D("created in gdir: uid, primary gid"), buf, false);
+	snprintf(buf, sizeof(buf), "gdir/d-%c", who[0]);
+	pc_any(c, D("mkdir in gdir"), mkdir(pc_path(c, buf), 0750));
+	pc_any(c, D("stat gdir/inner"), stat(pc_path(c, "gdir/inner"), &st));
+	pc_any(c, D("stat sdir/x (search through the group)"),
+	       stat(pc_path(c, "sdir/x"), &st));
+	dir = opendir(pc_path(c, "gdir"));
+	pc_any(c, D("opendir gdir"), dir ? 0 : -1);
+	if (dir)
+		closedir(dir);
+
+	snprintf(buf, sizeof(buf), "sg/f-%c", who[0]);
+	fd = pc_any(c, D("create 02755 in setgid dir"),
+		    open(pc_path(c, buf), O_WRONLY | O_CREAT | O_EXCL, 02755));
+	if (fd >= 0)
+		close(fd);
+	pc_stat(c, D("its group, and sgid kept only for a member"), buf, false);
+	snprintf(buf, sizeof(buf), "sg/d-%c", who[0]);
+	pc_any(c, D("mkdir in setgid dir"), mkdir(pc_path(c, buf), 0775));
+	pc_stat(c, D("dir in setgid dir"), buf, false);
+#undef D
+}
+
+void pc_t_groups(struct pc_ctx *c)
+{
+	static const gid_t both[] = { GS, GS2 }, one[] = { GS2 };
+	static const struct {
+		const char *rel;
+		gid_t gid;
+		mode_t mode;
+	} files[] = {
+		{ "gfile", GS, 0660 },	{ "gfile-ro", GS, 0640 },
+		{ "other", GX, 0660 },	{ "gdir/inner", GS, 0660 },
+		{ "sdir/x", GS, 0644 }, { "foreign", GX, 0644 },
+	};
+
+	pc_ok(c, "mkdir gdir", mkdir(pc_path(c, "gdir"), 0755));
+	pc_ok(c, "chown gdir :GS", chown(pc_path(c, "gdir"), 0, GS));
+	pc_ok(c, "chmod gdir 0770", chmod(pc_path(c, "gdir"), 0770));
+	pc_ok(c, "mkdir sdir", mkdir(pc_path(c, "sdir"), 0755));
+	pc_ok(c, "chown sdir :GS", chown(pc_path(c, "sdir"), 0, GS));
+	pc_ok(c, "chmod sdir 0710", chmod(pc_path(c, "sdir"), 0710));
+	pc_ok(c, "mkdir sg", mkdir(pc_path(c, "sg"), 0755));
+	pc_ok(c, "chown sg :GS", chown(pc_path(c, "sg"), 0, GS));
+	pc_ok(c, "chmod sg 02775", chmod(pc_path(c, "sg"), 02775));
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		pc_ok(c, files[i].rel,
+		      pc_write_file(pc_path(c, files[i].rel), "data", 4, 0644));
+		pc_ok(c, files[i].rel,
+		      chown(pc_path(c, files[i].rel),
+			    !strcmp(files[i].rel, "foreign") ? USER_UID : 0,
+			    files[i].gid));
+		pc_ok(c, files[i].rel,
+		      chmod(pc_path(c, files[i].rel), files[i].mode));
+	}
+	pc_ok(c, "mine", pc_write_file(pc_path(c, "mine"), "m", 1, 0644));
+	pc_ok(c, "chown mine", chown(pc_path(c, "mine"), USER_UID, GP));
+	pc_ok(c, "mine-l", symlink("mine", pc_path(c, "mine-l")));
+	pc_ok(c, "lchown mine-l", lchown(pc_path(c, "mine-l"), USER_UID, GP));
+	/* a member of GS and GS2, then of GS2 only, then of none */
+	pc_child_run_groups(c, groups_child, "both", USER_UID, GP, both, 2);
+	pc_child_run_groups(c, groups_child, "gs2", USER_UID, GP, one, 1);
+	pc_child_run_groups(c, groups_child, "none", USER_UID, GP, NULL, 0);
 }
