@@ -1467,5 +1467,6 @@ const struct pc_case pc_cases[] = {
 	{ "umask", pc_t_umask },
 	{ "killpriv", pc_t_killpriv },
 	{ "groups", pc_t_groups },
+	{ "mvdir", pc_t_mvdir },
 };
 const size_t pc_ncases = sizeof(pc_cases) / sizeof(pc_cases[0]);

@@ -109,5 +109,6 @@ extern const size_t pc_ncases;
 void pc_t_umask(struct pc_ctx *c);
 void pc_t_killpriv(struct pc_ctx *c);
 void pc_t_groups(struct pc_ctx *c);
+void pc_t_mvdir(struct pc_ctx *c);
 
 #endif

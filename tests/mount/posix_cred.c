@@ -377,3 +377,121 @@ void pc_t_groups(struct pc_ctx *c)
 	pc_child_run_groups(c, groups_child, "gs2", USER_UID, GP, one, 1);
 	pc_child_run_groups(c, groups_child, "none", USER_UID, GP, NULL, 0);
 }
+
+/* ---- moving directories between parents as someone else --------------- */
+
+/*
+ * Moving a directory to another parent rewrites its "..": the mover needs
+ * write access to the directory itself, besides the parents.  Every
+ * combination of owners and modes of the source parent, the target
+ * parent and the directory, moved by a user who owns some of them and is
+ * in the group of some: the result and where the directory ends up.
+ */
+#define OTHER_UID 1001
+
+struct mv_case {
+	uid_t po, qo, xo; /* owners: source parent, target parent, dir */
+	gid_t xg;	  /* the dir's group */
+	mode_t pm, qm, xm;
+};
+
+static void mv_rec(struct pc_ctx *c, const char *who, unsigned i,
+		   const struct mv_case *m, int flags)
+{
+	char a[64], b[64], d[PC_DESC_MAX];
+	struct stat st;
+
+	snprintf(a, sizeof(a), "m%u/p/x", i);
+	snprintf(b, sizeof(b), "m%u/q/x", i);
+	snprintf(d, sizeof(d),
+		 "%s: move %u (p %u:%04o, q %u:%04o, x %u:%u:%04o)%s", who, i,
+		 m->po, m->pm, m->qo, m->qm, m->xo, m->xg, m->xm,
+		 flags ? " NOREPLACE" : "");
+	pc_any(c, d,
+	       renameat2(AT_FDCWD, pc_path(c, a), AT_FDCWD, pc_path(c, b),
+			 (unsigned)flags));
+	snprintf(d, sizeof(d), "%s: %u: where x is, and its ..", who, i);
+	snprintf(a, sizeof(a), "m%u/q/x/..", i);
+	if (stat(pc_path(c, a), &st) == 0)
+		pc_val(c, d, 2);
+	else {
+		snprintf(a, sizeof(a), "m%u/p/x/..", i);
+		pc_val(c, d, stat(pc_path(c, a), &st) == 0 ? 1 : -errno);
+	}
+	/* and back, if it moved */
+	snprintf(a, sizeof(a), "m%u/q/x", i);
+	snprintf(b, sizeof(b), "m%u/p/x", i);
+	snprintf(d, sizeof(d), "%s: %u: move back", who, i);
+	pc_any(c, d, rename(pc_path(c, a), pc_path(c, b)));
+}
+
+static const struct mv_case *mv_cases(size_t *n)
+{
+	static struct mv_case v[128];
+	static size_t nv;
+	static const uid_t owners[] = { 0, USER_UID, OTHER_UID };
+	static const mode_t pmodes[] = { 0777, 01777, 0770 };
+	static const mode_t xmodes[] = { 0755, 0777, 0775, 0700 };
+
+	if (!nv) {
+		for (size_t o = 0; o < 3; o++)
+			for (size_t p = 0; p < 3; p++)
+				for (size_t x = 0; x < 4; x++) {
+					v[nv++] = (struct mv_case){
+						.po = owners[o],
+						.qo = owners[(o + p) % 3],
+						.xo = owners[(o + x) % 3],
+						.xg = x % 2 ? GS : GP,
+						.pm = pmodes[p],
+						.qm = pmodes[(p + x) % 3],
+						.xm = xmodes[x],
+					};
+				}
+	}
+	*n = nv;
+	return v;
+}
+
+static void mv_child(struct pc_ctx *c, void *arg)
+{
+	size_t n;
+	const struct mv_case *v = mv_cases(&n);
+
+	for (size_t i = 0; i < n; i++)
+		mv_rec(c, arg, (unsigned)i, &v[i], i % 5 == 4);
+}
+
+void pc_t_mvdir(struct pc_ctx *c)
+{
+	static const gid_t gs[] = { GS };
+	char rel[64];
+	size_t n;
+	const struct mv_case *v = mv_cases(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct mv_case *m = &v[i];
+
+		snprintf(rel, sizeof(rel), "m%zu", i);
+		pc_ok(c, rel, mkdir(pc_path(c, rel), 0755));
+		snprintf(rel, sizeof(rel), "m%zu/p", i);
+		pc_ok(c, rel, mkdir(pc_path(c, rel), 0755));
+		pc_ok(c, rel, chown(pc_path(c, rel), m->po, GS));
+		pc_ok(c, rel, chmod(pc_path(c, rel), m->pm));
+		snprintf(rel, sizeof(rel), "m%zu/q", i);
+		pc_ok(c, rel, mkdir(pc_path(c, rel), 0755));
+		pc_ok(c, rel, chown(pc_path(c, rel), m->qo, GS));
+		pc_ok(c, rel, chmod(pc_path(c, rel), m->qm));
+		snprintf(rel, sizeof(rel), "m%zu/p/x", i);
+		pc_ok(c, rel, mkdir(pc_path(c, rel), 0755));
+		snprintf(rel, sizeof(rel), "m%zu/p/x/in", i);
+		pc_ok(c, rel, mkdir(pc_path(c, rel), 0755));
+		snprintf(rel, sizeof(rel), "m%zu/p/x", i);
+		pc_ok(c, rel, chown(pc_path(c, rel), m->xo, m->xg));
+		pc_ok(c, rel, chmod(pc_path(c, rel), m->xm));
+	}
+	/* without groups, then as a member of GS (the parents' group) */
+	pc_child_run(c, mv_child, "user", USER_UID, GP);
+	pc_child_run_groups(c, mv_child, "member", USER_UID, GP, gs, 1);
+	/* root moves everything, after a user looked at it all */
+	mv_child(c, "root");
+}
