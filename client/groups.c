@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,14 @@ int rfs_groups_parse(const char *text, size_t len, uint32_t *fsuid,
 	return 0;
 }
 
+/* the text has the whole "Groups:" line (it comes after Uid and Gid) */
+static bool groups_line_done(const char *t, size_t len)
+{
+	const char *end, *p = field(t, len, "Groups:", &end);
+
+	return p && end < t + len;
+}
+
 /* read the status file of thread pid: its length, or -errno */
 static ssize_t read_status(uint32_t pid, char *buf, size_t cap)
 {
@@ -181,6 +190,9 @@ static ssize_t read_status(uint32_t pid, char *buf, size_t cap)
 		if (r == 0)
 			break;
 		got += (size_t)r;
+		/* all we need is up to the Groups line: no read for EOF */
+		if (groups_line_done(buf, got))
+			break;
 	}
 	close(fd);
 	return err ? err : (ssize_t)got;
