@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "client_i.h"
+#include "groups.h"
 #include "log.h"
 #include "loop_i.h"
 #include "spin.h"
@@ -207,6 +208,8 @@ int rfs_call_start(struct cl_call *c, fuse_req_t req, uint16_t op,
 	c->p = NULL;
 	c->buf = NULL;
 	c->heap = false;
+	c->groups = NULL;
+	c->ngroups = 0;
 	if (!l || (!l->conn && !l->reconnecting)) {
 		err = -EIO;
 		goto out_reply;
@@ -225,6 +228,16 @@ int rfs_call_start(struct cl_call *c, fuse_req_t req, uint16_t op,
 	}
 	if (size < RFS_HDR_SIZE + 64)
 		size = RFS_HDR_SIZE + 64;
+	/* the caller's supplementary groups go at the end (groups.c) */
+	if (req && rfs_cl->groups) {
+		const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+		c->ngroups = rfs_groups_get((uint32_t)ctx->pid, ctx->uid,
+					    ctx->gid, rfs_cl->o.groups_ttl_ms,
+					    &c->groups);
+		size += 4 * c->ngroups +
+			(uint32_t)sizeof(struct rfs_groups_tail);
+	}
 	if (l->conn) {
 		c->buf = rfs_xprt_buf_get(l->x, size);
 	} else {
@@ -325,6 +338,7 @@ void rfs_call_send(struct cl_call *c)
 	struct cl_loop *l = c->l;
 	int len, ret;
 
+	rfs_mb_put_groups(&c->mb, c->groups, c->ngroups);
 	len = rfs_mb_finish(&c->mb, rfs_cl->csum);
 	if (len < 0) {
 		rfs_err_rl("client: %s: building the request failed: %s",

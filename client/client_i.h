@@ -73,6 +73,7 @@ struct cl_opts {
 	bool default_permissions;
 	bool server_permissions; /* allow_other without
 					   default_permissions */
+	unsigned groups_ttl_ms;	 /* reuse a caller's groups (groups.c) */
 	/* options handed to libfuse, "-o a,b,c" */
 	char fuse_opts[4096];
 };
@@ -97,6 +98,7 @@ struct rfs_client {
 	uint8_t token[16];
 	uint64_t sess_gen; /* under mu: +1 for every new HELLO */
 	bool csum;	   /* negotiated */
+	bool groups;	   /* negotiated: callers' groups go with requests */
 	uint32_t max_msg;
 	uint32_t export_flags;
 	struct cl_loop *loops[CL_MAX_LOOPS];
@@ -184,6 +186,9 @@ struct cl_call {
 	struct rfs_buf *buf;
 	struct rfs_mb mb;
 	bool heap; /* buf is malloc'd (no connection now) */
+	/* the caller's supplementary groups, appended by rfs_call_send */
+	const uint32_t *groups;
+	uint32_t ngroups;
 };
 
 /*
@@ -262,13 +267,20 @@ int rfs_client_ids_check(uint32_t export_flags, const struct rfs_addr *a);
 
 /* ---- fhtab.c: kernel fh -> server fh ---------------------------------- */
 
-int rfs_fh_new(uint64_t nodeid, uint32_t flags, bool dir, uint32_t uid,
-	       uint32_t gid, uint64_t sfh, uint64_t *cfh);
+/* who opened a file: a re-open after a server restart is made as them */
+struct rfs_opener {
+	uint32_t uid, gid;
+	uint32_t ngroups; /* supplementary groups, as sent with the open */
+	const uint32_t *groups;
+};
+
+int rfs_fh_new(uint64_t nodeid, uint32_t flags, bool dir,
+	       const struct rfs_opener *who, uint64_t sfh, uint64_t *cfh);
 void rfs_fh_del(uint64_t cfh);
 /* 0 and *sfh, -EBADF (unknown fh) or -EIO (lost in a server restart) */
 int rfs_fh_server(uint64_t cfh, uint64_t *sfh);
 typedef int (*rfs_fh_reopen_fn)(void *arg, uint64_t nodeid, uint32_t flags,
-				bool dir, uint32_t uid, uint32_t gid,
+				bool dir, const struct rfs_opener *who,
 				uint64_t *sfh);
 /* Re-open every open file through fn (-ENOTCONN from fn aborts). */
 int rfs_fh_reopen_all(rfs_fh_reopen_fn fn, void *arg, unsigned *nok,

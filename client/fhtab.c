@@ -2,7 +2,7 @@
 /*
  * fhtab: the file handles the kernel holds are indexes into this table,
  * not the server's fh.  Each entry remembers how the file was opened
- * (node, flags, opener's credentials) and the server fh currently behind
+ * (node, flags, opener's credentials and groups) and the server fh behind
  * it.  After a server restart the session and its fhs are gone: the loop
  * that opens the new session re-opens every entry (rfs_fh_reopen_all)
  * and the kernel's fh stays the same.
@@ -33,6 +33,8 @@ struct fhent {
 	uint64_t nodeid;
 	uint32_t flags;
 	uint32_t uid, gid;
+	uint32_t ngroups;
+	uint32_t *groups; /* malloc'd, ngroups of them (under fh_mu) */
 	bool dir;
 };
 
@@ -67,13 +69,20 @@ static struct fhent *lookup(uint64_t cfh)
 	return e;
 }
 
-int rfs_fh_new(uint64_t nodeid, uint32_t flags, bool dir, uint32_t uid,
-	       uint32_t gid, uint64_t sfh, uint64_t *cfh)
+int rfs_fh_new(uint64_t nodeid, uint32_t flags, bool dir,
+	       const struct rfs_opener *who, uint64_t sfh, uint64_t *cfh)
 {
+	uint32_t *groups = NULL;
 	struct fhent *e;
 	uint32_t idx, gen;
 	int ret = 0;
 
+	if (who->ngroups) {
+		groups = malloc(4 * (size_t)who->ngroups);
+		if (!groups)
+			return -ENOMEM;
+		memcpy(groups, who->groups, 4 * (size_t)who->ngroups);
+	}
 	pthread_mutex_lock(&fh_mu);
 	if (nfree) {
 		idx = freelist[--nfree];
@@ -103,8 +112,11 @@ int rfs_fh_new(uint64_t nodeid, uint32_t flags, bool dir, uint32_t uid,
 	e->nodeid = nodeid;
 	e->flags = flags;
 	e->dir = dir;
-	e->uid = uid;
-	e->gid = gid;
+	e->uid = who->uid;
+	e->gid = who->gid;
+	e->ngroups = who->ngroups;
+	e->groups = groups;
+	groups = NULL;
 	atomic_store(&e->lost, false);
 	atomic_store(&e->sfh, sfh);
 	gen = atomic_load(&e->gen) + 1; /* even -> odd: live */
@@ -112,6 +124,7 @@ int rfs_fh_new(uint64_t nodeid, uint32_t flags, bool dir, uint32_t uid,
 	*cfh = (uint64_t)gen << 32 | (idx + 1);
 out:
 	pthread_mutex_unlock(&fh_mu);
+	free(groups);
 	return ret;
 }
 
@@ -125,6 +138,9 @@ void rfs_fh_del(uint64_t cfh)
 	if (!e)
 		goto out;
 	atomic_store(&e->gen, atomic_load(&e->gen) + 1); /* even: free */
+	free(e->groups);
+	e->groups = NULL;
+	e->ngroups = 0;
 	if (nfree == freecap) {
 		uint32_t n = freecap ? freecap * 2 : 256;
 
@@ -164,8 +180,14 @@ int rfs_fh_reopen_all(rfs_fh_reopen_fn fn, void *arg, unsigned *nok,
 
 		if (!e || !(atomic_load(&e->gen) & 1) || atomic_load(&e->lost))
 			continue;
-		ret = fn(arg, e->nodeid, e->flags, e->dir, e->uid, e->gid,
-			 &sfh);
+		const struct rfs_opener who = {
+			.uid = e->uid,
+			.gid = e->gid,
+			.ngroups = e->ngroups,
+			.groups = e->groups,
+		};
+
+		ret = fn(arg, e->nodeid, e->flags, e->dir, &who, &sfh);
 		if (ret == -ENOTCONN) {
 			pthread_mutex_unlock(&fh_mu);
 			return ret;

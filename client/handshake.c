@@ -132,6 +132,7 @@ static int hello(struct rfs_rpc *r, const struct rfs_addr *a,
 	const struct rfs_rpc_hello h = {
 		.export = cl->o.export_name,
 		.csum = cl->o.csum,
+		.groups = true,
 		.max_inflight = CL_SLOTS,
 		.timeout_ms = HANDSHAKE_TIMEOUT_MS,
 	};
@@ -148,6 +149,7 @@ static int hello(struct rfs_rpc *r, const struct rfs_addr *a,
 	}
 	hr = v.fixed;
 	cl->csum = hr->features & RFS_FEAT_CSUM;
+	cl->groups = hr->features & RFS_FEAT_GROUPS;
 	cl->session = hr->session;
 	memcpy(cl->token, hr->token, sizeof(cl->token));
 	if (rfs_cl_auth_enabled()) /* derived, not sent */

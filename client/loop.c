@@ -29,6 +29,7 @@
 #include <linux/fuse.h>
 #include <poll.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -54,12 +55,75 @@ static __thread int tl_fuse_fd = -1;
 
 /* ---- /dev/fuse I/O through the calling loop's fd ---------------------- */
 
+/* ---- INIT: what libfuse 3.14 leaves out of its reply ------------------- */
+
+/*
+ * Killing suid/sgid on write, truncate and chown is the file system's
+ * job here: ringfsd runs WRITE, SETATTR(size) and SETATTR(uid/gid) with
+ * the caller's credentials, so its kernel clears the bits exactly as a
+ * local file system does (a writer without CAP_FSETID kills them).
+ * libfuse 3.14 wants FUSE_CAP_HANDLE_KILLPRIV by default but never puts
+ * FUSE_HANDLE_KILLPRIV into its INIT reply, so the kernel kept doing it
+ * itself, with a SETATTR(mode) sent as the writer before the write: the
+ * server refused that (EPERM, the writer does not own the file) and the
+ * write failed.  The reply is patched to say what the kernel offered:
+ * FUSE_HANDLE_KILLPRIV_V2 (7.33: the kernel then also writes through
+ * rather than into its cache when a write must kill the bits), else
+ * FUSE_HANDLE_KILLPRIV.  libfuse's own buffer is not touched.
+ */
+static _Atomic uint64_t init_unique; /* the kernel's INIT (0: none) */
+static _Atomic uint32_t init_flags;  /* what it offered */
+static struct fuse_init_out init_out;
+
+static void init_saw_read(const void *buf, ssize_t n)
+{
+	const struct fuse_in_header *ih = buf;
+	const struct fuse_init_in *in = (const void *)(ih + 1);
+
+	if (n < (ssize_t)(sizeof(*ih) + offsetof(struct fuse_init_in, flags) +
+			  sizeof(in->flags)) ||
+	    ih->opcode != FUSE_INIT)
+		return;
+	atomic_store(&init_flags, in->flags);
+	atomic_store(&init_unique, ih->unique);
+}
+
+static void init_patch(struct iovec *iov, int cnt)
+{
+	const struct fuse_out_header *oh = iov[0].iov_base;
+	uint64_t unique = atomic_load(&init_unique);
+	uint32_t offered = atomic_load(&init_flags);
+	size_t len;
+
+	if (!unique || cnt < 2 || iov[0].iov_len < sizeof(*oh) ||
+	    oh->unique != unique)
+		return;
+	atomic_store(&init_unique, 0);
+	len = iov[1].iov_len;
+	if (oh->error || len > sizeof(init_out) ||
+	    len < offsetof(struct fuse_init_out, flags) +
+			    sizeof(init_out.flags))
+		return;
+	memcpy(&init_out, iov[1].iov_base, len);
+	if (offered & FUSE_HANDLE_KILLPRIV_V2)
+		init_out.flags |= FUSE_HANDLE_KILLPRIV_V2;
+	else if (offered & FUSE_HANDLE_KILLPRIV)
+		init_out.flags |= FUSE_HANDLE_KILLPRIV;
+	else
+		rfs_warn("client: the kernel does not offer "
+			 "FUSE_HANDLE_KILLPRIV: writes, truncates and chowns "
+			 "of suid/sgid files by non-owners fail with EPERM");
+	iov[1].iov_base = &init_out;
+}
+
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 {
 	ssize_t n = read(tl_fuse_fd >= 0 ? tl_fuse_fd : fd, buf, len);
 
-	if (n > 0)
-		rfs_fr_saw_read(buf, n); /* INIT: is the ring offered? */
+	if (n > 0) {
+		init_saw_read(buf, n);	 /* INIT: what does it offer? */
+		rfs_fr_saw_read(buf, n); /* and the ring? */
+	}
 	return n;
 }
 
@@ -79,6 +143,7 @@ static ssize_t io_writev(int fd, struct iovec *iov, int cnt, void *userdata)
 		if (n != -ENOENT)
 			return n;
 	}
+	init_patch(iov, cnt);
 	init = rfs_fr_patch_init(iov, cnt);
 	n = writev(tl_fuse_fd >= 0 ? tl_fuse_fd : fd, iov, cnt);
 	if (init)

@@ -26,6 +26,7 @@
 
 #include "auth.h"
 #include "client_i.h"
+#include "groups.h"
 #include "log.h"
 #include "loop_i.h"
 #include "status.h"
@@ -72,6 +73,9 @@ static void usage(FILE *f)
 		"                     wait for it; Ctrl-C ends a waiting call (EINTR)\n"
 		"  soft               fail requests with EIO after timeo seconds\n"
 		"  timeo=S            soft mounts: seconds before EIO (default 30)\n"
+		"  groups_ttl=MS      reuse a caller's supplementary groups (read\n"
+		"                     from /proc) for MS ms (default 1000; 0: read\n"
+		"                     them for every request)\n"
 		"\n"
 		"  server_permissions      with allow_other, leave permission checks to the\n"
 		"                          server alone (default: default_permissions too)\n"
@@ -249,6 +253,9 @@ static int parse_one(struct cl_opts *o, char *opt, bool *fsname, bool *subtype)
 		ret = rfs_cl_auth_load(val);
 	} else if (!strcmp(opt, "server_permissions")) {
 		o->server_permissions = true;
+	} else if (val && !strncmp(opt, "groups_ttl=", 11)) {
+		ret = parse_ulong(opt, val, 0, RFS_GROUPS_TTL_MS_MAX, &n);
+		o->groups_ttl_ms = (unsigned)n;
 	} else if (!strcmp(opt, "ro")) {
 		o->ro = true;
 		ret = add_fuse_opt(o, opt);
@@ -323,6 +330,7 @@ static int parse_cmdline(struct cl_opts *o, int argc, char **argv)
 	o->readdirplus = true;
 	o->max_write = RFS_IO_MAX;
 	o->connect_timeout_ms = 10000;
+	o->groups_ttl_ms = RFS_GROUPS_TTL_MS_DEFAULT;
 	o->timeo_ms = 30000;
 
 	for (int i = 1; i < argc; i++) {

@@ -59,11 +59,25 @@ static int client_fh(struct cl_pend *p, uint64_t sfh, bool dir, uint64_t nodeid,
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(p->req);
 	uint32_t flags = dir ? (uint32_t)p->fi.flags : open_flags(p->fi.flags);
+	uint32_t groups[RFS_GROUPS_MAX];
+	struct rfs_opener who = {
+		.uid = ctx ? ctx->uid : 0,
+		.gid = ctx ? ctx->gid : 0,
+		.groups = groups,
+	};
+	const struct rfs_hdr *h = p->copy;
+	struct rfs_req_view v;
 
+	/* the groups it was opened with: those the request carried */
+	if (p->copy_len && (h->flags & RFS_HF_GROUPS) &&
+	    !rfs_proto_decode_req(h, h + 1, &v)) {
+		for (uint32_t i = 0; i < v.ngroups; i++)
+			groups[i] = rfs_proto_group(&v, i);
+		who.ngroups = v.ngroups;
+	}
 	/* a re-open must neither create nor truncate */
 	flags &= ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC);
-	return rfs_fh_new(nodeid, flags, dir, ctx ? ctx->uid : 0,
-			  ctx ? ctx->gid : 0, sfh, cfh);
+	return rfs_fh_new(nodeid, flags, dir, &who, sfh, cfh);
 }
 
 static void done_open(struct cl_pend *p, const struct rfs_hdr *h,

@@ -489,8 +489,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 			FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_ASYNC_READ |
 			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_DONT_MASK;
 	uint32_t max_write = o->max_write;
+	/* a WRITE frame: header, rfs_io_req, data, the caller's groups */
 	uint32_t room = rfs_cl->max_msg - RFS_HDR_SIZE -
-			(uint32_t)sizeof(struct rfs_io_req);
+			(uint32_t)sizeof(struct rfs_io_req) -
+			RFS_GROUPS_BYTES_MAX;
 
 	if (o->readdirplus)
 		want |= FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;

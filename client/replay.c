@@ -132,7 +132,7 @@ bool rfs_lp_lost(struct cl_loop *l, int status)
 
 /* RESOLVE (the new server knows no node yet) and OPEN one file again. */
 static int reopen_one(void *arg, uint64_t nodeid, uint32_t flags, bool dir,
-		      uint32_t uid, uint32_t gid, uint64_t *sfh)
+		      const struct rfs_opener *who, uint64_t *sfh)
 {
 	struct cl_loop *l = arg;
 	uint8_t handle[RFS_HANDLE_MAX];
@@ -165,14 +165,14 @@ static int reopen_one(void *arg, uint64_t nodeid, uint32_t flags, bool dir,
 		if (ret < 0)
 			return ret;
 	}
-	b = rfs_xprt_buf_get(l->x, RFS_HDR_SIZE + 64);
+	b = rfs_xprt_buf_get(l->x, RFS_HDR_SIZE + 64 + RFS_GROUPS_BYTES_MAX);
 	if (!b)
 		return -ENOTCONN;
 	id = rfs_lp_next_id(l, 0);
 	rfs_mb_init(&mb, b->data, b->cap, dir ? RFS_OP_OPENDIR : RFS_OP_OPEN,
 		    id);
-	rfs_mb_hdr(&mb)->uid = uid;
-	rfs_mb_hdr(&mb)->gid = gid;
+	rfs_mb_hdr(&mb)->uid = who->uid;
+	rfs_mb_hdr(&mb)->gid = who->gid;
 	{
 		struct rfs_open_req *o = rfs_mb_put(&mb, sizeof(*o));
 
@@ -181,6 +181,9 @@ static int reopen_one(void *arg, uint64_t nodeid, uint32_t flags, bool dir,
 			o->flags = flags;
 		}
 	}
+	/* as the opener, with the groups it opened the file with */
+	if (rfs_cl->groups)
+		rfs_mb_put_groups(&mb, who->groups, who->ngroups);
 	ret = rfs_lp_sync_mb(l, b, &mb, &rb);
 	if (ret < 0)
 		return ret;
@@ -239,6 +242,9 @@ static unsigned replay_all(struct cl_loop *l, uint64_t gen)
 			}
 			p->sess_gen = gen;
 			p->after_restart = true;
+			/* a new server that does not take the callers' groups */
+			if (!rfs_cl->groups && (h->flags & RFS_HF_GROUPS))
+				p->copy_len = rfs_proto_strip_groups(h);
 		}
 		h->flags |= RFS_HF_REPLAY;
 		rfs_proto_seal(h, rfs_cl->csum);

@@ -129,7 +129,8 @@ int rfs_rpc_auth(struct rfs_rpc *r, const char *export, bool csum,
 
 struct rfs_rpc_hello {
 	const char *export;
-	bool csum; /* ask for checksums (and seal HELLO) */
+	bool csum;   /* ask for checksums (and seal HELLO) */
+	bool groups; /* ask for RFS_FEAT_GROUPS (callers' groups sent) */
 	uint32_t max_inflight;
 	int timeout_ms;
 };

@@ -93,7 +93,7 @@ int rfs_proto_check_hdr(const struct rfs_hdr *h, uint32_t max_msg)
 	if (h->flags & RFS_HF_REPLY) {
 		if (h->status > 0 || h->status < -ERRNO_MAX)
 			return -EPROTO;
-		if (h->flags & RFS_HF_REPLAY)
+		if (h->flags & (RFS_HF_REPLAY | RFS_HF_GROUPS))
 			return -EPROTO;
 		/* the server never answers a forget */
 		if (oi->flags & RFS_OPF_NO_REPLY)
@@ -265,6 +265,65 @@ int rfs_mb_finish(struct rfs_mb *b, bool csum)
 	rfs_mb_hdr(b)->len = b->len - RFS_HDR_SIZE;
 	rfs_proto_seal(rfs_mb_hdr(b), csum);
 	return (int)b->len;
+}
+
+int rfs_mb_put_groups(struct rfs_mb *b, const uint32_t *gids, uint32_t n)
+{
+	struct rfs_groups_tail t = { .count = n };
+	int ret;
+
+	if (n == 0)
+		return 0;
+	if (n > RFS_GROUPS_MAX || (rfs_mb_hdr(b)->flags & RFS_HF_GROUPS)) {
+		if (!b->err)
+			b->err = -EINVAL;
+		return -EINVAL;
+	}
+	ret = rfs_mb_put_bytes(b, gids, 4 * n);
+	if (!ret)
+		ret = rfs_mb_put_bytes(b, &t, sizeof(t));
+	if (!ret)
+		rfs_mb_hdr(b)->flags |= RFS_HF_GROUPS;
+	return ret;
+}
+
+/* the groups block at the end of a request's payload: its size, or -EPROTO */
+static int64_t groups_block(const struct rfs_hdr *h, const void *payload,
+			    uint32_t *count)
+{
+	struct rfs_groups_tail t;
+
+	*count = 0;
+	if (!(h->flags & RFS_HF_GROUPS))
+		return 0;
+	if (h->len < sizeof(t))
+		return -EPROTO;
+	memcpy(&t, (const uint8_t *)payload + h->len - sizeof(t), sizeof(t));
+	if (t.count == 0 || t.count > RFS_GROUPS_MAX || t.pad ||
+	    h->len - sizeof(t) < 4 * t.count)
+		return -EPROTO;
+	*count = t.count;
+	return 4 * (int64_t)t.count + (int64_t)sizeof(t);
+}
+
+uint32_t rfs_proto_strip_groups(struct rfs_hdr *h)
+{
+	uint32_t n;
+	int64_t blk = groups_block(h, (uint8_t *)h + RFS_HDR_SIZE, &n);
+
+	if (blk <= 0)
+		return RFS_HDR_SIZE + h->len;
+	h->len -= (uint32_t)blk;
+	h->flags &= ~RFS_HF_GROUPS;
+	return RFS_HDR_SIZE + h->len;
+}
+
+uint32_t rfs_proto_group(const struct rfs_req_view *v, uint32_t i)
+{
+	uint32_t g;
+
+	memcpy(&g, v->groups + 4 * (size_t)i, sizeof(g));
+	return g;
 }
 
 /* ---- names ------------------------------------------------------------- */
@@ -701,6 +760,7 @@ int rfs_proto_decode_req(const struct rfs_hdr *h, const void *payload,
 	const struct rfs_opinfo *oi = rfs_op_info(h->opcode);
 	struct rd r;
 	uint16_t op = h->opcode;
+	int64_t gblk;
 
 	memset(v, 0, sizeof(*v));
 	v->op = op;
@@ -713,7 +773,13 @@ int rfs_proto_decode_req(const struct rfs_hdr *h, const void *payload,
 		return -EINVAL;
 	if (!oi)
 		return -EPROTO;
-	rd_init(&r, payload, h->len);
+	/* the groups at the end (1.2); the op's body is what is before them */
+	gblk = groups_block(h, payload, &v->ngroups);
+	if (gblk < 0)
+		return -EPROTO;
+	if (v->ngroups)
+		v->groups = (const uint8_t *)payload + h->len - gblk;
+	rd_init(&r, payload, h->len - (uint32_t)gblk);
 
 	/* by the body's shape (optab.h); no default: -Wswitch checks */
 	switch ((enum rfs_req_body)oi->req) {
@@ -721,7 +787,7 @@ int rfs_proto_decode_req(const struct rfs_hdr *h, const void *payload,
 	case RFS_RQ_MAX_:
 		break;
 	case RFS_RQ_EMPTY:
-		return h->len == 0 ? 0 : -EPROTO;
+		return r.len == 0 ? 0 : -EPROTO;
 	case RFS_RQ_BYTES:
 		return dec_bytes(&r, oi, v);
 	case RFS_RQ_FIXED:

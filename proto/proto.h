@@ -98,6 +98,22 @@ int rfs_mb_put_dirent(struct rfs_mb *b, uint64_t off, uint8_t type,
 		      const struct rfs_entry *e, const char *name,
 		      uint16_t name_len, const void *handle);
 
+/*
+ * Append the caller's supplementary groups (n <= RFS_GROUPS_MAX gids) and
+ * set RFS_HF_GROUPS: the last thing put in a request, and only on a
+ * session that negotiated RFS_FEAT_GROUPS.  n == 0 adds nothing.
+ * Returns 0, -EMSGSIZE or -EINVAL (b->err set).
+ */
+int rfs_mb_put_groups(struct rfs_mb *b, const uint32_t *gids, uint32_t n);
+/*
+ * Drop the groups block of a finished request frame (header + payload, as
+ * a resend to a server that did not negotiate them needs): clears
+ * RFS_HF_GROUPS, shortens h->len; the caller seals again.  Returns the
+ * new frame length.  A frame without a well-formed block is left as it
+ * is.
+ */
+uint32_t rfs_proto_strip_groups(struct rfs_hdr *h);
+
 /* Seal a frame built by other means (header + h->len payload bytes). */
 void rfs_proto_seal(struct rfs_hdr *h, bool csum);
 
@@ -120,11 +136,19 @@ struct rfs_req_view {
 	uint32_t data_len;
 	const struct rfs_forget_one *forgets;
 	uint32_t nforget;
+	/* RFS_HF_GROUPS: ngroups gids, not aligned (rfs_proto_group) */
+	const uint8_t *groups;
+	uint32_t ngroups;
 };
+
+/* The i-th supplementary group of a decoded request (i < v->ngroups). */
+uint32_t rfs_proto_group(const struct rfs_req_view *v, uint32_t i);
 
 /*
  * Validate and decode a request frame (header already checked with
- * rfs_proto_check_hdr and its checksum verified).  Returns 0 or -EPROTO
+ * rfs_proto_check_hdr and its checksum verified).  With RFS_HF_GROUPS
+ * the groups block at the end is checked and taken off first (v->groups),
+ * and the op's body is what precedes it.  Returns 0 or -EPROTO
  * for a malformed payload, -EINVAL for a hostile name ("", ".", "..", a
  * '/' or NUL inside), -ENAMETOOLONG for a name over RFS_NAME_MAX.
  */

@@ -19,6 +19,10 @@
  *        treats the uid/gid of this connection's requests
  *        (RFS_EXPF_IDS_*): refused, squashed, or the connected process's
  *        own.  The server enforces it whether or not the client asked.
+ *   1.2  supplementary groups: HELLO feature RFS_FEAT_GROUPS; once both
+ *        sides have it, a request whose header has RFS_HF_GROUPS ends
+ *        with the caller's supplementary group ids (struct
+ *        rfs_groups_tail).  Nothing else changes.
  *
  * Every message is a fixed 48-byte header (struct rfs_hdr) followed by
  * `len` payload bytes.  All integers are little-endian, fixed width; every
@@ -53,7 +57,7 @@
 
 #define RFS_MAGIC 0x474e4652u /* "RFNG" little-endian */
 #define RFS_PROTO_MAJOR 1
-#define RFS_PROTO_MINOR 1
+#define RFS_PROTO_MINOR 2
 
 #define RFS_HDR_SIZE 48u
 #define RFS_NAME_MAX 255u  /* one path component */
@@ -72,8 +76,10 @@
 #define RFS_HF_CSUM (1u << 1)	      /* csum field is valid */
 #define RFS_HF_UNKNOWN_NODE (1u << 2) /* reply: see struct rfs_unknown_node */
 #define RFS_HF_REPLAY (1u << 3)	      /* request: resent after reconnect */
-#define RFS_HF_KNOWN \
-	(RFS_HF_REPLY | RFS_HF_CSUM | RFS_HF_UNKNOWN_NODE | RFS_HF_REPLAY)
+#define RFS_HF_GROUPS (1u << 4)	      /* request: groups at the end (1.2) */
+#define RFS_HF_KNOWN                                                        \
+	(RFS_HF_REPLY | RFS_HF_CSUM | RFS_HF_UNKNOWN_NODE | RFS_HF_REPLAY | \
+	 RFS_HF_GROUPS)
 
 struct rfs_hdr {
 	uint32_t magic;
@@ -183,12 +189,33 @@ struct rfs_unknown_node {
 };
 _Static_assert(sizeof(struct rfs_unknown_node) == 8, "rfs_unknown_node");
 
+/*
+ * Supplementary groups (since 1.2).  FUSE gives the client only the
+ * caller's uid, gid and pid; the client reads the rest and, on a session
+ * that negotiated RFS_FEAT_GROUPS, sends them with the request: the
+ * payload is the op's body as always, then `count` gids (uint32 each, not
+ * aligned), then this tail, and the header has RFS_HF_GROUPS.  The op's
+ * body is the payload minus the last 4 * count + 8 bytes.  A request
+ * without the flag means "no supplementary groups" (the 1.0 behaviour:
+ * the gid alone).  The server applies the export's squash rules to the
+ * list as to uid and gid.
+ */
+#define RFS_GROUPS_MAX 256u
+struct rfs_groups_tail {
+	uint32_t count; /* 1..RFS_GROUPS_MAX */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct rfs_groups_tail) == 8, "rfs_groups_tail");
+/* the most bytes the groups add to a request */
+#define RFS_GROUPS_BYTES_MAX (4u * RFS_GROUPS_MAX + 8u)
+
 /* ---- session ---------------------------------------------------------- */
 
 #define RFS_FEAT_CSUM (1ull << 0)
 /* the client understands the RFS_EXPF_IDS_* bits of HELLO's reply */
 #define RFS_FEAT_IDS (1ull << 1)
-#define RFS_FEAT_KNOWN (RFS_FEAT_CSUM | RFS_FEAT_IDS)
+#define RFS_FEAT_GROUPS (1ull << 2) /* since 1.2: see rfs_groups_tail */
+#define RFS_FEAT_KNOWN (RFS_FEAT_CSUM | RFS_FEAT_IDS | RFS_FEAT_GROUPS)
 
 /*
  * HELLO: the first frame on a control connection; always sent with

@@ -647,6 +647,14 @@ int main(int argc, char **argv)
 		rl ? " (one listener)" : "", list);
 	fflush(stderr);
 
+	/*
+	 * From here on ringfsd creates files only for clients (CREATE,
+	 * MKDIR, MKNOD), whose mode already has the caller's umask taken
+	 * out (FUSE_CAP_DONT_MASK: the kernel passes it, the handlers apply
+	 * it): our own umask must not take more bits away.  Set after the
+	 * listeners and the state directory, which keep the operator's.
+	 */
+	umask(0);
 	if (accept_loop(lfd, ufd, sfd, rl) == 0)
 		ret = 0;
 	/* connections still waiting for their request then fail fast */

@@ -26,23 +26,23 @@ uint64_t rfs_start_ns;
 
 /* ---- credentials ------------------------------------------------------ */
 
+_Static_assert(sizeof(gid_t) == sizeof(uint32_t), "gid_t is a wire gid");
+
 /*
  * Raw syscalls: glibc's setfsuid is per thread already, but its setgroups
  * is broadcast to every thread of the process; the kernel call is not.
+ * The supplementary groups are the caller's (n of them) or, with none,
+ * the gid alone.
  */
-static int set_ids(uint32_t uid, uint32_t gid, const gid_t *groups,
-		   unsigned ngroups)
+static int set_ids(uint32_t uid, uint32_t gid, const uint32_t *groups,
+		   uint32_t n)
 {
 	gid_t g = gid;
 
-	if (!groups) {
-		groups = &g;
-		ngroups = 1;
-	}
 	syscall(SYS_setfsgid, gid);
 	if ((uint32_t)syscall(SYS_setfsgid, -1) != gid)
 		return -EPERM;
-	if (syscall(SYS_setgroups, ngroups, groups) < 0)
+	if (syscall(SYS_setgroups, n ? n : 1, n ? groups : &g) < 0)
 		return -errno;
 	syscall(SYS_setfsuid, uid);
 	if ((uint32_t)syscall(SYS_setfsuid, -1) != uid)
@@ -50,42 +50,50 @@ static int set_ids(uint32_t uid, uint32_t gid, const gid_t *groups,
 	return 0;
 }
 
-int rfs_creds_set_groups(struct rfs_conn_ctx *cc, uint32_t uid, uint32_t gid,
-			 const gid_t *groups, unsigned ngroups)
+/*
+ * The thread's groups are set only when they change: cc keeps the list
+ * in force, and the comparison is a memcmp of a few gids.
+ */
+static bool groups_same(const struct rfs_conn_ctx *cc, const uint32_t *groups,
+			uint32_t n)
+{
+	return cc->ngroups == n &&
+	       (n == 0 || !memcmp(cc->groups, groups, 4 * (size_t)n));
+}
+
+static int creds_set(struct rfs_conn_ctx *cc, uint32_t uid, uint32_t gid,
+		     const uint32_t *groups, uint32_t n)
 {
 	int ret;
 
-	if (!ngroups)
-		groups = NULL;
-	if (cc->fsuid == uid && cc->fsgid == gid && cc->fsgroups == groups &&
-	    cc->nfsgroups == ngroups)
+	if (cc->fsuid == uid && cc->fsgid == gid && groups_same(cc, groups, n))
 		return 0;
 	/* gid first: changing groups needs CAP_SETGID, not the fs caps */
 	if (cc->fsuid != 0) {
 		syscall(SYS_setfsuid, 0);
 		cc->fsuid = 0;
 	}
-	ret = set_ids(uid, gid, groups, ngroups);
+	ret = set_ids(uid, gid, groups, n);
 	if (ret) {
-		rfs_err_rl("server: setfsuid %u / setfsgid %u / %u groups: %s",
-			   uid, gid, ngroups ? ngroups : 1, strerror(-ret));
+		rfs_err_rl("server: setfsuid %u / setfsgid %u (+%u groups): %s",
+			   uid, gid, n, strerror(-ret));
 		set_ids(0, 0, NULL, 0);
 		cc->fsuid = 0;
 		cc->fsgid = 0;
-		cc->fsgroups = NULL;
-		cc->nfsgroups = 0;
+		cc->ngroups = 0;
 		return ret;
 	}
 	cc->fsuid = uid;
 	cc->fsgid = gid;
-	cc->fsgroups = groups;
-	cc->nfsgroups = ngroups;
+	cc->ngroups = n;
+	if (n)
+		memcpy(cc->groups, groups, 4 * (size_t)n);
 	return 0;
 }
 
 int rfs_creds_set(struct rfs_conn_ctx *cc, uint32_t uid, uint32_t gid)
 {
-	return rfs_creds_set_groups(cc, uid, gid, NULL, 0);
+	return creds_set(cc, uid, gid, NULL, 0);
 }
 
 void rfs_creds_root(struct rfs_conn_ctx *cc)
@@ -93,18 +101,57 @@ void rfs_creds_root(struct rfs_conn_ctx *cc)
 	rfs_creds_set(cc, 0, 0);
 }
 
+/*
+ * The supplementary groups a request runs with, under the export's squash
+ * rules, into out; returns how many.  They are the request's own
+ * (RFS_HF_GROUPS) when the connection may assert identities, the
+ * connected process's (SO_PEERGROUPS) when it acts as itself (ident.c),
+ * none when squashed.  all_squash: none (everyone is anonuid/anongid).
+ * root_squash: none for a caller squashed from root; for anyone else gid
+ * 0 in the list becomes anongid, as the primary gid does.
+ */
+static uint32_t caller_groups(const struct rfs_req *r, int rule, uint32_t uid,
+			      const gid_t *peer, unsigned npeer,
+			      uint32_t out[RFS_GROUPS_MAX])
+{
+	const struct rfs_export *e = r->exp;
+	uint32_t n;
+
+	if (e->squash == RFS_SQUASH_ALL ||
+	    (e->squash == RFS_SQUASH_ROOT && uid == 0))
+		return 0;
+	if (rule == RFS_IDS_ASSERT) {
+		n = r->v.ngroups;
+		for (uint32_t i = 0; i < n; i++)
+			out[i] = rfs_proto_group(&r->v, i);
+	} else if (rule == RFS_IDS_PEER) {
+		n = npeer > RFS_GROUPS_MAX ? RFS_GROUPS_MAX : npeer;
+		for (uint32_t i = 0; i < n; i++)
+			out[i] = (uint32_t)peer[i];
+	} else {
+		return 0;
+	}
+	if (e->squash == RFS_SQUASH_ROOT)
+		for (uint32_t i = 0; i < n; i++)
+			if (out[i] == 0)
+				out[i] = e->anongid;
+	return n;
+}
+
 static int caller_creds(struct rfs_req *r)
 {
 	struct rfs_export *e = r->exp;
 	uint32_t uid = r->h->uid, gid = r->h->gid;
-	const gid_t *groups;
-	unsigned ngroups;
-	int ret;
+	uint32_t groups[RFS_GROUPS_MAX], n;
+	const gid_t *pgroups;
+	unsigned npgroups;
+	int rule;
 
 	/* whose ids this connection may use at all (ident.c) */
-	ret = rfs_ids_caller(r, &uid, &gid, &groups, &ngroups);
-	if (ret < 0)
-		return ret;
+	rule = rfs_ids_caller(r, &uid, &gid, &pgroups, &npgroups);
+	if (rule < 0)
+		return rule;
+	n = caller_groups(r, rule, uid, pgroups, npgroups, groups);
 	switch (e->squash) {
 	case RFS_SQUASH_ALL:
 		uid = e->anonuid;
@@ -119,7 +166,7 @@ static int caller_creds(struct rfs_req *r)
 	case RFS_SQUASH_NONE:
 		break;
 	}
-	return rfs_creds_set_groups(r->cc, uid, gid, groups, ngroups);
+	return creds_set(r->cc, uid, gid, groups, n);
 }
 
 /* ---- helpers ---------------------------------------------------------- */

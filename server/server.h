@@ -212,8 +212,8 @@ struct rfs_conn_ctx {
 	struct rfs_session *sess;
 	uint32_t max_msg;
 	uint32_t fsuid, fsgid; /* the thread's current fs credentials */
-	const gid_t *fsgroups; /* and groups (NULL: just fsgid) */
-	unsigned nfsgroups;
+	uint32_t ngroups;      /* and its supplementary groups (0: gid) */
+	uint32_t groups[RFS_GROUPS_MAX];
 	bool closing;		  /* disconnect requested */
 	long long close_deadline; /* ms, rfs_now_ns() / 1000000 */
 	bool down;
@@ -280,8 +280,6 @@ void rfs_fill_attr(struct rfs_attr *a, const struct stat *st);
 int rfs_put_entry(struct rfs_mb *b, struct rfs_node *n);
 int rfs_creds_set(struct rfs_conn_ctx *cc, uint32_t uid, uint32_t gid);
 /* with supplementary groups (kept by the caller while in force) */
-int rfs_creds_set_groups(struct rfs_conn_ctx *cc, uint32_t uid, uint32_t gid,
-			 const gid_t *groups, unsigned ngroups);
 void rfs_creds_root(struct rfs_conn_ctx *cc);
 
 #endif /* RFS_SERVER_H */

@@ -224,6 +224,52 @@ static void malformed(void)
 	emit("bad-rep-readlink-nul", frame_len(), true, false);
 }
 
+/* the caller's groups at the end of the frame in fbuf (1.2) */
+static void add_groups(uint32_t n, uint32_t count, uint32_t pad)
+{
+	struct rfs_groups_tail t = { .count = count, .pad = pad };
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t g = 1000 + 7 * i;
+
+		memcpy(PAY + HDR->len + 4 * i, &g, 4);
+	}
+	HDR->len += 4 * n;
+	memcpy(PAY + HDR->len, &t, sizeof(t));
+	HDR->len += sizeof(t);
+	HDR->flags |= RFS_HF_GROUPS;
+	reseal();
+}
+
+static void groups(void)
+{
+	rfs_tf_req(RFS_OP_GETATTR, fbuf, sizeof(fbuf));
+	add_groups(3, 3, 0);
+	emit("req-getattr-groups", frame_len(), false, true);
+	rfs_tf_req(RFS_OP_WRITE, fbuf, sizeof(fbuf));
+	add_groups(RFS_GROUPS_MAX, RFS_GROUPS_MAX, 0);
+	emit("req-write-groups-max", frame_len(), false, true);
+	rfs_tf_req(RFS_OP_RENAME, fbuf, sizeof(fbuf));
+	add_groups(1, 1, 0);
+	emit("req-rename-groups", frame_len(), false, true);
+	rfs_tf_req(RFS_OP_GETATTR, fbuf, sizeof(fbuf));
+	add_groups(0, 0, 0);
+	emit("bad-groups-zero", frame_len(), false, false);
+	rfs_tf_req(RFS_OP_GETATTR, fbuf, sizeof(fbuf));
+	add_groups(2, 2, 1);
+	emit("bad-groups-pad", frame_len(), false, false);
+	rfs_tf_req(RFS_OP_GETATTR, fbuf, sizeof(fbuf));
+	add_groups(2, 9, 0);
+	emit("bad-groups-count", frame_len(), false, false);
+	rfs_tf_req(RFS_OP_GETATTR, fbuf, sizeof(fbuf));
+	add_groups(RFS_GROUPS_MAX + 1, RFS_GROUPS_MAX + 1, 0);
+	emit("bad-groups-many", frame_len(), false, false);
+	rfs_tf_rep(RFS_OP_GETATTR, fbuf, sizeof(fbuf));
+	HDR->flags |= RFS_HF_GROUPS;
+	reseal();
+	emit("bad-rep-groups", frame_len(), true, false);
+}
+
 int main(int argc, char **argv)
 {
 	char name[64];
@@ -259,6 +305,7 @@ int main(int argc, char **argv)
 		emit(name, (uint32_t)n, true, true);
 	}
 	malformed();
+	groups();
 	printf("gen_corpus: %u seeds written to %s, %u problems\n", nwritten,
 	       outdir, nbad);
 	return nbad ? 1 : 0;

@@ -472,7 +472,10 @@ const void *t_sent(uint32_t *len)
 
 void t_post(struct t_conn *c)
 {
-	int len = rfs_mb_finish(&mb, c->csum);
+	int len;
+
+	rfs_mb_put_groups(&mb, c->groups, c->ngroups);
+	len = rfs_mb_finish(&mb, c->csum);
 
 	if (len < 0)
 		t_die("building a request: %d", len);
@@ -547,7 +550,8 @@ int t_hello(struct t_conn *c, const char *export)
 	int ret;
 
 	q = rfs_mb_put(b, sizeof(*q));
-	q->features = (c->no_csum ? 0 : RFS_FEAT_CSUM) | RFS_FEAT_IDS;
+	q->features = (c->no_csum ? 0 : RFS_FEAT_CSUM) | RFS_FEAT_IDS |
+		      RFS_FEAT_GROUPS;
 	q->max_msg = RFS_MSG_MAX_DEFAULT;
 	q->max_inflight = 16;
 	q->export_len = (uint16_t)strlen(export);

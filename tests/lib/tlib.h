@@ -76,6 +76,9 @@ struct t_conn {
 	uint8_t token[16];
 	uint32_t uid, gid;
 	uint32_t export_flags; /* HELLO's: RFS_EXPF_RO, RFS_EXPF_IDS_* */
+	/* supplementary groups sent with every request (RFS_HF_GROUPS) */
+	const uint32_t *groups;
+	uint32_t ngroups;
 };
 
 /*

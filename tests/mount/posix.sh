@@ -4,7 +4,7 @@
 # operation in a local reference directory ($REF, a sibling of the export
 # on the same file system), then removes its tree through the mount and
 # checks that the export is empty.  allow_other: the permission cases run
-# as uid 1000.
+# as uid 1000, some with supplementary groups (posix_cred.c).
 . "$(dirname "$0")/lib.sh" "$@"
 
 rfs_start_server "$EXPORT"

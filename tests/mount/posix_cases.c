@@ -1464,5 +1464,9 @@ const struct pc_case pc_cases[] = {
 	{ "names", t_names },
 	{ "perm", t_perm },
 	{ "einval", t_einval },
+	{ "umask", pc_t_umask },
+	{ "killpriv", pc_t_killpriv },
+	{ "groups", pc_t_groups },
+	{ "mvdir", pc_t_mvdir },
 };
 const size_t pc_ncases = sizeof(pc_cases) / sizeof(pc_cases[0]);

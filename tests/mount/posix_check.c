@@ -222,6 +222,13 @@ int pc_write_file(const char *path, const void *buf, size_t len, mode_t mode)
 int pc_child_start(struct pc_ctx *c, struct pc_child *ch, pc_child_fn fn,
 		   void *arg, uid_t uid, gid_t gid)
 {
+	return pc_child_start_groups(c, ch, fn, arg, uid, gid, NULL, 0);
+}
+
+int pc_child_start_groups(struct pc_ctx *c, struct pc_child *ch, pc_child_fn fn,
+			  void *arg, uid_t uid, gid_t gid, const gid_t *groups,
+			  size_t ngroups)
+{
 	int p[2];
 	size_t n0 = c->n;
 	pid_t pid;
@@ -240,7 +247,7 @@ int pc_child_start(struct pc_ctx *c, struct pc_child *ch, pc_child_fn fn,
 	if (pid == 0) {
 		close(p[0]);
 		if (uid != (uid_t)-1) {
-			if (setgroups(0, NULL) < 0 ||
+			if (setgroups(ngroups, groups) < 0 ||
 			    setresgid(gid, gid, gid) < 0 ||
 			    setresuid(uid, uid, uid) < 0) {
 				perror("posix_check: drop privileges");
@@ -280,8 +287,15 @@ void pc_child_finish(struct pc_ctx *c, struct pc_child *ch)
 void pc_child_run(struct pc_ctx *c, pc_child_fn fn, void *arg, uid_t uid,
 		  gid_t gid)
 {
+	pc_child_run_groups(c, fn, arg, uid, gid, NULL, 0);
+}
+
+void pc_child_run_groups(struct pc_ctx *c, pc_child_fn fn, void *arg, uid_t uid,
+			 gid_t gid, const gid_t *groups, size_t ngroups)
+{
 	struct pc_child ch;
-	int r = pc_child_start(c, &ch, fn, arg, uid, gid);
+	int r = pc_child_start_groups(c, &ch, fn, arg, uid, gid, groups,
+				      ngroups);
 
 	if (r < 0) {
 		pc_ok(c, "fork", -1);
@@ -378,9 +392,14 @@ static void snap_dir(struct pc_ctx *c, const char *rel, int depth)
 	for (int i = 0; i < n; i++) {
 		const char *nm = ents[i]->d_name;
 
+		size_t used = strlen(names);
+
 		h = pc_hash(nm, strlen(nm) + 1, h);
-		strncat(names, nm, sizeof(names) - strlen(names) - 2);
-		strcat(names, " ");
+		/* shown cut (the hash has them all): stop when it is full */
+		if (used + 2 < sizeof(names)) {
+			strncat(names, nm, sizeof(names) - used - 2);
+			strcat(names, " ");
+		}
 	}
 	{
 		struct pc_rec *r;

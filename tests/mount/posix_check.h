@@ -76,9 +76,10 @@ unsigned long long pc_hash(const void *buf, size_t len, unsigned long long h);
 #define PC_HASH_INIT 0xcbf29ce484222325ULL
 
 /*
- * Run fn in a forked child, optionally as uid/gid (-1: stay root).  The
- * child's records are appended to c.  pc_child_start returns the child pid
- * (or -errno) and a read fd for its records; pc_child_finish collects them.
+ * Run fn in a forked child, optionally as uid/gid (-1: stay root) with no
+ * supplementary groups.  The child's records are appended to c.
+ * pc_child_start returns the child pid (or -errno) and a read fd for its
+ * records; pc_child_finish collects them.
  */
 typedef void (*pc_child_fn)(struct pc_ctx *c, void *arg);
 struct pc_child {
@@ -90,6 +91,12 @@ int pc_child_start(struct pc_ctx *c, struct pc_child *ch, pc_child_fn fn,
 void pc_child_finish(struct pc_ctx *c, struct pc_child *ch);
 void pc_child_run(struct pc_ctx *c, pc_child_fn fn, void *arg, uid_t uid,
 		  gid_t gid);
+/* the same with supplementary groups (the others: none) */
+int pc_child_start_groups(struct pc_ctx *c, struct pc_child *ch, pc_child_fn fn,
+			  void *arg, uid_t uid, gid_t gid, const gid_t *groups,
+			  size_t ngroups);
+void pc_child_run_groups(struct pc_ctx *c, pc_child_fn fn, void *arg, uid_t uid,
+			 gid_t gid, const gid_t *groups, size_t ngroups);
 
 struct pc_case {
 	const char *name;
@@ -97,5 +104,11 @@ struct pc_case {
 };
 extern const struct pc_case pc_cases[];
 extern const size_t pc_ncases;
+
+/* posix_cred.c: modes, groups, suid/sgid, who may move what */
+void pc_t_umask(struct pc_ctx *c);
+void pc_t_killpriv(struct pc_ctx *c);
+void pc_t_groups(struct pc_ctx *c);
+void pc_t_mvdir(struct pc_ctx *c);
 
 #endif

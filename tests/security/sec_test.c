@@ -8,7 +8,9 @@
  *   sec_test RINGFSD escape    "..", "/", symlinks out, forged / stale /
  *                              foreign handles, cross-export link/rename
  *   sec_test RINGFSD squash    root_squash, all_squash+anonuid/gid,
- *                              no_root_squash: owners in the backing dir
+ *                              no_root_squash: owners in the backing dir;
+ *                              the callers' supplementary groups under
+ *                              each
  *   sec_test RINGFSD limits    setup timeout (silent, trickling), max
  *                              connections, max message size, nolocal
  *   sec_test probe HOST PORT EXPORT   HELLO once, print the status
@@ -638,6 +640,97 @@ static void owner_is(const char *rel, uid_t uid, gid_t gid, const char *what)
 		(unsigned)gid);
 }
 
+/*
+ * CREATE name in the directory dir of export exp as uid:gid with the
+ * supplementary groups g[0..n): the status.
+ */
+static int create_as(struct t_srv *s, const char *exp, const char *dir,
+		     const char *name, uint32_t uid, uint32_t gid,
+		     const uint32_t *g, uint32_t n)
+{
+	struct rfs_entry e;
+	struct t_conn c = conn(s);
+	int ret;
+
+	T_CHECK(t_hello(&c, exp) == 0, "HELLO %s", exp);
+	c.uid = 0, c.gid = 0;
+	ret = t_lookup(&c, c.root, dir, &e, NULL);
+	T_CHECK(ret == 0, "lookup %s/%s: %d", exp, dir, ret);
+	c.uid = uid, c.gid = gid;
+	c.groups = g, c.ngroups = n;
+	ret = t_make(&c, RFS_OP_CREATE, e.nodeid, name, 0644, NULL, NULL, NULL);
+	close(c.fd);
+	return ret;
+}
+
+/*
+ * The directories X/g (root:5000), X/g0 (root:0) and as/ga (root:4321,
+ * the anongid) are mode 0070: only their group gets in, so a CREATE in
+ * them tells which groups the server gave the caller.
+ */
+static void squash_groups(struct t_srv *s)
+{
+	static const uint32_t g5000[] = { 5000 }, g0[] = { 7, 0 };
+	static const char *const xs[] = { "rs", "as", "ns" };
+	char rel[64], p[512];
+	int ret;
+
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(rel, sizeof(rel), "%s/g", xs[i]);
+		mkdir_p(rel, 0070);
+		path(p, sizeof(p), rel);
+		if (chown(p, 0, 5000) < 0)
+			t_die("chown %s: %s", p, strerror(errno));
+		snprintf(rel, sizeof(rel), "%s/g0", xs[i]);
+		mkdir_p(rel, 0070);
+	}
+	mkdir_p("as/ga", 0070);
+	path(p, sizeof(p), "as/ga");
+	if (chown(p, 0, 4321) < 0)
+		t_die("chown %s: %s", p, strerror(errno));
+
+	/* no_root_squash: the list as sent */
+	ret = create_as(s, "ns", "g", "a", 2000, 3000, g5000, 1);
+	T_CHECK(ret == 0, "no_root_squash, group 5000 in the list: %d", ret);
+	owner_is("ns/g/a", 2000, 3000, "created through a supplementary group");
+	ret = create_as(s, "ns", "g", "b", 2000, 3000, NULL, 0);
+	T_CHECK(ret == -EACCES, "no_root_squash, no groups: %d", ret);
+	ret = create_as(s, "ns", "g0", "a", 2000, 3000, g0, 2);
+	T_CHECK(ret == 0, "no_root_squash, group 0 in the list: %d", ret);
+	/* root_squash: a user's list, with 0 as anongid; root's: none */
+	ret = create_as(s, "rs", "g", "a", 1000, 1000, g5000, 1);
+	T_CHECK(ret == 0, "root_squash, user, group 5000: %d", ret);
+	ret = create_as(s, "rs", "g0", "a", 1000, 1000, g0, 2);
+	T_CHECK(ret == -EACCES, "root_squash, user, group 0 squashed: %d", ret);
+	ret = create_as(s, "rs", "g", "b", 0, 0, g5000, 1);
+	T_CHECK(ret == -EACCES, "root_squash, root's groups dropped: %d", ret);
+	/* all_squash: none; anongid is the primary group */
+	ret = create_as(s, "as", "g", "a", 1000, 1000, g5000, 1);
+	T_CHECK(ret == -EACCES, "all_squash, groups dropped: %d", ret);
+	ret = create_as(s, "as", "ga", "a", 1000, 1000, g5000, 1);
+	T_CHECK(ret == 0, "all_squash, anongid: %d", ret);
+
+	/* one connection, the list changing from request to request */
+	{
+		struct t_conn c = conn(s);
+		struct rfs_entry e;
+
+		T_CHECK(t_hello(&c, "ns") == 0, "HELLO ns");
+		T_CHECK(t_lookup(&c, c.root, "g", &e, NULL) == 0, "lookup g");
+		c.uid = 2000, c.gid = 3000;
+		for (int i = 0; i < 6; i++) {
+			snprintf(rel, sizeof(rel), "c%d", i);
+			c.groups = i % 2 ? NULL : g5000;
+			c.ngroups = i % 2 ? 0 : 1;
+			ret = t_make(&c, RFS_OP_CREATE, e.nodeid, rel, 0644,
+				     NULL, NULL, NULL);
+			T_CHECK(ret == (i % 2 ? -EACCES : 0),
+				"request %d, %u groups: %d", i, c.ngroups, ret);
+		}
+		close(c.fd);
+	}
+}
+
 static void case_squash(void)
 {
 	char st[512], e1[600], e2[600], e3[600];
@@ -735,6 +828,7 @@ static void case_squash(void)
 		owner_is("rs/byuser", 1000, 1000, "after a refused chown");
 	}
 	close(c.fd);
+	squash_groups(&s);
 	stop(&s);
 }
 
