@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <limits.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h> /* glibc's struct tcp_info lacks the byte counts */
+#include <netinet/in.h>
 #include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "spin.h"
 #include "util.h"
@@ -27,4 +33,26 @@ int rfs_poll_until(int fd, short events, long long deadline_ms)
 		if (errno != EINTR)
 			return -errno;
 	}
+}
+
+int rfs_sock_counts(int fd, bool tcp, uint64_t *rx, uint64_t *tx)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int outq = 0;
+
+	*rx = *tx = 0;
+	if (!tcp) {
+		if (ioctl(fd, SIOCOUTQ, &outq) < 0)
+			return -errno;
+		*tx = (uint64_t)(unsigned)outq;
+		return 0;
+	}
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return -errno;
+	/* both since Linux 4.1; an older kernel's shorter answer leaves 0 */
+	*rx = ti.tcpi_bytes_received;
+	*tx = ti.tcpi_bytes_acked;
+	return 0;
 }

@@ -374,6 +374,14 @@ const char *rfs_conn_desc(const struct rfs_conn *c)
 	return cops(c)->conn_desc(c);
 }
 
+void rfs_xprt_progress(const struct rfs_conn *c, struct rfs_xprt_progress *p,
+		       bool deep)
+{
+	memset(p, 0, sizeof(*p));
+	if (c && cops(c)->progress)
+		cops(c)->progress(c, p, deep);
+}
+
 struct rfs_buf *rfs_xprt_buf_get(struct rfs_xprt *x, uint32_t size)
 {
 	if (!xops(x)->buf_get)

@@ -179,6 +179,39 @@ void *rfs_conn_ctx(const struct rfs_conn *c);
 /* "tcp 127.0.0.1:40000->127.0.0.1:7070" style description, for logs */
 const char *rfs_conn_desc(const struct rfs_conn *c);
 
+/*
+ * How far a connection has got, for a caller that times out peers that
+ * stall (ringfsd --frame-timeout, --reply-timeout).  A change of a count
+ * is progress; nothing here says whether a peer is idle by choice.
+ *
+ * rx_bytes, tx_bytes: bytes received from the peer, and bytes of our
+ * frames the kernel took, as this context has seen them; they only grow.
+ * rx_have: bytes of a frame not yet whole (0 between frames); rx_want:
+ * its length, 0 while its header is still incomplete.
+ *
+ * rx_hidden, tx_hidden: bytes may be moving where the counts cannot see
+ * them: ours wait in the kernel's send buffer (the socket is full, so
+ * the peer reading is only seen when we can write again, or when an
+ * operation in flight completes: uring sends a batch of frames, and
+ * receives the rest of a large frame, with MSG_WAITALL).  With deep, the
+ * transport then asks the kernel (a syscall, rfs_sock_counts): k_rx and
+ * k_tx change when the socket moved bytes (TCP: bytes received and
+ * acknowledged; a Unix socket: k_tx the bytes the peer has not read yet,
+ * k_rx 0).  Without deep, or with nothing hidden, they are 0.
+ *
+ * Byte-stream transports (STREAM) fill it; shm and rdma move whole
+ * frames (published, or received, as a unit), report zeros, and their
+ * RECV and SEND events are the only progress there is.
+ */
+struct rfs_xprt_progress {
+	uint64_t rx_bytes, tx_bytes;
+	uint64_t k_rx, k_tx;
+	uint32_t rx_have, rx_want;
+	bool rx_hidden, tx_hidden;
+};
+void rfs_xprt_progress(const struct rfs_conn *c, struct rfs_xprt_progress *p,
+		       bool deep);
+
 /* A buffer of at least size bytes (size <= max_msg), or NULL. */
 struct rfs_buf *rfs_xprt_buf_get(struct rfs_xprt *x, uint32_t size);
 void rfs_xprt_buf_put(struct rfs_xprt *x, struct rfs_buf *b);

@@ -31,6 +31,9 @@ struct rfs_xprt_ops {
 	void (*disconnect)(struct rfs_conn *c);
 	void (*conn_free)(struct rfs_conn *c);
 	const char *(*conn_desc)(const struct rfs_conn *c);
+	/* rfs_xprt_progress; NULL: frames move whole (zeros) */
+	void (*progress)(const struct rfs_conn *c, struct rfs_xprt_progress *p,
+			 bool deep);
 	struct rfs_buf *(*buf_get)(struct rfs_xprt *x, uint32_t size);
 	void (*buf_put)(struct rfs_xprt *x, struct rfs_buf *b);
 	int (*send)(struct rfs_conn *c, struct rfs_buf *b, unsigned flags);

@@ -82,6 +82,7 @@ struct tcp_conn {
 	struct tcp_xprt *tx;
 	int fd;
 	enum conn_state state;
+	bool inet;		      /* TCP, not a Unix socket */
 	uint32_t ep_events;	      /* what epoll currently watches */
 	struct tcp_conn *prev, *next; /* every live connection */
 	struct tcp_conn *dirty_next;  /* has unflushed sends */
@@ -91,9 +92,11 @@ struct tcp_conn {
 	struct tcp_buf *rx; /* frame in progress */
 	uint32_t rx_got;    /* bytes of it received */
 	uint32_t st_len;    /* bytes in stage */
+	uint64_t rx_moved;  /* bytes received, ever (rfs_xprt_progress) */
 	/* send */
 	struct tcp_buf *txq_head, *txq_tail;
-	uint32_t tx_off; /* bytes of txq_head already sent */
+	uint32_t tx_off;   /* bytes of txq_head already sent */
+	uint64_t tx_moved; /* bytes sent, ever */
 
 	char desc[160];
 	alignas(8) uint8_t stage[STAGE_SIZE];
@@ -388,6 +391,7 @@ static int conn_xmit(struct tcp_conn *c)
 			return rc;
 		}
 		t->st.bytes_out += (uint64_t)n;
+		c->tx_moved += (uint64_t)n;
 		/* retire what went out completely */
 		while (n > 0) {
 			uint32_t left;
@@ -591,6 +595,7 @@ static void conn_read(struct tcp_conn *c)
 			return;
 		}
 		t->st.bytes_in += (uint64_t)n;
+		c->rx_moved += (uint64_t)n;
 		if (c->rx) {
 			uint32_t got = (size_t)n < body ? (uint32_t)n : body;
 
@@ -745,7 +750,8 @@ static int tcp_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 			strerror(-rc));
 		goto free_conn;
 	}
-	if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+	c->inet = ss.ss_family == AF_INET || ss.ss_family == AF_INET6;
+	if (c->inet) {
 		int one = 1;
 
 		t->st.syscalls++;
@@ -838,6 +844,43 @@ static const char *tcp_conn_desc(const struct rfs_conn *cc)
 	return ((const struct tcp_conn *)(const void *)cc)->desc;
 }
 
+/*
+ * Bytes are counted as they cross the socket (nonblocking readv and
+ * sendmsg); we read whenever there is something to read, but write only
+ * when the socket has room again (EPOLLOUT comes when a good part of
+ * the send buffer is free), so while frames wait in our queue the peer
+ * taking bytes is seen in the kernel's counts only.  While no frame is
+ * in progress the stage holds fewer bytes than a header.
+ */
+static void tcp_progress(const struct rfs_conn *cc, struct rfs_xprt_progress *p,
+			 bool deep)
+{
+	const struct tcp_conn *c = (const struct tcp_conn *)(const void *)cc;
+
+	p->tx_hidden = c->txq_head != NULL;
+	if (deep && p->tx_hidden && c->fd >= 0) {
+		int rc;
+
+		c->tx->st.syscalls++;
+		rc = rfs_sock_counts(c->fd, c->inet, &p->k_rx, &p->k_tx);
+		if (rc)
+			rfs_err_rl("xprt: %s: the socket's byte counts (%s): "
+				   "%s; a peer that reads only slowly may be "
+				   "taken for stalled",
+				   c->desc, c->inet ? "TCP_INFO" : "SIOCOUTQ",
+				   strerror(-rc));
+	}
+	p->rx_bytes = c->rx_moved;
+	p->tx_bytes = c->tx_moved;
+	if (c->rx) {
+		p->rx_have = c->rx_got;
+		p->rx_want = RFS_HDR_SIZE +
+			     ((const struct rfs_hdr *)c->rx->b.data)->len;
+	} else {
+		p->rx_have = c->st_len;
+	}
+}
+
 /* ---- context ---------------------------------------------------------- */
 
 static void tcp_fini(struct rfs_xprt *x)
@@ -924,6 +967,7 @@ const struct rfs_xprt_ops rfs_xprt_tcp_ops = {
 	.disconnect = tcp_disconnect,
 	.conn_free = tcp_conn_free,
 	.conn_desc = tcp_conn_desc,
+	.progress = tcp_progress,
 	.buf_get = tcp_buf_get,
 	.buf_put = tcp_buf_put,
 	.send = tcp_send,

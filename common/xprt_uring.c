@@ -52,6 +52,7 @@
 #include "proto.h"
 #include "bufpool.h"
 #include "evq.h"
+#include "util.h"
 #include "xprt_impl.h"
 #include "xprt_uring_i.h"
 
@@ -475,6 +476,8 @@ static void on_recv(struct uconn *c, int res, unsigned flags)
 	if (flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
 
+		if (res > 0)
+			c->rx_moved += (uint64_t)res;
 		if (res > 0 && c->state == UC_UP) {
 			int rc = rx_bytes(c,
 					  x->br_mem + (size_t)bid * BR_BUF_SIZE,
@@ -523,6 +526,8 @@ static void on_recv_direct(struct uconn *c, int res)
 
 	c->ops--;
 	c->rx_direct = false;
+	if (res > 0)
+		c->rx_moved += (uint64_t)res;
 	if (res > 0 && c->state == UC_UP) {
 		c->rx_have += (uint32_t)res;
 		if (c->rx_have == c->rx_want && rx_deliver(c))
@@ -623,6 +628,7 @@ static void tx_push(struct uconn *c)
 /* res bytes of the in-flight frames reached the stream. */
 static void tx_advance(struct uconn *c, uint32_t res)
 {
+	c->tx_moved += res;
 	while (res && c->txq) {
 		struct ubuf *ub = c->txq;
 		uint32_t rem = ub->b.len - ub->sent;
@@ -984,8 +990,8 @@ static int uring_adopt(struct rfs_xprt *xp, int fd, struct rfs_conn **out)
 	c->rxd_req = (struct ureq){ .kind = UREQ_RECV_DIRECT, .c = c };
 	c->rxs_req = (struct ureq){ .kind = UREQ_RX_STOP, .c = c };
 	/* SEND_ZC is for TCP (and UDP); AF_UNIX sockets refuse it */
-	c->zc_ok = x->zc &&
-		   (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+	c->tcp = ss.ss_family == AF_INET || ss.ss_family == AF_INET6;
+	c->zc_ok = x->zc && c->tcp;
 	if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
 		int one = 1;
 
@@ -1061,6 +1067,42 @@ static const char *uring_conn_desc(const struct rfs_conn *cp)
 	return ((const struct uconn *)(const void *)cp)->desc;
 }
 
+/*
+ * The direct receive of a large frame's rest and every send use
+ * MSG_WAITALL: the kernel moves their bytes in pieces but completes them
+ * once, so while one is in flight the counts lag.  A zero-copy send's
+ * frames complete (SEND) only with its notification, when the peer has
+ * acknowledged all of them.  Meanwhile deep asks the socket.
+ */
+static void uring_progress(const struct rfs_conn *cp,
+			   struct rfs_xprt_progress *p, bool deep)
+{
+	const struct uconn *c = (const struct uconn *)(const void *)cp;
+
+	p->rx_bytes = c->rx_moved;
+	p->tx_bytes = c->tx_moved;
+	if (c->rx_buf) {
+		p->rx_have = c->rx_have;
+		p->rx_want = c->rx_want;
+	} else {
+		p->rx_have = c->rx_hdr_have;
+	}
+	p->rx_hidden = c->rx_direct;
+	p->tx_hidden = c->tx_busy || c->notifs;
+	if (deep && c->fd >= 0 && (p->rx_hidden || p->tx_hidden)) {
+		int rc;
+
+		c->x->st.syscalls++;
+		rc = rfs_sock_counts(c->fd, c->tcp, &p->k_rx, &p->k_tx);
+		if (rc)
+			rfs_err_rl("xprt: uring: %s: the socket's byte counts "
+				   "(%s): %s; a peer that reads only slowly "
+				   "may be taken for stalled",
+				   c->desc, c->tcp ? "TCP_INFO" : "SIOCOUTQ",
+				   strerror(-rc));
+	}
+}
+
 const struct rfs_xprt_ops rfs_xprt_uring_ops = {
 	.desc = { .name = "uring",
 		  .flags = RFS_XPRT_F_POLL_FREE | RFS_XPRT_F_STREAM },
@@ -1070,6 +1112,7 @@ const struct rfs_xprt_ops rfs_xprt_uring_ops = {
 	.disconnect = uring_disconnect,
 	.conn_free = uring_conn_free,
 	.conn_desc = uring_conn_desc,
+	.progress = uring_progress,
 	.buf_get = uring_buf_get,
 	.buf_put = uring_buf_put,
 	.send = uring_send,

@@ -109,6 +109,7 @@ struct uconn {
 	bool zc_ok;	      /* socket supports SEND_ZC */
 	uint8_t zc_copied;    /* notifs in a row saying "copied" */
 	bool orphan;	      /* freed by the caller before DOWN */
+	bool tcp;	      /* a TCP socket: TCP_INFO has counts */
 	struct ureq rx_req, tx_req, cancel_req, rxd_req, rxs_req;
 	/* receive reassembly */
 	union {
@@ -118,6 +119,7 @@ struct uconn {
 	uint32_t rx_hdr_have;
 	struct ubuf *rx_buf; /* frame being filled */
 	uint32_t rx_have, rx_want;
+	uint64_t rx_moved, tx_moved; /* bytes, ever (rfs_xprt_progress) */
 	/* send queue: head..tail; the first tx_nframes are in flight */
 	struct ubuf *txq, *txq_tail;
 	unsigned tx_nframes;

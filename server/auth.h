@@ -54,6 +54,9 @@ struct rfs_srv_sec {
 	unsigned max_inflight; /* replies not yet sent, per connection */
 	uint32_t max_msg;      /* largest frame; 0: the transport's default */
 	unsigned setup_timeout_ms; /* first bytes, then HELLO/ATTACH */
+	/* a stalled peer (conn.c, conn_stalled); 0: never */
+	unsigned frame_timeout_ms; /* inside a frame, nothing received */
+	unsigned reply_timeout_ms; /* replies owed, none of them taken */
 	/* TCP source ports below this are privileged (ip_unprivileged_
 	   port_start, at most 1024); 0: none is */
 	unsigned privport_below;
@@ -62,6 +65,8 @@ struct rfs_srv_sec {
 #define RFS_DEFAULT_MAX_CONNS 1024u
 #define RFS_DEFAULT_MAX_INFLIGHT 1024u
 #define RFS_DEFAULT_SETUP_TIMEOUT_MS 10000u
+#define RFS_DEFAULT_FRAME_TIMEOUT_MS 30000u
+#define RFS_DEFAULT_REPLY_TIMEOUT_MS 30000u
 
 enum rfs_auth_state {
 	RFS_AUTH_NONE = 0,
@@ -120,8 +125,10 @@ struct rfs_addr;
 		{ "max-connections", required_argument, NULL, RFS_OPT_SEC }, \
 		{ "max-inflight", required_argument, NULL, RFS_OPT_SEC },    \
 		{ "max-msg", required_argument, NULL, RFS_OPT_SEC },         \
+		{ "setup-timeout", required_argument, NULL, RFS_OPT_SEC },   \
+		{ "frame-timeout", required_argument, NULL, RFS_OPT_SEC },   \
 	{                                                                    \
-		"setup-timeout", required_argument, NULL, RFS_OPT_SEC        \
+		"reply-timeout", required_argument, NULL, RFS_OPT_SEC        \
 	}
 #define RFS_SEC_USAGE                                                                 \
 	"      --key-file FILE     shared secret: every client must prove it knows\n" \
@@ -132,7 +139,13 @@ struct rfs_addr;
 	"                          it is disconnected (default 1024)\n"               \
 	"      --max-msg BYTES     largest frame accepted (negotiated in HELLO)\n"    \
 	"      --setup-timeout S   drop a connection without HELLO/ATTACH after S\n"  \
-	"                          seconds (default 10)\n"
+	"                          seconds (default 10)\n"                            \
+	"      --frame-timeout S   close a connection that sent part of a frame\n"    \
+	"                          and then nothing for S seconds (default 30;\n"     \
+	"                          0: never)\n"                                       \
+	"      --reply-timeout S   close a connection that takes none of the\n"       \
+	"                          replies it is owed for S seconds (default 30;\n"   \
+	"                          0: never)\n"
 
 /* config.c */
 /* A server-wide key from the command line (kept, applied after --config). */

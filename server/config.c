@@ -23,6 +23,8 @@ struct rfs_srv_cfg rfs_cfg = {
 		.max_conns = RFS_DEFAULT_MAX_CONNS,
 		.max_inflight = RFS_DEFAULT_MAX_INFLIGHT,
 		.setup_timeout_ms = RFS_DEFAULT_SETUP_TIMEOUT_MS,
+		.frame_timeout_ms = RFS_DEFAULT_FRAME_TIMEOUT_MS,
+		.reply_timeout_ms = RFS_DEFAULT_REPLY_TIMEOUT_MS,
 	},
 };
 
@@ -365,7 +367,8 @@ bad:
 		"listen-rdma ADDR, listen-unix PATH, transport NAME, "
 		"state-dir DIR, max-nodes N, exec-thread, key-file FILE, "
 		"insecure, max-connections N, max-inflight N, max-msg BYTES, "
-		"setup-timeout S, export NAME PATH [OPTIONS])",
+		"setup-timeout S, frame-timeout S, reply-timeout S, "
+		"export NAME PATH [OPTIONS])",
 		file, lineno);
 	return -EINVAL;
 }
@@ -520,6 +523,14 @@ int rfs_cfg_sec_key(struct rfs_srv_cfg *c, const char *key, const char *val)
 		if (parse_ulong_range(key, val, 1, 3600, &v))
 			return -EINVAL;
 		s->setup_timeout_ms = (unsigned)v * 1000;
+	} else if (!strcmp(key, "frame-timeout")) {
+		if (parse_ulong_range(key, val, 0, 86400, &v))
+			return -EINVAL;
+		s->frame_timeout_ms = (unsigned)v * 1000;
+	} else if (!strcmp(key, "reply-timeout")) {
+		if (parse_ulong_range(key, val, 0, 86400, &v))
+			return -EINVAL;
+		s->reply_timeout_ms = (unsigned)v * 1000;
 	} else {
 		return 1;
 	}

@@ -169,20 +169,147 @@ static bool conn_greedy(struct rfs_conn_ctx *cc)
 }
 
 /*
+ * A stalled peer.  A connection owes something while the peer is inside
+ * a frame (a byte stream has part of one: rx, --frame-timeout), or while
+ * replies wait for the peer to take them (unsent: tx, --reply-timeout).
+ * Owing something with no progress in that direction for the timeout
+ * closes the connection.  An idle connection owes nothing and is never
+ * timed out; nor is one whose request waits on a worker (SETLKW): no
+ * reply is owed until the lock is granted.
+ *
+ * Progress is a change of a count: bytes received (rx); bytes of our
+ * frames taken, and SEND events (tx: shm and rdma have only those).  The
+ * transport refreshes its counts when it is polled, so they are judged
+ * as of the poll (tpoll), and a request that ran long on this thread
+ * after it does not count against the peer.  While bytes may move where
+ * the counts cannot see them (our frames wait in a full socket, or in an
+ * operation the kernel completes only at its end: rfs_xprt_progress),
+ * the kernel's own counts are looked at every timeout / STALL_LOOKS
+ * without visible progress (a syscall); the first look cannot tell what
+ * moved before it and counts as progress, so such a stall is closed
+ * after 9/8 of the timeout.  Cost on a connection that owes nothing: a
+ * call that reads a few fields; otherwise one clock read per turn.
+ */
+#define STALL_LOOKS 8
+
+struct stall_turn {
+	struct rfs_conn_ctx *cc;
+	long long now; /* ms, as of the poll */
+	int *timeout;
+	bool deep; /* k has the kernel's counts */
+	struct rfs_xprt_progress k;
+};
+
+/* true when s stalled; else may shorten the turn's poll timeout */
+static bool stall_step(struct stall_turn *t, struct rfs_stall *s, bool rx,
+		       bool owed, uint64_t moved, bool hidden, unsigned limit)
+{
+	long long wake;
+
+	if (!owed) {
+		s->since = 0;
+		return false;
+	}
+	if (!s->since || moved != s->moved) {
+		s->since = t->now;
+		s->moved = moved;
+		s->looked = false;
+		s->look = t->now + limit / STALL_LOOKS;
+	}
+	if (hidden && t->now >= s->look) {
+		uint64_t k;
+
+		if (!t->deep) {
+			rfs_xprt_progress(t->cc->c, &t->k, true);
+			t->deep = true;
+		}
+		k = rx ? t->k.k_rx : t->k.k_tx;
+		if (s->looked && k != s->kmoved)
+			rfs_dbg(RFS_SUB_SERVER,
+				"server: %s: %s: nothing seen for %lld ms, "
+				"but the socket moved: not stalled",
+				desc(t->cc),
+				rx ? "receiving a frame" : "replies",
+				t->now - s->since);
+		if (!s->looked || k != s->kmoved)
+			s->since = t->now;
+		s->kmoved = k;
+		s->looked = true;
+		s->look = t->now + limit / STALL_LOOKS;
+	}
+	if (t->now - s->since >= limit)
+		return true;
+	wake = s->since + limit;
+	if (hidden && s->look < wake)
+		wake = s->look;
+	if (*t->timeout < 0 || wake - t->now < *t->timeout)
+		*t->timeout = (int)(wake - t->now);
+	return false;
+}
+
+static bool conn_stalled(struct rfs_conn_ctx *cc, long long tpoll, int *timeout)
+{
+	unsigned frame_ms = rfs_cfg.sec.frame_timeout_ms;
+	unsigned reply_ms = rfs_cfg.sec.reply_timeout_ms;
+	struct stall_turn t = { .cc = cc, .timeout = timeout };
+	struct rfs_xprt_progress p;
+	bool rx_owed, tx_owed;
+
+	rfs_xprt_progress(cc->c, &p, false);
+	rx_owed = frame_ms && p.rx_have;
+	tx_owed = reply_ms && cc->unsent;
+	if (!rx_owed && !tx_owed) {
+		cc->stall_rx.since = cc->stall_tx.since = 0;
+		return false;
+	}
+	t.now = tpoll ? tpoll : rfs_now_ms();
+	if (stall_step(&t, &cc->stall_rx, true, rx_owed, p.rx_bytes,
+		       p.rx_hidden, frame_ms)) {
+		if (p.rx_want)
+			rfs_err_rl("server: %s (%s): sent %u of %u bytes of a "
+				   "frame and nothing for %u s "
+				   "(frame-timeout): closed",
+				   desc(cc), cc->sec.peer_text, p.rx_have,
+				   p.rx_want, frame_ms / 1000);
+		else
+			rfs_err_rl("server: %s (%s): sent %u bytes of a frame "
+				   "header and nothing for %u s "
+				   "(frame-timeout): closed",
+				   desc(cc), cc->sec.peer_text, p.rx_have,
+				   frame_ms / 1000);
+		conn_abort(cc);
+		return true;
+	}
+	if (stall_step(&t, &cc->stall_tx, false, tx_owed,
+		       p.tx_bytes + cc->sends, p.tx_hidden, reply_ms)) {
+		rfs_err_rl("server: %s (%s): %u replies waiting and nothing "
+			   "taken for %u s (reply-timeout): closed",
+			   desc(cc), cc->sec.peer_text, cc->unsent,
+			   reply_ms / 1000);
+		conn_abort(cc);
+		return true;
+	}
+	return false;
+}
+
+/*
  * Limits checked on every turn of the loop (auth.h): a client that does
  * not collect its replies (more than max-inflight sent but not yet
- * taken by the kernel) or has not finished HELLO/ATTACH by the setup
- * deadline is disconnected, so it cannot hold a thread and memory.
+ * taken by the kernel), stalls (conn_stalled) or has not finished
+ * HELLO/ATTACH by the setup deadline is disconnected, so it cannot hold
+ * a thread and memory.  tpoll: the time of this turn's poll, or 0.
  * Returns true when it started closing the connection; otherwise may
- * shorten *timeout to the setup deadline.
+ * shorten *timeout to the next deadline.
  */
-static bool conn_limits(struct rfs_conn_ctx *cc, int *timeout)
+static bool conn_limits(struct rfs_conn_ctx *cc, long long tpoll, int *timeout)
 {
 	long long left;
 
 	if (cc->closing)
 		return false;
 	if (conn_greedy(cc))
+		return true;
+	if (conn_stalled(cc, tpoll, timeout))
 		return true;
 	if (atomic_load(&cc->established))
 		return false;
@@ -264,9 +391,13 @@ static void *conn_main(void *arg)
 	while (!down) {
 		struct pollfd pfd[3];
 		int n, nrecv = 0, ret, timeout = -1;
+		long long tpoll = 0;
 		uint64_t v;
 
 		n = rfs_xprt_poll(cc->x, ev, 32);
+		/* what the stall watch judges the counts by (conn_stalled) */
+		if (cc->unsent || cc->stall_rx.since)
+			tpoll = rfs_now_ms();
 		if (n < 0) {
 			rfs_err("server: %s: transport poll: %s", desc(cc),
 				strerror(-n));
@@ -293,6 +424,7 @@ static void *conn_main(void *arg)
 			case RFS_XEV_SEND:
 				if (cc->unsent)
 					cc->unsent--;
+				cc->sends++;
 				rfs_xprt_buf_put(cc->x, ev[i].buf);
 				break;
 			case RFS_XEV_CONN_DOWN:
@@ -334,7 +466,7 @@ static void *conn_main(void *arg)
 			}
 			timeout = (int)left;
 		}
-		if (conn_limits(cc, &timeout))
+		if (conn_limits(cc, tpoll, &timeout))
 			continue;
 		if (n > 0) {
 			spin_until = 0;

@@ -203,6 +203,16 @@ void rfs_locks_fini(void);
  * exec.c: its exec thread in split mode.
  */
 struct rfs_req_io;
+
+/* conn.c: one direction of a connection watched for a stalled peer */
+struct rfs_stall {
+	long long since; /* ms: owed, and no progress seen since; 0: none owed */
+	long long look;	 /* ms: next look at the kernel's counts */
+	uint64_t moved;	 /* the transport's count at since */
+	uint64_t kmoved; /* the kernel's count at the last look */
+	bool looked;	 /* kmoved is valid */
+};
+
 struct rfs_conn_ctx {
 	struct rfs_xprt *x;
 	struct rfs_conn *c;
@@ -228,6 +238,8 @@ struct rfs_conn_ctx {
 	struct rfs_conn_ctx *next, *prev; /* all connections */
 	struct rfs_conn_sec sec;	  /* auth.h: peer, AUTH state */
 	unsigned unsent;		  /* replies sent but not completed */
+	uint64_t sends;			  /* SEND events, ever */
+	struct rfs_stall stall_rx, stall_tx; /* conn.c: conn_stalled */
 	/*
 	 * Split mode (exec.c, "exec thread"): the connection thread drives
 	 * the transport and never changes credentials; requests run on the

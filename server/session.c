@@ -56,6 +56,8 @@ static struct rfs_session *expired_locked(long long now)
 static void *reap_main(void *arg)
 {
 	(void)arg;
+	/* started by a connection thread: not its name */
+	pthread_setname_np(pthread_self(), "ringfsd-reap");
 	pthread_mutex_lock(&sess_mu);
 	while (!reap_stop) {
 		struct rfs_session *dead;

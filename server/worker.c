@@ -48,6 +48,8 @@ static void *job_main(void *arg)
 	struct rfs_wjob *job = arg;
 	sigset_t set;
 
+	/* not its connection's name: top -H, ps -L, tests count those */
+	pthread_setname_np(pthread_self(), "ringfsd-wait");
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);

@@ -165,9 +165,15 @@ static void *drain(void *arg)
 
 bool t_srv_log_wait(struct t_srv *s, const char *needle, int timeout_ms)
 {
+	return t_srv_log_line(s, needle, timeout_ms, NULL, 0);
+}
+
+bool t_srv_log_line(struct t_srv *s, const char *needle, int timeout_ms,
+		    char *line, size_t len)
+{
 	struct t_srv_log *l = s->log;
+	const char *found = NULL;
 	struct timespec dl;
-	bool found;
 	int ret = 0;
 
 	if (!l)
@@ -181,13 +187,25 @@ bool t_srv_log_wait(struct t_srv *s, const char *needle, int timeout_ms)
 	}
 	pthread_mutex_lock(&l->mu);
 	for (;;) {
-		found = l->buf && strstr(l->buf, needle);
+		found = l->buf ? strstr(l->buf, needle) : NULL;
 		if (found || l->eof || ret == ETIMEDOUT)
 			break;
 		ret = pthread_cond_timedwait(&l->cv, &l->mu, &dl);
 	}
+	if (found && line && len) {
+		const char *b = found, *e = strchr(found, '\n');
+		size_t n;
+
+		while (b > l->buf && b[-1] != '\n')
+			b--;
+		n = e ? (size_t)(e - b) : strlen(b);
+		if (n >= len)
+			n = len - 1;
+		memcpy(line, b, n);
+		line[n] = 0;
+	}
 	pthread_mutex_unlock(&l->mu);
-	return found;
+	return found != NULL;
 }
 
 static void forget(pid_t pid)

@@ -6,7 +6,7 @@
  *   t_die          a fatal harness error: kill the servers, exit 1
  *   t_ready_parse  ringfsd's ready line, "listening on HOST:PORT ..."
  *   t_srv_*        a real ringfsd on port 0: start, wait, stop; what it
- *                  printed (t_srv_log_wait)
+ *                  printed (t_srv_log_wait, t_srv_log_line)
  *   t_conn, t_*    a raw-frame connection: connect, send a frame built
  *                  with proto/'s builders, read its reply; HELLO, AUTH
  *                  and a few operations by hand
@@ -58,6 +58,9 @@ void t_srv_start(struct t_srv *s, const char *bin, const char *const *args);
  * server's stderr that contains needle (one printed since the start
  * counts); true when there is one. */
 bool t_srv_log_wait(struct t_srv *s, const char *needle, int timeout_ms);
+/* The same, and the first such line (without its newline) into line. */
+bool t_srv_log_line(struct t_srv *s, const char *needle, int timeout_ms,
+		    char *line, size_t len);
 /* SIGTERM, wait; returns the exit status (or -1 when killed by a signal) */
 int t_srv_stop(struct t_srv *s);
 /* After a signal the test sent itself: wait up to timeout_ms for the

@@ -693,7 +693,8 @@ static void run(const char *bin, const char *transport)
 	pthread_join(stall_thr, NULL);
 	for (unsigned i = 0; i < GREEDY_THREADS; i++)
 		pthread_join(greedy_thr[i], NULL);
-	/* the HELLO'd stallers are not the server's to drop: close them */
+	/* the HELLO'd stallers would go only after the frame timeout
+	 * (30 s, sec-stall tests it): close them */
 	for (unsigned i = 0; i < nhs; i++)
 		close(hs[i].fd);
 	ok = wait_for(threads_back, DRAIN_MS);
