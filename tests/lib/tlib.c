@@ -707,3 +707,22 @@ int t_resolve(struct t_conn *c, uint64_t id, const uint8_t *h, uint16_t hlen)
 	rfs_mb_pad8(b);
 	return t_call(c);
 }
+
+long long t_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void t_rm_tree(const char *dir)
+{
+	char cmd[600];
+
+	if (!dir || !dir[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "test: removing %s failed\n", dir);
+}

@@ -40,6 +40,11 @@ __attribute__((format(printf, 1, 2), noreturn)) void t_die(const char *fmt,
  * the first listener's host (no brackets) and port, 0 when the line is
  * not the ready line, -1 when it is but has no HOST:PORT with a port.
  */
+/* CLOCK_MONOTONIC in milliseconds */
+long long t_mono_ms(void);
+/* rm -rf dir (a test's temporary tree); says so on failure */
+void t_rm_tree(const char *dir);
+
 int t_ready_parse(const char *line, char *host, size_t hostlen, unsigned *port);
 
 struct t_srv_log;

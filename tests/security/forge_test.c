@@ -356,11 +356,7 @@ static void owner_is(const char *rel, uid_t uid, gid_t gid)
 
 static void cleanup(void)
 {
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-	if (system(cmd) != 0)
-		fprintf(stderr, "forge_test: cleanup of %s failed\n", tmp);
+	t_rm_tree(tmp);
 }
 
 /* ---- as nobody ---------------------------------------------------------- */

@@ -78,21 +78,9 @@ static atomic_bool stall_full;
  * g greedy, f flood, h HELLO'd stallers; default all */
 static bool k_stall = true, k_greedy = true, k_flood = true, k_hello = true;
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void cleanup(void)
 {
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-	if (system(cmd) != 0)
-		fprintf(stderr, "hostile_test: cleanup of %s failed\n", tmp);
+	t_rm_tree(tmp);
 }
 
 /* true when the server has closed/reset fd (never consumes data: the
@@ -394,15 +382,15 @@ static long long slowest_ms; /* the slowest single call */
 /* the timed work; seconds, or -1 on a failure (already reported) */
 static double good_work(struct t_conn *c, uint64_t node, uint64_t fh)
 {
-	long long t0 = mono_ms(), t1;
+	long long t0 = t_mono_ms(), t1;
 	int ret;
 
 	for (unsigned i = 0; i < GOOD_PINGS; i++) {
 		t_req(c, RFS_OP_PING);
-		t1 = mono_ms();
+		t1 = t_mono_ms();
 		ret = t_call(c);
-		if (mono_ms() - t1 > slowest_ms)
-			slowest_ms = mono_ms() - t1;
+		if (t_mono_ms() - t1 > slowest_ms)
+			slowest_ms = t_mono_ms() - t1;
 		if (ret) {
 			T_CHECK(ret == 0, "good PING %u: %d", i, ret);
 			return -1;
@@ -417,10 +405,10 @@ static double good_work(struct t_conn *c, uint64_t node, uint64_t fh)
 		q->fh = fh;
 		q->offset = off;
 		q->size = GOOD_READ_SIZE;
-		t1 = mono_ms();
+		t1 = t_mono_ms();
 		ret = t_call(c);
-		if (mono_ms() - t1 > slowest_ms)
-			slowest_ms = mono_ms() - t1;
+		if (t_mono_ms() - t1 > slowest_ms)
+			slowest_ms = t_mono_ms() - t1;
 		if (ret || t_rh()->len != GOOD_READ_SIZE ||
 		    memcmp(t_rp(), pattern + off, GOOD_READ_SIZE)) {
 			T_CHECK(0,
@@ -430,7 +418,7 @@ static double good_work(struct t_conn *c, uint64_t node, uint64_t fh)
 			return -1;
 		}
 	}
-	return (double)(mono_ms() - t0) / 1000.0;
+	return (double)(t_mono_ms() - t0) / 1000.0;
 }
 
 /* ---- the server's side ------------------------------------------------ */
@@ -490,10 +478,10 @@ static int srv_stats(struct t_conn *c, struct rfs_stats_rep *st)
 /* wait (bounded) until cond holds; false on timeout */
 static bool wait_for(bool (*cond)(void), long long ms)
 {
-	long long until = mono_ms() + ms;
+	long long until = t_mono_ms() + ms;
 
 	while (!cond()) {
-		if (mono_ms() > until)
+		if (t_mono_ms() > until)
 			return false;
 		poll(NULL, 0, 10); /* pacing of the re-check */
 	}
@@ -666,9 +654,9 @@ static void run(const char *bin, const char *transport)
 	slowest_ms = 0;
 	/* the same work, round after round, while the attack goes on */
 	cpu0 = srv_cpu();
-	t0 = mono_ms();
+	t0 = t_mono_ms();
 	while (rounds < ATTACK_ROUNDS_MAX &&
-	       (!rounds || mono_ms() - t0 < ATTACK_MS)) {
+	       (!rounds || t_mono_ms() - t0 < ATTACK_MS)) {
 		t = good_work(&good, node, fh);
 		if (t < 0)
 			break;
@@ -680,7 +668,7 @@ static void run(const char *bin, const char *transport)
 	}
 
 	cpu1 = srv_cpu();
-	t0 = mono_ms() - t0;
+	t0 = t_mono_ms() - t0;
 	atomic_store(&stop_new, true);
 	pthread_join(flood_thr, NULL);
 	/* the hostiles keep their sockets: the server must drop them */

@@ -64,11 +64,7 @@ static void write_file(const char *rel, const void *data, size_t len,
 
 static void cleanup(void)
 {
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-	if (system(cmd) != 0)
-		fprintf(stderr, "sec_test: cleanup of %s failed\n", tmp);
+	t_rm_tree(tmp);
 }
 
 static struct t_conn conn(struct t_srv *s)
@@ -81,14 +77,6 @@ static struct t_conn conn(struct t_srv *s)
 static void stop(struct t_srv *s)
 {
 	T_CHECK(t_srv_stop(s) == 0, "ringfsd did not exit 0 on SIGTERM");
-}
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- auth --------------------------------------------------------------- */
@@ -872,11 +860,11 @@ static void case_limits(void)
 					   NULL });
 
 	/* silent peer: dropped after about a second */
-	t0 = mono_ms();
+	t0 = t_mono_ms();
 	fd = t_connect_tcp(s.host, s.port);
 	T_CHECK(t_closed(fd), "a silent peer was not dropped");
-	T_CHECK(mono_ms() - t0 < 5000, "silent peer dropped after %lld ms",
-		mono_ms() - t0);
+	T_CHECK(t_mono_ms() - t0 < 5000, "silent peer dropped after %lld ms",
+		t_mono_ms() - t0);
 	close(fd);
 
 	/* trickling peer: a header's worth, one byte at a time, slowly */
@@ -884,7 +872,7 @@ static void case_limits(void)
 		static const uint8_t hdr[RFS_HDR_SIZE] = { 'R', 'F', 'N', 'G' };
 		bool closed = false;
 
-		t0 = mono_ms();
+		t0 = t_mono_ms();
 		fd = t_connect_tcp(s.host, s.port);
 		for (unsigned i = 0; i < RFS_HDR_SIZE && !closed; i++) {
 			struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -896,8 +884,8 @@ static void case_limits(void)
 		}
 		T_CHECK(closed || t_closed(fd), "a trickling peer was not "
 						"dropped");
-		T_CHECK(mono_ms() - t0 < 5000, "trickler dropped after %lld ms",
-			mono_ms() - t0);
+		T_CHECK(t_mono_ms() - t0 < 5000,
+			"trickler dropped after %lld ms", t_mono_ms() - t0);
 		close(fd);
 	}
 
@@ -911,10 +899,10 @@ static void case_limits(void)
 		T_CHECK(t_hello(&idle[i], "a") == 0, "HELLO %u", i);
 	}
 	fd = t_connect_tcp(s.host, s.port);
-	t0 = mono_ms();
+	t0 = t_mono_ms();
 	T_CHECK(t_closed(fd), "connection over max-connections kept");
-	T_CHECK(mono_ms() - t0 < 900, "refusal took %lld ms (not immediate)",
-		mono_ms() - t0);
+	T_CHECK(t_mono_ms() - t0 < 900, "refusal took %lld ms (not immediate)",
+		t_mono_ms() - t0);
 	close(fd);
 	t_req(&c, RFS_OP_PING);
 	T_CHECK(t_call(&c) == 0, "existing connection broken by the refusal");
@@ -924,7 +912,7 @@ static void case_limits(void)
 	/* a client that never collects its replies is disconnected */
 	{
 		struct t_conn g = { .fd = -1 };
-		long long until = mono_ms() + 5000;
+		long long until = t_mono_ms() + 5000;
 		uint32_t len;
 		const void *f;
 		uint8_t *copy;
@@ -935,7 +923,7 @@ static void case_limits(void)
 		 * their own threads: retry (bounded) until a new one is let
 		 * in, instead of racing them.
 		 */
-		while (mono_ms() < until) {
+		while (t_mono_ms() < until) {
 			g = conn(&s);
 			hret = t_hello(&g, "a");
 			if (hret == 0)

@@ -67,21 +67,9 @@ static struct t_srv srv;
 static struct t_conn good = { .fd = -1 };
 static unsigned good_pings;
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void cleanup(void)
 {
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-	if (system(cmd) != 0)
-		fprintf(stderr, "stall_test: cleanup of %s failed\n", tmp);
+	t_rm_tree(tmp);
 }
 
 static void write_file(const char *rel, const void *data, size_t len,
@@ -142,14 +130,14 @@ static int conn_threads(void)
 /* wait (bounded) for the server's connection threads to be at most n */
 static bool threads_down_to(int n, int ms)
 {
-	long long until = mono_ms() + ms;
+	long long until = t_mono_ms() + ms;
 
 	for (;;) {
 		int now = conn_threads();
 
 		if (now >= 0 && now <= n)
 			return true;
-		if (mono_ms() > until)
+		if (t_mono_ms() > until)
 			return false;
 		poll(NULL, 0, 10); /* pacing of the re-check */
 	}
@@ -190,8 +178,8 @@ static long long serve_until_log(const char *needle, long long until_ms,
 	for (;;) {
 		good_ping();
 		if (t_srv_log_line(&srv, needle, 20, line, len))
-			return mono_ms();
-		if (mono_ms() > until_ms)
+			return t_mono_ms();
+		if (t_mono_ms() > until_ms)
 			return -1;
 	}
 }
@@ -303,7 +291,7 @@ static void case_frame(uint32_t send_len, const char *what)
 			 "%d s (frame-timeout): closed",
 			 tag, send_len, TIMEOUT_S);
 	t_send(s.fd, frame, send_len);
-	t0 = mono_ms();
+	t0 = t_mono_ms();
 	seen = serve_until_log(needle, t0 + T_MS + LATE_MS, line, sizeof(line));
 	T_CHECK(seen >= 0, "%s: no log line \"%s\" within %d ms", what, needle,
 		T_MS + LATE_MS);
@@ -339,7 +327,7 @@ static void case_replies(void)
 	peer_tag(r.fd, tag, sizeof(tag));
 	for (unsigned i = 0; i < STALL_READS; i++)
 		post_read(&r, node, fh, 0, FILE_SIZE);
-	t0 = mono_ms();
+	t0 = t_mono_ms();
 	seen = serve_until_log(tag, t0 + T_MS + LATE_MS, line, sizeof(line));
 	T_CHECK(seen >= 0, "replies: no log line for %s within %d ms", tag,
 		T_MS + LATE_MS);
@@ -442,7 +430,7 @@ static void case_slow(void)
 {
 	static _Alignas(8) uint8_t buf[RFS_HDR_SIZE + FILE_SIZE];
 	const struct rfs_hdr *h = (const void *)buf;
-	long long t0 = mono_ms();
+	long long t0 = t_mono_ms();
 	char tag[64];
 	uint64_t node, fh;
 	struct t_conn c;
@@ -472,7 +460,7 @@ static void case_slow(void)
 	T_CHECK(got == SLOW_READS,
 		"slow: connection lost after %u of %u replies", got,
 		SLOW_READS);
-	printf("slow: %u replies of 1 MiB in %lld ms\n", got, mono_ms() - t0);
+	printf("slow: %u replies of 1 MiB in %lld ms\n", got, t_mono_ms() - t0);
 	T_CHECK(!t_srv_log_wait(&srv, tag, 0),
 		"slow: the server logged the slow reader");
 	close(c.fd);
@@ -620,7 +608,7 @@ static void idle_open(struct idle *d, const char *sock)
 		shm_open(&d->shm, sock);
 	else
 		printf("idle: shm not built: no shm connection\n");
-	d->since = mono_ms();
+	d->since = t_mono_ms();
 }
 
 static bool ping(struct t_conn *c)
@@ -631,7 +619,7 @@ static bool ping(struct t_conn *c)
 
 static void idle_check(struct idle *d)
 {
-	long long left = d->since + 3 * T_MS + 500 - mono_ms();
+	long long left = d->since + 3 * T_MS + 500 - t_mono_ms();
 	struct t_conn *tcp[] = { &d->plain, &d->reader, &d->holder,
 				 &d->waiter };
 	char tag[64];
@@ -647,7 +635,7 @@ static void idle_check(struct idle *d)
 		T_CHECK(!t_srv_log_wait(&srv, tag, 0),
 			"idle: connection %u was logged", i);
 	}
-	printf("idle: %lld ms\n", mono_ms() - d->since);
+	printf("idle: %lld ms\n", t_mono_ms() - d->since);
 	T_CHECK(ping(&d->plain), "idle: PING on the HELLO'd connection");
 	T_CHECK(ping(&d->reader), "idle: PING after a READ");
 	T_CHECK(ping(&d->local), "idle: PING on the Unix socket");
@@ -694,7 +682,7 @@ static void run(const char *bin, const char *transport)
 			       "64",
 			       NULL };
 	struct idle *d = calloc(1, sizeof(*d));
-	long long t_start = mono_ms();
+	long long t_start = t_mono_ms();
 	uint64_t node, fh;
 
 	if (!d)
@@ -720,7 +708,7 @@ static void run(const char *bin, const char *transport)
 	case_trickle();
 	case_slow();
 	idle_check(d);
-	printf("%lld ms in all\n", mono_ms() - t_start);
+	printf("%lld ms in all\n", t_mono_ms() - t_start);
 
 	/* still serving, and a fresh connection works */
 	good_ping();
