@@ -321,7 +321,8 @@ static int op_hello(struct rfs_req *r)
 	struct rfs_hello_rep *p;
 	struct rfs_export *e;
 	struct rfs_session *s;
-	uint64_t feat = q->features & RFS_FEAT_KNOWN;
+	/* RFS_FEAT_RESUME: not offered (yet) */
+	uint64_t feat = q->features & RFS_FEAT_KNOWN & ~RFS_FEAT_RESUME;
 	uint32_t max_msg;
 	int ret;
 
