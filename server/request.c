@@ -272,12 +272,13 @@ static void drc_store(struct rfs_request *rq, const void *frame, uint32_t len)
 	if (!rq->drc_reserved)
 		return;
 	rq->drc_reserved = false;
-	rfs_drc_end(s->drc, h->id, frame, len, persist, s->id);
-	if (persist) {
+	if (frame && rq->r.xonce)
 		rfs_xonce_hook(h->opcode, "result");
+	rfs_drc_end(s->drc, h->id, frame, len, persist, s->id);
+	if (persist)
 		rfs_xlog_result(s, h->id, h->opcode, frame, len);
+	if (frame && rq->r.xonce)
 		rfs_xonce_hook(h->opcode, "reply");
-	}
 }
 
 /*

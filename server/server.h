@@ -327,6 +327,8 @@ struct rfs_req {
 	struct rfs_aio_slot *aio; /* aio.h: the read was queued */
 	/* exactly once across a restart (xlog.h) */
 	bool persist;		 /* the reply goes to the session's log */
+	bool xonce;		 /* a request the log is for (logged or not:
+				    the test hooks see it) */
 	struct rfs_xpre *settle; /* replay of a request that died mid-run:
 				    what its INTENT saw */
 	const void *stored;	 /* replay of a CREATE that ran: its reply */

@@ -108,7 +108,8 @@ void rfs_xonce_prelude(struct rfs_req *r);
  * server (SIGKILL) at WHERE in a request of opcode OP: "intent" right
  * after its INTENT is logged (before the syscall), "result" right before
  * its RESULT is (after the syscall), "reply" right after (before the
- * reply leaves).  Without test hooks: nothing.
+ * reply leaves); in a session that keeps no log, at the same places.
+ * Without test hooks: nothing.
  */
 void rfs_xonce_hook(uint16_t op, const char *where);
 

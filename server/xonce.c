@@ -74,6 +74,14 @@ static int ran(struct rfs_req *r)
 	return RFS_XONCE_RAN;
 }
 
+/* a session without a log: run it (the test hooks still see it) */
+static int unlogged(struct rfs_req *r)
+{
+	r->xonce = true;
+	rfs_xonce_hook(r->h->opcode, "intent");
+	return RFS_XONCE_RUN;
+}
+
 /* log the picture (with the nodes the request names), then run it */
 static int run(struct rfs_req *r, struct rfs_xpre *now)
 {
@@ -92,8 +100,7 @@ static int run(struct rfs_req *r, struct rfs_xpre *now)
 			rfs_proto_op_name(r->h->opcode));
 	rfs_drc_intent(r->sess->drc, r->h->id, now);
 	rfs_xlog_intent(r->sess, r->h->id, r->h->opcode, now);
-	rfs_xonce_hook(r->h->opcode, "intent");
-	return RFS_XONCE_RUN;
+	return unlogged(r);
 }
 
 int rfs_xonce_make(struct rfs_req *r, int dfd, const char *name)
@@ -102,7 +109,7 @@ int rfs_xonce_make(struct rfs_req *r, int dfd, const char *name)
 	struct rfs_xpre now = { 0 };
 
 	if (!r->persist)
-		return RFS_XONCE_RUN;
+		return unlogged(r);
 	if (name_at(dfd, name, &now.a_dev, &now.a_ino))
 		now.flags |= RFS_XPRE_A;
 	if (was && !(was->flags & RFS_XPRE_A) && (now.flags & RFS_XPRE_A))
@@ -116,7 +123,7 @@ int rfs_xonce_remove(struct rfs_req *r, int dfd, const char *name)
 	struct rfs_xpre now = { 0 };
 
 	if (!r->persist)
-		return RFS_XONCE_RUN;
+		return unlogged(r);
 	if (name_at(dfd, name, &now.a_dev, &now.a_ino))
 		now.flags |= RFS_XPRE_A;
 	if (was && (was->flags & RFS_XPRE_A) &&
@@ -132,7 +139,7 @@ int rfs_xonce_rename(struct rfs_req *r, int dfd, const char *name, int ndfd,
 	struct rfs_xpre now = { 0 };
 
 	if (!r->persist)
-		return RFS_XONCE_RUN;
+		return unlogged(r);
 	if (name_at(dfd, name, &now.a_dev, &now.a_ino))
 		now.flags |= RFS_XPRE_A;
 	if (name_at(ndfd, newname, &now.b_dev, &now.b_ino))
@@ -158,7 +165,7 @@ int rfs_xonce_link(struct rfs_req *r, int nfd, int ndfd, const char *newname)
 	struct stat st;
 
 	if (!r->persist)
-		return RFS_XONCE_RUN;
+		return unlogged(r);
 	if (name_at(ndfd, newname, &now.a_dev, &now.a_ino))
 		now.flags |= RFS_XPRE_A;
 	if (was && !(was->flags & RFS_XPRE_A) && fstat(nfd, &st) == 0 &&
@@ -200,7 +207,7 @@ int rfs_xonce_append(struct rfs_req *r, int fd, const void *data, uint32_t len)
 	struct stat st;
 
 	if (!r->sess || !r->sess->xlog)
-		return RFS_XONCE_RUN;
+		return unlogged(r);
 	r->persist = true;
 	if (fstat(fd, &st) < 0)
 		return RFS_XONCE_RUN; /* no picture: the reply is logged */
