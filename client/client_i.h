@@ -101,6 +101,15 @@ struct rfs_client {
 	bool groups;	   /* negotiated: callers' groups go with requests */
 	uint32_t max_msg;
 	uint32_t export_flags;
+	/*
+	 * After a server restart (replay.c): the session whose replies the
+	 * server may have kept for our replays (RESUME), until a RESUME of
+	 * it got an answer.  Under mu.
+	 */
+	bool resume_ok; /* the server keeps replies (RFS_FEAT_RESUME) */
+	bool resume_pending;
+	uint64_t resume_sess;
+	uint8_t resume_token[16];
 	struct cl_loop *loops[CL_MAX_LOOPS];
 	unsigned nloops;
 	int64_t spin_us;  /* busy-poll before sleeping (0: never, -1: auto) */

@@ -133,6 +133,7 @@ static int hello(struct rfs_rpc *r, const struct rfs_addr *a,
 		.export = cl->o.export_name,
 		.csum = cl->o.csum,
 		.groups = true,
+		.resume = true,
 		.max_inflight = CL_SLOTS,
 		.timeout_ms = HANDSHAKE_TIMEOUT_MS,
 	};
@@ -150,6 +151,7 @@ static int hello(struct rfs_rpc *r, const struct rfs_addr *a,
 	hr = v.fixed;
 	cl->csum = hr->features & RFS_FEAT_CSUM;
 	cl->groups = hr->features & RFS_FEAT_GROUPS;
+	cl->resume_ok = hr->features & RFS_FEAT_RESUME;
 	cl->session = hr->session;
 	memcpy(cl->token, hr->token, sizeof(cl->token));
 	if (rfs_cl_auth_enabled()) /* derived, not sent */

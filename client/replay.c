@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
@@ -265,16 +266,71 @@ static unsigned replay_all(struct cl_loop *l, uint64_t gen)
 }
 
 static bool lk_pending; /* a new session: locks to re-take (cl->mu) */
+static bool new_sess;	/* HELLO done, RESUME and re-opens not yet (cl->mu) */
+
+/*
+ * In a new session (the server restarted): RESUME the session whose
+ * replies the server may have kept, so that replays of requests that ran
+ * before the restart get their replies instead of running again.  0 once
+ * the server answered, whatever it said (*kept: how many it had, -1:
+ * none); -ENOTCONN: again on the next connection.  Under cl->mu.
+ */
+static int resume_old(struct cl_loop *l, int *kept)
+{
+	struct rfs_client *cl = rfs_cl;
+	struct rfs_resume_req *q;
+	struct rfs_rep_view v;
+	struct rfs_buf *b, *rb;
+	struct rfs_mb mb;
+	int ret;
+
+	*kept = -1;
+	if (!cl->resume_pending || !cl->resume_ok) {
+		cl->resume_pending = false;
+		return 0;
+	}
+	b = rfs_xprt_buf_get(l->x, RFS_HDR_SIZE + sizeof(*q));
+	if (!b)
+		return -ENOTCONN;
+	rfs_mb_init(&mb, b->data, b->cap, RFS_OP_RESUME, rfs_lp_next_id(l, 0));
+	q = rfs_mb_put(&mb, sizeof(*q));
+	if (q) {
+		q->session = cl->resume_sess;
+		memcpy(q->token, cl->resume_token, sizeof(q->token));
+	}
+	ret = rfs_lp_sync_mb(l, b, &mb, &rb);
+	if (ret == -ENOTCONN)
+		return ret;
+	cl->resume_pending = false;
+	if (!ret) {
+		const struct rfs_hdr *h = rb->data;
+
+		if (!rfs_proto_decode_rep(h, h + 1, RFS_OP_RESUME, &v))
+			*kept = (int)((const struct rfs_resume_rep *)v.fixed)
+					->replies;
+		rfs_xprt_buf_put(l->x, rb);
+		return 0;
+	}
+	rfs_warn("server %s restarted without the replies of session %016llx "
+		 "(%s): a replayed request that ran before the restart may run "
+		 "again",
+		 rfs_cl->addr.text, (unsigned long long)cl->resume_sess,
+		 ret == -EBADSLT ? "none kept: --reply-log off, another "
+				   "--state-dir, or its grace period is over" :
+				   strerror(-ret));
+	return 0;
+}
 
 /*
  * One attempt: connect and ATTACH to our session; if the server does not
- * have it (restarted), open a new one with HELLO and re-open every open
- * file first.  Under cl->mu: one loop at a time, so the new session and
- * the re-opens happen once, before any loop replays into it.
+ * have it (restarted), open a new one with HELLO, RESUME the old one and
+ * re-open every open file first.  Under cl->mu: one loop at a time, so
+ * the new session, the RESUME and the re-opens happen once, before any
+ * loop replays into it.
  */
 static int try_reconnect(struct cl_loop *l, bool *rehello, unsigned *nok,
 			 unsigned *nlost, unsigned *lk_ok, unsigned *lk_lost,
-			 uint64_t *gen)
+			 int *kept, uint64_t *gen)
 {
 	struct rfs_client *cl = rfs_cl;
 	int ret;
@@ -286,13 +342,27 @@ static int try_reconnect(struct cl_loop *l, bool *rehello, unsigned *nok,
 	ret = rfs_lp_connect(l, true);
 	if (ret == -EBADSLT || ret == -EACCES) {
 		xprt_drop(l);
+		/* the session whose replies the new server may have */
+		if (!cl->resume_pending) {
+			cl->resume_sess = cl->session;
+			memcpy(cl->resume_token, cl->token,
+			       sizeof(cl->resume_token));
+			cl->resume_pending = true;
+		}
 		ret = rfs_lp_connect(l, false);
+		if (!ret)
+			new_sess = true;
+	}
+	/* also when a drop cut the last attempt short after its HELLO */
+	if (!ret && l->conn && new_sess) {
+		ret = resume_old(l, kept);
 		if (!ret)
 			ret = rfs_fh_reopen_all(reopen_one, l, nok, nlost);
 		if (!ret) {
 			cl->sess_gen++;
 			*rehello = true;
 			lk_pending = true;
+			new_sess = false;
 		}
 	}
 	/* before anyone replays into the new session */
@@ -328,11 +398,12 @@ void rfs_lp_reconnect_tick(struct cl_loop *l)
 	unsigned nok = 0, nlost = 0, lk_ok = 0, lk_lost = 0, n;
 	uint64_t gen;
 	bool rehello;
-	int ret;
+	int ret, kept = -1;
 
 	if (now < l->next_try_ms)
 		return;
-	ret = try_reconnect(l, &rehello, &nok, &nlost, &lk_ok, &lk_lost, &gen);
+	ret = try_reconnect(l, &rehello, &nok, &nlost, &lk_ok, &lk_lost, &kept,
+			    &gen);
 	if (ret < 0) {
 		l->attempts++;
 		if (l->attempts == 1 || l->attempts % 30 == 0)
@@ -350,11 +421,17 @@ void rfs_lp_reconnect_tick(struct cl_loop *l)
 	n = replay_all(l, gen);
 	l->sess_gen = gen;
 	rfs_xprt_flush(l->x);
-	if (rehello)
+	if (rehello) {
+		char k[64] = "no replies of the old session kept";
+
+		if (kept >= 0)
+			snprintf(k, sizeof(k),
+				 "%d replies of the old session kept", kept);
 		rfs_warn("server %s restarted: new session, %u open "
 			 "files re-opened, %u lost; %u locks re-taken, %u "
-			 "lost",
-			 rfs_cl->addr.text, nok, nlost, lk_ok, lk_lost);
+			 "lost; %s",
+			 rfs_cl->addr.text, nok, nlost, lk_ok, lk_lost, k);
+	}
 	rfs_warn("reconnected to %s (loop %u) after %.1f s, "
 		 "replayed %u requests",
 		 rfs_cl->addr.text, l->idx,

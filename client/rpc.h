@@ -131,6 +131,7 @@ struct rfs_rpc_hello {
 	const char *export;
 	bool csum;   /* ask for checksums (and seal HELLO) */
 	bool groups; /* ask for RFS_FEAT_GROUPS (callers' groups sent) */
+	bool resume; /* ask for RFS_FEAT_RESUME (a mount: its replays) */
 	uint32_t max_inflight;
 	int timeout_ms;
 };

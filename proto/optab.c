@@ -46,6 +46,8 @@
 
 /* shorthands for the flag sets most rows share */
 #define MUT (RFS_OPF_MUTATING | RFS_OPF_DRC)
+/* and exactly once across a server restart */
+#define MUTP (MUT | RFS_OPF_PERSIST)
 #define IDEM RFS_OPF_REPLAY_IDEMPOTENT
 
 static const struct rfs_opinfo optab[RFS_OP_MAX_] = {
@@ -90,6 +92,12 @@ static const struct rfs_opinfo optab[RFS_OP_MAX_] = {
 		REPV(RFS_RP_PATHS, struct rfs_paths_rep,
 		     RFS_PATHS_UNIX_MAX + RFS_PATHS_RDMA_MAX),
 	},
+	[RFS_OP_RESUME] = {
+		/* sent once, in the handshake: never replayed */
+		.name = "resume",
+		REQ(RFS_RQ_FIXED, struct rfs_resume_req),
+		REP(RFS_RP_FIXED, struct rfs_resume_rep),
+	},
 
 	/* ---- nodes ---------------------------------------------------- */
 	[RFS_OP_LOOKUP] = {
@@ -119,38 +127,38 @@ static const struct rfs_opinfo optab[RFS_OP_MAX_] = {
 		.rep = RFS_RP_TARGET, .rep_max = TARGET_MAX,
 	},
 	[RFS_OP_SYMLINK] = {
-		.name = "symlink", .flags = MUT,
+		.name = "symlink", .flags = MUTP,
 		REQV(RFS_RQ_MAKE, struct rfs_make_req,
 		     RFS_NAME_MAX + TARGET_MAX),
 		REPV(RFS_RP_ENTRY, struct rfs_entry, HANDLE_MAX),
 	},
 	[RFS_OP_MKNOD] = {
-		.name = "mknod", .flags = MUT,
+		.name = "mknod", .flags = MUTP,
 		REQV(RFS_RQ_MAKE, struct rfs_make_req, RFS_NAME_MAX),
 		REPV(RFS_RP_ENTRY, struct rfs_entry, HANDLE_MAX),
 	},
 	[RFS_OP_MKDIR] = {
-		.name = "mkdir", .flags = MUT,
+		.name = "mkdir", .flags = MUTP,
 		REQV(RFS_RQ_MAKE, struct rfs_make_req, RFS_NAME_MAX),
 		REPV(RFS_RP_ENTRY, struct rfs_entry, HANDLE_MAX),
 	},
 	[RFS_OP_UNLINK] = {
-		.name = "unlink", .flags = MUT, .replay_benign = -ENOENT,
+		.name = "unlink", .flags = MUTP, .replay_benign = -ENOENT,
 		REQV(RFS_RQ_NAME, struct rfs_name_req, RFS_NAME_MAX),
 		.rep = RFS_RP_EMPTY,
 	},
 	[RFS_OP_RMDIR] = {
-		.name = "rmdir", .flags = MUT, .replay_benign = -ENOENT,
+		.name = "rmdir", .flags = MUTP, .replay_benign = -ENOENT,
 		REQV(RFS_RQ_NAME, struct rfs_name_req, RFS_NAME_MAX),
 		.rep = RFS_RP_EMPTY,
 	},
 	[RFS_OP_RENAME] = {
-		.name = "rename", .flags = MUT,
+		.name = "rename", .flags = MUTP,
 		REQV(RFS_RQ_RENAME, struct rfs_rename_req, 2 * RFS_NAME_MAX),
 		.rep = RFS_RP_EMPTY,
 	},
 	[RFS_OP_LINK] = {
-		.name = "link", .flags = MUT,
+		.name = "link", .flags = MUTP,
 		REQV(RFS_RQ_LINK, struct rfs_link_req, RFS_NAME_MAX),
 		REPV(RFS_RP_ENTRY, struct rfs_entry, HANDLE_MAX),
 	},
@@ -162,7 +170,7 @@ static const struct rfs_opinfo optab[RFS_OP_MAX_] = {
 		REP(RFS_RP_OPEN, struct rfs_open_rep),
 	},
 	[RFS_OP_CREATE] = {
-		.name = "create", .flags = MUT,
+		.name = "create", .flags = MUTP,
 		REQV(RFS_RQ_MAKE, struct rfs_make_req, RFS_NAME_MAX),
 		REPV(RFS_RP_CREATE, struct rfs_create_rep, HANDLE_MAX),
 	},

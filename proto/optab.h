@@ -34,8 +34,9 @@
  */
 #define RFS_OPF_MAY_BLOCK (1u << 3)
 /*
- * resending it after a server restart (no duplicate cache survives one)
- * gives the result one run would: it changes nothing, or changes
+ * resending it after a server restart (only RFS_OPF_PERSIST replies
+ * survive one, and only for a client that RESUMEs) gives the result one
+ * run would: it changes nothing, or changes
  * nothing more the second time (re-taking a held lock).  Unset on the
  * DRC ops and on the handshake, which is never replayed.
  */
@@ -52,7 +53,17 @@
  * session at once instead of keeping it for a reconnect's grace period
  */
 #define RFS_OPF_ENDS_SESSION (1u << 7)
-#define RFS_OPF_KNOWN ((1u << 8) - 1)
+/*
+ * exactly once across a server restart: in a session that negotiated
+ * RFS_FEAT_RESUME the server logs the request's reply in its state
+ * directory (server/xlog.c), and before it runs, what the file system
+ * looked like, so that a replay after a kill -9 mid-request finds out
+ * whether it ran (server/xonce.c).  A RESUMEd session answers the replay
+ * from there.  A subset of DRC.  A WRITE on an O_APPEND fh is logged
+ * too, decided per request: its row does not say so.
+ */
+#define RFS_OPF_PERSIST (1u << 8)
+#define RFS_OPF_KNOWN ((1u << 9) - 1)
 
 /*
  * Shape of a request body, for the codec (proto.c).  Several opcodes

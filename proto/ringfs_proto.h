@@ -23,6 +23,11 @@
  *        sides have it, a request whose header has RFS_HF_GROUPS ends
  *        with the caller's supplementary group ids (struct
  *        rfs_groups_tail).  Nothing else changes.
+ *   1.3  exactly-once across a server restart: RFS_FEAT_RESUME asks the
+ *        server to keep the replies of non-idempotent requests in its
+ *        state directory; RESUME (opcode 9), sent in a new session after
+ *        the server restarted, names the previous session (id and token)
+ *        whose kept replies then answer the replays (doc/semantics.md).
  *
  * Every message is a fixed 48-byte header (struct rfs_hdr) followed by
  * `len` payload bytes.  All integers are little-endian, fixed width; every
@@ -57,7 +62,7 @@
 
 #define RFS_MAGIC 0x474e4652u /* "RFNG" little-endian */
 #define RFS_PROTO_MAJOR 1
-#define RFS_PROTO_MINOR 2
+#define RFS_PROTO_MINOR 3
 
 #define RFS_HDR_SIZE 48u
 #define RFS_NAME_MAX 255u  /* one path component */
@@ -106,8 +111,9 @@ enum rfs_op {
 	RFS_OP_BYE = 4,
 	RFS_OP_STATS = 5,
 	RFS_OP_RESOLVE = 6,
-	RFS_OP_AUTH = 7,  /* since 1.1 */
-	RFS_OP_PATHS = 8, /* since 1.1 */
+	RFS_OP_AUTH = 7,   /* since 1.1 */
+	RFS_OP_PATHS = 8,  /* since 1.1 */
+	RFS_OP_RESUME = 9, /* since 1.3 */
 	/* FUSE low-level operations, one to one */
 	RFS_OP_LOOKUP = 16,
 	RFS_OP_FORGET = 17, /* batch forget; no reply */
@@ -215,7 +221,13 @@ _Static_assert(sizeof(struct rfs_groups_tail) == 8, "rfs_groups_tail");
 /* the client understands the RFS_EXPF_IDS_* bits of HELLO's reply */
 #define RFS_FEAT_IDS (1ull << 1)
 #define RFS_FEAT_GROUPS (1ull << 2) /* since 1.2: see rfs_groups_tail */
-#define RFS_FEAT_KNOWN (RFS_FEAT_CSUM | RFS_FEAT_IDS | RFS_FEAT_GROUPS)
+/*
+ * since 1.3: keep this session's replies to non-idempotent requests across
+ * a server restart (in the server's state directory), for RESUME
+ */
+#define RFS_FEAT_RESUME (1ull << 3)
+#define RFS_FEAT_KNOWN \
+	(RFS_FEAT_CSUM | RFS_FEAT_IDS | RFS_FEAT_GROUPS | RFS_FEAT_RESUME)
 
 /*
  * HELLO: the first frame on a control connection; always sent with
@@ -273,6 +285,28 @@ struct rfs_attach_req {
 	uint8_t token[16];
 };
 _Static_assert(sizeof(struct rfs_attach_req) == 24, "rfs_attach_req");
+
+/*
+ * RESUME (since 1.3, only in a session that negotiated RFS_FEAT_RESUME,
+ * at most once): after a server restart, the client's new session takes
+ * over the replies the previous server kept for an earlier session of
+ * this client (its id and token, as ATTACH would present them).  A
+ * replayed request (RFS_HF_REPLAY, its original id) that ran before the
+ * restart then gets the reply it had, instead of running again.
+ * -EBADSLT: the server has no replies of that session (none kept, grace
+ * over, another export); -EACCES: wrong token; -EALREADY: this session
+ * resumed one already.  Reply: how many kept replies were taken over.
+ */
+struct rfs_resume_req {
+	uint64_t session;
+	uint8_t token[16];
+};
+_Static_assert(sizeof(struct rfs_resume_req) == 24, "rfs_resume_req");
+struct rfs_resume_rep {
+	uint32_t replies; /* kept replies and unfinished requests taken over */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct rfs_resume_rep) == 8, "rfs_resume_rep");
 
 /*
  * AUTH (since 1.1): when the server has a key (ringfsd --key-file), every

@@ -353,6 +353,12 @@ static int cfg_line(struct rfs_srv_cfg *c, const char *file, int lineno,
 			goto bad;
 	} else if (!strcmp(key, "exec-thread") && !a) {
 		c->exec_thread = true;
+	} else if (!strcmp(key, "reply-log") && a && !b) {
+		int m = rfs_cfg_reply_log(a);
+
+		if (m < 0)
+			goto bad;
+		c->reply_log = (enum rfs_xlog_mode)m;
 	} else if (!strcmp(key, "export") && a && b && !rest) {
 		return rfs_cfg_add_export(c, a, b, d);
 	} else if ((!b || !strcmp(key, "insecure")) &&
@@ -365,11 +371,23 @@ static int cfg_line(struct rfs_srv_cfg *c, const char *file, int lineno,
 bad:
 	rfs_err("config: %s:%d: cannot parse line (keys: listen ADDR, "
 		"listen-rdma ADDR, listen-unix PATH, transport NAME, "
-		"state-dir DIR, max-nodes N, exec-thread, key-file FILE, "
+		"state-dir DIR, max-nodes N, exec-thread, reply-log MODE, "
+		"key-file FILE, "
 		"insecure, max-connections N, max-inflight N, max-msg BYTES, "
 		"setup-timeout S, frame-timeout S, reply-timeout S, "
 		"export NAME PATH [OPTIONS])",
 		file, lineno);
+	return -EINVAL;
+}
+
+int rfs_cfg_reply_log(const char *s)
+{
+	if (!strcmp(s, "on"))
+		return RFS_XLOG_ON;
+	if (!strcmp(s, "sync"))
+		return RFS_XLOG_SYNC;
+	if (!strcmp(s, "off"))
+		return RFS_XLOG_OFF;
 	return -EINVAL;
 }
 

@@ -21,7 +21,7 @@
  *                                    SQUASH to anonuid:anongid
  *
  * and the export's squash options then apply to the result (request
- * path: ops.c's caller_creds asks rfs_ids_caller).  An untrusted
+ * path: ops.c's rfs_caller_creds asks rfs_ids_caller).  An untrusted
  * connection is logged with the peer's address and why.  Nothing else
  * in the server looks at a peer's identity.
  */

@@ -110,6 +110,11 @@ static void usage(FILE *f)
 		"      --session-grace S   keep a client's session (open files, locks,\n"
 		"                          replies for replays) S seconds after its last\n"
 		"                          connection drops (default 60; 0: free at once)\n"
+		"      --reply-log MODE    on (default): a client's replays after a kill -9\n"
+		"                          and restart get the replies of the requests that\n"
+		"                          ran (kept in --state-dir); sync: also after a\n"
+		"                          machine crash (two disk flushes per request);\n"
+		"                          off: such a replay may run a request twice\n"
 		"      --exec-thread       run each connection's requests on a second thread\n"
 		"                          (the rdma transport always does: see ringfsd(8))\n" RFS_SEC_USAGE
 		"  -v, --verbose           debug logging for the server\n"
@@ -402,6 +407,7 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "max-nodes", required_argument, NULL, 'n' },
 		{ "session-grace", required_argument, NULL, 'G' },
+		{ "reply-log", required_argument, NULL, 'Y' },
 		{ "exec-thread", no_argument, NULL, 'X' },
 		RFS_SEC_LOPTS,
 		{ "verbose", no_argument, NULL, 'v' },
@@ -419,6 +425,7 @@ int main(int argc, char **argv)
 	unsigned nexp = 0;
 	unsigned long max_nodes = 0;
 	long session_grace = -1;
+	int reply_log = -1;
 	bool exec_thread = false;
 	struct rfs_rdma_listener *rl = NULL;
 	struct rfs_addr addr;
@@ -478,6 +485,15 @@ int main(int argc, char **argv)
 		case 'X':
 			exec_thread = true;
 			break;
+		case 'Y':
+			reply_log = rfs_cfg_reply_log(optarg);
+			if (reply_log < 0) {
+				rfs_err("--reply-log %s: expected on, sync or "
+					"off",
+					optarg);
+				goto out;
+			}
+			break;
 		case 'v':
 			rfs_log_set_level(LOG_DEBUG);
 			setenv("RINGFS_DEBUG", "server", 0);
@@ -519,6 +535,7 @@ int main(int argc, char **argv)
 	strcpy(rfs_cfg.state_dir, DEFAULT_STATE_DIR);
 	rfs_cfg.max_nodes = DEFAULT_MAX_NODES;
 	rfs_cfg.session_grace = DEFAULT_SESSION_GRACE;
+	rfs_cfg.reply_log = RFS_XLOG_ON;
 	if (config && rfs_cfg_load(&rfs_cfg, config))
 		goto out;
 	if (rfs_cfg_cli_apply(&rfs_cfg))
@@ -555,6 +572,8 @@ int main(int argc, char **argv)
 		rfs_cfg.session_grace = (unsigned)session_grace;
 	if (exec_thread)
 		rfs_cfg.exec_thread = true;
+	if (reply_log >= 0)
+		rfs_cfg.reply_log = (enum rfs_xlog_mode)reply_log;
 	for (unsigned i = 0; i < nexp; i++)
 		if (add_cli_export(&rfs_cfg, exports[i]))
 			goto out;
@@ -597,6 +616,9 @@ int main(int argc, char **argv)
 	rfs_start_ns = (uint64_t)rfs_now_ns();
 	if (rfs_nodes_init(rfs_cfg.state_dir, rfs_cfg.max_nodes))
 		goto out;
+	if (rfs_xlog_init(rfs_cfg.state_dir, rfs_cfg.reply_log,
+			  rfs_cfg.session_grace))
+		goto out_nodes;
 	list[0] = 0;
 	for (unsigned i = 0; i < rfs_cfg.nexports; i++) {
 		struct rfs_export *e = &rfs_cfg.exports[i];
@@ -670,6 +692,7 @@ int main(int argc, char **argv)
 	rfs_sessions_fini();
 	rfs_locks_fini();
 out_nodes:
+	rfs_xlog_fini();
 	for (unsigned i = 0; i < rfs_cfg.nexports; i++) {
 		rfs_node_put(rfs_cfg.exports[i].root);
 		rfs_cfg.exports[i].root = NULL;

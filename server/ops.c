@@ -138,7 +138,7 @@ static uint32_t caller_groups(const struct rfs_req *r, int rule, uint32_t uid,
 	return n;
 }
 
-static int caller_creds(struct rfs_req *r)
+int rfs_caller_creds(struct rfs_req *r)
 {
 	struct rfs_export *e = r->exp;
 	uint32_t uid = r->h->uid, gid = r->h->gid;
@@ -348,6 +348,10 @@ static int op_hello(struct rfs_req *r)
 		r->close_after = true;
 		return ret;
 	}
+	/* replies kept across a restart: when the client asks and we can */
+	if ((feat & RFS_FEAT_RESUME) &&
+	    (!rfs_xlog_enabled() || rfs_xlog_session(s)))
+		feat &= ~RFS_FEAT_RESUME;
 	cc->sess = s;
 	atomic_store(&cc->established, true);
 	r->sess = s;
@@ -643,6 +647,8 @@ static int op_make(struct rfs_req *r, int (*mk)(struct rfs_req *r, int dfd,
 	ret = rfs_req_parent(r, q->parent, &p, name);
 	if (ret)
 		return ret;
+	if (rfs_xonce_make(r, p->fd, name) == RFS_XONCE_RAN)
+		return reply_new_entry(r, p, name);
 	ret = mk(r, p->fd, name, mode);
 	if (ret)
 		return ret;
@@ -700,6 +706,8 @@ static int op_remove(struct rfs_req *r, int flags)
 	ret = rfs_req_parent(r, q->parent, &p, name);
 	if (ret)
 		return ret;
+	if (rfs_xonce_remove(r, p->fd, name) == RFS_XONCE_RAN)
+		return 0;
 	if (unlinkat(p->fd, name, flags) < 0)
 		return -errno;
 	return 0;
@@ -745,6 +753,9 @@ static int op_rename(struct rfs_req *r)
 		return ret;
 	rfs_cstr(name, r->v.name, r->v.name_len);
 	rfs_cstr(newname, r->v.name2, r->v.name2_len);
+	if (rfs_xonce_rename(r, p->fd, name, np->fd, newname, q->flags) ==
+	    RFS_XONCE_RAN)
+		return 0;
 	if (renameat2(p->fd, name, np->fd, newname, q->flags) < 0)
 		return -errno;
 	return 0;
@@ -768,6 +779,8 @@ static int op_link(struct rfs_req *r)
 	 * fsuid switch drops; the magic link of the node itself does not.
 	 */
 	rfs_fd_path(n->fd, path);
+	if (rfs_xonce_link(r, n->fd, np->fd, name) == RFS_XONCE_RAN)
+		return reply_new_entry(r, np, name);
 	if (linkat(AT_FDCWD, path, np->fd, name, AT_SYMLINK_FOLLOW) < 0)
 		return -errno;
 	return reply_new_entry(r, np, name);
@@ -1002,6 +1015,7 @@ static const struct srv_op srv_ops[RFS_OP_MAX_] = {
 	[RFS_OP_RESOLVE] = { .fn = op_resolve, .creds = CREDS_NONE },
 	[RFS_OP_AUTH] = { .fn = rfs_auth_op, .creds = CREDS_NONE },
 	[RFS_OP_PATHS] = { .fn = op_paths, .creds = CREDS_NONE },
+	[RFS_OP_RESUME] = { .fn = rfs_op_resume, .creds = CREDS_NONE },
 	[RFS_OP_LOOKUP] = { .fn = op_lookup },
 	[RFS_OP_FORGET] = { .fn = op_forget, .creds = CREDS_NONE },
 	[RFS_OP_GETATTR] = { .fn = op_getattr },
@@ -1069,7 +1083,9 @@ int rfs_dispatch(struct rfs_req *r)
 	} else if (s->creds == CREDS_CALLER) {
 		if (r->exp->ro && rfs_op_is(op, RFS_OPF_MUTATING))
 			return -EROFS;
-		ret = caller_creds(r);
+		/* a replay after a restart: its nodes, from its INTENT */
+		rfs_xonce_prelude(r);
+		ret = rfs_caller_creds(r);
 		if (ret)
 			return ret;
 	}

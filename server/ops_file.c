@@ -64,23 +64,14 @@ int rfs_op_open(struct rfs_req *r)
 	return 0;
 }
 
-int rfs_op_create(struct rfs_req *r)
+/* CREATE's answer: fd, opened with flags, becomes an fh of the session */
+static int create_reply(struct rfs_req *r, int fd, int flags)
 {
-	const struct rfs_make_req *q = r->v.fixed;
-	char name[RFS_NAME_MAX + 1];
-	int flags = ((int)q->flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC) &
-		    ~O_NOCTTY;
 	struct rfs_create_rep *p;
-	struct rfs_node *parent, *n;
+	struct rfs_node *n;
 	uint64_t fh;
-	int fd, pfd, ret;
+	int pfd, ret;
 
-	ret = rfs_req_parent(r, q->parent, &parent, name);
-	if (ret)
-		return ret;
-	fd = openat(parent->fd, name, flags, (q->mode & ~q->umask) & 07777);
-	if (fd < 0)
-		return -errno;
 	pfd = rfs_reopen(fd, O_PATH);
 	if (pfd < 0) {
 		close(fd);
@@ -112,6 +103,64 @@ int rfs_op_create(struct rfs_req *r)
 err_release:
 	rfs_fh_release(r->sess, fh);
 	return ret;
+}
+
+/* opening again what a CREATE made: neither create nor truncate */
+#define REOPEN_DROP (O_CREAT | O_EXCL | O_TRUNC)
+
+/*
+ * A CREATE that ran before the server restarted (its reply is in the
+ * reply log, its fh died with the old server): open the file it made
+ * again, found by the handle in that reply, as the caller.
+ */
+static int create_redo(struct rfs_req *r, int flags)
+{
+	const struct rfs_hdr *h = r->stored;
+	const struct rfs_create_rep *old;
+	struct rfs_rep_view v;
+	struct rfs_node *n;
+	int fd, ret;
+
+	ret = rfs_proto_decode_rep(h, h + 1, RFS_OP_CREATE, &v);
+	if (ret)
+		return -EIO;
+	old = v.fixed;
+	rfs_creds_root(r->cc); /* open_by_handle_at */
+	ret = rfs_node_resolve(r->exp, old->entry.nodeid, v.handle,
+			       v.handle_len, &n);
+	if (!ret)
+		ret = rfs_caller_creds(r);
+	if (ret)
+		return ret;
+	r->nodes[r->nnodes++] = n;
+	fd = rfs_reopen(n->fd, flags & ~(REOPEN_DROP | O_NOFOLLOW));
+	if (fd < 0)
+		return fd;
+	return create_reply(r, fd, flags);
+}
+
+int rfs_op_create(struct rfs_req *r)
+{
+	const struct rfs_make_req *q = r->v.fixed;
+	char name[RFS_NAME_MAX + 1];
+	int flags = ((int)q->flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC) &
+		    ~O_NOCTTY;
+	struct rfs_node *parent;
+	int fd, ret;
+
+	if (r->stored)
+		return create_redo(r, flags);
+	ret = rfs_req_parent(r, q->parent, &parent, name);
+	if (ret)
+		return ret;
+	if (rfs_xonce_make(r, parent->fd, name) == RFS_XONCE_RAN)
+		fd = openat(parent->fd, name, flags & ~REOPEN_DROP);
+	else
+		fd = openat(parent->fd, name, flags,
+			    (q->mode & ~q->umask) & 07777);
+	if (fd < 0)
+		return -errno;
+	return create_reply(r, fd, flags);
 }
 
 /*
@@ -265,8 +314,13 @@ int rfs_op_write(struct rfs_req *r)
 	ret = rfs_fh_get(r->sess, q->fh, &f);
 	if (ret)
 		return ret;
-	ret = reply_written(r, file_pwrite(f, r->v.data, q->size,
-					   (off_t)q->offset));
+	/* an append is not idempotent: kept across a restart (xlog.h) */
+	if (f->append &&
+	    rfs_xonce_append(r, f->fd, r->v.data, q->size) == RFS_XONCE_RAN)
+		ret = reply_written(r, q->size);
+	else
+		ret = reply_written(r, file_pwrite(f, r->v.data, q->size,
+						   (off_t)q->offset));
 	rfs_fh_put(r->sess, f);
 	return ret;
 }

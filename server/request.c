@@ -107,44 +107,64 @@ static enum rfs_rq_state step_verified(struct rfs_request *rq)
  * DECODED: the duplicate-request cache (drc.c).  A replayed
  * non-idempotent request that already ran gets its stored reply and does
  * not run again; one that runs reserves its entry (drc_reserved) until
- * its reply is stored in SEND (or nothing is, in CLOSE).
+ * its reply is stored in SEND (or nothing is, in CLOSE).  After a server
+ * restart (xlog.h) a replay may instead run in settle mode (it died
+ * mid-run: its handler finds out whether it ran) or redo a CREATE.
  */
 static enum rfs_rq_state step_decoded(struct rfs_request *rq)
 {
 	struct rfs_session *s = rq->cc->sess;
 	const struct rfs_hdr *h = rq->r.h;
-	void *frame = NULL;
-	uint32_t len = 0;
+	struct rfs_drc_hit hit;
 	int ret;
 
 	if (s && rfs_op_is(h->opcode, RFS_OPF_ENDS_SESSION))
 		rfs_session_bye(s);
 	if (!s || !rfs_drc_wanted(h->opcode))
 		return RFS_RQ_EXECUTE;
-	ret = rfs_drc_begin(s->drc, h->id, h->flags & RFS_HF_REPLAY, &frame,
-			    &len);
-	if (ret == -EAGAIN) {
-		rfs_err_rl("server: %s: replayed request %llu (%s) still "
-			   "running: not run twice",
-			   desc(rq), rq_id(rq), rfs_proto_op_name(h->opcode));
+	rq->r.persist = s->xlog && rfs_op_is(h->opcode, RFS_OPF_PERSIST);
+	ret = rfs_drc_begin(s->drc, h->id, h->opcode, h->flags & RFS_HF_REPLAY,
+			    &hit);
+	if (ret < 0) {
+		rfs_err_rl("server: %s: replayed request %llu (%s) %s: "
+			   "not run twice",
+			   desc(rq), rq_id(rq), rfs_proto_op_name(h->opcode),
+			   ret == -EAGAIN ? "still running" :
+					    "cannot be checked (no memory)");
 		rq->err = -EIO;
 		return RFS_RQ_ERROR;
 	}
-	if (ret == RFS_DRC_RUN) {
+	if (ret != RFS_DRC_CACHED) {
 		rq->drc_reserved = true;
+		rq->r.settle = hit.pre;
+		rq->r.stored = hit.frame;
+		rq->r.stored_len = hit.len;
+		if (ret != RFS_DRC_RUN)
+			rfs_dbg(RFS_SUB_SERVER,
+				"server: %s: replayed request %llu (%s) of a "
+				"previous server: %s",
+				desc(rq), rq_id(rq),
+				rfs_proto_op_name(h->opcode),
+				ret == RFS_DRC_SETTLE ?
+					"it died mid-run: did it run?" :
+					"it ran: opening its file again");
 		return RFS_RQ_EXECUTE;
 	}
 	rfs_dbg(RFS_SUB_SERVER,
 		"server: %s: replayed request %llu (%s): "
-		"answered from the duplicate-request cache",
-		desc(rq), rq_id(rq), rfs_proto_op_name(h->opcode));
+		"answered from the duplicate-request cache%s",
+		desc(rq), rq_id(rq), rfs_proto_op_name(h->opcode),
+		hit.inherited ? " (kept across a restart)" : "");
 	rq->cached = true;
-	rq->out = rq->io->buf_get(rq->cc, rq->io_arg, len);
+	rq->out = rq->io->buf_get(rq->cc, rq->io_arg, hit.len);
 	if (rq->out) {
-		memcpy(rq->out->data, frame, len);
-		rq->len = len;
+		memcpy(rq->out->data, hit.frame, hit.len);
+		rq->len = hit.len;
+		/* sealed by the old server: as this session agreed */
+		if (hit.inherited)
+			rfs_proto_seal(rq->out->data, rq->csum);
 	}
-	free(frame);
+	free(hit.frame);
 	return rq->out ? RFS_RQ_SEND : RFS_RQ_DONE;
 }
 
@@ -245,13 +265,27 @@ static enum rfs_rq_state step_error(struct rfs_request *rq)
 
 static void drc_store(struct rfs_request *rq, const void *frame, uint32_t len)
 {
+	struct rfs_session *s = rq->cc->sess;
+	const struct rfs_hdr *h = rq->r.h;
+	bool persist = rq->r.persist && frame;
+
 	if (!rq->drc_reserved)
 		return;
 	rq->drc_reserved = false;
-	rfs_drc_end(rq->cc->sess->drc, rq->r.h->id, frame, len);
+	if (frame && rq->r.xonce)
+		rfs_xonce_hook(h->opcode, "result");
+	rfs_drc_end(s->drc, h->id, frame, len, persist, s->id);
+	if (persist)
+		rfs_xlog_result(s, h->id, h->opcode, frame, len);
+	if (frame && rq->r.xonce)
+		rfs_xonce_hook(h->opcode, "reply");
 }
 
-/* SEND: store the reply for replays if the DRC wants it, then send it */
+/*
+ * SEND: store the reply for replays if the DRC wants it (and in the reply
+ * log, before it leaves, if the request is kept across a restart), then
+ * send it
+ */
 static enum rfs_rq_state step_send(struct rfs_request *rq)
 {
 	drc_store(rq, rq->out->data, rq->len);
@@ -327,6 +361,10 @@ void rfs_request_process(struct rfs_request *rq)
 			break;
 		}
 	}
+	free(rq->r.settle);
+	free((void *)rq->r.stored);
+	rq->r.settle = NULL;
+	rq->r.stored = NULL;
 }
 
 void rfs_request_run(struct rfs_conn_ctx *cc, struct rfs_buf *in,

@@ -15,6 +15,7 @@
 
 #include "auth.h"
 #include "proto.h"
+#include "xlog.h"
 #include "xprt.h"
 
 #define RFS_MAX_EXPORTS 64
@@ -56,6 +57,7 @@ struct rfs_srv_cfg {
 	bool exec_thread;	/* --exec-thread: every connection runs its
 				   requests on a second thread (always so
 				   for cred-bound transports: rdma) */
+	enum rfs_xlog_mode reply_log; /* --reply-log (xlog.h) */
 	unsigned nexports;
 	struct rfs_export exports[RFS_MAX_EXPORTS];
 	struct rfs_srv_sec sec; /* auth.h: key, limits */
@@ -80,6 +82,8 @@ int rfs_cfg_parse_export_opts(struct rfs_export *e, const char *opts);
 int rfs_cfg_add_export(struct rfs_srv_cfg *c, const char *name,
 		       const char *path, const char *opts);
 int rfs_cfg_load(struct rfs_srv_cfg *c, const char *file);
+/* "on", "sync", "off": enum rfs_xlog_mode, or -EINVAL */
+int rfs_cfg_reply_log(const char *s);
 int rfs_cfg_open_exports(struct rfs_srv_cfg *c);
 void rfs_cfg_free(struct rfs_srv_cfg *c);
 struct rfs_export *rfs_cfg_find_export(const char *name, uint32_t len);
@@ -133,6 +137,9 @@ struct rfs_session {
 	uint32_t nfh;
 	uint32_t *gens;
 	struct rfs_drc *drc;	/* replies of non-idempotent requests */
+	struct rfs_xlog *xlog;	/* and their log, kept across a restart
+				   (RFS_FEAT_RESUME; xlog.c), or NULL */
+	bool resumed;		/* RESUME took over an old session's log */
 	long long orphan_since; /* ms, CLOCK_MONOTONIC; 0: has conns */
 	bool bye;		/* the client said BYE: no grace period */
 	struct rfs_session *next;
@@ -142,6 +149,7 @@ struct rfs_fh {
 	int fd;
 	bool dir;
 	bool direct;	 /* opened O_DIRECT: I/O through aligned memory */
+	bool append;	 /* opened O_APPEND: its WRITEs are logged (xlog.h) */
 	unsigned refcnt; /* under session mu */
 	bool released;
 	uint64_t nodeid;
@@ -166,25 +174,63 @@ int rfs_fh_release(struct rfs_session *s, uint64_t fh);
 void rfs_sessions_fini(void);
 /* BYE: the client is leaving; free the session with its last connection */
 void rfs_session_bye(struct rfs_session *s);
+/* start the thread that ends sessions and reply logs whose time is up */
+void rfs_sessions_reaper_start(void);
 
 /* drc.c: duplicate-request cache, one per session */
 #define RFS_DRC_RUN 0	 /* execute the request (entry reserved) */
-#define RFS_DRC_CACHED 1 /* replay: *frame is the stored reply */
+#define RFS_DRC_CACHED 1 /* replay: hit->frame is the stored reply */
+/*
+ * a replay after a server restart of a request that died mid-run:
+ * hit->pre is what its INTENT saw (run it in settle mode, xlog.h)
+ */
+#define RFS_DRC_SETTLE 2
+/*
+ * a replay after a server restart of a CREATE that ran: hit->frame is its
+ * reply, whose fh the old server's; the handler opens the file again
+ */
+#define RFS_DRC_REDO 3
 struct rfs_drc;
+struct rfs_drc_hit {
+	void *frame; /* CACHED, REDO: a malloc'd copy (free it) */
+	uint32_t len;
+	bool inherited;	      /* CACHED: a previous server's (re-seal it) */
+	struct rfs_xpre *pre; /* SETTLE: a malloc'd copy (free it) */
+};
 int rfs_drc_new(struct rfs_drc **out);
 void rfs_drc_free(struct rfs_drc *d);
 /* Does op's reply go into the cache? */
 bool rfs_drc_wanted(uint16_t op);
 /*
- * Before executing request id: RFS_DRC_RUN, RFS_DRC_CACHED (a malloc'd
- * copy of the stored reply frame in *frame, *len; free it), or -EAGAIN
- * (a replay whose original is still running after a bounded wait).
+ * Before executing request id of opcode op: RFS_DRC_RUN, or one of the
+ * replay answers above in *hit, or -EAGAIN (a replay whose original is
+ * still running after a bounded wait) or -ENOMEM.
  */
-int rfs_drc_begin(struct rfs_drc *d, uint64_t id, bool replay, void **frame,
-		  uint32_t *len);
-/* After: the reply frame sent for id (NULL: none). */
+int rfs_drc_begin(struct rfs_drc *d, uint64_t id, uint16_t op, bool replay,
+		  struct rfs_drc_hit *hit);
+/* The running request id logged its INTENT: keep pre until its reply. */
+void rfs_drc_intent(struct rfs_drc *d, uint64_t id, const struct rfs_xpre *pre);
+/*
+ * After: the reply frame sent for id (NULL: none); persist: it is in the
+ * session's reply log too, written by session sess.
+ */
 void rfs_drc_end(struct rfs_drc *d, uint64_t id, const void *frame,
-		 uint32_t len);
+		 uint32_t len, bool persist, uint64_t sess);
+/*
+ * RESUME: a record of the old session's log (frame or pre); 1: a new
+ * entry, 0: it replaced one (a later record of the same request)
+ */
+int rfs_drc_adopt(struct rfs_drc *d, uint64_t id, uint16_t op, uint64_t sess,
+		  const void *frame, uint32_t len, const struct rfs_xpre *pre);
+/*
+ * What the reply log must keep, oldest first: fn gets each persisted
+ * entry's reply (frame) or, for one without a reply yet, its INTENT
+ * (pre).  Called under the cache's lock: fn must not call back.
+ */
+typedef int (*rfs_drc_kept_fn)(void *arg, uint64_t id, uint16_t op,
+			       uint64_t sess, const void *frame, uint32_t len,
+			       const struct rfs_xpre *pre);
+int rfs_drc_each_kept(struct rfs_drc *d, rfs_drc_kept_fn fn, void *arg);
 uint64_t rfs_drc_hits(struct rfs_drc *d);
 
 /* lock.c */
@@ -279,6 +325,14 @@ struct rfs_req {
 	bool async;		  /* a worker replies later */
 	bool csum_reply;	  /* override: seal this reply with a csum */
 	struct rfs_aio_slot *aio; /* aio.h: the read was queued */
+	/* exactly once across a restart (xlog.h) */
+	bool persist;		 /* the reply goes to the session's log */
+	bool xonce;		 /* a request the log is for (logged or not:
+				    the test hooks see it) */
+	struct rfs_xpre *settle; /* replay of a request that died mid-run:
+				    what its INTENT saw */
+	const void *stored;	 /* replay of a CREATE that ran: its reply */
+	uint32_t stored_len;
 	struct rfs_node *nodes[4];
 	unsigned nnodes;
 };
@@ -291,6 +345,8 @@ uint32_t rfs_reply_size(const struct rfs_hdr *h, const struct rfs_req_view *v);
 void rfs_fill_attr(struct rfs_attr *a, const struct stat *st);
 int rfs_put_entry(struct rfs_mb *b, struct rfs_node *n);
 int rfs_creds_set(struct rfs_conn_ctx *cc, uint32_t uid, uint32_t gid);
+/* the request's caller's, squashed as the export says */
+int rfs_caller_creds(struct rfs_req *r);
 /* with supplementary groups (kept by the caller while in force) */
 void rfs_creds_root(struct rfs_conn_ctx *cc);
 

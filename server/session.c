@@ -6,7 +6,9 @@
  * cache.  It outlives its last connection for rfs_cfg.session_grace
  * seconds so that a client whose connection dropped re-ATTACHes and finds
  * all of them; a reaper thread frees the sessions whose grace ran out.
- * A client that said BYE does not get a grace period.
+ * A client that said BYE does not get a grace period.  A session's reply
+ * log (xlog.c) ends with it, except when the server exits: the next start
+ * keeps it for the client to RESUME.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +31,7 @@ static bool reap_started, reap_stop;
 
 #define REAP_TICK_MS 200
 
-static void session_free(struct rfs_session *s);
+static void session_free(struct rfs_session *s, bool keep_log);
 
 /* Unlink (under sess_mu) every orphan whose grace period ran out. */
 static struct rfs_session *expired_locked(long long now)
@@ -72,8 +74,9 @@ static void *reap_main(void *arg)
 			rfs_info("server: session %016llx: grace period "
 				 "over: freed",
 				 (unsigned long long)s->id);
-			session_free(s);
+			session_free(s, false);
 		}
+		rfs_xlog_expire(rfs_now_ns() / 1000000);
 		pthread_mutex_lock(&sess_mu);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += REAP_TICK_MS * 1000000L;
@@ -101,6 +104,13 @@ static void reaper_start_locked(void)
 		return;
 	}
 	reap_started = true;
+}
+
+void rfs_sessions_reaper_start(void)
+{
+	pthread_mutex_lock(&sess_mu);
+	reaper_start_locked();
+	pthread_mutex_unlock(&sess_mu);
 }
 
 static int random_bytes(void *p, size_t len)
@@ -189,9 +199,10 @@ static void fh_free(struct rfs_fh *f)
 	free(f);
 }
 
-static void session_free(struct rfs_session *s)
+static void session_free(struct rfs_session *s, bool keep_log)
 {
 	rfs_locks_drop_session(s);
+	rfs_xlog_free(s->xlog, keep_log);
 	rfs_drc_free(s->drc);
 	for (uint32_t i = 0; i < s->nfh; i++)
 		if (s->fhs[i])
@@ -222,7 +233,7 @@ void rfs_session_detach(struct rfs_session *s)
 	}
 	pthread_mutex_unlock(&sess_mu);
 	if (last)
-		session_free(s);
+		session_free(s, false);
 }
 
 uint64_t rfs_sessions_count(void)
@@ -258,7 +269,8 @@ void rfs_sessions_fini(void)
 		struct rfs_session *s = sess_list;
 
 		sess_list = s->next;
-		session_free(s);
+		/* the server exits: a restarted one lets the client RESUME */
+		session_free(s, true);
 	}
 	sess_count = 0;
 	pthread_mutex_unlock(&sess_mu);
@@ -277,6 +289,7 @@ int rfs_fh_add(struct rfs_session *s, int fd, bool dir, int open_flags,
 	f->fd = fd;
 	f->dir = dir;
 	f->direct = !dir && (open_flags & O_DIRECT);
+	f->append = !dir && (open_flags & O_APPEND);
 	f->nodeid = nodeid;
 	f->pos_valid = true; /* a fresh fd is at cookie 0 */
 	pthread_mutex_init(&f->mu, NULL);

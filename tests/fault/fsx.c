@@ -1,21 +1,34 @@
 // SPDX-License-Identifier: MIT
 /*
  * fsx: a file-system exerciser with an in-memory model.  Random pwrite,
- * pread, ftruncate, fallocate (allocate and punch hole), rename
- * (RENAME_EXCHANGE between the set's names), fsync and whole-file checks
- * on NFILES files kept open, every byte read compared with the model.
+ * pread, ftruncate, fallocate (allocate and punch hole), appends (through
+ * a second fd opened O_APPEND), rename (RENAME_EXCHANGE between the set's
+ * names), fsync and whole-file checks on NFILES files kept open, every
+ * byte read compared with the model; and changes of the namespace, each
+ * of which fails if it ran twice or leaves a trace if it was lost: hard
+ * links to the files made and removed (fsx.l.K), links moved to another
+ * name (rename), directories made and removed (fsx.d.K), files created
+ * O_EXCL with a tag and removed (fsx.x.K).  The namespace check lists DIR
+ * and compares it with the model (no name missing, none more), and reads
+ * every link and tagged file.
  *
  *   fsx DIR [-n OPS] [-t SECONDS] [-s SEED] [-f NFILES] [-z MAXSIZE]
  *       [-p PROGRESS_FILE] [-S STOP_FILE] [-R (no renames)]
+ *       [-N (no new names: no links, directories, exclusive creates)]
  *
  * Runs OPS operations, or for SECONDS (whichever ends first).  Any failed
  * syscall or wrong byte ends the run with exit 1 (on a hard mount no
- * operation may fail).  Prints "fsx: ops N, bytes checked M, mismatches
- * K, failed F".  With -p it writes the op count to PROGRESS_FILE every 64
- * ops, so a fault-injecting script can wait for progress without sleeps;
- * with -S it stops (and checks everything) once STOP_FILE exists.
+ * operation may fail; a mkdir, link, rename or O_EXCL create that ran
+ * twice fails with EEXIST or ENOENT, an append that ran twice or not at
+ * all leaves the file's size wrong).  Prints "fsx: ops N, bytes checked
+ * M, mismatches K, failed F, appends A, namespace ops S (links L, moves
+ * V, directories D, exclusive creates X), namespace checks C".  With -p
+ * it writes the op count to PROGRESS_FILE every 64 ops, so a
+ * fault-injecting script can wait for progress without sleeps; with -S it
+ * stops (and checks everything) once STOP_FILE exists.
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -25,25 +38,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAXF 16
+#define NSLOTS 8 /* links, directories, exclusive creates */
 
 struct mfile {
 	int fd;
+	int afd; /* the same file opened O_APPEND */
 	uint8_t *data;
 	size_t size;
 };
 
 static struct mfile files[MAXF];
-static int name_of[MAXF]; /* name index -> file index */
+static int name_of[MAXF];	/* name index -> file index */
+static int link_of[NSLOTS];	/* fsx.l.K -> file index, -1: no such name */
+static bool dir_at[NSLOTS];	/* fsx.d.K exists */
+static uint64_t tag_at[NSLOTS]; /* fsx.x.K holds this tag, 0: no name */
 static const char *dir;
 static size_t maxsize = 1 << 20;
 static int nfiles = 4;
 static uint64_t ops, checked, mismatches, failed;
+static uint64_t appends, nlinks, nmoves, ndirs, nexcl, nschecks;
 static uint64_t rng;
 static bool no_rename;
+static bool no_names; /* -N: the same inodes all along */
 
 static uint64_t rnd(void)
 {
@@ -56,6 +77,11 @@ static uint64_t rnd(void)
 static void path_of(int name, char *buf, size_t n)
 {
 	snprintf(buf, n, "%s/fsx.%d", dir, name);
+}
+
+static void slot_path(char kind, int k, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/fsx.%c.%d", dir, kind, k);
 }
 
 static void die_op(const char *what, int fi)
@@ -117,6 +143,38 @@ static int op_write(int fi)
 	return 0;
 }
 
+static int op_truncate_to(int fi, size_t sz);
+
+/* an append through the O_APPEND fd: lands at the file's end */
+static int op_append(int fi)
+{
+	struct mfile *f = &files[fi];
+	size_t len = 1 + rnd() % 8192;
+	uint8_t *buf;
+	ssize_t n;
+
+	if (f->size + len > maxsize)
+		return op_truncate_to(fi, rnd() % (maxsize / 2));
+	buf = malloc(len);
+	if (!buf)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)rnd();
+	n = write(f->afd, buf, len);
+	if (n != (ssize_t)len) {
+		if (n >= 0)
+			errno = EIO;
+		die_op("append", fi);
+		free(buf);
+		return -1;
+	}
+	memcpy(f->data + f->size, buf, len);
+	f->size += len;
+	appends++;
+	free(buf);
+	return 0;
+}
+
 static int op_read(int fi)
 {
 	struct mfile *f = &files[fi];
@@ -148,10 +206,9 @@ static int op_read(int fi)
 	return ret;
 }
 
-static int op_truncate(int fi)
+static int op_truncate_to(int fi, size_t sz)
 {
 	struct mfile *f = &files[fi];
-	size_t sz = rnd() % maxsize;
 
 	if (ftruncate(f->fd, (off_t)sz) < 0) {
 		die_op("ftruncate", fi);
@@ -161,6 +218,11 @@ static int op_truncate(int fi)
 		memset(f->data + f->size, 0, sz - f->size);
 	f->size = sz;
 	return 0;
+}
+
+static int op_truncate(int fi)
+{
+	return op_truncate_to(fi, rnd() % maxsize);
 }
 
 static int op_fallocate(int fi)
@@ -227,17 +289,126 @@ static int op_fsync(int fi)
 	return 0;
 }
 
-/* open the file through its current name, check every byte and the size */
-static int check_name(int name)
+/* ---- the namespace ------------------------------------------------------ */
+
+/* a name of file fi */
+static int name_for(int fi)
 {
-	int fi = name_of[name], fd, ret = 0;
+	for (int n = 0; n < nfiles; n++)
+		if (name_of[n] == fi)
+			return n;
+	return 0;
+}
+
+/* fsx.l.K: link one of the files there, or remove the link there */
+static int op_link(int fi)
+{
+	int k = (int)(rnd() % NSLOTS);
+	char p[4096], l[4096];
+
+	slot_path('l', k, l, sizeof(l));
+	nlinks++;
+	if (link_of[k] >= 0) {
+		if (unlink(l) < 0) {
+			die_op("unlink (a link)", link_of[k]);
+			return -1;
+		}
+		link_of[k] = -1;
+		return 0;
+	}
+	path_of(name_for(fi), p, sizeof(p));
+	if (link(p, l) < 0) {
+		die_op("link", fi);
+		return -1;
+	}
+	link_of[k] = fi;
+	return 0;
+}
+
+/* move a link to a free slot (rename(2) over nothing) */
+static int op_move(void)
+{
+	int j = (int)(rnd() % NSLOTS), k = (int)(rnd() % NSLOTS);
+	char a[4096], b[4096];
+
+	if (link_of[j] < 0 || link_of[k] >= 0)
+		return 0;
+	slot_path('l', j, a, sizeof(a));
+	slot_path('l', k, b, sizeof(b));
+	nmoves++;
+	if (rename(a, b) < 0) {
+		die_op("rename (a link)", link_of[j]);
+		return -1;
+	}
+	link_of[k] = link_of[j];
+	link_of[j] = -1;
+	return 0;
+}
+
+static int op_dir(void)
+{
+	int k = (int)(rnd() % NSLOTS);
 	char p[4096];
-	uint8_t *buf = malloc(maxsize + 1);
+
+	slot_path('d', k, p, sizeof(p));
+	ndirs++;
+	if (dir_at[k] ? rmdir(p) < 0 : mkdir(p, 0755) < 0) {
+		die_op(dir_at[k] ? "rmdir" : "mkdir", -1);
+		return -1;
+	}
+	dir_at[k] = !dir_at[k];
+	return 0;
+}
+
+/* fsx.x.K: create it O_EXCL holding a tag (the op number), or remove it */
+static int op_excl(void)
+{
+	int k = (int)(rnd() % NSLOTS), fd;
+	char p[4096], tag[32];
 	ssize_t n;
+
+	slot_path('x', k, p, sizeof(p));
+	nexcl++;
+	if (tag_at[k]) {
+		if (unlink(p) < 0) {
+			die_op("unlink (exclusive)", -1);
+			return -1;
+		}
+		tag_at[k] = 0;
+		return 0;
+	}
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (fd < 0) {
+		die_op("open O_CREAT|O_EXCL", -1);
+		return -1;
+	}
+	snprintf(tag, sizeof(tag), "%" PRIu64, ops);
+	n = write(fd, tag, strlen(tag));
+	if (close(fd) < 0 || n != (ssize_t)strlen(tag)) {
+		if (n >= 0)
+			errno = EIO;
+		die_op("write (exclusive)", -1);
+		return -1;
+	}
+	tag_at[k] = ops;
+	return 0;
+}
+
+/* the whole content behind path is file fi's (or, fi < 0, tag's text) */
+static int check_path(const char *p, int fi, uint64_t tag)
+{
+	size_t want = fi >= 0 ? files[fi].size : 0;
+	uint8_t *buf = malloc(maxsize + 1);
+	char t[32];
+	ssize_t n;
+	int fd, ret = 0;
 
 	if (!buf)
 		return -1;
-	path_of(name, p, sizeof(p));
+	if (fi < 0) {
+		snprintf(t, sizeof(t), "%" PRIu64, tag);
+		want = strlen(t);
+	}
 	fd = open(p, O_RDONLY);
 	if (fd < 0) {
 		die_op("open for check", fi);
@@ -248,15 +419,19 @@ static int check_name(int name)
 	if (n < 0) {
 		die_op("pread for check", fi);
 		ret = -1;
-	} else if ((size_t)n != files[fi].size) {
+	} else if ((size_t)n != want) {
 		fprintf(stderr,
 			"fsx: op %" PRIu64 ": %s has %zd bytes, want "
 			"%zu\n",
-			ops, p, n, files[fi].size);
+			ops, p, n, want);
 		mismatches++;
 		ret = -1;
-	} else {
+	} else if (fi >= 0) {
 		ret = compare(fi, 0, buf, (size_t)n, "check");
+	} else if (memcmp(buf, t, want)) {
+		fprintf(stderr, "fsx: op %" PRIu64 ": %s: wrong tag\n", ops, p);
+		mismatches++;
+		ret = -1;
 	}
 	if (close(fd) < 0) {
 		die_op("close after check", fi);
@@ -264,6 +439,111 @@ static int check_name(int name)
 	}
 	free(buf);
 	return ret;
+}
+
+/* the name is one the model has: mark it seen; false: a stranger */
+static bool expected(const char *name, bool seen[4][MAXF + NSLOTS])
+{
+	int k;
+	char kind, end;
+
+	if (sscanf(name, "fsx.%d%c", &k, &end) == 1)
+		return k >= 0 && k < nfiles && !seen[0][k] &&
+		       (seen[0][k] = true);
+	if (sscanf(name, "fsx.%c.%d%c", &kind, &k, &end) != 2 || k < 0 ||
+	    k >= NSLOTS)
+		return false;
+	switch (kind) {
+	case 'l':
+		return link_of[k] >= 0 && !seen[1][k] && (seen[1][k] = true);
+	case 'd':
+		return dir_at[k] && !seen[2][k] && (seen[2][k] = true);
+	case 'x':
+		return tag_at[k] && !seen[3][k] && (seen[3][k] = true);
+	default:
+		return false;
+	}
+}
+
+static void missing(const char *what, char kind, int k)
+{
+	fprintf(stderr, "fsx: op %" PRIu64 ": %s fsx.%c.%d is missing\n", ops,
+		what, kind, k);
+	mismatches++;
+}
+
+/*
+ * The namespace: DIR lists exactly the names of the model, every link
+ * reads as its file, every exclusive file holds its tag
+ */
+static int check_namespace(void)
+{
+	bool seen[4][MAXF + NSLOTS] = { { false } };
+	uint64_t before = mismatches;
+	struct dirent *de;
+	char p[4096];
+	DIR *d;
+
+	nschecks++;
+	d = opendir(dir);
+	if (!d) {
+		die_op("opendir", -1);
+		return -1;
+	}
+	errno = 0;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (strncmp(de->d_name, "fsx.", 4))
+			continue; /* not ours */
+		if (!expected(de->d_name, seen)) {
+			fprintf(stderr,
+				"fsx: op %" PRIu64 ": %s/%s: not in the model "
+				"(an operation ran twice, or one was lost)\n",
+				ops, dir, de->d_name);
+			mismatches++;
+		}
+		errno = 0;
+	}
+	if (errno)
+		die_op("readdir", -1);
+	closedir(d);
+	for (int k = 0; k < nfiles; k++)
+		if (!seen[0][k]) {
+			fprintf(stderr, "fsx: op %" PRIu64 ": fsx.%d missing\n",
+				ops, k);
+			mismatches++;
+		}
+	for (int k = 0; k < NSLOTS; k++) {
+		if (link_of[k] >= 0 && !seen[1][k])
+			missing("link", 'l', k);
+		if (dir_at[k] && !seen[2][k])
+			missing("directory", 'd', k);
+		if (tag_at[k] && !seen[3][k])
+			missing("exclusive file", 'x', k);
+	}
+	for (int k = 0; k < NSLOTS && mismatches == before; k++) {
+		if (link_of[k] >= 0) {
+			slot_path('l', k, p, sizeof(p));
+			if (check_path(p, link_of[k], 0))
+				return -1;
+		}
+		if (tag_at[k]) {
+			slot_path('x', k, p, sizeof(p));
+			if (check_path(p, -1, tag_at[k]))
+				return -1;
+		}
+	}
+	return mismatches == before ? 0 : -1;
+}
+
+/* open the file through its current name, check every byte and the size */
+static int check_name(int name)
+{
+	char p[4096];
+
+	path_of(name, p, sizeof(p));
+	return check_path(p, name_of[name], 0);
 }
 
 static double now_s(void)
@@ -297,7 +577,7 @@ int main(int argc, char **argv)
 	const char *pf = NULL, *sf = NULL;
 	int c, ret = 0;
 
-	while ((c = getopt(argc, argv, "n:t:s:f:z:p:S:R")) != -1) {
+	while ((c = getopt(argc, argv, "n:t:s:f:z:p:S:RN")) != -1) {
 		switch (c) {
 		case 'n':
 			nops = strtoull(optarg, NULL, 0);
@@ -323,10 +603,13 @@ int main(int argc, char **argv)
 		case 'R':
 			no_rename = true;
 			break;
+		case 'N':
+			no_names = true;
+			break;
 		default:
 			fprintf(stderr, "usage: fsx DIR [-n OPS] [-t SECS] "
 					"[-s SEED] [-f NFILES] [-z MAXSIZE] "
-					"[-p PROGRESS]\n");
+					"[-p PROGRESS] [-S STOP] [-R] [-N]\n");
 			return 2;
 		}
 	}
@@ -344,13 +627,27 @@ int main(int argc, char **argv)
 
 		path_of(i, p, sizeof(p));
 		files[i].fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+		files[i].afd = files[i].fd < 0 ? -1 :
+						 open(p, O_WRONLY | O_APPEND);
 		files[i].data = calloc(1, maxsize);
-		if (files[i].fd < 0 || !files[i].data) {
+		if (files[i].fd < 0 || files[i].afd < 0 || !files[i].data) {
 			fprintf(stderr, "fsx: create %s: %s\n", p,
 				strerror(errno));
 			return 1;
 		}
 		name_of[i] = i;
+	}
+	/* a previous run's namespace objects are not in the model */
+	for (int k = 0; k < NSLOTS; k++) {
+		char p[4096];
+
+		link_of[k] = -1;
+		slot_path('l', k, p, sizeof(p));
+		unlink(p);
+		slot_path('x', k, p, sizeof(p));
+		unlink(p);
+		slot_path('d', k, p, sizeof(p));
+		rmdir(p);
 	}
 	t0 = now_s();
 	while (ops < nops && (secs <= 0 || now_s() - t0 < secs)) {
@@ -358,20 +655,34 @@ int main(int argc, char **argv)
 		unsigned r = (unsigned)(rnd() % 100);
 
 		ops++;
-		if (r < 35)
+		if (r < 26)
 			ret = op_write(fi);
-		else if (r < 70)
+		else if (r < 52)
 			ret = op_read(fi);
-		else if (r < 78)
+		else if (r < 58)
 			ret = op_truncate(fi);
-		else if (r < 86)
+		else if (r < 64)
 			ret = op_fallocate(fi);
-		else if (r < 91)
+		else if (r < 69)
 			ret = no_rename ? op_read(fi) : op_rename();
-		else if (r < 95)
+		else if (r < 72)
 			ret = op_fsync(fi);
-		else
+		else if (r < 80)
+			ret = op_append(fi);
+		else if (r < 96 && no_names)
+			ret = op_read(fi);
+		else if (r < 85)
+			ret = op_link(fi);
+		else if (r < 88)
+			ret = no_rename ? op_read(fi) : op_move();
+		else if (r < 92)
+			ret = op_dir();
+		else if (r < 96)
+			ret = op_excl();
+		else if (r < 98)
 			ret = check_name((int)(rnd() % (uint64_t)nfiles));
+		else
+			ret = check_namespace();
 		if (ret)
 			break;
 		if (!(ops & 63)) {
@@ -382,12 +693,19 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; !ret && i < nfiles; i++)
 		ret = check_name(i);
+	if (!ret)
+		ret = check_namespace();
 	progress(pf);
 	printf("fsx: ops %" PRIu64 ", bytes checked %" PRIu64
-	       ", mismatches %" PRIu64 ", failed %" PRIu64 "\n",
-	       ops, checked, mismatches, failed);
+	       ", mismatches %" PRIu64 ", failed %" PRIu64 ", appends %" PRIu64
+	       ", namespace ops %" PRIu64 " (links %" PRIu64 ", moves %" PRIu64
+	       ", directories %" PRIu64 ", exclusive creates %" PRIu64
+	       "), namespace checks %" PRIu64 "\n",
+	       ops, checked, mismatches, failed, appends,
+	       nlinks + nmoves + ndirs + nexcl, nlinks, nmoves, ndirs, nexcl,
+	       nschecks);
 	for (int i = 0; i < nfiles; i++) {
-		if (close(files[i].fd) < 0) {
+		if (close(files[i].fd) < 0 || close(files[i].afd) < 0) {
 			fprintf(stderr, "fsx: close: %s\n", strerror(errno));
 			failed++;
 		}

@@ -2,33 +2,99 @@
 # SPDX-License-Identifier: MIT
 # server_restart: the verifier runs on a hard mount while the server is
 # kill -9'd and restarted RFS_RESTARTS times (default 10) on the same port
-# with the same --state-dir.  The client must re-open its files in the new
-# session and carry on: no failed operation, no wrong byte.
+# with the same --state-dir.  The verifier (fsx) writes, reads, appends
+# through O_APPEND, swaps names (RENAME_EXCHANGE), makes, moves and
+# removes hard links, makes and removes directories, creates files
+# O_EXCL, and compares the whole namespace with its model.  The client
+# must open a new session, RESUME the old one (the server kept the
+# replies of those operations) and carry on: no operation may fail (one
+# that ran twice fails: EEXIST, ENOENT), no byte may be wrong (an append
+# that ran twice or not at all shows), no name may be missing or extra.
+#
+# With test hooks built (meson -Dtest_hooks=true: RFS_TEST_HOOKS=1), as
+# many more restarts follow in which the server kills itself (SIGKILL) in
+# the middle of one of those operations (RINGFSD_TEST_KILL): right after
+# logging what it will change, right after the change, right after
+# logging the reply.
 . "$(dirname "$0")/lib_fault.sh" "$@"
 RESTARTS=${RFS_RESTARTS:-10}
 rfs_start_server "$EXPORT" --state-dir "$T/state"
 PORT=$RFS_PORT
 rfs_mount_fg "$MNT" "loops=2"
-# -R: no RENAME_EXCHANGE: a rename that ran just before the crash would run
-# again (the new server has no duplicate-request cache; doc/semantics.md)
-fsx_start -R
+
+restart() {
+	rfs_start_server "$EXPORT" --state-dir "$T/state" \
+		--listen 127.0.0.1:"$PORT"
+}
+
+# alive PID: running (a zombie is not)
+alive() {
+	local st
+	st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) || return 1
+	[ "$st" != Z ]
+}
+
+# wait_dead PID SECS: until the server PID died (bounded; polls); 2:
+# the verifier ended first (it failed: its output says why)
+wait_dead() {
+	local deadline=$((SECONDS + $2))
+	while alive "$1"; do
+		alive "$FSXPID" || return 2
+		[ $SECONDS -lt "$deadline" ] || return 1
+		sleep 0.05
+	done
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+fsx_start
 restarts=0
 while [ "$restarts" -lt "$RESTARTS" ]; do
 	fsx_progressed "after $restarts restarts"
 	kill -KILL "$RFS_SERVER_PID"
 	wait "$RFS_SERVER_PID" 2>/dev/null
-	rfs_start_server "$EXPORT" --state-dir "$T/state" \
-		--listen 127.0.0.1:"$PORT"
+	restart
 	restarts=$((restarts + 1))
 	kill -0 "$FSXPID" 2>/dev/null || break
 done
-fsx_progressed "at the end"
+
+midrun=0
+if [ "${RFS_TEST_HOOKS:-0}" = 1 ]; then
+	specs=(link:result mkdir:intent rename:result write:result
+		create:reply unlink:result rmdir:result write:intent
+		link:intent create:result)
+	fsx_progressed "after $restarts restarts"
+	kill -KILL "$RFS_SERVER_PID"
+	wait "$RFS_SERVER_PID" 2>/dev/null
+	for spec in "${specs[@]}"; do
+		RINGFSD_TEST_KILL=$spec restart
+		st=0
+		wait_dead "$RFS_SERVER_PID" 120 || st=$?
+		[ "$st" = 2 ] && break
+		[ "$st" = 0 ] ||
+			fail "the server did not die at $spec within 120 s"
+		grep -q "RINGFSD_TEST_KILL=$spec: killing" "$RFS_SERVER_LOG" ||
+			fail "the server died, but not at $spec"
+		midrun=$((midrun + 1))
+	done
+	alive "$RFS_SERVER_PID" || restart
+fi
+alive "$FSXPID" && fsx_progressed "at the end"
 fsx_stop
 re=$(grep -c "restarted: new session" "$T/client.log" || true)
-note "faults injected: $restarts server kill -9 + restart; new sessions: $re"
+kept=$(grep -c "replies of the old session kept" "$T/client.log" || true)
+nokept=$(grep -c "no replies of the old session kept" "$T/client.log" ||
+	true)
+note "faults injected: $restarts server kill -9 + restart, $midrun kills" \
+	"mid-operation; new sessions: $re, RESUMEd: $((kept - nokept))"
 [ "$FSX_ST" = 0 ] || fail "fsx failed (exit $FSX_ST) under a hard mount"
 [ "$restarts" -ge "$RESTARTS" ] || fail "only $restarts restarts"
 [ "${re:-0}" -gt 0 ] || fail "the client never opened a new session"
-fsx_totals server_restart "$restarts"
+[ "${nokept:-0}" = 0 ] || fail "a new session did not get the old one's replies"
+grep -q "mismatches 0, failed 0, appends [1-9]" "$T/fsx.out" ||
+	fail "fsx reported errors, or made no appends"
+grep -q "namespace ops [1-9]" "$T/fsx.out" ||
+	fail "fsx changed no names"
+fsx_totals server_restart "$((restarts + midrun))"
 rfs_umount "$MNT"
 echo "PASS server_restart-$RFS_TRANSPORT"

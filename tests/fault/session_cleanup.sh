@@ -23,7 +23,9 @@ base=
 for ((c = 1; c <= CYCLES; c++)); do
 	rm -f "$T/progress"
 	rfs_mount_fg "$MNT" "loops=2"
-	"$FSX" "$MNT" -n 1000000000 -t 120 -z 65536 -p "$T/progress" \
+	# -N: no new names, so no new inodes: a killed client sends no
+	# FORGET, and the server's node cache would keep their O_PATH fds
+	"$FSX" "$MNT" -N -n 1000000000 -t 120 -z 65536 -p "$T/progress" \
 		>"$T/fsx.out" 2>&1 &
 	fpid=$!
 	wait_progress "$T/progress" 64 60 || fail "cycle $c: no progress"

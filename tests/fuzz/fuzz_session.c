@@ -7,7 +7,8 @@
  * connection loop runs it: header and checksum checks, the version check,
  * the before-HELLO gate, the decoder, the duplicate-request cache, BYE,
  * then the real op handlers on two real exports, one read-write and one
- * read-only, under a temporary dir).  Replies land in one buffer and are
+ * read-only, under a temporary dir; a session that asks for
+ * RFS_FEAT_RESUME keeps its reply log in the temporary state dir).  Replies land in one buffer and are
  * recorded in rfs_fuzz_obs (fuzz_session.h) for pipeline_test.c.
  *
  * Two harness conveniences so that mutations reach deep code: the u64
@@ -88,6 +89,9 @@ static void init_once(void)
 		abort();
 	snprintf(p, sizeof(p), "%s/st", dir);
 	if (rfs_nodes_init(p, 4096))
+		abort();
+	/* sessions that ask for RFS_FEAT_RESUME keep a reply log there */
+	if (rfs_xlog_init(p, RFS_XLOG_ON, 0) || !rfs_xlog_enabled())
 		abort();
 	for (unsigned i = 0; i < rfs_cfg.nexports; i++) {
 		struct rfs_export *e = &rfs_cfg.exports[i];

@@ -5,7 +5,8 @@
  * entry point.  Feeds LLVMFuzzerTestOneInput (fuzz_session.c) streams
  * built from the committed seeds and checks what the pipeline answered
  * (fuzz_session.h): the duplicate-request cache answers a replay without
- * running it again, the version check refuses another major version (even
+ * running it again (also with RFS_FEAT_RESUME), RESUME of a session the
+ * server never had fails cleanly, the version check refuses another major version (even
  * before HELLO) and closes, BYE reaches the session, and a request before
  * HELLO is refused.
  *
@@ -149,6 +150,49 @@ int main(int argc, char **argv)
 	CHECK(same_reply(1, 2), "the cached reply is the first one");
 	/* the same MKDIR as a fresh request runs and finds the directory */
 	CHECK(rep(3).status == -EEXIST, "a fresh MKDIR runs again");
+	CHECK(!o->closed, "the connection stays");
+
+	/*
+	 * RFS_FEAT_RESUME: negotiated, a persisted MKDIR and its replay as
+	 * above; RESUME of a session the server has no log of: -EBADSLT,
+	 * and the connection stays
+	 */
+	HELLO();
+	{
+		uint64_t feat = RFS_FEAT_RESUME;
+		struct rfs_hdr h = { .magic = RFS_MAGIC,
+				     .opcode = RFS_OP_RESUME,
+				     .major = RFS_PROTO_MAJOR,
+				     .minor = RFS_PROTO_MINOR,
+				     .len = sizeof(struct rfs_resume_req),
+				     .id = 16 };
+		struct rfs_resume_req q = { .session = 0x1234 };
+
+		/* the HELLO request's features, its first field */
+		memcpy(stream + RFS_HDR_SIZE, &feat, sizeof(feat));
+		add(mk, RFS_OP_MKDIR, mk_len, RFS_PROTO_MAJOR, 14, 0);
+		add(mk, RFS_OP_MKDIR, mk_len, RFS_PROTO_MAJOR, 14,
+		    RFS_HF_REPLAY);
+		memcpy(stream + slen, &h, sizeof(h));
+		memcpy(stream + slen + RFS_HDR_SIZE, &q, sizeof(q));
+		slen += RFS_HDR_SIZE + sizeof(q);
+	}
+	run();
+	{
+		struct rfs_hello_rep hr;
+
+		memcpy(&hr, o->rep[0].frame + RFS_HDR_SIZE, sizeof(hr));
+		CHECK(rep(0).status == 0 && (hr.features & RFS_FEAT_RESUME),
+		      "HELLO: RFS_FEAT_RESUME negotiated");
+	}
+	CHECK(o->frames == 4 && o->nreplies == 4, "every request answered");
+	/* (the name is there from the first case: -EEXIST, logged too) */
+	CHECK(rep(1).status == -EEXIST && !o->rep[1].cached,
+	      "persisted MKDIR ran");
+	CHECK(o->rep[2].cached && same_reply(1, 2),
+	      "its replay answered from the cache");
+	CHECK(rep(3).status == -EBADSLT && rep(3).id == 16,
+	      "RESUME of an unknown session: -EBADSLT");
 	CHECK(!o->closed, "the connection stays");
 
 	/* the version check: refused with our version, then closed */

@@ -24,13 +24,14 @@ static _Alignas(8) uint8_t stream[1u << 20];
 static uint32_t slen;
 static _Alignas(8) uint8_t frame[RFS_MSG_MAX_DEFAULT];
 
-static void add_hello(const char *exp)
+static void add_hello_feat(const char *exp, uint64_t features)
 {
 	struct rfs_mb b;
 	struct rfs_hello_req *q;
 
 	rfs_mb_init(&b, frame, sizeof(frame), RFS_OP_HELLO, 1);
 	q = rfs_mb_put(&b, sizeof(*q));
+	q->features = features;
 	q->max_msg = RFS_MSG_MAX_DEFAULT;
 	q->max_inflight = 8;
 	q->export_len = (uint16_t)strlen(exp);
@@ -40,8 +41,13 @@ static void add_hello(const char *exp)
 	slen = b.len;
 }
 
-/* frames.c's request for op, node ids -> ROOT, no checksum */
-static int add_op(uint16_t op, uint64_t id)
+static void add_hello(const char *exp)
+{
+	add_hello_feat(exp, 0);
+}
+
+/* frames.c's request for op, node ids -> ROOT, no checksum, flags */
+static int add_op_flags(uint16_t op, uint64_t id, uint32_t flags)
 {
 	struct rfs_hdr *h = (struct rfs_hdr *)(void *)frame;
 	int n = rfs_tf_req(op, frame, sizeof(frame));
@@ -59,12 +65,18 @@ static int add_op(uint16_t op, uint64_t id)
 	}
 	h->id = id;
 	h->flags &= ~RFS_HF_CSUM;
+	h->flags |= flags;
 	h->csum = 0;
 	if (slen + (uint32_t)n > sizeof(stream))
 		return -E2BIG;
 	memcpy(stream + slen, frame, (size_t)n);
 	slen += (uint32_t)n;
 	return 0;
+}
+
+static int add_op(uint16_t op, uint64_t id)
+{
+	return add_op_flags(op, id, 0);
 }
 
 static int save(const char *dir, const char *name)
@@ -112,6 +124,15 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "%s-all", exps[e]);
 		bad |= save(argv[1], name);
 	}
+	/* replies kept across a restart: RESUME, a persisted request and
+	   its replay, an appending WRITE */
+	add_hello_feat("w", RFS_FEAT_RESUME);
+	add_op(RFS_OP_RESUME, 2);
+	add_op(RFS_OP_MKDIR, 3);
+	add_op_flags(RFS_OP_MKDIR, 3, RFS_HF_REPLAY);
+	add_op(RFS_OP_RENAME, 4);
+	add_op(RFS_OP_WRITE, 5);
+	bad |= save(argv[1], "w-resume");
 	slen = 0;
 	add_op(RFS_OP_AUTH, 1);
 	add_op(RFS_OP_ATTACH, 2);

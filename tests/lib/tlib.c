@@ -569,7 +569,7 @@ int t_hello(struct t_conn *c, const char *export)
 
 	q = rfs_mb_put(b, sizeof(*q));
 	q->features = (c->no_csum ? 0 : RFS_FEAT_CSUM) | RFS_FEAT_IDS |
-		      RFS_FEAT_GROUPS;
+		      RFS_FEAT_GROUPS | c->want;
 	q->max_msg = RFS_MSG_MAX_DEFAULT;
 	q->max_inflight = 16;
 	q->export_len = (uint16_t)strlen(export);
@@ -579,6 +579,7 @@ int t_hello(struct t_conn *c, const char *export)
 		return ret;
 	p = t_rp();
 	c->csum = p->features & RFS_FEAT_CSUM;
+	c->features = p->features;
 	c->export_flags = p->export_flags;
 	c->session = p->session;
 	c->root = p->root.nodeid;

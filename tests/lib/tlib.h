@@ -87,6 +87,8 @@ struct t_conn {
 	/* supplementary groups sent with every request (RFS_HF_GROUPS) */
 	const uint32_t *groups;
 	uint32_t ngroups;
+	uint64_t want;	   /* more RFS_FEAT_* for HELLO to ask for */
+	uint64_t features; /* HELLO's: what was agreed */
 };
 
 /*

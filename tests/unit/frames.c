@@ -99,6 +99,15 @@ int rfs_tf_req(uint16_t op, void *buf, uint32_t cap)
 		memset(q->token, 0x3c, sizeof(q->token));
 		break;
 	}
+	case RFS_OP_RESUME: {
+		struct rfs_resume_req *q = rfs_mb_put(&b, sizeof(*q));
+
+		if (!q)
+			break;
+		q->session = 98;
+		memset(q->token, 0x3d, sizeof(q->token));
+		break;
+	}
 	case RFS_OP_AUTH: {
 		struct rfs_auth_req *q = rfs_mb_put(&b, sizeof(*q));
 
@@ -430,6 +439,13 @@ int rfs_tf_rep(uint16_t op, void *buf, uint32_t cap)
 
 		if (p)
 			memset(p->nonce, 0x6c, sizeof(p->nonce));
+		break;
+	}
+	case RFS_OP_RESUME: {
+		struct rfs_resume_rep *p = rfs_mb_put(&b, sizeof(*p));
+
+		if (p)
+			p->replies = 3;
 		break;
 	}
 	case RFS_OP_PATHS: {

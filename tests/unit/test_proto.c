@@ -172,7 +172,7 @@ static void test_every_op(void)
 			T_EQ(rfs_proto_decode_rep(HDR, PAY, (uint16_t)op, &r),
 			     -EPROTO);
 	}
-	T_EQ(nknown, 43);
+	T_EQ(nknown, 44);
 }
 
 static void test_req_fields(void)
@@ -358,7 +358,7 @@ static void test_header(void)
 		T_EQ(rfs_proto_check_hdr(HDR, MAXMSG), -EPROTO);
 	}
 	{
-		static const uint16_t bad_ops[] = { 0,		 9,   15,
+		static const uint16_t bad_ops[] = { 0,		 10,  15,
 						    RFS_OP_MAX_, 100, 0xffff };
 
 		for (n = 0; n < sizeof(bad_ops) / sizeof(bad_ops[0]); n++) {
@@ -1105,8 +1105,8 @@ static void test_rep_rules(void)
 
 	/* HELLO */
 	rep_of(RFS_OP_HELLO);
-	/* a feature bit 1.2 does not know */
-	REP(struct rfs_hello_rep)->features = RFS_FEAT_GROUPS << 1;
+	/* a feature bit 1.3 does not know */
+	REP(struct rfs_hello_rep)->features = RFS_FEAT_RESUME << 1;
 	reseal();
 	T_EQ(full_rep(RFS_OP_HELLO, &r), -EPROTO);
 	rep_of(RFS_OP_HELLO);
@@ -1321,7 +1321,7 @@ static void test_optab(void)
 		 */
 		fprintf(stderr, "note: proto/ringfs_proto.h not found from "
 				"here; checking the opcode ranges only\n");
-		for (op = RFS_OP_HELLO; op <= RFS_OP_PATHS; op++)
+		for (op = RFS_OP_HELLO; op <= RFS_OP_RESUME; op++)
 			T_OK(rfs_op_info(op) != NULL);
 		for (op = RFS_OP_LOOKUP; op < RFS_OP_MAX_; op++)
 			T_OK(rfs_op_info(op) != NULL);
@@ -1365,6 +1365,9 @@ static void test_optab(void)
 		/* a blocking lock's worker dies with the connection */
 		if (f & RFS_OPF_MAY_BLOCK)
 			T_OK(!(f & RFS_OPF_DRC));
+		/* kept across a restart: a change, kept across a reconnect */
+		if (f & RFS_OPF_PERSIST)
+			T_OK((f & RFS_OPF_DRC) && (f & RFS_OPF_MUTATING));
 		/* an op whose replay may "fail" benignly is a cached one */
 		if (oi->replay_benign) {
 			T_OK(oi->replay_benign < 0 &&
@@ -1429,6 +1432,15 @@ static void test_optab(void)
 	/* rows for the header's opcodes and nothing else */
 	if (nh > 0)
 		T_EQ(nrows, nh);
+	/* exactly once across a restart: the namespace changes (WRITE only
+	   on an O_APPEND fh, which the server decides per request) */
+	T_OK(rfs_op_is(RFS_OP_MKDIR, RFS_OPF_PERSIST) &&
+	     rfs_op_is(RFS_OP_CREATE, RFS_OPF_PERSIST) &&
+	     rfs_op_is(RFS_OP_RENAME, RFS_OPF_PERSIST) &&
+	     rfs_op_is(RFS_OP_LINK, RFS_OPF_PERSIST) &&
+	     rfs_op_is(RFS_OP_UNLINK, RFS_OPF_PERSIST) &&
+	     !rfs_op_is(RFS_OP_WRITE, RFS_OPF_PERSIST) &&
+	     !rfs_op_is(RFS_OP_OPEN, RFS_OPF_PERSIST));
 }
 
 static void test_opnames(void)
@@ -1441,7 +1453,7 @@ static void test_opnames(void)
 	T_OK(!strcmp(rfs_proto_op_name(0), "?"));
 	T_OK(!strcmp(rfs_proto_op_name(RFS_OP_MAX_), "?"));
 	T_OK(!strcmp(rfs_proto_op_name(~0u), "?"));
-	T_OK(!rfs_proto_op_known(0) && !rfs_proto_op_known(9) &&
+	T_OK(!rfs_proto_op_known(0) && !rfs_proto_op_known(10) &&
 	     !rfs_proto_op_known(RFS_OP_MAX_));
 	for (op = 0; op < RFS_OP_MAX_; op++)
 		for (op2 = op + 1; op2 < RFS_OP_MAX_; op2++)
