@@ -115,6 +115,17 @@ static void lru_append(struct rfs_drc *d, struct drc_ent *e)
 	d->tail = e;
 }
 
+/* into the id hash and at the LRU's tail (e->id set) */
+static void ent_link(struct rfs_drc *d, struct drc_ent *e)
+{
+	struct drc_ent **pp = slot(d, e->id);
+
+	e->hnext = *pp;
+	*pp = e;
+	lru_append(d, e);
+	d->count++;
+}
+
 static void ent_drop(struct rfs_drc *d, struct drc_ent *e)
 {
 	struct drc_ent **pp = slot(d, e->id);
@@ -216,7 +227,7 @@ static int replay_hit(struct rfs_drc *d, struct drc_ent *e, uint16_t op,
 int rfs_drc_begin(struct rfs_drc *d, uint64_t id, uint16_t op, bool replay,
 		  struct rfs_drc_hit *hit)
 {
-	struct drc_ent **pp, *e;
+	struct drc_ent *e;
 	int ret = RFS_DRC_RUN;
 
 	memset(hit, 0, sizeof(*hit));
@@ -250,11 +261,7 @@ int rfs_drc_begin(struct rfs_drc *d, uint64_t id, uint16_t op, bool replay,
 		goto out; /* run uncached */
 	e->id = id;
 	e->op = op;
-	pp = slot(d, id);
-	e->hnext = *pp;
-	*pp = e;
-	lru_append(d, e);
-	d->count++;
+	ent_link(d, e);
 out:
 	pthread_mutex_unlock(&d->mu);
 	return ret;
@@ -318,7 +325,7 @@ void rfs_drc_end(struct rfs_drc *d, uint64_t id, const void *frame,
 int rfs_drc_adopt(struct rfs_drc *d, uint64_t id, uint16_t op, uint64_t sess,
 		  const void *frame, uint32_t len, const struct rfs_xpre *pre)
 {
-	struct drc_ent **pp, *e;
+	struct drc_ent *e;
 	int ret = 1;
 
 	pthread_mutex_lock(&d->mu);
@@ -354,11 +361,7 @@ int rfs_drc_adopt(struct rfs_drc *d, uint64_t id, uint16_t op, uint64_t sess,
 	e->inherited = true;
 	e->len = frame ? len : 0;
 	d->bytes += e->len;
-	pp = slot(d, id);
-	e->hnext = *pp;
-	*pp = e;
-	lru_append(d, e);
-	d->count++;
+	ent_link(d, e);
 out:
 	pthread_mutex_unlock(&d->mu);
 	return ret;
