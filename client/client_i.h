@@ -74,6 +74,7 @@ struct cl_opts {
 	bool server_permissions; /* allow_other without
 					   default_permissions */
 	unsigned groups_ttl_ms;	 /* reuse a caller's groups (groups.c) */
+	bool rootfs;		 /* a root storage daemon (rootfs.c) */
 	/* options handed to libfuse, "-o a,b,c" */
 	char fuse_opts[4096];
 };
@@ -244,6 +245,15 @@ void rfs_loop_forget(uint64_t nodeid, uint64_t nlookup);
 
 /* Rewrite the status file of this mount (ringfsctl mounts). */
 void rfs_cl_status_update(void);
+
+/* -o rootfs (rootfs.c): a root storage daemon.  Re-execute as "@ringfs"
+   (returns when already so named, or when that failed); the server
+   address must be numeric (0 or -EINVAL, said on stderr); after
+   daemonizing, before the loops start: libgcc_s preloaded, logs to
+   /dev/kmsg, hardened (0 or -errno). */
+void rfs_cl_rootfs_reexec(int argc, char **argv);
+int rfs_cl_rootfs_check_addr(const char *addr_text);
+int rfs_cl_rootfs_start(void);
 /* Start loops threads; returns when all are ready or one failed. */
 int rfs_loops_start(struct rfs_client *cl);
 void rfs_loops_join(struct rfs_client *cl);

@@ -73,6 +73,11 @@ static void usage(FILE *f)
 		"                     wait for it; Ctrl-C ends a waiting call (EINTR)\n"
 		"  soft               fail requests with EIO after timeo seconds\n"
 		"  timeo=S            soft mounts: seconds before EIO (default 30)\n"
+		"  rootfs             serve the root filesystem from the initramfs: run\n"
+		"                     as @ringfs (spared at shutdown), numeric server\n"
+		"                     address, logs to /dev/kmsg, memory locked,\n"
+		"                     PR_SET_IO_FLUSHER, oom_score_adj -1000; implies\n"
+		"                     allow_other,suid,dev\n"
 		"  groups_ttl=MS      reuse a caller's supplementary groups (read\n"
 		"                     from /proc) for MS ms (default 1000; 0: read\n"
 		"                     them for every request)\n"
@@ -251,6 +256,11 @@ static int parse_one(struct cl_opts *o, char *opt, bool *fsname, bool *subtype)
 		o->timeo_ms = (int64_t)(d * 1000);
 	} else if (val && !strncmp(opt, "key_file=", 9)) {
 		ret = rfs_cl_auth_load(val);
+	} else if (!strcmp(opt, "rootfs")) {
+		/* a root: every user's, with its setuid programs and devices */
+		o->rootfs = true;
+		o->allow_other = true;
+		ret = add_fuse_opt(o, "allow_other,suid,dev");
 	} else if (!strcmp(opt, "server_permissions")) {
 		o->server_permissions = true;
 	} else if (val && !strncmp(opt, "groups_ttl=", 11)) {
@@ -713,9 +723,13 @@ int main(int argc, char **argv)
 		cl->spin_us = strtol(getenv("RINGFS_SPIN_US"), NULL, 10);
 	if (parse_cmdline(&cl->o, argc, argv) < 0)
 		return 1;
+	if (cl->o.rootfs)
+		rfs_cl_rootfs_reexec(argc, argv);
 	if (cl->o.debug)
 		rfs_log_set_level(LOG_DEBUG); /* libfuse's request trace */
 	if (check_source(cl) < 0 || check_mountpoint(cl->o.mountpoint) < 0)
+		return 1;
+	if (cl->o.rootfs && rfs_cl_rootfs_check_addr(cl->o.addr_text) < 0)
 		return 1;
 	if (strcmp(cl->o.transport, "auto") &&
 	    !rfs_xprt_is_built(cl->o.transport)) {
@@ -763,9 +777,13 @@ int main(int argc, char **argv)
 	mounted = true;
 	if (fuse_daemonize(cl->o.foreground) != 0)
 		goto out_unmount;
-	if (!cl->o.foreground)
+	if (!cl->o.foreground && !cl->o.rootfs)
 		rfs_log_use_syslog(true);
 	cl->interactive = false;
+	if (cl->o.rootfs && rfs_cl_rootfs_start() < 0)
+		rfs_err("client: %s: serving the root without the hardening "
+			"above",
+			cl->o.mountpoint);
 
 	sfd = setup_signals(&set);
 	if (sfd < 0)

@@ -7,6 +7,7 @@
  * write(2), so that lines from several threads never interleave.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@ static char log_prog[64] = "ringfs";
 static atomic_int log_level = LOG_INFO;
 static atomic_uint log_debug_mask;
 static atomic_bool log_syslog;
+static atomic_int log_kmsg_fd = -1;
 
 static const struct {
 	const char *name;
@@ -95,6 +97,19 @@ void rfs_log_use_syslog(bool on)
 	atomic_store(&log_syslog, on);
 }
 
+int rfs_log_use_kmsg(void)
+{
+	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return -errno;
+	rfs_log_use_syslog(false);
+	fd = atomic_exchange(&log_kmsg_fd, fd);
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
 void rfs_log_set_level(int level)
 {
 	atomic_store(&log_level, level);
@@ -139,7 +154,7 @@ void rfs_log(int level, const char *fmt, ...)
 	char line[1024];
 	va_list ap;
 	size_t off;
-	int n;
+	int n, kfd;
 
 	if (level > atomic_load_explicit(&log_level, memory_order_relaxed))
 		goto out;
@@ -151,8 +166,14 @@ void rfs_log(int level, const char *fmt, ...)
 		goto out;
 	}
 
-	n = snprintf(line, sizeof(line), "%s: %s: ", log_prog,
-		     level_name(level));
+	kfd = atomic_load_explicit(&log_kmsg_fd, memory_order_relaxed);
+	if (kfd >= 0) /* <facility*8+level>, as /dev/kmsg reads it */
+		n = snprintf(line, sizeof(line),
+			     "<%d>%s[%d]: %s: ", LOG_DAEMON | level, log_prog,
+			     (int)getpid(), level_name(level));
+	else
+		n = snprintf(line, sizeof(line), "%s: %s: ", log_prog,
+			     level_name(level));
 	off = n < 0 ? 0 : (size_t)n;
 	if (off >= sizeof(line))
 		off = sizeof(line) - 1;
@@ -168,7 +189,8 @@ void rfs_log(int level, const char *fmt, ...)
 	/* one write per line; a short write to stderr is not worth a retry
 	   loop beyond EINTR */
 	for (;;) {
-		ssize_t w = write(STDERR_FILENO, line, off);
+		ssize_t w = write(kfd >= 0 ? kfd : STDERR_FILENO, line,
+				  kfd >= 0 ? off - 1 : off);
 
 		if (w >= 0 || errno != EINTR)
 			break;

@@ -22,6 +22,14 @@ enum rfs_log_sub {
 /* Reads RINGFS_DEBUG; prog is the prefix ("ringfsd"). */
 void rfs_log_init(const char *prog);
 void rfs_log_use_syslog(bool on);
+/*
+ * Log to the kernel's ring buffer (/dev/kmsg: the console and dmesg)
+ * instead: for a daemon that serves the root filesystem, which must
+ * never log into the filesystem it serves nor depend on a syslog daemon
+ * that lives there.  The descriptor is opened once, here.  0, or -errno
+ * (and logging stays where it was).
+ */
+int rfs_log_use_kmsg(void);
 /* Messages up to this level are printed (default LOG_INFO). */
 void rfs_log_set_level(int level);
 int rfs_log_get_level(void);
