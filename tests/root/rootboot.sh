@@ -154,7 +154,7 @@ unshare -m --propagation private sh -c '
 	mkinitramfs -d "$1" -o "$4" "$3"' sh "$C" "$KDIR" "$KVER" "$T/initrd.img" "$MODS" \
 	>"$T/mkinitramfs.log" 2>&1 || fail "mkinitramfs failed"
 t1=$(date +%s.%N)
-note "mkinitramfs: $(du -k "$T/initrd.img" | cut -f1) KiB in $(echo "$t1 - $t0" | bc) s"
+note "mkinitramfs: $(du -k "$T/initrd.img" | cut -f1) KiB in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
 # the image holds what the hook promised
 lsinitramfs "$T/initrd.img" >"$T/initrd.list" 2>/dev/null || fail "lsinitramfs"
 for f in sbin/ringfs scripts/ringfs etc/ringfs/root.key "lib/modules/$KVER/kernel/fs/fuse/fuse.ko"; do
@@ -189,7 +189,7 @@ wait "$QPID"
 qrc=$?
 QPID=
 t1=$(date +%s.%N)
-note "VM ran $(echo "$t1 - $t0" | bc) s (qemu exit $qrc)"
+note "VM ran $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s (qemu exit $qrc)"
 grep -q 'Kernel panic' "$T/console.log" && fail "kernel panic in the guest"
 [ -s "$R/marker" ] || fail "no /marker in the export: the guest's init did not run on the ringfs root"
 echo "--- /marker (written by the guest's init)"
