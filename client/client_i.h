@@ -74,6 +74,8 @@ struct cl_opts {
 	bool server_permissions; /* allow_other without
 					   default_permissions */
 	unsigned groups_ttl_ms;	 /* reuse a caller's groups (groups.c) */
+	unsigned harden; /* RFS_HARDEN_* (-o swap, -o harden): harden.h */
+	bool swap;	 /* -o swap: a swap file's mount (hard, hardened) */
 	/* options handed to libfuse, "-o a,b,c" */
 	char fuse_opts[4096];
 };
