@@ -74,7 +74,9 @@ struct cl_opts {
 	bool server_permissions; /* allow_other without
 					   default_permissions */
 	unsigned groups_ttl_ms;	 /* reuse a caller's groups (groups.c) */
-	bool rootfs;		 /* a root storage daemon (rootfs.c) */
+	unsigned harden; /* RFS_HARDEN_* (-o swap, -o harden): harden.h */
+	bool swap;	 /* -o swap: a swap file's mount (hard, hardened) */
+	bool rootfs;	 /* a root storage daemon (rootfs.c) */
 	/* options handed to libfuse, "-o a,b,c" */
 	char fuse_opts[4096];
 };
@@ -250,10 +252,11 @@ void rfs_cl_status_update(void);
    (returns when already so named, or when that failed); the server
    address must be numeric (0 or -EINVAL, said on stderr); after
    daemonizing, before the loops start: libgcc_s preloaded, logs to
-   /dev/kmsg, hardened (0 or -errno). */
+   /dev/kmsg (what fails is logged; the hardening is main.c's,
+   RFS_HARDEN_ROOT). */
 void rfs_cl_rootfs_reexec(int argc, char **argv);
 int rfs_cl_rootfs_check_addr(const char *addr_text);
-int rfs_cl_rootfs_start(void);
+void rfs_cl_rootfs_start(void);
 /* Start loops threads; returns when all are ready or one failed. */
 int rfs_loops_start(struct rfs_client *cl);
 void rfs_loops_join(struct rfs_client *cl);

@@ -218,6 +218,8 @@ static int connect_to(struct cl_loop *l, bool attach_, const char *name,
 
 	rfs_xprt_params_default(&xp);
 	xp.sqpoll = cl->o.sqpoll;
+	xp.prealloc = cl->o.harden != 0; /* -o swap: the write path does
+					    not allocate */
 	/*
 	 * The loop busy-polls while it has a reply due (loop.c); a
 	 * transport that also spun in arm, with nothing due, would hold the

@@ -27,6 +27,7 @@
 #include "auth.h"
 #include "client_i.h"
 #include "groups.h"
+#include "harden.h"
 #include "log.h"
 #include "loop_i.h"
 #include "status.h"
@@ -81,6 +82,12 @@ static void usage(FILE *f)
 		"  groups_ttl=MS      reuse a caller's supplementary groups (read\n"
 		"                     from /proc) for MS ms (default 1000; 0: read\n"
 		"                     them for every request)\n"
+		"  harden             daemon fit to serve swap or a root: mlockall,\n"
+		"                     PR_SET_IO_FLUSHER, oom_score_adj -1000, buffers\n"
+		"                     preallocated; needs root (ringfs(8))\n"
+		"  harden=onfault     the same, locking pages as first touched\n"
+		"  swap               for a swap file on the mount (ringfs-swap(8)):\n"
+		"                     harden, and refuse soft\n"
 		"\n"
 		"  server_permissions      with allow_other, leave permission checks to the\n"
 		"                          server alone (default: default_permissions too)\n"
@@ -256,9 +263,16 @@ static int parse_one(struct cl_opts *o, char *opt, bool *fsname, bool *subtype)
 		o->timeo_ms = (int64_t)(d * 1000);
 	} else if (val && !strncmp(opt, "key_file=", 9)) {
 		ret = rfs_cl_auth_load(val);
+	} else if (!strcmp(opt, "harden") || !strcmp(opt, "swap")) {
+		o->harden |= RFS_HARDEN_ALL;
+		if (!strcmp(opt, "swap"))
+			o->swap = true;
+	} else if (!strcmp(opt, "harden=onfault")) {
+		o->harden |= RFS_HARDEN_ALL | RFS_HARDEN_ONFAULT;
 	} else if (!strcmp(opt, "rootfs")) {
 		/* a root: every user's, with its setuid programs and devices */
 		o->rootfs = true;
+		o->harden |= RFS_HARDEN_ROOT;
 		o->allow_other = true;
 		ret = add_fuse_opt(o, "allow_other,suid,dev");
 	} else if (!strcmp(opt, "server_permissions")) {
@@ -427,6 +441,13 @@ static int parse_cmdline(struct cl_opts *o, int argc, char **argv)
 	}
 	if (o->negative_timeout < 0)
 		o->negative_timeout = o->entry_timeout;
+	if (o->swap && o->soft) {
+		fprintf(stderr,
+			"ringfs: options swap and soft conflict: a swap "
+			"write that fails with EIO loses a page of some "
+			"process; swap mounts are hard\n");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -747,6 +768,20 @@ int main(int argc, char **argv)
 			desc->name, cl->o.export_name);
 		return 1;
 	}
+	/*
+	 * Hardened before the first connection, while the user sees why it
+	 * failed: the transports' pools are then filled locked (prealloc).
+	 * mlockall is not inherited by fuse_daemonize's child: again there.
+	 */
+	if (cl->o.harden && rfs_daemon_harden(cl->o.harden) < 0) {
+		fprintf(stderr,
+			"ringfs: -o %s needs each step above (see ringfs(8), "
+			"HARDENING)\n",
+			cl->o.swap   ? "swap" :
+			cl->o.rootfs ? "rootfs" :
+				       "harden");
+		return 1;
+	}
 	if (rfs_inode_init() < 0)
 		return 1;
 	fuse_set_log_func(fuse_log_fn);
@@ -780,10 +815,12 @@ int main(int argc, char **argv)
 	if (!cl->o.foreground && !cl->o.rootfs)
 		rfs_log_use_syslog(true);
 	cl->interactive = false;
-	if (cl->o.rootfs && rfs_cl_rootfs_start() < 0)
-		rfs_err("client: %s: serving the root without the hardening "
-			"above",
-			cl->o.mountpoint);
+	if (cl->o.rootfs) /* logs to /dev/kmsg from here */
+		rfs_cl_rootfs_start();
+	if ((cl->o.harden & RFS_HARDEN_MLOCK) &&
+	    rfs_daemon_harden(cl->o.harden &
+			      (RFS_HARDEN_MLOCK | RFS_HARDEN_ONFAULT)) < 0)
+		goto out_unmount;
 
 	sfd = setup_signals(&set);
 	if (sfd < 0)

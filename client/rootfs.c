@@ -15,6 +15,8 @@
  *    their files live on the root being served);
  *  - logs go to the kernel's ring buffer (/dev/kmsg), never to syslog or
  *    a file on the filesystem it serves;
+ *  - hardened as -o harden is (harden.c, applied by main.c): memory
+ *    locked, PR_SET_IO_FLUSHER, oom_score_adj -1000, pools prefilled.
  */
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -99,7 +101,7 @@ bad:
 	return -EINVAL;
 }
 
-int rfs_cl_rootfs_start(void)
+void rfs_cl_rootfs_start(void)
 {
 	int ret;
 
@@ -118,5 +120,4 @@ int rfs_cl_rootfs_start(void)
 		rfs_warn("client: rootfs: cannot log to /dev/kmsg: %s; "
 			 "logging to stderr",
 			 strerror(-ret));
-	return 0;
 }

@@ -93,6 +93,26 @@ int rfs_pool_grow(struct rfs_pool *p, unsigned ci)
 	return 0;
 }
 
+int rfs_pool_prefill(struct rfs_pool *p, size_t budget)
+{
+	for (unsigned i = 0; i < p->ncls; i++) {
+		struct rfs_pool_class *pc = &p->cls[i];
+		size_t want = budget / pc->size;
+		int rc;
+
+		if (want > pc->keep)
+			want = pc->keep;
+		if (want < pc->per_chunk)
+			want = pc->per_chunk;
+		while (pc->nfree < want) {
+			rc = rfs_pool_grow(p, i);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
 static void chunk_free(struct rfs_pool *p, struct rfs_pool_chunk *ch)
 {
 	if (ch->prev)

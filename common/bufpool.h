@@ -104,6 +104,16 @@ void rfs_pool_init(struct rfs_pool *p, const char *name, size_t hdr_size,
 /* Classes in increasing size; 0, or -EINVAL when full or out of order. */
 int rfs_pool_add_class(struct rfs_pool *p, uint32_t size, uint32_t per_chunk,
 		       uint32_t keep);
+/*
+ * Allocate up front what a class keeps, capped at budget bytes a class
+ * (at least one chunk each): the pool of a hardened client (-o swap)
+ * serves its usual load without a malloc.  With mlockall in force the
+ * memory is resident from here on.  0, or -ENOMEM (or the register
+ * hook's error) with what was had kept.
+ */
+int rfs_pool_prefill(struct rfs_pool *p, size_t budget);
+/* the budget a class of the transports' prefill (2 MiB) */
+#define RFS_POOL_PREFILL_BUDGET (2u << 20)
 /* Every chunk deregistered and freed, lent buffers too. */
 void rfs_pool_destroy(struct rfs_pool *p);
 

@@ -73,6 +73,9 @@ struct rfs_xprt_params {
 	const char *rdma_addr; /* rdma, passive side: the local RDMA
 				   address (IP of an RDMA device, from the
 				   server's --listen-rdma); NULL: refuse rdma */
+	bool prealloc;	       /* fill the buffer pools up front (a
+				   hardened client, -o swap: the write path
+				   does not allocate); tcp, uring, rdma */
 	int32_t spin_us;       /* how long arm may busy-poll the rings
 				   before it lets the caller sleep; -1: the
 				   transport's default (shm: 50, or

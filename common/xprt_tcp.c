@@ -940,6 +940,14 @@ static int tcp_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
 		if (sz == p->max_msg)
 			break;
 	}
+	if (p->prealloc) {
+		rc = rfs_pool_prefill(&t->pool, RFS_POOL_PREFILL_BUDGET);
+		if (rc) {
+			rfs_err("xprt: tcp: preallocating buffers: %s",
+				strerror(-rc));
+			goto fail;
+		}
+	}
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (t->epfd < 0) {
 		rc = -errno;

@@ -153,6 +153,14 @@ int rfs_uring_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
 	x->base.ops = &rfs_xprt_uring_ops;
 	x->base.params = *p;
 	pool_setup(x, p->max_msg);
+	if (p->prealloc) {
+		rc = rfs_pool_prefill(&x->pool, RFS_POOL_PREFILL_BUDGET);
+		if (rc) {
+			rfs_err("xprt: uring: preallocating buffers: %s",
+				strerror(-rc));
+			goto fail;
+		}
+	}
 	rc = ring_init(x, p);
 	if (rc) {
 		rfs_err("xprt: uring: io_uring_queue_init%s: %s",

@@ -223,6 +223,13 @@ int rfs_cfg_parse_export_opts(struct rfs_export *e, const char *opts)
 				goto bad;
 		} else if (!strcmp(tok, "nolocal")) {
 			e->acl.nolocal = true;
+		} else if (!strncmp(tok, "nbd=", 4)) {
+			if (!tok[4] || tok[4] == '/')
+				goto bad;
+			free(e->nbd_file);
+			e->nbd_file = strdup(tok + 4);
+			if (!e->nbd_file)
+				return -ENOMEM;
 		} else if (parse_trust_opt(e, tok)) {
 			goto bad;
 		}
@@ -231,7 +238,8 @@ int rfs_cfg_parse_export_opts(struct rfs_export *e, const char *opts)
 bad:
 	rfs_err("config: export %s: bad option '%s' (known: ro, rw, "
 		"root_squash, no_root_squash, all_squash, anonuid=N, "
-		"anongid=N, net=CIDR[+CIDR...], nolocal, secure, insecure, "
+		"anongid=N, net=CIDR[+CIDR...], nolocal, nbd=FILE, secure, "
+		"insecure, "
 		"privport=loopback|any|off, untrusted=refuse|squash, "
 		"peercred=map|refuse)",
 		e->name, tok);
@@ -332,6 +340,12 @@ static int cfg_line(struct rfs_srv_cfg *c, const char *file, int lineno,
 		if (strlen(a) >= sizeof(c->listen_rdma))
 			goto bad;
 		strcpy(c->listen_rdma, a);
+	} else if (!strcmp(key, "nbd-listen") && a && !b) {
+		if (strlen(a) >= sizeof(c->nbd_listen))
+			goto bad;
+		strcpy(c->nbd_listen, a);
+	} else if (!strcmp(key, "harden") && !a) {
+		c->harden = true;
 	} else if (!strcmp(key, "listen-unix") && a && !b) {
 		if (strlen(a) >= sizeof(c->listen_unix) || a[0] != '/')
 			goto bad;
@@ -370,7 +384,8 @@ static int cfg_line(struct rfs_srv_cfg *c, const char *file, int lineno,
 	return 0;
 bad:
 	rfs_err("config: %s:%d: cannot parse line (keys: listen ADDR, "
-		"listen-rdma ADDR, listen-unix PATH, transport NAME, "
+		"listen-rdma ADDR, listen-unix PATH, nbd-listen ADDR, harden, "
+		"transport NAME, "
 		"state-dir DIR, max-nodes N, exec-thread, reply-log MODE, "
 		"key-file FILE, "
 		"insecure, max-connections N, max-inflight N, max-msg BYTES, "
@@ -468,6 +483,8 @@ void rfs_cfg_free(struct rfs_srv_cfg *c)
 		e->mnt_fd = -1;
 		free(e->path);
 		e->path = NULL;
+		free(e->nbd_file);
+		e->nbd_file = NULL;
 	}
 	c->nexports = 0;
 }

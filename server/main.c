@@ -36,7 +36,9 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "../client/harden.h"
 #include "log.h"
+#include "nbd.h"
 #include "server.h"
 #include "spin.h"
 #include "xprt_rdma.h"
@@ -95,7 +97,9 @@ static void usage(FILE *f)
 		"                          export a directory; OPTS: ro, rw (default),\n"
 		"                          root_squash (default), no_root_squash,\n"
 		"                          all_squash, anonuid=N, anongid=N,\n"
-		"                          net=CIDR[+CIDR...], nolocal; whose ids\n"
+		"                          net=CIDR[+CIDR...], nolocal, nbd=FILE (a\n"
+		"                          file under PATH served by --nbd-listen);\n"
+		"                          whose ids\n"
 		"                          clients may use (ringfsd(8), TRUST):\n"
 		"                          secure (default), insecure,\n"
 		"                          privport=loopback (default)|any|off,\n"
@@ -116,7 +120,13 @@ static void usage(FILE *f)
 		"                          machine crash (two disk flushes per request);\n"
 		"                          off: such a replay may run a request twice\n"
 		"      --exec-thread       run each connection's requests on a second thread\n"
-		"                          (the rdma transport always does: see ringfsd(8))\n" RFS_SEC_USAGE
+		"                          (the rdma transport always does: see ringfsd(8))\n"
+		"      --nbd-listen ADDR   serve the nbd=FILE of exports over NBD on ADDR\n"
+		"                          (host:port, port 0: a free one; unix:/path);\n"
+		"                          NBD has no authentication: a non-loopback ADDR\n"
+		"                          needs --insecure (ringfsd(8), NBD)\n"
+		"      --harden            mlockall, PR_SET_IO_FLUSHER, oom_score_adj -1000:\n"
+		"                          for a ringfsd that serves its own host's swap\n" RFS_SEC_USAGE
 		"  -v, --verbose           debug logging for the server\n"
 		"  -d, --debug SUBSYS      debug logging for proto,xprt,server or all\n"
 		"  -h, --help              this text\n"
@@ -409,6 +419,8 @@ int main(int argc, char **argv)
 		{ "session-grace", required_argument, NULL, 'G' },
 		{ "reply-log", required_argument, NULL, 'Y' },
 		{ "exec-thread", no_argument, NULL, 'X' },
+		{ "nbd-listen", required_argument, NULL, 'N' },
+		{ "harden", no_argument, NULL, 'H' },
 		RFS_SEC_LOPTS,
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "debug", required_argument, NULL, 'd' },
@@ -426,7 +438,8 @@ int main(int argc, char **argv)
 	unsigned long max_nodes = 0;
 	long session_grace = -1;
 	int reply_log = -1;
-	bool exec_thread = false;
+	bool exec_thread = false, harden = false;
+	const char *nbd_listen = NULL;
 	struct rfs_rdma_listener *rl = NULL;
 	struct rfs_addr addr;
 	int opt, lidx = 0, lfd = -1, ufd = -1, sfd = -1, ret = 1;
@@ -484,6 +497,12 @@ int main(int argc, char **argv)
 			break;
 		case 'X':
 			exec_thread = true;
+			break;
+		case 'N':
+			nbd_listen = optarg;
+			break;
+		case 'H':
+			harden = true;
 			break;
 		case 'Y':
 			reply_log = rfs_cfg_reply_log(optarg);
@@ -574,6 +593,14 @@ int main(int argc, char **argv)
 		rfs_cfg.exec_thread = true;
 	if (reply_log >= 0)
 		rfs_cfg.reply_log = (enum rfs_xlog_mode)reply_log;
+	if (harden)
+		rfs_cfg.harden = true;
+	if (nbd_listen &&
+	    snprintf(rfs_cfg.nbd_listen, sizeof(rfs_cfg.nbd_listen), "%s",
+		     nbd_listen) >= (int)sizeof(rfs_cfg.nbd_listen)) {
+		rfs_err("--nbd-listen %s: too long", nbd_listen);
+		goto out;
+	}
 	for (unsigned i = 0; i < nexp; i++)
 		if (add_cli_export(&rfs_cfg, exports[i]))
 			goto out;
@@ -605,6 +632,11 @@ int main(int argc, char **argv)
 	if (rfs_cfg_open_exports(&rfs_cfg))
 		goto out;
 
+	/* before any thread: they inherit PR_SET_IO_FLUSHER */
+	if (rfs_cfg.harden && rfs_daemon_harden(RFS_HARDEN_ALL)) {
+		rfs_err("--harden needs each step above (ringfsd(8), NBD)");
+		goto out;
+	}
 	if (raise_nofile())
 		rfs_warn("server: cannot raise RLIMIT_NOFILE: %s",
 			 strerror(errno));
@@ -634,6 +666,8 @@ int main(int argc, char **argv)
 			 i ? ", " : "", e->name, e->path, e->ro ? " (ro)" : "");
 	}
 
+	if (rfs_nbd_start(&rfs_cfg))
+		goto out_nodes;
 	lfd = listen_on(&addr);
 	if (lfd < 0)
 		goto out_nodes;
@@ -688,10 +722,12 @@ int main(int argc, char **argv)
 	}
 	if (addr.ss.ss_family == AF_UNIX)
 		unlink(((struct sockaddr_un *)&addr.ss)->sun_path);
+	rfs_nbd_stop();
 	rfs_conns_stop_all();
 	rfs_sessions_fini();
 	rfs_locks_fini();
 out_nodes:
+	rfs_nbd_stop();
 	rfs_xlog_fini();
 	for (unsigned i = 0; i < rfs_cfg.nexports; i++) {
 		rfs_node_put(rfs_cfg.exports[i].root);

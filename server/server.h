@@ -42,6 +42,7 @@ struct rfs_export {
 	dev_t dev;
 	struct rfs_node *root;	   /* pinned for the server's lifetime */
 	struct rfs_export_acl acl; /* auth.h: allowed networks */
+	char *nbd_file; /* nbd=FILE: served by --nbd-listen (nbd.c) */
 };
 
 struct rfs_srv_cfg {
@@ -49,6 +50,8 @@ struct rfs_srv_cfg {
 	char listen_unix[108]; /* second listener, a Unix socket path
 				   (shm's setup channel); "" for none */
 	char listen_rdma[128]; /* ADDR[:PORT] of an RDMA device, or "" */
+	char nbd_listen[128];  /* --nbd-listen ADDR (nbd.c), or "" */
+	bool harden;	       /* --harden (client/harden.h) */
 	char transport[16];
 	char state_dir[1024];
 	unsigned long max_nodes;

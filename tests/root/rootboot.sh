@@ -55,6 +55,7 @@ cleanup() {
 	for d in $MADE_DIRS; do rmdir "$d"; done
 }
 trap cleanup EXIT
+[ -n "${RFS_KEEP:-}" ] && trap - EXIT
 
 [ "$(id -u)" = 0 ] || skip "needs root (mkinitramfs with the VM kernel's modules in a private mount namespace)"
 [ -x "$RINGFS" ] && [ -x "$RINGFSD" ] || skip "ringfs or ringfsd not built"
@@ -92,6 +93,14 @@ read -r up _ </proc/uptime
 	$B ps -o pid,comm,args
 	echo "--- mounts"
 	$B cat /proc/mounts
+	echo "--- the daemon"
+	for p in /proc/[0-9]*; do
+		read -r c <$p/comm
+		[ "$c" = @ringfs ] || continue
+		echo "oom_score_adj $(cat $p/oom_score_adj)"
+		$B grep -E '^VmLck' $p/status
+		break
+	done
 	echo "--- kmsg"
 	$B dmesg | $B grep -i ringfs
 } >/marker.tmp 2>&1
@@ -192,13 +201,15 @@ t1=$(date +%s.%N)
 note "VM ran $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s (qemu exit $qrc)"
 grep -q 'Kernel panic' "$T/console.log" && fail "kernel panic in the guest"
 [ -s "$R/marker" ] || fail "no /marker in the export: the guest's init did not run on the ringfs root"
-echo "--- /marker (written by the guest's init)"
-cat "$R/marker"
+echo "--- /marker (written by the guest's init; kernel threads left out)"
+grep -v ' \[.*\]$' "$R/marker"
 echo "---"
 grep -q '^uptime-at-init ' "$R/marker" || fail "marker has no uptime"
 grep -Eq '^ *[0-9]+ +@ringfs ' "$R/marker" || fail "ps in the guest shows no @ringfs"
 grep -Eq '^10\.0\.2\.100:7070:/root / fuse\.ringfs ' "$R/marker" ||
 	fail "the guest's root is not the ringfs mount"
+grep -qx 'oom_score_adj -1000' "$R/marker" || fail "the daemon's oom_score_adj is not -1000"
+grep -Eq '^VmLck:[[:space:]]+[1-9][0-9]* kB' "$R/marker" || fail "the daemon has no locked memory (mlockall)"
 note "boot to init over ringfs: $(sed -n 's/^uptime-at-init //p' "$R/marker") s of guest uptime"
 echo "PASS: rootboot"
 exit 0
