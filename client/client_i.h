@@ -118,6 +118,10 @@ struct rfs_client {
 	int64_t spin_us;  /* busy-poll before sleeping (0: never, -1: auto) */
 	bool interactive; /* errors to stderr, as typed */
 	int stop_fd;	  /* eventfd: every loop exits when readable */
+	/* /dev, opened before daemonizing: the loops open their /dev/fuse
+	   clones relative to it, so that an initramfs that moves /dev away
+	   meanwhile (-o rootfs) cannot take it from them; -1: by path */
+	int dev_fd;
 	/* setup barrier: loops report ready / failed here */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;

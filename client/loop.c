@@ -186,7 +186,10 @@ static int loop_setup(struct cl_loop *l)
 		int sfd = fuse_session_fd(cl->se);
 		uint32_t master = (uint32_t)sfd;
 
-		l->fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+		l->fuse_fd =
+			cl->dev_fd >= 0 ?
+				openat(cl->dev_fd, "fuse", O_RDWR | O_CLOEXEC) :
+				open("/dev/fuse", O_RDWR | O_CLOEXEC);
 		if (l->fuse_fd < 0) {
 			ret = -errno;
 			rfs_err("client: loop %u: open /dev/fuse: %s", l->idx,

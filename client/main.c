@@ -13,6 +13,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -737,6 +738,7 @@ int main(int argc, char **argv)
 	rfs_cl = cl;
 	rfs_log_init("ringfs");
 	cl->stop_fd = -1;
+	cl->dev_fd = -1;
 	cl->interactive = true;
 	/* -1: the loops choose (loop.c); RINGFS_SPIN_US sets it */
 	cl->spin_us = -1;
@@ -810,6 +812,14 @@ int main(int argc, char **argv)
 		goto out_session;
 	}
 	mounted = true;
+	/* the initramfs moves /dev to the new root once we are back: the
+	   loops, started after the fork, open /dev/fuse relative to this */
+	cl->dev_fd = open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cl->dev_fd < 0)
+		rfs_dbg(RFS_SUB_CLIENT,
+			"client: open /dev: %s (the loops "
+			"open /dev/fuse by path)",
+			strerror(errno));
 	if (fuse_daemonize(cl->o.foreground) != 0)
 		goto out_unmount;
 	if (!cl->o.foreground && !cl->o.rootfs)
@@ -852,6 +862,8 @@ out_inode:
 		close(sfd);
 	if (cl->stop_fd >= 0)
 		close(cl->stop_fd);
+	if (cl->dev_fd >= 0)
+		close(cl->dev_fd);
 	rfs_inode_fini();
 	return status;
 }
