@@ -36,6 +36,7 @@ skip() {
 }
 T=
 MADE_DIRS=
+MOUNTS=
 SPID=
 QPID=
 fail() {
@@ -51,7 +52,8 @@ fail() {
 cleanup() {
 	[ -n "$QPID" ] && kill "$QPID" 2>/dev/null && wait "$QPID" 2>/dev/null
 	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
-	[ -n "$T" ] && rm -rf "$T"
+	for m in $MOUNTS; do umount "$m" || umount -l "$m"; done
+	[ -n "$T" ] && rm -rf --one-file-system "$T"
 	for d in $MADE_DIRS; do rmdir "$d"; done
 }
 trap cleanup EXIT
@@ -105,26 +107,83 @@ read -r up _ </proc/uptime
 	$B dmesg | $B grep -i ringfs
 } >/marker.tmp 2>&1
 $B mv /marker.tmp /marker
+# the workload while the host kills and restarts ringfsd: write, rename,
+# read back, until /stop appears (at most 1200 rounds)
+n=0 errs=0
+while [ ! -e /stop ] && [ $n -lt 1200 ]; do
+	f=/data.$((n % 4))
+	$B seq "$n" $((n + 3000)) >"$f.tmp" && $B mv "$f.tmp" "$f" ||
+		{ errs=$((errs + 1)); echo "write $n failed" >>/errors; }
+	$B seq "$n" $((n + 3000)) | $B cmp -s - "$f" ||
+		{ errs=$((errs + 1)); echo "read back $n differs" >>/errors; }
+	n=$((n + 1))
+	echo "$n" >/progress.tmp && $B mv /progress.tmp /progress
+done
+echo "rounds $n errors $errs" >/done
 $B sync
 echo "ROOTBOOT: init done at $up s" >/dev/console
 $B poweroff -f
 EOF
 chmod 755 "$R/sbin/init"
 
+# ---- the real userspace: this host's root, read-only, under an overlay --
+# whose upper layer is a tmpfs here: what the guest writes lands in the
+# export (the merged directory), the host's files stay as they are
+H=$T/host
+mkdir -p "$H/rw" "$H/merged" || fail "mkdir $H"
+mount -t tmpfs -o size=512m,mode=0755 ringfs-rootboot "$H/rw" || fail "mount tmpfs on $H/rw"
+MOUNTS="$H/rw"
+mkdir -p "$H/rw/upper" "$H/rw/work" || fail "mkdir $H/rw/upper"
+mount -t overlay -o "lowerdir=/,upperdir=$H/rw/upper,workdir=$H/rw/work" ringfs-rootboot "$H/merged" ||
+	fail "mount overlay (lower /) on $H/merged"
+MOUNTS="$H/merged $MOUNTS"
+HM=$H/merged
+V=$HM/ringfs-vmtest
+mkdir -p "$V" || fail "mkdir $V"
+# a container's marks (this host may be one) would make the guest's
+# systemd believe it runs in a container: hidden in the overlay only
+rm -f "$HM/.dockerenv" "$HM/run/.containerenv" || fail "hide the container marks"
+# systemd runs this as kernel-command-line.service (systemd.run=) and
+# powers off when it ends: a report and a file written
+cat >"$V/run.sh" <<'RUN'
+#!/bin/bash
+V=/ringfs-vmtest
+read -r up _ </proc/uptime
+{
+	echo "uptime-at-run $up"
+	echo "--- ps"
+	ps -eo pid,comm,args | grep -v ' \[.*\]$'
+	echo "--- mounts"
+	cat /proc/mounts
+} >$V/report.tmp 2>&1
+mv $V/report.tmp $V/report
+echo "written by the guest" >$V/written
+sync
+exit 0
+RUN
+chmod 755 "$V/run.sh" || fail "chmod run.sh"
+
 # ---- the server ---------------------------------------------------------
 head -c 32 /dev/urandom >"$T/key" && chmod 600 "$T/key" || fail "key file"
-"$RINGFSD" --listen 127.0.0.1:0 --key-file "$T/key" --state-dir "$T/state" \
-	--export "root=$R,no_root_squash" >"$T/server.log" 2>&1 &
-SPID=$!
-PORT=
-for _ in $(seq 100); do
-	PORT=$(sed -n 's/^ringfsd: listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$T/server.log")
-	[ -n "$PORT" ] && break
-	kill -0 "$SPID" 2>/dev/null || fail "ringfsd did not start"
-	sleep 0.1
-done
-[ -n "$PORT" ] || fail "ringfsd printed no ready line"
-note "ringfsd on 127.0.0.1:$PORT exports $R"
+start_server() { # LISTEN NREADY: start ringfsd, wait for ready line NREADY+1, set PORT
+	"$RINGFSD" --listen "$1" --key-file "$T/key" --state-dir "$T/state" \
+		--export "root=$R,no_root_squash" --export "host=$HM,no_root_squash" \
+		>>"$T/server.log" 2>&1 &
+	SPID=$!
+	local i
+	PORT=
+	for i in $(seq 100); do
+		if [ "$(grep -c '^ringfsd: listening on' "$T/server.log")" -gt "$2" ]; then
+			PORT=$(sed -n 's/^ringfsd: listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$T/server.log" | tail -n 1)
+			break
+		fi
+		kill -0 "$SPID" 2>/dev/null || fail "ringfsd did not start"
+		sleep 0.1
+	done
+	[ -n "$PORT" ] || fail "ringfsd printed no ready line"
+}
+start_server 127.0.0.1:0 0
+note "ringfsd on 127.0.0.1:$PORT exports root=$R (busybox) and host=$HM (this host's root under an overlay)"
 
 # ---- the initramfs: mkinitramfs with the hook, in a private conf dir ----
 C=$T/conf
@@ -175,31 +234,64 @@ grep -q 'libgcc_s.so.1$' "$T/initrd.list" || fail "the initramfs has no libgcc_s
 # ---- boot ---------------------------------------------------------------
 CPU=max
 [ "$ACCEL" = kvm ] && CPU=host
-CMDLINE="console=ttyS0 panic=-1 oops=panic mitigations=off i8042.noaux i8042.nokbd i8042.nopnp"
-[ "$ACCEL" = tcg ] && CMDLINE+=" tsc=reliable"
-CMDLINE+=" boot=ringfs ringfsroot=10.0.2.100:7070:/root rw net.ifnames=0"
-CMDLINE+=" ip=10.0.2.15::10.0.2.2:255.255.255.0:ringfsroot:eth0:off"
-QARGS=(qemu-system-x86_64 -name ringfs-root -machine pc -accel "$ACCEL" -cpu "$CPU"
-	-smp 2 -m 1G -nodefaults -no-user-config -display none -no-reboot
-	-kernel "$KIMG" -initrd "$T/initrd.img" -append "$CMDLINE"
-	-serial "file:$T/console.log"
-	-nic "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:10.0.2.100:7070-cmd:socat - TCP:127.0.0.1:$PORT")
-[ -r /usr/share/qemu/qboot.rom ] && QARGS+=(-bios /usr/share/qemu/qboot.rom)
-note "booting ($ACCEL, kernel $KVER): ${CMDLINE#*mitigations=off }"
-t0=$(date +%s.%N)
-setpriv --pdeathsig KILL "${QARGS[@]}" </dev/null >"$T/qemu.log" 2>&1 &
-QPID=$!
-deadline=$((SECONDS + VM_TIMEOUT))
-while kill -0 "$QPID" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
-	sleep 0.5
-done
-kill -0 "$QPID" 2>/dev/null && fail "the VM did not power off within ${VM_TIMEOUT} s"
-wait "$QPID"
-qrc=$?
-QPID=
-t1=$(date +%s.%N)
-note "VM ran $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s (qemu exit $qrc)"
-grep -q 'Kernel panic' "$T/console.log" && fail "kernel panic in the guest"
+BASE="console=ttyS0 panic=-1 oops=panic mitigations=off i8042.noaux i8042.nokbd i8042.nopnp"
+[ "$ACCEL" = tcg ] && BASE+=" tsc=reliable"
+BASE+=" rw net.ifnames=0 ip=10.0.2.15::10.0.2.2:255.255.255.0:ringfsroot:eth0:off"
+start_vm() { # NAME CMDLINE: boot in the background, console in $T/NAME.console
+	local qargs
+	qargs=(qemu-system-x86_64 -name "ringfs-$1" -machine pc -accel "$ACCEL" -cpu "$CPU"
+		-smp 2 -m 1G -nodefaults -no-user-config -display none -no-reboot
+		-kernel "$KIMG" -initrd "$T/initrd.img" -append "$BASE $2"
+		-serial "file:$T/$1.console"
+		-nic "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:10.0.2.100:7070-cmd:socat - TCP:127.0.0.1:$PORT")
+	[ -r /usr/share/qemu/qboot.rom ] && qargs+=(-bios /usr/share/qemu/qboot.rom)
+	note "booting $1 ($ACCEL, kernel $KVER): $2"
+	ln -sfn "$1.console" "$T/console.log" # what fail shows
+	VM_T0=$(date +%s.%N)
+	setpriv --pdeathsig KILL "${qargs[@]}" </dev/null >"$T/qemu.log" 2>&1 &
+	QPID=$!
+	VM_DEADLINE=$((SECONDS + VM_TIMEOUT))
+}
+wait_vm() { # NAME: wait (bounded) for the VM to power off by itself
+	while kill -0 "$QPID" 2>/dev/null && [ $SECONDS -lt $VM_DEADLINE ]; do
+		sleep 0.5
+	done
+	kill -0 "$QPID" 2>/dev/null && fail "$1: the VM did not power off within ${VM_TIMEOUT} s"
+	wait "$QPID"
+	local qrc=$?
+	QPID=
+	note "$1: VM ran $(awk -v a="$VM_T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s (qemu exit $qrc)"
+	grep -q 'Kernel panic' "$T/$1.console" && fail "$1: kernel panic in the guest"
+	grep -q 'blocked for more than' "$T/$1.console" && fail "$1: hung task in the guest"
+	return 0
+}
+# wait_for SECONDS WHAT CMD...: poll CMD until it succeeds (bounded)
+wait_for() {
+	local limit=$((SECONDS + $1)) what=$2
+	shift 2
+	until "$@"; do
+		kill -0 "$QPID" 2>/dev/null || fail "the VM stopped while waiting for $what"
+		[ $SECONDS -lt $limit ] || fail "timed out waiting for $what"
+		sleep 0.5
+	done
+}
+progress() { cat "$R/progress" 2>/dev/null || echo 0; }
+progress_at_least() { [ "$(progress)" -ge "$1" ] 2>/dev/null; }
+
+# ---- (a) busybox root: init reports, runs a workload while ringfsd is ---
+# killed and restarted, syncs, powers off
+start_vm busybox "boot=ringfs ringfsroot=10.0.2.100:7070:/root"
+wait_for "$VM_TIMEOUT" "the guest's init (/marker)" test -s "$R/marker"
+wait_for 300 "the guest's workload to start" progress_at_least 3
+p0=$(progress)
+kill -9 "$SPID"
+wait "$SPID" 2>/dev/null
+note "(a) ringfsd killed (SIGKILL) at workload round $p0; restarting it on 127.0.0.1:$PORT"
+start_server "127.0.0.1:$PORT" "$(grep -c '^ringfsd: listening on' "$T/server.log")"
+wait_for 300 "the workload to go on after the restart" progress_at_least $((p0 + 5))
+note "(a) the workload carried on: round $(progress)"
+: >"$R/stop" || fail "touch $R/stop"
+wait_vm busybox
 [ -s "$R/marker" ] || fail "no /marker in the export: the guest's init did not run on the ringfs root"
 echo "--- /marker (written by the guest's init; kernel threads left out)"
 grep -v ' \[.*\]$' "$R/marker"
@@ -210,6 +302,63 @@ grep -Eq '^10\.0\.2\.100:7070:/root / fuse\.ringfs ' "$R/marker" ||
 	fail "the guest's root is not the ringfs mount"
 grep -qx 'oom_score_adj -1000' "$R/marker" || fail "the daemon's oom_score_adj is not -1000"
 grep -Eq '^VmLck:[[:space:]]+[1-9][0-9]* kB' "$R/marker" || fail "the daemon has no locked memory (mlockall)"
-note "boot to init over ringfs: $(sed -n 's/^uptime-at-init //p' "$R/marker") s of guest uptime"
+[ -s "$R/done" ] || fail "(a) the workload did not finish (no /done)"
+note "(a) workload: $(cat "$R/done")"
+[ -e "$R/errors" ] && fail "(a) the workload saw errors: $(head -n 5 "$R/errors")"
+grep -q 'errors 0$' "$R/done" || fail "(a) the workload counted errors: $(cat "$R/done")"
+note "(a) busybox: boot to init over ringfs: $(sed -n 's/^uptime-at-init //p' "$R/marker") s of guest uptime"
+
+# ---- (b) this host's userspace under systemd: boot, report, shut down ---
+if [ ! -x "$HM/lib/systemd/systemd" ]; then
+	note "(b) not run: this host has no systemd to boot"
+	echo "PASS: rootboot (busybox root only)"
+	exit 0
+fi
+# systemd-tmpfiles would walk (and clean) this host's /tmp and /var/tmp
+# over the network under emulation: minutes, and nothing this test needs
+MASK="systemd.mask=systemd-tmpfiles-setup.service systemd.mask=systemd-tmpfiles-setup-dev.service systemd.mask=systemd-tmpfiles-clean.timer"
+start_vm systemd "boot=ringfs ringfsroot=10.0.2.100:7070:/host systemd.run=/ringfs-vmtest/run.sh systemd.run_success_action=poweroff systemd.run_failure_action=poweroff systemd.show_status=1 $MASK"
+wait_for "$VM_TIMEOUT" "the guest's file (systemd running run.sh)" test -s "$V/written"
+# the shutdown that follows: systemd stops every unit, then
+# systemd-shutdown sends SIGTERM and SIGKILL to every process except the
+# root storage daemons (argv[0][0] == '@')
+spree() { grep -q 'systemd-shutdown\[1\]: Sending SIGKILL to remaining processes' "$T/systemd.console"; }
+wait_for 600 "systemd-shutdown's killing spree" spree
+POWEROFF_WAIT=${RFS_ROOT_POWEROFF_WAIT:-60}
+powered_off=0
+for _ in $(seq $((POWEROFF_WAIT * 2))); do
+	kill -0 "$QPID" 2>/dev/null || { powered_off=1; break; }
+	sleep 0.5
+done
+if [ "$powered_off" = 1 ]; then
+	wait_vm systemd
+else
+	# KNOWN ISSUE (doc/root-and-swap.md): after the killing spree, which
+	# @ringfs survives, systemd-shutdown does not get to power off
+	note "(b) KNOWN ISSUE: no power-off ${POWEROFF_WAIT} s after systemd-shutdown's SIGKILL spree; console tail:"
+	tail -n 3 "$T/systemd.console" | cut -c1-160
+	kill "$QPID" 2>/dev/null
+	wait "$QPID" 2>/dev/null
+	QPID=
+fi
+echo "--- report (written by the guest's run.sh under systemd)"
+cat "$V/report"
+echo "---"
+grep -Eq '^ *1 +systemd ' "$V/report" || fail "(b) PID 1 in the guest is not systemd"
+grep -Eq '^ *[0-9]+ +@ringfs ' "$V/report" || fail "(b) ps in the guest shows no @ringfs"
+grep -Eq '^10\.0\.2\.100:7070:/host / fuse\.ringfs ' "$V/report" ||
+	fail "(b) the guest's root is not the ringfs mount"
+[ -s "$V/written" ] || fail "(b) the file the guest wrote is not in the export"
+grep -Ei 'Sending SIG(TERM|KILL) to PID [0-9]+ \(@?ringfs\)' "$T/systemd.console" &&
+	fail "(b) systemd's shutdown killed the ringfs daemon"
+grep -E 'ringfs\[[0-9]+\]: .*(signal [0-9]+: unmounting|lost \(loop)' "$T/systemd.console" &&
+	fail "(b) the ringfs daemon was signalled or lost its server during the shutdown"
+grep -q 'blocked for more than' "$T/systemd.console" && fail "(b) hung task in the guest"
+if [ "$powered_off" = 1 ]; then
+	grep -q 'reboot: Power down' "$T/systemd.console" || fail "(b) the guest did not power off cleanly"
+	note "(b) systemd: run.sh at $(sed -n 's/^uptime-at-run //p' "$V/report") s of guest uptime; @ringfs spared by the killing spree; clean power-off"
+else
+	note "(b) systemd: run.sh at $(sed -n 's/^uptime-at-run //p' "$V/report") s of guest uptime; @ringfs spared by the killing spree; power-off not reached (known issue)"
+fi
 echo "PASS: rootboot"
 exit 0
