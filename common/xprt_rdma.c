@@ -204,41 +204,6 @@ static int dev_bind_default(struct rdma_xprt *t)
 static void pool_dereg(void *arg, struct rfs_pool_chunk *ch);
 
 /*
- * Memory windows: each buffer of a chunk that windows bind to is also a
- * memory region of its own (local write + window bind, nothing remote),
- * and a window is bound to its buffer's region, not the chunk's.  The
- * IB spec confines a window to its bounds; soft-RoCE (rxe, Linux 6.1)
- * checks a remote access only against the bounds of the window's
- * region, so this is what keeps a server's WRITE inside the one buffer
- * it was offered there too.  Registered once, with the chunk.
- */
-static int chunk_reg_bufs(struct rdma_xprt *t, struct rfs_pool_chunk *ch)
-{
-	struct ibv_mr **mrs = calloc(ch->nbufs, sizeof(*mrs));
-
-	if (!mrs)
-		return -ENOMEM;
-	ch->reg2 = mrs;
-	for (uint32_t i = 0; i < ch->nbufs; i++) {
-		t->st.syscalls++;
-		mrs[i] =
-			ibv_reg_mr(t->pd, rfs_pool_chunk_data(&t->pool, ch, i),
-				   t->pool.cls[ch->cls].size,
-				   IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_MW_BIND);
-		if (!mrs[i]) {
-			int rc = -(errno ? errno : ENOMEM);
-
-			rfs_err("xprt: rdma: ibv_reg_mr(buffer %u of %u, %u "
-				"bytes, for memory windows): %s",
-				i + 1, ch->nbufs, t->pool.cls[ch->cls].size,
-				strerror(-rc));
-			return rc;
-		}
-	}
-	return 0;
-}
-
-/*
  * The pool's register hook: each new chunk is registered once, in the
  * context's protection domain (bound to the first device if no
  * connection chose one yet), and deregistered only when the pool is
@@ -278,7 +243,7 @@ static int pool_reg(void *arg, struct rfs_pool_chunk *ch)
 	}
 	ch->reg = mr;
 	if (ch->reg_flags & RDMA_CHUNK_MW) {
-		rc = chunk_reg_bufs(t, ch);
+		rc = rfs_rdma_chunk_reg_bufs(t, ch);
 		if (rc) {
 			pool_dereg(t, ch);
 			return rc;

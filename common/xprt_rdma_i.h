@@ -494,6 +494,8 @@ void rfs_rdma_conn_release(struct rdma_conn *c, bool close_fd);
 void rfs_rdma_conn_drop_bufs(struct rdma_conn *c, int send_status);
 /* xprt_rdma_push.c: windows of an active connection (RDMA_SETUPF_MW) */
 int rfs_rdma_win_alloc(struct rdma_conn *c);
+/* windows: register each buffer of chunk ch as a region of its own */
+int rfs_rdma_chunk_reg_bufs(struct rdma_xprt *t, struct rfs_pool_chunk *ch);
 void rfs_rdma_win_free(struct rdma_conn *c);
 /* client, windows: the bind of advertisement rb->adv - 1, put in *wr
    before its request's SEND */

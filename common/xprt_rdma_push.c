@@ -48,6 +48,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -374,6 +375,41 @@ int rfs_rdma_push_flags_check(struct rdma_conn *c, const struct rdma_msg *m,
 }
 
 /*
+ * Memory windows: each buffer of a chunk that windows bind to is also a
+ * memory region of its own (local write + window bind, nothing remote),
+ * and a window is bound to its buffer's region, not the chunk's.  The
+ * IB spec confines a window to its bounds; soft-RoCE (rxe, Linux 6.1)
+ * checks a remote access only against the bounds of the window's
+ * region, so this is what keeps a server's WRITE inside the one buffer
+ * it was offered there too.  Registered once, with the chunk.
+ */
+int rfs_rdma_chunk_reg_bufs(struct rdma_xprt *t, struct rfs_pool_chunk *ch)
+{
+	struct ibv_mr **mrs = calloc(ch->nbufs, sizeof(*mrs));
+
+	if (!mrs)
+		return -ENOMEM;
+	ch->reg2 = mrs;
+	for (uint32_t i = 0; i < ch->nbufs; i++) {
+		t->st.syscalls++;
+		mrs[i] =
+			ibv_reg_mr(t->pd, rfs_pool_chunk_data(&t->pool, ch, i),
+				   t->pool.cls[ch->cls].size,
+				   IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_MW_BIND);
+		if (!mrs[i]) {
+			int rc = -(errno ? errno : ENOMEM);
+
+			rfs_err("xprt: rdma: ibv_reg_mr(buffer %u of %u, %u "
+				"bytes, for memory windows): %s",
+				i + 1, ch->nbufs, t->pool.cls[ch->cls].size,
+				strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/*
  * Push through windows, client: one type 2 window per advertisement slot,
  * made when the connection comes up (the QP exists) and freed with the QP.
  */
@@ -433,7 +469,7 @@ void rfs_rdma_win_bind(struct rdma_conn *c, struct rdma_buf *rb,
 			.mw = c->win[slot],
 			.rkey = c->win_rkey[slot],
 			.bind_info = {
-				/* the buffer's own region (chunk_reg_bufs) */
+				/* the buffer's own region (rfs_rdma_chunk_reg_bufs) */
 				.mr = ((struct ibv_mr **)ab->pb.chunk->reg2)
 					[rfs_pool_buf_index(&c->t->pool,
 							    &ab->pb)],
