@@ -367,9 +367,14 @@ static void ep_del_all(struct rdma_conn *c)
 void rfs_rdma_conn_release(struct rdma_conn *c, bool close_fd)
 {
 	ep_del_all(c);
+	/*
+	 * Windows first: a bound type 2 window holds its QP, and rxe's QP
+	 * destruction waits (about 50 s) for such references to go.  Once
+	 * they are gone no rkey of ours works for the server.
+	 */
+	rfs_rdma_win_free(c);
 	if (c->id && c->id->qp)
 		rdma_destroy_qp(c->id);
-	rfs_rdma_win_free(c); /* no QP: nobody can use them */
 	if (c->cq && ibv_destroy_cq(c->cq))
 		rfs_warn("xprt: %s: ibv_destroy_cq: %s", c->desc,
 			 strerror(errno));
