@@ -75,7 +75,7 @@ int rfs_pool_grow(struct rfs_pool *p, unsigned ci)
 		struct rfs_pool_buf *pb =
 			(void *)((char *)blk + hoff + (size_t)p->hdr_size * i);
 
-		pb->b.data = (char *)ch->mem + i * stride + p->pfx;
+		pb->b.data = rfs_pool_chunk_data(p, ch, i);
 		pb->b.cap = pc->size;
 		pb->chunk = ch;
 		pb->cls = (uint8_t)ci;
@@ -111,6 +111,28 @@ int rfs_pool_prefill(struct rfs_pool *p, size_t budget)
 		}
 	}
 	return 0;
+}
+
+static size_t chunk_stride(const struct rfs_pool *p,
+			   const struct rfs_pool_chunk *ch)
+{
+	return ROUND_UP((size_t)p->pfx + p->cls[ch->cls].size, RFS_POOL_ALIGN);
+}
+
+void *rfs_pool_chunk_data(const struct rfs_pool *p,
+			  const struct rfs_pool_chunk *ch, uint32_t i)
+{
+	return (char *)ch->mem + i * chunk_stride(p, ch) + p->pfx;
+}
+
+uint32_t rfs_pool_buf_index(const struct rfs_pool *p,
+			    const struct rfs_pool_buf *pb)
+{
+	size_t off = (size_t)((const char *)pb->b.data -
+			      (const char *)pb->chunk->mem) -
+		     p->pfx;
+
+	return (uint32_t)(off / chunk_stride(p, pb->chunk));
 }
 
 static void chunk_free(struct rfs_pool *p, struct rfs_pool_chunk *ch)

@@ -53,6 +53,7 @@ struct rfs_pool_chunk {
 	void *mem;	    /* the buffers' data (prefix first) */
 	size_t len;	    /* bytes at mem */
 	void *reg;	    /* the register hook's handle */
+	void *reg2;	    /* ... and a second one, if it needs it */
 	uint32_t reg_flags; /* the register hook's own bits */
 	uint32_t nbufs;
 	uint8_t cls;
@@ -119,6 +120,13 @@ void rfs_pool_destroy(struct rfs_pool *p);
 
 /* out of line: a new chunk for class ci; 0 or -errno */
 int rfs_pool_grow(struct rfs_pool *p, unsigned ci);
+/* The data of buffer i of chunk ch (i < ch->nbufs): for register hooks
+   that register buffers one by one. */
+void *rfs_pool_chunk_data(const struct rfs_pool *p,
+			  const struct rfs_pool_chunk *ch, uint32_t i);
+/* Which buffer of its chunk pb is (the i above). */
+uint32_t rfs_pool_buf_index(const struct rfs_pool *p,
+			    const struct rfs_pool_buf *pb);
 /* out of line: a chunk of one buffer beyond its class's keep */
 void rfs_pool_shrink(struct rfs_pool *p, struct rfs_pool_buf *pb);
 /* out of line: a buffer put twice (logged, ignored) */

@@ -26,11 +26,21 @@
  * connected to, and an rkey works only through a QP of the same PD: each
  * context has its own PD, holding only its own connections' QPs, so no
  * other process, context or connection on either host can use them.
- * What it means: while connected, our server (every server this context
- * connected to; a client context has its one server) can write any large
- * pool buffer of ours, not just the one it was offered, and at any time,
- * not just before its WRITTEN.  The client trusts its server that far
- * (it trusts it with the file data anyway).  Every frame is checked when
+ * Memory windows (RDMA_SETUPF_MW, negotiated; the device must bind
+ * type 2 windows): then the large classes are registered for window
+ * binds, not remote write, and each advertisement goes through a window
+ * of its own slot, bound (a BIND_MW work request in front of the
+ * request's SEND) to exactly the advertised buffer under a fresh rkey;
+ * the server's WRITTEN or UNADV is a SEND with invalidate of that rkey,
+ * and the client refuses either without it (xprt_rdma_push.c).  So the
+ * server can write one buffer, during one request.  Without windows
+ * (a device that lacks them; RINGFS_RDMA_TEST_NO_MW in tests) the rest
+ * of this paragraph holds: while connected, our server (every server
+ * this context connected to; a client context has its one server) can
+ * write any large pool buffer of ours, not just the one it was offered,
+ * and at any time, not just before its WRITTEN.  The client trusts its
+ * server that far (it trusts it with the file data anyway).  Every
+ * frame is checked when
  * WRITTEN says it is there, like any received frame, and the caller
  * reads it once (as with shm: never take a length from bytes the peer
  * could still change).  Once the connection is down its QP is gone and
@@ -136,6 +146,39 @@ int rfs_rdma_dev_bind(struct rdma_xprt *t, struct ibv_context *verbs)
 		return rc;
 	}
 	t->verbs = verbs;
+	/*
+	 * A receive that invalidated an rkey says so in wc_flags.  rxe's
+	 * provider hands the kernel's completion over as it is, and there
+	 * IB_WC_WITH_INVALIDATE is bit 2, which userspace calls
+	 * IBV_WC_IP_CSUM_OK (meaningless on an RC receive); seen with
+	 * Debian 12's rdma-core 44 and Linux 6.1.  Soft-RoCE's vendor id
+	 * is 0xffffff.
+	 */
+	t->wc_inv = IBV_WC_WITH_INV;
+	if (t->dattr.vendor_id == 0xffffff)
+		t->wc_inv |= IBV_WC_IP_CSUM_OK;
+	/*
+	 * Push through memory windows needs type 2 windows (bound by a work
+	 * request, invalidated by the peer's SEND with invalidate).  A probe
+	 * allocation says whether the provider really has them.
+	 */
+	if ((t->dattr.device_cap_flags &
+	     (IBV_DEVICE_MEM_WINDOW_TYPE_2A | IBV_DEVICE_MEM_WINDOW_TYPE_2B)) &&
+	    rfs_rdma_mw_allowed()) {
+		struct ibv_mw *mw;
+
+		t->st.syscalls += 2;
+		mw = ibv_alloc_mw(t->pd, IBV_MW_TYPE_2);
+		if (mw) {
+			t->mw_ok = true;
+			if (ibv_dealloc_mw(mw))
+				rfs_warn("xprt: rdma: ibv_dealloc_mw: %s",
+					 strerror(errno));
+		}
+	}
+	rfs_dbg(RFS_SUB_XPRT, "xprt: rdma: device %s: memory windows %s",
+		ibv_get_device_name(verbs->device),
+		t->mw_ok ? "type 2" : "none (push through remote-write MRs)");
 	return 0;
 }
 
@@ -158,6 +201,8 @@ static int dev_bind_default(struct rdma_xprt *t)
 	return rc;
 }
 
+static void pool_dereg(void *arg, struct rfs_pool_chunk *ch);
+
 /*
  * The pool's register hook: each new chunk is registered once, in the
  * context's protection domain (bound to the first device if no
@@ -178,12 +223,17 @@ static int pool_reg(void *arg, struct rfs_pool_chunk *ch)
 	 * active (client) context.  Receives, control messages and every
 	 * buffer of a passive (server) context stay remotely read-only.
 	 */
-	ch->reg_flags = t->remote_write && ch->cls > 0 ? RDMA_CHUNK_RW : 0;
+	ch->reg_flags = 0;
+	if (t->remote_write && ch->cls > 0)
+		ch->reg_flags = t->mw_ok ? RDMA_CHUNK_MW : RDMA_CHUNK_RW;
 	t->st.syscalls++;
 	mr = ibv_reg_mr(t->pd, ch->mem, ch->len,
 			IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
 				((ch->reg_flags & RDMA_CHUNK_RW) ?
 					 IBV_ACCESS_REMOTE_WRITE :
+					 0) |
+				((ch->reg_flags & RDMA_CHUNK_MW) ?
+					 IBV_ACCESS_MW_BIND :
 					 0));
 	if (!mr) {
 		rc = -(errno ? errno : ENOMEM);
@@ -192,6 +242,13 @@ static int pool_reg(void *arg, struct rfs_pool_chunk *ch)
 		return rc;
 	}
 	ch->reg = mr;
+	if (ch->reg_flags & RDMA_CHUNK_MW) {
+		rc = rfs_rdma_chunk_reg_bufs(t, ch);
+		if (rc) {
+			pool_dereg(t, ch);
+			return rc;
+		}
+	}
 	rfs_dbg(RFS_SUB_XPRT, "xprt: rdma: pool: registered %u buffers of %u",
 		ch->nbufs, t->pool.cls[ch->cls].size);
 	return 0;
@@ -199,8 +256,17 @@ static int pool_reg(void *arg, struct rfs_pool_chunk *ch)
 
 static void pool_dereg(void *arg, struct rfs_pool_chunk *ch)
 {
+	struct ibv_mr **mrs = ch->reg2;
+
+	for (uint32_t i = 0; mrs && i < ch->nbufs; i++)
+		if (mrs[i] && ibv_dereg_mr(mrs[i]))
+			rfs_warn("xprt: rdma: ibv_dereg_mr: %s",
+				 strerror(errno));
+	free(mrs);
+	ch->reg2 = NULL;
 	if (ch->reg && ibv_dereg_mr(ch->reg))
 		rfs_warn("xprt: rdma: ibv_dereg_mr: %s", strerror(errno));
+	ch->reg = NULL;
 }
 
 static struct rfs_buf *rdma_buf_get(struct rfs_xprt *x, uint32_t size)
@@ -301,6 +367,12 @@ static void ep_del_all(struct rdma_conn *c)
 void rfs_rdma_conn_release(struct rdma_conn *c, bool close_fd)
 {
 	ep_del_all(c);
+	/*
+	 * Windows first: a bound type 2 window holds its QP, and rxe's QP
+	 * destruction waits (about 50 s) for such references to go.  Once
+	 * they are gone no rkey of ours works for the server.
+	 */
+	rfs_rdma_win_free(c);
 	if (c->id && c->id->qp)
 		rdma_destroy_qp(c->id);
 	if (c->cq && ibv_destroy_cq(c->cq))
@@ -359,6 +431,8 @@ void rfs_rdma_conn_drop_bufs(struct rdma_conn *c, int send_status)
 	c->rma_n = 0;
 	/* advertisements never answered: the QP is gone, nobody can write */
 	for (uint32_t i = 0; i < ADV_MAX; i++) {
+		if (c->adv[i] && rfs_rdma_evil_on(c->t))
+			rfs_rdma_evil_canary(c, c->adv[i], i, true);
 		if (c->adv[i])
 			pool_put(c->t, c->adv[i]);
 		c->adv[i] = NULL;
@@ -513,6 +587,7 @@ static int conn_push(struct rdma_conn *c)
 	struct ibv_send_wr wrs[POST_BATCH], *bad;
 	struct ibv_sge sges[POST_BATCH];
 	struct rdma_buf *rb;
+	bool stale = false; /* test hook srv-push-stale */
 	int n, rc;
 
 again:
@@ -538,7 +613,12 @@ again:
 		rb = ctl ? c->ctlq_head : c->txq_head;
 		if (!rb)
 			break;
-		need = rb->op == BOP_PUSH ? 2 : 1; /* WRITE + SEND */
+		/* WRITE + SEND; or, an advertisement through a window,
+		   BIND + SEND */
+		need = rb->op == BOP_PUSH || (rb->op == BOP_FRAME && rb->adv &&
+					      c->active && c->mw) ?
+			       2 :
+			       1;
 		if (n + need > POST_BATCH ||
 		    c->sq_used + (uint32_t)(n + need) > c->sq_max)
 			break;
@@ -564,6 +644,13 @@ again:
 			msg_fill(c, rb, RDMA_MSG_FRAME);
 			len += rb->b.len;
 			c->sends_out++;
+			if (rb->adv && c->active && c->mw) {
+				/* the window first: the SEND behind it
+				   announces its rkey */
+				rfs_rdma_win_bind(c, rb, &wrs[n]);
+				rb->xwr = 1;
+				n++;
+			}
 			if (rb->adv)
 				rfs_rdma_msg_adv(c, rb);
 			if (rfs_rdma_evil_on(c->t))
@@ -587,6 +674,8 @@ again:
 		} else if (rb->op == BOP_PUSH) {
 			struct rdma_msg *m = bmsg(rb);
 
+			if (rfs_rdma_evil_on(c->t))
+				stale = rfs_rdma_evil_push(c, rb);
 			/* the frame into the client's buffer; unsignaled:
 			   the WRITTEN behind it completes for both */
 			wr_fill(&wrs[n], &sges[n], rb, rb->b.data, rb->b.len,
@@ -608,7 +697,19 @@ again:
 		posted_add(c, rb);
 		wr_fill(&wrs[n], &sges[n], rb, bmsg(rb), len, IBV_WR_SEND,
 			true);
+		if (rb->inv) {
+			/* it ends an advertisement: close its window */
+			wrs[n].opcode = IBV_WR_SEND_WITH_INV;
+			wrs[n].invalidate_rkey = rb->inv_rkey;
+		}
 		n++;
+		if (stale && n < POST_BATCH) {
+			/* test hook: the window is closed now */
+			wr_fill(&wrs[n], &sges[n], rb, rb->b.data, RFS_HDR_SIZE,
+				IBV_WR_RDMA_WRITE, false);
+			n++;
+		}
+		stale = false;
 	}
 	if (c->owed && c->credits >= 1 && n < POST_BATCH &&
 	    c->sq_used + (uint32_t)n < c->sq_max &&
@@ -676,6 +777,7 @@ static int rdma_send_expect(struct rfs_conn *cc, struct rfs_buf *b,
 	rb->hinted = reply_max != 0;
 	rb->sent = rb->acked = 0;
 	rb->adv = 0;
+	rb->xwr = rb->inv = 0;
 	if (c->push) {
 		if (c->active)
 			rfs_rdma_adv_attach(c, rb, reply_max);
@@ -921,11 +1023,24 @@ static void on_wc(struct rdma_conn *c, const struct ibv_wc *wc)
 	switch (rb->op) {
 	case BOP_RECV:
 		posted_del(c, rb);
+		/* an invalidation must end an advertisement (push.c) */
+		c->rx_inv = (wc->wc_flags & c->t->wc_inv) != 0;
+		c->rx_inv_rkey = wc->invalidated_rkey;
 		on_recv(c, rb, wc->byte_len);
+		if (c->rx_inv && c->state != CS_DOWN) {
+			char why[WHY_LEN];
+
+			snprintf(why, sizeof(why),
+				 "a message invalidated rkey %#x, which ends "
+				 "no advertisement of ours",
+				 c->rx_inv_rkey);
+			proto_down(c, -EPROTO, why);
+		}
+		c->rx_inv = false;
 		break;
 	case BOP_FRAME:
 		posted_del(c, rb);
-		c->sq_used--;
+		c->sq_used -= 1u + rb->xwr; /* and its window bind */
 		c->sends_out--;
 		c->t->st.frames_out++;
 		c->t->st.bytes_out += rb->b.len;

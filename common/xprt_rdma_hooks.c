@@ -9,6 +9,8 @@
  *   RINGFS_RDMA_TEST_NO_PUSH   refuse push (the RMA + DONE fallback)
  *   RINGFS_RDMA_TEST_EVIL      send one malformed push message
  *   RINGFS_RDMA_TEST_BAD_TOKEN corrupt the session token of connects
+ *   RINGFS_RDMA_TEST_NO_MW     use no memory windows (push through
+ *                              remote-write memory regions)
  */
 #include <endian.h>
 #include <stdbool.h>
@@ -59,6 +61,16 @@ bool rfs_rdma_push_allowed(bool active)
  *   srv-adv              a reply FRAME flagged RDMA_MSGF_ADV
  *   srv-nopush-unadv     push not negotiated: a reply flagged UNADV
  *   srv-nopush-written   push not negotiated: a reply sent as WRITTEN
+ *   srv-push-other       a pushed reply's RDMA WRITE aimed at another
+ *                        advertised buffer (cookie 0's), with this
+ *                        advertisement's rkey
+ *   srv-push-past        a pushed reply's RDMA WRITE aimed past the end
+ *                        of the advertised buffer (by the client's
+ *                        max_msg: into the next buffer of its pool)
+ *   srv-written-noinv    windows: WRITTEN as a plain SEND, the window
+ *                        left open
+ *   srv-push-stale       a second RDMA WRITE into the pushed buffer,
+ *                        posted after the WRITTEN that closed its window
  *   cli-adv-range        ADV with a cookie >= ADV_MAX
  *   cli-adv-dup          ADV of a cookie another request still holds
  *   cli-adv-long         ADV len larger than the client's max_msg
@@ -85,6 +97,10 @@ static const char *const evil_names[EVIL_N] = {
 	[EVIL_SRV_ADV] = "srv-adv",
 	[EVIL_SRV_NOPUSH_UNADV] = "srv-nopush-unadv",
 	[EVIL_SRV_NOPUSH_WRITTEN] = "srv-nopush-written",
+	[EVIL_SRV_PUSH_OTHER] = "srv-push-other",
+	[EVIL_SRV_PUSH_PAST] = "srv-push-past",
+	[EVIL_SRV_WRITTEN_NOINV] = "srv-written-noinv",
+	[EVIL_SRV_PUSH_STALE] = "srv-push-stale",
 	[EVIL_CLI_ADV_RANGE] = "cli-adv-range",
 	[EVIL_CLI_ADV_DUP] = "cli-adv-dup",
 	[EVIL_CLI_ADV_LONG] = "cli-adv-long",
@@ -178,6 +194,82 @@ bool rfs_rdma_evil_unadv(struct rdma_conn *c, struct rdma_buf *rb,
 	else
 		return false;
 	return true;
+}
+
+/*
+ * Server: push rb is about to be posted (raddr is the advertised buffer,
+ * inv set if windows): aim its WRITE elsewhere, or leave the window open.
+ */
+bool rfs_rdma_evil_push(struct rdma_conn *c, struct rdma_buf *rb)
+{
+	switch ((enum rdma_evil)c->t->evil) {
+	case EVIL_SRV_PUSH_STALE:
+		return evil_now(c, EVIL_SRV_PUSH_STALE,
+				"a push WRITE after the WRITTEN that closed "
+				"its window");
+	case EVIL_SRV_PUSH_OTHER:
+		/* cookie 0: the buffer of a request never answered */
+		if (rb->cookie != 0 && c->padv[0].used &&
+		    evil_now(c, EVIL_SRV_PUSH_OTHER,
+			     "a push WRITE into another advertised buffer"))
+			rb->raddr = c->padv[0].addr;
+		break;
+	case EVIL_SRV_PUSH_PAST:
+		/* past the end of the buffer (the client's largest
+		   class is max_msg): the next buffer of its pool */
+		if (evil_now(c, EVIL_SRV_PUSH_PAST,
+			     "a push WRITE past the advertised buffer"))
+			rb->raddr += c->peer_max_msg;
+		break;
+	case EVIL_SRV_WRITTEN_NOINV:
+		if (rb->inv && evil_now(c, EVIL_SRV_WRITTEN_NOINV,
+					"WRITTEN without invalidating the "
+					"window"))
+			rb->inv = 0;
+		break;
+	default:
+		break;
+	}
+	return false;
+}
+
+/*
+ * Client, srv-push-other: the buffer advertised as cookie 0 (never
+ * answered) gets a known pattern when taken, and is checked when the
+ * teardown frees it: the server's stray WRITE must not have reached it.
+ */
+#define CANARY_LEN 256u
+void rfs_rdma_evil_canary(struct rdma_conn *c, struct rdma_buf *ab,
+			  uint32_t slot, bool check)
+{
+	unsigned char *p = ab->b.data;
+	uint32_t n = ab->rlen < CANARY_LEN ? ab->rlen : CANARY_LEN, bad = 0;
+
+	if (c->t->evil != EVIL_SRV_PUSH_OTHER || slot != 0 || !c->active)
+		return;
+	if (!check) {
+		for (uint32_t i = 0; i < n; i++)
+			p[i] = (unsigned char)(0xa5 ^ i);
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		bad += p[i] != (unsigned char)(0xa5 ^ i);
+	if (bad)
+		rfs_err("xprt: %s: test hook: advertised buffer 0 was "
+			"overwritten (%u of %u canary bytes changed)",
+			c->desc, bad, n);
+	else
+		rfs_warn("xprt: %s: test hook: advertised buffer 0 canary "
+			 "intact (%u bytes)",
+			 c->desc, n);
+}
+
+/* RINGFS_RDMA_TEST_NO_MW=1: no memory windows in this process. */
+bool rfs_rdma_mw_allowed(void)
+{
+	const char *e = getenv("RINGFS_RDMA_TEST_NO_MW");
+
+	return !e || !*e || !strcmp(e, "0");
 }
 
 /* rb's message (and frame) are built, not posted yet: spoil them. */

@@ -95,6 +95,17 @@ struct rdma_setup_rep {
 _Static_assert(sizeof(struct rdma_setup_rep) == 88, "rdma_setup_rep");
 
 #define RDMA_SETUPF_PUSH 0x0001u /* read replies pushed by RDMA WRITE */
+/*
+ * Push through memory windows: the client advertises each buffer through
+ * a type 2 memory window bound to exactly that buffer for that request
+ * (its large pool memory is registered without remote write), and the
+ * server ends every advertisement it answers (WRITTEN) or releases
+ * (UNADV) with a SEND with invalidate of the window's rkey.  The client
+ * takes neither without that invalidation.  Offered by a client whose
+ * device binds type 2 windows; without it push uses remotely writable
+ * memory regions (see xprt_rdma.c, Security).
+ */
+#define RDMA_SETUPF_MW 0x0002u
 
 enum rdma_msg_type {
 	RDMA_MSG_FRAME = 1, /* a whole frame follows inline */
@@ -168,6 +179,11 @@ struct rdma_buf {
 						   (its request posted) */
 	uint16_t send_flags;
 	uint8_t hinted; /* sent with a reply-size hint */
+	uint8_t xwr;	/* unsignaled WRs posted just before this one's
+			   SEND (a window bind): its completion ends them */
+	uint8_t inv;	/* server, windows: SEND with invalidate of
+			   inv_rkey (it ends an advertisement) */
+	uint32_t inv_rkey;
 	uint32_t cookie;
 	uint64_t raddr;	     /* BOP_READ, BOP_PUSH: the peer's */
 	uint32_t rkey, rlen; /* buffer; BOP_ADV: rlen = its len */
@@ -178,6 +194,8 @@ struct rdma_buf {
 
 /* a pool chunk's reg_flags: registered remotely writable */
 #define RDMA_CHUNK_RW 0x1u
+/* ... or registered for memory window binds (push through windows) */
+#define RDMA_CHUNK_MW 0x2u
 
 enum cstate {
 	CS_SETUP,
@@ -242,6 +260,14 @@ struct rdma_conn {
 		bool used;
 	} padv[ADV_MAX];
 	uint32_t padv_n;
+	/* push through memory windows (RDMA_SETUPF_MW): the client's
+	   type 2 window of each slot and the rkey it was last bound with;
+	   the invalidation the message being received carried */
+	bool mw;
+	struct ibv_mw *win[ADV_MAX];
+	uint32_t win_rkey[ADV_MAX];
+	bool rx_inv;
+	uint32_t rx_inv_rkey;
 	uint64_t pushed;    /* replies pushed (debug log) */
 	uint32_t sends_out; /* caller frames posted, not done */
 	bool close_queued;
@@ -272,6 +298,12 @@ enum rdma_evil {
 	EVIL_SRV_ADV,		 /* reply FRAME with RDMA_MSGF_ADV */
 	EVIL_SRV_NOPUSH_UNADV,	 /* push not negotiated: reply with UNADV */
 	EVIL_SRV_NOPUSH_WRITTEN, /* push not negotiated: a WRITTEN */
+	EVIL_SRV_PUSH_OTHER,	 /* push WRITE aimed at another advertised
+				    buffer, with this one's rkey */
+	EVIL_SRV_PUSH_PAST,	 /* push WRITE just past the advertised
+				    buffer */
+	EVIL_SRV_WRITTEN_NOINV,	 /* windows: WRITTEN without invalidate */
+	EVIL_SRV_PUSH_STALE,	 /* a push WRITE after the WRITTEN */
 	/* client (active) side */
 	EVIL_CLI_FIRST,
 	EVIL_CLI_ADV_RANGE = EVIL_CLI_FIRST, /* ADV, cookie >= ADV_MAX */
@@ -297,6 +329,10 @@ struct rdma_xprt {
 	struct rdma_conn *conns;
 	bool remote_write; /* active context: pool chunks of the
 					   large classes remotely writable */
+	unsigned wc_inv;   /* wc_flags bits meaning "with invalidate" */
+	bool mw_ok;	   /* the device binds type 2 memory windows:
+			      those chunks are registered for window
+			      binds instead, and push goes through windows */
 #if HAVE_TEST_HOOKS
 	uint8_t evil;	 /* enum rdma_evil: test hook */
 	bool evil_fired; /* its one bad message went out */
@@ -339,6 +375,7 @@ static inline struct rdma_buf *pool_get(struct rdma_xprt *t, uint32_t size)
 	rb->posted = rb->sent = rb->acked = rb->ready = 0;
 	rb->send_flags = 0;
 	rb->adv = 0;
+	rb->xwr = rb->inv = 0;
 	return rb;
 }
 
@@ -398,6 +435,15 @@ void rfs_rdma_evil_send(struct rdma_conn *c, struct rdma_buf *rb);
 /* server: release another advertisement than `slot`; true if so */
 bool rfs_rdma_evil_unadv(struct rdma_conn *c, struct rdma_buf *rb,
 			 uint32_t slot);
+/* server: push rb (raddr, inv set) is about to be posted: spoil it;
+   true: post one more WRITE of it after its WRITTEN */
+bool rfs_rdma_evil_push(struct rdma_conn *c, struct rdma_buf *rb);
+/* client: advertisement `slot` is taken (check false) or dropped at
+   teardown (check true): the window modes mark and check its buffer */
+void rfs_rdma_evil_canary(struct rdma_conn *c, struct rdma_buf *ab,
+			  uint32_t slot, bool check);
+/* RINGFS_RDMA_TEST_NO_MW: may this process use memory windows? */
+bool rfs_rdma_mw_allowed(void);
 #else
 static inline bool rfs_rdma_push_allowed(bool active)
 {
@@ -422,6 +468,22 @@ static inline bool rfs_rdma_evil_unadv(struct rdma_conn *c, struct rdma_buf *rb,
 {
 	return false;
 }
+
+static inline bool rfs_rdma_evil_push(struct rdma_conn *c, struct rdma_buf *rb)
+{
+	return false;
+}
+
+static inline void rfs_rdma_evil_canary(struct rdma_conn *c,
+					struct rdma_buf *ab, uint32_t slot,
+					bool check)
+{
+}
+
+static inline bool rfs_rdma_mw_allowed(void)
+{
+	return true;
+}
 #endif
 /* xprt_rdma.c, for the setup code and the test hooks */
 struct rdma_buf *rfs_rdma_ctrl_new(struct rdma_conn *c, uint8_t type,
@@ -430,6 +492,15 @@ int rfs_rdma_dev_bind(struct rdma_xprt *t, struct ibv_context *verbs);
 int rfs_rdma_post_fresh_recv(struct rdma_conn *c);
 void rfs_rdma_conn_release(struct rdma_conn *c, bool close_fd);
 void rfs_rdma_conn_drop_bufs(struct rdma_conn *c, int send_status);
+/* xprt_rdma_push.c: windows of an active connection (RDMA_SETUPF_MW) */
+int rfs_rdma_win_alloc(struct rdma_conn *c);
+/* windows: register each buffer of chunk ch as a region of its own */
+int rfs_rdma_chunk_reg_bufs(struct rdma_xprt *t, struct rfs_pool_chunk *ch);
+void rfs_rdma_win_free(struct rdma_conn *c);
+/* client, windows: the bind of advertisement rb->adv - 1, put in *wr
+   before its request's SEND */
+void rfs_rdma_win_bind(struct rdma_conn *c, struct rdma_buf *rb,
+		       struct ibv_send_wr *wr);
 /* xprt_rdma_setup.c: phase 1, the two ends of the handshake */
 int rfs_rdma_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out);
 int rfs_rdma_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out);

@@ -48,6 +48,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -66,7 +67,7 @@ void rfs_rdma_msg_adv(struct rdma_conn *c, struct rdma_buf *rb)
 		m->flags |= RDMA_MSGF_ADV;
 		m->len = htole32(ab->rlen);
 		m->addr = htole64((uintptr_t)ab->b.data);
-		m->rkey = htole32(rb_mr(ab)->rkey);
+		m->rkey = htole32(c->mw ? c->win_rkey[slot] : rb_mr(ab)->rkey);
 		m->cookie = htole32(slot);
 	} else {
 		m->flags |= RDMA_MSGF_UNADV;
@@ -103,8 +104,10 @@ void rfs_rdma_adv_attach(struct rdma_conn *c, struct rdma_buf *rb,
 	ab = pool_get(c->t, want);
 	if (!ab)
 		return;
-	if (!(ab->pb.chunk->reg_flags & RDMA_CHUNK_RW)) {
-		/* registered before this context connected: not writable */
+	if (!(ab->pb.chunk->reg_flags &
+	      (c->mw ? RDMA_CHUNK_MW : RDMA_CHUNK_RW))) {
+		/* registered before this context connected (or, windows
+		   negotiated, without them): not writable */
 		pool_put(c->t, ab);
 		return;
 	}
@@ -112,6 +115,8 @@ void rfs_rdma_adv_attach(struct rdma_conn *c, struct rdma_buf *rb,
 		;
 	ab->op = BOP_ADV;
 	ab->rlen = want;
+	if (rfs_rdma_evil_on(c->t))
+		rfs_rdma_evil_canary(c, ab, slot, false);
 	c->adv[slot] = ab;
 	c->adv_id[slot] = h->id;
 	c->adv_n++;
@@ -140,6 +145,9 @@ void rfs_rdma_adv_match(struct rdma_conn *c, struct rdma_buf *rb)
 			continue;
 		a->used = false;
 		c->padv_n--;
+		/* windows: whichever way it ends, the message closes it */
+		rb->inv = c->mw;
+		rb->inv_rkey = a->rkey;
 		if (rfs_rdma_evil_on(c->t) && rfs_rdma_evil_unadv(c, rb, i))
 			return;
 		if (rb->b.len > c->inline_max && rb->b.len <= a->len) {
@@ -173,6 +181,35 @@ static const char *adv_bad(const struct rdma_conn *c, uint32_t slot)
 	return NULL;
 }
 
+/*
+ * Push through windows, client: the message ending advertisement `slot`
+ * must have invalidated its window (SEND with invalidate of the rkey it
+ * was bound with), so the server can no longer write the buffer that is
+ * about to be read or reused.  Consumes the invalidation.
+ */
+static int win_closed(struct rdma_conn *c, uint32_t slot, const char *what,
+		      char *why)
+{
+	if (!c->mw)
+		return 0;
+	if (!c->rx_inv || c->rx_inv_rkey != c->win_rkey[slot]) {
+		if (c->rx_inv)
+			snprintf(why, WHY_LEN,
+				 "%s of advertisement %u invalidated rkey %#x, "
+				 "not its memory window's (%#x)",
+				 what, slot, c->rx_inv_rkey, c->win_rkey[slot]);
+		else
+			snprintf(why, WHY_LEN,
+				 "%s of advertisement %u left its memory "
+				 "window (rkey %#x) open: no SEND with "
+				 "invalidate of it",
+				 what, slot, c->win_rkey[slot]);
+		return -EPROTO;
+	}
+	c->rx_inv = false;
+	return 0;
+}
+
 /* Push, client: the server released advertisement `slot` unused. */
 static int adv_release(struct rdma_conn *c, uint32_t slot, char *why)
 {
@@ -183,6 +220,8 @@ static int adv_release(struct rdma_conn *c, uint32_t slot, char *why)
 			 bad);
 		return -EPROTO;
 	}
+	if (win_closed(c, slot, "UNADV", why))
+		return -EPROTO;
 	pool_put(c->t, c->adv[slot]);
 	c->adv[slot] = NULL;
 	c->adv_n--;
@@ -248,6 +287,8 @@ int rfs_rdma_on_written(struct rdma_conn *c, uint32_t slot, uint32_t len,
 			 slot, len, RFS_HDR_SIZE, ab->rlen);
 		return -EPROTO;
 	}
+	if (win_closed(c, slot, "WRITTEN", why))
+		return -EPROTO; /* the buffer stays out: teardown frees it */
 	c->adv[slot] = NULL;
 	c->adv_n--;
 	rc = rfs_proto_check_frame(ab->b.data, len, c->t->base.params.max_msg);
@@ -331,4 +372,111 @@ int rfs_rdma_push_flags_check(struct rdma_conn *c, const struct rdma_msg *m,
 		return -EPROTO;
 	}
 	return adv_release(c, le32toh(m->adv), why);
+}
+
+/*
+ * Memory windows: each buffer of a chunk that windows bind to is also a
+ * memory region of its own (local write + window bind, nothing remote),
+ * and a window is bound to its buffer's region, not the chunk's.  The
+ * IB spec confines a window to its bounds; soft-RoCE (rxe, Linux 6.1)
+ * checks a remote access only against the bounds of the window's
+ * region, so this is what keeps a server's WRITE inside the one buffer
+ * it was offered there too.  Registered once, with the chunk.
+ */
+int rfs_rdma_chunk_reg_bufs(struct rdma_xprt *t, struct rfs_pool_chunk *ch)
+{
+	struct ibv_mr **mrs = calloc(ch->nbufs, sizeof(*mrs));
+
+	if (!mrs)
+		return -ENOMEM;
+	ch->reg2 = mrs;
+	for (uint32_t i = 0; i < ch->nbufs; i++) {
+		t->st.syscalls++;
+		mrs[i] =
+			ibv_reg_mr(t->pd, rfs_pool_chunk_data(&t->pool, ch, i),
+				   t->pool.cls[ch->cls].size,
+				   IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_MW_BIND);
+		if (!mrs[i]) {
+			int rc = -(errno ? errno : ENOMEM);
+
+			rfs_err("xprt: rdma: ibv_reg_mr(buffer %u of %u, %u "
+				"bytes, for memory windows): %s",
+				i + 1, ch->nbufs, t->pool.cls[ch->cls].size,
+				strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Push through windows, client: one type 2 window per advertisement slot,
+ * made when the connection comes up (the QP exists) and freed with the QP.
+ */
+int rfs_rdma_win_alloc(struct rdma_conn *c)
+{
+	for (uint32_t i = 0; i < ADV_MAX; i++) {
+		c->t->st.syscalls++;
+		c->win[i] = ibv_alloc_mw(c->t->pd, IBV_MW_TYPE_2);
+		if (!c->win[i]) {
+			int rc = -(errno ? errno : ENOMEM);
+
+			rfs_err("xprt: %s: ibv_alloc_mw (window %u of %u): %s",
+				c->desc, i + 1, ADV_MAX, strerror(-rc));
+			return rc;
+		}
+		c->win_rkey[i] = c->win[i]->rkey;
+	}
+	return 0;
+}
+
+void rfs_rdma_win_free(struct rdma_conn *c)
+{
+	for (uint32_t i = 0; i < ADV_MAX; i++) {
+		if (!c->win[i])
+			continue;
+		c->t->st.syscalls++;
+		if (ibv_dealloc_mw(c->win[i]))
+			rfs_warn("xprt: %s: ibv_dealloc_mw: %s", c->desc,
+				 strerror(errno));
+		c->win[i] = NULL;
+	}
+}
+
+/*
+ * Push through windows, client: bind slot's window to exactly the
+ * advertised buffer, remote write only, under a fresh rkey (the key byte
+ * incremented, so a stale rkey of an earlier binding is refused).  The
+ * bind is unsignaled: the SEND posted behind it completes for both (its
+ * xwr), and a failed bind completes in error and takes the connection
+ * down.  The window was closed by the message that ended its last
+ * advertisement (win_closed) or was never bound.
+ */
+void rfs_rdma_win_bind(struct rdma_conn *c, struct rdma_buf *rb,
+		       struct ibv_send_wr *wr)
+{
+	uint32_t slot = rb->adv - 1;
+	struct rdma_buf *ab = c->adv[slot];
+
+	/* the provider names the window by the rkey it has now (the last
+	   binding's), which the library does not track for type 2 */
+	c->win[slot]->rkey = c->win_rkey[slot];
+	c->win_rkey[slot] = ibv_inc_rkey(c->win_rkey[slot]);
+	*wr = (struct ibv_send_wr){
+		.wr_id = (uintptr_t)rb,
+		.opcode = IBV_WR_BIND_MW,
+		.bind_mw = {
+			.mw = c->win[slot],
+			.rkey = c->win_rkey[slot],
+			.bind_info = {
+				/* the buffer's own region (rfs_rdma_chunk_reg_bufs) */
+				.mr = ((struct ibv_mr **)ab->pb.chunk->reg2)
+					[rfs_pool_buf_index(&c->t->pool,
+							    &ab->pb)],
+				.addr = (uintptr_t)ab->b.data,
+				.length = ab->rlen,
+				.mw_access_flags = IBV_ACCESS_REMOTE_WRITE,
+			},
+		},
+	};
 }

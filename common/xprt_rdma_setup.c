@@ -308,6 +308,22 @@ static int conn_go(struct rdma_conn *c)
 		c->ep_added[k] = true;
 	}
 	make_desc(c);
+	if (c->active && c->mw) {
+		if (t->mw_ok) {
+			rc = rfs_rdma_win_alloc(c);
+			if (rc)
+				return rc;
+		} else {
+			/* the server will invalidate what we advertise,
+			   and we have no windows: advertise nothing */
+			rfs_warn("xprt: %s: device %s has no memory windows: "
+				 "large replies take RDMA READ, not push",
+				 c->desc,
+				 ibv_get_device_name(t->verbs->device));
+			c->push = false;
+			c->mw = false;
+		}
+	}
 	c->credits = c->peer_credits;
 	c->state = CS_UP;
 	c->next = t->conns;
@@ -318,7 +334,9 @@ static int conn_go(struct rdma_conn *c)
 		"xprt: %s: up (credits %u/%u, inline %u, "
 		"push %s)",
 		c->desc, c->credits, c->nrecv, c->inline_max,
-		c->push ? "on" : "off");
+		!c->push ? "off" :
+		c->mw	 ? "on, through memory windows" :
+			   "on, through remote-write memory");
 	return 0;
 }
 
@@ -391,8 +409,18 @@ int rfs_rdma_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 		goto fail;
 	req.magic = htole32(RDMA_SETUP_MAGIC);
 	req.version = htole16(RDMA_SETUP_VERSION);
+	/*
+	 * Windows are offered unless the context is bound to a device known
+	 * not to have them (the device is bound at the first pool buffer or
+	 * the first QP; if that turns out to lack them, advertisements stop
+	 * and large replies take RMA: see rfs_rdma_adv_attach).
+	 */
 	if (rfs_rdma_push_allowed(true))
-		req.flags = htole16(RDMA_SETUPF_PUSH);
+		req.flags =
+			htole16(RDMA_SETUPF_PUSH |
+				((t->pd ? t->mw_ok : rfs_rdma_mw_allowed()) ?
+					 RDMA_SETUPF_MW :
+					 0));
 	req.credits = htole32(c->nrecv);
 	req.inline_max = htole32(c->inline_max);
 	req.max_msg = htole32(t->base.params.max_msg);
@@ -420,6 +448,8 @@ int rfs_rdma_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 	}
 	c->push = (le16toh(req.flags) & RDMA_SETUPF_PUSH) &&
 		  (le16toh(rep.flags) & RDMA_SETUPF_PUSH);
+	c->mw = c->push && (le16toh(req.flags) & RDMA_SETUPF_MW) &&
+		(le16toh(rep.flags) & RDMA_SETUPF_MW);
 	if (!peer_params(c, rep.credits, rep.inline_max, rep.max_msg) ||
 	    !rep.port || !memchr(rep.addr, 0, sizeof(rep.addr))) {
 		rfs_err("xprt: rdma: setup reply: bad parameters");
@@ -1097,6 +1127,8 @@ int rfs_rdma_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 	/* unknown flags are ignored: a later client may offer more */
 	c->push = (le16toh(req.flags) & RDMA_SETUPF_PUSH) &&
 		  rfs_rdma_push_allowed(false);
+	/* windows cost the server nothing but the invalidations */
+	c->mw = c->push && (le16toh(req.flags) & RDMA_SETUPF_MW);
 	if (!peer_params(c, req.credits, req.inline_max, req.max_msg)) {
 		rfs_err_rl("xprt: rdma: setup request: bad parameters");
 		rc = -EPROTO;
@@ -1172,7 +1204,8 @@ int rfs_rdma_accept(struct rfs_xprt *x, int fd, struct rfs_conn **out)
 	rep.credits = htole32(c->nrecv);
 	rep.inline_max = htole32(t->pool.cls[0].size);
 	rep.max_msg = htole32(t->base.params.max_msg);
-	rep.flags = htole16(c->push ? RDMA_SETUPF_PUSH : 0);
+	rep.flags = htole16((c->push ? RDMA_SETUPF_PUSH : 0) |
+			    (c->mw ? RDMA_SETUPF_MW : 0));
 	if (share) {
 		/* registered before the client can know the token */
 		memcpy(w.token, c->token, sizeof(w.token));

@@ -86,6 +86,13 @@ xprt_cases() { # build-dir label
 		grep -h "frames out\|peerdeath:\|drain:" "$T/$2-$c.log" |
 			sed 's/^/# /'
 	done
+	# pushed replies through remote-write memory regions, as on a
+	# device without memory windows (a test hook: test builds only)
+	st=0
+	RINGFS_RDMA_TEST_NO_MW=1 RFS_TEST_ADDR=$ip timeout 300 \
+		"$1/tests/xprt/xprt_test" rdma rdma readpush \
+		>"$T/$2-readpush-nomw.log" 2>&1 || st=$?
+	result "$2 rdma-rdma-readpush-nomw" "$st" "$T/$2-readpush-nomw.log"
 }
 
 # ---- xprt ---------------------------------------------------------------

@@ -1749,11 +1749,17 @@ out:
 /* ---- evil (rdma): hostile push messages ------------------------------- */
 
 struct evil_mode {
-	const char *name;     /* RINGFS_RDMA_TEST_EVIL=name */
-	bool cli;	      /* the client misbehaves, the server is hurt */
-	bool nopush;	      /* push refused (RINGFS_RDMA_TEST_NO_PUSH) */
-	const char *log;      /* the victim's log line says this */
-	const char *label;    /* shown instead of name (another workload) */
+	const char *name;  /* RINGFS_RDMA_TEST_EVIL=name */
+	bool cli;	   /* the client misbehaves, the server is hurt */
+	bool nopush;	   /* push refused (RINGFS_RDMA_TEST_NO_PUSH) */
+	const char *log;   /* the victim's log line says this */
+	const char *label; /* shown instead of name (another workload) */
+	/* window modes: the server's WRITE is refused by the client's
+	   device: the server goes down with this (else any error), the
+	   client with any error (else -EPROTO), and `log2` is logged too */
+	int other_status;
+	bool victim_any;
+	const char *log2;
 	enum read_mode early; /* RM_FULL, or READ 3 is answered this way
 				   with NOTIFY (RM_ERROR: inline, RM_NOTIFY:
 				   pushed), and READ 6 is queued once that
@@ -1795,15 +1801,30 @@ static const struct evil_mode evil_modes[] = {
 	   check, the UNADV freed its buffer and posting it crashed */
 	{ "srv-unadv-bogus", false, false,
 	  "UNADV of advertisement 2: not advertised yet", "srv-unadv-early",
-	  RM_ERROR },
+	  .early = RM_ERROR },
 	{ "srv-written-unadv", false, false,
 	  "WRITTEN for advertisement 2: not advertised yet",
-	  "srv-written-early", RM_NOTIFY },
+	  "srv-written-early", .early = RM_NOTIFY },
 	{ "srv-adv", false, false, "ADV from the server" },
 	{ "srv-nopush-unadv", false, true,
 	  "push flags 0x4, but push was not negotiated" },
 	{ "srv-nopush-written", false, true,
 	  "WRITTEN where push was not negotiated" },
+	/*
+	 * Memory windows (issue: a server could write any large buffer of
+	 * the client's, at any time): READ 3's window admits a WRITE into
+	 * READ 3's buffer only; aimed at READ 2's buffer (whose canary must
+	 * survive) or past its own end, the client's device refuses it.
+	 */
+	{ "srv-push-other", false, false,
+	  "work request failed: remote access error", NULL, -EACCES, true,
+	  "advertised buffer 0 canary intact" },
+	{ "srv-push-past", false, false,
+	  "work request failed: remote access error", NULL, -EACCES, true },
+	{ "srv-push-stale", false, false,
+	  "work request failed: remote access error", NULL, -EACCES, true },
+	{ "srv-written-noinv", false, false,
+	  "WRITTEN of advertisement 1 left its memory window" },
 	{ "cli-adv-range", true, false, "ADV of cookie 69: out of range" },
 	{ "cli-adv-dup", true, false, "ADV of cookie 0: still advertised" },
 	{ "cli-adv-long", true, false, NULL /* evil_want */ },
@@ -2182,16 +2203,22 @@ static bool evil_one(const struct evil_mode *m, int lfd)
 
 	victim = m->cli ? &evil_srv_side : &evil_cli_side;
 	other = m->cli ? &evil_cli_side : &evil_srv_side;
-	if (!victim->down || victim->status != -EPROTO)
-		FAIL("evil %s: the %s: %s %d (%s), want -EPROTO", label,
+	if (!victim->down ||
+	    (m->victim_any ? victim->status >= 0 : victim->status != -EPROTO))
+		FAIL("evil %s: the %s: %s %d (%s), want %s", label,
 		     m->cli ? "server" : "client",
 		     victim->down ? "down with" : "never down, status",
-		     victim->status, strerror(-victim->status));
-	if (!other->down || other->status >= 0)
-		FAIL("evil %s: the misbehaving %s: %s %d, want an error", label,
+		     victim->status, strerror(-victim->status),
+		     m->victim_any ? "an error" : "-EPROTO");
+	if (!other->down || other->status >= 0 ||
+	    (m->other_status && other->status != m->other_status))
+		FAIL("evil %s: the misbehaving %s: %s %d, want %s", label,
 		     m->cli ? "client" : "server",
 		     other->down ? "down with" : "never down, status",
-		     other->status);
+		     other->status,
+		     m->other_status ? strerror(-m->other_status) : "an error");
+	if (m->log2 && !strstr(cap, m->log2))
+		FAIL("evil %s: no log line says \"%s\"", label, m->log2);
 	{
 		unsigned fired = 0;
 
