@@ -770,6 +770,8 @@ int main(int argc, char **argv)
 	sfd = setup_signals(&set);
 	if (sfd < 0)
 		goto out_unmount;
+	/* counters and control socket (ctl.c): before the loops count */
+	rfs_cl_ctl_start(cl);
 	ret = rfs_loops_start(cl);
 	if (ret < 0) {
 		rfs_err("client: %s: setup failed: %s; unmounting",
@@ -788,6 +790,7 @@ int main(int argc, char **argv)
 	status = 0;
 
 out_unmount:
+	rfs_cl_ctl_stop(cl);
 	if (mounted)
 		fuse_session_unmount(cl->se);
 out_session:

@@ -116,7 +116,13 @@ static void usage(FILE *f)
 		"                          machine crash (two disk flushes per request);\n"
 		"                          off: such a replay may run a request twice\n"
 		"      --exec-thread       run each connection's requests on a second thread\n"
-		"                          (the rdma transport always does: see ringfsd(8))\n" RFS_SEC_USAGE
+		"                          (the rdma transport always does: see ringfsd(8))\n"
+		"      --control-socket PATH\n"
+		"                          ringfsctl's local channel (conns, stats);\n"
+		"                          default /run/ringfs/ringfsd-PID.sock as root,\n"
+		"                          $XDG_RUNTIME_DIR/ringfs/ringfsd-PID.sock\n"
+		"                          otherwise; none: no socket.  Counters go to\n"
+		"                          ringfsd-PID.stats in the same directory\n" RFS_SEC_USAGE
 		"  -v, --verbose           debug logging for the server\n"
 		"  -d, --debug SUBSYS      debug logging for proto,xprt,server or all\n"
 		"  -h, --help              this text\n"
@@ -409,6 +415,7 @@ int main(int argc, char **argv)
 		{ "session-grace", required_argument, NULL, 'G' },
 		{ "reply-log", required_argument, NULL, 'Y' },
 		{ "exec-thread", no_argument, NULL, 'X' },
+		{ "control-socket", required_argument, NULL, 'C' },
 		RFS_SEC_LOPTS,
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "debug", required_argument, NULL, 'd' },
@@ -417,7 +424,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *listen_s = NULL, *transport = NULL, *state_dir = NULL;
-	const char *listen_unix_s = NULL;
+	const char *listen_unix_s = NULL, *ctl_sock = NULL;
 	const char *listen_rdma = NULL;
 	const char *config = NULL;
 	const struct rfs_xprt_desc *xd;
@@ -484,6 +491,9 @@ int main(int argc, char **argv)
 			break;
 		case 'X':
 			exec_thread = true;
+			break;
+		case 'C':
+			ctl_sock = optarg;
 			break;
 		case 'Y':
 			reply_log = rfs_cfg_reply_log(optarg);
@@ -660,6 +670,16 @@ int main(int argc, char **argv)
 		}
 		goto out_nodes;
 	}
+	/* ringfsctl conns / stats: counters file and control socket */
+	if (rfs_srv_ctl_start(ctl_sock, bound)) {
+		rfs_rdma_listener_close(rl);
+		close(lfd);
+		if (ufd >= 0) {
+			close(ufd);
+			unlink(rfs_cfg.listen_unix);
+		}
+		goto out_nodes;
+	}
 	fprintf(stderr,
 		"ringfsd: listening on %s (transport %s%s%s%s), "
 		"exports: %s\n",
@@ -689,6 +709,7 @@ int main(int argc, char **argv)
 	if (addr.ss.ss_family == AF_UNIX)
 		unlink(((struct sockaddr_un *)&addr.ss)->sun_path);
 	rfs_conns_stop_all();
+	rfs_srv_ctl_stop();
 	rfs_sessions_fini();
 	rfs_locks_fini();
 out_nodes:
