@@ -131,9 +131,10 @@ extern struct rfs_client *rfs_cl;
  * ctl.c: the counters region <rundir>/client-<pid>.stats and the
  * control socket <rundir>/client-<pid>.sock (common/obs.h, ctlsock.h).
  * start: after daemonizing, before the loops; never fails the mount
+ * (mp_real: the mount point resolved before mounting, or NULL)
  * (counting goes to private memory when no file can be made).
  */
-int rfs_cl_ctl_start(struct rfs_client *cl);
+int rfs_cl_ctl_start(struct rfs_client *cl, const char *mp_real);
 void rfs_cl_ctl_stop(struct rfs_client *cl);
 
 /* ---- inode table ------------------------------------------------------ */

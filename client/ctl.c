@@ -53,9 +53,9 @@ static const struct rfs_ctl_cmd client_ctl_cmds[] = {
 	  "counters and latency per opcode [--json|--prometheus]" },
 };
 
-int rfs_cl_ctl_start(struct rfs_client *cl)
+int rfs_cl_ctl_start(struct rfs_client *cl, const char *mp_real)
 {
-	char dir[4096], spath[4200], cpath[4200], *mp;
+	char dir[4096], spath[4200], cpath[4200];
 	bool have_dir = rfs_status_dir(dir, sizeof(dir)) != NULL;
 	int ret;
 
@@ -69,11 +69,10 @@ int rfs_cl_ctl_start(struct rfs_client *cl)
 			rfs_warn("client: %s: %s; no counters file", dir,
 				 strerror(errno));
 	}
-	mp = realpath(cl->o.mountpoint, NULL);
+	/* no realpath here: the mount point is ours now, and not served */
 	ret = rfs_obs_open(have_dir ? spath : NULL, RFS_OBS_SIDE_CLIENT,
-			   cl->o.loops, mp ? mp : cl->o.mountpoint, "",
-			   &cl->obs);
-	free(mp);
+			   cl->o.loops, mp_real ? mp_real : cl->o.mountpoint,
+			   "", &cl->obs);
 	if (ret < 0) {
 		rfs_warn("client: no counters: %s", strerror(-ret));
 		return ret;

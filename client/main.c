@@ -702,6 +702,7 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int ret, sfd = -1, status = 1;
 	bool mounted = false;
+	char *mp_real = NULL;
 
 	rfs_cl = cl;
 	rfs_log_init("ringfs");
@@ -755,6 +756,8 @@ int main(int argc, char **argv)
 			cl->o.fuse_opts);
 		goto out_inode;
 	}
+	/* what ringfsctl conns MOUNTPOINT matches (resolved while we can) */
+	mp_real = realpath(cl->o.mountpoint, NULL);
 	if (fuse_session_mount(cl->se, cl->o.mountpoint) != 0) {
 		fprintf(stderr, "ringfs: cannot mount on %s\n",
 			cl->o.mountpoint);
@@ -771,7 +774,7 @@ int main(int argc, char **argv)
 	if (sfd < 0)
 		goto out_unmount;
 	/* counters and control socket (ctl.c): before the loops count */
-	rfs_cl_ctl_start(cl);
+	rfs_cl_ctl_start(cl, mp_real);
 	ret = rfs_loops_start(cl);
 	if (ret < 0) {
 		rfs_err("client: %s: setup failed: %s; unmounting",
@@ -801,5 +804,6 @@ out_inode:
 	if (cl->stop_fd >= 0)
 		close(cl->stop_fd);
 	rfs_inode_fini();
+	free(mp_real);
 	return status;
 }

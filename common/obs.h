@@ -289,8 +289,17 @@ void rfs_obs_fmt_conns(const struct rfs_obs_hdr *h, enum rfs_obs_fmt f,
  */
 void rfs_obs_fmt_stats(const struct rfs_obs_hdr *h, enum rfs_obs_fmt f,
 		       rfs_obs_opname_fn opname, struct rfs_ctl_out *out);
-/* The value below which a fraction q (0.5, 0.99...) of the samples fall:
-   the upper edge of the bucket it reaches, in ns; 0 without samples */
+/*
+ * stats --prometheus of several daemons in one exposition (each metric
+ * family once: node_exporter's textfile collector refuses repeats).
+ */
+void rfs_obs_fmt_prom(const struct rfs_obs_hdr *const *hs, unsigned n,
+		      rfs_obs_opname_fn opname, struct rfs_ctl_out *out);
+/*
+ * The value below which a fraction q (0.5, 0.99...) of the samples fall,
+ * in ns, interpolated linearly inside the log2 bucket it falls in (as
+ * Prometheus' histogram_quantile); 0 without samples.
+ */
 uint64_t rfs_obs_quantile(const uint64_t *b, double q);
 
 /* The handler of "conns" and "stats" on a daemon's control socket. */

@@ -237,19 +237,25 @@ void rfs_obs_fmt_conns(const struct rfs_obs_hdr *h, enum rfs_obs_fmt f,
 
 uint64_t rfs_obs_quantile(const uint64_t *b, double q)
 {
-	uint64_t n = 0, acc = 0, want;
+	uint64_t n = 0, acc = 0;
+	double want;
 
 	for (unsigned i = 0; i < RFS_OBS_NBUCKET; i++)
 		n += b[i];
 	if (!n)
 		return 0;
-	want = (uint64_t)((double)n * q);
-	if ((double)want < (double)n * q || want == 0)
-		want++;
+	want = (double)n * q;
 	for (unsigned i = 0; i < RFS_OBS_NBUCKET; i++) {
-		acc += b[i];
-		if (acc >= want)
-			return 2ull << i;
+		double lo = i ? (double)(1ull << i) : 0,
+		       hi = (double)(2ull << i);
+
+		if (!b[i] || (double)(acc + b[i]) < want) {
+			acc += b[i];
+			continue;
+		}
+		/* linear inside the bucket, as Prometheus' histogram_quantile */
+		return (uint64_t)(lo + (hi - lo) * (want - (double)acc) /
+					       (double)b[i]);
 	}
 	return 2ull << (RFS_OBS_NBUCKET - 1);
 }
@@ -305,33 +311,26 @@ static void prom_labels(struct rfs_ctl_out *o, const struct rfs_obs_hdr *h,
 	}
 }
 
-static void fmt_prom(const struct rfs_obs_hdr *h, const struct totals *t,
-		     rfs_obs_opname_fn opname, struct rfs_ctl_out *o)
+static struct totals *totals_of(const struct rfs_obs_hdr *h)
 {
-	rfs_ctl_printf(o, "# HELP ringfs_connections connections open now\n"
-			  "# TYPE ringfs_connections gauge\n");
-	for (unsigned x = 0; x < t->nx; x++) {
-		rfs_ctl_printf(o, "ringfs_connections");
-		prom_labels(o, h, "transport", t->xname[x]);
-		rfs_ctl_printf(o, "} %u\n", t->conns[x]);
-	}
-	for (unsigned k = 0; k < RFS_OBS_NCTR; k++) {
-		rfs_ctl_printf(o,
-			       "# HELP ringfs_%s_total %s\n"
-			       "# TYPE ringfs_%s_total counter\n",
-			       ctr_name[k], ctr_help[k], ctr_name[k]);
-		for (unsigned x = 0; x < t->nx; x++) {
-			rfs_ctl_printf(o, "ringfs_%s_total", ctr_name[k]);
-			prom_labels(o, h, "transport", t->xname[x]);
-			rfs_ctl_printf(o, "} %llu\n",
-				       (unsigned long long)t->c[x][k]);
-		}
-	}
-	rfs_ctl_printf(o, "# HELP ringfs_request_duration_seconds request "
-			  "latency per opcode (client: send to reply; "
-			  "server: arrival to reply)\n"
-			  "# TYPE ringfs_request_duration_seconds "
-			  "histogram\n");
+	const struct rfs_obs_slot *sl = rfs_obs_slots(h);
+	struct totals *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	for (unsigned i = 0; i < RFS_OBS_NXPRT; i++)
+		if (h->retired[i].transport[0])
+			add_slot(t, &h->retired[i], false);
+	for (uint32_t i = 0; i < h->nslots; i++)
+		if (__atomic_load_n(&sl[i].state, __ATOMIC_ACQUIRE) !=
+		    RFS_OBS_FREE)
+			add_slot(t, &sl[i], true);
+	return t;
+}
+
+static void prom_hist(struct rfs_ctl_out *o, const struct rfs_obs_hdr *h,
+		      const struct totals *t, rfs_obs_opname_fn opname)
+{
 	for (unsigned op = 0; op < RFS_OBS_NOPS; op++) {
 		const char *name = opname ? opname(op) : NULL;
 		uint64_t acc = 0;
@@ -369,28 +368,72 @@ static void fmt_prom(const struct rfs_obs_hdr *h, const struct totals *t,
 	}
 }
 
-void rfs_obs_fmt_stats(const struct rfs_obs_hdr *h, enum rfs_obs_fmt f,
-		       rfs_obs_opname_fn opname, struct rfs_ctl_out *o)
+void rfs_obs_fmt_prom(const struct rfs_obs_hdr *const *hs, unsigned n,
+		      rfs_obs_opname_fn opname, struct rfs_ctl_out *o)
 {
-	const struct rfs_obs_slot *sl = rfs_obs_slots(h);
-	struct totals *t = calloc(1, sizeof(*t));
-	const char *side = side_name(h);
-	unsigned nop = 0;
+	struct totals **t = calloc(n ? n : 1, sizeof(*t));
 
 	if (!t) {
 		o->oom = true;
 		return;
 	}
-	for (unsigned i = 0; i < RFS_OBS_NXPRT; i++)
-		if (h->retired[i].transport[0])
-			add_slot(t, &h->retired[i], false);
-	for (uint32_t i = 0; i < h->nslots; i++)
-		if (__atomic_load_n(&sl[i].state, __ATOMIC_ACQUIRE) !=
-		    RFS_OBS_FREE)
-			add_slot(t, &sl[i], true);
+	for (unsigned d = 0; d < n; d++)
+		if (!(t[d] = totals_of(hs[d])))
+			o->oom = true;
+	if (o->oom)
+		goto out;
+	/* each family once, every daemon's series under it */
+	rfs_ctl_printf(o, "# HELP ringfs_connections connections open now\n"
+			  "# TYPE ringfs_connections gauge\n");
+	for (unsigned d = 0; d < n; d++)
+		for (unsigned x = 0; x < t[d]->nx; x++) {
+			rfs_ctl_printf(o, "ringfs_connections");
+			prom_labels(o, hs[d], "transport", t[d]->xname[x]);
+			rfs_ctl_printf(o, "} %u\n", t[d]->conns[x]);
+		}
+	for (unsigned k = 0; k < RFS_OBS_NCTR; k++) {
+		rfs_ctl_printf(o,
+			       "# HELP ringfs_%s_total %s\n"
+			       "# TYPE ringfs_%s_total counter\n",
+			       ctr_name[k], ctr_help[k], ctr_name[k]);
+		for (unsigned d = 0; d < n; d++)
+			for (unsigned x = 0; x < t[d]->nx; x++) {
+				rfs_ctl_printf(o, "ringfs_%s_total",
+					       ctr_name[k]);
+				prom_labels(o, hs[d], "transport",
+					    t[d]->xname[x]);
+				rfs_ctl_printf(
+					o, "} %llu\n",
+					(unsigned long long)t[d]->c[x][k]);
+			}
+	}
+	rfs_ctl_printf(o, "# HELP ringfs_request_duration_seconds request "
+			  "latency per opcode (client: send to reply; "
+			  "server: arrival to reply)\n"
+			  "# TYPE ringfs_request_duration_seconds "
+			  "histogram\n");
+	for (unsigned d = 0; d < n; d++)
+		prom_hist(o, hs[d], t[d], opname);
+out:
+	for (unsigned d = 0; d < n; d++)
+		free(t[d]);
+	free(t);
+}
+
+void rfs_obs_fmt_stats(const struct rfs_obs_hdr *h, enum rfs_obs_fmt f,
+		       rfs_obs_opname_fn opname, struct rfs_ctl_out *o)
+{
+	const char *side = side_name(h);
+	struct totals *t;
+	unsigned nop = 0;
+
 	if (f == RFS_OBS_FMT_PROM) {
-		fmt_prom(h, t, opname, o);
-		free(t);
+		rfs_obs_fmt_prom(&h, 1, opname, o);
+		return;
+	}
+	t = totals_of(h);
+	if (!t) {
+		o->oom = true;
 		return;
 	}
 	if (f == RFS_OBS_FMT_JSON) {
@@ -460,9 +503,8 @@ void rfs_obs_fmt_stats(const struct rfs_obs_hdr *h, enum rfs_obs_fmt f,
 		} else {
 			if (!nop)
 				rfs_ctl_printf(o,
-					       "%s latency (us; log2 buckets: "
-					       "a percentile is its bucket's "
-					       "upper edge)\n"
+					       "%s latency (us; percentiles "
+					       "interpolated in log2 buckets)\n"
 					       "  %-16s %10s %10s %10s %10s "
 					       "%10s\n",
 					       side, "op", "count", "mean",
