@@ -51,27 +51,27 @@
  * (enum), the text, JSON and Prometheus formatters.  Names follow ss(8)
  * and ethtool -S where one exists.
  */
-#define RFS_OBS_COUNTERS(X)                                               \
-	X(requests_sent, "requests sent (client)")                        \
-	X(replies_received, "replies received (client)")                  \
-	X(requests_received, "requests received (server)")                \
-	X(replies_sent, "replies sent (server)")                          \
-	X(errors, "replies with a non-zero status")                       \
-	X(frames_in, "frames received by the transport")                  \
-	X(frames_out, "frames sent by the transport")                     \
-	X(bytes_in, "bytes received by the transport")                    \
-	X(bytes_out, "bytes sent by the transport")                       \
-	X(syscalls, "system calls the transport issued")                  \
-	X(copied_bytes, "bytes the transport copied in user space")       \
-	X(sleeps, "times the loop slept waiting for work")                \
-	X(wakeups, "times a sleep ended with work to do")                 \
-	X(spins_found, "busy-poll turns that found work")                 \
-	X(spins_empty, "busy-poll turns that found nothing, then slept")  \
-	X(bufpool_empty, "buffer requests the pool could not meet")       \
-	X(queue_full, "requests that waited for a free slot or a window") \
-	X(csum_failures, "frames that failed their checksum")             \
-	X(reconnects, "connections re-established (client)")              \
-	X(conn_lost, "connections lost")                                  \
+#define RFS_OBS_COUNTERS(X)                                                  \
+	X(requests_sent, "requests sent (client)")                           \
+	X(replies_received, "replies received (client)")                     \
+	X(requests_received, "requests received (server)")                   \
+	X(replies_sent, "replies sent (server)")                             \
+	X(errors, "replies with a non-zero status")                          \
+	X(frames_in, "frames received by the transport")                     \
+	X(frames_out, "frames sent by the transport")                        \
+	X(bytes_in, "bytes received by the transport")                       \
+	X(bytes_out, "bytes sent by the transport")                          \
+	X(syscalls, "system calls the transport issued")                     \
+	X(copied_bytes, "bytes the transport copied in user space")          \
+	X(sleeps, "times the loop slept waiting for work")                   \
+	X(wakeups, "times a sleep ended with work to do")                    \
+	X(spins_found, "busy-poll turns that found work")                    \
+	X(spins_empty, "busy-poll turns that found nothing, then slept")     \
+	X(bufpool_empty, "buffer requests the pool could not meet")          \
+	X(queue_full, "requests refused (EAGAIN): every pending slot taken") \
+	X(csum_failures, "frames that failed their checksum")                \
+	X(reconnects, "connections re-established (client)")                 \
+	X(conn_lost, "connections lost")                                     \
 	X(stray_replies, "replies nobody waited for (client)")
 
 enum rfs_obs_ctr {
@@ -82,13 +82,14 @@ enum rfs_obs_ctr {
 };
 
 /* Gauges: their current value (not summed into retired totals). */
-#define RFS_OBS_GAUGES(X)                                     \
-	X(inflight, "requests in flight now")                 \
-	X(inflight_max, "most requests in flight at once")    \
-	X(queue, "requests waiting to be sent or answered")   \
-	X(bufs_out, "transport buffers lent out now")         \
-	X(srtt_ns, "smoothed round-trip time, ns (client)")   \
-	X(rttvar_ns, "round-trip time variance, ns (client)") \
+#define RFS_OBS_GAUGES(X)                                                          \
+	X(inflight, "requests in flight now")                                      \
+	X(inflight_max, "most requests in flight at once")                         \
+	X(queue,                                                                   \
+	  "replies not sent yet (server), requests held for a reconnect (client)") \
+	X(bufs_out, "transport buffers lent out now")                              \
+	X(srtt_ns, "smoothed round-trip time, ns (client)")                        \
+	X(rttvar_ns, "round-trip time variance, ns (client)")                      \
 	X(minrtt_ns, "smallest round-trip time, ns (client)")
 
 enum rfs_obs_gauge {
