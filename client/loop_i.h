@@ -111,7 +111,6 @@ void rfs_lp_flush_forgets(struct cl_loop *l);
 static inline int rfs_lp_send(struct cl_loop *l, struct cl_pend *p,
 			      struct rfs_buf *b)
 {
-	p->sent_ns = rfs_now_ns();
 	rfs_obs_add(l->obs, RFS_OBS_requests_sent, 1);
 	if (p->reply_max)
 		return rfs_xprt_send_expect(l->conn, b, 0, p->reply_max);
