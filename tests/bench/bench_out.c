@@ -556,6 +556,8 @@ int bench_write_svg(const char *path, const struct bench_results *r)
 
 					if (h)
 						lmax = fmax(lmax, h->p999_us);
+					if (h && h->p50_us > 0)
+						lmin = fmin(lmin, h->p50_us);
 				}
 				if (c->p50_us > 0)
 					lmin = fmin(lmin, c->p50_us);
