@@ -25,7 +25,7 @@
 struct ctl_client {
 	int fd;
 	struct ucred cred;
-	long long deadline_ms; /* < 0: idle between requests */
+	long long deadline_ms; /* the next byte, or the reply, by then */
 	uint8_t in[4 + RFS_CTL_REQ_MAX];
 	size_t in_len;
 	char *out; /* a whole reply frame being written */
@@ -354,7 +354,8 @@ static void client_write(struct ctl_client *cl)
 	free(cl->out);
 	cl->out = NULL;
 	cl->out_len = cl->out_off = 0;
-	cl->deadline_ms = -1;
+	/* an idle caller holds one of the few places: not for long */
+	cl->deadline_ms = rfs_now_ms() + RFS_CTL_IDLE_MS;
 	if (cl->close_after)
 		client_close(cl);
 }
@@ -389,7 +390,7 @@ static void do_accept(struct rfs_ctl *c)
 		return;
 	}
 	cl->fd = fd;
-	cl->deadline_ms = -1;
+	cl->deadline_ms = rfs_now_ms() + RFS_CTL_IDLE_MS;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cl->cred, &sl) < 0) {
 		rfs_warn("control socket %s: SO_PEERCRED: %s", c->path,
 			 strerror(errno));

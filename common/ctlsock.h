@@ -25,9 +25,10 @@
  * A connection may carry any number of request/reply pairs, one at a
  * time.  A malformed request (bad length, missing NUL, unknown command,
  * too many strings) gets an error reply (EINVAL, E2BIG, ENOENT) and the
- * connection is closed; the daemon keeps serving.  A request must arrive
- * whole within RFS_CTL_IDLE_MS of its first byte, and a reply be read
- * within the same time, or the connection is dropped.
+ * connection is closed; the daemon keeps serving.  A connection that
+ * sends nothing for RFS_CTL_IDLE_MS (after connecting, within a request,
+ * between requests) or does not read its reply within that time is
+ * dropped: RFS_CTL_CLIENTS_MAX callers at once, none can hold a place.
  *
  * Streaming commands (capture): a handler may take the connection over.
  * It returns RFS_CTL_TAKEN after it has written its own reply header
