@@ -11,7 +11,8 @@
  * stopped or wedged still shows its counters; --socket asks the daemon's
  * control socket instead (the same output, formatted by the daemon).
  *
- * TARGET: none (every daemon here), a mount point (as mounted: matched
+ * TARGET: none (every daemon here; one whose file this ringfsctl cannot
+ * read is said on stderr and left out), a mount point (as mounted: matched
  * without touching the mount, which may be wedged), "ringfsd" (every
  * server here), "ringfsd:PID", or a control socket / counters file path.
  */
@@ -152,9 +153,9 @@ static int map_one(struct daemon *d)
 		return 0;
 	ret = rfs_obs_map(d->stats, &d->h, &d->len);
 	if (ret == -EPROTO)
-		ctl_err("%s: not a counters file of this ringfsctl (version "
-			"%u): is the daemon from another ringfs build?",
-			d->stats, RFS_OBS_VERSION);
+		ctl_err("%s: not a counters file this ringfsctl can read (its "
+			"layout differs: a daemon of another ringfs build?)",
+			d->stats);
 	else if (ret)
 		ctl_err("reading %s: %s", d->stats, strerror(-ret));
 	return ret;
@@ -359,10 +360,16 @@ int rfs_ctl_obs(int argc, char **argv)
 		}
 		return ret;
 	}
+	/*
+	 * Every daemon (no TARGET): one that cannot be read (another ringfs
+	 * build still running after an upgrade) is said and skipped, so the
+	 * rest still reaches, say, the textfile collector; a daemon named
+	 * on the command line must be read.
+	 */
 	for (unsigned i = 0; i < nds; i++)
 		if (!map_one(&ds[i]))
 			hs[nh++] = ds[i].h;
-		else
+		else if (target)
 			ret = CTL_EXIT_FAIL;
 	if (f == RFS_OBS_FMT_PROM) {
 		rfs_obs_fmt_prom(hs, nh, opname, &out);

@@ -271,6 +271,14 @@ void rfs_obs_xprt(struct rfs_obs_slot *s, const struct rfs_obs_xbase *base,
 	__atomic_store_n(&s->c[RFS_OBS_copied_bytes],
 			 base->copied_bytes + xs->copies_bytes,
 			 __ATOMIC_RELAXED);
+	__atomic_store_n(&s->c[RFS_OBS_ring_full],
+			 base->ring_full + xs->ring_full, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->c[RFS_OBS_zc_fallbacks],
+			 base->zc_copied + xs->zc_copied, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->c[RFS_OBS_wc_errors],
+			 base->wc_errors + xs->wc_errors, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->c[RFS_OBS_wc_flushed],
+			 base->wc_flushed + xs->wc_flushed, __ATOMIC_RELAXED);
 	rfs_obs_set(s, RFS_OBS_G_bufs_out, xs->bufs_out);
 }
 
@@ -283,6 +291,10 @@ void rfs_obs_xprt_fold(struct rfs_obs_xbase *base,
 	base->bytes_out += xs->bytes_out;
 	base->syscalls += xs->syscalls;
 	base->copied_bytes += xs->copies_bytes;
+	base->ring_full += xs->ring_full;
+	base->zc_copied += xs->zc_copied;
+	base->wc_errors += xs->wc_errors;
+	base->wc_flushed += xs->wc_flushed;
 }
 
 /* ---- readers ------------------------------------------------------------ */

@@ -55,28 +55,32 @@
 #define RFS_OBS_C 1u /* = RFS_OBS_SIDE_CLIENT */
 #define RFS_OBS_S 2u /* = RFS_OBS_SIDE_SERVER */
 #define RFS_OBS_B 3u
-#define RFS_OBS_COUNTERS(X)                                                 \
-	X(requests_sent, C, "requests sent")                                \
-	X(replies_received, C, "replies received")                          \
-	X(requests_received, S, "requests received")                        \
-	X(replies_sent, S, "replies sent")                                  \
-	X(errors, B, "replies with a non-zero status")                      \
-	X(frames_in, B, "frames received by the transport")                 \
-	X(frames_out, B, "frames sent by the transport")                    \
-	X(bytes_in, B, "bytes received by the transport")                   \
-	X(bytes_out, B, "bytes sent by the transport")                      \
-	X(syscalls, B, "system calls the transport issued")                 \
-	X(copied_bytes, B, "bytes the transport copied in user space")      \
-	X(sleeps, B, "times the loop slept waiting for work")               \
-	X(wakeups, B, "times a sleep ended with work to do")                \
-	X(spins_found, C, "busy-poll turns that found the reply")           \
-	X(spins_empty, C, "busy-poll turns that found nothing, then slept") \
-	X(bufpool_empty, B, "buffer requests the pool could not meet")      \
-	X(queue_full, C,                                                    \
-	  "requests refused (EAGAIN): every pending slot taken")            \
-	X(csum_failures, B, "frames that failed their checksum")            \
-	X(reconnects, C, "connections re-established")                      \
-	X(conn_lost, B, "connections lost")                                 \
+#define RFS_OBS_COUNTERS(X)                                                    \
+	X(requests_sent, C, "requests sent")                                   \
+	X(replies_received, C, "replies received")                             \
+	X(requests_received, S, "requests received")                           \
+	X(replies_sent, S, "replies sent")                                     \
+	X(errors, B, "replies with a non-zero status")                         \
+	X(frames_in, B, "frames received by the transport")                    \
+	X(frames_out, B, "frames sent by the transport")                       \
+	X(bytes_in, B, "bytes received by the transport")                      \
+	X(bytes_out, B, "bytes sent by the transport")                         \
+	X(syscalls, B, "system calls the transport issued")                    \
+	X(copied_bytes, B, "bytes the transport copied in user space")         \
+	X(sleeps, B, "times the loop slept waiting for work")                  \
+	X(wakeups, B, "times a sleep ended with work to do")                   \
+	X(spins_found, C, "busy-poll turns that found the reply")              \
+	X(spins_empty, C, "busy-poll turns that found nothing, then slept")    \
+	X(bufpool_empty, B, "buffer requests the pool could not meet")         \
+	X(queue_full, C,                                                       \
+	  "requests refused (EAGAIN): every pending slot taken")               \
+	X(csum_failures, B, "frames that failed their checksum")               \
+	X(reconnects, C, "connections re-established")                         \
+	X(conn_lost, B, "connections lost")                                    \
+	X(ring_full, B, "sends that found the ring full and waited (shm)")     \
+	X(zc_fallbacks, B, "zero-copy sends the kernel copied anyway (uring)") \
+	X(wc_errors, B, "rdma work completions in error (flushes aside)")      \
+	X(wc_flushed, B, "rdma work requests flushed by a connection's end")   \
 	X(stray_replies, C, "replies nobody waited for")
 
 enum rfs_obs_ctr {
@@ -218,7 +222,7 @@ void rfs_obs_rtt(struct rfs_obs_slot *s, uint64_t ns);
 struct rfs_xprt_stats;
 struct rfs_obs_xbase {
 	uint64_t frames_in, frames_out, bytes_in, bytes_out, syscalls,
-		copied_bytes;
+		copied_bytes, ring_full, zc_copied, wc_errors, wc_flushed;
 };
 void rfs_obs_xprt(struct rfs_obs_slot *s, const struct rfs_obs_xbase *base,
 		  const struct rfs_xprt_stats *xs);
