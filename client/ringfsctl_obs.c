@@ -397,8 +397,8 @@ int rfs_ctl_obs(int argc, char **argv)
 		if (list)
 			rfs_ctl_printf(&out, "]\n");
 		if (!nh && f == RFS_OBS_FMT_TEXT && !target)
-			rfs_ctl_printf(&out, "(no ringfs daemons on this "
-					     "host)\n");
+			rfs_ctl_printf(&out, "(no ringfs daemon of this "
+					     "host to show)\n");
 	}
 	if (out.oom) {
 		ctl_err("%s: out of memory", argv[1]);

@@ -499,43 +499,45 @@ int rfs_ctl_open(const char *path, const struct rfs_ctl_cmd *cmds, size_t n,
 	c->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->lfd < 0) {
 		ret = -errno;
-		rfs_err("control socket %s: socket: %s", path, strerror(errno));
+		rfs_err("control socket %s: socket: %s", c->path,
+			strerror(errno));
 		free(c);
 		return ret;
 	}
-	if (unlink(path) < 0 && errno != ENOENT) {
+	if (unlink(c->path) < 0 && errno != ENOENT) {
 		ret = -errno;
-		rfs_err("control socket %s: removing the old one: %s", path,
+		rfs_err("control socket %s: removing the old one: %s", c->path,
 			strerror(errno));
 		goto fail;
 	}
 	if (bind(c->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		ret = -errno;
-		rfs_err("control socket %s: bind: %s", path, strerror(errno));
+		rfs_err("control socket %s: bind: %s", c->path,
+			strerror(errno));
 		goto fail;
 	}
 	/* everyone may connect; RFS_CTL_PRIV commands check SO_PEERCRED */
-	if (chmod(path, 0666) < 0 || listen(c->lfd, 16) < 0) {
+	if (chmod(c->path, 0666) < 0 || listen(c->lfd, 16) < 0) {
 		ret = -errno;
-		rfs_err("control socket %s: chmod/listen: %s", path,
+		rfs_err("control socket %s: chmod/listen: %s", c->path,
 			strerror(errno));
-		unlink(path);
+		unlink(c->path);
 		goto fail;
 	}
 	c->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (c->stop_fd < 0) {
 		ret = -errno;
-		rfs_err("control socket %s: eventfd: %s", path,
+		rfs_err("control socket %s: eventfd: %s", c->path,
 			strerror(errno));
-		unlink(path);
+		unlink(c->path);
 		goto fail;
 	}
 	ret = pthread_create(&c->th, NULL, ctl_main, c);
 	if (ret) {
-		rfs_err("control socket %s: starting its thread: %s", path,
+		rfs_err("control socket %s: starting its thread: %s", c->path,
 			strerror(ret));
 		ret = -ret;
-		unlink(path);
+		unlink(c->path);
 		goto fail;
 	}
 	*out = c;
