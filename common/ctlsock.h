@@ -104,7 +104,8 @@ const char *rfs_ctl_path(const struct rfs_ctl *c);
 /* Append to a reply; on failure out->oom is set and later appends no-op. */
 __attribute__((format(printf, 2, 3))) void
 rfs_ctl_printf(struct rfs_ctl_out *out, const char *fmt, ...);
-void rfs_ctl_vprintf(struct rfs_ctl_out *out, const char *fmt, va_list ap);
+__attribute__((format(printf, 2, 0))) void
+rfs_ctl_vprintf(struct rfs_ctl_out *out, const char *fmt, va_list ap);
 void rfs_ctl_write(struct rfs_ctl_out *out, const void *p, size_t n);
 
 /*
