@@ -254,9 +254,9 @@ const struct rfs_obs_hdr *rfs_obs_hdr(const struct rfs_obs *o);
 void rfs_obs_set_ctl(struct rfs_obs *o, const char *ctl);
 
 /*
- * A free slot (zeroed, state SETUP, a new id, start time now), or a
- * process-private spare when all are taken (counted nowhere visible);
- * NULL only when o is NULL.
+ * A free slot (zeroed, state SETUP, a new id, start time now), or NULL
+ * when o is NULL or every slot is taken (that connection is counted
+ * nowhere; said once in the log).
  */
 struct rfs_obs_slot *rfs_obs_slot_get(struct rfs_obs *o, const char *transport);
 /* Text fields: set by the owner (any may be NULL: unchanged). */
