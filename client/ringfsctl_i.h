@@ -63,6 +63,13 @@ int rfs_ctl_mounts(int argc, char **argv);
  */
 int rfs_ctl_obs(int argc, char **argv);
 bool rfs_ctl_obs_local(int argc, char **argv);
+/*
+ * The control socket of the one local daemon TARGET names (a mount
+ * point, ringfsd when one runs, ringfsd:PID, a *.sock path) into out,
+ * for a command that must talk to the daemon (capture).  0, or an exit
+ * status (CTL_EXIT_*) after saying why on stderr.
+ */
+int rfs_ctl_target_socket(const char *target, char *out, size_t n);
 
 /*
  * Catch SIGINT/SIGTERM from now on (they set ctl_interrupted and end

@@ -446,3 +446,30 @@ bool rfs_ctl_obs_local(int argc, char **argv)
 	return pos[0] == '/' || pos[0] == '.' || !strcmp(pos, "ringfsd") ||
 	       !strncmp(pos, "ringfsd:", 8) || (!export && !strchr(pos, ':'));
 }
+
+int rfs_ctl_target_socket(const char *target, char *out, size_t n)
+{
+	bool only_sock;
+	int ret;
+
+	if (!target || !*target) {
+		ctl_err("which daemon? (a mount point, ringfsd, ringfsd:PID or "
+			"a control socket)");
+		return CTL_EXIT_USAGE;
+	}
+	ret = resolve(target, &only_sock);
+	if (!ret && nds != 1) {
+		ctl_err("%s: %u daemons match; name one (ringfsd:PID, or its "
+			"control socket)",
+			target, nds);
+		ret = CTL_EXIT_USAGE;
+	}
+	if (!ret && (size_t)snprintf(out, n, "%s", ds[0].sock) >= n) {
+		ctl_err("%s: control socket path too long", target);
+		ret = CTL_EXIT_USAGE;
+	}
+	for (unsigned i = 0; i < nds; i++)
+		rfs_obs_unmap(ds[i].h, ds[i].len);
+	nds = 0;
+	return ret;
+}
