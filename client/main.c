@@ -734,6 +734,7 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int ret, sfd = -1, status = 1;
 	bool mounted = false;
+	char *mp_real = NULL;
 
 	rfs_cl = cl;
 	rfs_log_init("ringfs");
@@ -806,6 +807,8 @@ int main(int argc, char **argv)
 			cl->o.fuse_opts);
 		goto out_inode;
 	}
+	/* what ringfsctl conns MOUNTPOINT matches (resolved while we can) */
+	mp_real = realpath(cl->o.mountpoint, NULL);
 	if (fuse_session_mount(cl->se, cl->o.mountpoint) != 0) {
 		fprintf(stderr, "ringfs: cannot mount on %s\n",
 			cl->o.mountpoint);
@@ -835,6 +838,8 @@ int main(int argc, char **argv)
 	sfd = setup_signals(&set);
 	if (sfd < 0)
 		goto out_unmount;
+	/* counters and control socket (ctl.c): before the loops count */
+	rfs_cl_ctl_start(cl, mp_real);
 	ret = rfs_loops_start(cl);
 	if (ret < 0) {
 		rfs_err("client: %s: setup failed: %s; unmounting",
@@ -853,6 +858,7 @@ int main(int argc, char **argv)
 	status = 0;
 
 out_unmount:
+	rfs_cl_ctl_stop(cl);
 	if (mounted)
 		fuse_session_unmount(cl->se);
 out_session:
@@ -865,5 +871,6 @@ out_inode:
 	if (cl->dev_fd >= 0)
 		close(cl->dev_fd);
 	rfs_inode_fini();
+	free(mp_real);
 	return status;
 }

@@ -55,6 +55,21 @@ extern volatile sig_atomic_t ctl_interrupted;
 __attribute__((format(printf, 1, 2))) void ctl_err(const char *fmt, ...);
 /* ringfsctl mounts (ringfsctl_mounts.c): the whole command */
 int rfs_ctl_mounts(int argc, char **argv);
+/*
+ * ringfsctl conns, and stats of local daemons (ringfsctl_obs.c): the
+ * whole command.  rfs_ctl_obs_local: whether a stats command line names
+ * local daemons (no SERVER, a mount point, ringfsd[:PID], --prometheus,
+ * --socket) rather than a server to ask over the network.
+ */
+int rfs_ctl_obs(int argc, char **argv);
+bool rfs_ctl_obs_local(int argc, char **argv);
+/*
+ * The control socket of the one local daemon TARGET names (a mount
+ * point, ringfsd when one runs, ringfsd:PID, a *.sock path) into out,
+ * for a command that must talk to the daemon (capture).  0, or an exit
+ * status (CTL_EXIT_*) after saying why on stderr.
+ */
+int rfs_ctl_target_socket(const char *target, char *out, size_t n);
 
 /*
  * Catch SIGINT/SIGTERM from now on (they set ctl_interrupted and end

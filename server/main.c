@@ -126,7 +126,13 @@ static void usage(FILE *f)
 		"                          NBD has no authentication: a non-loopback ADDR\n"
 		"                          needs --insecure (ringfsd(8), NBD)\n"
 		"      --harden            mlockall, PR_SET_IO_FLUSHER, oom_score_adj -1000:\n"
-		"                          for a ringfsd that serves its own host's swap\n" RFS_SEC_USAGE
+		"                          for a ringfsd that serves its own host's swap\n"
+		"      --control-socket PATH\n"
+		"                          ringfsctl's local channel (conns, stats);\n"
+		"                          default /run/ringfs/ringfsd-PID.sock as root,\n"
+		"                          $XDG_RUNTIME_DIR/ringfs/ringfsd-PID.sock\n"
+		"                          otherwise; none: no socket.  Counters go to\n"
+		"                          ringfsd-PID.stats in the same directory\n" RFS_SEC_USAGE
 		"  -v, --verbose           debug logging for the server\n"
 		"  -d, --debug SUBSYS      debug logging for proto,xprt,server or all\n"
 		"  -h, --help              this text\n"
@@ -421,6 +427,7 @@ int main(int argc, char **argv)
 		{ "exec-thread", no_argument, NULL, 'X' },
 		{ "nbd-listen", required_argument, NULL, 'N' },
 		{ "harden", no_argument, NULL, 'H' },
+		{ "control-socket", required_argument, NULL, 'C' },
 		RFS_SEC_LOPTS,
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "debug", required_argument, NULL, 'd' },
@@ -429,7 +436,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *listen_s = NULL, *transport = NULL, *state_dir = NULL;
-	const char *listen_unix_s = NULL;
+	const char *listen_unix_s = NULL, *ctl_sock = NULL;
 	const char *listen_rdma = NULL;
 	const char *config = NULL;
 	const struct rfs_xprt_desc *xd;
@@ -503,6 +510,9 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 			harden = true;
+			break;
+		case 'C':
+			ctl_sock = optarg;
 			break;
 		case 'Y':
 			reply_log = rfs_cfg_reply_log(optarg);
@@ -694,6 +704,16 @@ int main(int argc, char **argv)
 		}
 		goto out_nodes;
 	}
+	/* ringfsctl conns / stats: counters file and control socket */
+	if (rfs_srv_ctl_start(ctl_sock, bound)) {
+		rfs_rdma_listener_close(rl);
+		close(lfd);
+		if (ufd >= 0) {
+			close(ufd);
+			unlink(rfs_cfg.listen_unix);
+		}
+		goto out_nodes;
+	}
 	fprintf(stderr,
 		"ringfsd: listening on %s (transport %s%s%s%s), "
 		"exports: %s\n",
@@ -724,6 +744,7 @@ int main(int argc, char **argv)
 		unlink(((struct sockaddr_un *)&addr.ss)->sun_path);
 	rfs_nbd_stop();
 	rfs_conns_stop_all();
+	rfs_srv_ctl_stop();
 	rfs_sessions_fini();
 	rfs_locks_fini();
 out_nodes:

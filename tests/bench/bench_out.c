@@ -12,6 +12,7 @@
 
 #include "bench.h"
 #include "log.h"
+#include "optab.h"
 
 /* ---- table ------------------------------------------------------------ */
 
@@ -45,6 +46,49 @@ static unsigned same_skip_run(const struct bench_results *r, unsigned i)
 	if (i > 0 && !strcmp(r->cell[i - 1].xprt, r->cell[i].xprt))
 		return 0;
 	return j - i;
+}
+
+static const char *op_name(uint16_t op)
+{
+	const struct rfs_opinfo *i = rfs_op_info(op);
+
+	return i && i->name ? i->name : "?";
+}
+
+/* the daemons' own per-op distributions, when their files were there */
+static void print_hists(FILE *f, const struct bench_results *r)
+{
+	bool any = false;
+
+	for (unsigned i = 0; i < r->n && !any; i++)
+		for (int s = 0; s < SIDE_N; s++)
+			any |= r->cell[i].hist[s].valid;
+	if (!any)
+		return;
+	fprintf(f,
+		"\nlatency per request as the daemons measured it (their "
+		"counters files: log2 histograms,\npercentiles interpolated "
+		"in the bucket; daemon: send to reply, server: arrival to "
+		"reply):\n%-14s %-11s %3s %-7s %-8s %9s %9s %9s %9s %9s\n",
+		"transport", "workload", "qd", "side", "op", "requests",
+		"mean us", "p50 us", "p99 us", "p999 us");
+	for (unsigned i = 0; i < r->n; i++) {
+		const struct bench_cell *c = &r->cell[i];
+
+		for (int s = 0; s < SIDE_N; s++) {
+			const struct bench_hist *h = &c->hist[s];
+
+			if (!h->valid || c->skip[0])
+				continue;
+			fprintf(f,
+				"%-14s %-11s %3u %-7s %-8s %9llu %9.1f %9.1f "
+				"%9.1f %9.1f\n",
+				c->xprt, bench_wls[c->wl].label, c->qd,
+				bench_side_names[s], op_name(h->op),
+				(unsigned long long)h->n, h->mean_us, h->p50_us,
+				h->p99_us, h->p999_us);
+		}
+	}
 }
 
 void bench_print_table(FILE *f, const struct bench_results *r)
@@ -117,6 +161,7 @@ void bench_print_table(FILE *f, const struct bench_results *r)
 		fprintf(f, " %9s\n",
 			num(b, sizeof(b), c->side[SIDE_SERVER].copy_b, 0));
 	}
+	print_hists(f, r);
 	fprintf(f,
 		"\nsyscalls: exact kernel counts (perf raw_syscalls:"
 		"sys_enter); client = the benchmark thread, server = every "
@@ -226,6 +271,22 @@ int bench_write_json(const char *path, const struct bench_opts *o,
 			json_kv(f, "copied_bytes_per_op", sr->copy_b);
 			json_kv(f, "xprt_reported_syscalls_per_op",
 				sr->xprt_sys);
+			fprintf(f, "}");
+		}
+		for (int s = 0; s < SIDE_N; s++) {
+			const struct bench_hist *h = &c->hist[s];
+
+			if (!h->valid)
+				continue;
+			fprintf(f,
+				",\n     \"%s_histogram\": {\"op\": \"%s\", "
+				"\"requests\": %llu",
+				bench_side_names[s], op_name(h->op),
+				(unsigned long long)h->n);
+			json_kv(f, "mean_us", h->mean_us);
+			json_kv(f, "p50_us", h->p50_us);
+			json_kv(f, "p99_us", h->p99_us);
+			json_kv(f, "p999_us", h->p999_us);
 			fprintf(f, "}");
 		}
 		fprintf(f, "}");
@@ -390,6 +451,33 @@ static void bar(FILE *f, double x, double y0, double h, const char *col,
 		x, y0 - h, SVG_BAR, h, col, opacity, col, tip);
 }
 
+/* the histogram a whisker shows: the client daemon's, else the server's */
+static const struct bench_hist *whisker_of(const struct bench_cell *c,
+					   int *side)
+{
+	*side = c->hist[SIDE_DAEMON].valid ? SIDE_DAEMON : SIDE_SERVER;
+	return c->hist[*side].valid ? &c->hist[*side] : NULL;
+}
+
+/* a whisker from p50 to p999 with a tick at p99, on the log axis */
+static void whisker(FILE *f, double x, double y0, double lmin, double lmax,
+		    const struct bench_hist *h, const char *tip)
+{
+	double span = log10(lmax / lmin), ys[3];
+	const double v[3] = { h->p50_us, h->p99_us, h->p999_us };
+
+	for (int i = 0; i < 3; i++)
+		ys[i] = y0 - (v[i] > lmin ? log10(v[i] / lmin) / span : 0) *
+				     SVG_PANEL_H;
+	fprintf(f,
+		"<g stroke=\"#222\" stroke-width=\"1.2\"><title>%s</title>"
+		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+		"<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\" fill=\"white\"/>"
+		"</g>\n",
+		tip, x, ys[0], x, ys[2], x - 3, ys[1], x + 3, ys[1], x, ys[0]);
+}
+
 int bench_write_svg(const char *path, const struct bench_results *r)
 {
 	static const double side_op[SIDE_N] = { 1.0, 0.65, 0.3 };
@@ -461,6 +549,16 @@ int bench_write_svg(const char *path, const struct bench_results *r)
 				any = true;
 				smax = fmax(smax, sys_total(c));
 				lmax = fmax(lmax, c->p50_us);
+				{
+					int hs;
+					const struct bench_hist *h =
+						whisker_of(c, &hs);
+
+					if (h)
+						lmax = fmax(lmax, h->p999_us);
+					if (h && h->p50_us > 0)
+						lmin = fmin(lmin, h->p50_us);
+				}
 				if (c->p50_us > 0)
 					lmin = fmin(lmin, c->p50_us);
 			}
@@ -533,6 +631,24 @@ int bench_write_svg(const char *path, const struct bench_results *r)
 						    log10(lmax / lmin) *
 						    SVG_PANEL_H,
 					    palette[t % 8], 1.0, tip);
+				{
+					int hs;
+					const struct bench_hist *h =
+						whisker_of(c, &hs);
+
+					if (!h)
+						continue;
+					snprintf(
+						tip, sizeof(tip),
+						"%s %s QD%u: %s's own %s "
+						"p50/p99/p999 %.1f/%.1f/%.1f us",
+						c->xprt, bench_wls[w].name,
+						c->qd, bench_side_names[hs],
+						op_name(h->op), h->p50_us,
+						h->p99_us, h->p999_us);
+					whisker(f, bx + SVG_BAR / 2.0, y2, lmin,
+						lmax, h, tip);
+				}
 			}
 		}
 		x += pw;
@@ -541,7 +657,9 @@ int bench_write_svg(const char *path, const struct bench_results *r)
 		"<text x=\"10\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">"
 		"syscalls counted exactly by the kernel (perf raw_syscalls:"
 		"sys_enter); bars stack client, daemon (mount only) and "
-		"server.</text>\n</svg>\n",
+		"server.  Whiskers: the op's p50 (dot), p99 (tick) and p999 "
+		"as the client daemon (mount) or ringfsd measured it, from "
+		"its log2 histogram.</text>\n</svg>\n",
 		height - 12);
 	return out_close(f, path);
 }
