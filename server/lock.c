@@ -184,6 +184,9 @@ int rfs_op_getlk(struct rfs_req *r)
 	struct flock fl;
 	int fd, ret;
 
+	if (!r->exp->be->fd_io)
+		return -ENOSYS; /* backend.h: no locks there */
+
 	ret = req_node_flock(r, &n, &fl);
 	if (ret)
 		return ret;
@@ -286,6 +289,9 @@ int rfs_op_setlk(struct rfs_req *r)
 	struct flock fl;
 	int fd, ret;
 
+	if (!r->exp->be->fd_io)
+		return -ENOSYS; /* backend.h: no locks there */
+
 	ret = req_node_flock(r, &n, &fl);
 	if (ret)
 		return ret;
@@ -317,6 +323,9 @@ int rfs_op_flock(struct rfs_req *r)
 	const struct rfs_lock_req *q = r->v.fixed;
 	struct rfs_fh *f;
 	int op = (int)q->flags, fd, ret;
+
+	if (!r->exp->be->fd_io)
+		return -ENOSYS; /* backend.h: no locks there */
 
 	if (op & ~(LOCK_SH | LOCK_EX | LOCK_UN | LOCK_NB))
 		return -EINVAL;
