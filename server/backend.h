@@ -34,6 +34,7 @@ struct rfs_node;
 struct rfs_fh;
 struct rfs_req;
 struct rfs_setattr_req;
+struct flock;
 
 /* an open file or directory as the backend made it */
 struct rfs_bfile {
@@ -118,6 +119,15 @@ struct rfs_backend {
 				   struct rfs_fh *fo, off_t *oo, size_t len,
 				   unsigned flags);
 	off_t (*lseek)(struct rfs_fh *f, off_t off, int whence);
+
+	/*
+	 * POSIX locks of a backend without fd_io (lock.c; NULL: ENOSYS): an
+	 * open file of n that carries the locks of (session, owner), and a
+	 * lock call on it (cmd: F_GETLK, F_SETLK or F_SETLKW)
+	 */
+	int (*lock_open)(struct rfs_node *n, uint64_t session, uint64_t owner,
+			 struct rfs_bfile *out);
+	int (*lock)(const struct rfs_bfile *bf, int cmd, struct flock *fl);
 
 	/* capabilities */
 	bool fd_io; /* nodes and files are kernel fds: the connection's

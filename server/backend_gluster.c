@@ -16,10 +16,11 @@
  * handle is only honoured when node.c's MAC for this export says this
  * server issued it, i.e. it was reached by lookups from the export's root.
  *
- * Not here (backend.h, fd_io false): the connection's io_uring reads (a
- * READ is a glfs_pread into the reply buffer), POSIX/BSD locks (GETLK,
- * SETLK and FLOCK answer ENOSYS: the kernel then keeps locks local to
- * each client, doc/scale-out.md), the reply log's before/after checks.
+ * POSIX locks are gluster's (glfs_posix_lock), so they hold across
+ * gateways.  Not here (backend.h, fd_io false): the connection's io_uring
+ * reads (a READ is a glfs_pread into the reply buffer), BSD locks (FLOCK
+ * answers ENOSYS: the kernel keeps them local to each client,
+ * doc/scale-out.md), the reply log's before/after checks.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -267,7 +268,10 @@ static int gl_lookup(struct rfs_export *e, struct rfs_node *p, const char *name,
 
 static int gl_getattr(struct rfs_node *n, struct stat *st)
 {
-	return glfs_h_stat(fs_of(n), n->obj, st) < 0 ? err_or(EIO) : 0;
+	int ret = glfs_h_stat(fs_of(n), n->obj, st) < 0 ? err_or(EIO) : 0;
+
+	/* the GFID is gone with the file: a stale handle, as NFS says */
+	return ret == -ENOENT ? -ESTALE : ret;
 }
 
 static void now_if(struct timespec *t)
@@ -700,6 +704,45 @@ static off_t gl_lseek(struct rfs_fh *f, off_t off, int whence)
 	return ret < 0 ? err_or(EINVAL) : ret;
 }
 
+/* ---- locks ------------------------------------------------------------- */
+
+/*
+ * Gluster's locks belong to (lock owner, client connection): the owner is
+ * the session and the FUSE lock owner, so that two sessions of this
+ * gateway conflict as two gateways do.  The fd stays open while the
+ * owner has locks (lock.c): its close (a flush) drops them.
+ */
+static int gl_lock_open(struct rfs_node *n, uint64_t session, uint64_t owner,
+			struct rfs_bfile *out)
+{
+	char lkowner[16];
+	glfs_fd_t *fd = NULL;
+
+	memcpy(lkowner, &session, 8);
+	memcpy(lkowner + 8, &owner, 8);
+	if (n->type != S_IFDIR)
+		fd = glfs_h_open(fs_of(n), n->obj, O_RDWR);
+	if (!fd)
+		fd = glfs_h_open(fs_of(n), n->obj, O_RDONLY);
+	if (!fd)
+		return err_or(EIO);
+	if (glfs_fd_set_lkowner(fd, lkowner, sizeof(lkowner)) < 0) {
+		int ret = err_or(EIO);
+
+		glfs_close(fd);
+		return ret;
+	}
+	out->fd = -1;
+	out->obj = fd;
+	out->dir = false;
+	return 0;
+}
+
+static int gl_lock(const struct rfs_bfile *bf, int cmd, struct flock *fl)
+{
+	return glfs_posix_lock(bf->obj, cmd, fl) < 0 ? err_or(EIO) : 0;
+}
+
 const struct rfs_backend rfs_backend_gluster = {
 	.name = "gluster",
 	.claims = gl_claims,
@@ -736,5 +779,7 @@ const struct rfs_backend rfs_backend_gluster = {
 	.fallocate = gl_fallocate,
 	.copy_file_range = gl_copy_file_range,
 	.lseek = gl_lseek,
+	.lock_open = gl_lock_open,
+	.lock = gl_lock,
 	.fd_io = false,
 };

@@ -115,10 +115,13 @@ gl_start() {
 	gl_cli volume create "$GL_VOL" "$GL_HOST:$GL_DIR/b1" \
 		"$GL_HOST:$GL_DIR/b2" force >/dev/null ||
 		fail "gluster volume create $GL_VOL"
-	# an open file stays open after an unlink (POSIX), and no
-	# client-side caches: what the tests compare is the volume's
-	gl_cli volume set "$GL_VOL" performance.open-behind off >/dev/null ||
-		fail "volume set open-behind"
+	# the settings doc/scale-out.md asks for: files really opened
+	# (open-behind off), no metadata cache in each gateway that another
+	# gateway's rename or unlink would not reach (stat-prefetch off)
+	for o in performance.open-behind performance.stat-prefetch; do
+		gl_cli volume set "$GL_VOL" "$o" off >/dev/null ||
+			fail "gluster volume set $GL_VOL $o off"
+	done
 	gl_cli volume start "$GL_VOL" >/dev/null ||
 		fail "gluster volume start $GL_VOL (see $GL_DIR/glusterd.log)"
 	gl_poll 150 200 gl_bricks_online ||
