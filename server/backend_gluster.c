@@ -78,8 +78,10 @@ static int gl_parse(struct rfs_export *e)
 	size_t hlen;
 
 	slash = strchr(p, '/');
-	if (!slash || slash == p)
+	if (slash == p || !*p)
 		return bad_url(e, "no host");
+	if (!slash)
+		return bad_url(e, "no volume");
 	colon = memchr(p, ':', (size_t)(slash - p));
 	hlen = (size_t)((colon ? colon : slash) - p);
 	vol = slash + 1;

@@ -65,6 +65,10 @@ gl_poll() {
 	return 1
 }
 
+gl_pool_up() {
+	gl_cli pool list >/dev/null 2>&1
+}
+
 gl_bricks_online() {
 	local n
 	n=$(gl_cli volume status "$GL_VOL" detail 2>/dev/null |
@@ -109,7 +113,7 @@ gl_start() {
 	gl_poll 100 100 test -s "$GL_DIR/glusterd.pid" ||
 		skip "glusterd wrote no pid file in 10 s"
 	GL_PIDS+=("$(cat "$GL_DIR/glusterd.pid")")
-	gl_poll 100 100 gl_cli pool list ||
+	gl_poll 100 100 gl_pool_up ||
 		skip "glusterd does not answer on $GL_SOCK in 10 s (see $GL_DIR/glusterd.log)"
 	GL_VOL=rfs$$
 	gl_cli volume create "$GL_VOL" "$GL_HOST:$GL_DIR/b1" \
