@@ -57,7 +57,8 @@ rmdir "$MNT/d" || fail "rmdir through A"
 # a POSIX lock through A, seen and honoured through B (lockhold's flock
 # part works on local files: BSD locks stay per client on gluster)
 : >"$MNT/lk" || fail "create lk"
-: >"$T/flock-a" && : >"$T/flock-b" || fail "create the flock files"
+: >"$T/flock-a" || fail "create $T/flock-a"
+: >"$T/flock-b" || fail "create $T/flock-b"
 coproc LH { "$LOCKHOLD" hold "$MNT/lk" 0 100 "$T/flock-a"; }
 read -r -t 20 line <&"${LH[0]}" || fail "lockhold hold: no answer"
 [ "$line" = held ] || fail "lockhold hold through A: $line"

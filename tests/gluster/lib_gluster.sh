@@ -41,10 +41,10 @@ gl_cleanup() {
 	fi
 	# bricks and self-heal daemons this glusterd started: their pid
 	# files are under our run directory
-	for f in $(find "$GL_DIR/run" -name '*.pid' 2>/dev/null); do
+	while IFS= read -r f; do
 		p=$(cat "$f" 2>/dev/null)
 		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
-	done
+	done < <(find "$GL_DIR/run" -name '*.pid' 2>/dev/null)
 	for p in "${GL_PIDS[@]}"; do
 		kill "$p" 2>/dev/null
 		gl_poll 100 50 ! kill -0 "$p" 2>/dev/null ||
@@ -130,6 +130,7 @@ gl_start() {
 		fail "gluster volume start $GL_VOL (see $GL_DIR/glusterd.log)"
 	gl_poll 150 200 gl_bricks_online ||
 		fail "bricks of $GL_VOL not online in 30 s"
+	# shellcheck disable=SC2034 # for the scripts that source this
 	GL_URL=gluster://$GL_HOST/$GL_VOL
 	note "gluster volume $GL_VOL on $GL_HOST (bricks in $GL_DIR)"
 }
