@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -315,6 +316,7 @@ static void wait_worker(struct rfs_conn_ctx *cc, struct rfs_wjob *job,
 			void *arg)
 {
 	struct wait_job *w = arg;
+	long pause_ms = 1;
 	struct rfs_mb mb;
 	void *frame;
 	int ret, len;
@@ -325,9 +327,21 @@ static void wait_worker(struct rfs_conn_ctx *cc, struct rfs_wjob *job,
 			break;
 		}
 		if (w->l) {
-			ret = lockobj_call(w->l, F_SETLKW, &w->fl);
-			if (ret != -EINTR)
+			/*
+			 * Without fd_io: F_SETLK again and again with a
+			 * growing pause (1 to 50 ms) instead of one F_SETLKW:
+			 * gluster does not wake a waiter when the holder
+			 * unlocks one of several ranges it holds, and a
+			 * waiter here stays cancellable
+			 */
+			ret = lockobj_call(w->l, F_SETLK, &w->fl);
+			if (ret != -EAGAIN && ret != -EACCES && ret != -EINTR)
 				break;
+			nanosleep(&(struct timespec){ .tv_nsec = pause_ms *
+								 1000000L },
+				  NULL);
+			if (pause_ms < 50)
+				pause_ms *= 2;
 			continue;
 		}
 		if (w->is_flock)
