@@ -91,9 +91,19 @@ struct rfs_client_paths {
 };
 
 /* The one client instance of the process. */
+#define RFS_CL_MAX_SERVERS 8
+
 struct rfs_client {
 	struct cl_opts o;
-	struct rfs_addr addr;
+	struct rfs_addr addr; /* the server in use: addrs[cur] (or, after
+				 transport=auto, its Unix socket) */
+	/*
+	 * "srv1:7070,srv2:7070:/data": gateways of one namespace, in order;
+	 * a reconnect that cannot reach addr fails over to the next
+	 * (replay.c), under mu
+	 */
+	struct rfs_addr addrs[RFS_CL_MAX_SERVERS];
+	unsigned naddr, cur;
 	struct fuse_session *se;
 	uint64_t root_nodeid;
 	/* from the HELLO reply, for the ATTACHes of the other loops */

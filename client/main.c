@@ -468,13 +468,64 @@ static int check_source(struct rfs_client *cl)
 		return -EINVAL;
 	}
 	strcpy(o->addr_text, addr);
-	ret = rfs_addr_parse(addr, DEFAULT_PORT, &cl->addr);
-	if (ret < 0) {
-		fprintf(stderr, "ringfs: bad server address '%s': %s\n", addr,
-			ret == -ENOENT ? "unknown host" : strerror(-ret));
-		return ret;
+	/* SERVER[,SERVER...]: gateways of one namespace, in order */
+	for (char *save = NULL, *one = strtok_r(addr, ",", &save); one;
+	     one = strtok_r(NULL, ",", &save)) {
+		if (cl->naddr == RFS_CL_MAX_SERVERS) {
+			fprintf(stderr,
+				"ringfs: more than %d servers in '%s'\n",
+				RFS_CL_MAX_SERVERS, o->source);
+			return -E2BIG;
+		}
+		ret = rfs_addr_parse(one, DEFAULT_PORT, &cl->addrs[cl->naddr]);
+		if (ret < 0) {
+			fprintf(stderr, "ringfs: bad server address '%s': %s\n",
+				one,
+				ret == -ENOENT ? "unknown host" :
+						 strerror(-ret));
+			return ret;
+		}
+		if (cl->naddr && cl->addrs[cl->naddr].ss.ss_family == AF_UNIX) {
+			fprintf(stderr,
+				"ringfs: '%s': several servers must be "
+				"host:port addresses\n",
+				o->source);
+			return -EINVAL;
+		}
+		cl->naddr++;
 	}
+	if (!cl->naddr ||
+	    (cl->naddr > 1 && cl->addrs[0].ss.ss_family == AF_UNIX)) {
+		fprintf(stderr, "ringfs: bad server list in '%s'\n", o->source);
+		return -EINVAL;
+	}
+	cl->addr = cl->addrs[0];
 	return 0;
+}
+
+/*
+ * Several servers: the first that answers; transport=auto is the
+ * byte stream (a same-host shm socket or an rdma path is one gateway's,
+ * not the namespace's)
+ */
+static int probe_servers(struct rfs_client *cl)
+{
+	int ret = -ENOTCONN;
+
+	if (!strcmp(cl->o.transport, "auto"))
+		snprintf(cl->o.transport, sizeof(cl->o.transport), "%s",
+			 rfs_xprt_pick(RFS_XPRT_F_STREAM));
+	for (cl->cur = 0; cl->cur < cl->naddr; cl->cur++) {
+		cl->addr = cl->addrs[cl->cur];
+		ret = rfs_client_probe(cl->o.transport, &cl->addr);
+		if (ret == 0 || (ret != -ECONNREFUSED && ret != -ETIMEDOUT &&
+				 ret != -EHOSTUNREACH && ret != -ENETUNREACH &&
+				 ret != -ECONNRESET))
+			break;
+	}
+	if (cl->cur == cl->naddr)
+		cl->cur = 0;
+	return ret;
 }
 
 static int check_mountpoint(const char *mp)
@@ -790,7 +841,9 @@ int main(int argc, char **argv)
 	fuse_set_log_func(fuse_log_fn);
 
 	/* phase 1 while the user still sees our errors */
-	if (!strcmp(cl->o.transport, "auto"))
+	if (cl->naddr > 1)
+		ret = probe_servers(cl);
+	else if (!strcmp(cl->o.transport, "auto"))
 		ret = resolve_auto(cl);
 	else
 		ret = rfs_client_probe(cl->o.transport, &cl->addr);

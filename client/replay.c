@@ -326,6 +326,33 @@ static int resume_old(struct cl_loop *l, int *kept)
 	return 0;
 }
 
+/* the server cannot be reached (as opposed to: it refused us) */
+static bool unreachable(int err)
+{
+	return err == -ECONNREFUSED || err == -ETIMEDOUT ||
+	       err == -EHOSTUNREACH || err == -ENETUNREACH ||
+	       err == -ECONNRESET || err == -ENOTCONN || err == -EPIPE;
+}
+
+/*
+ * Several gateways of one namespace: the next one takes over; the
+ * session there is new, so the caller re-opens files and re-takes locks
+ * as after a server restart.  Under cl->mu.
+ */
+static bool fail_over(void)
+{
+	struct rfs_client *cl = rfs_cl;
+	unsigned from = cl->cur;
+
+	if (cl->naddr < 2)
+		return false;
+	cl->cur = (cl->cur + 1) % cl->naddr;
+	cl->addr = cl->addrs[cl->cur];
+	rfs_warn("server %s unreachable: failing over to %s",
+		 cl->addrs[from].text, cl->addr.text);
+	return true;
+}
+
 /*
  * One attempt: connect and ATTACH to our session; if the server does not
  * have it (restarted), open a new one with HELLO, RESUME the old one and
@@ -345,6 +372,10 @@ static int try_reconnect(struct cl_loop *l, bool *rehello, unsigned *nok,
 	pthread_mutex_lock(&cl->mu);
 	xprt_drop(l);
 	ret = rfs_lp_connect(l, true);
+	if (unreachable(ret) && fail_over()) {
+		xprt_drop(l);
+		ret = rfs_lp_connect(l, true);
+	}
 	if (ret == -EBADSLT || ret == -EACCES) {
 		xprt_drop(l);
 		/* the session whose replies the new server may have */

@@ -264,6 +264,7 @@ static bool name_ok(const char *name)
 int rfs_cfg_add_export(struct rfs_srv_cfg *c, const char *name,
 		       const char *path, const char *opts)
 {
+	const struct rfs_backend *be;
 	struct rfs_export *e;
 	int ret;
 
@@ -283,8 +284,16 @@ int rfs_cfg_add_export(struct rfs_srv_cfg *c, const char *name,
 		rfs_err("config: too many exports (max %d)", RFS_MAX_EXPORTS);
 		return -E2BIG;
 	}
-	if (!path || path[0] != '/') {
-		rfs_err("config: export %s: path must be absolute", name);
+	be = path ? rfs_backend_for(path) : NULL;
+	if (!be) {
+		rfs_err("config: export %s: path must be absolute%s (backends "
+			"built: %s)",
+			name,
+			strncmp(path ? path : "", "gluster://", 10) ?
+				"" :
+				"; gluster:// needs a ringfsd built with "
+				"-Dgluster=enabled",
+			rfs_backend_names());
 		return -EINVAL;
 	}
 	e = &c->exports[c->nexports];
@@ -301,6 +310,13 @@ int rfs_cfg_add_export(struct rfs_srv_cfg *c, const char *name,
 	e->path = strdup(path);
 	if (!e->path)
 		return -ENOMEM;
+	e->be = be;
+	ret = be->parse(e);
+	if (ret) {
+		free(e->path);
+		e->path = NULL;
+		return ret;
+	}
 	c->nexports++;
 	return 0;
 }
@@ -436,36 +452,10 @@ int rfs_cfg_open_exports(struct rfs_srv_cfg *c)
 {
 	for (unsigned i = 0; i < c->nexports; i++) {
 		struct rfs_export *e = &c->exports[i];
-		struct stat st;
-		int fd;
+		int ret = e->be->export_open(e);
 
-		fd = open(e->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0) {
-			int err = errno;
-
-			rfs_err("config: export %s: %s: %s", e->name, e->path,
-				err == ENOTDIR ? "not a directory" :
-						 strerror(err));
-			return -err;
-		}
-		if (fstat(fd, &st) < 0) {
-			int err = errno;
-
-			rfs_err("config: export %s: stat %s: %s", e->name,
-				e->path, strerror(err));
-			close(fd);
-			return -err;
-		}
-		e->root_fd = fd;
-		e->dev = st.st_dev;
-		e->mnt_fd = open(e->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (e->mnt_fd < 0) {
-			int err = errno;
-
-			rfs_err("config: export %s: open %s: %s", e->name,
-				e->path, strerror(err));
-			return -err;
-		}
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -475,12 +465,7 @@ void rfs_cfg_free(struct rfs_srv_cfg *c)
 	for (unsigned i = 0; i < c->nexports; i++) {
 		struct rfs_export *e = &c->exports[i];
 
-		if (e->root_fd >= 0)
-			close(e->root_fd);
-		e->root_fd = -1;
-		if (e->mnt_fd >= 0)
-			close(e->mnt_fd);
-		e->mnt_fd = -1;
+		e->be->export_close(e);
 		free(e->path);
 		e->path = NULL;
 		free(e->nbd_file);

@@ -7,12 +7,18 @@
  * pinned while it has lock fds.  A blocking request (SETLK with
  * RFS_LK_WAIT, FLOCK without LOCK_NB) runs on a worker thread that posts
  * its reply back to the connection loop.
+ *
+ * A backend whose files are not kernel fds (backend.h: fd_io false) has
+ * the same table; its entry holds the backend's open file (obj), which
+ * carries the owner's locks, and is shared by reference (refs) with the
+ * worker that waits on it, instead of dup'd.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -24,6 +30,8 @@ struct lockfd {
 	uint64_t owner;
 	struct rfs_node *n; /* pinned */
 	int fd;
+	void *obj;     /* the backend's open file when fd is -1 */
+	unsigned refs; /* obj: the list's and the users' (under lk_mu) */
 	struct lockfd *next;
 };
 
@@ -90,9 +98,82 @@ out:
 
 static void lockfd_free(struct lockfd *l)
 {
-	close(l->fd);
+	if (l->obj)
+		rfs_cfg.exports[l->n->exp].be->close(
+			&(struct rfs_bfile){ .fd = -1, .obj = l->obj });
+	else
+		close(l->fd);
 	rfs_node_put(l->n);
 	free(l);
+}
+
+/* ---- backends without kernel fds ---------------------------------------- */
+
+/* the owner's entry, a reference (created when create is set), or -errno */
+static int lockobj_get(struct rfs_req *r, struct rfs_node *n, uint64_t owner,
+		       bool create, struct lockfd **out)
+{
+	struct rfs_bfile bf;
+	struct lockfd *l;
+	int ret = 0;
+
+	pthread_mutex_lock(&lk_mu);
+	l = *find_locked(r->sess, n->id, owner);
+	if (!l) {
+		if (!create) {
+			ret = -ENOENT;
+			goto out;
+		}
+		ret = r->exp->be->lock_open(n, r->sess->id, owner, &bf);
+		if (ret)
+			goto out;
+		l = calloc(1, sizeof(*l));
+		if (!l) {
+			r->exp->be->close(&bf);
+			ret = -ENOMEM;
+			goto out;
+		}
+		l->s = r->sess;
+		l->owner = owner;
+		l->n = n;
+		l->fd = -1;
+		l->obj = bf.obj;
+		l->refs = 1; /* the list's */
+		rfs_node_ref(n);
+		l->next = lk_list;
+		lk_list = l;
+	}
+	l->refs++;
+	*out = l;
+out:
+	pthread_mutex_unlock(&lk_mu);
+	return ret;
+}
+
+static void lockobj_put(struct lockfd *l)
+{
+	bool last;
+
+	pthread_mutex_lock(&lk_mu);
+	last = --l->refs == 0;
+	pthread_mutex_unlock(&lk_mu);
+	if (last)
+		lockfd_free(l);
+}
+
+static int lockobj_call(struct lockfd *l, int cmd, struct flock *fl)
+{
+	return rfs_cfg.exports[l->n->exp].be->lock(
+		&(struct rfs_bfile){ .fd = -1, .obj = l->obj }, cmd, fl);
+}
+
+/* an entry off the list: its users may still hold it */
+static void lockfd_release(struct lockfd *l)
+{
+	if (l->obj)
+		lockobj_put(l);
+	else
+		lockfd_free(l);
 }
 
 void rfs_locks_flush(struct rfs_session *s, uint64_t nodeid, uint64_t owner)
@@ -107,7 +188,7 @@ void rfs_locks_flush(struct rfs_session *s, uint64_t nodeid, uint64_t owner)
 	pthread_mutex_unlock(&lk_mu);
 	/* the last close of the description drops its OFD locks */
 	if (l)
-		lockfd_free(l);
+		lockfd_release(l);
 }
 
 void rfs_locks_drop_session(struct rfs_session *s)
@@ -131,7 +212,7 @@ void rfs_locks_drop_session(struct rfs_session *s)
 		struct lockfd *l = dead;
 
 		dead = l->next;
-		lockfd_free(l);
+		lockfd_release(l);
 	}
 }
 
@@ -187,11 +268,23 @@ int rfs_op_getlk(struct rfs_req *r)
 	ret = req_node_flock(r, &n, &fl);
 	if (ret)
 		return ret;
-	fd = lockfd_dup(r, n, q->owner, true);
-	if (fd < 0)
-		return fd;
-	ret = fcntl(fd, F_OFD_GETLK, &fl) < 0 ? -errno : 0;
-	close(fd);
+	if (!r->exp->be->fd_io) {
+		struct lockfd *l;
+
+		if (!r->exp->be->lock)
+			return -ENOSYS; /* backend.h: no locks there */
+		ret = lockobj_get(r, n, q->owner, true, &l);
+		if (ret)
+			return ret;
+		ret = lockobj_call(l, F_GETLK, &fl);
+		lockobj_put(l);
+	} else {
+		fd = lockfd_dup(r, n, q->owner, true);
+		if (fd < 0)
+			return fd;
+		ret = fcntl(fd, F_OFD_GETLK, &fl) < 0 ? -errno : 0;
+		close(fd);
+	}
 	if (ret)
 		return ret;
 	p = rfs_mb_put(&r->mb, sizeof(*p));
@@ -213,8 +306,9 @@ struct wait_job {
 	struct rfs_hdr req; /* copy: the request buffer goes back */
 	bool csum;
 	bool is_flock;
-	int fd; /* a dup: ours */
-	int op; /* flock() operation */
+	int fd;		  /* a dup: ours */
+	struct lockfd *l; /* or, without fd_io, a reference */
+	int op;		  /* flock() operation */
 	struct flock fl;
 };
 
@@ -222,6 +316,7 @@ static void wait_worker(struct rfs_conn_ctx *cc, struct rfs_wjob *job,
 			void *arg)
 {
 	struct wait_job *w = arg;
+	long pause_ms = 1;
 	struct rfs_mb mb;
 	void *frame;
 	int ret, len;
@@ -230,6 +325,24 @@ static void wait_worker(struct rfs_conn_ctx *cc, struct rfs_wjob *job,
 		if (rfs_worker_cancelled(cc)) {
 			ret = -EINTR;
 			break;
+		}
+		if (w->l) {
+			/*
+			 * Without fd_io: F_SETLK again and again with a
+			 * growing pause (1 to 50 ms) instead of one F_SETLKW:
+			 * gluster does not wake a waiter when the holder
+			 * unlocks one of several ranges it holds, and a
+			 * waiter here stays cancellable
+			 */
+			ret = lockobj_call(w->l, F_SETLK, &w->fl);
+			if (ret != -EAGAIN && ret != -EACCES && ret != -EINTR)
+				break;
+			nanosleep(&(struct timespec){ .tv_nsec = pause_ms *
+								 1000000L },
+				  NULL);
+			if (pause_ms < 50)
+				pause_ms *= 2;
+			continue;
 		}
 		if (w->is_flock)
 			ret = flock(w->fd, w->op);
@@ -241,7 +354,10 @@ static void wait_worker(struct rfs_conn_ctx *cc, struct rfs_wjob *job,
 		if (ret != -EINTR)
 			break;
 	}
-	close(w->fd);
+	if (w->l)
+		lockobj_put(w->l);
+	else
+		close(w->fd);
 	frame = aligned_alloc(8, RFS_HDR_SIZE + 8);
 	len = 0;
 	if (frame) {
@@ -263,7 +379,10 @@ static int go_wait(struct rfs_req *r, const struct wait_job *job)
 	int ret;
 
 	if (!w) {
-		close(job->fd);
+		if (job->l)
+			lockobj_put(job->l);
+		else
+			close(job->fd);
 		return -ENOMEM;
 	}
 	*w = *job;
@@ -271,12 +390,41 @@ static int go_wait(struct rfs_req *r, const struct wait_job *job)
 	w->csum = r->sess->csum;
 	ret = rfs_worker_post(r->cc, wait_worker, w);
 	if (ret) {
-		close(w->fd);
+		if (w->l)
+			lockobj_put(w->l);
+		else
+			close(w->fd);
 		free(w);
 		return ret;
 	}
 	r->async = true;
 	return 0;
+}
+
+/* SETLK of a backend without fd_io: the same steps on its lock calls */
+static int setlk_obj(struct rfs_req *r, struct rfs_node *n, struct flock *fl)
+{
+	const struct rfs_lock_req *q = r->v.fixed;
+	struct lockfd *l;
+	int ret;
+
+	if (!r->exp->be->lock)
+		return -ENOSYS; /* backend.h: no locks there */
+	ret = lockobj_get(r, n, q->owner, fl->l_type != F_UNLCK, &l);
+	if (ret == -ENOENT) /* unlock, and this owner never locked */
+		return 0;
+	if (ret)
+		return ret;
+	ret = lockobj_call(l, F_SETLK, fl);
+	if (ret != -EAGAIN && ret != -EACCES)
+		goto out;
+	if (!(q->flags & RFS_LK_WAIT) || fl->l_type == F_UNLCK)
+		goto out;
+	/* the reference goes to the worker */
+	return go_wait(r, &(struct wait_job){ .fd = -1, .l = l, .fl = *fl });
+out:
+	lockobj_put(l);
+	return ret;
 }
 
 int rfs_op_setlk(struct rfs_req *r)
@@ -289,6 +437,8 @@ int rfs_op_setlk(struct rfs_req *r)
 	ret = req_node_flock(r, &n, &fl);
 	if (ret)
 		return ret;
+	if (!r->exp->be->fd_io)
+		return setlk_obj(r, n, &fl);
 	fd = lockfd_dup(r, n, q->owner, fl.l_type != F_UNLCK);
 	if (fd == -ENOENT) /* unlock, and this owner never locked */
 		return 0;
@@ -317,6 +467,9 @@ int rfs_op_flock(struct rfs_req *r)
 	const struct rfs_lock_req *q = r->v.fixed;
 	struct rfs_fh *f;
 	int op = (int)q->flags, fd, ret;
+
+	if (!r->exp->be->fd_io)
+		return -ENOSYS; /* backend.h: no locks there */
 
 	if (op & ~(LOCK_SH | LOCK_EX | LOCK_UN | LOCK_NB))
 		return -EINVAL;

@@ -664,12 +664,13 @@ int main(int argc, char **argv)
 	list[0] = 0;
 	for (unsigned i = 0; i < rfs_cfg.nexports; i++) {
 		struct rfs_export *e = &rfs_cfg.exports[i];
-		int fd = fcntl(e->root_fd, F_DUPFD_CLOEXEC, 0);
 		size_t used = strlen(list);
+		int err = e->be->export_root(e, &e->root);
 
-		if (fd < 0 || rfs_node_from_fd(e, fd, &e->root)) {
-			rfs_err("config: export %s: cannot open its root",
-				e->name);
+		if (err) {
+			rfs_err("config: export %s: cannot open its root %s: "
+				"%s",
+				e->name, e->path, strerror(-err));
 			goto out_nodes;
 		}
 		snprintf(list + used, sizeof(list) - used, "%s%s=%s%s",

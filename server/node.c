@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * The node table, shared by every connection thread: node id -> O_PATH fd
- * + kernel file handle.  One mutex (two cores here; shard it when it
+ * The node table, shared by every connection thread: node id -> the
+ * backend's node (vfs: an O_PATH fd) + its handle (vfs: the kernel's file
+ * handle, gluster: the GFID).  One mutex (two cores here; shard it when it
  * shows in profiles), a chained hash and an LRU list.  The cache is
  * bounded: least recently used nodes nobody holds are closed and
  * forgotten; clients get them back with RESOLVE.
  *
  * The handle blob clients store (opaque to them):
  *   u16 export index, u16 handle_bytes, i32 handle_type,
- *   handle_bytes bytes of f_handle, u64 MAC
+ *   handle_bytes bytes of the backend's handle, u64 MAC
  * MAC = SipHash-2-4 under the MAC key over everything before it; the node
  * id is SipHash-2-4 under the id key over the same bytes.  Both keys come
  * from the server secret (<state-dir>/secret), so ids survive restarts.
@@ -27,7 +28,6 @@
 
 #define HB_FIXED 8u
 #define HB_MAC 8u
-#define HT_INO (-1) /* no kernel handle: (dev, ino), cannot RESOLVE */
 
 static struct {
 	pthread_mutex_t mu;
@@ -161,6 +161,13 @@ static void lru_add_tail(struct rfs_node *n)
 	nt.lru.lru_prev = n;
 }
 
+/* the backend closes what the node holds */
+static void node_free(struct rfs_node *n)
+{
+	rfs_cfg.exports[n->exp].be->node_close(n);
+	free(n);
+}
+
 static struct rfs_node **bucket(uint64_t id)
 {
 	return &nt.buckets[(id ^ (id >> 29)) & (nt.nbuckets - 1)];
@@ -183,8 +190,7 @@ static void remove_locked(struct rfs_node *n)
 	*pp = n->hnext;
 	lru_unlink(n);
 	nt.count--;
-	close(n->fd);
-	free(n);
+	node_free(n);
 }
 
 static void evict_locked(void)
@@ -310,8 +316,7 @@ static struct rfs_node *insert(struct rfs_node *n)
 		lru_unlink(old);
 		lru_add_tail(old);
 		pthread_mutex_unlock(&nt.mu);
-		close(n->fd);
-		free(n);
+		node_free(n);
 		return old;
 	}
 	n->refcnt = 1;
@@ -324,75 +329,40 @@ static struct rfs_node *insert(struct rfs_node *n)
 	return n;
 }
 
-/* what fits in our blob, and no more than the kernel hands out */
-#define BLOB_FH_BYTES (RFS_HANDLE_MAX - HB_FIXED - HB_MAC)
-#define MAX_FH_BYTES \
-	(BLOB_FH_BYTES < MAX_HANDLE_SZ ? BLOB_FH_BYTES : MAX_HANDLE_SZ)
-
-int rfs_node_from_fd(struct rfs_export *e, int fd, struct rfs_node **out)
+int rfs_node_make(struct rfs_export *e, int32_t htype, const void *h,
+		  uint32_t hlen, int fd, void *obj, mode_t type,
+		  struct rfs_node **out)
 {
-	union {
-		struct file_handle fh;
-		uint8_t raw[sizeof(struct file_handle) + MAX_FH_BYTES];
-	} u;
-	struct rfs_node *n;
-	struct stat st;
-	int mnt, ret;
-	uint32_t hbytes;
-	int32_t htype;
+	struct rfs_node *n = calloc(1, sizeof(*n));
 
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		goto out_close;
-	}
-	n = calloc(1, sizeof(*n));
-	if (!n) {
-		ret = -ENOMEM;
-		goto out_close;
-	}
-	u.fh.handle_bytes = MAX_FH_BYTES;
-	if (name_to_handle_at(fd, "", &u.fh, &mnt, AT_EMPTY_PATH) == 0) {
-		hbytes = u.fh.handle_bytes;
-		htype = u.fh.handle_type;
-		memcpy(n->handle + HB_FIXED, u.fh.f_handle, hbytes);
-	} else {
-		uint64_t dev = st.st_dev, ino = st.st_ino;
+	if (!n || hlen > RFS_HANDLE_MAX - HB_FIXED - HB_MAC) {
+		struct rfs_node tmp = { .fd = fd, .obj = obj, .exp = e->idx };
 
-		/* no export support in this filesystem: an id, no RESOLVE */
-		rfs_dbg(RFS_SUB_SERVER, "server: name_to_handle_at: %s",
-			strerror(errno));
-		hbytes = 16;
-		htype = HT_INO;
-		memcpy(n->handle + HB_FIXED, &dev, 8);
-		memcpy(n->handle + HB_FIXED + 8, &ino, 8);
+		e->be->node_close(&tmp);
+		free(n);
+		return n ? -EOVERFLOW : -ENOMEM;
 	}
-	blob_header(n->handle, e->idx, hbytes, htype);
-	n->id = seal_blob(n->handle, hbytes, &n->hlen);
+	memcpy(n->handle + HB_FIXED, h, hlen);
+	blob_header(n->handle, e->idx, hlen, htype);
+	n->id = seal_blob(n->handle, hlen, &n->hlen);
 	n->fd = fd;
+	n->obj = obj;
 	n->exp = e->idx;
-	n->type = st.st_mode & S_IFMT;
+	n->type = type & S_IFMT;
 	*out = insert(n);
 	return 0;
-out_close:
-	close(fd);
-	return ret;
 }
 
 int rfs_node_resolve(struct rfs_export *e, uint64_t id, const void *h,
 		     uint32_t len, struct rfs_node **out)
 {
-	union {
-		struct file_handle fh;
-		uint8_t raw[sizeof(struct file_handle) + MAX_FH_BYTES];
-	} u;
 	uint8_t blob[RFS_HANDLE_MAX];
 	uint16_t e16, h16, blen;
 	int32_t htype;
 	uint64_t mac, want, calc;
 	struct rfs_node *n;
-	struct stat st;
 	uint8_t diff = 0;
-	int fd;
+	int ret;
 
 	if (len < HB_FIXED + HB_MAC || len > RFS_HANDLE_MAX)
 		return -ESTALE;
@@ -416,36 +386,19 @@ int rfs_node_resolve(struct rfs_export *e, uint64_t id, const void *h,
 		*out = n;
 		return 0;
 	}
-	if (htype == HT_INO || h16 > MAX_FH_BYTES)
-		return -ESTALE;
-	u.fh.handle_bytes = h16;
-	u.fh.handle_type = htype;
-	memcpy(u.fh.f_handle, blob + HB_FIXED, h16);
-	fd = open_by_handle_at(e->mnt_fd, &u.fh, O_PATH | O_CLOEXEC);
-	if (fd < 0) {
-		int err = errno;
-
-		if (err == ENOMEM || err == EMFILE || err == ENFILE)
-			return -err;
-		rfs_dbg(RFS_SUB_SERVER, "server: open_by_handle_at: %s",
-			strerror(err));
-		return -ESTALE;
-	}
-	if (fstat(fd, &st) < 0 || st.st_dev != e->dev) {
-		close(fd);
-		return -ESTALE;
-	}
 	n = calloc(1, sizeof(*n));
-	if (!n) {
-		close(fd);
+	if (!n)
 		return -ENOMEM;
+	n->fd = -1;
+	n->exp = e->idx;
+	ret = e->be->open_handle(e, htype, blob + HB_FIXED, h16, n);
+	if (ret) {
+		free(n);
+		return ret;
 	}
 	memcpy(n->handle, blob, blen);
 	n->hlen = blen;
 	n->id = id;
-	n->fd = fd;
-	n->exp = e->idx;
-	n->type = st.st_mode & S_IFMT;
 	*out = insert(n);
 	rfs_dbg(RFS_SUB_SERVER,
 		"server: resolve %016llx: re-bound from its "

@@ -2,9 +2,8 @@
 /*
  * Op handlers, part 1: session ops, dispatch, and the node/name ops.
  * Every handler returns 0 (reply built in r->mb) or -errno, the errno of
- * the syscall that failed, unchanged.  Every path operation is
- * *at()-relative to a node's O_PATH fd, one component, never following a
- * symlink; "/proc/self/fd/N" is used only to reach the node itself.
+ * the storage call that failed, unchanged.  The storage is the export's
+ * backend (backend.h, r->exp->be): the handlers check, squash and reply.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +13,6 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,6 +72,9 @@ static int creds_set(struct rfs_conn_ctx *cc, uint32_t uid, uint32_t gid,
 		cc->fsuid = 0;
 	}
 	ret = set_ids(uid, gid, groups, n);
+	/* a backend that is not the kernel's: its own per-thread ids */
+	if (!ret && cc->sess && cc->sess->exp->be->creds)
+		ret = cc->sess->exp->be->creds(uid, gid, groups, n);
 	if (ret) {
 		rfs_err_rl("server: setfsuid %u / setfsgid %u (+%u groups): %s",
 			   uid, gid, n, strerror(-ret));
@@ -211,9 +212,10 @@ void rfs_fill_attr(struct rfs_attr *a, const struct stat *st)
 int rfs_fill_entry(struct rfs_entry *e, struct rfs_node *n)
 {
 	struct stat st;
+	int ret = rfs_cfg.exports[n->exp].be->getattr(n, &st);
 
-	if (fstat(n->fd, &st) < 0)
-		return -errno;
+	if (ret)
+		return ret;
 	memset(e, 0, sizeof(*e));
 	e->nodeid = n->id;
 	rfs_fill_attr(&e->attr, &st);
@@ -276,12 +278,9 @@ static int reply_new_entry(struct rfs_req *r, struct rfs_node *parent,
 			   const char *name)
 {
 	struct rfs_node *n;
-	int fd, ret;
+	int ret;
 
-	fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = rfs_node_from_fd(r->exp, fd, &n);
+	ret = r->exp->be->lookup(r->exp, parent, name, &n);
 	if (ret)
 		return ret;
 	ret = rfs_put_entry(&r->mb, n);
@@ -290,13 +289,14 @@ static int reply_new_entry(struct rfs_req *r, struct rfs_node *parent,
 }
 
 /* the attributes of n, fresh, as the reply */
-static int reply_attr(struct rfs_req *r, const struct rfs_node *n)
+static int reply_attr(struct rfs_req *r, struct rfs_node *n)
 {
 	struct rfs_attr *a;
 	struct stat st;
+	int ret = r->exp->be->getattr(n, &st);
 
-	if (fstat(n->fd, &st) < 0)
-		return -errno;
+	if (ret)
+		return ret;
 	a = rfs_mb_put(&r->mb, sizeof(*a));
 	if (!a)
 		return r->mb.err;
@@ -524,88 +524,51 @@ static int op_getattr(struct rfs_req *r)
 	return reply_attr(r, n);
 }
 
+/* SETATTR's times as utimensat wants them (checked by the handler) */
+void rfs_setattr_times(const struct rfs_setattr_req *q, struct timespec ts[2])
+{
+	ts[0] = (struct timespec){ .tv_nsec = UTIME_OMIT };
+	ts[1] = (struct timespec){ .tv_nsec = UTIME_OMIT };
+	if (q->valid & RFS_SA_ATIME_NOW)
+		ts[0].tv_nsec = UTIME_NOW;
+	else if (q->valid & RFS_SA_ATIME)
+		ts[0] = (struct timespec){ q->atime, q->atime_ns };
+	if (q->valid & RFS_SA_MTIME_NOW)
+		ts[1].tv_nsec = UTIME_NOW;
+	else if (q->valid & RFS_SA_MTIME)
+		ts[1] = (struct timespec){ q->mtime, q->mtime_ns };
+}
+
+static bool ts_bad(const struct timespec *t)
+{
+	return t->tv_nsec != UTIME_OMIT && t->tv_nsec != UTIME_NOW &&
+	       t->tv_nsec >= 1000000000;
+}
+
 static int op_setattr(struct rfs_req *r)
 {
 	const struct rfs_setattr_req *q = r->v.fixed;
 	struct rfs_fh *f = NULL;
+	struct timespec ts[2];
 	struct rfs_node *n;
-	char path[32];
 	int ret;
 
 	ret = rfs_req_node(r, q->nodeid, &n);
 	if (ret)
 		return ret;
+	if ((q->valid & RFS_SA_SIZE) && q->size > INT64_MAX)
+		return -EFBIG;
+	rfs_setattr_times(q, ts);
+	if (ts_bad(&ts[0]) || ts_bad(&ts[1]))
+		return -EINVAL;
 	if (q->fh) {
 		ret = rfs_fh_get(r->sess, q->fh, &f);
 		if (ret)
 			return ret;
 	}
-	rfs_fd_path(n->fd, path);
-	if (q->valid & RFS_SA_MODE) {
-		if (fchmodat(AT_FDCWD, path, q->mode & 07777, 0) < 0) {
-			ret = -errno;
-			goto out;
-		}
-	}
-	if (q->valid & (RFS_SA_UID | RFS_SA_GID)) {
-		uid_t uid = q->valid & RFS_SA_UID ? q->uid : (uid_t)-1;
-		gid_t gid = q->valid & RFS_SA_GID ? q->gid : (gid_t)-1;
-
-		if (fchownat(n->fd, "", uid, gid,
-			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
-			ret = -errno;
-			goto out;
-		}
-	}
-	if (q->valid & RFS_SA_SIZE) {
-		if (q->size > INT64_MAX) {
-			ret = -EFBIG;
-			goto out;
-		}
-		if (f)
-			ret = ftruncate(f->fd, (off_t)q->size);
-		else
-			ret = truncate(path, (off_t)q->size);
-		if (ret < 0) {
-			ret = -errno;
-			goto out;
-		}
-	}
-	if (q->valid & (RFS_SA_ATIME | RFS_SA_MTIME | RFS_SA_ATIME_NOW |
-			RFS_SA_MTIME_NOW)) {
-		struct timespec ts[2] = {
-			{ .tv_nsec = UTIME_OMIT },
-			{ .tv_nsec = UTIME_OMIT },
-		};
-
-		if (q->valid & RFS_SA_ATIME_NOW)
-			ts[0].tv_nsec = UTIME_NOW;
-		else if (q->valid & RFS_SA_ATIME)
-			ts[0] = (struct timespec){ q->atime, q->atime_ns };
-		if (q->valid & RFS_SA_MTIME_NOW)
-			ts[1].tv_nsec = UTIME_NOW;
-		else if (q->valid & RFS_SA_MTIME)
-			ts[1] = (struct timespec){ q->mtime, q->mtime_ns };
-		if ((ts[0].tv_nsec != UTIME_OMIT &&
-		     ts[0].tv_nsec != UTIME_NOW &&
-		     ts[0].tv_nsec >= 1000000000) ||
-		    (ts[1].tv_nsec != UTIME_OMIT &&
-		     ts[1].tv_nsec != UTIME_NOW &&
-		     ts[1].tv_nsec >= 1000000000)) {
-			ret = -EINVAL;
-			goto out;
-		}
-		if (f)
-			ret = futimens(f->fd, ts);
-		else
-			ret = utimensat(AT_FDCWD, path, ts, 0);
-		if (ret < 0) {
-			ret = -errno;
-			goto out;
-		}
-	}
-	ret = reply_attr(r, n);
-out:
+	ret = r->exp->be->setattr(n, f, q);
+	if (!ret)
+		ret = reply_attr(r, n);
 	rfs_fh_put(r->sess, f);
 	return ret;
 }
@@ -624,9 +587,9 @@ static int op_readlink(struct rfs_req *r)
 	p = rfs_mb_put(&r->mb, RFS_PATH_MAX);
 	if (!p)
 		return r->mb.err;
-	len = readlinkat(n->fd, "", (char *)p, RFS_PATH_MAX);
+	len = r->exp->be->readlink(n, (char *)p, RFS_PATH_MAX);
 	if (len < 0)
-		return -errno;
+		return (int)len;
 	r->mb.len -= RFS_PATH_MAX - (uint32_t)len;
 	return 0;
 }
@@ -635,8 +598,9 @@ static int op_readlink(struct rfs_req *r)
  * MKDIR, MKNOD, SYMLINK: make the name in the parent with mk, then answer
  * with its entry.  mk returns 0 or -errno.
  */
-static int op_make(struct rfs_req *r, int (*mk)(struct rfs_req *r, int dfd,
-						const char *name, mode_t mode))
+static int op_make(struct rfs_req *r,
+		   int (*mk)(struct rfs_req *r, struct rfs_node *p,
+			     const char *name, mode_t mode))
 {
 	const struct rfs_make_req *q = r->v.fixed;
 	char name[RFS_NAME_MAX + 1];
@@ -649,26 +613,28 @@ static int op_make(struct rfs_req *r, int (*mk)(struct rfs_req *r, int dfd,
 		return ret;
 	if (rfs_xonce_make(r, p->fd, name) == RFS_XONCE_RAN)
 		return reply_new_entry(r, p, name);
-	ret = mk(r, p->fd, name, mode);
+	ret = mk(r, p, name, mode);
 	if (ret)
 		return ret;
 	return reply_new_entry(r, p, name);
 }
 
-static int mk_dir(struct rfs_req *r, int dfd, const char *name, mode_t mode)
+static int mk_dir(struct rfs_req *r, struct rfs_node *p, const char *name,
+		  mode_t mode)
 {
-	(void)r;
-	return mkdirat(dfd, name, mode & 07777) < 0 ? -errno : 0;
+	return r->exp->be->mkdir(p, name, mode & 07777);
 }
 
-static int mk_nod(struct rfs_req *r, int dfd, const char *name, mode_t mode)
+static int mk_nod(struct rfs_req *r, struct rfs_node *p, const char *name,
+		  mode_t mode)
 {
 	const struct rfs_make_req *q = r->v.fixed;
 
-	return mknodat(dfd, name, mode, q->rdev) < 0 ? -errno : 0;
+	return r->exp->be->mknod(p, name, mode, q->rdev);
 }
 
-static int mk_symlink(struct rfs_req *r, int dfd, const char *name, mode_t mode)
+static int mk_symlink(struct rfs_req *r, struct rfs_node *p, const char *name,
+		      mode_t mode)
 {
 	static __thread char target[RFS_PATH_MAX + 1];
 
@@ -677,7 +643,7 @@ static int mk_symlink(struct rfs_req *r, int dfd, const char *name, mode_t mode)
 	    memchr(r->v.name2, 0, r->v.name2_len))
 		return -EINVAL;
 	rfs_cstr(target, r->v.name2, r->v.name2_len);
-	return symlinkat(target, dfd, name) < 0 ? -errno : 0;
+	return r->exp->be->symlink(p, name, target);
 }
 
 static int op_mkdir(struct rfs_req *r)
@@ -695,8 +661,8 @@ static int op_symlink(struct rfs_req *r)
 	return op_make(r, mk_symlink);
 }
 
-/* UNLINK, RMDIR: unlinkat with flags */
-static int op_remove(struct rfs_req *r, int flags)
+/* UNLINK, RMDIR (dir) */
+static int op_remove(struct rfs_req *r, bool dir)
 {
 	const struct rfs_name_req *q = r->v.fixed;
 	char name[RFS_NAME_MAX + 1];
@@ -708,19 +674,17 @@ static int op_remove(struct rfs_req *r, int flags)
 		return ret;
 	if (rfs_xonce_remove(r, p->fd, name) == RFS_XONCE_RAN)
 		return 0;
-	if (unlinkat(p->fd, name, flags) < 0)
-		return -errno;
-	return 0;
+	return r->exp->be->unlink(p, name, dir);
 }
 
 static int op_unlink(struct rfs_req *r)
 {
-	return op_remove(r, 0);
+	return op_remove(r, false);
 }
 
 static int op_rmdir(struct rfs_req *r)
 {
-	return op_remove(r, AT_REMOVEDIR);
+	return op_remove(r, true);
 }
 
 /* second node of RENAME/LINK: another export's node is -EXDEV */
@@ -756,15 +720,13 @@ static int op_rename(struct rfs_req *r)
 	if (rfs_xonce_rename(r, p->fd, name, np->fd, newname, q->flags) ==
 	    RFS_XONCE_RAN)
 		return 0;
-	if (renameat2(p->fd, name, np->fd, newname, q->flags) < 0)
-		return -errno;
-	return 0;
+	return r->exp->be->rename(p, name, np, newname, q->flags);
 }
 
 static int op_link(struct rfs_req *r)
 {
 	const struct rfs_link_req *q = r->v.fixed;
-	char name[RFS_NAME_MAX + 1], path[32];
+	char name[RFS_NAME_MAX + 1];
 	struct rfs_node *n, *np;
 	int ret;
 
@@ -774,15 +736,11 @@ static int op_link(struct rfs_req *r)
 	if (ret)
 		return ret;
 	rfs_cstr(name, r->v.name, r->v.name_len);
-	/*
-	 * linkat(fd, "", AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH, which the
-	 * fsuid switch drops; the magic link of the node itself does not.
-	 */
-	rfs_fd_path(n->fd, path);
 	if (rfs_xonce_link(r, n->fd, np->fd, name) == RFS_XONCE_RAN)
 		return reply_new_entry(r, np, name);
-	if (linkat(AT_FDCWD, path, np->fd, name, AT_SYMLINK_FOLLOW) < 0)
-		return -errno;
+	ret = r->exp->be->link(n, np, name);
+	if (ret)
+		return ret;
 	return reply_new_entry(r, np, name);
 }
 
@@ -797,8 +755,9 @@ static int op_statfs(struct rfs_req *r)
 	ret = rfs_req_node(r, q->nodeid, &n);
 	if (ret)
 		return ret;
-	if (fstatvfs(n->fd, &sv) < 0)
-		return -errno;
+	ret = r->exp->be->statfs(n, &sv);
+	if (ret)
+		return ret;
 	p = rfs_mb_put(&r->mb, sizeof(*p));
 	if (!p)
 		return r->mb.err;
@@ -822,7 +781,6 @@ static int op_access(struct rfs_req *r)
 {
 	const struct rfs_access_req *q = r->v.fixed;
 	struct rfs_node *n;
-	char path[32];
 	int ret;
 
 	ret = rfs_req_node(r, q->nodeid, &n);
@@ -832,31 +790,21 @@ static int op_access(struct rfs_req *r)
 		return -EINVAL;
 	if ((q->mask & W_OK) && r->exp->ro)
 		return -EROFS;
-	/* AT_EACCESS: check with the fs credentials we switched to */
-	rfs_fd_path(n->fd, path);
-	if (faccessat(AT_FDCWD, path, (int)q->mask, AT_EACCESS) < 0)
-		return -errno;
-	return 0;
+	return r->exp->be->access(n, (int)q->mask);
 }
 
 /* ---- xattrs ----------------------------------------------------------- */
 
-/*
- * The xattr ops' common start: the node's /proc/self/fd path (the
- * *xattr calls have no fd-relative form that works on O_PATH fds) and,
- * when the op has one, the name as a C string.
- */
-static int xattr_start(struct rfs_req *r, char path[32],
+/* The xattr ops' common start: the node and, when the op has one, the name */
+static int xattr_start(struct rfs_req *r, struct rfs_node **n,
 		       char name[RFS_XATTR_NAME_MAX + 1])
 {
 	const struct rfs_xattr_req *q = r->v.fixed;
-	struct rfs_node *n;
 	int ret;
 
-	ret = rfs_req_node(r, q->nodeid, &n);
+	ret = rfs_req_node(r, q->nodeid, n);
 	if (ret)
 		return ret;
-	rfs_fd_path(n->fd, path);
 	if (r->v.name) {
 		if (r->v.name_len == 0 || r->v.name_len > RFS_XATTR_NAME_MAX ||
 		    memchr(r->v.name, 0, r->v.name_len))
@@ -869,40 +817,40 @@ static int xattr_start(struct rfs_req *r, char path[32],
 static int op_setxattr(struct rfs_req *r)
 {
 	const struct rfs_xattr_req *q = r->v.fixed;
-	char name[RFS_XATTR_NAME_MAX + 1], path[32];
-	int ret = xattr_start(r, path, name);
+	char name[RFS_XATTR_NAME_MAX + 1];
+	struct rfs_node *n;
+	int ret = xattr_start(r, &n, name);
 
 	if (ret)
 		return ret;
-	if (setxattr(path, name, r->v.data, r->v.data_len, (int)q->flags) < 0)
-		return -errno;
-	return 0;
+	return r->exp->be->setxattr(n, name, r->v.data, r->v.data_len,
+				    (int)q->flags);
 }
 
 static int op_removexattr(struct rfs_req *r)
 {
-	char name[RFS_XATTR_NAME_MAX + 1], path[32];
-	int ret = xattr_start(r, path, name);
+	char name[RFS_XATTR_NAME_MAX + 1];
+	struct rfs_node *n;
+	int ret = xattr_start(r, &n, name);
 
 	if (ret)
 		return ret;
-	if (removexattr(path, name) < 0)
-		return -errno;
-	return 0;
+	return r->exp->be->removexattr(n, name);
 }
 
 /* GETXATTR, LISTXATTR (list): struct rfs_xattr_rep, then the data */
 static int xattr_get(struct rfs_req *r, bool list)
 {
 	const struct rfs_xattr_req *q = r->v.fixed;
-	char name[RFS_XATTR_NAME_MAX + 1], path[32];
+	char name[RFS_XATTR_NAME_MAX + 1];
 	struct rfs_xattr_rep *p;
+	struct rfs_node *n;
 	uint32_t size = q->size;
 	ssize_t len;
 	uint8_t *buf = NULL;
 	int ret;
 
-	ret = xattr_start(r, path, name);
+	ret = xattr_start(r, &n, name);
 	if (ret)
 		return ret;
 	if (size > RFS_XATTR_SIZE_MAX)
@@ -916,11 +864,11 @@ static int xattr_get(struct rfs_req *r, bool list)
 			return r->mb.err;
 	}
 	if (list)
-		len = listxattr(path, (char *)buf, size);
+		len = r->exp->be->listxattr(n, (char *)buf, size);
 	else
-		len = getxattr(path, name, buf, size);
+		len = r->exp->be->getxattr(n, name, buf, size);
 	if (len < 0)
-		return -errno;
+		return (int)len;
 	p->size = (uint32_t)len;
 	if (size)
 		r->mb.len -= size - (uint32_t)len;

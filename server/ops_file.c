@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Op handlers, part 2: open files and directories (fh ops), I/O and
- * READDIRPLUS.  READ preads straight into the transport's reply buffer,
- * after the header: the one copy is the kernel's.
+ * READDIRPLUS.  READ reads straight into the transport's reply buffer,
+ * after the header (backend.h: the backend's pread).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,9 +31,10 @@ int rfs_op_open(struct rfs_req *r)
 	 */
 	int flags = (int)q->flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW);
 	struct rfs_open_rep *p;
+	struct rfs_bfile bf;
 	struct rfs_node *n;
 	uint64_t fh;
-	int fd, ret;
+	int ret;
 
 	ret = rfs_req_node(r, q->nodeid, &n);
 	if (ret)
@@ -47,12 +48,12 @@ int rfs_op_open(struct rfs_req *r)
 		if (n->type == S_IFLNK)
 			return -ELOOP;
 	}
-	fd = rfs_reopen(n->fd, flags);
-	if (fd < 0)
-		return fd;
-	ret = rfs_fh_add(r->sess, fd, dir, flags, n->id, &fh);
+	ret = r->exp->be->open(n, flags, &bf);
+	if (ret)
+		return ret;
+	ret = rfs_fh_add(r->sess, &bf, dir, flags, n->id, &fh);
 	if (ret) {
-		close(fd);
+		r->exp->be->close(&bf);
 		return ret;
 	}
 	p = rfs_mb_put(&r->mb, sizeof(*p));
@@ -64,28 +65,20 @@ int rfs_op_open(struct rfs_req *r)
 	return 0;
 }
 
-/* CREATE's answer: fd, opened with flags, becomes an fh of the session */
-static int create_reply(struct rfs_req *r, int fd, int flags)
+/*
+ * CREATE's answer: bf, node n's file opened with flags, becomes an fh of
+ * the session
+ */
+static int create_reply(struct rfs_req *r, struct rfs_bfile *bf,
+			struct rfs_node *n, int flags)
 {
 	struct rfs_create_rep *p;
-	struct rfs_node *n;
 	uint64_t fh;
-	int pfd, ret;
+	int ret;
 
-	pfd = rfs_reopen(fd, O_PATH);
-	if (pfd < 0) {
-		close(fd);
-		return pfd;
-	}
-	ret = rfs_node_from_fd(r->exp, pfd, &n);
+	ret = rfs_fh_add(r->sess, bf, false, flags, n->id, &fh);
 	if (ret) {
-		close(fd);
-		return ret;
-	}
-	r->nodes[r->nnodes++] = n;
-	ret = rfs_fh_add(r->sess, fd, false, flags, n->id, &fh);
-	if (ret) {
-		close(fd);
+		r->exp->be->close(bf);
 		return ret;
 	}
 	p = rfs_mb_put(&r->mb, sizeof(*p));
@@ -118,8 +111,9 @@ static int create_redo(struct rfs_req *r, int flags)
 	const struct rfs_hdr *h = r->stored;
 	const struct rfs_create_rep *old;
 	struct rfs_rep_view v;
+	struct rfs_bfile bf;
 	struct rfs_node *n;
-	int fd, ret;
+	int ret;
 
 	ret = rfs_proto_decode_rep(h, h + 1, RFS_OP_CREATE, &v);
 	if (ret)
@@ -133,10 +127,10 @@ static int create_redo(struct rfs_req *r, int flags)
 	if (ret)
 		return ret;
 	r->nodes[r->nnodes++] = n;
-	fd = rfs_reopen(n->fd, flags & ~(REOPEN_DROP | O_NOFOLLOW));
-	if (fd < 0)
-		return fd;
-	return create_reply(r, fd, flags);
+	ret = r->exp->be->open(n, flags & ~(REOPEN_DROP | O_NOFOLLOW), &bf);
+	if (ret)
+		return ret;
+	return create_reply(r, &bf, n, flags);
 }
 
 int rfs_op_create(struct rfs_req *r)
@@ -145,8 +139,9 @@ int rfs_op_create(struct rfs_req *r)
 	char name[RFS_NAME_MAX + 1];
 	int flags = ((int)q->flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC) &
 		    ~O_NOCTTY;
-	struct rfs_node *parent;
-	int fd, ret;
+	struct rfs_node *parent, *n;
+	struct rfs_bfile bf;
+	int ret;
 
 	if (r->stored)
 		return create_redo(r, flags);
@@ -154,104 +149,16 @@ int rfs_op_create(struct rfs_req *r)
 	if (ret)
 		return ret;
 	if (rfs_xonce_make(r, parent->fd, name) == RFS_XONCE_RAN)
-		fd = openat(parent->fd, name, flags & ~REOPEN_DROP);
+		ret = r->exp->be->create(r->exp, parent, name,
+					 flags & ~REOPEN_DROP, 0, &bf, &n);
 	else
-		fd = openat(parent->fd, name, flags,
-			    (q->mode & ~q->umask) & 07777);
-	if (fd < 0)
-		return -errno;
-	return create_reply(r, fd, flags);
-}
-
-/*
- * O_DIRECT end to end: a file the application opened O_DIRECT is opened
- * O_DIRECT here too, so a direct read measures the disk and the network,
- * not this server's page cache.  The kernel then wants the memory
- * aligned to the device's block size, which a transport frame (48-byte
- * header first) cannot give: such I/O goes through a per-thread bounce
- * buffer aligned to a page.  Offset and length stay the application's
- * business: unaligned ones get EINVAL from the kernel, as they would on a
- * local file (and through libfuse's passthrough_ll).
- */
-#define DIRECT_ALIGN 4096u
-
-static _Thread_local void *bounce;
-static _Thread_local size_t bounce_cap;
-/* frees a thread's bounce buffer when the thread ends */
-static pthread_key_t bounce_key;
-static pthread_once_t bounce_once = PTHREAD_ONCE_INIT;
-static int bounce_key_err;
-
-static void bounce_key_init(void)
-{
-	bounce_key_err = pthread_key_create(&bounce_key, free);
-}
-
-static void *bounce_get(size_t len)
-{
-	size_t want = (len + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
-	void *p;
-
-	if (want <= bounce_cap)
-		return bounce;
-	pthread_once(&bounce_once, bounce_key_init);
-	if (bounce_key_err)
-		return NULL;
-	if (posix_memalign(&p, DIRECT_ALIGN, want))
-		return NULL;
-	if (pthread_setspecific(bounce_key, p)) {
-		free(p);
-		return NULL;
-	}
-	free(bounce);
-	bounce = p;
-	bounce_cap = want;
-	return p;
-}
-
-static bool needs_bounce(const struct rfs_fh *f, const void *buf)
-{
-	return f->direct && ((uintptr_t)buf & (DIRECT_ALIGN - 1));
-}
-
-static ssize_t file_pread(struct rfs_fh *f, void *buf, size_t len, off_t off)
-{
-	void *dst = buf;
-	ssize_t n;
-
-	if (needs_bounce(f, buf)) {
-		dst = bounce_get(len);
-		if (!dst)
-			return -ENOMEM;
-	}
-	do {
-		n = pread(f->fd, dst, len, off);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if (dst != buf)
-		memcpy(buf, dst, (size_t)n);
-	return n;
-}
-
-static ssize_t file_pwrite(struct rfs_fh *f, const void *buf, size_t len,
-			   off_t off)
-{
-	const void *src = buf;
-	ssize_t n;
-
-	if (needs_bounce(f, buf)) {
-		void *b = bounce_get(len);
-
-		if (!b)
-			return -ENOMEM;
-		memcpy(b, buf, len);
-		src = b;
-	}
-	do {
-		n = pwrite(f->fd, src, len, off);
-	} while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
+		ret = r->exp->be->create(r->exp, parent, name, flags,
+					 (q->mode & ~q->umask) & 07777, &bf,
+					 &n);
+	if (ret)
+		return ret;
+	r->nodes[r->nnodes++] = n;
+	return create_reply(r, &bf, n, flags);
 }
 
 int rfs_op_read(struct rfs_req *r)
@@ -272,10 +179,12 @@ int rfs_op_read(struct rfs_req *r)
 		goto out;
 	}
 	/* several reads at once: queued on the ring, answered later */
-	if (rfs_aio_read(r, f, size, (off_t)q->offset) == 0)
+	if (r->exp->be->fd_io &&
+	    rfs_aio_read(r, f, size, (off_t)q->offset) == 0)
 		return 0;
 	/* straight into the reply buffer */
-	n = file_pread(f, r->mb.frame + r->mb.len, size, (off_t)q->offset);
+	n = r->exp->be->pread(f, r->mb.frame + r->mb.len, size,
+			      (off_t)q->offset);
 	if (n < 0) {
 		ret = (int)n;
 		goto out;
@@ -315,12 +224,12 @@ int rfs_op_write(struct rfs_req *r)
 	if (ret)
 		return ret;
 	/* an append is not idempotent: kept across a restart (xlog.h) */
-	if (f->append &&
+	if (f->append && r->exp->be->fd_io &&
 	    rfs_xonce_append(r, f->fd, r->v.data, q->size) == RFS_XONCE_RAN)
 		ret = reply_written(r, q->size);
 	else
-		ret = reply_written(r, file_pwrite(f, r->v.data, q->size,
-						   (off_t)q->offset));
+		ret = reply_written(r, r->exp->be->pwrite(f, r->v.data, q->size,
+							  (off_t)q->offset));
 	rfs_fh_put(r->sess, f);
 	return ret;
 }
@@ -341,7 +250,8 @@ int rfs_op_release(struct rfs_req *r)
 
 	if (q->flags & RFS_RELEASE_FLOCK_UNLOCK) {
 		if (!rfs_fh_get(r->sess, q->fh, &f)) {
-			flock(f->fd, LOCK_UN);
+			if (f->fd >= 0)
+				flock(f->fd, LOCK_UN);
 			rfs_fh_put(r->sess, f);
 		}
 	}
@@ -358,24 +268,12 @@ int rfs_op_fsync(struct rfs_req *r)
 	ret = rfs_fh_get(r->sess, q->fh, &f);
 	if (ret)
 		return ret;
-	if (q->flags & RFS_FSYNC_DATASYNC)
-		ret = fdatasync(f->fd);
-	else
-		ret = fsync(f->fd);
-	ret = ret < 0 ? -errno : 0;
+	ret = r->exp->be->fsync(f, q->flags & RFS_FSYNC_DATASYNC);
 	rfs_fh_put(r->sess, f);
 	return ret;
 }
 
 /* ---- READDIRPLUS ------------------------------------------------------- */
-
-struct dent64 {
-	uint64_t d_ino;
-	int64_t d_off;
-	unsigned short d_reclen;
-	unsigned char d_type;
-	char d_name[];
-};
 
 static uint32_t rec_size(uint32_t name_len, uint32_t hlen)
 {
@@ -383,58 +281,43 @@ static uint32_t rec_size(uint32_t name_len, uint32_t hlen)
 	       ~7u;
 }
 
-/* one record; returns 1 when it did not fit */
-static int put_dirent(struct rfs_req *r, int dfd, const struct dent64 *d,
-		      uint32_t budget_end)
+int rfs_put_dirent(struct rfs_req *r, struct rfs_node *n, const char *name,
+		   uint64_t off, unsigned char dtype, uint64_t ino,
+		   uint32_t budget_end)
 {
-	struct rfs_node *n = NULL;
 	struct rfs_dirent *rec;
-	uint32_t nlen = (uint32_t)strlen(d->d_name);
-	bool dot = !strcmp(d->d_name, ".") || !strcmp(d->d_name, "..");
-	int fd, ret = 0;
+	uint32_t nlen = (uint32_t)strlen(name);
+	int ret;
 
-	if (!dot) {
-		fd = openat(dfd, d->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		/* raced with unlink, or no permission: pass it bare */
-		if (fd >= 0 && rfs_node_from_fd(r->exp, fd, &n))
-			n = NULL;
-	}
-	if (r->mb.len + rec_size(nlen, n ? n->hlen : 0) > budget_end) {
-		ret = 1;
-		goto out;
-	}
+	if (r->mb.len + rec_size(nlen, n ? n->hlen : 0) > budget_end)
+		return 1;
 	rec = rfs_mb_put(&r->mb, sizeof(*rec));
-	if (!rec) {
-		ret = r->mb.err;
-		goto out;
-	}
-	rec->off = (uint64_t)d->d_off;
+	if (!rec)
+		return r->mb.err;
+	rec->off = off;
 	rec->name_len = (uint16_t)nlen;
-	rec->type = d->d_type;
+	rec->type = dtype;
 	if (n && rfs_fill_entry(&rec->entry, n) == 0) {
-		ret = rfs_mb_put_bytes(&r->mb, d->d_name, nlen);
+		ret = rfs_mb_put_bytes(&r->mb, name, nlen);
 		if (!ret)
 			ret = rfs_mb_put_bytes(&r->mb, n->handle, n->hlen);
 	} else {
 		memset(&rec->entry, 0, sizeof(rec->entry));
-		rec->entry.attr.ino = d->d_ino;
-		rec->entry.attr.mode = DTTOIF(d->d_type);
-		ret = rfs_mb_put_bytes(&r->mb, d->d_name, nlen);
+		rec->entry.attr.ino = ino;
+		rec->entry.attr.mode = DTTOIF(dtype);
+		ret = rfs_mb_put_bytes(&r->mb, name, nlen);
 	}
 	if (!ret)
 		ret = rfs_mb_pad8(&r->mb);
-out:
-	rfs_node_put(n);
 	return ret;
 }
 
 int rfs_op_readdirplus(struct rfs_req *r)
 {
 	const struct rfs_io_req *q = r->v.fixed;
-	uint8_t *dbuf = r->cc->dbuf;
 	uint32_t start = r->mb.len, budget_end;
 	struct rfs_fh *f;
-	bool full = false;
+	bool full;
 	int ret;
 
 	ret = rfs_fh_get(r->sess, q->fh, &f);
@@ -452,38 +335,8 @@ int rfs_op_readdirplus(struct rfs_req *r)
 		goto out_put;
 	}
 	pthread_mutex_lock(&f->mu);
-	if (!f->pos_valid || f->pos != q->offset) {
-		if (lseek(f->fd, (off_t)q->offset, SEEK_SET) < 0) {
-			ret = -errno;
-			goto out_unlock;
-		}
-		f->pos = q->offset;
-		f->pos_valid = true;
-	}
-	while (!full) {
-		long n = syscall(SYS_getdents64, f->fd, dbuf, DBUF_SIZE);
-
-		if (n < 0) {
-			ret = -errno;
-			f->pos_valid = false;
-			break;
-		}
-		if (n == 0)
-			break;
-		for (long pos = 0; pos < n;) {
-			const struct dent64 *d = (const void *)(dbuf + pos);
-
-			ret = put_dirent(r, f->fd, d, budget_end);
-			if (ret) {
-				/* the kernel read ahead of what we sent */
-				f->pos_valid = false;
-				full = true;
-				break;
-			}
-			f->pos = (uint64_t)d->d_off;
-			pos += d->d_reclen;
-		}
-	}
+	ret = r->exp->be->readdir(r, f, q->offset, budget_end);
+	full = ret == 1;
 	if (ret == 1)
 		ret = 0;
 	/* an error after some records: send what we have */
@@ -492,7 +345,6 @@ int rfs_op_readdirplus(struct rfs_req *r)
 	/* a first record that does not fit at all */
 	if (!ret && full && r->mb.len == start)
 		ret = -EINVAL;
-out_unlock:
 	pthread_mutex_unlock(&f->mu);
 out_put:
 	rfs_fh_put(r->sess, f);
@@ -512,9 +364,8 @@ int rfs_op_fallocate(struct rfs_req *r)
 	ret = rfs_fh_get(r->sess, q->fh, &f);
 	if (ret)
 		return ret;
-	ret = fallocate(f->fd, (int)q->mode, (off_t)q->offset,
-			(off_t)q->length);
-	ret = ret < 0 ? -errno : 0;
+	ret = r->exp->be->fallocate(f, (int)q->mode, (off_t)q->offset,
+				    (off_t)q->length);
 	rfs_fh_put(r->sess, f);
 	return ret;
 }
@@ -523,22 +374,22 @@ int rfs_op_copy_file_range(struct rfs_req *r)
 {
 	const struct rfs_copy_req *q = r->v.fixed;
 	struct rfs_fh *fi = NULL, *fo = NULL;
-	loff_t oi, oo;
+	off_t oi, oo;
 	size_t len = q->len > (1u << 30) ? (1u << 30) : (size_t)q->len;
 	ssize_t n;
 	int ret;
 
 	if (q->off_in > INT64_MAX || q->off_out > INT64_MAX)
 		return -EINVAL;
-	oi = (loff_t)q->off_in;
-	oo = (loff_t)q->off_out;
+	oi = (off_t)q->off_in;
+	oo = (off_t)q->off_out;
 	ret = rfs_fh_get(r->sess, q->fh_in, &fi);
 	if (!ret)
 		ret = rfs_fh_get(r->sess, q->fh_out, &fo);
 	if (ret)
 		goto out;
-	n = copy_file_range(fi->fd, &oi, fo->fd, &oo, len, q->flags);
-	ret = reply_written(r, n < 0 ? -errno : n);
+	n = r->exp->be->copy_file_range(fi, &oi, fo, &oo, len, q->flags);
+	ret = reply_written(r, n);
 out:
 	rfs_fh_put(r->sess, fo);
 	rfs_fh_put(r->sess, fi);
@@ -556,9 +407,9 @@ int rfs_op_lseek(struct rfs_req *r)
 	ret = rfs_fh_get(r->sess, q->fh, &f);
 	if (ret)
 		return ret;
-	off = lseek(f->fd, (off_t)q->offset, (int)q->whence);
+	off = r->exp->be->lseek(f, (off_t)q->offset, (int)q->whence);
 	if (off < 0) {
-		ret = -errno;
+		ret = (int)off;
 		goto out;
 	}
 	p = rfs_mb_put(&r->mb, sizeof(*p));

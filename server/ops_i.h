@@ -4,6 +4,7 @@
 #define RFS_OPS_I_H
 
 #include <sys/statvfs.h>
+#include <time.h>
 
 #include "server.h"
 
@@ -30,6 +31,8 @@ void rfs_cstr(char *dst, const char *src, uint32_t len);
 /* the parent node of a request that names a child, and the name as a C string */
 int rfs_req_parent(struct rfs_req *r, uint64_t parent, struct rfs_node **p,
 		   char name[RFS_NAME_MAX + 1]);
+/* SETATTR's atime and mtime as utimensat(2) takes them (UTIME_OMIT...) */
+void rfs_setattr_times(const struct rfs_setattr_req *q, struct timespec ts[2]);
 /* open the node behind O_PATH fd again with flags; fd or -errno */
 int rfs_reopen(int fd, int flags);
 

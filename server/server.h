@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "auth.h"
+#include "backend.h"
 #include "proto.h"
 #include "xlog.h"
 #include "xprt.h"
@@ -43,8 +44,10 @@ struct rfs_export {
 	int mnt_fd;  /* O_RDONLY: open_by_handle_at's mount_fd
 				   (the kernel refuses O_PATH fds there) */
 	dev_t dev;
-	struct rfs_node *root;	   /* pinned for the server's lifetime */
-	struct rfs_export_acl acl; /* auth.h: allowed networks */
+	const struct rfs_backend *be; /* backend.h: what it is stored on */
+	void *bpriv;		      /* the backend's (gluster: glfs_t) */
+	struct rfs_node *root;	      /* pinned for the server's lifetime */
+	struct rfs_export_acl acl;    /* auth.h: allowed networks */
 	char *nbd_file; /* nbd=FILE: served by --nbd-listen (nbd.c) */
 };
 
@@ -100,7 +103,8 @@ uint64_t rfs_siphash24(const uint8_t key[16], const void *data, size_t len);
 /* node.c: the global node table */
 struct rfs_node {
 	uint64_t id;
-	int fd;		 /* O_PATH | O_NOFOLLOW */
+	int fd;		 /* vfs: O_PATH | O_NOFOLLOW; else -1 */
+	void *obj;	 /* other backends' object (gluster: glfs_object) */
 	unsigned exp;	 /* export index */
 	mode_t type;	 /* S_IFMT bits */
 	unsigned refcnt; /* users right now (ops, lock fds, root pin) */
@@ -116,11 +120,6 @@ void rfs_nodes_fini(void);
 struct rfs_node *rfs_node_get(uint64_t id);
 void rfs_node_ref(struct rfs_node *n);
 void rfs_node_put(struct rfs_node *n);
-/*
- * Find or insert the node for O_PATH fd `fd` (consumed in every case) in
- * export e; *out holds a reference.
- */
-int rfs_node_from_fd(struct rfs_export *e, int fd, struct rfs_node **out);
 /* RESOLVE: verify the handle blob and re-bind id. */
 int rfs_node_resolve(struct rfs_export *e, uint64_t id, const void *h,
 		     uint32_t len, struct rfs_node **out);
@@ -152,7 +151,9 @@ struct rfs_session {
 };
 
 struct rfs_fh {
-	int fd;
+	int fd;	   /* vfs: the open file; else -1 */
+	void *obj; /* other backends' open file (gluster: glfs_fd) */
+	const struct rfs_backend *be;
 	bool dir;
 	bool direct;	 /* opened O_DIRECT: I/O through aligned memory */
 	bool append;	 /* opened O_APPEND: its WRITEs are logged (xlog.h) */
@@ -170,10 +171,12 @@ int rfs_session_attach(uint64_t id, const uint8_t token[16],
 		       struct rfs_session **out);
 void rfs_session_detach(struct rfs_session *s);
 uint64_t rfs_sessions_count(void);
-/* Install fd (consumed on success) as a new fh. */
-/* open_flags: what fd was opened with (O_DIRECT matters) */
-int rfs_fh_add(struct rfs_session *s, int fd, bool dir, int open_flags,
-	       uint64_t nodeid, uint64_t *fh);
+/*
+ * Install the backend's open file bf (consumed on success) as a new fh;
+ * open_flags: what it was opened with (O_DIRECT matters).
+ */
+int rfs_fh_add(struct rfs_session *s, const struct rfs_bfile *bf, bool dir,
+	       int open_flags, uint64_t nodeid, uint64_t *fh);
 int rfs_fh_get(struct rfs_session *s, uint64_t fh, struct rfs_fh **out);
 void rfs_fh_put(struct rfs_session *s, struct rfs_fh *f);
 int rfs_fh_release(struct rfs_session *s, uint64_t fh);

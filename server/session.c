@@ -193,8 +193,8 @@ int rfs_session_attach(uint64_t id, const uint8_t token[16],
 
 static void fh_free(struct rfs_fh *f)
 {
-	if (f->fd >= 0)
-		close(f->fd);
+	f->be->close(&(struct rfs_bfile){
+		.fd = f->fd, .obj = f->obj, .dir = f->dir });
 	pthread_mutex_destroy(&f->mu);
 	free(f);
 }
@@ -276,8 +276,8 @@ void rfs_sessions_fini(void)
 	pthread_mutex_unlock(&sess_mu);
 }
 
-int rfs_fh_add(struct rfs_session *s, int fd, bool dir, int open_flags,
-	       uint64_t nodeid, uint64_t *fh)
+int rfs_fh_add(struct rfs_session *s, const struct rfs_bfile *bf, bool dir,
+	       int open_flags, uint64_t nodeid, uint64_t *fh)
 {
 	struct rfs_fh *f;
 	uint32_t slot;
@@ -286,7 +286,9 @@ int rfs_fh_add(struct rfs_session *s, int fd, bool dir, int open_flags,
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	f->fd = fd;
+	f->fd = bf->fd;
+	f->obj = bf->obj;
+	f->be = s->exp->be;
 	f->dir = dir;
 	f->direct = !dir && (open_flags & O_DIRECT);
 	f->append = !dir && (open_flags & O_APPEND);

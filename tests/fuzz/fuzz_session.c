@@ -96,8 +96,7 @@ static void init_once(void)
 	for (unsigned i = 0; i < rfs_cfg.nexports; i++) {
 		struct rfs_export *e = &rfs_cfg.exports[i];
 
-		fd = fcntl(e->root_fd, F_DUPFD_CLOEXEC, 0);
-		if (fd < 0 || rfs_node_from_fd(e, fd, &e->root))
+		if (e->be->export_root(e, &e->root))
 			abort();
 	}
 	inited = true;

@@ -130,6 +130,8 @@ rfs_start_server() {
 	# case (meson's *-exec tests: --exec-thread)
 	# shellcheck disable=SC2206
 	[ -n "${RFS_SERVER_EXTRA:-}" ] && extra+=($RFS_SERVER_EXTRA)
+	# the gluster backend serves the volume behind $EXPORT
+	[ "$RFS_BACKEND" = gluster ] && [ "$dir" = "$EXPORT" ] && dir=$GL_URL
 	rfs_ringfsd_start "server$RFS_NSERVERS" --listen "$RFS_ADDR:0" \
 		--export "data=$dir,no_root_squash$eopt" \
 		${stream:+--transport "$stream"} "${extra[@]}" "$@"
@@ -170,3 +172,16 @@ rfs_expect_empty() {
 	left=$(find "$1" -mindepth 1 | head -n 5)
 	[ -z "$left" ] || fail "$1 not empty: $left"
 }
+
+# RFS_BACKEND=gluster (tests/gluster/meson.build): the export is a private
+# GlusterFS volume (tests/gluster/lib_gluster.sh) served through
+# ringfsd's gluster backend, and $EXPORT is the same volume through
+# gluster's own FUSE client, so every check "in the export" looks at the
+# volume.  Registered after rfs_unmount_all: the ringfs mounts go first.
+RFS_BACKEND=${RFS_BACKEND:-vfs}
+if [ "$RFS_BACKEND" = gluster ]; then
+	# shellcheck source=tests/gluster/lib_gluster.sh
+	. "$(dirname "${BASH_SOURCE[0]}")/../gluster/lib_gluster.sh"
+	gl_start
+	gl_fuse_mount "$EXPORT"
+fi
