@@ -97,6 +97,7 @@ static const char *hello_err(int err)
 		return "access denied by the server";
 	case -ENOKEY:
 	case -EKEYREJECTED:
+	case -ENOPROTOOPT:
 		return rfs_cl_auth_strerror(err);
 	default:
 		return strerror(-err);
