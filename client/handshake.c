@@ -245,6 +245,13 @@ static int connect_to(struct cl_loop *l, bool attach_, const char *name,
 			    strerror(-ret));
 		return ret;
 	}
+	if (ret == -EKEYREJECTED) {
+		say("cannot connect to %s: TLS refused: the server has "
+		    "another key, or its certificate does not verify "
+		    "against tls_ca",
+		    a->text);
+		return ret;
+	}
 	if (ret < 0) {
 		say("cannot connect to %s: %s%s", a->text, strerror(-ret),
 		    ret == -ECONNREFUSED || ret == -ETIMEDOUT ||

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "loop_i.h"
 #include "status.h"
+#include "tls.h"
 
 #define DEFAULT_PORT 7070
 
@@ -349,9 +350,11 @@ static int parse_cmdline(struct cl_opts *o, int argc, char **argv)
 			usage(stdout);
 			exit(0);
 		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
-			printf("ringfs %s (transports: %s; libfuse %s)\n",
+			printf("ringfs %s (transports: %s; libfuse %s; "
+			       "tls %s)\n",
 			       RINGFS_VERSION, rfs_xprt_built(),
-			       fuse_pkgversion());
+			       fuse_pkgversion(),
+			       rfs_tls_built() ? "yes" : "no");
 			exit(0);
 		} else if (!strcmp(a, "-f")) {
 			o->foreground = true;

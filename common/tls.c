@@ -326,9 +326,12 @@ static int hs_fail(struct rfs_tls *t, int rc, char *err, size_t errsz)
 			 gnutls_alert_get_name(a), hint);
 		return ret;
 	}
+	/* tell the peer why (best effort: the socket may be gone) */
+	gnutls_alert_send_appropriate(t->s, rc);
 	if (rc == GNUTLS_E_DECRYPTION_FAILED ||
 	    rc == GNUTLS_E_KEY_USAGE_VIOLATION ||
-	    rc == GNUTLS_E_MAC_VERIFY_FAILED) {
+	    rc == GNUTLS_E_MAC_VERIFY_FAILED ||
+	    (t->ctx->psk && rc == GNUTLS_E_RECEIVED_ILLEGAL_PARAMETER)) {
 		hint = " (the peer has another key: check key_file on both "
 		       "ends)";
 		ret = -EKEYREJECTED;
@@ -618,6 +621,16 @@ ssize_t rfs_tls_writev(struct rfs_tls *t, const struct iovec *iov, int niov)
 	ssize_t n;
 	int rc;
 
+	if (t->eof) {
+		/*
+		 * The peer closed (GnuTLS ended the session on its EOF): as a
+		 * clear socket would, take the bytes into the void; the read
+		 * side reports the close.
+		 */
+		for (n = 0; niov > 0; niov--, iov++)
+			n += (ssize_t)iov->iov_len;
+		return n;
+	}
 	if (!t->tx_plain) {
 		n = encrypt_iov(t, iov, niov, WRITE_CHUNK);
 		if (n < 0) {

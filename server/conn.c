@@ -703,9 +703,10 @@ static int conn_open(struct rfs_conn_ctx *cc, const char *name, int fd,
 	}
 	cc->setup_fd = -1;
 	rfs_conn_set_ctx(cc->c, cc);
-	rfs_dbg(RFS_SUB_SERVER, "server: %s: accepted%s%s%s", desc(cc),
-		cc->split ? " (requests on an exec thread)" : "", t ? ", " : "",
-		t ? rfs_conn_tls(cc->c) : "");
+	rfs_dbg(RFS_SUB_SERVER, "server: %s: accepted%s", desc(cc),
+		cc->split ? " (requests on an exec thread)" : "");
+	if (t)
+		rfs_info("server: %s: %s", desc(cc), rfs_conn_tls(cc->c));
 	return 0;
 }
 
