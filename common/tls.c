@@ -43,6 +43,8 @@
 #define TLS_PSK_LEN 32u
 /* plaintext encrypted per rfs_tls_writev: a few records' worth */
 #define WRITE_CHUNK (256u * 1024u)
+/* ciphertext read per recv in the data phase (tcp) */
+#define RX_CHUNK (64u * 1024u)
 
 /* TLS 1.3 only; (EC)DHE-PSK before plain PSK; AEADs the kernel has */
 #define PRIO_PSK                                                          \
@@ -292,7 +294,35 @@ static ssize_t pull_cb(gnutls_transport_ptr_t p, void *data, size_t n)
 		t->rx.off += n;
 		return (ssize_t)n;
 	}
+	if (t->data) {
+		/*
+		 * Data phase (tcp): one large recv into rx feeds GnuTLS's
+		 * header and body reads, a syscall per batch of records
+		 * instead of two per record.  Not during the handshake: what
+		 * it read past the handshake could not go to kernel TLS.
+		 */
+		size_t have = t->rx.len - t->rx.off;
+
+		if (!have) {
+			if (xbuf_reserve(&t->rx, RX_CHUNK)) {
+				gnutls_transport_set_errno(t->s, ENOMEM);
+				return -1;
+			}
+			r = recv(t->fd, t->rx.p + t->rx.len, RX_CHUNK,
+				 MSG_DONTWAIT);
+			if (r <= 0)
+				goto out;
+			t->rx.len += (size_t)r;
+			have = (size_t)r;
+		}
+		if (n > have)
+			n = have;
+		memcpy(data, t->rx.p + t->rx.off, n);
+		t->rx.off += n;
+		return (ssize_t)n;
+	}
 	r = recv(t->fd, data, n, MSG_DONTWAIT);
+out:
 	if (r < 0) {
 		t->pull_errno = errno;
 		gnutls_transport_set_errno(t->s, errno);
