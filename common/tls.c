@@ -403,8 +403,9 @@ static void describe(struct rfs_tls *t)
 		 gnutls_cipher_get_name(gnutls_cipher_get(t->s)));
 }
 
-int rfs_tls_handshake(struct rfs_tls_ctx *ctx, int fd, long long deadline_ms,
-		      struct rfs_tls **out, char *err, size_t errsz)
+int rfs_tls_handshake(struct rfs_tls_ctx *ctx, int fd, int stop_fd,
+		      long long deadline_ms, struct rfs_tls **out, char *err,
+		      size_t errsz)
 {
 	struct rfs_tls *t;
 	int rc, ret;
@@ -448,7 +449,8 @@ int rfs_tls_handshake(struct rfs_tls_ctx *ctx, int fd, long long deadline_ms,
 	gnutls_transport_set_push_function(t->s, push_cb);
 	gnutls_transport_set_pull_function(t->s, pull_cb);
 	for (;;) {
-		struct pollfd pfd = { .fd = fd };
+		struct pollfd pfd[2] = { { .fd = fd },
+					 { .fd = stop_fd, .events = POLLIN } };
 		long long left;
 
 		rc = gnutls_handshake(t->s);
@@ -466,13 +468,19 @@ int rfs_tls_handshake(struct rfs_tls_ctx *ctx, int fd, long long deadline_ms,
 			ret = -ETIMEDOUT;
 			goto fail;
 		}
-		pfd.events = gnutls_record_get_direction(t->s) ? POLLOUT :
-								 POLLIN;
-		if (poll(&pfd, 1, left > 1000000 ? 1000000 : (int)left) < 0 &&
+		pfd[0].events = gnutls_record_get_direction(t->s) ? POLLOUT :
+								    POLLIN;
+		if (poll(pfd, stop_fd >= 0 ? 2 : 1,
+			 left > 1000000 ? 1000000 : (int)left) < 0 &&
 		    errno != EINTR) {
 			ret = -errno;
 			snprintf(err, errsz, "TLS handshake: poll: %s",
 				 strerror(-ret));
+			goto fail;
+		}
+		if (pfd[1].revents & POLLIN) {
+			snprintf(err, errsz, "TLS handshake: shutting down");
+			ret = -ESHUTDOWN;
 			goto fail;
 		}
 	}
@@ -562,7 +570,8 @@ int rfs_tls_ktls(struct rfs_tls *t)
 	if (getenv("RINGFS_NO_KTLS"))
 		return -EPERM; /* tests and benchmarks: the record layer */
 	/* bytes GnuTLS already read past the handshake cannot go back */
-	if (gnutls_record_check_pending(t->s) || t->tx.len > t->tx.off)
+	if (gnutls_record_check_pending(t->s) || t->tx.len > t->tx.off ||
+	    t->rx.len > t->rx.off)
 		return -EBUSY;
 	len = ktls_info(t, false, &ci);
 	if (len < 0)
@@ -744,7 +753,9 @@ ssize_t rfs_tls_readv(struct rfs_tls *t, const struct iovec *iov, int niov)
 
 bool rfs_tls_pending(const struct rfs_tls *t)
 {
-	return t && gnutls_record_check_pending(t->s) > 0;
+	/* decrypted bytes, or records read from the socket, not yet given */
+	return t &&
+	       (gnutls_record_check_pending(t->s) > 0 || t->rx.len > t->rx.off);
 }
 
 ssize_t rfs_tls_seal(struct rfs_tls *t, const struct iovec *iov, int niov,

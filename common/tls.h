@@ -60,13 +60,15 @@ bool rfs_tls_is_hello(const uint8_t first4[4]);
 
 /*
  * The handshake on a connected stream socket, before any frame: waits
- * (poll) until deadline_ms (CLOCK_MONOTONIC ms; < 0: none).  On error a
+ * (poll) until deadline_ms (CLOCK_MONOTONIC ms; < 0: none), or until
+ * stop_fd (>= 0) is readable (-ESHUTDOWN).  On error a
  * sentence for people goes to err: what failed and what to check.
  * -ETIMEDOUT: the peer stalled; -EKEYREJECTED: the peer has another key;
  * -EPROTO: not TLS, or no common parameters; -ECONNRESET: closed.
  */
-int rfs_tls_handshake(struct rfs_tls_ctx *ctx, int fd, long long deadline_ms,
-		      struct rfs_tls **out, char *err, size_t errsz);
+int rfs_tls_handshake(struct rfs_tls_ctx *ctx, int fd, int stop_fd,
+		      long long deadline_ms, struct rfs_tls **out, char *err,
+		      size_t errsz);
 
 /*
  * Hand the session's keys to the kernel (TCP_ULP "tls"): 0 when the

@@ -36,8 +36,9 @@ bool rfs_tls_is_hello(const uint8_t first4[4])
 	return first4[0] == 0x16 && first4[1] == 0x03 && first4[2] <= 0x04;
 }
 
-int rfs_tls_handshake(struct rfs_tls_ctx *ctx, int fd, long long deadline_ms,
-		      struct rfs_tls **out, char *err, size_t errsz)
+int rfs_tls_handshake(struct rfs_tls_ctx *ctx, int fd, int stop_fd,
+		      long long deadline_ms, struct rfs_tls **out, char *err,
+		      size_t errsz)
 {
 	*out = NULL;
 	snprintf(err, errsz, REBUILD);

@@ -369,7 +369,7 @@ int rfs_xprt_connect_tls(struct rfs_xprt *x, const struct rfs_addr *a,
 	fd = connect_fd(a, timeout_ms);
 	if (fd < 0)
 		return fd;
-	rc = rfs_tls_handshake(ctx, fd, deadline, &t, err, sizeof(err));
+	rc = rfs_tls_handshake(ctx, fd, -1, deadline, &t, err, sizeof(err));
 	if (rc) {
 		rfs_err("xprt: %s: %s", a->text, err);
 		close(fd);

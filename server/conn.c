@@ -732,8 +732,9 @@ static int conn_setup_tls(struct rfs_conn_ctx *cc, int fd)
 				   "--tls-cert)");
 		return -EPROTONOSUPPORT;
 	}
-	ret = rfs_tls_handshake(rfs_cfg.sec.tls_ctx, fd, cc->sec.deadline, &t,
-				err, sizeof(err));
+	/* cc->efd: rfs_conns_stop_all wakes it (shutdown) */
+	ret = rfs_tls_handshake(rfs_cfg.sec.tls_ctx, fd, cc->efd,
+				cc->sec.deadline, &t, err, sizeof(err));
 	if (ret) {
 		rfs_err_rl("server: %s: %s: dropped", cc->sec.peer_text, err);
 		return ret;
