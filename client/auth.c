@@ -11,9 +11,13 @@
 
 #include "auth.h"
 #include "proto.h"
+#include "tls.h"
 
 static struct rfs_auth_key key;
 static bool have_key;
+static bool want_tls;
+static char tls_ca[1024];
+static struct rfs_tls_ctx *tls_ctx;
 
 /* our own errors, distinct from what a server may answer */
 #define ERR_SERVER_PROOF (-EBADE)
@@ -133,10 +137,66 @@ const char *rfs_cl_auth_strerror(int err)
 		       "different key on the server, or not the real server";
 	case -ENOKEY:
 		return "the server requires a key (use -o key_file=FILE)";
+	case -ENOPROTOOPT:
+		return "the server requires TLS here (mount with -o tls)";
 	case -EPROTO:
 	case -EBADMSG:
 		return "malformed reply (not a ringfs 1.1 server?)";
 	default:
 		return strerror(-err);
 	}
+}
+
+void rfs_cl_tls_want(const char *ca_file)
+{
+	want_tls = true;
+	if (ca_file)
+		snprintf(tls_ca, sizeof(tls_ca), "%s", ca_file);
+}
+
+bool rfs_cl_tls_wanted(void)
+{
+	return want_tls;
+}
+
+int rfs_cl_tls_start(const char *host)
+{
+	struct rfs_tls_cfg c = { .server = false };
+	char name[256], err[512];
+	const char *colon;
+	size_t n;
+	int ret;
+
+	if (!want_tls || tls_ctx)
+		return 0;
+	/* the host part of HOST:PORT / [V6]:PORT, for the certificate */
+	if (host[0] == '[') {
+		host++;
+		colon = strchr(host, ']');
+	} else {
+		colon = strrchr(host, ':');
+		if (colon && strchr(host, ':') != colon)
+			colon = NULL; /* a bare IPv6 address */
+	}
+	n = colon ? (size_t)(colon - host) : strlen(host);
+	snprintf(name, sizeof(name), "%.*s", (int)n, host);
+	c.key = have_key ? &key : NULL;
+	c.ca_file = tls_ca[0] ? tls_ca : NULL;
+	c.host = name;
+	if (!c.key && !c.ca_file) {
+		fprintf(stderr, "ringfs: -o tls needs -o key_file=FILE (a PSK "
+				"derived from the shared key) or -o "
+				"tls_ca=FILE (verify the server's "
+				"certificate)\n");
+		return -EINVAL;
+	}
+	ret = rfs_tls_ctx_new(&c, &tls_ctx, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "ringfs: %s\n", err);
+	return ret;
+}
+
+struct rfs_tls_ctx *rfs_cl_tls(void)
+{
+	return tls_ctx;
 }

@@ -36,4 +36,16 @@ int rfs_cl_auth_finish(struct rfs_cl_auth *a, const void *rep,
 /* Words for a failure of the three calls above or of the exchange. */
 const char *rfs_cl_auth_strerror(int err);
 
+/*
+ * TLS (-o tls, -o tls_ca=FILE): remember the options; then, once every
+ * option is parsed, rfs_cl_tls_start builds the credentials (a PSK from
+ * the key when there is one, else the CA file) for server name host
+ * ("HOST:PORT" or "[V6]:PORT" is fine).  Prints why and returns -errno.
+ * rfs_cl_tls: the credentials for a TCP connection, NULL without -o tls.
+ */
+void rfs_cl_tls_want(const char *ca_file);
+bool rfs_cl_tls_wanted(void);
+int rfs_cl_tls_start(const char *host);
+struct rfs_tls_ctx *rfs_cl_tls(void);
+
 #endif /* RFS_CLIENT_AUTH_H */

@@ -97,6 +97,7 @@ static const char *hello_err(int err)
 		return "access denied by the server";
 	case -ENOKEY:
 	case -EKEYREJECTED:
+	case -ENOPROTOOPT:
 		return rfs_cl_auth_strerror(err);
 	default:
 		return strerror(-err);
@@ -244,6 +245,13 @@ static int connect_to(struct cl_loop *l, bool attach_, const char *name,
 		else
 			say("transport %s: cannot start: %s", name,
 			    strerror(-ret));
+		return ret;
+	}
+	if (ret == -EKEYREJECTED) {
+		say("cannot connect to %s: TLS refused: the server has "
+		    "another key, or its certificate does not verify "
+		    "against tls_ca",
+		    a->text);
 		return ret;
 	}
 	if (ret < 0) {

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "loop_i.h"
 #include "status.h"
+#include "tls.h"
 
 #define DEFAULT_PORT 7070
 
@@ -71,6 +72,11 @@ static void usage(FILE *f)
 		"  connect_timeout=S  seconds to wait for the server (default 10)\n"
 		"  key_file=FILE      authenticate with the shared secret in FILE (mode\n"
 		"                     0600; the server's ringfsd --key-file)\n"
+		"  tls                TLS 1.3 on tcp and uring: a PSK derived from\n"
+		"                     key_file, else the server's certificate checked\n"
+		"                     against tls_ca (kernel TLS when the kernel has it)\n"
+		"  tls_ca=FILE        CA certificates (PEM) for the server's certificate\n"
+		"                     (implies tls)\n"
 		"  hard               (default) when the server is gone, reconnect and\n"
 		"                     wait for it; Ctrl-C ends a waiting call (EINTR)\n"
 		"  soft               fail requests with EIO after timeo seconds\n"
@@ -276,6 +282,10 @@ static int parse_one(struct cl_opts *o, char *opt, bool *fsname, bool *subtype)
 		o->harden |= RFS_HARDEN_ROOT;
 		o->allow_other = true;
 		ret = add_fuse_opt(o, "allow_other,suid,dev");
+	} else if (!strcmp(opt, "tls")) {
+		rfs_cl_tls_want(NULL);
+	} else if (val && !strncmp(opt, "tls_ca=", 7)) {
+		rfs_cl_tls_want(val);
 	} else if (!strcmp(opt, "server_permissions")) {
 		o->server_permissions = true;
 	} else if (val && !strncmp(opt, "groups_ttl=", 11)) {
@@ -365,9 +375,11 @@ static int parse_cmdline(struct cl_opts *o, int argc, char **argv)
 			usage(stdout);
 			exit(0);
 		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
-			printf("ringfs %s (transports: %s; libfuse %s)\n",
+			printf("ringfs %s (transports: %s; libfuse %s; "
+			       "tls %s)\n",
 			       RINGFS_VERSION, rfs_xprt_built(),
-			       fuse_pkgversion());
+			       fuse_pkgversion(),
+			       rfs_tls_built() ? "yes" : "no");
 			exit(0);
 		} else if (!strcmp(a, "-f")) {
 			o->foreground = true;
@@ -722,8 +734,10 @@ static int resolve_auto(struct rfs_client *cl)
 			goto out;
 		}
 		a = cl->addr;
+		/* -o tls: rdma carries no TLS; the stream does */
 		if ((d->flags & RFS_XPRT_F_RDMA_ADDR) && p.rdma_addr[0] &&
-		    have_rdma_device() && rfs_client_probe(d->name, &a) == 0) {
+		    !rfs_cl_tls_wanted() && have_rdma_device() &&
+		    rfs_client_probe(d->name, &a) == 0) {
 			rfs_dbg(RFS_SUB_CLIENT,
 				"client: transport auto: %s "
 				"(server RDMA address %s)",
@@ -836,6 +850,17 @@ int main(int argc, char **argv)
 				       "harden");
 		return 1;
 	}
+	if (rfs_cl_tls_wanted() && desc &&
+	    (desc->flags & RFS_XPRT_F_RDMA_ADDR)) {
+		fprintf(stderr,
+			"ringfs: transport %s carries no TLS (see "
+			"README, Security): use transport=uring or "
+			"tcp with -o tls\n",
+			desc->name);
+		return 1;
+	}
+	if (rfs_cl_tls_start(cl->o.addr_text) < 0)
+		return 1;
 	if (rfs_inode_init() < 0)
 		return 1;
 	fuse_set_log_func(fuse_log_fn);

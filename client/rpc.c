@@ -6,8 +6,10 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
+#include "addr.h"
 #include "auth.h"
 #include "rpc.h"
 #include "spin.h"
@@ -37,7 +39,14 @@ int rfs_rpc_connect(struct rfs_rpc *r, const char *name,
 		r->step = RFS_RPC_OPEN;
 		return ret;
 	}
-	ret = rfs_xprt_connect(r->x, a, timeout_ms, &r->c);
+	/* TLS (-o tls) on the byte streams over TCP; a Unix socket, and
+	   shm behind it, stay on this host */
+	if (rfs_cl_tls() && (rfs_xprt_flags(r->x) & RFS_XPRT_F_STREAM) &&
+	    (a->ss.ss_family == AF_INET || a->ss.ss_family == AF_INET6))
+		ret = rfs_xprt_connect_tls(r->x, a, timeout_ms, rfs_cl_tls(),
+					   &r->c);
+	else
+		ret = rfs_xprt_connect(r->x, a, timeout_ms, &r->c);
 	if (ret < 0) {
 		r->c = NULL;
 		r->step = RFS_RPC_CONNECT;

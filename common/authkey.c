@@ -195,3 +195,11 @@ void rfs_auth_token(const struct rfs_auth_key *key,
 	memcpy(token, mac, RFS_AUTH_TOKEN_LEN);
 	sodium_memzero(mac, sizeof(mac));
 }
+
+void rfs_auth_derive(const struct rfs_auth_key *key, const char *label,
+		     uint8_t *out, size_t n)
+{
+	/* keyed BLAKE2b over a label: a key for one purpose, never K */
+	crypto_generichash(out, n, (const uint8_t *)label, strlen(label),
+			   key->k, sizeof(key->k));
+}

@@ -55,6 +55,13 @@ void rfs_auth_token(const struct rfs_auth_key *key,
 		    const struct rfs_auth_transcript *t,
 		    uint8_t token[RFS_AUTH_TOKEN_LEN]);
 
+/*
+ * A key for another purpose (label, e.g. the TLS PSK): keyed BLAKE2b of
+ * the label under K, n bytes (16..64).
+ */
+void rfs_auth_derive(const struct rfs_auth_key *key, const char *label,
+		     uint8_t *out, size_t n);
+
 /* Constant-time comparison. */
 bool rfs_auth_equal(const void *a, const void *b, size_t n);
 

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "ringfs_proto.h"
 #include "spin.h"
+#include "tls.h"
 #include "util.h"
 #include "xprt_impl.h"
 #include "xprt_rdma.h"
@@ -309,6 +310,85 @@ int rfs_xprt_connect(struct rfs_xprt *x, const struct rfs_addr *a,
 		close(fd);
 	}
 	return rc;
+}
+
+int rfs_xprt_adopt_tls(struct rfs_xprt *x, int fd, struct rfs_tls *t,
+		       struct rfs_conn **out)
+{
+	struct rfs_conn_base *b;
+	bool ktls;
+	int rc;
+
+	*out = NULL;
+	if (!t)
+		return rfs_xprt_adopt(x, fd, out);
+	if (!(xops(x)->desc.flags & RFS_XPRT_F_STREAM) || !xops(x)->adopt) {
+		rfs_err("xprt: %s carries no TLS (only the byte streams do)",
+			xops(x)->desc.name);
+		rfs_tls_free(t);
+		return -EOPNOTSUPP;
+	}
+	rc = rfs_tls_ktls(t);
+	if (rc == -EIO) {
+		rfs_tls_free(t);
+		return rc;
+	}
+	ktls = rc == 0;
+	if (!ktls)
+		rfs_dbg(RFS_SUB_XPRT,
+			"xprt: no kernel TLS (%s): records are encrypted in "
+			"user space",
+			strerror(-rc));
+	rc = xops(x)->adopt(x, fd, out);
+	if (rc) {
+		rfs_tls_free(t);
+		return rc;
+	}
+	b = (struct rfs_conn_base *)(void *)*out;
+	snprintf(b->tls_desc, sizeof(b->tls_desc), "%s", rfs_tls_desc(t));
+	b->ktls = ktls;
+	if (ktls)
+		rfs_tls_free(t);
+	else
+		b->tls = t;
+	return 0;
+}
+
+int rfs_xprt_connect_tls(struct rfs_xprt *x, const struct rfs_addr *a,
+			 int timeout_ms, struct rfs_tls_ctx *ctx,
+			 struct rfs_conn **out)
+{
+	long long deadline = timeout_ms < 0 ? -1 : rfs_now_ms() + timeout_ms;
+	struct rfs_tls *t;
+	char err[256];
+	int fd, rc;
+
+	*out = NULL;
+	if (!ctx)
+		return rfs_xprt_connect(x, a, timeout_ms, out);
+	fd = connect_fd(a, timeout_ms);
+	if (fd < 0)
+		return fd;
+	rc = rfs_tls_handshake(ctx, fd, -1, deadline, &t, err, sizeof(err));
+	if (rc) {
+		rfs_err("xprt: %s: %s", a->text, err);
+		close(fd);
+		return rc;
+	}
+	rc = rfs_xprt_adopt_tls(x, fd, t, out);
+	if (rc) {
+		rfs_err("xprt: %s: adopt connection to %s: %s",
+			xops(x)->desc.name, a->text, strerror(-rc));
+		close(fd);
+	}
+	return rc;
+}
+
+const char *rfs_conn_tls(const struct rfs_conn *c)
+{
+	const struct rfs_conn_base *b = (const void *)c;
+
+	return c && b->tls_desc[0] ? b->tls_desc : NULL;
 }
 
 int rfs_xprt_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out)

@@ -159,6 +159,24 @@ int rfs_xprt_connect(struct rfs_xprt *x, const struct rfs_addr *a,
 /* Take ownership of a connected stream socket fd. */
 int rfs_xprt_adopt(struct rfs_xprt *x, int fd, struct rfs_conn **out);
 /*
+ * TLS (tls.h) on a byte stream (RFS_XPRT_F_STREAM): fd's handshake is
+ * done (t); the connection then uses kernel TLS when the kernel has it,
+ * else the session's record layer.  Takes t in every case.
+ * rfs_xprt_connect_tls: connect, handshake with ctx's credentials
+ * (bounded by timeout_ms), adopt; ctx NULL: rfs_xprt_connect.  A failed
+ * handshake is logged with what to check and returns its -errno
+ * (tls.h, rfs_tls_handshake).
+ */
+struct rfs_tls;
+struct rfs_tls_ctx;
+int rfs_xprt_adopt_tls(struct rfs_xprt *x, int fd, struct rfs_tls *t,
+		       struct rfs_conn **out);
+int rfs_xprt_connect_tls(struct rfs_xprt *x, const struct rfs_addr *a,
+			 int timeout_ms, struct rfs_tls_ctx *ctx,
+			 struct rfs_conn **out);
+/* "TLS1.3 PSK+DHE AES-256-GCM kernel" style, or NULL when clear */
+const char *rfs_conn_tls(const struct rfs_conn *c);
+/*
  * Passive side: take a socket accepted on the kernel path whose first
  * bytes chose this transport (rfs_xprt_sniff).
  */

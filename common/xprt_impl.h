@@ -57,10 +57,23 @@ struct rfs_xprt_base {
 	bool nospin; /* rfs_xprt_spin: arm must not busy-wait */
 };
 
+struct rfs_tls;
+
 struct rfs_conn_base {
 	const struct rfs_xprt_ops *ops;
 	struct rfs_xprt *x;
 	void *ctx;
+	/*
+	 * TLS in userspace (tls.h, set by rfs_xprt_adopt_tls right after
+	 * adopt, before any I/O): the stream transports pass their bytes
+	 * through its record layer.  NULL: clear, or kernel TLS (ktls),
+	 * where the socket encrypts by itself.  The transport frees it
+	 * with the connection's memory (rfs_tls_free), when the kernel no
+	 * longer holds a pointer into it.
+	 */
+	struct rfs_tls *tls;
+	bool ktls;
+	char tls_desc[48]; /* "" when clear */
 };
 
 extern const struct rfs_xprt_ops rfs_xprt_tcp_ops;

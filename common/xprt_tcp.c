@@ -54,6 +54,7 @@
 #include "proto.h"
 #include "bufpool.h"
 #include "evq.h"
+#include "tls.h"
 #include "util.h"
 #include "xprt_impl.h"
 
@@ -378,7 +379,10 @@ static int conn_xmit(struct tcp_conn *c)
 		}
 		msg.msg_iovlen = (size_t)niov;
 		t->st.syscalls++;
-		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (c->base.tls)
+			n = rfs_tls_writev(c->base.tls, iov, niov);
+		else
+			n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -414,7 +418,8 @@ static int conn_xmit(struct tcp_conn *c)
 			else
 				pool_put(t, tb);
 		}
-		if ((size_t)n < want && c->txq_head)
+		/* TLS takes a chunk per call; its full socket is EAGAIN */
+		if ((size_t)n < want && c->txq_head && !c->base.tls)
 			break; /* socket buffer full: wait for EPOLLOUT */
 	}
 	if (!c->txq_head && c->state == CS_CLOSING) {
@@ -555,7 +560,10 @@ static void conn_read(struct tcp_conn *c)
 	struct iovec iov[2];
 	int rc;
 
-	for (int round = 0; round < READS_PER_POLL && c->state == CS_UP;
+	/* decrypted bytes left in the TLS session wake no epoll: take them */
+	for (int round = 0;
+	     (round < READS_PER_POLL || rfs_tls_pending(c->base.tls)) &&
+	     c->state == CS_UP;
 	     round++) {
 		size_t want = 0;
 		uint32_t body = 0;
@@ -577,7 +585,8 @@ static void conn_read(struct tcp_conn *c)
 		niov++;
 
 		t->st.syscalls++;
-		n = readv(c->fd, iov, niov);
+		n = c->base.tls ? rfs_tls_readv(c->base.tls, iov, niov) :
+				  readv(c->fd, iov, niov);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -811,6 +820,7 @@ static void conn_destroy(struct tcp_xprt *t, struct tcp_conn *c)
 		t->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	rfs_tls_free(c->base.tls);
 	free(c);
 }
 

@@ -52,6 +52,7 @@
 #include "proto.h"
 #include "bufpool.h"
 #include "evq.h"
+#include "tls.h"
 #include "util.h"
 #include "xprt_impl.h"
 #include "xprt_uring_i.h"
@@ -121,6 +122,7 @@ void rfs_uring_conn_unlink_free(struct uctx *x, struct uconn *c)
 		x->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	rfs_tls_free(c->base.tls);
 	free(c);
 }
 
@@ -392,10 +394,31 @@ static int rx_bytes(struct uconn *c, const uint8_t *p, uint32_t n)
 	return 0;
 }
 
+/*
+ * Userspace TLS: n bytes of records from the ring; their plaintext goes
+ * to the frame reassembly (never straight into a frame: no direct recv).
+ */
+static int rx_tls(struct uconn *c, const uint8_t *p, uint32_t n)
+{
+	static __thread uint8_t plain[16384];
+	ssize_t k;
+	int rc = rfs_tls_open_feed(c->base.tls, p, n);
+
+	if (rc)
+		return rc;
+	while ((k = rfs_tls_open_read(c->base.tls, plain, sizeof(plain))) > 0) {
+		c->x->st.copies_bytes += (uint64_t)k;
+		rc = rx_bytes(c, plain, (uint32_t)k);
+		if (rc)
+			return rc;
+	}
+	return (int)k;
+}
+
 static bool rx_wants_direct(const struct uconn *c)
 {
-	return c->state == UC_UP && c->rx_buf && c->rx_want >= RX_DIRECT_MIN &&
-	       c->rx_have < c->rx_want;
+	return !c->base.tls && c->state == UC_UP && c->rx_buf &&
+	       c->rx_want >= RX_DIRECT_MIN && c->rx_have < c->rx_want;
 }
 
 /* Step 1: ask the multishot recv to end (its CQEs tell when it has). */
@@ -479,9 +502,10 @@ static void on_recv(struct uconn *c, int res, unsigned flags)
 		if (res > 0)
 			c->rx_moved += (uint64_t)res;
 		if (res > 0 && c->state == UC_UP) {
-			int rc = rx_bytes(c,
-					  x->br_mem + (size_t)bid * BR_BUF_SIZE,
-					  (uint32_t)res);
+			const uint8_t *p =
+				x->br_mem + (size_t)bid * BR_BUF_SIZE;
+			int rc = c->base.tls ? rx_tls(c, p, (uint32_t)res) :
+					       rx_bytes(c, p, (uint32_t)res);
 			if (rc)
 				rfs_uring_conn_fail(c, rc);
 			else if (flags & IORING_CQE_F_MORE)
@@ -562,6 +586,52 @@ static void mark_dirty(struct uconn *c)
 	c->x->dirty = c;
 }
 
+/* SEND_ZC: not on kernel TLS (it refuses MSG_ZEROCOPY) nor userspace TLS */
+static bool tx_zc(const struct uconn *c)
+{
+	return c->zc_ok && !c->base.ktls && !c->base.tls;
+}
+
+/*
+ * Userspace TLS: seal the queued frames into records (once per batch),
+ * then send the records, or the rest of them after a short send.
+ */
+static void tx_push_tls(struct uconn *c, struct io_uring_sqe *sqe)
+{
+	if (c->tls_tx_off == c->tls_tx_len) {
+		struct ubuf *ub = c->txq;
+		const void *p;
+		size_t len;
+		ssize_t plain;
+		unsigned n = 0;
+
+		for (; ub && n < TX_IOV_MAX; ub = ub->next, n++) {
+			c->tx_iov[n].iov_base =
+				(uint8_t *)ub->b.data + ub->sent;
+			c->tx_iov[n].iov_len = ub->b.len - ub->sent;
+		}
+		plain = rfs_tls_seal(c->base.tls, c->tx_iov, (int)n, &p, &len);
+		if (plain < 0) {
+			io_uring_prep_nop(sqe);
+			io_uring_sqe_set_data(sqe, NULL);
+			rfs_uring_conn_fail(c, (int)plain);
+			return;
+		}
+		c->x->st.copies_bytes += (uint64_t)plain;
+		c->tx_nframes = n;
+		c->tls_tx_p = p;
+		c->tls_tx_len = len;
+		c->tls_tx_off = 0;
+		c->tls_tx_plain = (size_t)plain;
+	}
+	io_uring_prep_send(sqe, c->fd, c->tls_tx_p + c->tls_tx_off,
+			   c->tls_tx_len - c->tls_tx_off,
+			   MSG_NOSIGNAL | MSG_WAITALL);
+	io_uring_sqe_set_data(sqe, &c->tx_req);
+	c->tx_busy = true;
+	c->ops++;
+}
+
 /* Put c's next send on the SQ (one in flight at a time). */
 static void tx_push(struct uconn *c)
 {
@@ -581,10 +651,14 @@ static void tx_push(struct uconn *c)
 		rfs_uring_conn_fail(c, -EBUSY);
 		return;
 	}
+	if (c->base.tls) {
+		tx_push_tls(c, sqe);
+		return;
+	}
 	/* large frames go zero-copy, small ones copied: batch each kind */
-	zc = c->zc_ok && ub->b.len >= ZC_MIN;
+	zc = tx_zc(c) && ub->b.len >= ZC_MIN;
 	for (; ub && n < TX_IOV_MAX; ub = ub->next) {
-		if ((c->zc_ok && ub->b.len >= ZC_MIN) != zc)
+		if ((tx_zc(c) && ub->b.len >= ZC_MIN) != zc)
 			break;
 		c->tx_iov[n].iov_base = (uint8_t *)ub->b.data + ub->sent;
 		c->tx_iov[n].iov_len = ub->b.len - ub->sent;
@@ -614,11 +688,15 @@ static void tx_push(struct uconn *c)
 			sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
 		io_uring_sqe_set_data(sqe, &z->r);
 	} else {
+		/* kernel TLS takes neither WAITALL nor ZEROCOPY: short sends
+		   are resumed by tx_advance */
+		const int pfl = c->base.ktls ? MSG_NOSIGNAL : fl;
+
 		if (n == 1)
 			io_uring_prep_send(sqe, c->fd, c->tx_iov[0].iov_base,
-					   c->tx_iov[0].iov_len, fl);
+					   c->tx_iov[0].iov_len, pfl);
 		else
-			io_uring_prep_sendmsg(sqe, c->fd, &c->tx_msg, fl);
+			io_uring_prep_sendmsg(sqe, c->fd, &c->tx_msg, pfl);
 		io_uring_sqe_set_data(sqe, &c->tx_req);
 	}
 	c->tx_busy = true;
@@ -683,6 +761,15 @@ static void on_send(struct uconn *c, int res)
 			rfs_dbg(RFS_SUB_XPRT, "xprt: uring: %s: send: %s",
 				c->desc, strerror(res ? -res : EPIPE));
 		rfs_uring_conn_fail(c, send_err(c, res));
+	} else if (c->base.tls) {
+		c->tls_tx_off += (size_t)res;
+		if (c->tls_tx_off == c->tls_tx_len) {
+			tx_advance(c, (uint32_t)c->tls_tx_plain);
+			c->tls_tx_plain = 0;
+			tx_next(c);
+		} else {
+			mark_dirty(c); /* the rest of these records */
+		}
 	} else {
 		tx_advance(c, (uint32_t)res);
 		tx_next(c);
@@ -746,6 +833,15 @@ static void on_send_zc(struct zcreq *z, int res, unsigned flags)
 		mark_dirty(c);
 	} else if (res <= 0) {
 		rfs_uring_conn_fail(c, send_err(c, res));
+	} else if (c->base.tls) {
+		c->tls_tx_off += (size_t)res;
+		if (c->tls_tx_off == c->tls_tx_len) {
+			tx_advance(c, (uint32_t)c->tls_tx_plain);
+			c->tls_tx_plain = 0;
+			tx_next(c);
+		} else {
+			mark_dirty(c); /* the rest of these records */
+		}
 	} else {
 		tx_advance(c, (uint32_t)res);
 		tx_next(c);

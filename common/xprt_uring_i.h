@@ -125,6 +125,10 @@ struct uconn {
 	unsigned tx_nframes;
 	struct msghdr tx_msg;
 	struct iovec tx_iov[TX_IOV_MAX];
+	/* userspace TLS (base.tls): the sealed records of the frames in
+	   flight, tls_tx_off of them sent; tls_tx_plain their frame bytes */
+	const uint8_t *tls_tx_p;
+	size_t tls_tx_len, tls_tx_off, tls_tx_plain;
 	char desc[160];
 };
 

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "server.h"
 #include "spin.h"
+#include "tls.h"
 
 static bool addr_is_loopback(const struct sockaddr_storage *ss)
 {
@@ -40,6 +41,46 @@ static bool addr_is_loopback(const struct sockaddr_storage *ss)
 		       in6->sin6_addr.s6_addr[12] == 127;
 	}
 	return false;
+}
+
+/*
+ * TLS credentials: a PSK from the key, and/or --tls-cert.  auto with
+ * neither: TLS clients are refused; on/required with neither: an error.
+ */
+static int tls_start(struct rfs_srv_sec *s)
+{
+	struct rfs_tls_cfg tc = {
+		.server = true,
+		.key = s->have_key ? &s->key : NULL,
+		.cert_file = s->tls_cert[0] ? s->tls_cert : NULL,
+		.cert_key_file = s->tls_key[0] ? s->tls_key : NULL,
+	};
+	char err[512];
+	int ret;
+
+	if (s->tls == RFS_TLS_OFF)
+		return 0;
+	if (!tc.key && !tc.cert_file && s->tls == RFS_TLS_AUTO)
+		return 0;
+	if (!tc.key && !tc.cert_file) {
+		fprintf(stderr, "ringfsd: --tls needs credentials: --key-file "
+				"FILE (a PSK derived from the key) or "
+				"--tls-cert FILE\n");
+		return -EINVAL;
+	}
+	ret = rfs_tls_ctx_new(&tc, &s->tls_ctx, err, sizeof(err));
+	if (ret) {
+		if (s->tls == RFS_TLS_AUTO && ret == -ENOTSUP)
+			return 0; /* built without TLS: clear only */
+		fprintf(stderr, "ringfsd: %s\n", err);
+		return ret;
+	}
+	rfs_info("server: TLS 1.3 accepted (%s%s%s)%s",
+		 tc.key ? "PSK from the key" : "",
+		 tc.key && tc.cert_file ? ", " : "",
+		 tc.cert_file ? "certificate" : "",
+		 s->tls == RFS_TLS_REQUIRED ? ", required on TCP" : "");
+	return 0;
 }
 
 int rfs_sec_start(struct rfs_srv_cfg *c, const struct rfs_addr *listen)
@@ -66,7 +107,7 @@ int rfs_sec_start(struct rfs_srv_cfg *c, const struct rfs_addr *listen)
 			rfs_warn("server: --insecure: %s accepts clients "
 				 "without authentication",
 				 listen->text);
-		return 0;
+		return tls_start(s);
 	}
 	ret = rfs_auth_key_load(s->key_file, &s->key, err, sizeof(err));
 	if (ret) {
@@ -75,7 +116,7 @@ int rfs_sec_start(struct rfs_srv_cfg *c, const struct rfs_addr *listen)
 	}
 	s->have_key = true;
 	rfs_info("server: clients must authenticate (key %s)", s->key_file);
-	return 0;
+	return tls_start(s);
 }
 
 void rfs_sec_conn_init(struct rfs_conn_sec *s, int fd)
@@ -169,9 +210,33 @@ static int auth_prove(struct rfs_req *r, const struct rfs_auth_req *q)
 	return 0;
 }
 
+int rfs_tls_gate(struct rfs_req *r, const struct rfs_export *e,
+		 const char *what)
+{
+	struct rfs_conn_sec *s = &r->cc->sec;
+	bool local = s->peerlen && s->peer.ss_family == AF_UNIX;
+
+	/* a Unix socket (and shm behind it) never leaves this host */
+	if (s->tls || local)
+		return 0;
+	if (rfs_cfg.sec.tls != RFS_TLS_REQUIRED && !(e && e->acl.tls_required))
+		return 0;
+	rfs_err_rl("server: %s: %s over clear TCP refused: %s requires TLS "
+		   "(the client needs -o tls)",
+		   s->peer_text, what,
+		   rfs_cfg.sec.tls == RFS_TLS_REQUIRED ? "this server" :
+							 "the export");
+	r->close_after = true;
+	return -ENOPROTOOPT;
+}
+
 int rfs_auth_op(struct rfs_req *r)
 {
 	const struct rfs_auth_req *q = r->v.fixed;
+	int ret = rfs_tls_gate(r, NULL, "AUTH");
+
+	if (ret)
+		return ret;
 
 	if (r->cc->sess) {
 		r->close_after = true;
@@ -211,7 +276,10 @@ static int export_gate(struct rfs_req *r, const struct rfs_export *e,
 {
 	const char *what = attach ? "ATTACH" : "HELLO";
 	struct rfs_conn_sec *s = &r->cc->sec;
+	int ret = rfs_tls_gate(r, e, what);
 
+	if (ret)
+		return ret;
 	if (rfs_cfg.sec.have_key && strcmp(s->t.export, e->name)) {
 		rfs_err_rl("server: %s: %s for export %s, authenticated for "
 			   "%s: refused",

@@ -41,11 +41,27 @@ struct rfs_export_acl {
 	enum rfs_privport privport;
 	bool untrusted_squash; /* untrusted=squash (default: refuse) */
 	bool peercred_refuse;  /* peercred=refuse (default: map) */
+	bool tls_required;     /* tls=required: TCP clients need TLS */
 	struct rfs_net nets[RFS_EXPORT_NETS_MAX];
 };
 
+/* --tls: whether TCP clients may, or must, speak TLS (common/tls.h) */
+enum rfs_tls_mode {
+	RFS_TLS_AUTO = 0, /* default: accept TLS when there are credentials
+			     (a key, or --tls-cert) */
+	RFS_TLS_OFF,	  /* refuse TLS clients */
+	RFS_TLS_ON,	  /* accept both; credentials required */
+	RFS_TLS_REQUIRED, /* refuse clear TCP clients on every export */
+};
+
+struct rfs_tls_ctx;
+
 /* server-wide settings (rfs_cfg.sec) */
 struct rfs_srv_sec {
+	enum rfs_tls_mode tls;
+	char tls_cert[1024];	     /* X.509 chain (PEM), "" for none */
+	char tls_key[1024];	     /* its private key; "": in tls_cert */
+	struct rfs_tls_ctx *tls_ctx; /* NULL: TLS clients are refused */
 	char key_file[1024];
 	bool have_key;
 	bool insecure; /* non-loopback listener without a key */
@@ -101,6 +117,7 @@ struct rfs_conn_sec {
 	struct sockaddr_storage peer;
 	socklen_t peerlen; /* 0: unknown */
 	char peer_text[64];
+	bool tls;	    /* the connection runs TLS */
 	long long deadline; /* ms, CLOCK_MONOTONIC: setup must be done */
 	enum rfs_auth_state state;
 	struct rfs_auth_transcript t;
@@ -127,8 +144,11 @@ struct rfs_addr;
 		{ "max-msg", required_argument, NULL, RFS_OPT_SEC },         \
 		{ "setup-timeout", required_argument, NULL, RFS_OPT_SEC },   \
 		{ "frame-timeout", required_argument, NULL, RFS_OPT_SEC },   \
+		{ "reply-timeout", required_argument, NULL, RFS_OPT_SEC },   \
+		{ "tls", optional_argument, NULL, RFS_OPT_SEC },             \
+		{ "tls-cert", required_argument, NULL, RFS_OPT_SEC },        \
 	{                                                                    \
-		"reply-timeout", required_argument, NULL, RFS_OPT_SEC        \
+		"tls-key", required_argument, NULL, RFS_OPT_SEC              \
 	}
 #define RFS_SEC_USAGE                                                                 \
 	"      --key-file FILE     shared secret: every client must prove it knows\n" \
@@ -145,7 +165,13 @@ struct rfs_addr;
 	"                          0: never)\n"                                       \
 	"      --reply-timeout S   close a connection that takes none of the\n"       \
 	"                          replies it is owed for S seconds (default 30;\n"   \
-	"                          0: never)\n"
+	"                          0: never)\n"                                       \
+	"      --tls[=MODE]        TLS 1.3 on TCP: auto (default: on when there is\n" \
+	"                          a key or a certificate), on, off, required\n"      \
+	"                          (refuse clear TCP clients)\n"                      \
+	"      --tls-cert FILE     X.509 certificate chain (PEM), for TLS clients\n"  \
+	"                          that verify it (ringfs -o tls_ca)\n"               \
+	"      --tls-key FILE      its private key (default: in --tls-cert)\n"
 
 /* config.c */
 /* A server-wide key from the command line (kept, applied after --config). */
@@ -173,6 +199,13 @@ int rfs_auth_op(struct rfs_req *r);
  * Both then decide the connection's identity rule (rfs_ids_decide).
  */
 int rfs_auth_required(struct rfs_req *r, const char *what);
+/*
+ * A clear TCP connection where TLS is required (server-wide, or export e
+ * when not NULL): logged, and -ENOPROTOOPT (r->close_after set); 0 when
+ * the connection may go on.
+ */
+int rfs_tls_gate(struct rfs_req *r, const struct rfs_export *e,
+		 const char *what);
 int rfs_auth_hello(struct rfs_req *r, struct rfs_export *e);
 int rfs_auth_attach(struct rfs_req *r, struct rfs_session *s);
 /*

@@ -183,6 +183,10 @@ static int parse_trust_opt(struct rfs_export *e, const char *tok)
 		a->peercred_refuse = false;
 	else if (!strcmp(tok, "peercred=refuse"))
 		a->peercred_refuse = true;
+	else if (!strcmp(tok, "tls=required"))
+		a->tls_required = true;
+	else if (!strcmp(tok, "tls=optional"))
+		a->tls_required = false;
 	else
 		return -EINVAL;
 	return 0;
@@ -241,7 +245,7 @@ bad:
 		"anongid=N, net=CIDR[+CIDR...], nolocal, nbd=FILE, secure, "
 		"insecure, "
 		"privport=loopback|any|off, untrusted=refuse|squash, "
-		"peercred=map|refuse)",
+		"peercred=map|refuse, tls=required|optional)",
 		e->name, tok);
 	return -EINVAL;
 }
@@ -403,8 +407,8 @@ bad:
 		"listen-rdma ADDR, listen-unix PATH, nbd-listen ADDR, harden, "
 		"transport NAME, "
 		"state-dir DIR, max-nodes N, exec-thread, reply-log MODE, "
-		"key-file FILE, "
-		"insecure, max-connections N, max-inflight N, max-msg BYTES, "
+		"key-file FILE, tls [on|off|auto|required], tls-cert FILE, "
+		"tls-key FILE, insecure, max-connections N, max-inflight N, max-msg BYTES, "
 		"setup-timeout S, frame-timeout S, reply-timeout S, "
 		"export NAME PATH [OPTIONS])",
 		file, lineno);
@@ -516,6 +520,33 @@ int rfs_cfg_sec_key(struct rfs_srv_cfg *c, const char *key, const char *val)
 			return -EINVAL;
 		}
 		s->insecure = true;
+		return 0;
+	}
+	if (!strcmp(key, "tls")) {
+		if (!val || !strcmp(val, "on"))
+			s->tls = RFS_TLS_ON;
+		else if (!strcmp(val, "off"))
+			s->tls = RFS_TLS_OFF;
+		else if (!strcmp(val, "auto"))
+			s->tls = RFS_TLS_AUTO;
+		else if (!strcmp(val, "required"))
+			s->tls = RFS_TLS_REQUIRED;
+		else {
+			rfs_err("config: tls %s: expected on, off, auto or "
+				"required",
+				val);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!strcmp(key, "tls-cert") || !strcmp(key, "tls-key")) {
+		char *dst = key[4] == 'c' ? s->tls_cert : s->tls_key;
+
+		if (!val || !*val || strlen(val) >= sizeof(s->tls_cert)) {
+			rfs_err("config: %s: expected a path", key);
+			return -EINVAL;
+		}
+		strcpy(dst, val);
 		return 0;
 	}
 	if (!strcmp(key, "key-file")) {

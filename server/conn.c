@@ -24,6 +24,7 @@
 #include "obs.h"
 #include "request.h"
 #include "spin.h"
+#include "tls.h"
 #include "worker.h"
 
 static pthread_mutex_t conns_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -686,10 +687,13 @@ err_free:
 
 #define SETUP_NAP_MAX_MS 64L
 
+static int conn_open(struct rfs_conn_ctx *cc, const char *name, int fd,
+		     struct rfs_tls *t);
+static int conn_setup_tls(struct rfs_conn_ctx *cc, int fd);
+
 static int conn_setup(struct rfs_conn_ctx *cc)
 {
 	long long deadline = cc->sec.deadline;
-	struct rfs_xprt_params p;
 	const char *name;
 	uint8_t first[4];
 	ssize_t got;
@@ -746,6 +750,8 @@ static int conn_setup(struct rfs_conn_ctx *cc)
 		if (nap_ms < SETUP_NAP_MAX_MS)
 			nap_ms *= 2;
 	}
+	if (rfs_tls_is_hello(first))
+		return conn_setup_tls(cc, fd);
 	name = rfs_xprt_sniff(first, cc->stream);
 	if (!name) {
 		rfs_err_rl("server: new connection: unknown protocol "
@@ -753,6 +759,19 @@ static int conn_setup(struct rfs_conn_ctx *cc)
 			   first[0], first[1], first[2], first[3]);
 		return -EPROTO;
 	}
+	return conn_open(cc, name, fd, NULL);
+}
+
+/*
+ * Give fd to a context of transport `name` owned by this thread; with
+ * t (TLS), which it takes in every case.
+ */
+static int conn_open(struct rfs_conn_ctx *cc, const char *name, int fd,
+		     struct rfs_tls *t)
+{
+	struct rfs_xprt_params p;
+	int ret;
+
 	rfs_xprt_params_default(&p);
 	if (rfs_cfg.sec.max_msg)
 		p.max_msg = rfs_cfg.sec.max_msg;
@@ -761,6 +780,7 @@ static int conn_setup(struct rfs_conn_ctx *cc)
 	ret = rfs_xprt_open(name, &p, &cc->x);
 	if (ret) {
 		rfs_err("server: transport %s: %s", name, strerror(-ret));
+		rfs_tls_free(t);
 		return ret;
 	}
 	cc->xmax = p.max_msg;
@@ -768,10 +788,13 @@ static int conn_setup(struct rfs_conn_ctx *cc)
 	if (rfs_cfg.exec_thread ||
 	    (rfs_xprt_flags(cc->x) & RFS_XPRT_F_CRED_BOUND)) {
 		ret = rfs_exec_start(cc);
-		if (ret)
+		if (ret) {
+			rfs_tls_free(t);
 			return ret;
+		}
 	}
-	ret = rfs_xprt_accept(cc->x, fd, &cc->c);
+	ret = t ? rfs_xprt_adopt_tls(cc->x, fd, t, &cc->c) :
+		  rfs_xprt_accept(cc->x, fd, &cc->c);
 	if (ret) {
 		rfs_err("server: transport %s: accept: %s", name,
 			strerror(-ret));
@@ -781,7 +804,42 @@ static int conn_setup(struct rfs_conn_ctx *cc)
 	rfs_conn_set_ctx(cc->c, cc);
 	rfs_dbg(RFS_SUB_SERVER, "server: %s: accepted%s", desc(cc),
 		cc->split ? " (requests on an exec thread)" : "");
+	if (t)
+		rfs_info("server: %s: %s", desc(cc), rfs_conn_tls(cc->c));
 	return 0;
+}
+
+/*
+ * The peer opened with a TLS ClientHello: the handshake, bounded by the
+ * setup deadline, on this thread; then the server's stream transport
+ * over TLS.  A failure is logged with the peer and drops only this
+ * connection.
+ */
+static int conn_setup_tls(struct rfs_conn_ctx *cc, int fd)
+{
+	struct rfs_tls *t;
+	char err[256];
+	int ret;
+
+	if (!rfs_cfg.sec.tls_ctx) {
+		rfs_err_rl("server: %s: the client wants TLS, but this server "
+			   "has %s: dropped",
+			   cc->sec.peer_text,
+			   rfs_cfg.sec.tls == RFS_TLS_OFF ?
+				   "--tls=off" :
+				   "no TLS credentials (give --key-file or "
+				   "--tls-cert)");
+		return -EPROTONOSUPPORT;
+	}
+	/* cc->efd: rfs_conns_stop_all wakes it (shutdown) */
+	ret = rfs_tls_handshake(rfs_cfg.sec.tls_ctx, fd, cc->efd,
+				cc->sec.deadline, &t, err, sizeof(err));
+	if (ret) {
+		rfs_err_rl("server: %s: %s: dropped", cc->sec.peer_text, err);
+		return ret;
+	}
+	cc->sec.tls = true;
+	return conn_open(cc, cc->stream, fd, t);
 }
 
 void rfs_conns_stop_all(void)

@@ -41,6 +41,7 @@
 #include "nbd.h"
 #include "server.h"
 #include "spin.h"
+#include "tls.h"
 #include "xprt_rdma.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:7070"
@@ -542,8 +543,9 @@ int main(int argc, char **argv)
 			ret = 0;
 			goto out;
 		case 'V':
-			printf("ringfsd %s (transports: %s)\n", RINGFS_VERSION,
-			       rfs_xprt_built());
+			printf("ringfsd %s (transports: %s; tls %s)\n",
+			       RINGFS_VERSION, rfs_xprt_built(),
+			       rfs_tls_built() ? "yes" : "no");
 			ret = 0;
 			goto out;
 		default:

@@ -10,6 +10,9 @@
 # Over ONE backing directory (on a disk file system, for O_DIRECT) it
 # mounts, side by side:
 #   ringfs over tcp, uring and shm (one ringfsd, --listen + --listen-unix),
+#   ringfs over tcp and uring with TLS 1.3 (tls-tcp, tls-uring: a second
+#   ringfsd with a key and --tls=required; kernel TLS where the kernel
+#   has it, else GnuTLS in user space),
 #   libfuse's passthrough_ll example (built now from libfuse3-dev's copy)
 #   with -o cache=never, with -o cache=auto (its default), and with
 #   cache=never but without forwarding O_DIRECT to the backing file (pt-nd:
@@ -119,6 +122,13 @@ else
 	for t in tcp uring shm; do
 		case " $BUILT " in *" $t "*) TARGETS+=" $t" ;; esac
 	done
+	# TLS 1.3 over the byte streams, when built (a second ringfsd, with
+	# a key: see add_target)
+	if "$RINGFS" --version 2>/dev/null | grep -q 'tls yes'; then
+		for t in tcp uring; do
+			case " $BUILT " in *" $t "*) TARGETS+=" tls-$t" ;; esac
+		done
+	fi
 	TARGETS+=" pt-never pt-nd pt-auto sshfs"
 fi
 
@@ -257,6 +267,29 @@ start_server() {
 		port=$(rfs_ready_port "$READY_LINE")
 	[ -n "$port" ] || die "ringfsd did not start: $(cat "$T/ringfsd.log")"
 	PORT=$port
+}
+
+# The TLS targets' server: the same export, with a key (TLS with a PSK
+# derived from it, --tls=required); its own state directory.  A second
+# server, so that the clear targets keep running without a key.
+TLS_PID=
+TLS_PORT=
+start_tls_server() {
+	local port=''
+	(umask 077 && head -c 32 /dev/urandom >"$T/tls.key") ||
+		die "cannot write $T/tls.key"
+	mkdir -p "$T/state-tls"
+	mkfifo "$T/ringfsd-tls.fifo" || die "mkfifo"
+	"$RINGFSD" --listen 127.0.0.1:0 --state-dir "$T/state-tls" \
+		--export "data=$EXP,no_root_squash" --key-file "$T/tls.key" \
+		--tls=required --max-nodes 16384 \
+		</dev/null >"$T/ringfsd-tls.fifo" 2>&1 &
+	TLS_PID=$!
+	PIDS+=("$TLS_PID")
+	rfs_ready_line "$T/ringfsd-tls.fifo" "$RFS_READY_GLOB" \
+		"$T/ringfsd-tls.log" && port=$(rfs_ready_port "$READY_LINE")
+	[ -n "$port" ] || die "ringfsd (TLS) did not start: $(cat "$T/ringfsd-tls.log")"
+	TLS_PORT=$port
 }
 
 # ---- sshfs over loopback, to a private sshd ---------------------------
@@ -509,6 +542,23 @@ add_target() {
 		DPID[$t]=$(find_pid "$m" ringfs) || die "no ringfs pid ($t)"
 		SPID[$t]=$SERVER_PID
 		LABEL[$t]="ringfs $t" ;;
+	tls-tcp|tls-uring)
+		[ -n "$TLS_PID" ] || start_tls_server
+		mkdir "$m"
+		opts=transport=${t#tls-},tls,key_file=$T/tls.key
+		opts+=${MOUNT_OPTS:+,$MOUNT_OPTS}
+		MOUNTS+=("$m")
+		timeout 60 "$RINGFS" "127.0.0.1:$TLS_PORT:/data" "$m" \
+			-o "$opts" || die "mount ringfs $t failed"
+		wait_mounted "$m" || die "ringfs $t: no mount"
+		DPID[$t]=$(find_pid "$m" ringfs) || die "no ringfs pid ($t)"
+		SPID[$t]=$TLS_PID
+		# kernel TLS or GnuTLS in user space: the server logs which
+		if grep -q "TLS1.3 .* kernel" "$T/ringfsd-tls.log"; then
+			LABEL[$t]="ringfs ${t#tls-} + TLS 1.3 (kernel TLS)"
+		else
+			LABEL[$t]="ringfs ${t#tls-} + TLS 1.3 (user space)"
+		fi ;;
 	pt-never|pt-auto|pt-nd)
 		[ $PT_OK = 1 ] || return 1
 		local bin=$T/bin/passthrough_ll cache=never

@@ -24,6 +24,7 @@ progress() { cat "$1" 2>/dev/null || echo 0; }
 # The client in the foreground (its log is ours), mounted at $1.
 rfs_mount_fg() {
 	local m=$1 opts="transport=$RFS_TRANSPORT${2:+,$2}" i
+	[ -n "$RFS_TLS_KEY" ] && opts+=",tls,key_file=$RFS_TLS_KEY"
 	RFS_MOUNTS+=("$m")
 	"$RINGFS" "127.0.0.1:$RFS_PORT:/data" "$m" -f -o "$opts" \
 		>>"$T/client.log" 2>&1 </dev/null &

@@ -65,6 +65,21 @@ RFS_MOUNTS=()
 RFS_PORT=
 RFS_SERVER_PID=
 
+# RFS_TLS=1 (meson's *-tls cases): the case runs over TLS.  Every server
+# gets a key (TLS accepted with a PSK derived from it) and --tls=required,
+# so a clear connection would be refused; every mount gets
+# -o tls,key_file.  RFS_TLS_KEY: that key.
+RFS_TLS_KEY=
+if [ "${RFS_TLS:-0}" = 1 ]; then
+	case $RFS_TRANSPORT in tcp | uring) ;; *)
+		skip "TLS is for the byte streams (tcp, uring)" ;;
+	esac
+	"$RINGFS" --version | grep -q 'tls yes' || skip "built without TLS"
+	RFS_TLS_KEY=$T/tls.key
+	(umask 077 && head -c 32 /dev/urandom >"$RFS_TLS_KEY") ||
+		fail "cannot write $RFS_TLS_KEY"
+fi
+
 rfs_fstype() {
 	awk -v m="$1" '$5 == m { for (i = 7; i <= NF; i++)
 		if ($i == "-") { print $(i + 1); exit } }' /proc/self/mountinfo
@@ -132,6 +147,7 @@ rfs_start_server() {
 	[ -n "${RFS_SERVER_EXTRA:-}" ] && extra+=($RFS_SERVER_EXTRA)
 	# the gluster backend serves the volume behind $EXPORT
 	[ "$RFS_BACKEND" = gluster ] && [ "$dir" = "$EXPORT" ] && dir=$GL_URL
+	[ -n "$RFS_TLS_KEY" ] && extra+=(--key-file "$RFS_TLS_KEY" --tls=required)
 	rfs_ringfsd_start "server$RFS_NSERVERS" --listen "$RFS_ADDR:0" \
 		--export "data=$dir,no_root_squash$eopt" \
 		${stream:+--transport "$stream"} "${extra[@]}" "$@"
@@ -146,6 +162,7 @@ rfs_stop_server() {
 # rfs_mount MOUNTPOINT [extra -o options]: mount the export with ringfs.
 rfs_mount() {
 	local m=$1 opts="transport=$RFS_TRANSPORT${2:+,$2}" st=0
+	[ -n "$RFS_TLS_KEY" ] && opts+=",tls,key_file=$RFS_TLS_KEY"
 	RFS_MOUNTS+=("$m")
 	local src="$RFS_ADDR:$RFS_PORT:/data"
 	[ "$RFS_TRANSPORT" = shm ] && src="unix:$T/ringfsd.sock:/data"

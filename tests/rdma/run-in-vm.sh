@@ -14,6 +14,8 @@
 #   listenport (tests/rdma/listenport.sh): ringfsd --listen-rdma ip:PORT,
 #     one shared rdma_cm listener for two concurrent mounts, a refused
 #     bad token, a second ringfsd on the same ADDR:PORT refused
+#   ktls-tcp, ktls-uring (tests/mount/tls.sh, RFS_TLS_KERNEL=1): the TLS
+#     cases where the kernel has the tls module, checking kernel TLS
 #   asan: the same xprt cases from an ASan build, if RFS_ASAN_BUILD names
 #     one (built on the host beforehand)
 #
@@ -181,6 +183,34 @@ else
 		umount "$SCRATCH" || echo "# cannot unmount $SCRATCH"
 		SCRATCH=
 	fi
+fi
+
+# ---- kernel TLS (tests/mount/tls.sh over tcp and uring) ------------------
+# Not rdma, but this VM is where a kernel with the tls module runs (the
+# host's has none): the TLS cases again with RFS_TLS_KERNEL=1, which makes
+# tls.sh check that both ends handed their keys to the kernel (TCP_ULP
+# "tls") and that the workload still matches byte for byte.
+if [ ! -x "$B/client/ringfs" ] || ! command -v fusermount3 >/dev/null ||
+	! "$B/client/ringfs" --version | grep -q 'tls yes'; then
+	echo "# ktls: not run (client not built, no fusermount3, or no TLS)"
+elif ! modprobe tls 2>/dev/null; then
+	echo "SKIP: ktls: this kernel has no tls module"
+	skipn=$((skipn + 1))
+else
+	for t in tcp uring; do
+		kt_st=0
+		kt_s=$SECONDS
+		RFS_TLS_KERNEL=1 RFS_TLS_QUICK=1 RFS_TLS_SETUP_TIMEOUT=30 \
+			RFS_CASE_TIMEOUT=300 TMPDIR=/tmp \
+			bash "$S/tests/mount/tls.sh" "$t" "$B/server/ringfsd" \
+			"$B/client/ringfs" "$B/tests/mount/posix_check" \
+			"$B/tests/mount/mt_io" "$B/client/mount.ringfs" \
+			>"$T/ktls-$t.log" 2>&1 </dev/null || kt_st=$?
+		echo "# ktls-$t: exit $kt_st after $((SECONDS - kt_s)) s"
+		result "ktls-$t" "$kt_st" "$T/ktls-$t.log"
+		grep -h "^# kernel TLS\|^# workload" "$T/ktls-$t.log" |
+			sed 's/^/# /'
+	done
 fi
 
 # ---- shared rdma listener (--listen-rdma ADDR:PORT) -----------------------
