@@ -29,15 +29,19 @@ done
 cd "$S" || exit 2
 con=$B/swap-vm-console.log
 rm -f "$con"
+# the guest's disk for ringfsd's export (sparse; removed afterwards)
+disk=$B/swap-vm-disk.img
+rm -f "$disk"
+truncate -s 1G "$disk" || { echo "FAIL: truncate $disk"; exit 1; }
 st=0
-bash "$S/tests/vm/vmrun" --mem "${RFS_SWAP_MEM:-384M}" --cpus 2 --rdma none \
+VMRUN_DISK=$disk bash "$S/tests/vm/vmrun" --mem "${RFS_SWAP_MEM:-384M}" --cpus 2 --rdma none \
 	--timeout "$tmo" --console "$con" "${envs[@]}" -- \
 	bash tests/swap/run-in-vm.sh "$S" "$B" 2>&1 || st=$?
 rm -f "$B/swap-vm-disk.img"
 # a hung task (hung_task_panic=1) or any panic ends the VM: a failure
-if grep -q "blocked for more than\|Kernel panic" "$con" 2>/dev/null; then
-	echo "FAIL: the guest kernel panicked or reported a hung task:"
-	grep -B2 -A20 -m1 "blocked for more than\|Kernel panic" "$con"
+if grep -q "blocked for more than\|Kernel panic\|sysrq: Show Blocked" "$con" 2>/dev/null; then
+	echo "FAIL: the guest panicked, reported a hung task or the watchdog fired:"
+	grep -A60 -m1 "blocked for more than\|sysrq: Show Blocked\|Kernel panic" "$con"
 	exit 1
 fi
 case $st in
