@@ -3,9 +3,10 @@
 #
 # swap-test.sh SOURCE_DIR BUILD_DIR [TIMEOUT_S]: meson's 'swap' test.
 # One VM boot (tests/vm/vmrun, little RAM: RFS_SWAP_MEM, default 384M)
-# runs every case of run-in-vm.sh: swap on a ringfs loop file and on
-# ringfsd's NBD export under stress-ng, each also with ringfsd killed and
-# restarted mid-run.  Where no VM can start, exit 77 with the reason.
+# runs the cases of run-in-vm.sh (RFS_SWAP_CASES, default "nbd loop"):
+# swap on ringfsd's NBD export and on a ringfs loop file under
+# stress-ng; nbd-restart and loop-restart kill and restart ringfsd
+# mid-run.  Where no VM can start, exit 77 with the reason.
 # The figures (pages/s, syscalls per page) are left in
 # BUILD_DIR/swap-vm-figures.txt.
 set -u
@@ -23,7 +24,7 @@ if ! out=$(bash "$S/tests/vm/vmrun" --prepare 2>&1); then
 	exit 77
 fi
 envs=()
-for v in RFS_SWAP_CASES RFS_SWAP_STRESS_S; do
+for v in RFS_SWAP_CASES RFS_SWAP_STRESS_S RFS_SWAP_OVER_PCT RFS_SWAP_MB; do
 	[ -n "${!v:-}" ] && envs+=(--env "$v=${!v}")
 done
 cd "$S" || exit 2
