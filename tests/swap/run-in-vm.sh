@@ -43,9 +43,9 @@ export LC_ALL=C
 [ $# -ge 2 ] || { echo "usage: $0 SOURCE_DIR BUILD_DIR" >&2; exit 2; }
 S=$(cd "$1" && pwd) || exit 2
 B=$(cd "$2" && pwd) || exit 2
-# the cases that hold on this setup (see doc/root-and-swap.md for the
-# restart cases: RFS_SWAP_CASES="nbd-restart loop-restart" runs them)
-CASES=${RFS_SWAP_CASES:-nbd loop}
+# the case that holds on this setup (doc/root-and-swap.md: loop deadlocks
+# with ringfsd on the same machine; RFS_SWAP_CASES="loop nbd-restart ..." runs the others)
+CASES=${RFS_SWAP_CASES:-nbd}
 STRESS_S=${RFS_SWAP_STRESS_S:-45}
 pass=0
 failn=0

@@ -3,8 +3,8 @@
 #
 # swap-test.sh SOURCE_DIR BUILD_DIR [TIMEOUT_S]: meson's 'swap' test.
 # One VM boot (tests/vm/vmrun, little RAM: RFS_SWAP_MEM, default 384M)
-# runs the cases of run-in-vm.sh (RFS_SWAP_CASES, default "nbd loop"):
-# swap on ringfsd's NBD export and on a ringfs loop file under
+# runs the cases of run-in-vm.sh (RFS_SWAP_CASES, default "nbd"; loop,
+# nbd-restart and loop-restart on demand): swap on ringfsd's NBD export or a ringfs loop file under
 # stress-ng; nbd-restart and loop-restart kill and restart ringfsd
 # mid-run.  Where no VM can start, exit 77 with the reason.
 # The figures (pages/s, syscalls per page) are left in
