@@ -93,6 +93,19 @@ int rfs_pool_grow(struct rfs_pool *p, unsigned ci)
 	return 0;
 }
 
+/*
+ * Touch every page of a new chunk's data: under mlockall(MCL_ONFAULT) a
+ * page is resident (and locked) only once touched, and the point of a
+ * prefill is that the I/O path takes no page fault.
+ */
+static void prefault(struct rfs_pool_chunk *ch)
+{
+	volatile char *m = ch->mem;
+
+	for (size_t off = 0; off < ch->len; off += 4096)
+		m[off] = 0;
+}
+
 int rfs_pool_prefill(struct rfs_pool *p, size_t budget)
 {
 	for (unsigned i = 0; i < p->ncls; i++) {
@@ -108,6 +121,7 @@ int rfs_pool_prefill(struct rfs_pool *p, size_t budget)
 			rc = rfs_pool_grow(p, i);
 			if (rc)
 				return rc;
+			prefault(p->chunks);
 		}
 	}
 	return 0;

@@ -107,9 +107,9 @@ int rfs_pool_add_class(struct rfs_pool *p, uint32_t size, uint32_t per_chunk,
 		       uint32_t keep);
 /*
  * Allocate up front what a class keeps, capped at budget bytes a class
- * (at least one chunk each): the pool of a hardened client (-o swap)
- * serves its usual load without a malloc.  With mlockall in force the
- * memory is resident from here on.  0, or -ENOMEM (or the register
+ * (at least one chunk each), every page touched: the pool of a hardened
+ * client (-o swap) serves its usual load without a malloc or a page
+ * fault.  With mlockall in force the memory stays resident.  0, or -ENOMEM (or the register
  * hook's error) with what was had kept.
  */
 int rfs_pool_prefill(struct rfs_pool *p, size_t budget);

@@ -109,8 +109,12 @@
 struct nbd_export {
 	struct rfs_export *e;
 	int fd;
+	int dfd; /* the same file O_DIRECT, or -1 where refused */
 	uint64_t size;
 };
+
+/* requests aligned to this go through dfd (the page cache stays out) */
+#define NBD_DIRECT_ALIGN 4096u
 
 struct nbd_conn {
 	int fd;
@@ -261,6 +265,17 @@ static int opt_reply(struct nbd_conn *c, uint32_t opt, uint32_t type,
 	return wrv(c, iov, len ? 2 : 1);
 }
 
+/* a client's name for a log line: at most 64 bytes, printable */
+static const char *shown(const uint8_t *d, uint32_t len, char out[68])
+{
+	uint32_t n = len > 64 ? 64 : len;
+
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = d[i] >= 0x20 && d[i] < 0x7f ? (char)d[i] : '?';
+	out[n] = 0;
+	return out;
+}
+
 /* the export named name[0..len), if it has an nbd= file; NULL if not */
 static const struct nbd_export *find(const char *name, uint32_t len)
 {
@@ -337,8 +352,10 @@ static int opt_info_go(struct nbd_conn *c, uint32_t opt, const uint8_t *d,
 			want_bs = true;
 	x = find((const char *)d + 4, nlen);
 	if (!x) {
-		rfs_info("nbd: %s: no NBD export '%.*s'", c->peer_text,
-			 (int)(nlen > 64 ? 64 : nlen), (const char *)d + 4);
+		char nb[68];
+
+		rfs_info("nbd: %s: no NBD export '%s'", c->peer_text,
+			 shown(d + 4, nlen, nb));
 		return opt_reply(c, opt, NBD_REP_ERR_UNKNOWN, NULL, 0);
 	}
 	if (!allowed(c, x)) {
@@ -378,10 +395,11 @@ static int opt_export_name(struct nbd_conn *c, const uint8_t *d, uint32_t len)
 {
 	const struct nbd_export *x = find((const char *)d, len);
 	uint8_t r[10 + 124];
+	char nb[68];
 
 	if (!x || !allowed(c, x)) {
-		rfs_warn("nbd: %s: export '%.*s' %s", c->peer_text,
-			 (int)(len > 64 ? 64 : len), (const char *)d,
+		rfs_warn("nbd: %s: export '%s' %s", c->peer_text,
+			 shown(d, len, nb),
 			 x ? "refused (its net=/nolocal)" : "unknown");
 		return -EPERM;
 	}
@@ -503,6 +521,20 @@ static bool in_range(const struct nbd_export *x, uint64_t off, uint32_t len)
 	return off <= x->size && len <= x->size - off;
 }
 
+/*
+ * The fd for a transfer: O_DIRECT when offset and length are aligned
+ * (a swap device's are: its pages do not also fill ringfsd's page
+ * cache, which on a host short of memory is what a swap-out must not
+ * need), else the buffered one.
+ */
+static int io_fd(const struct nbd_export *x, uint64_t off, size_t len)
+{
+	if (x->dfd >= 0 && !(off % NBD_DIRECT_ALIGN) &&
+	    !(len % NBD_DIRECT_ALIGN))
+		return x->dfd;
+	return x->fd;
+}
+
 /* pread all of len, a short read (the file shrank) is EIO: 0 / -errno */
 static int pread_full(int fd, char *buf, size_t len, uint64_t off)
 {
@@ -551,7 +583,7 @@ static int cmd_read(struct nbd_conn *c, uint64_t cookie, uint64_t off,
 	while (len) {
 		uint32_t n = len < NBD_BUF ? len : NBD_BUF;
 
-		rc = pread_full(c->x->fd, c->buf, n, off);
+		rc = pread_full(io_fd(c->x, off, n), c->buf, n, off);
 		if (rc && first) {
 			rfs_err_rl("nbd: export %s: read %u at %llu: %s",
 				   c->x->e->name, n, (unsigned long long)off,
@@ -608,7 +640,7 @@ static int cmd_write(struct nbd_conn *c, uint64_t cookie, uint16_t flags,
 		if (rc)
 			return rc;
 		if (!err) {
-			rc = pwrite_full(c->x->fd, c->buf, n, off);
+			rc = pwrite_full(io_fd(c->x, off, n), c->buf, n, off);
 			if (rc) {
 				rfs_err_rl("nbd: export %s: write %u at %llu: "
 					   "%s",
@@ -786,7 +818,7 @@ static void conn_start(int fd, const struct sockaddr_storage *peer,
 	pthread_attr_t at;
 	int one = 1, rc;
 
-	if (!c || !(c->buf = malloc(NBD_BUF))) {
+	if (!c || posix_memalign((void **)&c->buf, NBD_DIRECT_ALIGN, NBD_BUF)) {
 		rfs_err_rl("nbd: new connection: out of memory");
 		goto fail;
 	}
@@ -899,10 +931,17 @@ static int open_export(struct nbd_export *x, struct rfs_export *e)
 		return -EINVAL;
 	}
 	x->size = (uint64_t)st.st_size;
+	how.flags |= O_DIRECT;
+	fd = syscall(SYS_openat2, e->root_fd, e->nbd_file, &how, sizeof(how));
+	x->dfd = (int)fd;
+	if (fd < 0)
+		rfs_info("nbd: export %s: %s without O_DIRECT (%s): its data "
+			 "goes through the page cache",
+			 e->name, e->nbd_file, strerror(errno));
 	if ((uint64_t)st.st_blocks * 512 < x->size)
 		rfs_warn("nbd: export %s: %s has holes: writes may then find "
-			 "the file system full; preallocate it (fallocate -l "
-			 "SIZE FILE)",
+			 "the file system full; write it in full (dd "
+			 "if=/dev/zero of=FILE bs=1M count=N)",
 			 e->name, e->nbd_file);
 	return 0;
 }
@@ -992,6 +1031,7 @@ int rfs_nbd_start(struct rfs_srv_cfg *c)
 			goto fail;
 		}
 		nbd.ex[nbd.nex].fd = -1;
+		nbd.ex[nbd.nex].dfd = -1;
 		rc = open_export(&nbd.ex[nbd.nex], e);
 		nbd.nex++;
 		if (rc)
@@ -1056,8 +1096,11 @@ void rfs_nbd_stop(void)
 	if (nbd.stop_fd >= 0)
 		close(nbd.stop_fd);
 	nbd.lfd = nbd.stop_fd = -1;
-	for (unsigned i = 0; i < nbd.nex; i++)
+	for (unsigned i = 0; i < nbd.nex; i++) {
 		if (nbd.ex[i].fd >= 0)
 			close(nbd.ex[i].fd);
+		if (nbd.ex[i].dfd >= 0)
+			close(nbd.ex[i].dfd);
+	}
 	nbd.nex = 0;
 }

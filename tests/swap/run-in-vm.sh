@@ -1,0 +1,332 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# run-in-vm.sh SOURCE_DIR BUILD_DIR: swap over ringfs under real memory
+# pressure, in the VM (tests/vm/vmrun, which swap-test.sh boots once for
+# all the cases; it refuses to run anywhere else: it swaps the machine).
+#
+# The guest has little RAM (vmrun --mem); ringfsd (--harden) runs in it,
+# exporting an ext4 file system on a virtio disk (VMRUN_DISK: a file of
+# the build directory, the host's disk, never guest RAM; mounted
+# lazytime, so that overwriting the swap files' written blocks with
+# O_DIRECT needs no journal transaction).  Cases,
+# each with a swap device on that export and nothing else to swap to:
+#
+#   loop          ringfs -o swap mount, ringfs-swap on loop FILE
+#                 (losetup --direct-io=on, mkswap, swapon)
+#   nbd           ringfsd --nbd-listen, ringfs-swap on nbd (nbd-client
+#                 -swap -persist -nonetlink, mkswap, swapon)
+#   loop-restart  loop, with ringfsd killed (SIGKILL) and restarted on
+#                 the same port while the guest is swapping: the client
+#                 reconnects and replays (not in the default set: not
+#                 yet run to its end here)
+#   nbd-restart   nbd, the same: nbd-client -persist reconnects, but the
+#                 6.1 kernel's ioctl interface fails the requests in
+#                 flight (measured: a process loses pages; not in the
+#                 default set, doc/root-and-swap.md)
+#
+# Each runs stress-ng --vm with --verify sized beyond the guest's RAM.
+# A case passes when stress-ng exits 0 (its verification passed, nothing
+# OOM-killed), pswpout and pswpin in /proc/vmstat grew, and the kernel
+# reported no hung task (kernel.hung_task_panic=1 and a 120 s
+# hung_task_timeout_secs: a deadlock panics the VM and fails the run
+# rather than hanging it).  The measured cases report swap-out and
+# swap-in pages/s and the syscalls of ringfs and ringfsd per swapped page
+# (tests/swap/syscount: perf_event_open on raw_syscalls:sys_enter for
+# every thread of both, tests/bench/perfcount.c).
+#
+# Prints "N passed, M failed, K skipped"; exits 1 on a failure, 77 when
+# a tool it needs is missing.
+set -u
+export LC_ALL=C
+
+[ $# -ge 2 ] || { echo "usage: $0 SOURCE_DIR BUILD_DIR" >&2; exit 2; }
+S=$(cd "$1" && pwd) || exit 2
+B=$(cd "$2" && pwd) || exit 2
+# the case that holds on this setup (doc/root-and-swap.md: loop deadlocks
+# with ringfsd on the same machine; RFS_SWAP_CASES="loop nbd-restart ..." runs the others)
+CASES=${RFS_SWAP_CASES:-nbd}
+STRESS_S=${RFS_SWAP_STRESS_S:-45}
+pass=0
+failn=0
+skipn=0
+
+[ -n "${VMRUN_GUEST:-}" ] || {
+	echo "SKIP: run-in-vm.sh swaps the machine it runs on: only in the" \
+		"VM (bash tests/swap/swap-test.sh)"
+	exit 77
+}
+for p in stress-ng nbd-client losetup mkswap mkfs.ext4; do
+	command -v "$p" >/dev/null || {
+		echo "SKIP: $p not installed (tests/run-all installs" \
+			"stress-ng and nbd-client)"
+		exit 77
+	}
+done
+RINGFSD=$B/server/ringfsd
+RINGFS=$B/client/ringfs
+SWAPTOOL=$S/contrib/ringfs-swap
+export PATH=$B/client:$PATH # ringfsctl for ringfs-swap
+for f in "$RINGFSD" "$RINGFS" "$B/client/ringfsctl"; do
+	[ -x "$f" ] || { echo "SKIP: $f not built"; exit 77; }
+done
+
+T=$(mktemp -d /tmp/rfs-swap.XXXXXX) || exit 1
+DISK=$T/disk
+MNT=$T/mnt
+SRV_PID=
+PORT=0
+NBD_PORT=0
+
+cleanup() {
+	swapoff -a 2>/dev/null
+	for d in /dev/nbd*; do
+		[ -e "/sys/block/${d##*/}/pid" ] && nbd-client -d "$d" >/dev/null 2>&1
+	done
+	losetup -D 2>/dev/null
+	grep -q " $MNT " /proc/self/mounts && fusermount3 -u "$MNT"
+	[ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null
+	grep -q " $DISK " /proc/self/mounts && umount "$DISK"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+note() { echo "# $*"; }
+result() { # name status reason
+	if [ "$2" = 0 ]; then
+		echo "ok: $1"
+		pass=$((pass + 1))
+	else
+		echo "FAIL: $1: $3"
+		failn=$((failn + 1))
+	fi
+}
+
+vmstat_get() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
+
+# wait_for SECS COMMAND...: until COMMAND succeeds, SECS at most
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.2 # polling a condition with a bound, not synchronising
+	done
+}
+
+# ---- the guest ------------------------------------------------------------
+# a deadlock must fail the run, not hang it
+sysctl -q -w kernel.hung_task_timeout_secs=120 kernel.hung_task_panic=1 ||
+	{ echo "FAIL: cannot set kernel.hung_task_*"; exit 1; }
+echo 1 >/proc/sys/kernel/sysrq # the watchdog's dumps (syscount --watchdog)
+# the headroom doc/root-and-swap.md recommends for swap over the network
+sysctl -q -w vm.min_free_kbytes=16384 vm.watermark_scale_factor=500 ||
+	{ echo "FAIL: cannot set vm.min_free_kbytes, vm.watermark_scale_factor"; exit 1; }
+swapoff -a 2>/dev/null
+# zswap would keep the compressed pages in RAM and pswpout would not move:
+# every page must reach the device under test
+if [ -w /sys/module/zswap/parameters/enabled ]; then
+	echo N >/sys/module/zswap/parameters/enabled ||
+		{ echo "FAIL: cannot disable zswap"; exit 1; }
+fi
+modprobe loop 2>/dev/null
+modprobe nbd nbds_max=4 2>/dev/null
+[ -e /sys/block/nbd0 ] || { echo "SKIP: no nbd module in this kernel"; exit 77; }
+mountpoint -q /sys/kernel/tracing ||
+	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+mem_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+note "guest: $(uname -r), MemTotal $((mem_kb / 1024)) MiB, $(nproc) CPUs"
+
+# the export's file system: ext4 on the virtio disk swap-test.sh gives
+# (VMRUN_DISK, a file in the build directory: the host's disk).  Not a
+# file on 9p: 9p allocates large request buffers for every I/O, which
+# under memory pressure is itself a way to deadlock.
+modprobe virtio_blk 2>/dev/null
+wait_for 20 test -b /dev/vda ||
+	{ echo "SKIP: no /dev/vda (vmrun without VMRUN_DISK?)"; exit 77; }
+DISKDEV=/dev/vda
+mkfs.ext4 -q -F "$DISKDEV" && mkdir -p "$DISK" &&
+	mount -o noatime,lazytime "$DISKDEV" "$DISK" ||
+	{ echo "FAIL: ext4 on $DISKDEV"; exit 1; }
+mkdir -p "$DISK/export" "$T/state" "$MNT"
+SWAP_MB=${RFS_SWAP_MB:-256}
+# written, not just fallocated: the first write to an unwritten extent
+# is a journalled metadata change, in the middle of a swap-out
+dd if=/dev/zero of="$DISK/export/nbd.img" bs=1M count="$SWAP_MB" \
+	oflag=direct status=none || { echo "FAIL: write nbd.img"; exit 1; }
+
+srv_start() { # [port nbd_port]: ringfsd, its ports from the ready lines
+	local log=$T/ringfsd.log fifo=$T/ringfsd.fifo line
+	rm -f "$fifo"
+	mkfifo "$fifo"
+	"$RINGFSD" --harden --listen "127.0.0.1:${1:-0}" \
+		--nbd-listen "127.0.0.1:${2:-0}" -s "$T/state" \
+		-e "sw=$DISK/export,no_root_squash,nbd=nbd.img" \
+		2>"$fifo" </dev/null &
+	SRV_PID=$!
+	while IFS= read -r -t 30 line; do
+		printf '%s\n' "$line" >>"$log"
+		case $line in
+		*"nbd: listening on "*)
+			NBD_PORT=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\),.*/\1/p' <<<"$line") ;;
+		*"ringfsd: listening on "*)
+			PORT=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\) .*/\1/p' <<<"$line")
+			cat >>"$log" &
+			return 0 ;;
+		esac
+	done <"$fifo"
+	echo "FAIL: ringfsd did not start: $(tail -n 5 "$log")"
+	return 1
+}
+
+# stress-ng beyond RAM: MemAvailable (once the swap device and its
+# daemons are up) plus RFS_SWAP_OVER_PCT (default 10) per cent, in all
+# (stress-ng divides --vm-bytes among its workers)
+stress_bytes() {
+	local avail
+	avail=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+	echo "$((avail * (100 + ${RFS_SWAP_OVER_PCT:-10}) / 100))K"
+}
+
+# one line every 10 s while stress-ng runs: is the guest swapping?
+monitor() {
+	while :; do
+		sleep 10 # a progress report, not synchronisation
+		echo "#   +$((SECONDS - $1)) s: pswpout $(vmstat_get pswpout)" \
+			"pswpin $(vmstat_get pswpin)" \
+			"MemFree $(awk '/^MemFree:/ { print $2 }' /proc/meminfo) kB"
+	done
+}
+
+# run_case NAME ROUTE RESTART
+run_case() {
+	local name=$1 route=$2 restart=$3 st=0 why="" dev out0 in0 out1 in1
+	local t0 t1 perf_pid="" pids sc="" lg=$T/$name line
+	mkdir -p "$lg"
+	note "---- $name"
+	srv_start || { result "$name" 1 "ringfsd"; return; }
+	if [ "$route" = loop ]; then
+		"$RINGFS" "127.0.0.1:$PORT:/sw" "$MNT" -o swap,loops=1 >"$lg/ringfs.log" 2>&1 ||
+			{ result "$name" 1 "mount -o swap: $(cat "$lg/ringfs.log")"; srv_stop; return; }
+		bash "$SWAPTOOL" on loop "$MNT/swap.img" --size "${SWAP_MB}M" \
+			>"$lg/on.log" 2>&1 || st=$?
+	else
+		bash "$SWAPTOOL" on nbd "127.0.0.1:$NBD_PORT/sw" --mkswap \
+			>"$lg/on.log" 2>&1 || st=$?
+	fi
+	sed 's/^/# /' "$lg/on.log"
+	if [ "$st" != 0 ]; then
+		result "$name" 1 "ringfs-swap on $route failed"
+		teardown "$route"
+		return
+	fi
+	dev=$(awk 'NR > 1 { print $1 }' /proc/swaps | head -n1)
+	note "swap: $(awk 'NR > 1 { print $1, $3 " kB" }' /proc/swaps)"
+	pids=$SRV_PID
+	if [ "$route" = loop ]; then
+		pids="$pids,$(pgrep -d, -x ringfs)"
+		note "ringfs $(grep -E 'VmLck|VmRSS' /proc/"$(pgrep -x ringfs)"/status | tr -s ' \n' ' ')"
+	fi
+	note "ringfsd $(grep -E 'VmLck|VmRSS' /proc/"$SRV_PID"/status | tr -s ' \n' ' ')"
+	if [ "$restart" = 0 ]; then
+		# shellcheck disable=SC2086 # the pids, one word each
+		coproc SC { exec "$B/tests/swap/syscount" ${pids//,/ } 2>&1; }
+		perf_pid=$SC_PID
+		read -r -t 30 line <&"${SC[0]}" && [ "$line" = ready ] ||
+			{ note "syscount: ${line:-no answer}"; perf_pid=; }
+	fi
+	out0=$(vmstat_get pswpout)
+	in0=$(vmstat_get pswpin)
+	t0=$(date +%s.%N)
+	local bytes
+	bytes=$(stress_bytes)
+	note "stress-ng --vm 2 --vm-bytes $bytes (in all) for ${STRESS_S} s"
+	# a livelock (no task long enough in D state for the hung-task
+	# detector) ends the VM with the blocked tasks on its console
+	"$B/tests/swap/syscount" --watchdog $((STRESS_S * 6)) >/dev/null &
+	local wpid=$!
+	# the outer timeout: stress-ng stops between passes only
+	timeout -k 10 $((STRESS_S * 8)) stress-ng --vm 2 --vm-bytes "$bytes" \
+		--vm-keep --verify --vm-method rand-set --timeout "${STRESS_S}s" \
+		--metrics-brief >"$lg/stress.log" 2>&1 &
+	local spid=$!
+	monitor "$SECONDS" &
+	local mpid=$!
+	if [ "$restart" = 1 ]; then
+		# once the guest is swapping hard: kill -9 and restart ringfsd
+		wait_for 120 sh -c "[ \$(awk '\$1 == \"pswpout\" { print \$2 }' /proc/vmstat) -gt $((out0 + 2000)) ]" ||
+			note "pswpout did not grow by 2000 pages in 120 s"
+		note "killing ringfsd $SRV_PID (SIGKILL) at pswpout +$(( $(vmstat_get pswpout) - out0 ))"
+		kill -KILL "$SRV_PID"
+		wait "$SRV_PID" 2>/dev/null
+		srv_start "$PORT" "$NBD_PORT" || why="restart failed"
+		note "ringfsd restarted as $SRV_PID on the same ports"
+	fi
+	wait "$spid" || st=$?
+	t1=$(date +%s.%N)
+	kill "$mpid" "$wpid"
+	wait "$mpid" "$wpid" 2>/dev/null
+	out1=$(vmstat_get pswpout)
+	in1=$(vmstat_get pswpin)
+	if [ -n "$perf_pid" ]; then
+		kill -TERM "$perf_pid"
+		read -r -t 30 line <&"${SC[0]}"
+		wait "$perf_pid"
+		sc=${line#syscalls }
+		[[ $sc =~ ^[0-9]+$ ]] || { note "syscount: $line"; sc=; }
+	fi
+	sed 's/^/#   /' "$lg/stress.log" | grep -v "^#   *$" | tail -n 8
+	if [ "$st" = 124 ] || [ "$st" = 137 ]; then
+		why="${why:+$why; }stress-ng did not finish in $((STRESS_S * 8)) s"
+	elif [ "$st" != 0 ]; then
+		why="${why:+$why; }stress-ng exited $st"
+	fi
+	grep -qi "killed by OOM\|verif.*fail\|fail.*verif" "$lg/stress.log" &&
+		why="${why:+$why; }stress-ng: OOM or verification failure"
+	[ "$out1" -gt "$out0" ] || why="${why:+$why; }pswpout did not grow"
+	[ "$in1" -gt "$in0" ] || why="${why:+$why; }pswpin did not grow"
+	dmesg | grep -q "blocked for more than" && why="${why:+$why; }hung task reported"
+	dmesg | grep -i "write error on swap\|Read-error on swap\|I/O error.*$(basename "$dev")" |
+		tail -n 3 | sed 's/^/# dmesg: /'
+	awk -v o=$((out1 - out0)) -v i=$((in1 - in0)) -v a="$t0" -v b="$t1" \
+		-v sc="$sc" -v n="$name" 'BEGIN {
+		d = b - a; printf "# %s: %.1f s, pswpout %d (%.0f pages/s), pswpin %d (%.0f pages/s)",
+			n, d, o, o / d, i, i / d
+		if (sc != "") printf ", syscalls %d (%.2f per swapped page)", sc, sc / (o + i)
+		printf "\n" }' | tee -a "$T/figures"
+	teardown "$route"
+	result "$name" "$([ -z "$why" ] && echo 0 || echo 1)" "$why"
+}
+
+teardown() {
+	local d
+	for d in $(awk 'NR > 1 { print $1 }' /proc/swaps); do
+		bash "$SWAPTOOL" off "$d" 2>&1 | sed 's/^/# /'
+	done
+	if grep -q " $MNT " /proc/self/mounts; then
+		rm -f "$MNT/swap.img"
+		fusermount3 -u "$MNT" || umount -l "$MNT"
+	fi
+	srv_stop
+}
+
+srv_stop() {
+	[ -n "$SRV_PID" ] || return 0
+	kill -TERM "$SRV_PID" 2>/dev/null
+	wait "$SRV_PID" 2>/dev/null
+	SRV_PID=
+}
+
+for c in $CASES; do
+	case $c in
+	loop) run_case loop loop 0 ;;
+	nbd) run_case nbd nbd 0 ;;
+	loop-restart) run_case loop-restart loop 1 ;;
+	nbd-restart) run_case nbd-restart nbd 1 ;;
+	*) echo "unknown case $c"; failn=$((failn + 1)) ;;
+	esac
+done
+[ -s "$T/figures" ] && cp "$T/figures" "$B/swap-vm-figures.txt"
+dmesg | grep -i "hung\|blocked for more\|swap" | tail -n 10 | sed 's/^/# dmesg: /'
+echo "$pass passed, $failn failed, $skipn skipped"
+[ "$failn" = 0 ]
