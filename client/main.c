@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "capctl.h"
 #include "client_i.h"
 #include "groups.h"
 #include "log.h"
@@ -695,6 +696,20 @@ void rfs_cl_status_update(void)
 	pthread_mutex_unlock(&mu);
 }
 
+/* ringfsctl capture MOUNT's way in (common/capctl.h) */
+static void start_capctl(void)
+{
+	char path[256];
+	int rc = rfs_capctl_path_client(path, sizeof(path), (int)getpid());
+
+	if (!rc)
+		rc = rfs_capctl_start(path);
+	if (rc)
+		rfs_info("client: no capture control socket: %s; ringfsctl "
+			 "capture cannot attach to this mount",
+			 strerror(-rc));
+}
+
 int main(int argc, char **argv)
 {
 	struct rfs_client *cl = &client;
@@ -782,7 +797,9 @@ int main(int argc, char **argv)
 		 cl->o.source, cl->o.mountpoint, cl->o.transport, cl->nloops,
 		 cl->csum ? "csum" : "nocsum");
 	rfs_cl_status_update();
+	start_capctl();
 	wait_for_exit(cl, sfd);
+	rfs_capctl_stop();
 	rfs_loops_join(cl);
 	rfs_status_remove();
 	status = 0;

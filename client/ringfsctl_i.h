@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "addr.h"
 #include "proto.h"
@@ -55,6 +56,10 @@ extern volatile sig_atomic_t ctl_interrupted;
 __attribute__((format(printf, 1, 2))) void ctl_err(const char *fmt, ...);
 /* ringfsctl mounts (ringfsctl_mounts.c): the whole command */
 int rfs_ctl_mounts(int argc, char **argv);
+/* the pid of the client serving this mount point (status files) */
+int ctl_mount_pid(const char *mountpoint, pid_t *pid);
+/* ringfsctl capture (ringfsctl_capture.c): the whole command */
+int rfs_ctl_capture(int argc, char **argv);
 
 /*
  * Catch SIGINT/SIGTERM from now on (they set ctl_interrupted and end

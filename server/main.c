@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "capctl.h"
 #include "log.h"
 #include "server.h"
 #include "spin.h"
@@ -336,6 +337,38 @@ static int add_cli_export(struct rfs_srv_cfg *c, char *spec)
 	if (opts)
 		*opts++ = 0;
 	return rfs_cfg_add_export(c, spec, eq + 1, opts);
+}
+
+/*
+ * The control socket of ringfsctl capture (common/capctl.h), named after
+ * the TCP port; without one ringfsd runs on, unable to be captured.
+ */
+static void start_capctl(int lfd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	unsigned port = 0;
+	char path[256];
+	int rc;
+
+	if (getsockname(lfd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	rc = rfs_capctl_path_server(path, sizeof(path), port);
+	if (!rc)
+		rc = rfs_capctl_start(path);
+	if (rc)
+		rfs_warn("server: no capture control socket%s%s: %s; "
+			 "ringfsctl capture cannot attach",
+			 rc == -ENOENT ? "" : " ", rc == -ENOENT ? "" : path,
+			 rc == -ENOENT ? "no runtime directory (not root and "
+					 "no XDG_RUNTIME_DIR)" :
+					 strerror(-rc));
+	else
+		rfs_info("server: capture control socket %s", path);
 }
 
 static int accept_loop(int lfd, int ufd, int sfd, struct rfs_rdma_listener *rl)
@@ -677,8 +710,10 @@ int main(int argc, char **argv)
 	 * listeners and the state directory, which keep the operator's.
 	 */
 	umask(0);
+	start_capctl(lfd);
 	if (accept_loop(lfd, ufd, sfd, rl) == 0)
 		ret = 0;
+	rfs_capctl_stop();
 	/* connections still waiting for their request then fail fast */
 	rfs_rdma_listener_close(rl);
 	close(lfd);
