@@ -148,6 +148,26 @@ static int parse(int argc, char **argv, struct cap_opts *o)
 	return 0;
 }
 
+/*
+ * NAME in the runtime directories a daemon may have put it in: root's
+ * (/run/ringfs) and the caller's ($XDG_RUNTIME_DIR/ringfs); the first
+ * that exists, else root's.
+ */
+static int in_run_dirs(const char *name, char *path, size_t len)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+	int n;
+
+	if (rt && *rt == '/' && geteuid() != 0) {
+		n = snprintf(path, len, "%s/ringfs/%s", rt, name);
+		if (n > 0 && (size_t)n < len && stat(path, &st) == 0)
+			return 0;
+	}
+	n = snprintf(path, len, "/run/ringfs/%s", name);
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
 /* SERVER or MOUNT (or the socket itself) -> the control socket's path */
 static int find_socket(const char *t, char *path, size_t len)
 {
@@ -171,7 +191,8 @@ static int find_socket(const char *t, char *path, size_t len)
 				t);
 			return rc;
 		}
-		return rfs_capctl_path_client(path, len, (int)pid);
+		snprintf(spec, sizeof(spec), "client.%d.ctl", (int)pid);
+		return in_run_dirs(spec, path, len);
 	}
 	/* [HOST:]PORT[:/EXPORT]: the port names the server's socket */
 	snprintf(spec, sizeof(spec), "%s", t);
@@ -199,11 +220,8 @@ static int find_socket(const char *t, char *path, size_t len)
 			return -EINVAL;
 		}
 	}
-	rc = rfs_capctl_path_server(path, len, (unsigned)port);
-	if (rc)
-		ctl_err("capture: no runtime directory to find the server's "
-			"socket in (not root and no XDG_RUNTIME_DIR)");
-	return rc;
+	snprintf(spec, sizeof(spec), "ringfsd.%lu.ctl", port);
+	return in_run_dirs(spec, path, len);
 }
 
 /* the attach exchange; returns the connected socket and the region fd */
