@@ -303,7 +303,7 @@ local function xxh3_mid(s, len)
 end
 
 local function xxh3_long(s, len)
-	local A = { { 0, 0xC2B2AE3D }, P64_1, { 0xC2B2AE3D, 0x27D4EB4F },
+	local A = { { 0, 0xC2B2AE3D }, { P64_1[1], P64_1[2] }, { 0xC2B2AE3D, 0x27D4EB4F },
 		{ 0x165667B1, 0x9E3779F9 }, { 0x85EBCA77, 0xC2B2AE63 },
 		{ 0, 0x85EBCA77 }, { 0x27D4EB2F, 0x165667C5 }, { 0, 0x9E3779B1 } }
 	local function acc512(i, j)
