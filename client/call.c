@@ -58,8 +58,10 @@ static struct cl_pend *slot_get(struct cl_loop *l)
 	struct cl_pend *p;
 	int32_t idx = l->free_head;
 
-	if (idx < 0)
+	if (idx < 0) {
+		rfs_obs_add(l->obs, RFS_OBS_queue_full, 1);
 		return NULL;
+	}
 	p = &l->slots[idx];
 	l->free_head = p->next_free;
 	p->busy = true;
@@ -70,6 +72,7 @@ static struct cl_pend *slot_get(struct cl_loop *l)
 	p->orig = -1;
 	p->copy_len = 0;
 	p->reply_max = 0;
+	p->sent_ns = 0;
 	p->start_ms = rfs_now_ns() / 1000000;
 	p->sess_gen = l->sess_gen;
 	p->nfh = 0;
@@ -82,6 +85,9 @@ static struct cl_pend *slot_get(struct cl_loop *l)
 	p->plus = false;
 	p->aux = 0;
 	l->inflight++;
+	rfs_obs_set(l->obs, RFS_OBS_G_inflight, l->inflight);
+	if (l->obs && l->inflight > l->obs->g[RFS_OBS_G_inflight_max])
+		rfs_obs_set(l->obs, RFS_OBS_G_inflight_max, l->inflight);
 	return p;
 }
 
@@ -100,6 +106,7 @@ void rfs_lp_slot_put(struct cl_loop *l, struct cl_pend *p)
 	p->next_free = l->free_head;
 	l->free_head = idx;
 	l->inflight--;
+	rfs_obs_set(l->obs, RFS_OBS_G_inflight, l->inflight);
 }
 
 /*
@@ -585,6 +592,7 @@ static void on_reply(struct cl_loop *l, struct rfs_buf *b)
 	}
 	ret = rfs_proto_verify(h, payload, rfs_cl->csum);
 	if (ret < 0) {
+		rfs_obs_add(l->obs, RFS_OBS_csum_failures, 1);
 		rfs_err_rl("client: loop %u: reply id %llu: bad checksum",
 			   l->idx, (unsigned long long)h->id);
 		drop_conn(l, "bad checksum");
@@ -593,6 +601,7 @@ static void on_reply(struct cl_loop *l, struct rfs_buf *b)
 	p = &l->slots[h->id % CL_SLOTS];
 	if (!p->busy || p->id != h->id) {
 		/* interrupted, or timed out on a soft mount, meanwhile */
+		rfs_obs_add(l->obs, RFS_OBS_stray_replies, 1);
 		rfs_dbg(RFS_SUB_CLIENT,
 			"client: loop %u: reply to unknown "
 			"request id %llu (%s)",
@@ -604,6 +613,15 @@ static void on_reply(struct cl_loop *l, struct rfs_buf *b)
 		drop_conn(l, "reply opcode does not match the request");
 		return;
 	}
+	if (p->sent_ns) {
+		uint64_t ns = (uint64_t)(rfs_now_ns() - p->sent_ns);
+
+		rfs_obs_lat(l->obs, p->op, ns);
+		rfs_obs_rtt(l->obs, ns);
+	}
+	rfs_obs_add(l->obs, RFS_OBS_replies_received, 1);
+	if (h->status < 0)
+		rfs_obs_add(l->obs, RFS_OBS_errors, 1);
 	if (p->op == RFS_OP_RESOLVE && !p->req) {
 		resolve_done(l, p, h->status);
 		return;

@@ -115,6 +115,9 @@ struct rfs_client {
 	int64_t spin_us;  /* busy-poll before sleeping (0: never, -1: auto) */
 	bool interactive; /* errors to stderr, as typed */
 	int stop_fd;	  /* eventfd: every loop exits when readable */
+	/* ctl.c: the counters region and the control socket */
+	struct rfs_obs *obs;
+	struct rfs_ctl *ctl;
 	/* setup barrier: loops report ready / failed here */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -123,6 +126,16 @@ struct rfs_client {
 };
 
 extern struct rfs_client *rfs_cl;
+
+/*
+ * ctl.c: the counters region <rundir>/client-<pid>.stats and the
+ * control socket <rundir>/client-<pid>.sock (common/obs.h, ctlsock.h).
+ * start: after daemonizing, before the loops; never fails the mount
+ * (mp_real: the mount point resolved before mounting, or NULL)
+ * (counting goes to private memory when no file can be made).
+ */
+int rfs_cl_ctl_start(struct rfs_client *cl, const char *mp_real);
+void rfs_cl_ctl_stop(struct rfs_client *cl);
 
 /* ---- inode table ------------------------------------------------------ */
 
@@ -173,6 +186,7 @@ struct cl_pend {
 	uint32_t copy_cap;
 	uint32_t reply_max; /* reply-size hint for the transport, 0: none */
 	int64_t start_ms;   /* soft mounts time out from here */
+	int64_t sent_ns;    /* last sent (the latency histograms) */
 	uint64_t sess_gen;  /* session the frame's fhs belong to */
 	uint8_t nfh;	    /* kernel fhs in the frame (rfs_call_set_fh) */
 	bool raw_fh;	    /* carries a server fh of its session only */

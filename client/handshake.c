@@ -264,6 +264,18 @@ static int connect_to(struct cl_loop *l, bool attach_, const char *name,
 	rfs_auth_wipe(tok, sizeof(tok));
 	rfs_rpc_drain(&r);
 	l->conn = r.c;
+	if (!ret && l->conn && l->obs) {
+		char ident[64];
+
+		/* who the server takes us for: the key, else our uid */
+		snprintf(ident, sizeof(ident),
+			 rfs_cl_auth_enabled() ? "key,uid:%u" : "uid:%u",
+			 (unsigned)getuid());
+		rfs_obs_slot_names(l->obs, rfs_xprt_name(l->x),
+				   rfs_conn_desc(l->conn), NULL,
+				   cl->o.export_name, ident);
+		rfs_obs_set_state(l->obs, RFS_OBS_ESTAB);
+	}
 	return ret;
 }
 
@@ -314,6 +326,8 @@ void rfs_lp_disconnect(struct cl_loop *l)
 	/* no reply awaited: the server closes after it */
 	if (l->conn)
 		rfs_lp_send_oneway(l, RFS_OP_BYE, NULL, 0);
+	rfs_lp_obs_xprt(l, true);
+	rfs_obs_set_state(l->obs, RFS_OBS_CLOSING);
 	rfs_rpc_wrap(&r, l->x, l->conn);
 	rfs_rpc_shutdown(&r, BYE_WAIT_MS);
 	l->x = NULL;

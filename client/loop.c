@@ -277,6 +277,8 @@ static int loop_epoll(struct cl_loop *l, int timeout_ms, bool *fuse_ready)
 	int n;
 
 	n = epoll_wait(l->ep, eev, 4, timeout_ms);
+	if (n > 0)
+		rfs_obs_add(l->obs, RFS_OBS_wakeups, 1);
 	if (n < 0 && errno != EINTR) {
 		rfs_err("client: loop %u: epoll_wait: %s", l->idx,
 			strerror(errno));
@@ -399,6 +401,8 @@ static void loop_run(struct cl_loop *l)
 		if (!l->x)
 			progress = false;
 		if (progress) {
+			if (idle_since) /* the spin found work */
+				rfs_obs_add(l->obs, RFS_OBS_spins_found, 1);
 			rfs_xprt_flush(l->x);
 			/*
 			 * Ring commits go out with the next wait; under a
@@ -435,6 +439,8 @@ static void loop_run(struct cl_loop *l)
 				continue;
 			}
 		}
+		if (idle_since) /* the spin found nothing */
+			rfs_obs_add(l->obs, RFS_OBS_spins_empty, 1);
 		idle_since = 0;
 		if (l->x) {
 			ret = rfs_xprt_arm(l->x);
@@ -443,9 +449,14 @@ static void loop_run(struct cl_loop *l)
 				continue;
 			}
 		}
+		/* what ringfsctl shows is current whenever we sleep */
+		rfs_lp_obs_xprt(l, false);
+		rfs_obs_add(l->obs, RFS_OBS_sleeps, 1);
 		if (ring) {
 			/* commits, polls and the wait: one io_uring_enter */
 			ret = rfs_fr_wait(l, rfs_lp_wait_ms(l));
+			if (ret >= 0)
+				rfs_obs_add(l->obs, RFS_OBS_wakeups, 1);
 			if (ret < 0) {
 				rfs_err("client: loop %u: waiting on the FUSE "
 					"ring: %s",
@@ -462,6 +473,18 @@ static void loop_run(struct cl_loop *l)
 	}
 out_stop:
 	request_stop();
+}
+
+void rfs_lp_obs_xprt(struct cl_loop *l, bool gone)
+{
+	struct rfs_xprt_stats xs;
+
+	if (!l->x || !l->obs)
+		return;
+	rfs_xprt_get_stats(l->x, &xs);
+	rfs_obs_xprt(l->obs, &l->obs_base, &xs);
+	if (gone)
+		rfs_obs_xprt_fold(&l->obs_base, &xs);
 }
 
 static void loop_teardown(struct cl_loop *l)
@@ -533,6 +556,7 @@ static int start_one(struct rfs_client *cl, unsigned idx)
 	l->fuse_fd = -1;
 	l->ep = -1;
 	l->wake_fd = -1;
+	l->obs = rfs_obs_slot_get(cl->obs, cl->o.transport);
 	cl->loops[idx] = l;
 	cl->nloops = idx + 1;
 	ret = pthread_create(&l->th, NULL, loop_main, l);
@@ -609,6 +633,7 @@ void rfs_loops_join(struct rfs_client *cl)
 			continue;
 		if (l->started)
 			pthread_join(l->th, NULL);
+		rfs_obs_slot_put(cl->obs, l->obs);
 		free(l);
 		cl->loops[i] = NULL;
 	}

@@ -9,6 +9,8 @@
 #define RFS_CLIENT_LOOP_I_H
 
 #include "client_i.h"
+#include "obs.h"
+#include "spin.h"
 
 struct cl_loop {
 	unsigned idx;
@@ -37,6 +39,9 @@ struct cl_loop {
 	unsigned attempts;
 	uint64_t sess_gen; /* the session generation attached to */
 	int64_t last_soft_check;
+	/* counters (common/obs.h): this loop's slot, written only here */
+	struct rfs_obs_slot *obs;
+	struct rfs_obs_xbase obs_base; /* closed transports' counts */
 };
 
 /*
@@ -103,13 +108,21 @@ int rfs_lp_send_oneway(struct cl_loop *l, uint16_t op, const void *payload,
 /* Send the FORGETs queued by rfs_loop_forget. */
 void rfs_lp_flush_forgets(struct cl_loop *l);
 /* Send b, p's frame, with p's reply-size hint if it has one. */
-static inline int rfs_lp_send(struct cl_loop *l, const struct cl_pend *p,
+static inline int rfs_lp_send(struct cl_loop *l, struct cl_pend *p,
 			      struct rfs_buf *b)
 {
+	p->sent_ns = rfs_now_ns();
+	rfs_obs_add(l->obs, RFS_OBS_requests_sent, 1);
 	if (p->reply_max)
 		return rfs_xprt_send_expect(l->conn, b, 0, p->reply_max);
 	return rfs_xprt_send(l->conn, b, 0);
 }
+
+/*
+ * The transport's counts into the loop's slot (before a sleep); gone:
+ * l->x is about to close (its counts are kept in obs_base).
+ */
+void rfs_lp_obs_xprt(struct cl_loop *l, bool gone);
 
 /* ---- handshake.c: connect, AUTH, HELLO / ATTACH, BYE ------------------ */
 

@@ -25,7 +25,6 @@
 #include <unistd.h>
 
 #include "auth.h"
-#include "capctl.h"
 #include "client_i.h"
 #include "groups.h"
 #include "log.h"
@@ -696,20 +695,6 @@ void rfs_cl_status_update(void)
 	pthread_mutex_unlock(&mu);
 }
 
-/* ringfsctl capture MOUNT's way in (common/capctl.h) */
-static void start_capctl(void)
-{
-	char path[256];
-	int rc = rfs_capctl_path_client(path, sizeof(path), (int)getpid());
-
-	if (!rc)
-		rc = rfs_capctl_start(path);
-	if (rc)
-		rfs_info("client: no capture control socket: %s; ringfsctl "
-			 "capture cannot attach to this mount",
-			 strerror(-rc));
-}
-
 int main(int argc, char **argv)
 {
 	struct rfs_client *cl = &client;
@@ -717,6 +702,7 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int ret, sfd = -1, status = 1;
 	bool mounted = false;
+	char *mp_real = NULL;
 
 	rfs_cl = cl;
 	rfs_log_init("ringfs");
@@ -770,6 +756,8 @@ int main(int argc, char **argv)
 			cl->o.fuse_opts);
 		goto out_inode;
 	}
+	/* what ringfsctl conns MOUNTPOINT matches (resolved while we can) */
+	mp_real = realpath(cl->o.mountpoint, NULL);
 	if (fuse_session_mount(cl->se, cl->o.mountpoint) != 0) {
 		fprintf(stderr, "ringfs: cannot mount on %s\n",
 			cl->o.mountpoint);
@@ -785,6 +773,8 @@ int main(int argc, char **argv)
 	sfd = setup_signals(&set);
 	if (sfd < 0)
 		goto out_unmount;
+	/* counters and control socket (ctl.c): before the loops count */
+	rfs_cl_ctl_start(cl, mp_real);
 	ret = rfs_loops_start(cl);
 	if (ret < 0) {
 		rfs_err("client: %s: setup failed: %s; unmounting",
@@ -797,14 +787,13 @@ int main(int argc, char **argv)
 		 cl->o.source, cl->o.mountpoint, cl->o.transport, cl->nloops,
 		 cl->csum ? "csum" : "nocsum");
 	rfs_cl_status_update();
-	start_capctl();
 	wait_for_exit(cl, sfd);
-	rfs_capctl_stop();
 	rfs_loops_join(cl);
 	rfs_status_remove();
 	status = 0;
 
 out_unmount:
+	rfs_cl_ctl_stop(cl);
 	if (mounted)
 		fuse_session_unmount(cl->se);
 out_session:
@@ -815,5 +804,6 @@ out_inode:
 	if (cl->stop_fd >= 0)
 		close(cl->stop_fd);
 	rfs_inode_fini();
+	free(mp_real);
 	return status;
 }

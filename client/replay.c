@@ -34,6 +34,7 @@ static void xprt_drop(struct cl_loop *l)
 		rfs_fr_drop_xprt(l);
 	else if (l->ep >= 0)
 		epoll_ctl(l->ep, EPOLL_CTL_DEL, rfs_xprt_wait_fd(l->x), NULL);
+	rfs_lp_obs_xprt(l, true);
 	rfs_xprt_close(l->x);
 	l->x = NULL;
 	l->conn = NULL;
@@ -118,6 +119,8 @@ bool rfs_lp_lost(struct cl_loop *l, int status)
 	if (rfs_lp_stop_requested())
 		return false;
 	l->reconnecting = true;
+	rfs_obs_add(l->obs, RFS_OBS_conn_lost, 1);
+	rfs_obs_set_state(l->obs, RFS_OBS_RECONNECT);
 	l->lost_at_ms = rfs_now_ns() / 1000000;
 	l->next_try_ms = l->lost_at_ms;
 	l->backoff_ms = RECONNECT_MIN_MS;
@@ -418,6 +421,7 @@ void rfs_lp_reconnect_tick(struct cl_loop *l)
 		return;
 	}
 	l->reconnecting = false;
+	rfs_obs_add(l->obs, RFS_OBS_reconnects, 1);
 	n = replay_all(l, gen);
 	l->sess_gen = gen;
 	rfs_xprt_flush(l->x);

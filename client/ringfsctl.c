@@ -72,6 +72,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ringfsctl ping SERVER [options]\n"
 		"       ringfsctl stats SERVER [--json] [options]\n"
+		"       ringfsctl stats [TARGET] [--json|--prometheus] [--socket]\n"
+		"       ringfsctl conns [TARGET] [--json] [--socket]\n"
 		"       ringfsctl mounts\n"
 		"       ringfsctl capture [-i CONN] [-c N] [-s SNAPLEN] [-w FILE|-]\n"
 		"                         SERVER-or-MOUNT\n"
@@ -80,8 +82,14 @@ static void usage(FILE *f)
 		"Commands:\n"
 		"  ping    round trips to ringfsd over a transport, like ping(8): one\n"
 		"          line per reply with its round-trip time, then a summary\n"
-		"  stats   the server's counters: uptime, sessions, connections,\n"
-		"          requests, errors, bytes in and out, cached nodes\n"
+		"  stats   SERVER: the server's counters over the network: uptime,\n"
+		"          sessions, connections, requests, errors, bytes, nodes;\n"
+		"          TARGET: a local daemon's counters per transport and\n"
+		"          latency per opcode (p50/p99/p999), read from its counters\n"
+		"          file (works while the daemon is stopped)\n"
+		"  conns   a local daemon's connections, like ss -ti: peer, export,\n"
+		"          identity, state, age, in flight, bytes, requests, errors,\n"
+		"          reconnects, rtt\n"
 		"  mounts  this machine's ringfs mounts: transport, FUSE path\n"
 		"          (io_uring or /dev/fuse), loops, client pid\n"
 		"  capture every frame a local ringfsd or client sends and receives,\n"
@@ -89,6 +97,9 @@ static void usage(FILE *f)
 		"\n"
 		"SERVER: HOST[:PORT]:/EXPORT or unix:PATH:/EXPORT, as for ringfs (PORT\n"
 		"defaults to %d); or HOST[:PORT] / unix:PATH with --export.\n"
+		"TARGET: a mount point (as mounted), ringfsd (every local server),\n"
+		"ringfsd:PID, a control socket (.sock) or counters file (.stats);\n"
+		"none: every ringfs daemon on this host (see ringfsctl(8)).\n"
 		"\n"
 		"Connection options:\n"
 		"  -t, --transport NAME  tcp, uring, shm, rdma (built: %s; default %s);\n"
@@ -108,8 +119,12 @@ static void usage(FILE *f)
 		"  -s, --size BYTES      PING payload, 0..%u (default %u)\n"
 		"  -q, --quiet           print the summary only\n"
 		"\n"
-		"stats options:\n"
-		"      --json            one JSON object instead of text\n"
+		"stats, conns options:\n"
+		"      --json            JSON instead of text (several daemons: a list)\n"
+		"      --prometheus      stats in Prometheus text format (node_exporter's\n"
+		"                        textfile collector; see the README)\n"
+		"      --socket          ask the daemon's control socket instead of\n"
+		"                        reading its counters file\n"
 		"\n"
 		"Exit status: 0 success (ping: every ping answered), 1 failure (no or\n"
 		"missing replies, server unreachable or refusing), 2 usage error.\n",
@@ -923,6 +938,10 @@ int main(int argc, char **argv)
 		return rfs_ctl_mounts(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "capture"))
 		return rfs_ctl_capture(argc, argv);
+	if (argc >= 2 &&
+	    (!strcmp(argv[1], "conns") ||
+	     (!strcmp(argv[1], "stats") && rfs_ctl_obs_local(argc, argv))))
+		return rfs_ctl_obs(argc, argv);
 	ret = parse_args(argc, argv, &o);
 	if (ret)
 		return ret > 0 ? CTL_EXIT_OK : CTL_EXIT_USAGE;

@@ -20,7 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "capctl.h"
 #include "capture.h"
 #include "pcapng.h"
 #include "ringfsctl_i.h"
@@ -57,12 +56,14 @@ static void cap_usage(FILE *f)
 		"usage: ringfsctl capture [-i CONN] [-c N] [-s SNAPLEN] [-B KIB]\n"
 		"                         [-w FILE|-] [-q] SERVER-or-MOUNT\n"
 		"\n"
-		"Writes every frame a running ringfsd (SERVER: [HOST:]PORT[:/EXPORT],\n"
-		"on this machine) or ringfs client (MOUNT: its mount point) sends and\n"
-		"receives, on every transport, as pcapng: one interface per connection\n"
-		"(tcp:PEER, uring:PEER, shm:pidPID, rdma:DEV/qpN), nanosecond\n"
+		"Writes every frame a running ringfsd or ringfs client on this machine\n"
+		"sends and receives, on every transport, as pcapng: one interface per\n"
+		"connection (tcp:PEER, uring:PEER, shm:pidPID, rdma:DEV/qpN), nanosecond\n"
 		"timestamps, the direction, and drop counts.  Read it with\n"
 		"tshark -X lua_script:ringfs.lua -r FILE (contrib/wireshark).\n"
+		"\n"
+		"SERVER: [HOST:]PORT (the ringfsd listening on PORT), ringfsd or\n"
+		"ringfsd:PID; MOUNT: a mount point; or a control socket path.\n"
 		"\n"
 		"  -i CONN     only this connection: its number, name, or part of it\n"
 		"  -c N        stop after N frames\n"
@@ -148,87 +149,31 @@ static int parse(int argc, char **argv, struct cap_opts *o)
 	return 0;
 }
 
+static int read_full(int fd, void *p, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = recv(fd, (char *)p + got, n - got, MSG_WAITALL);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r ? -errno : -ECONNRESET;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
 /*
- * NAME in the runtime directories a daemon may have put it in: root's
- * (/run/ringfs) and the caller's ($XDG_RUNTIME_DIR/ringfs); the first
- * that exists, else root's.
+ * The attach exchange on the daemon's control socket (common/ctlsock.h
+ * framing, common/capctl.h the command): returns the connected socket,
+ * the region's fd in *mfd.
  */
-static int in_run_dirs(const char *name, char *path, size_t len)
-{
-	const char *rt = getenv("XDG_RUNTIME_DIR");
-	struct stat st;
-	int n;
-
-	if (rt && *rt == '/' && geteuid() != 0) {
-		n = snprintf(path, len, "%s/ringfs/%s", rt, name);
-		if (n > 0 && (size_t)n < len && stat(path, &st) == 0)
-			return 0;
-	}
-	n = snprintf(path, len, "/run/ringfs/%s", name);
-	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
-}
-
-/* SERVER or MOUNT (or the socket itself) -> the control socket's path */
-static int find_socket(const char *t, char *path, size_t len)
-{
-	struct stat st;
-	char spec[512], *p, *colon;
-	unsigned long port = CTL_DEFAULT_PORT;
-	int rc;
-
-	if (stat(t, &st) == 0 && S_ISSOCK(st.st_mode)) {
-		snprintf(path, len, "%s", t);
-		return 0;
-	}
-	if (stat(t, &st) == 0 && S_ISDIR(st.st_mode)) {
-		pid_t pid;
-
-		rc = ctl_mount_pid(t, &pid);
-		if (rc) {
-			ctl_err("capture: %s: not a ringfs mount of this "
-				"machine with a running client (see "
-				"ringfsctl mounts)",
-				t);
-			return rc;
-		}
-		snprintf(spec, sizeof(spec), "client.%d.ctl", (int)pid);
-		return in_run_dirs(spec, path, len);
-	}
-	/* [HOST:]PORT[:/EXPORT]: the port names the server's socket */
-	snprintf(spec, sizeof(spec), "%s", t);
-	p = strstr(spec, ":/");
-	if (p)
-		*p = 0;
-	if (!strncmp(spec, "unix:", 5)) {
-		ctl_err("capture: %s: name the server by its TCP port "
-			"([HOST:]PORT) or give its capture socket "
-			"(ringfsd.PORT.ctl in /run/ringfs)",
-			t);
-		return -EINVAL;
-	}
-	colon = strrchr(spec, ':');
-	p = colon ? colon + 1 : spec;
-	if (colon || (*p >= '0' && *p <= '9')) {
-		char *end;
-
-		errno = 0;
-		port = strtoul(p, &end, 10);
-		if (errno || *end || !port || port > 65535) {
-			ctl_err("capture: %s: no port in it ([HOST:]PORT, or "
-				"a mount point)",
-				t);
-			return -EINVAL;
-		}
-	}
-	snprintf(spec, sizeof(spec), "ringfsd.%lu.ctl", port);
-	return in_run_dirs(spec, path, len);
-}
-
-/* the attach exchange; returns the connected socket and the region fd */
 static int attach(const struct cap_opts *o, const char *path, int *mfd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char req[RFS_CAPCTL_LINE_MAX], rep[512];
+	char req[4 + 128], rep[512];
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
@@ -239,8 +184,9 @@ static int attach(const struct cap_opts *o, const char *path, int *mfd)
 			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
 	struct cmsghdr *cm;
+	uint32_t hdr[2], blen = 0;
 	ssize_t n;
-	int fd, len;
+	int fd, e;
 
 	*mfd = -1;
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -250,36 +196,43 @@ static int attach(const struct cap_opts *o, const char *path, int *mfd)
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		int e = errno;
-
-		ctl_err("capture: cannot reach the capture socket %s: %s%s",
-			path, strerror(e),
-			e == ENOENT ? " (is the server or client running on "
-				      "this machine, and is this its port or "
-				      "mount point?)" :
-				      "");
+		e = errno;
+		ctl_err("capture: cannot reach the control socket %s: %s", path,
+			strerror(e));
 		if (fd >= 0)
 			close(fd);
 		return -e;
 	}
-	len = snprintf(req, sizeof(req), "capture");
+	/* argv as NUL-terminated strings after a length */
+	blen += (uint32_t)snprintf(req + 4, sizeof(req) - 4, "capture") + 1;
 	if (o->snaplen)
-		len += snprintf(req + len, sizeof(req) - (size_t)len,
-				" snaplen=%u", o->snaplen);
+		blen += (uint32_t)snprintf(req + 4 + blen,
+					   sizeof(req) - 4 - blen, "snaplen=%u",
+					   o->snaplen) +
+			1;
 	if (o->ring_kib)
-		len += snprintf(req + len, sizeof(req) - (size_t)len,
-				" ring_kib=%u", o->ring_kib);
-	req[len++] = '\n';
-	if (send(fd, req, (size_t)len, MSG_NOSIGNAL) != len) {
+		blen += (uint32_t)snprintf(req + 4 + blen,
+					   sizeof(req) - 4 - blen,
+					   "ring_kib=%u", o->ring_kib) +
+			1;
+	memcpy(req, &blen, 4);
+	if (send(fd, req, 4 + blen, MSG_NOSIGNAL) != (ssize_t)(4 + blen)) {
 		ctl_err("capture: sending the request to %s: %s", path,
 			strerror(errno));
 		goto fail;
 	}
+	/* length and status first, then the payload with the fd */
+	e = read_full(fd, hdr, sizeof(hdr));
+	if (e || hdr[0] < 4 || hdr[0] - 4 >= sizeof(rep)) {
+		ctl_err("capture: %s: %s", path,
+			e ? strerror(-e) : "malformed reply");
+		goto fail;
+	}
+	iov.iov_len = hdr[0] - 4;
 	memset(&u, 0, sizeof(u));
-	n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	if (n <= 0) {
-		ctl_err("capture: %s: no answer (%s)", path,
-			n ? strerror(errno) : "connection closed");
+	n = iov.iov_len ? recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL) : 0;
+	if (n < 0 || (size_t)n != iov.iov_len) {
+		ctl_err("capture: %s: reply cut short", path);
 		goto fail;
 	}
 	rep[n] = 0;
@@ -287,9 +240,10 @@ static int attach(const struct cap_opts *o, const char *path, int *mfd)
 	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
 			memcpy(mfd, CMSG_DATA(cm), sizeof(int));
-	if (strcmp(rep, "ok") || *mfd < 0) {
+	if (hdr[1] || strcmp(rep, "ok") || *mfd < 0) {
 		ctl_err("capture refused by %s: %s", path,
-			!strncmp(rep, "error: ", 7) ? rep + 7 : rep);
+			hdr[1] ? (rep[0] ? rep : strerror((int)hdr[1])) :
+				 "no capture region in the reply");
 		if (*mfd >= 0)
 			close(*mfd);
 		*mfd = -1;
@@ -549,7 +503,7 @@ out_rd:
 int rfs_ctl_capture(int argc, char **argv)
 {
 	struct cap_opts o;
-	char path[512];
+	char path[4200];
 	int rc, sock, mfd, ret;
 
 	rc = parse(argc, argv, &o);
@@ -560,8 +514,9 @@ int rfs_ctl_capture(int argc, char **argv)
 			"FILE) or a pipe (| tshark -r -)");
 		return CTL_EXIT_USAGE;
 	}
-	if (find_socket(o.target, path, sizeof(path)))
-		return CTL_EXIT_FAIL;
+	rc = rfs_ctl_obs_sock(o.target, path, sizeof(path));
+	if (rc)
+		return rc;
 	signal(SIGPIPE, SIG_IGN);
 	sock = attach(&o, path, &mfd);
 	if (sock < 0)

@@ -56,10 +56,18 @@ extern volatile sig_atomic_t ctl_interrupted;
 __attribute__((format(printf, 1, 2))) void ctl_err(const char *fmt, ...);
 /* ringfsctl mounts (ringfsctl_mounts.c): the whole command */
 int rfs_ctl_mounts(int argc, char **argv);
-/* the pid of the client serving this mount point (status files) */
-int ctl_mount_pid(const char *mountpoint, pid_t *pid);
 /* ringfsctl capture (ringfsctl_capture.c): the whole command */
 int rfs_ctl_capture(int argc, char **argv);
+/*
+ * ringfsctl conns, and stats of local daemons (ringfsctl_obs.c): the
+ * whole command.  rfs_ctl_obs_local: whether a stats command line names
+ * local daemons (no SERVER, a mount point, ringfsd[:PID], --prometheus,
+ * --socket) rather than a server to ask over the network.
+ */
+int rfs_ctl_obs(int argc, char **argv);
+bool rfs_ctl_obs_local(int argc, char **argv);
+/* the control socket of the one daemon TARGET names (ringfsctl_obs.c) */
+int rfs_ctl_obs_sock(const char *target, char *sock, size_t n);
 
 /*
  * Catch SIGINT/SIGTERM from now on (they set ctl_interrupted and end

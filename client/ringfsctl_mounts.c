@@ -60,31 +60,6 @@ static unsigned load_dir(const char *dir, struct rfs_status *st, unsigned n)
 	return n;
 }
 
-int ctl_mount_pid(const char *mountpoint, pid_t *pid)
-{
-	static struct rfs_status st[MAX_STATUS];
-	const char *rt = getenv("XDG_RUNTIME_DIR");
-	char dir[4200], *mp = realpath(mountpoint, NULL);
-	unsigned n = 0;
-	int rc = -ENOENT;
-
-	if (!mp)
-		return -errno;
-	n = load_dir("/run/ringfs", st, n);
-	if (rt && *rt == '/') {
-		snprintf(dir, sizeof(dir), "%s/ringfs", rt);
-		n = load_dir(dir, st, n);
-	}
-	for (unsigned i = 0; i < n; i++)
-		if (!strcmp(st[i].mountpoint, mp)) {
-			*pid = st[i].pid;
-			rc = 0;
-			break;
-		}
-	free(mp);
-	return rc;
-}
-
 int rfs_ctl_mounts(int argc, char **argv)
 {
 	static struct rfs_status st[MAX_STATUS];

@@ -13,20 +13,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "obs.h"
 #include "status.h"
 
 const char *rfs_status_dir(char *buf, size_t len)
 {
-	const char *rt = getenv("XDG_RUNTIME_DIR");
-	int n;
-
-	if (geteuid() == 0)
-		n = snprintf(buf, len, "/run/ringfs");
-	else if (rt && *rt == '/')
-		n = snprintf(buf, len, "%s/ringfs", rt);
-	else
-		return NULL;
-	return n > 0 && (size_t)n < len ? buf : NULL;
+	return rfs_run_dir(buf, len); /* common/obs.c: one place decides */
 }
 
 static int status_path(char *buf, size_t len, const char *suffix)

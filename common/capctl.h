@@ -1,44 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * capctl: how ringfsctl capture attaches to a running ringfsd or ringfs
- * client (capture.h has the capture itself).
+ * capctl: the "capture" command of a daemon's control socket (ctlsock.h),
+ * how ringfsctl capture attaches to a running ringfsd or ringfs client
+ * (capture.h has the capture itself).
  *
- * Over a connected Unix stream socket the capturer sends one line
+ *   request:  capture [snaplen=N] [ring_kib=N]     (RFS_CTL_PRIV: root
+ *             or the daemon's uid, by SO_PEERCRED; refused otherwise)
+ *   reply:    status 0 and the payload "ok\n", which carries the capture
+ *             region's memfd (SCM_RIGHTS); or an error status and one
+ *             line (EINVAL: a malformed argument; EBUSY: a capture is
+ *             attached already, one at a time).
  *
- *   capture [snaplen=N] [ring_kib=N]\n
- *
- * and gets back either "ok snaplen=N ring_kib=N\n" with the capture
- * region's memfd (SCM_RIGHTS), or "error: <why>\n" (refused: not root and
- * not the daemon's own uid, by SO_PEERCRED; a capture attached already;
- * a malformed request).  The capture lasts until the capturer closes the
- * socket.
- *
- * rfs_capctl_request is that exchange on one connection, for whatever
- * accepts it; rfs_capctl_start runs a small listener of its own (a
- * thread) on `path`, one capture at a time.
+ * After an ok the connection is the capture's: it lasts until the
+ * capturer closes it (or the daemon stops); a watcher thread then
+ * detaches.
  */
 #ifndef RFS_CAPCTL_H
 #define RFS_CAPCTL_H
 
-#include <stddef.h>
+#include "ctlsock.h"
 
-#define RFS_CAPCTL_LINE_MAX 256
+/* the command table row both daemons have */
+#define RFS_CAPCTL_CMD                                                          \
+	{                                                                       \
+		"capture", rfs_capctl_cmd, RFS_CTL_PRIV,                        \
+			"every frame sent and received, for ringfsctl capture " \
+			"[snaplen=N] [ring_kib=N]"                              \
+	}
 
-/*
- * Answer the request `line` (without its newline) that came on fd.
- * Returns 0 when a capture is now attached for this connection (the
- * caller calls rfs_cap_detach once fd hangs up), or -errno after it
- * sent the error line.
- */
-int rfs_capctl_request(int fd, const char *line);
-
-/* The socket paths: the server's for its TCP port (or pid), a client's. */
-int rfs_capctl_path_server(char *buf, size_t len, unsigned port);
-int rfs_capctl_path_client(char *buf, size_t len, int pid);
-
-/* Listen on path (mode 0666: the check is per peer) in a thread. */
-int rfs_capctl_start(const char *path);
-/* Stop the thread, detach a capture, remove the socket. */
+int rfs_capctl_cmd(struct rfs_ctl_req *rq, struct rfs_ctl_out *out);
+/* End a capture still attached (the daemon stops); waits for its watcher. */
 void rfs_capctl_stop(void);
 
 #endif /* RFS_CAPCTL_H */

@@ -347,6 +347,11 @@ void rfs_cap_detach(void)
 	rfs_info("capture: detached");
 }
 
+bool rfs_cap_attached(void)
+{
+	return atomic_load(&cap_cur) != NULL;
+}
+
 /* ---- reader ---------------------------------------------------------- */
 
 int rfs_cap_reader_open(struct rfs_cap_reader *rd, int fd)

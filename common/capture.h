@@ -119,6 +119,8 @@ int rfs_cap_attach(const struct rfs_cap_params *p, int *fd);
  * valid for the capturer, which has its own mapping.
  */
 void rfs_cap_detach(void);
+/* whether a capture is attached now */
+bool rfs_cap_attached(void);
 
 /* ---- the capturing process (ringfsctl) ------------------------------- */
 

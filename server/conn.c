@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -20,6 +21,7 @@
 #include "aio.h"
 #include "exec.h"
 #include "log.h"
+#include "obs.h"
 #include "request.h"
 #include "spin.h"
 #include "worker.h"
@@ -59,6 +61,80 @@ static const char *desc(struct rfs_conn_ctx *cc)
 	return rfs_conn_desc(cc->c);
 }
 
+/* ---- counters (common/obs.h): this thread's slot ----------------------- */
+
+static void obs_recv(struct rfs_conn_ctx *cc, const struct rfs_buf *b)
+{
+	const struct rfs_hdr *h = b->data;
+
+	if (!cc->obs)
+		return;
+	rfs_obs_add(cc->obs, RFS_OBS_requests_received, 1);
+	cc->obs_t0[h->id & 255] = rfs_now_ns();
+}
+
+static void obs_reply(struct rfs_conn_ctx *cc, const struct rfs_hdr *h)
+{
+	int64_t *t0;
+
+	if (!cc->obs)
+		return;
+	t0 = &cc->obs_t0[h->id & 255];
+	rfs_obs_add(cc->obs, RFS_OBS_replies_sent, 1);
+	if (h->status < 0)
+		rfs_obs_add(cc->obs, RFS_OBS_errors, 1);
+	if (*t0) {
+		rfs_obs_lat(cc->obs, h->opcode, (uint64_t)(rfs_now_ns() - *t0));
+		*t0 = 0;
+	}
+}
+
+/* the transport's counts; after HELLO/ATTACH, the export and identity */
+static void obs_idle(struct rfs_conn_ctx *cc)
+{
+	struct rfs_xprt_stats xs;
+
+	if (!cc->obs)
+		return;
+	rfs_xprt_get_stats(cc->x, &xs);
+	rfs_obs_xprt(cc->obs, NULL, &xs);
+	rfs_obs_set(cc->obs, RFS_OBS_G_queue, cc->unsent);
+	if (!cc->obs_named && atomic_load(&cc->established) && cc->sess) {
+		const struct rfs_peer_cred *pc = &cc->sec.cred;
+		char ident[64];
+
+		/* whose ids requests run with, and what vouched for them */
+		static const char *const ids[] = {
+			[RFS_IDS_REFUSE] = "none",
+			[RFS_IDS_SQUASH] = "squash",
+			[RFS_IDS_PEER] = "peer",
+			[RFS_IDS_ASSERT] = "assert",
+		};
+		int n = snprintf(ident, sizeof(ident), "%s",
+				 (unsigned)cc->sec.ids < 4 ? ids[cc->sec.ids] :
+							     "?");
+
+		if (cc->sec.state == RFS_AUTH_DONE && n > 0)
+			n += snprintf(ident + n, sizeof(ident) - (size_t)n,
+				      ",key");
+		if (pc->known && n > 0 && (size_t)n < sizeof(ident))
+			snprintf(ident + n, sizeof(ident) - (size_t)n,
+				 ",uid:%u", (unsigned)pc->uid);
+		rfs_obs_slot_names(cc->obs, NULL, NULL, NULL,
+				   cc->sess->exp->name, ident);
+		rfs_obs_set_state(cc->obs, RFS_OBS_ESTAB);
+		cc->obs_named = true;
+	}
+}
+
+static void obs_start(struct rfs_conn_ctx *cc)
+{
+	cc->obs = rfs_obs_slot_get(rfs_srv_obs, rfs_xprt_name(cc->x));
+	/* tcp/uring: addresses; shm: fd and peer pid; rdma: device, QPN */
+	rfs_obs_slot_names(cc->obs, NULL, rfs_conn_desc(cc->c), NULL, NULL,
+			   NULL);
+}
+
 static void send_frame(struct rfs_conn_ctx *cc, struct rfs_buf *out,
 		       uint32_t len)
 {
@@ -66,6 +142,7 @@ static void send_frame(struct rfs_conn_ctx *cc, struct rfs_buf *out,
 
 	out->len = len;
 	atomic_fetch_add(&rfs_stats.bytes_out, len);
+	obs_reply(cc, out->data);
 	/*
 	 * NOTIFY: the SEND event is how we learn the transport is done with
 	 * the reply, so `unsent` counts replies the peer has not taken yet
@@ -121,6 +198,10 @@ static const struct rfs_req_io conn_io = {
 
 static void conn_free(struct rfs_conn_ctx *cc, bool forced)
 {
+	if (cc->obs && cc->x)
+		obs_idle(cc); /* the last counts, then into the totals */
+	rfs_obs_slot_put(rfs_srv_obs, cc->obs);
+	cc->obs = NULL;
 	rfs_aio_fini(cc);
 	rfs_exec_fini(cc);
 	rfs_workers_fini(cc);
@@ -388,6 +469,8 @@ static void *conn_main(void *arg)
 		down = true;
 	else if (!cc->split)
 		rfs_aio_init(cc);
+	if (!down)
+		obs_start(cc);
 	while (!down) {
 		struct pollfd pfd[3];
 		int n, nrecv = 0, ret, timeout = -1;
@@ -414,6 +497,7 @@ static void *conn_main(void *arg)
 				/* per request: a batch of 32 must not
 				 * overshoot max-inflight 32 replies deep */
 				conn_greedy(cc);
+				obs_recv(cc, ev[i].buf);
 				if (cc->split) {
 					rfs_exec_submit(cc, ev[i].buf);
 					break;
@@ -428,6 +512,9 @@ static void *conn_main(void *arg)
 				rfs_xprt_buf_put(cc->x, ev[i].buf);
 				break;
 			case RFS_XEV_CONN_DOWN:
+				if (ev[i].status)
+					rfs_obs_add(cc->obs, RFS_OBS_conn_lost,
+						    1);
 				if (ev[i].status && ev[i].status != -ECONNRESET)
 					rfs_err_rl("server: %s: connection "
 						   "closed: %s",
@@ -472,6 +559,7 @@ static void *conn_main(void *arg)
 			spin_until = 0;
 			continue;
 		}
+		obs_idle(cc);
 		if (cc->split && rfs_exec_spin(cc))
 			continue;
 		if (conn_spin_aio(cc, &spin_until))
@@ -495,8 +583,11 @@ static void *conn_main(void *arg)
 		pfd[2].events = POLLIN;
 		if (!rfs_exec_sleep_begin(cc))
 			continue;
+		rfs_obs_add(cc->obs, RFS_OBS_sleeps, 1);
 		ret = poll(pfd, 3, timeout);
 		rfs_exec_sleep_end(cc);
+		if (ret > 0)
+			rfs_obs_add(cc->obs, RFS_OBS_wakeups, 1);
 		if (ret < 0 && errno != EINTR) {
 			rfs_err("server: %s: poll: %s", desc(cc),
 				strerror(errno));

@@ -36,7 +36,6 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "capctl.h"
 #include "log.h"
 #include "server.h"
 #include "spin.h"
@@ -117,7 +116,13 @@ static void usage(FILE *f)
 		"                          machine crash (two disk flushes per request);\n"
 		"                          off: such a replay may run a request twice\n"
 		"      --exec-thread       run each connection's requests on a second thread\n"
-		"                          (the rdma transport always does: see ringfsd(8))\n" RFS_SEC_USAGE
+		"                          (the rdma transport always does: see ringfsd(8))\n"
+		"      --control-socket PATH\n"
+		"                          ringfsctl's local channel (conns, stats);\n"
+		"                          default /run/ringfs/ringfsd-PID.sock as root,\n"
+		"                          $XDG_RUNTIME_DIR/ringfs/ringfsd-PID.sock\n"
+		"                          otherwise; none: no socket.  Counters go to\n"
+		"                          ringfsd-PID.stats in the same directory\n" RFS_SEC_USAGE
 		"  -v, --verbose           debug logging for the server\n"
 		"  -d, --debug SUBSYS      debug logging for proto,xprt,server or all\n"
 		"  -h, --help              this text\n"
@@ -339,38 +344,6 @@ static int add_cli_export(struct rfs_srv_cfg *c, char *spec)
 	return rfs_cfg_add_export(c, spec, eq + 1, opts);
 }
 
-/*
- * The control socket of ringfsctl capture (common/capctl.h), named after
- * the TCP port; without one ringfsd runs on, unable to be captured.
- */
-static void start_capctl(int lfd)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	unsigned port = 0;
-	char path[256];
-	int rc;
-
-	if (getsockname(lfd, (struct sockaddr *)&ss, &sl) == 0) {
-		if (ss.ss_family == AF_INET)
-			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		else if (ss.ss_family == AF_INET6)
-			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	}
-	rc = rfs_capctl_path_server(path, sizeof(path), port);
-	if (!rc)
-		rc = rfs_capctl_start(path);
-	if (rc)
-		rfs_warn("server: no capture control socket%s%s: %s; "
-			 "ringfsctl capture cannot attach",
-			 rc == -ENOENT ? "" : " ", rc == -ENOENT ? "" : path,
-			 rc == -ENOENT ? "no runtime directory (not root and "
-					 "no XDG_RUNTIME_DIR)" :
-					 strerror(-rc));
-	else
-		rfs_info("server: capture control socket %s", path);
-}
-
 static int accept_loop(int lfd, int ufd, int sfd, struct rfs_rdma_listener *rl)
 {
 	for (;;) {
@@ -442,6 +415,7 @@ int main(int argc, char **argv)
 		{ "session-grace", required_argument, NULL, 'G' },
 		{ "reply-log", required_argument, NULL, 'Y' },
 		{ "exec-thread", no_argument, NULL, 'X' },
+		{ "control-socket", required_argument, NULL, 'C' },
 		RFS_SEC_LOPTS,
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "debug", required_argument, NULL, 'd' },
@@ -450,7 +424,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *listen_s = NULL, *transport = NULL, *state_dir = NULL;
-	const char *listen_unix_s = NULL;
+	const char *listen_unix_s = NULL, *ctl_sock = NULL;
 	const char *listen_rdma = NULL;
 	const char *config = NULL;
 	const struct rfs_xprt_desc *xd;
@@ -517,6 +491,9 @@ int main(int argc, char **argv)
 			break;
 		case 'X':
 			exec_thread = true;
+			break;
+		case 'C':
+			ctl_sock = optarg;
 			break;
 		case 'Y':
 			reply_log = rfs_cfg_reply_log(optarg);
@@ -693,6 +670,16 @@ int main(int argc, char **argv)
 		}
 		goto out_nodes;
 	}
+	/* ringfsctl conns / stats: counters file and control socket */
+	if (rfs_srv_ctl_start(ctl_sock, bound)) {
+		rfs_rdma_listener_close(rl);
+		close(lfd);
+		if (ufd >= 0) {
+			close(ufd);
+			unlink(rfs_cfg.listen_unix);
+		}
+		goto out_nodes;
+	}
 	fprintf(stderr,
 		"ringfsd: listening on %s (transport %s%s%s%s), "
 		"exports: %s\n",
@@ -710,10 +697,8 @@ int main(int argc, char **argv)
 	 * listeners and the state directory, which keep the operator's.
 	 */
 	umask(0);
-	start_capctl(lfd);
 	if (accept_loop(lfd, ufd, sfd, rl) == 0)
 		ret = 0;
-	rfs_capctl_stop();
 	/* connections still waiting for their request then fail fast */
 	rfs_rdma_listener_close(rl);
 	close(lfd);
@@ -724,6 +709,7 @@ int main(int argc, char **argv)
 	if (addr.ss.ss_family == AF_UNIX)
 		unlink(((struct sockaddr_un *)&addr.ss)->sun_path);
 	rfs_conns_stop_all();
+	rfs_srv_ctl_stop();
 	rfs_sessions_fini();
 	rfs_locks_fini();
 out_nodes:

@@ -18,6 +18,9 @@
 #include "xlog.h"
 #include "xprt.h"
 
+struct rfs_obs;
+struct rfs_obs_slot;
+
 #define RFS_MAX_EXPORTS 64
 #define RFS_NOBODY 65534u
 #define DBUF_SIZE (64u << 10) /* getdents64 scratch per connection */
@@ -307,9 +310,23 @@ struct rfs_conn_ctx {
 	uint32_t xmax;		   /* the transport's max_msg */
 	_Atomic(bool) established; /* HELLO/ATTACH done (cc->sess set) */
 	struct rfs_aio *aio;	   /* aio.h: queued file reads, or NULL */
+	/* counters (common/obs.h), written by the connection thread only */
+	struct rfs_obs_slot *obs;
+	bool obs_named;	     /* export and identity filled in */
+	int64_t obs_t0[256]; /* arrival time by request id & 255 */
 };
 
 int rfs_conn_start(int fd, const char *transport);
+
+/*
+ * ctl.c: the counters region (common/obs.h) and the control socket
+ * (common/ctlsock.h).  ctl_opt: --control-socket (NULL: the default
+ * <rundir>/ringfsd-<pid>.sock; "none": no socket); listen: what the
+ * counters say the server is.
+ */
+extern struct rfs_obs *rfs_srv_obs;
+int rfs_srv_ctl_start(const char *ctl_opt, const char *listen);
+void rfs_srv_ctl_stop(void);
 void rfs_conns_stop_all(void);
 
 /* a request being executed */

@@ -20,8 +20,9 @@
 #             a 64 KiB ring: frames are dropped and counted, pcapng's ISBs
 #             and EPBs record them, the data reads back intact
 #   bad       an unprivileged capture is refused and says why; malformed
-#             control requests get errors; a second capture is "busy";
-#             the server serves and captures afterwards
+#             capture requests (and malformed frames on the control
+#             socket) get errors; a second capture is "busy"; the server
+#             serves and captures afterwards
 . "$(dirname "$0")/../mount/lib.sh" "$@"
 
 RINGFSCTL=$(rfs_abspath "${RINGFSCTL:?}")
@@ -163,16 +164,34 @@ case_drops() {
 	cmp "$T/ref8m" "$EXPORT/big" || fail "the server's copy differs"
 }
 
-# ctl_say LINE: what the server's capture socket answers to LINE
+# ctl_say ARG...: what the server's control socket answers to the
+# request ARG... (common/ctlsock.h framing: a length, then argv as
+# NUL-terminated strings); "raw:BYTES" sends BYTES as they are instead
 ctl_say() {
-	python3 - "$CTL" "$1" <<'EOF'
-import socket, sys
+	python3 - "$CTL" "$@" <<'EOF'
+import socket, struct, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.settimeout(10)
 s.connect(sys.argv[1])
-if sys.argv[2] != "-":
-    s.sendall(sys.argv[2].encode().decode("unicode_escape").encode("latin-1"))
-print(s.recv(512).decode(errors="replace").strip())
+if sys.argv[2].startswith("raw:"):
+    s.sendall(sys.argv[2][4:].encode().decode("unicode_escape").encode("latin-1"))
+else:
+    body = b"".join(a.encode() + b"\0" for a in sys.argv[2:])
+    s.sendall(struct.pack("<I", len(body)) + body)
+h = b""
+while len(h) < 8:
+    c = s.recv(8 - len(h))
+    if not c:
+        print("closed"); sys.exit(0)
+    h += c
+n, st = struct.unpack("<II", h)
+body = b""
+while len(body) < n - 4:
+    c = s.recv(n - 4 - len(body))
+    if not c:
+        break
+    body += c
+print("status %d: %s" % (st, body.decode(errors="replace").strip()))
 EOF
 }
 
@@ -180,7 +199,7 @@ case_bad() {
 	local out cpid st=0
 	rfs_start_server "$EXPORT"
 	rfs_mount "$MNT"
-	CTL=/run/ringfs/ringfsd.$RFS_PORT.ctl
+	CTL=/run/ringfs/ringfsd-$RFS_SERVER_PID.sock
 	[ -S "$CTL" ] || fail "no capture socket $CTL"
 	# an unprivileged user: refused, and told why
 	command -v setpriv >/dev/null || skip "setpriv missing"
@@ -188,20 +207,23 @@ case_bad() {
 		"$RINGFSCTL" capture -w - "$RFS_ADDR:$RFS_PORT" 2>&1 >/dev/null) ||
 		st=$?
 	[ "$st" = 1 ] || fail "unprivileged capture exited $st, want 1: $out"
-	echo "$out" | grep -q "capture refused.*permission denied.*needs root or its owner (uid 0); you are uid 65534" ||
+	echo "$out" | grep -q "capture refused by .*: capture is privileged: only root or uid 0 (the daemon's owner) may use it; you are uid 65534" ||
 		fail "unclear refusal: $out"
 	note "refused: $out"
-	# malformed requests: an error each
-	out=$(ctl_say 'bogus\n')
-	[[ $out == "error: malformed request 'bogus'"* ]] || fail "bogus: $out"
-	out=$(ctl_say 'capture snaplen=x\n')
-	[[ $out == "error: malformed capture argument"* ]] || fail "snaplen=x: $out"
-	out=$(ctl_say 'capture ring_kib=1\n')
-	[[ $out == "error: malformed capture argument"* ]] || fail "ring_kib=1: $out"
-	out=$(ctl_say "$(printf 'x%.0s' $(seq 300))")
-	[[ $out == "error: malformed request (no newline"* ]] || fail "long: $out"
-	out=$(ctl_say '-')
-	[[ $out == "error: no request within"* ]] || fail "silent peer: $out"
+	# malformed requests: an error each, and the daemon serves on
+	out=$(ctl_say capture snaplen=x)
+	[[ $out == "status 22: malformed capture argument 'snaplen=x'"* ]] ||
+		fail "snaplen=x: $out"
+	out=$(ctl_say capture ring_kib=1)
+	[[ $out == "status 22: malformed capture argument 'ring_kib=1'"* ]] ||
+		fail "ring_kib=1: $out"
+	out=$(ctl_say capture bogus)
+	[[ $out == "status 22: malformed capture argument 'bogus'"* ]] ||
+		fail "bogus: $out"
+	out=$(ctl_say 'raw:\xff\xff\xff\xffgarbage')
+	[[ $out == "status "[1-9]* ]] || fail "garbage length: $out"
+	out=$(ctl_say 'raw:\x05\x00\x00\x00captu')
+	[[ $out == "status "[1-9]* ]] || fail "no NUL: $out"
 	# one capture at a time
 	start_capture one "$RFS_ADDR:$RFS_PORT"
 	cpid=$CAP_PID
