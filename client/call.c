@@ -247,6 +247,8 @@ int rfs_call_start(struct cl_call *c, fuse_req_t req, uint16_t op,
 	}
 	if (l->conn) {
 		c->buf = rfs_xprt_buf_get(l->x, size);
+		if (!c->buf)
+			rfs_obs_add(l->obs, RFS_OBS_bufpool_empty, 1);
 	} else {
 		c->heap = true;
 		c->buf = heap_buf(size);

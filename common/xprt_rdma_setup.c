@@ -164,17 +164,32 @@ static int cm_expect(struct rdma_conn *c, enum rdma_cm_event_type want,
 	return rc;
 }
 
+/*
+ * "rdma LOCAL->PEER DEVICE qp N gid SGID": logs, and the peer column of
+ * ringfsctl conns (the device, our QP number and our GID, as ss -i shows
+ * a socket's details)
+ */
 static void make_desc(struct rdma_conn *c)
 {
-	char la[80] = "?", pa[80] = "?";
+	char la[80] = "?", pa[80] = "?", gid[INET6_ADDRSTRLEN] = "?";
+	const char *dev = "?";
+	unsigned qpn = 0;
 
 	if (c->id) {
 		rfs_addr_fmt(rdma_get_local_addr(c->id),
 			     sizeof(struct sockaddr_storage), la, sizeof(la));
 		rfs_addr_fmt(rdma_get_peer_addr(c->id),
 			     sizeof(struct sockaddr_storage), pa, sizeof(pa));
+		if (c->id->verbs)
+			dev = ibv_get_device_name(c->id->verbs->device);
+		if (c->id->qp)
+			qpn = c->id->qp->qp_num;
+		if (!inet_ntop(AF_INET6, c->id->route.addr.addr.ibaddr.sgid.raw,
+			       gid, sizeof(gid)))
+			snprintf(gid, sizeof(gid), "?");
 	}
-	snprintf(c->desc, sizeof(c->desc), "rdma %s->%s", la, pa);
+	snprintf(c->desc, sizeof(c->desc), "rdma %s->%s %s qp %u gid %s", la,
+		 pa, dev ? dev : "?", qpn, gid);
 }
 
 static uint32_t conn_nrecv(const struct rdma_xprt *t)

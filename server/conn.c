@@ -163,8 +163,12 @@ static void send_frame(struct rfs_conn_ctx *cc, struct rfs_buf *out,
 static struct rfs_buf *conn_buf_get(struct rfs_conn_ctx *cc, void *arg,
 				    uint32_t size)
 {
+	struct rfs_buf *b = rfs_xprt_buf_get(cc->x, size);
+
 	(void)arg;
-	return rfs_xprt_buf_get(cc->x, size);
+	if (!b)
+		rfs_obs_add(cc->obs, RFS_OBS_bufpool_empty, 1);
+	return b;
 }
 
 static void conn_buf_put(struct rfs_conn_ctx *cc, void *arg, struct rfs_buf *b)

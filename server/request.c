@@ -17,6 +17,7 @@
 
 #include "aio.h"
 #include "log.h"
+#include "obs.h"
 #include "request.h"
 
 /* ---- per-opcode facts the pipeline needs -------------------------------- */
@@ -56,6 +57,9 @@ static enum rfs_rq_state step_new(struct rfs_request *rq)
 		return RFS_RQ_CLOSE;
 	}
 	if (rfs_proto_verify(h, rq_payload(rq), rq->csum)) {
+		/* one writer of this word: the thread that verifies (the
+		   connection's, or its exec thread in split mode) */
+		rfs_obs_add(rq->cc->obs, RFS_OBS_csum_failures, 1);
 		rfs_err_rl("server: %s: request %llu: bad or missing "
 			   "checksum: closing",
 			   desc(rq), rq_id(rq));

@@ -15,6 +15,8 @@
 #include <sys/types.h>
 
 #include "perfcount.h"
+
+struct rfs_obs_hdr;
 #include "spin.h"
 
 enum bench_wl {
@@ -77,6 +79,18 @@ struct bench_side_res {
 	double xprt_sys;  /* syscalls the transport says it made */
 };
 
+/*
+ * A cell's latency distribution as a daemon's own histograms saw it
+ * (common/obs.h: its counters file), for the workload's opcode: the
+ * difference of two snapshots around the measured run.
+ */
+struct bench_hist {
+	bool valid;
+	uint16_t op;
+	uint64_t n;
+	double p50_us, p99_us, p999_us, mean_us;
+};
+
 struct bench_cell {
 	char xprt[32]; /* transport, or "fuse/<transport>" */
 	int wl;
@@ -85,6 +99,7 @@ struct bench_cell {
 	uint64_t ops, errors;
 	double secs, p50_us, p99_us, ops_s, mb_s;
 	struct bench_side_res side[SIDE_N];
+	struct bench_hist hist[SIDE_N]; /* daemon and server sides */
 };
 
 struct bench_results {
@@ -170,6 +185,31 @@ void bench_server_stop(struct bench_server *s);
 int bench_rpc_run(const struct bench_opts *o, const char *xprt,
 		  struct bench_server *srv, struct bench_results *r);
 int bench_mount_run(const struct bench_opts *o, struct bench_results *r);
+
+/* ---- the daemons' histograms (bench_obs.c) ----------------------------- */
+
+/* A daemon's counters file, mapped read-only (h NULL: none). */
+struct bench_obs {
+	const struct rfs_obs_hdr *h;
+	size_t len;
+};
+/* The workload's opcode (PING, GETATTR, READ, WRITE). */
+uint16_t bench_wl_op(int wl);
+/* Map pid's counters file (server: ringfsd-PID, else client-PID); 0 or
+   -errno (the daemon is too old, or runs as another user). */
+int bench_obs_attach(struct bench_obs *o, pid_t pid, bool server);
+void bench_obs_detach(struct bench_obs *o);
+/* op's buckets now, summed over the daemon's connections */
+struct bench_obs_snap {
+	uint64_t b[40];
+	uint64_t sum_ns;
+};
+void bench_obs_snap(const struct bench_obs *o, uint16_t op,
+		    struct bench_obs_snap *s);
+/* the distribution between two snapshots */
+void bench_obs_fill(struct bench_hist *h, uint16_t op,
+		    const struct bench_obs_snap *a,
+		    const struct bench_obs_snap *b);
 
 /* ---- output (bench_out.c) ---------------------------------------------- */
 

@@ -267,6 +267,9 @@ static int mount_cell(const struct bench_opts *o, struct mnt_ctx *m,
 	long long dur = (long long)(o->duration * 1e9);
 	struct bench_lat lat = { 0 };
 	uint64_t ops, wops = o->ops ? (o->ops / 10 ? o->ops / 10 : 1) : 0;
+	uint16_t op = bench_wl_op(c->wl);
+	struct bench_obs_snap dha, dhb, sha, shb;
+	struct bench_obs dob, sob;
 	double secs;
 	int err;
 
@@ -275,10 +278,15 @@ static int mount_cell(const struct bench_opts *o, struct mnt_ctx *m,
 		       NULL, &ops, &secs);
 	if (err)
 		return err;
+	/* the daemons' own histograms of the op (their counters files) */
+	bench_obs_attach(&dob, dmn->pid, false);
+	bench_obs_attach(&sob, srv->pid, true);
+	bench_obs_snap(&dob, op, &dha);
+	bench_obs_snap(&sob, op, &sha);
 	if ((err = bench_snap_proc(srv, &sa)) ||
 	    (err = bench_snap_proc(dmn, &da)) ||
 	    (err = bench_snap_self_begin(&ca)))
-		return err;
+		goto out;
 	err = mnt_loop(m, c->wl, dur, o->ops, &lat, &ops, &secs);
 	if (!err)
 		err = bench_snap_self_end(&cb);
@@ -288,6 +296,10 @@ static int mount_cell(const struct bench_opts *o, struct mnt_ctx *m,
 		err = bench_snap_proc(srv, &sb);
 	if (err)
 		goto out;
+	bench_obs_snap(&dob, op, &dhb);
+	bench_obs_snap(&sob, op, &shb);
+	bench_obs_fill(&c->hist[SIDE_DAEMON], op, &dha, &dhb);
+	bench_obs_fill(&c->hist[SIDE_SERVER], op, &sha, &shb);
 	c->ops = ops;
 	c->secs = secs;
 	c->ops_s = secs > 0 ? (double)ops / secs : 0;
@@ -300,6 +312,8 @@ static int mount_cell(const struct bench_opts *o, struct mnt_ctx *m,
 	if (srv->pid)
 		bench_side_fill(&c->side[SIDE_SERVER], &sa, &sb, ops, false);
 out:
+	bench_obs_detach(&dob);
+	bench_obs_detach(&sob);
 	bench_lat_free(&lat);
 	return err;
 }

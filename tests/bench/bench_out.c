@@ -12,6 +12,7 @@
 
 #include "bench.h"
 #include "log.h"
+#include "optab.h"
 
 /* ---- table ------------------------------------------------------------ */
 
@@ -45,6 +46,49 @@ static unsigned same_skip_run(const struct bench_results *r, unsigned i)
 	if (i > 0 && !strcmp(r->cell[i - 1].xprt, r->cell[i].xprt))
 		return 0;
 	return j - i;
+}
+
+static const char *op_name(uint16_t op)
+{
+	const struct rfs_opinfo *i = rfs_op_info(op);
+
+	return i && i->name ? i->name : "?";
+}
+
+/* the daemons' own per-op distributions, when their files were there */
+static void print_hists(FILE *f, const struct bench_results *r)
+{
+	bool any = false;
+
+	for (unsigned i = 0; i < r->n && !any; i++)
+		for (int s = 0; s < SIDE_N; s++)
+			any |= r->cell[i].hist[s].valid;
+	if (!any)
+		return;
+	fprintf(f,
+		"\nlatency per request as the daemons measured it (their "
+		"counters files: log2 histograms,\npercentiles interpolated "
+		"in the bucket; daemon: send to reply, server: arrival to "
+		"reply):\n%-14s %-11s %3s %-7s %-8s %9s %9s %9s %9s %9s\n",
+		"transport", "workload", "qd", "side", "op", "requests",
+		"mean us", "p50 us", "p99 us", "p999 us");
+	for (unsigned i = 0; i < r->n; i++) {
+		const struct bench_cell *c = &r->cell[i];
+
+		for (int s = 0; s < SIDE_N; s++) {
+			const struct bench_hist *h = &c->hist[s];
+
+			if (!h->valid || c->skip[0])
+				continue;
+			fprintf(f,
+				"%-14s %-11s %3u %-7s %-8s %9llu %9.1f %9.1f "
+				"%9.1f %9.1f\n",
+				c->xprt, bench_wls[c->wl].label, c->qd,
+				bench_side_names[s], op_name(h->op),
+				(unsigned long long)h->n, h->mean_us, h->p50_us,
+				h->p99_us, h->p999_us);
+		}
+	}
 }
 
 void bench_print_table(FILE *f, const struct bench_results *r)
@@ -117,6 +161,7 @@ void bench_print_table(FILE *f, const struct bench_results *r)
 		fprintf(f, " %9s\n",
 			num(b, sizeof(b), c->side[SIDE_SERVER].copy_b, 0));
 	}
+	print_hists(f, r);
 	fprintf(f,
 		"\nsyscalls: exact kernel counts (perf raw_syscalls:"
 		"sys_enter); client = the benchmark thread, server = every "
@@ -226,6 +271,22 @@ int bench_write_json(const char *path, const struct bench_opts *o,
 			json_kv(f, "copied_bytes_per_op", sr->copy_b);
 			json_kv(f, "xprt_reported_syscalls_per_op",
 				sr->xprt_sys);
+			fprintf(f, "}");
+		}
+		for (int s = 0; s < SIDE_N; s++) {
+			const struct bench_hist *h = &c->hist[s];
+
+			if (!h->valid)
+				continue;
+			fprintf(f,
+				",\n     \"%s_histogram\": {\"op\": \"%s\", "
+				"\"requests\": %llu",
+				bench_side_names[s], op_name(h->op),
+				(unsigned long long)h->n);
+			json_kv(f, "mean_us", h->mean_us);
+			json_kv(f, "p50_us", h->p50_us);
+			json_kv(f, "p99_us", h->p99_us);
+			json_kv(f, "p999_us", h->p999_us);
 			fprintf(f, "}");
 		}
 		fprintf(f, "}");

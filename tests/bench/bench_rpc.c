@@ -254,20 +254,6 @@ static const uint8_t echo_pat[64] = {
 	0x77, 0x78, 0x79, 0x7a, 0x7b, 0x7c, 0x7d, 0x7e, 0x7f,
 };
 
-static uint16_t wl_op(int wl)
-{
-	switch (wl) {
-	case WL_ECHO:
-		return RFS_OP_PING;
-	case WL_GETATTR:
-		return RFS_OP_GETATTR;
-	case WL_WRITE1M:
-		return RFS_OP_WRITE;
-	default:
-		return RFS_OP_READ;
-	}
-}
-
 /* build and send one request of workload wl in slot s */
 static int issue(struct rpc *r, int wl, struct slot *s, uint64_t id,
 		 uint64_t *off_out)
@@ -279,7 +265,7 @@ static int issue(struct rpc *r, int wl, struct slot *s, uint64_t id,
 
 	if (wl == WL_WRITE1M)
 		need += sizeof(struct rfs_io_req) + io;
-	b = req_new(r, &mb, wl_op(wl), id, need);
+	b = req_new(r, &mb, bench_wl_op(wl), id, need);
 	if (!b)
 		return -ENOBUFS;
 	switch (wl) {
@@ -447,7 +433,7 @@ static int run_loop(struct rpc *r, int wl, unsigned qd, long long dur_ns,
 				err = -EPROTO;
 				goto out;
 			}
-			err = rep_check(r, e.buf, wl_op(wl), h->id, &v);
+			err = rep_check(r, e.buf, bench_wl_op(wl), h->id, &v);
 			if (!err)
 				err = check_data(r, wl, &v, offs[i]);
 			rfs_xprt_buf_put(r->r.x, e.buf);
@@ -481,6 +467,9 @@ static int run_cell(const struct bench_opts *o, struct rpc *r,
 	struct bench_snap sa, sb, ca, cb;
 	struct rfs_xprt_stats xa, xb;
 	struct cell_run run, warm;
+	struct bench_obs so;
+	struct bench_obs_snap ha, hb;
+	uint16_t op = bench_wl_op(c->wl);
 	long long dur = (long long)(o->duration * 1e9);
 	uint64_t wops;
 	int err;
@@ -495,9 +484,14 @@ static int run_cell(const struct bench_opts *o, struct rpc *r,
 		return err;
 
 	memset(&run, 0, sizeof(run));
+	/* the server's own histogram of the op (its counters file) */
+	bench_obs_attach(&so, srv->proc.pid, true);
+	bench_obs_snap(&so, op, &ha);
 	err = bench_snap_proc(&srv->proc, &sa);
-	if (err)
+	if (err) {
+		bench_obs_detach(&so);
 		return err;
+	}
 	rfs_xprt_get_stats(r->r.x, &xa);
 	err = bench_snap_self_begin(&ca);
 	if (err)
@@ -508,8 +502,11 @@ static int run_cell(const struct bench_opts *o, struct rpc *r,
 	rfs_xprt_get_stats(r->r.x, &xb);
 	if (!err)
 		err = bench_snap_proc(&srv->proc, &sb);
+	bench_obs_snap(&so, op, &hb);
+	bench_obs_detach(&so);
 	if (err)
 		goto out;
+	bench_obs_fill(&c->hist[SIDE_SERVER], op, &ha, &hb);
 
 	c->ops = run.ops;
 	c->secs = run.secs;

@@ -104,10 +104,12 @@ xprt_cases "$B" xprt
 # (ib_safe_file_access), so posix (uid 1000 permission cases) and
 # multiuser are the cases that prove that split.
 # NAME:TIMEOUT[:VAR=VALUE]: bigdir and workload are cut down for TCG
-# (10,000 entries and /usr/include take 10+ and 20+ minutes there).
+# (10,000 entries and /usr/include take 10+ and 20+ minutes there);
+# obs (ringfsctl conns and stats) needs the ringfsctl under test.
 MOUNT_CASES="posix:900 multiuser:200 errors:300 mounthelper:200
 	bigfile:300 evict:500 sqlite:300 concurrent:600
-	bigdir:400:RFS_BIGDIR_N=1000 workload:600:RFS_WORKLOAD_SRC=/usr/include/linux"
+	bigdir:400:RFS_BIGDIR_N=1000 workload:600:RFS_WORKLOAD_SRC=/usr/include/linux
+	obs:300:RINGFSCTL=$B/client/ringfsctl"
 # Known failures (run, reported as XFAIL/XPASS, not counted): none.
 MOUNT_XFAIL=
 
