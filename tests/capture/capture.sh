@@ -25,8 +25,9 @@
 #             serves and captures afterwards
 . "$(dirname "$0")/../mount/lib.sh" "$@"
 
-RINGFSCTL=$(rfs_abspath "${RINGFSCTL:?}")
-RFS_LUA=$(rfs_abspath "${RFS_LUA:?}")
+# defaults: next to the client under test, and this source tree's
+RINGFSCTL=$(rfs_abspath "${RINGFSCTL:-$(dirname "$RINGFS")/ringfsctl}")
+RFS_LUA=$(rfs_abspath "${RFS_LUA:-$(dirname "$0")/../../contrib/wireshark/ringfs.lua}")
 CHECK="python3 $(dirname "$0")/check.py"
 command -v tshark >/dev/null || skip "tshark not installed (apt-get install tshark)"
 [ -x "$RINGFSCTL" ] || skip "$RINGFSCTL not built"
@@ -71,6 +72,8 @@ iface_re() { # SIDE: the interface names of that side's capture
 	case $RFS_TRANSPORT:$side in
 	shm:server) echo 'shm:pid[0-9]+' ;;
 	shm:client) echo "shm:pid$RFS_SERVER_PID" ;;
+	# the device and our QP number (the setup stream is not captured)
+	rdma:*) echo 'rdma:[A-Za-z0-9_.-]+/qp[0-9]+' ;;
 	*:server) echo "$peer:127\\.0\\.0\\.1:[0-9]+" ;;
 	*:client) echo "$peer:127\\.0\\.0\\.1:$RFS_PORT" ;;
 	esac
