@@ -72,8 +72,9 @@ static struct cl_pend *slot_get(struct cl_loop *l)
 	p->orig = -1;
 	p->copy_len = 0;
 	p->reply_max = 0;
-	p->sent_ns = 0;
-	p->start_ms = rfs_now_ns() / 1000000;
+	/* one clock read: soft timeouts and the latency histograms */
+	p->sent_ns = rfs_now_ns();
+	p->start_ms = p->sent_ns / 1000000;
 	p->sess_gen = l->sess_gen;
 	p->nfh = 0;
 	p->raw_fh = false;

@@ -186,7 +186,8 @@ struct cl_pend {
 	uint32_t copy_cap;
 	uint32_t reply_max; /* reply-size hint for the transport, 0: none */
 	int64_t start_ms;   /* soft mounts time out from here */
-	int64_t sent_ns;    /* last sent (the latency histograms) */
+	int64_t sent_ns;    /* taken (CLOCK_MONOTONIC ns): the latency
+			       histograms measure from here */
 	uint64_t sess_gen;  /* session the frame's fhs belong to */
 	uint8_t nfh;	    /* kernel fhs in the frame (rfs_call_set_fh) */
 	bool raw_fh;	    /* carries a server fh of its session only */

@@ -108,10 +108,9 @@ int rfs_lp_send_oneway(struct cl_loop *l, uint16_t op, const void *payload,
 /* Send the FORGETs queued by rfs_loop_forget. */
 void rfs_lp_flush_forgets(struct cl_loop *l);
 /* Send b, p's frame, with p's reply-size hint if it has one. */
-static inline int rfs_lp_send(struct cl_loop *l, struct cl_pend *p,
+static inline int rfs_lp_send(struct cl_loop *l, const struct cl_pend *p,
 			      struct rfs_buf *b)
 {
-	p->sent_ns = rfs_now_ns();
 	rfs_obs_add(l->obs, RFS_OBS_requests_sent, 1);
 	if (p->reply_max)
 		return rfs_xprt_send_expect(l->conn, b, 0, p->reply_max);

@@ -121,6 +121,8 @@ bool rfs_lp_lost(struct cl_loop *l, int status)
 	l->reconnecting = true;
 	rfs_obs_add(l->obs, RFS_OBS_conn_lost, 1);
 	rfs_obs_set_state(l->obs, RFS_OBS_RECONNECT);
+	/* what waits for the new connection (replayed then) */
+	rfs_obs_set(l->obs, RFS_OBS_G_queue, l->inflight);
 	l->lost_at_ms = rfs_now_ns() / 1000000;
 	l->next_try_ms = l->lost_at_ms;
 	l->backoff_ms = RECONNECT_MIN_MS;
@@ -422,6 +424,7 @@ void rfs_lp_reconnect_tick(struct cl_loop *l)
 	}
 	l->reconnecting = false;
 	rfs_obs_add(l->obs, RFS_OBS_reconnects, 1);
+	rfs_obs_set(l->obs, RFS_OBS_G_queue, 0);
 	n = replay_all(l, gen);
 	l->sess_gen = gen;
 	rfs_xprt_flush(l->x);

@@ -66,7 +66,14 @@ int rfs_ctl_capture(int argc, char **argv);
  */
 int rfs_ctl_obs(int argc, char **argv);
 bool rfs_ctl_obs_local(int argc, char **argv);
-/* the control socket of the one daemon TARGET names (ringfsctl_obs.c) */
+/*
+ * The control socket of the one local daemon TARGET names (a mount
+ * point, ringfsd when one runs, ringfsd:PID, a *.sock path) into out,
+ * for a command that must talk to the daemon (capture).  0, or an exit
+ * status (CTL_EXIT_*) after saying why on stderr.
+ */
+int rfs_ctl_target_socket(const char *target, char *out, size_t n);
+/* the same, and [HOST:]PORT of a local ringfsd (ringfsctl capture) */
 int rfs_ctl_obs_sock(const char *target, char *sock, size_t n);
 
 /*

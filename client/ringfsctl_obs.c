@@ -11,7 +11,8 @@
  * stopped or wedged still shows its counters; --socket asks the daemon's
  * control socket instead (the same output, formatted by the daemon).
  *
- * TARGET: none (every daemon here), a mount point (as mounted: matched
+ * TARGET: none (every daemon here; one whose file this ringfsctl cannot
+ * read is said on stderr and left out), a mount point (as mounted: matched
  * without touching the mount, which may be wedged), "ringfsd" (every
  * server here), "ringfsd:PID", or a control socket / counters file path.
  */
@@ -152,9 +153,9 @@ static int map_one(struct daemon *d)
 		return 0;
 	ret = rfs_obs_map(d->stats, &d->h, &d->len);
 	if (ret == -EPROTO)
-		ctl_err("%s: not a counters file of this ringfsctl (version "
-			"%u): is the daemon from another ringfs build?",
-			d->stats, RFS_OBS_VERSION);
+		ctl_err("%s: not a counters file this ringfsctl can read (its "
+			"layout differs: a daemon of another ringfs build?)",
+			d->stats);
 	else if (ret)
 		ctl_err("reading %s: %s", d->stats, strerror(-ret));
 	return ret;
@@ -359,10 +360,16 @@ int rfs_ctl_obs(int argc, char **argv)
 		}
 		return ret;
 	}
+	/*
+	 * Every daemon (no TARGET): one that cannot be read (another ringfs
+	 * build still running after an upgrade) is said and skipped, so the
+	 * rest still reaches, say, the textfile collector; a daemon named
+	 * on the command line must be read.
+	 */
 	for (unsigned i = 0; i < nds; i++)
 		if (!map_one(&ds[i]))
 			hs[nh++] = ds[i].h;
-		else
+		else if (target)
 			ret = CTL_EXIT_FAIL;
 	if (f == RFS_OBS_FMT_PROM) {
 		rfs_obs_fmt_prom(hs, nh, opname, &out);
@@ -390,8 +397,8 @@ int rfs_ctl_obs(int argc, char **argv)
 		if (list)
 			rfs_ctl_printf(&out, "]\n");
 		if (!nh && f == RFS_OBS_FMT_TEXT && !target)
-			rfs_ctl_printf(&out, "(no ringfs daemons on this "
-					     "host)\n");
+			rfs_ctl_printf(&out, "(no ringfs daemon of this "
+					     "host to show)\n");
 	}
 	if (out.oom) {
 		ctl_err("%s: out of memory", argv[1]);
@@ -440,6 +447,33 @@ bool rfs_ctl_obs_local(int argc, char **argv)
 	       !strncmp(pos, "ringfsd:", 8) || (!export && !strchr(pos, ':'));
 }
 
+int rfs_ctl_target_socket(const char *target, char *out, size_t n)
+{
+	bool only_sock;
+	int ret;
+
+	if (!target || !*target) {
+		ctl_err("which daemon? (a mount point, ringfsd, ringfsd:PID or "
+			"a control socket)");
+		return CTL_EXIT_USAGE;
+	}
+	ret = resolve(target, &only_sock);
+	if (!ret && nds != 1) {
+		ctl_err("%s: %u daemons match; name one (ringfsd:PID, or its "
+			"control socket)",
+			target, nds);
+		ret = CTL_EXIT_USAGE;
+	}
+	if (!ret && (size_t)snprintf(out, n, "%s", ds[0].sock) >= n) {
+		ctl_err("%s: control socket path too long", target);
+		ret = CTL_EXIT_USAGE;
+	}
+	for (unsigned i = 0; i < nds; i++)
+		rfs_obs_unmap(ds[i].h, ds[i].len);
+	nds = 0;
+	return ret;
+}
+
 /*
  * The control socket of the one daemon TARGET names, for ringfsctl
  * capture: what resolve() takes, and also a server's TCP port
@@ -449,9 +483,7 @@ bool rfs_ctl_obs_local(int argc, char **argv)
 int rfs_ctl_obs_sock(const char *target, char *sock, size_t n)
 {
 	char spec[256], *colon, *p, *end;
-	bool via_sock;
 	long port = -1;
-	int rc;
 
 	snprintf(spec, sizeof(spec), "%s", target);
 	p = strstr(spec, ":/");
@@ -491,9 +523,7 @@ int rfs_ctl_obs_sock(const char *target, char *sock, size_t n)
 			return CTL_EXIT_FAIL;
 		}
 	} else {
-		rc = resolve(target, &via_sock);
-		if (rc)
-			return rc;
+		return rfs_ctl_target_socket(target, sock, n);
 	}
 	if (nds != 1) {
 		ctl_err("%s: %u daemons match; name one (ringfsd:PID, a mount "

@@ -25,7 +25,7 @@
 struct ctl_client {
 	int fd;
 	struct ucred cred;
-	long long deadline_ms; /* < 0: idle between requests */
+	long long deadline_ms; /* the next byte, or the reply, by then */
 	uint8_t in[4 + RFS_CTL_REQ_MAX];
 	size_t in_len;
 	char *out; /* a whole reply frame being written */
@@ -354,7 +354,8 @@ static void client_write(struct ctl_client *cl)
 	free(cl->out);
 	cl->out = NULL;
 	cl->out_len = cl->out_off = 0;
-	cl->deadline_ms = -1;
+	/* an idle caller holds one of the few places: not for long */
+	cl->deadline_ms = rfs_now_ms() + RFS_CTL_IDLE_MS;
 	if (cl->close_after)
 		client_close(cl);
 }
@@ -389,7 +390,7 @@ static void do_accept(struct rfs_ctl *c)
 		return;
 	}
 	cl->fd = fd;
-	cl->deadline_ms = -1;
+	cl->deadline_ms = rfs_now_ms() + RFS_CTL_IDLE_MS;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cl->cred, &sl) < 0) {
 		rfs_warn("control socket %s: SO_PEERCRED: %s", c->path,
 			 strerror(errno));
@@ -498,43 +499,45 @@ int rfs_ctl_open(const char *path, const struct rfs_ctl_cmd *cmds, size_t n,
 	c->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->lfd < 0) {
 		ret = -errno;
-		rfs_err("control socket %s: socket: %s", path, strerror(errno));
+		rfs_err("control socket %s: socket: %s", c->path,
+			strerror(errno));
 		free(c);
 		return ret;
 	}
-	if (unlink(path) < 0 && errno != ENOENT) {
+	if (unlink(c->path) < 0 && errno != ENOENT) {
 		ret = -errno;
-		rfs_err("control socket %s: removing the old one: %s", path,
+		rfs_err("control socket %s: removing the old one: %s", c->path,
 			strerror(errno));
 		goto fail;
 	}
 	if (bind(c->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		ret = -errno;
-		rfs_err("control socket %s: bind: %s", path, strerror(errno));
+		rfs_err("control socket %s: bind: %s", c->path,
+			strerror(errno));
 		goto fail;
 	}
 	/* everyone may connect; RFS_CTL_PRIV commands check SO_PEERCRED */
-	if (chmod(path, 0666) < 0 || listen(c->lfd, 16) < 0) {
+	if (chmod(c->path, 0666) < 0 || listen(c->lfd, 16) < 0) {
 		ret = -errno;
-		rfs_err("control socket %s: chmod/listen: %s", path,
+		rfs_err("control socket %s: chmod/listen: %s", c->path,
 			strerror(errno));
-		unlink(path);
+		unlink(c->path);
 		goto fail;
 	}
 	c->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (c->stop_fd < 0) {
 		ret = -errno;
-		rfs_err("control socket %s: eventfd: %s", path,
+		rfs_err("control socket %s: eventfd: %s", c->path,
 			strerror(errno));
-		unlink(path);
+		unlink(c->path);
 		goto fail;
 	}
 	ret = pthread_create(&c->th, NULL, ctl_main, c);
 	if (ret) {
-		rfs_err("control socket %s: starting its thread: %s", path,
+		rfs_err("control socket %s: starting its thread: %s", c->path,
 			strerror(ret));
 		ret = -ret;
-		unlink(path);
+		unlink(c->path);
 		goto fail;
 	}
 	*out = c;

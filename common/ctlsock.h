@@ -25,9 +25,10 @@
  * A connection may carry any number of request/reply pairs, one at a
  * time.  A malformed request (bad length, missing NUL, unknown command,
  * too many strings) gets an error reply (EINVAL, E2BIG, ENOENT) and the
- * connection is closed; the daemon keeps serving.  A request must arrive
- * whole within RFS_CTL_IDLE_MS of its first byte, and a reply be read
- * within the same time, or the connection is dropped.
+ * connection is closed; the daemon keeps serving.  A connection that
+ * sends nothing for RFS_CTL_IDLE_MS (after connecting, within a request,
+ * between requests) or does not read its reply within that time is
+ * dropped: RFS_CTL_CLIENTS_MAX callers at once, none can hold a place.
  *
  * Streaming commands (capture): a handler may take the connection over.
  * It returns RFS_CTL_TAKEN after it has written its own reply header
@@ -103,7 +104,8 @@ const char *rfs_ctl_path(const struct rfs_ctl *c);
 /* Append to a reply; on failure out->oom is set and later appends no-op. */
 __attribute__((format(printf, 2, 3))) void
 rfs_ctl_printf(struct rfs_ctl_out *out, const char *fmt, ...);
-void rfs_ctl_vprintf(struct rfs_ctl_out *out, const char *fmt, va_list ap);
+__attribute__((format(printf, 2, 0))) void
+rfs_ctl_vprintf(struct rfs_ctl_out *out, const char *fmt, va_list ap);
 void rfs_ctl_write(struct rfs_ctl_out *out, const void *p, size_t n);
 
 /*

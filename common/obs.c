@@ -24,7 +24,7 @@ struct rfs_obs {
 	size_t len;
 	char path[4096]; /* "" : private memory */
 	pthread_mutex_t mu;
-	struct rfs_obs_slot spare; /* when every slot is taken */
+	bool warned; /* every slot taken, said once */
 };
 
 static int64_t real_ms(void)
@@ -161,8 +161,16 @@ struct rfs_obs_slot *rfs_obs_slot_get(struct rfs_obs *o, const char *transport)
 		if (__atomic_load_n(&all[i].state, __ATOMIC_RELAXED) ==
 		    RFS_OBS_FREE)
 			s = &all[i];
-	if (!s)
-		s = &o->spare;
+	if (!s) {
+		/* more connections than slots: this one is counted nowhere */
+		if (!o->warned)
+			rfs_warn("counters: all %u connection slots taken: "
+				 "new connections are not counted",
+				 o->h->nslots);
+		o->warned = true;
+		pthread_mutex_unlock(&o->mu);
+		return NULL;
+	}
 	memset(s, 0, sizeof(*s));
 	s->id = ++o->h->next_id;
 	s->start_ms = real_ms();
@@ -207,7 +215,7 @@ void rfs_obs_slot_put(struct rfs_obs *o, struct rfs_obs_slot *s)
 			set_text(r->transport, sizeof(r->transport),
 				 s->transport[0] ? s->transport : "?");
 		}
-	if (r && s != &o->spare) {
+	if (r) {
 		for (unsigned i = 0; i < RFS_OBS_NCTR; i++)
 			rfs_obs_add(r, (enum rfs_obs_ctr)i, s->c[i]);
 		for (unsigned op = 0; op < RFS_OBS_NOPS; op++) {
@@ -271,6 +279,14 @@ void rfs_obs_xprt(struct rfs_obs_slot *s, const struct rfs_obs_xbase *base,
 	__atomic_store_n(&s->c[RFS_OBS_copied_bytes],
 			 base->copied_bytes + xs->copies_bytes,
 			 __ATOMIC_RELAXED);
+	__atomic_store_n(&s->c[RFS_OBS_ring_full],
+			 base->ring_full + xs->ring_full, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->c[RFS_OBS_zc_fallbacks],
+			 base->zc_copied + xs->zc_copied, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->c[RFS_OBS_wc_errors],
+			 base->wc_errors + xs->wc_errors, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->c[RFS_OBS_wc_flushed],
+			 base->wc_flushed + xs->wc_flushed, __ATOMIC_RELAXED);
 	rfs_obs_set(s, RFS_OBS_G_bufs_out, xs->bufs_out);
 }
 
@@ -283,6 +299,10 @@ void rfs_obs_xprt_fold(struct rfs_obs_xbase *base,
 	base->bytes_out += xs->bytes_out;
 	base->syscalls += xs->syscalls;
 	base->copied_bytes += xs->copies_bytes;
+	base->ring_full += xs->ring_full;
+	base->zc_copied += xs->zc_copied;
+	base->wc_errors += xs->wc_errors;
+	base->wc_flushed += xs->wc_flushed;
 }
 
 /* ---- readers ------------------------------------------------------------ */

@@ -51,48 +51,59 @@
  * (enum), the text, JSON and Prometheus formatters.  Names follow ss(8)
  * and ethtool -S where one exists.
  */
-#define RFS_OBS_COUNTERS(X)                                               \
-	X(requests_sent, "requests sent (client)")                        \
-	X(replies_received, "replies received (client)")                  \
-	X(requests_received, "requests received (server)")                \
-	X(replies_sent, "replies sent (server)")                          \
-	X(errors, "replies with a non-zero status")                       \
-	X(frames_in, "frames received by the transport")                  \
-	X(frames_out, "frames sent by the transport")                     \
-	X(bytes_in, "bytes received by the transport")                    \
-	X(bytes_out, "bytes sent by the transport")                       \
-	X(syscalls, "system calls the transport issued")                  \
-	X(copied_bytes, "bytes the transport copied in user space")       \
-	X(sleeps, "times the loop slept waiting for work")                \
-	X(wakeups, "times a sleep ended with work to do")                 \
-	X(spins_found, "busy-poll turns that found work")                 \
-	X(spins_empty, "busy-poll turns that found nothing, then slept")  \
-	X(bufpool_empty, "buffer requests the pool could not meet")       \
-	X(queue_full, "requests that waited for a free slot or a window") \
-	X(csum_failures, "frames that failed their checksum")             \
-	X(reconnects, "connections re-established (client)")              \
-	X(conn_lost, "connections lost")                                  \
-	X(stray_replies, "replies nobody waited for (client)")
+/* which side counts it: C client, S server, B both */
+#define RFS_OBS_C 1u /* = RFS_OBS_SIDE_CLIENT */
+#define RFS_OBS_S 2u /* = RFS_OBS_SIDE_SERVER */
+#define RFS_OBS_B 3u
+#define RFS_OBS_COUNTERS(X)                                                    \
+	X(requests_sent, C, "requests sent")                                   \
+	X(replies_received, C, "replies received")                             \
+	X(requests_received, S, "requests received")                           \
+	X(replies_sent, S, "replies sent")                                     \
+	X(errors, B, "replies with a non-zero status")                         \
+	X(frames_in, B, "frames received by the transport")                    \
+	X(frames_out, B, "frames sent by the transport")                       \
+	X(bytes_in, B, "bytes received by the transport")                      \
+	X(bytes_out, B, "bytes sent by the transport")                         \
+	X(syscalls, B, "system calls the transport issued")                    \
+	X(copied_bytes, B, "bytes the transport copied in user space")         \
+	X(sleeps, B, "times the loop slept waiting for work")                  \
+	X(wakeups, B, "times a sleep ended with work to do")                   \
+	X(spins_found, C, "busy-poll turns that found the reply")              \
+	X(spins_empty, C, "busy-poll turns that found nothing, then slept")    \
+	X(bufpool_empty, B, "buffer requests the pool could not meet")         \
+	X(queue_full, C,                                                       \
+	  "requests refused (EAGAIN): every pending slot taken")               \
+	X(csum_failures, B, "frames that failed their checksum")               \
+	X(reconnects, C, "connections re-established")                         \
+	X(conn_lost, B, "connections lost")                                    \
+	X(ring_full, B, "sends that found the ring full and waited (shm)")     \
+	X(zc_fallbacks, B, "zero-copy sends the kernel copied anyway (uring)") \
+	X(wc_errors, B, "rdma work completions in error (flushes aside)")      \
+	X(wc_flushed, B, "rdma work requests flushed by a connection's end")   \
+	X(stray_replies, C, "replies nobody waited for")
 
 enum rfs_obs_ctr {
-#define RFS_OBS_ENUM_(n, h) RFS_OBS_##n,
+#define RFS_OBS_ENUM_(n, side, h) RFS_OBS_##n,
 	RFS_OBS_COUNTERS(RFS_OBS_ENUM_)
 #undef RFS_OBS_ENUM_
 	RFS_OBS_NCTR
 };
 
 /* Gauges: their current value (not summed into retired totals). */
-#define RFS_OBS_GAUGES(X)                                     \
-	X(inflight, "requests in flight now")                 \
-	X(inflight_max, "most requests in flight at once")    \
-	X(queue, "requests waiting to be sent or answered")   \
-	X(bufs_out, "transport buffers lent out now")         \
-	X(srtt_ns, "smoothed round-trip time, ns (client)")   \
-	X(rttvar_ns, "round-trip time variance, ns (client)") \
-	X(minrtt_ns, "smallest round-trip time, ns (client)")
+#define RFS_OBS_GAUGES(X)                                                 \
+	X(inflight, C, "requests in flight now")                          \
+	X(inflight_max, C, "most requests in flight at once")             \
+	X(queue, B,                                                       \
+	  "replies not sent yet (server), requests held for a reconnect " \
+	  "(client)")                                                     \
+	X(bufs_out, B, "transport buffers lent out now")                  \
+	X(srtt_ns, C, "smoothed round-trip time, ns")                     \
+	X(rttvar_ns, C, "round-trip time variance, ns")                   \
+	X(minrtt_ns, C, "smallest round-trip time, ns")
 
 enum rfs_obs_gauge {
-#define RFS_OBS_ENUM_(n, h) RFS_OBS_G_##n,
+#define RFS_OBS_ENUM_(n, side, h) RFS_OBS_G_##n,
 	RFS_OBS_GAUGES(RFS_OBS_ENUM_)
 #undef RFS_OBS_ENUM_
 	RFS_OBS_NGAUGE
@@ -211,7 +222,7 @@ void rfs_obs_rtt(struct rfs_obs_slot *s, uint64_t ns);
 struct rfs_xprt_stats;
 struct rfs_obs_xbase {
 	uint64_t frames_in, frames_out, bytes_in, bytes_out, syscalls,
-		copied_bytes;
+		copied_bytes, ring_full, zc_copied, wc_errors, wc_flushed;
 };
 void rfs_obs_xprt(struct rfs_obs_slot *s, const struct rfs_obs_xbase *base,
 		  const struct rfs_xprt_stats *xs);
@@ -243,9 +254,9 @@ const struct rfs_obs_hdr *rfs_obs_hdr(const struct rfs_obs *o);
 void rfs_obs_set_ctl(struct rfs_obs *o, const char *ctl);
 
 /*
- * A free slot (zeroed, state SETUP, a new id, start time now), or a
- * process-private spare when all are taken (counted nowhere visible);
- * NULL only when o is NULL.
+ * A free slot (zeroed, state SETUP, a new id, start time now), or NULL
+ * when o is NULL or every slot is taken (that connection is counted
+ * nowhere; said once in the log).
  */
 struct rfs_obs_slot *rfs_obs_slot_get(struct rfs_obs *o, const char *transport);
 /* Text fields: set by the owner (any may be NULL: unchanged). */

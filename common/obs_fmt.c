@@ -14,19 +14,29 @@
 #include "obs.h"
 
 static const char *const ctr_name[] = {
-#define RFS_OBS_NAME_(n, h) #n,
+#define RFS_OBS_NAME_(n, side, h) #n,
 	RFS_OBS_COUNTERS(RFS_OBS_NAME_)
 #undef RFS_OBS_NAME_
 };
 static const char *const ctr_help[] = {
-#define RFS_OBS_HELP_(n, h) h,
+#define RFS_OBS_HELP_(n, side, h) h,
 	RFS_OBS_COUNTERS(RFS_OBS_HELP_)
 #undef RFS_OBS_HELP_
 };
+static const unsigned ctr_side[] = {
+#define RFS_OBS_SIDE_(n, side, h) RFS_OBS_##side,
+	RFS_OBS_COUNTERS(RFS_OBS_SIDE_)
+#undef RFS_OBS_SIDE_
+};
 static const char *const gauge_name[] = {
-#define RFS_OBS_NAME_(n, h) #n,
+#define RFS_OBS_NAME_(n, side, h) #n,
 	RFS_OBS_GAUGES(RFS_OBS_NAME_)
 #undef RFS_OBS_NAME_
+};
+static const unsigned gauge_side[] = {
+#define RFS_OBS_SIDE_(n, side, h) RFS_OBS_##side,
+	RFS_OBS_GAUGES(RFS_OBS_SIDE_)
+#undef RFS_OBS_SIDE_
 };
 
 static const char *side_name(const struct rfs_obs_hdr *h)
@@ -179,11 +189,16 @@ void rfs_obs_fmt_conns(const struct rfs_obs_hdr *h, enum rfs_obs_fmt f,
 			rfs_ctl_printf(o, ",\"ident\":");
 			json_str(o, v.ident);
 			for (unsigned k = 0; k < RFS_OBS_NCTR; k++)
-				rfs_ctl_printf(o, ",\"%s\":%llu", ctr_name[k],
-					       (unsigned long long)v.c[k]);
+				if (ctr_side[k] & h->side)
+					rfs_ctl_printf(
+						o, ",\"%s\":%llu", ctr_name[k],
+						(unsigned long long)v.c[k]);
 			for (unsigned k = 0; k < RFS_OBS_NGAUGE; k++)
-				rfs_ctl_printf(o, ",\"%s\":%llu", gauge_name[k],
-					       (unsigned long long)v.g[k]);
+				if (gauge_side[k] & h->side)
+					rfs_ctl_printf(
+						o, ",\"%s\":%llu",
+						gauge_name[k],
+						(unsigned long long)v.g[k]);
 			rfs_ctl_printf(o, "}");
 		} else {
 			char age[32];
@@ -195,27 +210,41 @@ void rfs_obs_fmt_conns(const struct rfs_obs_hdr *h, enum rfs_obs_fmt f,
 				snprintf(age, sizeof(age), "%.0fm", a / 60);
 			else
 				snprintf(age, sizeof(age), "%.0fd", a / 86400);
+			rfs_ctl_printf(o,
+				       "%-4u %-6s %-9s %8s %-28s %-10s %-14s ",
+				       v.id, dash(v.transport),
+				       state_name(v.state), age, dash(v.peer),
+				       dash(v.export), dash(v.ident));
+			/* the client's requests out, replies in; the server's
+			   requests in, replies out */
+			if (h->side == RFS_OBS_SIDE_CLIENT)
+				rfs_ctl_printf(
+					o, "inflight:%llu/%llu queue:%llu ",
+					(unsigned long long)
+						v.g[RFS_OBS_G_inflight],
+					(unsigned long long)
+						v.g[RFS_OBS_G_inflight_max],
+					(unsigned long long)
+						v.g[RFS_OBS_G_queue]);
+			else
+				rfs_ctl_printf(o, "queue:%llu ",
+					       (unsigned long long)
+						       v.g[RFS_OBS_G_queue]);
 			rfs_ctl_printf(
 				o,
-				"%-4u %-6s %-9s %8s %-28s %-10s %-14s "
-				"inflight:%llu/%llu queue:%llu "
-				"reqs_out:%llu reqs_in:%llu "
-				"bytes_sent:%llu bytes_received:%llu "
-				"errors:%llu reconnects:%llu",
-				v.id, dash(v.transport), state_name(v.state),
-				age, dash(v.peer), dash(v.export),
-				dash(v.ident),
-				(unsigned long long)v.g[RFS_OBS_G_inflight],
-				(unsigned long long)v.g[RFS_OBS_G_inflight_max],
-				(unsigned long long)v.g[RFS_OBS_G_queue],
+				"reqs_out:%llu reqs_in:%llu bytes_sent:%llu "
+				"bytes_received:%llu errors:%llu",
 				(unsigned long long)(v.c[RFS_OBS_requests_sent] +
 						     v.c[RFS_OBS_replies_sent]),
 				(unsigned long long)(v.c[RFS_OBS_requests_received] +
 						     v.c[RFS_OBS_replies_received]),
 				(unsigned long long)v.c[RFS_OBS_bytes_out],
 				(unsigned long long)v.c[RFS_OBS_bytes_in],
-				(unsigned long long)v.c[RFS_OBS_errors],
-				(unsigned long long)v.c[RFS_OBS_reconnects]);
+				(unsigned long long)v.c[RFS_OBS_errors]);
+			if (h->side == RFS_OBS_SIDE_CLIENT)
+				rfs_ctl_printf(o, " reconnects:%llu",
+					       (unsigned long long)
+						       v.c[RFS_OBS_reconnects]);
 			/* ss -i: rtt:srtt/rttvar in ms, minrtt in ms */
 			if (v.g[RFS_OBS_G_srtt_ns])
 				rfs_ctl_printf(
@@ -392,12 +421,20 @@ void rfs_obs_fmt_prom(const struct rfs_obs_hdr *const *hs, unsigned n,
 			rfs_ctl_printf(o, "} %u\n", t[d]->conns[x]);
 		}
 	for (unsigned k = 0; k < RFS_OBS_NCTR; k++) {
+		bool any = false;
+
+		/* a counter only the other side keeps: not in the file */
+		for (unsigned d = 0; d < n; d++)
+			any |= (ctr_side[k] & hs[d]->side) != 0;
+		if (!any)
+			continue;
 		rfs_ctl_printf(o,
 			       "# HELP ringfs_%s_total %s\n"
 			       "# TYPE ringfs_%s_total counter\n",
 			       ctr_name[k], ctr_help[k], ctr_name[k]);
 		for (unsigned d = 0; d < n; d++)
-			for (unsigned x = 0; x < t[d]->nx; x++) {
+			for (unsigned x = 0;
+			     (ctr_side[k] & hs[d]->side) && x < t[d]->nx; x++) {
 				rfs_ctl_printf(o, "ringfs_%s_total",
 					       ctr_name[k]);
 				prom_labels(o, hs[d], "transport",
@@ -454,17 +491,20 @@ void rfs_obs_fmt_stats(const struct rfs_obs_hdr *h, enum rfs_obs_fmt f,
 			rfs_ctl_printf(o, "%s\"%s\":{\"connections\":%u",
 				       x ? "," : "", xn, t->conns[x]);
 			for (unsigned k = 0; k < RFS_OBS_NCTR; k++)
-				rfs_ctl_printf(o, ",\"%s\":%llu", ctr_name[k],
-					       (unsigned long long)t->c[x][k]);
+				if (ctr_side[k] & h->side)
+					rfs_ctl_printf(
+						o, ",\"%s\":%llu", ctr_name[k],
+						(unsigned long long)t->c[x][k]);
 			rfs_ctl_printf(o, "}");
 			continue;
 		}
 		rfs_ctl_printf(o, "%s.%s.connections: %u\n", side, xn,
 			       t->conns[x]);
 		for (unsigned k = 0; k < RFS_OBS_NCTR; k++)
-			rfs_ctl_printf(o, "%s.%s.%s: %llu\n", side, xn,
-				       ctr_name[k],
-				       (unsigned long long)t->c[x][k]);
+			if (ctr_side[k] & h->side)
+				rfs_ctl_printf(o, "%s.%s.%s: %llu\n", side, xn,
+					       ctr_name[k],
+					       (unsigned long long)t->c[x][k]);
 	}
 	if (f == RFS_OBS_FMT_JSON)
 		rfs_ctl_printf(o, "},\"latency\":{");

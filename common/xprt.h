@@ -259,6 +259,11 @@ struct rfs_xprt_stats {
 	uint64_t syscalls;     /* syscalls issued by the transport */
 	uint64_t copies_bytes; /* bytes copied in user space */
 	uint64_t bufs_out;     /* buffers currently lent out */
+	/* events, where the transport has them (ringfsctl stats) */
+	uint64_t ring_full;  /* sends that found no room and waited (shm) */
+	uint64_t zc_copied;  /* zero-copy sends the kernel copied (uring) */
+	uint64_t wc_errors;  /* completions in error, flushes aside (rdma) */
+	uint64_t wc_flushed; /* work requests flushed by a close (rdma) */
 };
 void rfs_xprt_get_stats(const struct rfs_xprt *x, struct rfs_xprt_stats *s);
 

@@ -911,6 +911,10 @@ static void on_wc(struct rdma_conn *c, const struct ibv_wc *wc)
 	int rc;
 
 	if (wc->status != IBV_WC_SUCCESS) {
+		if (wc->status == IBV_WC_WR_FLUSH_ERR)
+			c->t->st.wc_flushed++;
+		else
+			c->t->st.wc_errors++;
 		/* rb stays on the posted list: conn_down releases it */
 		if (wc->status != IBV_WC_WR_FLUSH_ERR)
 			rfs_err_rl("xprt: %s: work request failed: %s", c->desc,

@@ -423,8 +423,10 @@ static void push_pending(struct shm_conn *c)
 			slot = sb;
 		} else {
 			slot = slot_take(c, sb->b.len);
-			if (!slot)
+			if (!slot) {
+				x->st.ring_full++;
 				break;
+			}
 			memcpy(slot->b.data, sb->b.data, sb->b.len);
 			x->st.copies_bytes += sb->b.len;
 			slot->b.len = sb->b.len;

@@ -703,6 +703,8 @@ static void on_send_zc(struct zcreq *z, int res, unsigned flags)
 		 * without scatter-gather): then zero copy only adds page
 		 * pinning and notifications, so stop using it on c.
 		 */
+		if ((unsigned)res & IORING_NOTIF_USAGE_ZC_COPIED)
+			x->st.zc_copied++;
 		if (!((unsigned)res & IORING_NOTIF_USAGE_ZC_COPIED))
 			c->zc_copied = 0;
 		else if (c->zc_ok && ++c->zc_copied >= ZC_COPIED_MAX) {

@@ -63,14 +63,16 @@ static const char *desc(struct rfs_conn_ctx *cc)
 
 /* ---- counters (common/obs.h): this thread's slot ----------------------- */
 
-static void obs_recv(struct rfs_conn_ctx *cc, const struct rfs_buf *b)
+/* now: when the batch this request came in was reaped */
+static void obs_recv(struct rfs_conn_ctx *cc, const struct rfs_buf *b,
+		     int64_t now)
 {
 	const struct rfs_hdr *h = b->data;
 
 	if (!cc->obs)
 		return;
 	rfs_obs_add(cc->obs, RFS_OBS_requests_received, 1);
-	cc->obs_t0[h->id & 255] = rfs_now_ns();
+	cc->obs_t0[h->id & 255] = now;
 }
 
 static void obs_reply(struct rfs_conn_ctx *cc, const struct rfs_hdr *h)
@@ -478,7 +480,7 @@ static void *conn_main(void *arg)
 	while (!down) {
 		struct pollfd pfd[3];
 		int n, nrecv = 0, ret, timeout = -1;
-		long long tpoll = 0;
+		long long tpoll = 0, trecv;
 		uint64_t v;
 
 		n = rfs_xprt_poll(cc->x, ev, 32);
@@ -493,6 +495,8 @@ static void *conn_main(void *arg)
 		}
 		for (int i = 0; i < n; i++)
 			nrecv += ev[i].type == RFS_XEV_RECV;
+		/* one clock read per batch: the requests' arrival */
+		trecv = nrecv && cc->obs ? rfs_now_ns() : 0;
 		/* reads that arrive together wait for the disk together */
 		rfs_aio_batch(cc, nrecv > 1 || rfs_aio_inflight(cc));
 		for (int i = 0; i < n; i++) {
@@ -501,7 +505,7 @@ static void *conn_main(void *arg)
 				/* per request: a batch of 32 must not
 				 * overshoot max-inflight 32 replies deep */
 				conn_greedy(cc);
-				obs_recv(cc, ev[i].buf);
+				obs_recv(cc, ev[i].buf, trecv);
 				if (cc->split) {
 					rfs_exec_submit(cc, ev[i].buf);
 					break;

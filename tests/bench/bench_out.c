@@ -451,6 +451,33 @@ static void bar(FILE *f, double x, double y0, double h, const char *col,
 		x, y0 - h, SVG_BAR, h, col, opacity, col, tip);
 }
 
+/* the histogram a whisker shows: the client daemon's, else the server's */
+static const struct bench_hist *whisker_of(const struct bench_cell *c,
+					   int *side)
+{
+	*side = c->hist[SIDE_DAEMON].valid ? SIDE_DAEMON : SIDE_SERVER;
+	return c->hist[*side].valid ? &c->hist[*side] : NULL;
+}
+
+/* a whisker from p50 to p999 with a tick at p99, on the log axis */
+static void whisker(FILE *f, double x, double y0, double lmin, double lmax,
+		    const struct bench_hist *h, const char *tip)
+{
+	double span = log10(lmax / lmin), ys[3];
+	const double v[3] = { h->p50_us, h->p99_us, h->p999_us };
+
+	for (int i = 0; i < 3; i++)
+		ys[i] = y0 - (v[i] > lmin ? log10(v[i] / lmin) / span : 0) *
+				     SVG_PANEL_H;
+	fprintf(f,
+		"<g stroke=\"#222\" stroke-width=\"1.2\"><title>%s</title>"
+		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+		"<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\" fill=\"white\"/>"
+		"</g>\n",
+		tip, x, ys[0], x, ys[2], x - 3, ys[1], x + 3, ys[1], x, ys[0]);
+}
+
 int bench_write_svg(const char *path, const struct bench_results *r)
 {
 	static const double side_op[SIDE_N] = { 1.0, 0.65, 0.3 };
@@ -522,6 +549,16 @@ int bench_write_svg(const char *path, const struct bench_results *r)
 				any = true;
 				smax = fmax(smax, sys_total(c));
 				lmax = fmax(lmax, c->p50_us);
+				{
+					int hs;
+					const struct bench_hist *h =
+						whisker_of(c, &hs);
+
+					if (h)
+						lmax = fmax(lmax, h->p999_us);
+					if (h && h->p50_us > 0)
+						lmin = fmin(lmin, h->p50_us);
+				}
 				if (c->p50_us > 0)
 					lmin = fmin(lmin, c->p50_us);
 			}
@@ -594,6 +631,24 @@ int bench_write_svg(const char *path, const struct bench_results *r)
 						    log10(lmax / lmin) *
 						    SVG_PANEL_H,
 					    palette[t % 8], 1.0, tip);
+				{
+					int hs;
+					const struct bench_hist *h =
+						whisker_of(c, &hs);
+
+					if (!h)
+						continue;
+					snprintf(
+						tip, sizeof(tip),
+						"%s %s QD%u: %s's own %s "
+						"p50/p99/p999 %.1f/%.1f/%.1f us",
+						c->xprt, bench_wls[w].name,
+						c->qd, bench_side_names[hs],
+						op_name(h->op), h->p50_us,
+						h->p99_us, h->p999_us);
+					whisker(f, bx + SVG_BAR / 2.0, y2, lmin,
+						lmax, h, tip);
+				}
 			}
 		}
 		x += pw;
@@ -602,7 +657,9 @@ int bench_write_svg(const char *path, const struct bench_results *r)
 		"<text x=\"10\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">"
 		"syscalls counted exactly by the kernel (perf raw_syscalls:"
 		"sys_enter); bars stack client, daemon (mount only) and "
-		"server.</text>\n</svg>\n",
+		"server.  Whiskers: the op's p50 (dot), p99 (tick) and p999 "
+		"as the client daemon (mount) or ringfsd measured it, from "
+		"its log2 histogram.</text>\n</svg>\n",
 		height - 12);
 	return out_close(f, path);
 }

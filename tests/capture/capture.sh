@@ -44,13 +44,18 @@ start_capture() {
 	RFS_PIDS+=("$CAP_PID")
 	rfs_ready_line "$T/$name.fifo" 'ringfsctl: capturing from*' \
 		"$T/$name.log" || fail "ringfsctl capture $target did not start"
+	# the cat that copies the rest of its stderr into the log
+	CAP_DRAIN[$CAP_PID]=$!
 }
+declare -A CAP_DRAIN
 
-# stop_capture PID: SIGINT ends it with exit 0
+# stop_capture PID: SIGINT ends it with exit 0; its log is complete
+# once the copy of its stderr ended too
 stop_capture() {
 	local st=0
 	kill -INT "$1"
 	wait "$1" || st=$?
+	wait "${CAP_DRAIN[$1]}" 2>/dev/null
 	[ "$st" = 0 ] || fail "ringfsctl capture exited $st on SIGINT"
 }
 

@@ -155,6 +155,43 @@ int main(void)
 	T_EQ(st, 0);
 	free(body);
 
+	/* every place taken by idle callers: the next one hears EBUSY;
+	   once they leave, the socket serves again */
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int fds[RFS_CTL_CLIENTS_MAX];
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+		for (unsigned i = 0; i < RFS_CTL_CLIENTS_MAX; i++) {
+			fds[i] = socket(AF_UNIX, SOCK_STREAM, 0);
+			T_EQ(connect(fds[i], (struct sockaddr *)&sa,
+				     sizeof(sa)),
+			     0);
+		}
+		/* the owner thread accepts them in order: ask until it
+		   has (each call is answered, EBUSY or not) */
+		for (int tries = 0; tries < 1000; tries++) {
+			if (rfs_ctl_call(path, 3, echo, 2000, &st, &body,
+					 &len) == 0) {
+				free(body);
+				if (st == EBUSY)
+					break;
+			}
+		}
+		T_EQ(st, EBUSY);
+		for (unsigned i = 0; i < RFS_CTL_CLIENTS_MAX; i++)
+			close(fds[i]);
+		for (int tries = 0; tries < 1000; tries++) {
+			if (rfs_ctl_call(path, 3, echo, 2000, &st, &body,
+					 &len) == 0) {
+				free(body);
+				if (st == 0)
+					break;
+			}
+		}
+		T_EQ(st, 0);
+	}
+
 	/* the handler that takes the fd over */
 	T_EQ(raw(path, "\x05\0\0\0take\0", 9, buf, sizeof(buf)), 0);
 	T_CHECK(!strcmp(buf, "stream!"), "%s", buf);
