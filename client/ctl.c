@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "client_i.h"
+#include "capctl.h"
 #include "ctlsock.h"
 #include "log.h"
 #include "obs.h"
@@ -51,6 +52,7 @@ static const struct rfs_ctl_cmd client_ctl_cmds[] = {
 	{ "conns", h_conns, 0, "the mount's connections [--json]" },
 	{ "stats", h_stats, 0,
 	  "counters and latency per opcode [--json|--prometheus]" },
+	RFS_CAPCTL_CMD,
 };
 
 int rfs_cl_ctl_start(struct rfs_client *cl, const char *mp_real)
@@ -91,6 +93,8 @@ int rfs_cl_ctl_start(struct rfs_client *cl, const char *mp_real)
 
 void rfs_cl_ctl_stop(struct rfs_client *cl)
 {
+	/* a capture attached over the socket ends first */
+	rfs_capctl_stop();
 	rfs_ctl_close(cl->ctl);
 	cl->ctl = NULL;
 	rfs_obs_close(cl->obs);

@@ -75,6 +75,8 @@ static void usage(FILE *f)
 		"       ringfsctl stats [TARGET] [--json|--prometheus] [--socket]\n"
 		"       ringfsctl conns [TARGET] [--json] [--socket]\n"
 		"       ringfsctl mounts\n"
+		"       ringfsctl capture [-i CONN] [-c N] [-s SNAPLEN] [-w FILE|-]\n"
+		"                         SERVER-or-MOUNT\n"
 		"       ringfsctl --help | --version\n"
 		"\n"
 		"Commands:\n"
@@ -90,6 +92,8 @@ static void usage(FILE *f)
 		"          reconnects, rtt\n"
 		"  mounts  this machine's ringfs mounts: transport, FUSE path\n"
 		"          (io_uring or /dev/fuse), loops, client pid\n"
+		"  capture every frame a local ringfsd or client sends and receives,\n"
+		"          as pcapng (ringfsctl capture --help)\n"
 		"\n"
 		"SERVER: HOST[:PORT]:/EXPORT or unix:PATH:/EXPORT, as for ringfs (PORT\n"
 		"defaults to %d); or HOST[:PORT] / unix:PATH with --export.\n"
@@ -809,7 +813,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	} else if (!strcmp(argv[1], "stats")) {
 		o->cmd = CMD_STATS;
 	} else {
-		ctl_err("unknown command '%s' (commands: ping, stats, mounts; see "
+		ctl_err("unknown command '%s' (commands: ping, stats, mounts, capture; see "
 			"--help)",
 			argv[1]);
 		return -EINVAL;
@@ -932,6 +936,8 @@ int main(int argc, char **argv)
 	rfs_log_init(CTL_PROG);
 	if (argc >= 2 && !strcmp(argv[1], "mounts"))
 		return rfs_ctl_mounts(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "capture"))
+		return rfs_ctl_capture(argc, argv);
 	if (argc >= 2 &&
 	    (!strcmp(argv[1], "conns") ||
 	     (!strcmp(argv[1], "stats") && rfs_ctl_obs_local(argc, argv))))

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "addr.h"
 #include "proto.h"
@@ -55,6 +56,8 @@ extern volatile sig_atomic_t ctl_interrupted;
 __attribute__((format(printf, 1, 2))) void ctl_err(const char *fmt, ...);
 /* ringfsctl mounts (ringfsctl_mounts.c): the whole command */
 int rfs_ctl_mounts(int argc, char **argv);
+/* ringfsctl capture (ringfsctl_capture.c): the whole command */
+int rfs_ctl_capture(int argc, char **argv);
 /*
  * ringfsctl conns, and stats of local daemons (ringfsctl_obs.c): the
  * whole command.  rfs_ctl_obs_local: whether a stats command line names
@@ -70,6 +73,8 @@ bool rfs_ctl_obs_local(int argc, char **argv);
  * status (CTL_EXIT_*) after saying why on stderr.
  */
 int rfs_ctl_target_socket(const char *target, char *out, size_t n);
+/* the same, and [HOST:]PORT of a local ringfsd (ringfsctl capture) */
+int rfs_ctl_obs_sock(const char *target, char *sock, size_t n);
 
 /*
  * Catch SIGINT/SIGTERM from now on (they set ctl_interrupted and end

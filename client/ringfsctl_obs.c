@@ -473,3 +473,64 @@ int rfs_ctl_target_socket(const char *target, char *out, size_t n)
 	nds = 0;
 	return ret;
 }
+
+/*
+ * The control socket of the one daemon TARGET names, for ringfsctl
+ * capture: what resolve() takes, and also a server's TCP port
+ * ([HOST:]PORT[:/EXPORT], matched against the address it listens on).
+ * Returns 0 or an exit status (after saying why).
+ */
+int rfs_ctl_obs_sock(const char *target, char *sock, size_t n)
+{
+	char spec[256], *colon, *p, *end;
+	long port = -1;
+
+	snprintf(spec, sizeof(spec), "%s", target);
+	p = strstr(spec, ":/");
+	if (p)
+		*p = '\0';
+	colon = strrchr(spec, ':');
+	p = colon ? colon + 1 : spec;
+	if (spec[0] != '/' && strncmp(spec, "ringfsd", 7) && *p >= '0' &&
+	    *p <= '9') {
+		port = strtol(p, &end, 10);
+		if (*end || port <= 0 || port > 65535)
+			port = -1;
+	}
+	if (port > 0) {
+		unsigned keep = 0;
+
+		scan_all();
+		for (unsigned i = 0; i < nds; i++) {
+			char what[sizeof(ds[i].h->what) + 1], pat[16];
+			const char *w;
+
+			if (!ds[i].server || map_one(&ds[i]))
+				continue;
+			snprintf(what, sizeof(what), "%.*s",
+				 (int)sizeof(ds[i].h->what), ds[i].h->what);
+			snprintf(pat, sizeof(pat), ":%ld", port);
+			w = strstr(what, pat);
+			if (w &&
+			    (w[strlen(pat)] == '\0' || w[strlen(pat)] == ' '))
+				ds[keep++] = ds[i];
+		}
+		nds = keep;
+		if (!nds) {
+			ctl_err("%s: no ringfsd listening on port %ld on this "
+				"host (capture attaches to local daemons only)",
+				target, port);
+			return CTL_EXIT_FAIL;
+		}
+	} else {
+		return rfs_ctl_target_socket(target, sock, n);
+	}
+	if (nds != 1) {
+		ctl_err("%s: %u daemons match; name one (ringfsd:PID, a mount "
+			"point, or a control socket)",
+			target, nds);
+		return CTL_EXIT_USAGE;
+	}
+	snprintf(sock, n, "%s", ds[0].sock);
+	return 0;
+}

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "capture.h"
 #include "log.h"
 #include "ringfs_proto.h"
 #include "spin.h"
@@ -475,8 +476,27 @@ void rfs_xprt_buf_put(struct rfs_xprt *x, struct rfs_buf *b)
 		xops(x)->buf_put(x, b);
 }
 
+/*
+ * The capture hooks (capture.h): the one place each frame passes on its
+ * way out (send) and in (poll's RECV events), on every transport.  Off,
+ * one never-taken branch.
+ */
+#define CAPTURE_ON()      \
+	__builtin_expect( \
+		atomic_load_explicit(&rfs_cap_on, memory_order_relaxed), 0)
+
+static void capture_in(struct rfs_xev *ev, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (ev[i].type == RFS_XEV_RECV && ev[i].buf)
+			rfs_cap_frame(ev[i].conn, ev[i].buf->data,
+				      ev[i].buf->len, RFS_CAP_IN);
+}
+
 int rfs_xprt_send(struct rfs_conn *c, struct rfs_buf *b, unsigned flags)
 {
+	if (CAPTURE_ON() && b)
+		rfs_cap_frame(c, b->data, b->len, RFS_CAP_OUT);
 	if (!cops(c)->send)
 		return -EOPNOTSUPP;
 	return cops(c)->send(c, b, flags);
@@ -485,9 +505,11 @@ int rfs_xprt_send(struct rfs_conn *c, struct rfs_buf *b, unsigned flags)
 int rfs_xprt_send_expect(struct rfs_conn *c, struct rfs_buf *b, unsigned flags,
 			 uint32_t reply_max)
 {
-	if (cops(c)->send_expect)
-		return cops(c)->send_expect(c, b, flags, reply_max);
-	return rfs_xprt_send(c, b, flags);
+	if (!cops(c)->send_expect)
+		return rfs_xprt_send(c, b, flags);
+	if (CAPTURE_ON() && b)
+		rfs_cap_frame(c, b->data, b->len, RFS_CAP_OUT);
+	return cops(c)->send_expect(c, b, flags, reply_max);
 }
 
 int rfs_xprt_flush(struct rfs_xprt *x)
@@ -499,9 +521,14 @@ int rfs_xprt_flush(struct rfs_xprt *x)
 
 int rfs_xprt_poll(struct rfs_xprt *x, struct rfs_xev *ev, int max)
 {
+	int n;
+
 	if (!xops(x)->poll)
 		return -EOPNOTSUPP;
-	return xops(x)->poll(x, ev, max);
+	n = xops(x)->poll(x, ev, max);
+	if (CAPTURE_ON() && n > 0)
+		capture_in(ev, n);
+	return n;
 }
 
 int rfs_xprt_arm(struct rfs_xprt *x)

@@ -31,6 +31,11 @@ struct rfs_xprt_ops {
 	void (*disconnect)(struct rfs_conn *c);
 	void (*conn_free)(struct rfs_conn *c);
 	const char *(*conn_desc)(const struct rfs_conn *c);
+	/*
+	 * the connection's name in a capture ("rdma:rxe0/qp17"); NULL: made
+	 * from conn_desc ("tcp:PEER", "shm:pidPID"), see capture.c
+	 */
+	void (*cap_name)(const struct rfs_conn *c, char *buf, size_t n);
 	/* rfs_xprt_progress; NULL: frames move whole (zeros) */
 	void (*progress)(const struct rfs_conn *c, struct rfs_xprt_progress *p,
 			 bool deep);
@@ -74,6 +79,8 @@ struct rfs_conn_base {
 	struct rfs_tls *tls;
 	bool ktls;
 	char tls_desc[48]; /* "" when clear */
+	/* capture.c's, zero from the transport's calloc */
+	uint32_t cap_gen, cap_slot, cap_pend;
 };
 
 extern const struct rfs_xprt_ops rfs_xprt_tcp_ops;

@@ -1354,6 +1354,19 @@ static const char *rdma_conn_desc(const struct rfs_conn *cc)
 	return ((const struct rdma_conn *)(const void *)cc)->desc;
 }
 
+/* a capture's name for it: "rdma:rxe0/qp17" (device, our QP number) */
+static void rdma_cap_name(const struct rfs_conn *cc, char *buf, size_t n)
+{
+	const struct rdma_conn *c = (const struct rdma_conn *)(const void *)cc;
+
+	if (c->id && c->id->verbs && c->id->qp)
+		snprintf(buf, n, "rdma:%s/qp%u",
+			 ibv_get_device_name(c->id->verbs->device),
+			 c->id->qp->qp_num);
+	else
+		snprintf(buf, n, "rdma:%s", c->desc);
+}
+
 /* ---- context ---------------------------------------------------------- */
 
 static void rdma_fini(struct rfs_xprt *x)
@@ -1472,6 +1485,7 @@ const struct rfs_xprt_ops rfs_xprt_rdma_ops = {
 	.disconnect = rdma_close_conn,
 	.conn_free = rdma_conn_free,
 	.conn_desc = rdma_conn_desc,
+	.cap_name = rdma_cap_name,
 	.buf_get = rdma_buf_get,
 	.buf_put = rdma_buf_put,
 	.send = rdma_send,

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "capctl.h"
 #include "ctlsock.h"
 #include "log.h"
 #include "obs.h"
@@ -52,6 +53,7 @@ static const struct rfs_ctl_cmd server_ctl_cmds[] = {
 	{ "conns", h_conns, 0, "the server's connections [--json]" },
 	{ "stats", h_stats, 0,
 	  "counters and latency per opcode [--json|--prometheus]" },
+	RFS_CAPCTL_CMD,
 };
 
 int rfs_srv_ctl_start(const char *ctl_opt, const char *listen)
@@ -116,6 +118,8 @@ int rfs_srv_ctl_start(const char *ctl_opt, const char *listen)
 
 void rfs_srv_ctl_stop(void)
 {
+	/* a capture attached over the socket ends first */
+	rfs_capctl_stop();
 	rfs_ctl_close(srv_ctl);
 	srv_ctl = NULL;
 	rfs_obs_close(rfs_srv_obs);

@@ -11,6 +11,8 @@
 #     readpush readpull (READ replies pushed with RDMA WRITE, and not)
 #   mount suite over rdma (tests/mount/CASE.sh rdma, RFS_TEST_ADDR=ip):
 #     every case (see MOUNT_CASES below)
+#   capture workload (tests/capture/capture.sh): ringfsctl capture on
+#     both ends, decoded by tshark with contrib/wireshark/ringfs.lua
 #   listenport (tests/rdma/listenport.sh): ringfsd --listen-rdma ip:PORT,
 #     one shared rdma_cm listener for two concurrent mounts, a refused
 #     bad token, a second ringfsd on the same ADDR:PORT refused
@@ -163,6 +165,20 @@ mount_case() { # name timeout xfail [VAR=VALUE]
 		sed 's/^/# /'
 }
 
+capture_case() { # case timeout
+	local st=0 s=$SECONDS log=$T/capture-$1.log
+	env CAP_CASE="$1" RFS_TEST_ADDR=$ip RFS_CASE_TIMEOUT=$2 \
+		TMPDIR=${SCRATCH:-/tmp} \
+		bash "$S/tests/capture/capture.sh" rdma "$B/server/ringfsd" \
+		"$B/client/ringfs" "$B/tests/mount/posix_check" \
+		"$B/tests/mount/mt_io" "$B/client/mount.ringfs" \
+		>"$log" 2>&1 </dev/null || st=$?
+	echo "# capture $1-rdma: exit $st after $((SECONDS - s)) s"
+	[ "$st" = 77 ] && { echo "SKIP: capture $1-rdma: $(tail -n1 "$log")"
+		return; }
+	result "capture $1-rdma" "$st" "$log"
+}
+
 S=$(cd "$(dirname "$0")/../.." && pwd)
 SCRATCH=
 if [ ! -x "$B/client/ringfs" ] || [ ! -x "$B/tests/mount/mt_io" ] ||
@@ -175,6 +191,9 @@ else
 		IFS=: read -r name tmo var <<<"$c"
 		mount_case "$name" "$tmo" "" "$var"
 	done
+	# ringfsctl capture on both ends of an rdma mount, decoded by tshark
+	# and contrib/wireshark/ringfs.lua (tests/capture/capture.sh)
+	capture_case workload 300
 	for c in $MOUNT_XFAIL; do
 		IFS=: read -r name tmo var <<<"$c"
 		mount_case "$name" "$tmo" xfail "$var"
