@@ -750,18 +750,11 @@ static int send_err(const struct uconn *c, int res)
 	return res ? res : -EPIPE;
 }
 
-static void on_send(struct uconn *c, int res)
+/* A send (plain or zero-copy) took res > 0 bytes: the frames, or with
+   userspace TLS the records, move on. */
+static void tx_sent(struct uconn *c, int res)
 {
-	c->ops--;
-	c->tx_busy = false;
-	if (again(c, res)) {
-		mark_dirty(c); /* nothing went: the same frames again */
-	} else if (res <= 0) {
-		if (c->state == UC_UP)
-			rfs_dbg(RFS_SUB_XPRT, "xprt: uring: %s: send: %s",
-				c->desc, strerror(res ? -res : EPIPE));
-		rfs_uring_conn_fail(c, send_err(c, res));
-	} else if (c->base.tls) {
+	if (c->base.tls) {
 		c->tls_tx_off += (size_t)res;
 		if (c->tls_tx_off == c->tls_tx_len) {
 			tx_advance(c, (uint32_t)c->tls_tx_plain);
@@ -773,6 +766,22 @@ static void on_send(struct uconn *c, int res)
 	} else {
 		tx_advance(c, (uint32_t)res);
 		tx_next(c);
+	}
+}
+
+static void on_send(struct uconn *c, int res)
+{
+	c->ops--;
+	c->tx_busy = false;
+	if (again(c, res)) {
+		mark_dirty(c); /* nothing went: the same frames again */
+	} else if (res <= 0) {
+		if (c->state == UC_UP)
+			rfs_dbg(RFS_SUB_XPRT, "xprt: uring: %s: send: %s",
+				c->desc, strerror(res ? -res : EPIPE));
+		rfs_uring_conn_fail(c, send_err(c, res));
+	} else {
+		tx_sent(c, res);
 	}
 	conn_maybe_down(c);
 }
@@ -833,18 +842,8 @@ static void on_send_zc(struct zcreq *z, int res, unsigned flags)
 		mark_dirty(c);
 	} else if (res <= 0) {
 		rfs_uring_conn_fail(c, send_err(c, res));
-	} else if (c->base.tls) {
-		c->tls_tx_off += (size_t)res;
-		if (c->tls_tx_off == c->tls_tx_len) {
-			tx_advance(c, (uint32_t)c->tls_tx_plain);
-			c->tls_tx_plain = 0;
-			tx_next(c);
-		} else {
-			mark_dirty(c); /* the rest of these records */
-		}
 	} else {
-		tx_advance(c, (uint32_t)res);
-		tx_next(c);
+		tx_sent(c, res);
 	}
 	conn_maybe_down(c);
 }

@@ -12,17 +12,7 @@
 LOCKHOLD=$MT_IO
 
 [ "$RFS_BACKEND" = gluster ] || skip "run with RFS_BACKEND=gluster"
-for g in a b; do
-	mkdir -m 0700 "$T/state-$g" || fail "mkdir $T/state-$g"
-done
-head -c 32 /dev/urandom >"$T/state-a/secret" || fail "secret"
-cp "$T/state-a/secret" "$T/state-b/secret" || fail "copy the secret"
-chmod 0600 "$T"/state-?/secret
-rfs_start_server "$EXPORT" --state-dir "$T/state-a"
-PORT_A=$RFS_PORT
-PID_A=$RFS_SERVER_PID
-rfs_start_server "$EXPORT" --state-dir "$T/state-b"
-PORT_B=$RFS_PORT
+gl_two_gateways # PORT_A, PID_A, PORT_B (and RFS_PORT, RFS_SERVER_PID: B)
 MNT_B=$T/mnt-b
 mkdir "$MNT_B" || fail "mkdir $MNT_B"
 RFS_PORT=$PORT_A rfs_mount "$MNT" attr_timeout=0,entry_timeout=0,negative_timeout=0

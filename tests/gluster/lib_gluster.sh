@@ -147,3 +147,22 @@ gl_fuse_mount() {
 	gl_poll 100 100 mountpoint -q "$m" ||
 		fail "glusterfs mount on $m did not appear in 10 s"
 }
+
+# gl_two_gateways: two ringfsd on the same volume ($EXPORT), each with a
+# state directory of its own and one shared handle secret (a handle made
+# by A is valid at B, as after a failover).  Sets PORT_A, PID_A, PORT_B
+# (rfs_start_server's RFS_PORT and RFS_SERVER_PID are then B's).
+gl_two_gateways() {
+	local g
+	for g in a b; do
+		mkdir -m 0700 "$T/state-$g" || fail "mkdir $T/state-$g"
+	done
+	head -c 32 /dev/urandom >"$T/state-a/secret" || fail "secret"
+	cp "$T/state-a/secret" "$T/state-b/secret" || fail "copy the secret"
+	chmod 0600 "$T"/state-?/secret
+	rfs_start_server "$EXPORT" --state-dir "$T/state-a"
+	PORT_A=$RFS_PORT
+	PID_A=$RFS_SERVER_PID
+	rfs_start_server "$EXPORT" --state-dir "$T/state-b"
+	PORT_B=$RFS_PORT
+}
