@@ -513,6 +513,15 @@ static int gl_open(struct rfs_node *n, int flags, struct rfs_bfile *out)
 	return 0;
 }
 
+/* out is the open gluster file fd (no kernel fd). */
+static int gl_bfile(struct rfs_bfile *out, glfs_fd_t *fd)
+{
+	out->fd = -1;
+	out->obj = fd;
+	out->dir = false;
+	return 0;
+}
+
 static int gl_create(struct rfs_export *e, struct rfs_node *p, const char *name,
 		     int flags, mode_t mode, struct rfs_bfile *out,
 		     struct rfs_node **node)
@@ -560,10 +569,7 @@ static int gl_create(struct rfs_export *e, struct rfs_node *p, const char *name,
 		glfs_close(fd);
 		return ret;
 	}
-	out->fd = -1;
-	out->obj = fd;
-	out->dir = false;
-	return 0;
+	return gl_bfile(out, fd);
 }
 
 static void gl_close(const struct rfs_bfile *bf)
@@ -734,10 +740,7 @@ static int gl_lock_open(struct rfs_node *n, uint64_t session, uint64_t owner,
 		glfs_close(fd);
 		return ret;
 	}
-	out->fd = -1;
-	out->obj = fd;
-	out->dir = false;
-	return 0;
+	return gl_bfile(out, fd);
 }
 
 static int gl_lock(const struct rfs_bfile *bf, int cmd, struct flock *fl)
