@@ -673,6 +673,18 @@ int rfs_fr_wait(struct cl_loop *l, int timeout_ms)
 	return 0;
 }
 
+int rfs_fr_sleep_prep(struct cl_loop *l)
+{
+	struct cl_fring *fr = l->fr;
+
+	if (!fr->ep_armed) {
+		fr_poll(fr, l->ep, FR_TAG_EP);
+		fr->ep_armed = true;
+	}
+	rfs_fr_flush(l, 1);
+	return fr->ring.ring_fd;
+}
+
 uint64_t rfs_fr_requests(const struct cl_loop *l)
 {
 	return l->fr ? l->fr->nreq : 0;
@@ -754,6 +766,10 @@ void rfs_fr_flush(struct cl_loop *l, unsigned min)
 int rfs_fr_wait(struct cl_loop *l, int timeout_ms)
 {
 	return -ENOSYS;
+}
+int rfs_fr_sleep_prep(struct cl_loop *l)
+{
+	return -1;
 }
 uint64_t rfs_fr_requests(const struct cl_loop *l)
 {

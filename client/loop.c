@@ -307,7 +307,6 @@ static void loop_run(struct cl_loop *l)
 	struct fuse_session *se = rfs_cl->se;
 	struct rfs_xev ev[EV_BATCH];
 	int64_t idle_since = 0;
-	int64_t spin_us = rfs_cl->spin_us;
 
 	/*
 	 * fuse_ready: /dev/fuse may have requests.  Cleared by an EAGAIN
@@ -329,7 +328,8 @@ static void loop_run(struct cl_loop *l)
 
 	for (;;) {
 		bool progress = false, ring = l->fr != NULL;
-		bool ep_ready = false;
+		bool ep_ready = false, fold;
+		int64_t spin_us;
 		int n, ret;
 
 		if (ring) {
@@ -403,10 +403,19 @@ static void loop_run(struct cl_loop *l)
 		}
 		if (!l->x)
 			progress = false;
+		/*
+		 * fold: the loop sleeps in the transport (rfs_xprt_sleep)
+		 * while a reply is due, watching the FUSE ring, so the sends
+		 * a turn queued go out in the syscall that waits for their
+		 * replies: one io_uring_enter per request on each ring.
+		 */
+		fold = ring && l->x &&
+		       (rfs_xprt_flags(l->x) & RFS_XPRT_F_SLEEP);
 		if (progress) {
 			if (idle_since) /* the spin found work */
 				rfs_obs_add(l->obs, RFS_OBS_spins_found, 1);
-			rfs_xprt_flush(l->x);
+			if (!fold)
+				rfs_xprt_flush(l->x);
 			/*
 			 * Ring commits go out with the next wait; under a
 			 * steady stream of work, in batches.
@@ -426,8 +435,11 @@ static void loop_run(struct cl_loop *l)
 		 * FUSE replies already queued go out before the spin.
 		 * RINGFS_SPIN_US=N sets the budget for every transport.
 		 */
-		if (spin_us < 0 && l->x)
-			spin_us = rfs_xprt_flags(l->x) & RFS_XPRT_F_POLL_FREE ?
+		spin_us = rfs_cl->spin_us;
+		if (spin_us < 0)
+			spin_us = l->x && !fold &&
+						  (rfs_xprt_flags(l->x) &
+						   RFS_XPRT_F_POLL_FREE) ?
 					  LOOP_SPIN_US :
 					  0;
 		if (l->inflight && spin_us > 0 && l->conn) {
@@ -445,6 +457,24 @@ static void loop_run(struct cl_loop *l)
 		if (idle_since) /* the spin found nothing */
 			rfs_obs_add(l->obs, RFS_OBS_spins_empty, 1);
 		idle_since = 0;
+		if (fold && l->inflight && l->conn) {
+			int fd = rfs_fr_sleep_prep(l);
+			unsigned fired;
+
+			rfs_lp_obs_xprt(l, false);
+			ret = rfs_xprt_sleep(l->x, rfs_lp_wait_ms(l), &fd, 1,
+					     &fired);
+			xp_due = true;
+			if (ret > 0)
+				continue;
+			if (ret == 0 || ret == -ETIME) {
+				rfs_obs_add(l->obs, RFS_OBS_sleeps, 1);
+				if (ret == 0)
+					rfs_obs_add(l->obs, RFS_OBS_wakeups, 1);
+				continue;
+			}
+			/* the transport logged it: sleep on the ring instead */
+		}
 		if (l->x) {
 			ret = rfs_xprt_arm(l->x);
 			if (ret > 0) {

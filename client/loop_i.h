@@ -85,6 +85,14 @@ bool rfs_fr_xprt_fired(struct cl_loop *l);
 void rfs_fr_flush(struct cl_loop *l, unsigned min);
 /* Commit, arm the transport and epoll polls, sleep until something. */
 int rfs_fr_wait(struct cl_loop *l, int timeout_ms);
+/*
+ * Before the loop sleeps in its transport instead (rfs_xprt_sleep, a
+ * reply due): the ring's commits go out and its poll of the epoll set
+ * is armed, so a FUSE request, FORGET, INTERRUPT or wake-up makes the
+ * ring's fd, which the transport then watches, readable.  Returns that
+ * fd.
+ */
+int rfs_fr_sleep_prep(struct cl_loop *l);
 uint64_t rfs_fr_requests(const struct cl_loop *l);
 /* l's transport is about to close: stop polling its wait fd. */
 void rfs_fr_drop_xprt(struct cl_loop *l);

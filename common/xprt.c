@@ -538,6 +538,15 @@ int rfs_xprt_arm(struct rfs_xprt *x)
 	return xops(x)->arm(x);
 }
 
+int rfs_xprt_sleep(struct rfs_xprt *x, int timeout_ms, const int *fds,
+		   unsigned nfds, unsigned *fired)
+{
+	*fired = 0;
+	if (!xops(x)->sleep || nfds > RFS_XPRT_WATCH_MAX)
+		return -EOPNOTSUPP;
+	return xops(x)->sleep(x, timeout_ms, fds, nfds, fired);
+}
+
 void rfs_xprt_spin(struct rfs_xprt *x, bool allow)
 {
 	((struct rfs_xprt_base *)(void *)x)->nospin = !allow;

@@ -129,6 +129,11 @@ const char *rfs_xprt_name(const struct rfs_xprt *x);
  * costs CPU, not syscalls.  tcp's poll is an epoll_wait.
  */
 #define RFS_XPRT_F_POLL_FREE (1u << 5)
+/*
+ * RFS_XPRT_F_SLEEP: rfs_xprt_sleep works (uring): the caller may leave
+ * sends queued for the sleep to submit.
+ */
+#define RFS_XPRT_F_SLEEP (1u << 6)
 unsigned rfs_xprt_flags(const struct rfs_xprt *x);
 
 /*
@@ -266,6 +271,25 @@ int rfs_xprt_poll(struct rfs_xprt *x, struct rfs_xev *ev, int max);
  */
 int rfs_xprt_arm(struct rfs_xprt *x);
 int rfs_xprt_wait_fd(const struct rfs_xprt *x);
+/*
+ * Arm and sleep in one: where the transport waits in a ring of its own
+ * (uring), the sends still queued go to the kernel in the same syscall
+ * that waits, so a turn that answers a request and waits for the next
+ * one pays one io_uring_enter instead of a submit plus a poll(2).
+ *
+ * Sleeps until the transport has an event, one of the nfds (<=
+ * RFS_XPRT_WATCH_MAX) fds is readable, or timeout_ms passes (-1: no
+ * limit).  Each fd is watched by a one-shot poll the transport keeps
+ * armed across calls (the fds must stay open while the context lives);
+ * *fired gets bit i set when fds[i] was seen readable.  Returns > 0
+ * without sleeping when events are pending (as arm), 0 after a sleep,
+ * -ETIME when it timed out, -EOPNOTSUPP when the transport cannot (the
+ * caller uses rfs_xprt_arm and rfs_xprt_wait_fd), another -errno on
+ * failure.
+ */
+#define RFS_XPRT_WATCH_MAX 2
+int rfs_xprt_sleep(struct rfs_xprt *x, int timeout_ms, const int *fds,
+		   unsigned nfds, unsigned *fired);
 /*
  * Whether arm may busy-wait for the next frame (spin_us) before it says
  * "sleep": a caller that also waits for something else (file I/O on a

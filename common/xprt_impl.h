@@ -49,6 +49,9 @@ struct rfs_xprt_ops {
 	int (*poll)(struct rfs_xprt *x, struct rfs_xev *ev, int max);
 	int (*arm)(struct rfs_xprt *x);
 	int (*wait_fd)(const struct rfs_xprt *x);
+	/* rfs_xprt_sleep; NULL: -EOPNOTSUPP */
+	int (*sleep)(struct rfs_xprt *x, int timeout_ms, const int *fds,
+		     unsigned nfds, unsigned *fired);
 	void (*stats)(const struct rfs_xprt *x, struct rfs_xprt_stats *s);
 };
 

@@ -39,6 +39,7 @@
 #include <errno.h>
 #include <liburing.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,7 @@ int rfs_uring_submit(struct uctx *x)
 	else
 		enters = true;
 	rc = io_uring_submit(&x->ring);
+	x->tx_quick = 0;
 	if (enters)
 		x->st.syscalls++;
 	if (rc < 0 && rc != -EAGAIN && rc != -EBUSY && rc != -EINTR) {
@@ -632,6 +634,16 @@ static void tx_push_tls(struct uconn *c, struct io_uring_sqe *sqe)
 	c->ops++;
 }
 
+/* bytes of the frames a send puts on the stream (tx_iov, tx_nframes) */
+static size_t tx_bytes(const struct uconn *c)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < c->tx_nframes; i++)
+		n += c->tx_iov[i].iov_len;
+	return n;
+}
+
 /* Put c's next send on the SQ (one in flight at a time). */
 static void tx_push(struct uconn *c)
 {
@@ -698,6 +710,8 @@ static void tx_push(struct uconn *c)
 		else
 			io_uring_prep_sendmsg(sqe, c->fd, &c->tx_msg, pfl);
 		io_uring_sqe_set_data(sqe, &c->tx_req);
+		if (!c->base.ktls && !ub && tx_bytes(c) <= TX_QUICK_MAX)
+			x->tx_quick++;
 	}
 	c->tx_busy = true;
 	c->ops++;
@@ -901,6 +915,16 @@ static void on_cqe(struct uctx *x, const struct io_uring_cqe *cqe)
 		r->c->ops--;
 		conn_maybe_down(r->c);
 		break;
+	case UREQ_WATCH: {
+		struct uwatch *w = (struct uwatch *)(void *)r;
+
+		/* a poll watch_arm removed; its slot may be armed again */
+		if (cqe->res == -ECANCELED)
+			break;
+		w->armed = false;
+		w->fired = true;
+		break;
+	}
 	}
 }
 
@@ -940,17 +964,24 @@ static int uring_poll(struct rfs_xprt *xp, struct rfs_xev *ev, int max)
 		/* one enter runs pending task work and submits */
 		push_dirty(x);
 		x->st.syscalls++;
-		if (io_uring_sq_ready(&x->ring) && !x->sqpoll)
+		if (io_uring_sq_ready(&x->ring) && !x->sqpoll) {
 			io_uring_submit_and_get_events(&x->ring);
-		else
+			x->tx_quick = 0; /* sleep counts only its own */
+		} else
 			io_uring_get_events(&x->ring);
 		entered = true;
 	}
 	push_dirty(x);
-	rfs_uring_submit(x);
 	free_orphans(x);
 	while (n < max && rfs_evq_pop(&x->evq, &ev[n]))
 		n++;
+	/*
+	 * Busy: what was queued goes now.  Idle: it waits for the caller's
+	 * flush, arm or sleep, which comes next and may submit it in the
+	 * syscall that waits.
+	 */
+	if (n)
+		rfs_uring_submit(x);
 	return n;
 }
 
@@ -972,6 +1003,105 @@ static int uring_arm(struct rfs_xprt *xp)
 	if (x->evq.n || io_uring_cq_ready(&x->ring) || x->dirty ||
 	    taskrun_pending(x))
 		return 1;
+	return 0;
+}
+
+/*
+ * The watched fds' polls: one-shot (level-triggered: a fd still
+ * readable fires again at once), re-armed before each sleep after they
+ * fired; a slot whose fd changed has its old poll removed first.
+ */
+static int watch_arm(struct uctx *x, const int *fds, unsigned nfds)
+{
+	for (unsigned i = 0; i < RFS_XPRT_WATCH_MAX; i++) {
+		struct uwatch *w = &x->watch[i];
+		int fd = i < nfds ? fds[i] : -1;
+		struct io_uring_sqe *sqe;
+
+		if (w->armed && w->fd == fd)
+			continue;
+		if (w->armed) {
+			sqe = get_sqe(x);
+			if (!sqe)
+				return -EBUSY;
+			io_uring_prep_poll_remove(sqe, (__u64)(uintptr_t)&w->r);
+			io_uring_sqe_set_data(sqe, NULL);
+			w->armed = false;
+		}
+		if (fd < 0)
+			continue;
+		sqe = get_sqe(x);
+		if (!sqe)
+			return -EBUSY;
+		w->r.kind = UREQ_WATCH;
+		w->fd = fd;
+		io_uring_prep_poll_add(sqe, fd, POLLIN);
+		io_uring_sqe_set_data(sqe, &w->r);
+		w->armed = true;
+	}
+	return 0;
+}
+
+/* Report (and forget) the watched fds whose polls fired: *fired bits. */
+static bool watch_fired(struct uctx *x, unsigned nfds, unsigned *fired)
+{
+	for (unsigned i = 0; i < nfds; i++) {
+		if (x->watch[i].fired)
+			*fired |= 1u << i;
+		x->watch[i].fired = false;
+	}
+	return *fired != 0;
+}
+
+static int uring_sleep(struct rfs_xprt *xp, int timeout_ms, const int *fds,
+		       unsigned nfds, unsigned *fired)
+{
+	struct uctx *x = UX(xp);
+	struct __kernel_timespec ts;
+	struct io_uring_cqe *cqe;
+	int wait_ms = timeout_ms;
+	unsigned want;
+	int rc;
+
+	push_dirty(x);
+	if (x->evq.n || io_uring_cq_ready(&x->ring) || x->dirty ||
+	    taskrun_pending(x) || watch_fired(x, nfds, fired))
+		return 1;
+	rc = watch_arm(x, fds, nfds);
+	if (rc)
+		return rc;
+	/* the quick sends' CQEs come while we submit: wait past them */
+	want = 1 + x->tx_quick;
+	x->tx_quick = 0;
+	/*
+	 * A send that did not complete at once (the peer's window is full)
+	 * still completes when the peer reads; bound that wait all the
+	 * same, so that a miscount costs a short wake-up, never a hang.
+	 */
+	if (want > 1 && (timeout_ms < 0 || timeout_ms > SLEEP_QUICK_MS))
+		wait_ms = SLEEP_QUICK_MS;
+	x->st.syscalls++;
+	if (wait_ms < 0) {
+		rc = io_uring_submit_and_wait(&x->ring, want);
+	} else {
+		ts.tv_sec = wait_ms / 1000;
+		ts.tv_nsec = (long long)(wait_ms % 1000) * 1000000;
+		rc = io_uring_submit_and_wait_timeout(&x->ring, &cqe, want, &ts,
+						      NULL);
+	}
+	/* the CQEs are the caller's next poll; watched fds are known now */
+	rfs_uring_reap(x);
+	watch_fired(x, nfds, fired);
+	if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY &&
+	    rc != -EAGAIN) {
+		rfs_err_rl("xprt: uring: io_uring_enter (sleep): %s",
+			   strerror(-rc));
+		return rc;
+	}
+	/* liburing returns the SQEs submitted: whether we timed out is
+	   whether anything came for the caller */
+	if (timeout_ms >= 0 && !*fired && !x->evq.n && !x->dirty)
+		return -ETIME;
 	return 0;
 }
 
@@ -1202,7 +1332,8 @@ static void uring_progress(const struct rfs_conn *cp,
 
 const struct rfs_xprt_ops rfs_xprt_uring_ops = {
 	.desc = { .name = "uring",
-		  .flags = RFS_XPRT_F_POLL_FREE | RFS_XPRT_F_STREAM },
+		  .flags = RFS_XPRT_F_POLL_FREE | RFS_XPRT_F_STREAM |
+			   RFS_XPRT_F_SLEEP },
 	.init = rfs_uring_init,
 	.fini = rfs_uring_fini,
 	.adopt = uring_adopt,
@@ -1217,5 +1348,6 @@ const struct rfs_xprt_ops rfs_xprt_uring_ops = {
 	.poll = uring_poll,
 	.arm = uring_arm,
 	.wait_fd = uring_wait_fd,
+	.sleep = uring_sleep,
 	.stats = uring_stats,
 };

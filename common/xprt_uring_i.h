@@ -35,6 +35,10 @@
 #define IORING_NOTIF_USAGE_ZC_COPIED (1u << 31)
 #endif
 #define CQE_BATCH 64u
+/* a plain send up to this size completes within the submitting enter */
+#define TX_QUICK_MAX (64u << 10)
+/* the longest a sleep waits for a quick send's CQE plus one more (ms) */
+#define SLEEP_QUICK_MS 100
 #define RX_DIRECT_MIN (64u << 10) /* frames received in place from here */
 #define RX_SMALL_RUN 32u	  /* small frames in a row: multishot again */
 #define FINI_TIMEOUT_MS 5000
@@ -46,6 +50,7 @@ enum ureq_kind {
 	UREQ_SEND,	  /* sendmsg / send of queued frames */
 	UREQ_SEND_ZC,	  /* send(msg)_zc: result, then notif */
 	UREQ_CANCEL,
+	UREQ_WATCH, /* rfs_xprt_sleep's poll of a caller's fd */
 };
 
 struct uconn;
@@ -150,6 +155,19 @@ struct uctx {
 	bool orphans; /* orphans to free */
 	struct rfs_evq evq;
 	struct rfs_xprt_stats st;
+	/*
+	 * Sends on the SQ whose CQE the kernel posts while it submits
+	 * them (a small plain send with nothing queued behind it), so a
+	 * sleep that submits them waits for one CQE more than that.
+	 */
+	unsigned tx_quick;
+	/* rfs_xprt_sleep's watched fds: one-shot polls, one per slot */
+	struct uwatch {
+		struct ureq r; /* r.c is NULL */
+		int fd;
+		bool armed;
+		bool fired;
+	} watch[2];
 };
 
 static inline struct uctx *UX(struct rfs_xprt *x)

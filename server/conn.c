@@ -463,6 +463,34 @@ static bool conn_spin_aio(struct rfs_conn_ctx *cc, long long *until)
 	return false;
 }
 
+/*
+ * Sleep in the transport (rfs_xprt_sleep) with the wake eventfd watched:
+ * the replies still queued go out in the syscall that waits.  Returns
+ * -EOPNOTSUPP when the transport cannot (then the caller polls).
+ */
+static int conn_sleep(struct rfs_conn_ctx *cc, int timeout)
+{
+	unsigned fired;
+	uint64_t v;
+	int ret;
+
+	ret = rfs_xprt_sleep(cc->x, timeout, &cc->efd, 1, &fired);
+	if (ret == -EOPNOTSUPP)
+		return ret;
+	if (ret == 0 || ret == -ETIME)
+		rfs_obs_add(cc->obs, RFS_OBS_sleeps, 1);
+	if (ret == 0)
+		rfs_obs_add(cc->obs, RFS_OBS_wakeups, 1);
+	if (ret < 0 && ret != -ETIME) {
+		rfs_err("server: %s: transport sleep: %s", desc(cc),
+			strerror(-ret));
+		conn_close(cc);
+	}
+	if ((fired & 1) && read(cc->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		rfs_err_rl("server: eventfd read: %s", strerror(errno));
+	return ret;
+}
+
 static void *conn_main(void *arg)
 {
 	struct rfs_conn_ctx *cc = arg;
@@ -569,12 +597,27 @@ static void *conn_main(void *arg)
 			continue;
 		}
 		obs_idle(cc);
+		/* replies queued go out before any spin (the poll left them) */
+		if (cc->split || rfs_aio_inflight(cc)) {
+			ret = rfs_xprt_flush(cc->x);
+			if (ret < 0 && ret != -EOPNOTSUPP) {
+				rfs_err("server: %s: transport flush: %s",
+					desc(cc), strerror(-ret));
+				conn_close(cc);
+			}
+		}
 		if (cc->split && rfs_exec_spin(cc))
 			continue;
 		if (conn_spin_aio(cc, &spin_until))
 			continue;
 		/* reads in flight: sleep on them and the transport at once */
 		rfs_xprt_spin(cc->x, !rfs_aio_inflight(cc));
+		if (!cc->split && !rfs_aio_inflight(cc)) {
+			/* replies out and the wait: one syscall (uring) */
+			ret = conn_sleep(cc, timeout);
+			if (ret != -EOPNOTSUPP)
+				continue;
+		}
 		ret = rfs_xprt_arm(cc->x);
 		if (ret != 0) {
 			if (ret < 0) {

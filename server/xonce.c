@@ -103,15 +103,28 @@ static int run(struct rfs_req *r, struct rfs_xpre *now)
 	return unlogged(r);
 }
 
+/*
+ * The picture's first name (dfd, name) as it is now, in *now: false when
+ * r is not logged (the handler then runs it unlogged).
+ */
+static bool picture(struct rfs_req *r, struct rfs_xpre *now, int dfd,
+		    const char *name)
+{
+	memset(now, 0, sizeof(*now));
+	if (!r->persist)
+		return false;
+	if (name_at(dfd, name, &now->a_dev, &now->a_ino))
+		now->flags |= RFS_XPRE_A;
+	return true;
+}
+
 int rfs_xonce_make(struct rfs_req *r, int dfd, const char *name)
 {
 	const struct rfs_xpre *was = r->settle;
-	struct rfs_xpre now = { 0 };
+	struct rfs_xpre now;
 
-	if (!r->persist)
+	if (!picture(r, &now, dfd, name))
 		return unlogged(r);
-	if (name_at(dfd, name, &now.a_dev, &now.a_ino))
-		now.flags |= RFS_XPRE_A;
 	if (was && !(was->flags & RFS_XPRE_A) && (now.flags & RFS_XPRE_A))
 		return ran(r);
 	return run(r, &now);
@@ -120,12 +133,10 @@ int rfs_xonce_make(struct rfs_req *r, int dfd, const char *name)
 int rfs_xonce_remove(struct rfs_req *r, int dfd, const char *name)
 {
 	const struct rfs_xpre *was = r->settle;
-	struct rfs_xpre now = { 0 };
+	struct rfs_xpre now;
 
-	if (!r->persist)
+	if (!picture(r, &now, dfd, name))
 		return unlogged(r);
-	if (name_at(dfd, name, &now.a_dev, &now.a_ino))
-		now.flags |= RFS_XPRE_A;
 	if (was && (was->flags & RFS_XPRE_A) &&
 	    !a_is(&now, was->a_dev, was->a_ino))
 		return ran(r);
@@ -136,12 +147,10 @@ int rfs_xonce_rename(struct rfs_req *r, int dfd, const char *name, int ndfd,
 		     const char *newname, uint32_t flags)
 {
 	const struct rfs_xpre *was = r->settle;
-	struct rfs_xpre now = { 0 };
+	struct rfs_xpre now;
 
-	if (!r->persist)
+	if (!picture(r, &now, dfd, name))
 		return unlogged(r);
-	if (name_at(dfd, name, &now.a_dev, &now.a_ino))
-		now.flags |= RFS_XPRE_A;
 	if (name_at(ndfd, newname, &now.b_dev, &now.b_ino))
 		now.flags |= RFS_XPRE_B;
 	if (was && (flags & RFS_RENAME_EXCHANGE)) {
@@ -161,13 +170,11 @@ int rfs_xonce_rename(struct rfs_req *r, int dfd, const char *name, int ndfd,
 int rfs_xonce_link(struct rfs_req *r, int nfd, int ndfd, const char *newname)
 {
 	const struct rfs_xpre *was = r->settle;
-	struct rfs_xpre now = { 0 };
+	struct rfs_xpre now;
 	struct stat st;
 
-	if (!r->persist)
+	if (!picture(r, &now, ndfd, newname))
 		return unlogged(r);
-	if (name_at(ndfd, newname, &now.a_dev, &now.a_ino))
-		now.flags |= RFS_XPRE_A;
 	if (was && !(was->flags & RFS_XPRE_A) && fstat(nfd, &st) == 0 &&
 	    a_is(&now, st.st_dev, st.st_ino))
 		return ran(r);

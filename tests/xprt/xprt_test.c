@@ -664,6 +664,85 @@ static int case_pingpong(struct client *k)
 	return drain_notify(k) ? 0 : -1;
 }
 
+/*
+ * rfs_xprt_sleep: a transport that has it (RFS_XPRT_F_SLEEP) times out
+ * with nothing to do, wakes for a watched fd, and submits the sends left
+ * queued (no flush, no arm) in the call that waits for their replies: a
+ * send it did not submit would never be answered.  Others say
+ * -EOPNOTSUPP.
+ */
+static int case_sleep(struct client *k)
+{
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	unsigned fired = 0;
+	uint64_t v = 1;
+	int rc, ret = -1;
+
+	if (efd < 0) {
+		FAIL("eventfd: %s", strerror(errno));
+		return -1;
+	}
+	CHECK(rfs_xprt_sleep(k->x, 0, (int[3]){ efd, efd, efd }, 3, &fired) ==
+		      -EOPNOTSUPP,
+	      "sleep watching more than RFS_XPRT_WATCH_MAX fds");
+	if (!(rfs_xprt_flags(k->x) & RFS_XPRT_F_SLEEP)) {
+		rc = rfs_xprt_sleep(k->x, 0, &efd, 1, &fired);
+		CHECK(rc == -EOPNOTSUPP, "sleep on %s: %d, want -EOPNOTSUPP",
+		      cli_name, rc);
+		ret = case_pingpong(k);
+		goto out;
+	}
+	rc = rfs_xprt_sleep(k->x, 20, &efd, 1, &fired);
+	CHECK(rc == -ETIME && !fired, "idle sleep: %d fired %#x, want -ETIME",
+	      rc, fired);
+	CHECK(write(efd, &v, sizeof(v)) == sizeof(v), "eventfd write");
+	/* > 0: the poll's completion is pending, not yet seen */
+	do {
+		struct rfs_xev e;
+
+		CHECK(!expired(), "the watched eventfd never woke the sleep");
+		CHECK(rfs_xprt_poll(k->x, &e, 1) == 0, "an event, none sent");
+		rc = rfs_xprt_sleep(k->x, 5000, &efd, 1, &fired);
+		CHECK(rc >= 0, "sleep for a watched fd: %d", rc);
+	} while (!fired);
+	CHECK(fired == 1, "watched fd: fired %#x", fired);
+	CHECK(read(efd, &v, sizeof(v)) == sizeof(v), "eventfd read");
+	for (unsigned i = 0; i < NPING; i++) {
+		uint64_t id = i + 1;
+		uint32_t size = (i * 53) % 2000;
+		struct rfs_xev e;
+		bool got = false;
+
+		if (!send_frame(k, RFS_OP_PING, id, size, false))
+			goto out;
+		while (!got) {
+			CHECK(!expired(),
+			      "reply %llu never came: the sleep "
+			      "did not submit its send",
+			      (unsigned long long)id);
+			rc = rfs_xprt_poll(k->x, &e, 1);
+			CHECK(rc >= 0, "poll: %s", strerror(-rc));
+			if (rc == 0) {
+				rc = rfs_xprt_sleep(k->x, 1000, &efd, 1,
+						    &fired);
+				CHECK(rc >= 0 || rc == -ETIME, "sleep: %s",
+				      strerror(-rc));
+				CHECK(!fired, "eventfd fired, never written");
+				continue;
+			}
+			CHECK(e.type == RFS_XEV_RECV, "event %d", e.type);
+			got = check_reply(e.buf, id, size);
+			rfs_xprt_buf_put(k->x, e.buf);
+			if (!got)
+				goto out;
+		}
+	}
+	ret = 0;
+out:
+	close(efd);
+	return ret;
+}
+
 static int case_large(struct client *k)
 {
 	const uint32_t max = RFS_MSG_MAX_DEFAULT;
@@ -1691,6 +1770,8 @@ static void *client_main(void *arg)
 		rc = case_pingpong(k);
 	else if (!strcmp(test_case, "large"))
 		rc = case_large(k);
+	else if (!strcmp(test_case, "sleep"))
+		rc = case_sleep(k);
 	else if (!strcmp(test_case, "inflight"))
 		rc = case_inflight(k);
 	else if (!strcmp(test_case, "peerdeath"))
@@ -2394,7 +2475,7 @@ int main(int argc, char **argv)
 	static const char *const cases[] = {
 		"pingpong", "large",	"inflight", "peerdeath", "badframe",
 		"drain",    "registry", "refused",  "badtoken",	 "midframe",
-		"readpush", "readpull", "evil"
+		"readpush", "readpull", "evil",	    "sleep"
 	};
 	static struct client cli;
 	pthread_t st, ct;
