@@ -353,6 +353,20 @@ int rfs_node_make(struct rfs_export *e, int32_t htype, const void *h,
 	return 0;
 }
 
+int rfs_node_id_of(const struct rfs_export *e, int32_t htype, const void *h,
+		   uint32_t hlen, uint64_t *id)
+{
+	uint8_t blob[RFS_HANDLE_MAX];
+	uint16_t blen;
+
+	if (hlen > RFS_HANDLE_MAX - HB_FIXED - HB_MAC)
+		return -EOVERFLOW;
+	blob_header(blob, e->idx, hlen, htype);
+	memcpy(blob + HB_FIXED, h, hlen);
+	*id = seal_blob(blob, hlen, &blen);
+	return 0;
+}
+
 int rfs_node_resolve(struct rfs_export *e, uint64_t id, const void *h,
 		     uint32_t len, struct rfs_node **out)
 {
