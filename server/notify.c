@@ -199,6 +199,7 @@ void rfs_notify_changed(struct rfs_export *e, int32_t htype, const void *h,
 	if (!n && !named)
 		return;
 	if (what & RFS_NTF_ATTR) {
+		memset(&its[f.n], 0, sizeof(its[f.n]));
 		its[f.n].kind = RFS_NOTIFY_INODE;
 		its[f.n].nodeid = id;
 		f.n++;
