@@ -233,6 +233,16 @@ struct rfs_node *rfs_node_get(uint64_t id)
 	return n;
 }
 
+bool rfs_node_known(uint64_t id)
+{
+	bool known;
+
+	pthread_mutex_lock(&nt.mu);
+	known = find_locked(id) != NULL;
+	pthread_mutex_unlock(&nt.mu);
+	return known;
+}
+
 void rfs_node_ref(struct rfs_node *n)
 {
 	pthread_mutex_lock(&nt.mu);

@@ -141,6 +141,10 @@ static void enqueue(struct rfs_conn_ctx *cc, const struct item *its, unsigned n)
 				   rfs_conn_desc(cc->c), n - i);
 			break;
 		}
+		/* the same as the last one queued (a run of WRITEs): once */
+		if (q->n && !memcmp(&q->it[(q->head + q->n - 1) % QLEN],
+				    &its[i], sizeof(its[i])))
+			continue;
 		q->it[(q->head + q->n) % QLEN] = its[i];
 		q->n++;
 		atomic_fetch_add(&n_queued, 1);
@@ -152,6 +156,7 @@ static void enqueue(struct rfs_conn_ctx *cc, const struct item *its, unsigned n)
 
 struct fanout {
 	const struct rfs_export *e;
+	const struct rfs_session *skip; /* the session that made the change */
 	const struct item *its;
 	unsigned n;
 	const struct rfs_session *done[FANOUT];
@@ -164,7 +169,7 @@ static void fan_one(struct rfs_conn_ctx *cc, void *arg)
 	struct fanout *f = arg;
 	struct rfs_session *s = cc->sess;
 
-	if (!s || s->exp != f->e || !s->notify)
+	if (!s || s->exp != f->e || !s->notify || s == f->skip)
 		return;
 	for (unsigned i = 0; i < f->ndone; i++)
 		if (f->done[i] == s)
@@ -179,7 +184,6 @@ void rfs_notify_changed(struct rfs_export *e, int32_t htype, const void *h,
 {
 	struct fanout f = { .e = e };
 	struct item its[2];
-	struct rfs_node *n;
 	uint64_t id;
 	bool named;
 
@@ -193,10 +197,7 @@ void rfs_notify_changed(struct rfs_export *e, int32_t htype, const void *h,
 	if (named && (what & RFS_NTF_NAME))
 		f.n++;
 	/* only what this gateway handed out: never a node of elsewhere */
-	n = rfs_node_get(id);
-	if (n)
-		rfs_node_put(n);
-	if (!n && !named)
+	if (!named && !rfs_node_known(id))
 		return;
 	if (what & RFS_NTF_ATTR) {
 		memset(&its[f.n], 0, sizeof(its[f.n]));
@@ -212,6 +213,103 @@ void rfs_notify_changed(struct rfs_export *e, int32_t htype, const void *h,
 		e->name, (unsigned long long)id,
 		(what & RFS_NTF_ATTR) ? "attributes" : "",
 		(what & RFS_NTF_NAME) ? " name" : "");
+	rfs_conns_each(fan_one, &f);
+}
+
+/* ---- changes made through this gateway --------------------------------- */
+
+static void put_inode(struct fanout *f, struct item *its, uint64_t node)
+{
+	struct item *it = &its[f->n++];
+
+	memset(it, 0, sizeof(*it));
+	it->kind = RFS_NOTIFY_INODE;
+	it->nodeid = node;
+}
+
+static void put_entry(struct fanout *f, struct item *its, uint64_t parent,
+		      const char *name, uint32_t len)
+{
+	struct item *it = &its[f->n++];
+
+	memset(it, 0, sizeof(*it));
+	it->kind = RFS_NOTIFY_ENTRY;
+	it->parent = parent;
+	it->nlen = (uint16_t)len;
+	memcpy(it->name, name, len);
+}
+
+void rfs_notify_after(const struct rfs_req *r, int ret)
+{
+	const struct rfs_req_view *v = &r->v;
+	struct fanout f = { .e = r->exp, .skip = r->sess };
+	struct item its[4];
+
+	if (ret || !r->exp || !r->exp->notify || !r->sess)
+		return;
+	switch (r->h->opcode) {
+	case RFS_OP_SETATTR:
+		put_inode(&f, its,
+			  ((const struct rfs_setattr_req *)v->fixed)->nodeid);
+		break;
+	case RFS_OP_WRITE:
+		put_inode(&f, its,
+			  ((const struct rfs_io_req *)v->fixed)->nodeid);
+		break;
+	case RFS_OP_FALLOCATE:
+		put_inode(&f, its,
+			  ((const struct rfs_fallocate_req *)v->fixed)->nodeid);
+		break;
+	case RFS_OP_COPY_FILE_RANGE:
+		put_inode(&f, its,
+			  ((const struct rfs_copy_req *)v->fixed)->nodeid_out);
+		break;
+	case RFS_OP_SETXATTR:
+	case RFS_OP_REMOVEXATTR:
+		put_inode(&f, its,
+			  ((const struct rfs_xattr_req *)v->fixed)->nodeid);
+		break;
+	case RFS_OP_UNLINK:
+	case RFS_OP_RMDIR: {
+		uint64_t p = ((const struct rfs_name_req *)v->fixed)->parent;
+
+		put_entry(&f, its, p, v->name, v->name_len);
+		put_inode(&f, its, p);
+		break;
+	}
+	case RFS_OP_MKDIR:
+	case RFS_OP_MKNOD:
+	case RFS_OP_SYMLINK:
+	case RFS_OP_CREATE: {
+		/* the name: what other clients cached as "no such name" */
+		uint64_t p = ((const struct rfs_make_req *)v->fixed)->parent;
+
+		put_entry(&f, its, p, v->name, v->name_len);
+		put_inode(&f, its, p);
+		break;
+	}
+	case RFS_OP_LINK: {
+		const struct rfs_link_req *q = v->fixed;
+
+		put_entry(&f, its, q->newparent, v->name, v->name_len);
+		put_inode(&f, its, q->newparent);
+		put_inode(&f, its, q->nodeid);
+		break;
+	}
+	case RFS_OP_RENAME: {
+		const struct rfs_rename_req *q = v->fixed;
+
+		put_entry(&f, its, q->parent, v->name, v->name_len);
+		put_entry(&f, its, q->newparent, v->name2, v->name2_len);
+		put_inode(&f, its, q->parent);
+		if (q->newparent != q->parent)
+			put_inode(&f, its, q->newparent);
+		break;
+	}
+	default:
+		return;
+	}
+	f.its = its;
 	rfs_conns_each(fan_one, &f);
 }
 

@@ -41,6 +41,16 @@ void rfs_notify_name(const struct rfs_export *e, uint64_t node, uint64_t parent,
 void rfs_notify_changed(struct rfs_export *e, int32_t htype, const void *h,
 			uint32_t hlen, unsigned what);
 
+/*
+ * A request that changed something ran through this gateway (ops.c, ret
+ * its result): the other sessions of the export hear of it (gluster sends
+ * no upcall to the gluster client that made the change).  Names in
+ * directories, the directories, and the node whose attributes or data
+ * changed; never the session that made the change.
+ */
+struct rfs_req;
+void rfs_notify_after(const struct rfs_req *r, int ret);
+
 /* conn.c, the connection's thread: the next queued frame into frame */
 int rfs_notify_pop(struct rfs_conn_ctx *cc, void *frame, uint32_t cap);
 bool rfs_notify_pending(struct rfs_conn_ctx *cc);

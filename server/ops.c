@@ -1045,5 +1045,7 @@ int rfs_dispatch(struct rfs_req *r)
 		if (ret)
 			return ret;
 	}
-	return s->fn(r);
+	ret = s->fn(r);
+	rfs_notify_after(r, ret);
+	return ret;
 }

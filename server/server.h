@@ -119,6 +119,8 @@ int rfs_nodes_init(const char *state_dir, unsigned long max_nodes);
 void rfs_nodes_fini(void);
 /* A reference to node id, or NULL when the table does not have it. */
 struct rfs_node *rfs_node_get(uint64_t id);
+/* Whether the table has node id now (no reference, no LRU touch). */
+bool rfs_node_known(uint64_t id);
 void rfs_node_ref(struct rfs_node *n);
 void rfs_node_put(struct rfs_node *n);
 /* RESOLVE: verify the handle blob and re-bind id. */

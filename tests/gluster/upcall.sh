@@ -9,7 +9,10 @@
 #   1. features.cache-invalidation off (the volume's default): a size
 #      change, an unlink and a rename made through B stay unseen through
 #      A, which answers from its caches (so the checks of part 2 can fail)
-#   2. features.cache-invalidation on: an append (size and data), a
+#   2. still without upcalls: the same changes made through another
+#      client of gateway A (tcp) are seen through its other clients
+#      (uring, shm): the gateway notifies its own sessions
+#   3. features.cache-invalidation on: an append (size and data), a
 #      chmod, an unlink, a rename and a new file made through B are seen
 #      through every client of A within a few seconds (polled with a
 #      bound, far below the 60 s timeouts)
@@ -66,17 +69,18 @@ prepare() {
 }
 
 # wait_all WHAT CMD...: CMD (with @ for each client's mount point) true
-# through every client of A within 5 s; notes how long it took
+# through every client in WAIT_MNTS within 5 s; notes how long it took
+WAIT_MNTS=("${A_MNTS[@]}")
 wait_all() {
 	local what=$1 m t0 ms
 	shift
 	t0=$(date +%s%N)
-	for m in "${A_MNTS[@]}"; do
+	for m in "${WAIT_MNTS[@]}"; do
 		gl_poll 50 100 check_at "$m" "$@" ||
 			fail "$what not seen through $m within 5 s (60 s caches)"
 	done
 	ms=$((($(date +%s%N) - t0) / 1000000))
-	note "$what seen through the 3 clients of A after $ms ms"
+	note "$what seen through ${#WAIT_MNTS[@]} clients of A after $ms ms"
 }
 check_at() {
 	local m=$1
@@ -118,7 +122,22 @@ for m in "${A_MNTS[@]}"; do
 done
 note "without upcalls the clients of A keep the stale view (as they should)"
 
-# ---- 2: upcalls on -------------------------------------------------------
+# ---- 2: another client of the same gateway -------------------------------
+prepare 2
+C=$T/mnt-tcp
+WAIT_MNTS=("$MNT" "$T/mnt-shm")
+printf more >>"$C/f2" || fail "append through A (tcp)"
+wait_all "an append (size) through A" size_is @/f2 8
+wait_all "an append (data) through A" data_is @/f2 1234more
+chmod 0600 "$C/f2" || fail "chmod through A (tcp)"
+wait_all "a chmod through A" mode_is @/f2 600
+rm "$C/d2/u" || fail "unlink through A (tcp)"
+wait_all "an unlink through A" gone @/d2/u
+mv "$C/d2/r" "$C/d2/r2" || fail "rename through A (tcp)"
+wait_all "a rename through A" renamed @/d2/r @/d2/r2
+WAIT_MNTS=("${A_MNTS[@]}")
+
+# ---- 3: upcalls on -------------------------------------------------------
 gl_cli volume set "$GL_VOL" features.cache-invalidation on >/dev/null ||
 	fail "gluster volume set features.cache-invalidation on"
 gl_cli volume set "$GL_VOL" features.cache-invalidation-timeout 600 \
@@ -138,20 +157,20 @@ gl_poll 20 0 probe_seen ||
 note "upcalls live after $n probe(s)"
 rm -f "$MNT_B"/probe* || fail "rm probes"
 
-prepare 2
-printf more >>"$MNT_B/f2" || fail "append through B"
-wait_all "an append (size)" size_is @/f2 8
-wait_all "an append (data)" data_is @/f2 1234more
-chmod 0600 "$MNT_B/f2" || fail "chmod through B"
-wait_all "a chmod" mode_is @/f2 600
-rm "$MNT_B/d2/u" || fail "unlink through B"
-wait_all "an unlink" gone @/d2/u
-mv "$MNT_B/d2/r" "$MNT_B/d2/r2" || fail "rename through B"
-wait_all "a rename" renamed @/d2/r @/d2/r2
-printf new >"$MNT_B/d2/new" || fail "create through B"
-wait_all "a new file" listed @/d2 new
+prepare 3
+printf more >>"$MNT_B/f3" || fail "append through B"
+wait_all "an append (size)" size_is @/f3 8
+wait_all "an append (data)" data_is @/f3 1234more
+chmod 0600 "$MNT_B/f3" || fail "chmod through B"
+wait_all "a chmod" mode_is @/f3 600
+rm "$MNT_B/d3/u" || fail "unlink through B"
+wait_all "an unlink" gone @/d3/u
+mv "$MNT_B/d3/r" "$MNT_B/d3/r2" || fail "rename through B"
+wait_all "a rename" renamed @/d3/r @/d3/r2
+printf new >"$MNT_B/d3/new" || fail "create through B"
+wait_all "a new file" listed @/d3 new
 for m in "${A_MNTS[@]}"; do
-	data_is "$m/d2/new" new || fail "$m/d2/new: data"
+	data_is "$m/d3/new" new || fail "$m/d3/new: data"
 done
 
 rm -r "$MNT_B"/f? "$MNT_B"/d? || fail "clean up through B"
