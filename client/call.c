@@ -589,6 +589,10 @@ static void on_reply(struct cl_loop *l, struct rfs_buf *b)
 	struct cl_pend *p;
 	int ret;
 
+	if (h->flags & RFS_HF_NOTIFY) {
+		rfs_cl_on_notify(l, h, payload);
+		return;
+	}
 	if (!(h->flags & RFS_HF_REPLY)) {
 		drop_conn(l, "server sent a request, not a reply");
 		return;

@@ -274,6 +274,15 @@ void rfs_call_abort(struct cl_call *c, int err);
 /* Queue a FORGET for a node that left the inode table (this loop). */
 void rfs_loop_forget(uint64_t nodeid, uint64_t nlookup);
 
+/*
+ * notify.c: a notification frame from the server (RFS_HF_NOTIFY), on loop
+ * l: checked, then queued for the thread that invalidates the kernel's
+ * caches; and that thread's end (before fuse_session_destroy)
+ */
+void rfs_cl_on_notify(struct cl_loop *l, const struct rfs_hdr *h,
+		      const void *payload);
+void rfs_cl_notify_stop(void);
+
 /* Rewrite the status file of this mount (ringfsctl mounts). */
 void rfs_cl_status_update(void);
 

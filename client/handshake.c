@@ -135,6 +135,7 @@ static int hello(struct rfs_rpc *r, const struct rfs_addr *a,
 		.csum = cl->o.csum,
 		.groups = true,
 		.resume = true,
+		.notify = true,
 		.max_inflight = CL_SLOTS,
 		.timeout_ms = HANDSHAKE_TIMEOUT_MS,
 	};

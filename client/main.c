@@ -936,6 +936,7 @@ int main(int argc, char **argv)
 	status = 0;
 
 out_unmount:
+	rfs_cl_notify_stop();
 	rfs_cl_ctl_stop(cl);
 	if (mounted)
 		fuse_session_unmount(cl->se);

@@ -132,6 +132,7 @@ struct rfs_rpc_hello {
 	bool csum;   /* ask for checksums (and seal HELLO) */
 	bool groups; /* ask for RFS_FEAT_GROUPS (callers' groups sent) */
 	bool resume; /* ask for RFS_FEAT_RESUME (a mount: its replays) */
+	bool notify; /* ask for RFS_FEAT_NOTIFY (a mount: cache invalidations) */
 	uint32_t max_inflight;
 	int timeout_ms;
 };

@@ -40,7 +40,7 @@
 #include "ctlsock.h"
 
 #define RFS_OBS_MAGIC 0x3153424f53465252ull /* "RRFSOBS1" */
-#define RFS_OBS_VERSION 1u
+#define RFS_OBS_VERSION 2u
 #define RFS_OBS_NOPS 64u    /* opcodes 0..63 */
 #define RFS_OBS_NBUCKET 40u /* 2^39 ns (~9 min) and longer: the last */
 #define RFS_OBS_NXPRT 8u    /* retired totals: one per transport name */
@@ -81,7 +81,11 @@
 	X(zc_fallbacks, B, "zero-copy sends the kernel copied anyway (uring)") \
 	X(wc_errors, B, "rdma work completions in error (flushes aside)")      \
 	X(wc_flushed, B, "rdma work requests flushed by a connection's end")   \
-	X(stray_replies, C, "replies nobody waited for")
+	X(stray_replies, C, "replies nobody waited for")                       \
+	X(notifies_sent, S, "cache notifications sent to clients")             \
+	X(notifies_received, C, "cache notifications from the server")         \
+	X(notifies_dropped, C,                                                 \
+	  "notifications dropped: malformed, or the kernel queue full")
 
 enum rfs_obs_ctr {
 #define RFS_OBS_ENUM_(n, side, h) RFS_OBS_##n,

@@ -87,6 +87,14 @@ int rfs_proto_check_hdr(const struct rfs_hdr *h, uint32_t max_msg)
 		return -EPROTONOSUPPORT;
 	if (h->flags & ~RFS_HF_KNOWN)
 		return -EPROTO;
+	if (h->flags & RFS_HF_NOTIFY) {
+		/* a notification: no opcode row, nothing but the checksum */
+		if ((h->flags & ~(RFS_HF_NOTIFY | RFS_HF_CSUM)) ||
+		    h->opcode != RFS_NOTIFY_OPCODE || h->id != 0 ||
+		    h->status != 0)
+			return -EPROTO;
+		goto len;
+	}
 	oi = rfs_op_info(h->opcode);
 	if (!oi)
 		return -EPROTO;
@@ -104,6 +112,7 @@ int rfs_proto_check_hdr(const struct rfs_hdr *h, uint32_t max_msg)
 		if (h->status != 0 || (h->flags & RFS_HF_UNKNOWN_NODE))
 			return -EPROTO;
 	}
+len:
 	limit = max_msg < RFS_MSG_MAX_LIMIT ? max_msg : RFS_MSG_MAX_LIMIT;
 	if (limit < RFS_HDR_SIZE || h->len > limit - RFS_HDR_SIZE)
 		return -EMSGSIZE;
@@ -1137,4 +1146,71 @@ int rfs_proto_decode_rep(const struct rfs_hdr *h, const void *payload,
 				    lseek_rep_ok(v->fixed));
 	}
 	return -EPROTO;
+}
+
+/* ---- notifications ----------------------------------------------------- */
+
+int rfs_proto_build_notify(void *frame, uint32_t cap, uint32_t kind,
+			   uint64_t nodeid, uint64_t parent, const char *name,
+			   uint32_t name_len, bool csum)
+{
+	struct rfs_mb b;
+	struct rfs_notify *n;
+	bool entry = kind == RFS_NOTIFY_ENTRY;
+
+	if ((kind != RFS_NOTIFY_INODE && !entry) ||
+	    (entry ? !node_ok(parent) || (nodeid && !node_ok(nodeid)) ||
+			     rfs_proto_check_name(name, name_len) :
+		     !node_ok(nodeid) || parent || name_len))
+		return -EINVAL;
+	rfs_mb_init(&b, frame, cap, RFS_NOTIFY_OPCODE, 0);
+	n = rfs_mb_put(&b, sizeof(*n));
+	if (n) {
+		n->nodeid = nodeid;
+		n->parent = parent;
+		n->kind = kind;
+		n->name_len = (uint16_t)name_len;
+	}
+	rfs_mb_put_bytes(&b, name, name_len);
+	if (b.err)
+		return b.err;
+	rfs_mb_hdr(&b)->flags = RFS_HF_NOTIFY;
+	return rfs_mb_finish(&b, csum);
+}
+
+int rfs_proto_decode_notify(const struct rfs_hdr *h, const void *payload,
+			    struct rfs_notify_view *v)
+{
+	const struct rfs_notify *n;
+	struct rd r;
+	int ret;
+
+	if (!(h->flags & RFS_HF_NOTIFY) || h->opcode != RFS_NOTIFY_OPCODE ||
+	    (h->flags & ~(RFS_HF_NOTIFY | RFS_HF_CSUM)) || h->id || h->status)
+		return -EPROTO;
+	rd_init(&r, payload, h->len);
+	if (!TAKE(&r, n) || n->pad)
+		return -EPROTO;
+	memset(v, 0, sizeof(*v));
+	v->kind = n->kind;
+	v->nodeid = n->nodeid;
+	v->parent = n->parent;
+	switch (n->kind) {
+	case RFS_NOTIFY_INODE:
+		if (!node_ok(n->nodeid) || n->parent || n->name_len ||
+		    !rd_done(&r))
+			return -EPROTO;
+		return 0;
+	case RFS_NOTIFY_ENTRY:
+		if (!node_ok(n->parent) || (n->nodeid && !node_ok(n->nodeid)))
+			return -EPROTO;
+		v->name = rd_take(&r, n->name_len);
+		if (!v->name || !rd_done(&r))
+			return -EPROTO;
+		v->name_len = n->name_len;
+		ret = rfs_proto_check_name(v->name, v->name_len);
+		return ret;
+	default:
+		return -EPROTO;
+	}
 }

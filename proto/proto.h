@@ -158,6 +158,32 @@ int rfs_proto_decode_req(const struct rfs_hdr *h, const void *payload,
 /* Name rules for one path component; 0 or -EINVAL / -ENAMETOOLONG. */
 int rfs_proto_check_name(const char *name, uint32_t len);
 
+/* ---- notifications (server -> client, since 1.4) ---------------------- */
+
+/*
+ * Build a notification frame in frame[0..cap): kind RFS_NOTIFY_*, name
+ * (ENTRY) of name_len bytes.  Returns the frame's length or -EMSGSIZE /
+ * -EINVAL (a field the decoder would refuse).
+ */
+int rfs_proto_build_notify(void *frame, uint32_t cap, uint32_t kind,
+			   uint64_t nodeid, uint64_t parent, const char *name,
+			   uint32_t name_len, bool csum);
+
+struct rfs_notify_view {
+	uint32_t kind;
+	uint64_t nodeid;
+	uint64_t parent;
+	const char *name; /* ENTRY: into the frame, not terminated */
+	uint32_t name_len;
+};
+/*
+ * Validate a received notification (header already through
+ * rfs_proto_check_hdr, checksum verified).  Returns 0, -EINVAL / -ENAMETOOLONG
+ * (a bad name) or -EPROTO.
+ */
+int rfs_proto_decode_notify(const struct rfs_hdr *h, const void *payload,
+			    struct rfs_notify_view *v);
+
 /* ---- decoding replies ------------------------------------------------- */
 
 struct rfs_rep_view {

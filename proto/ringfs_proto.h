@@ -28,6 +28,11 @@
  *        state directory; RESUME (opcode 9), sent in a new session after
  *        the server restarted, names the previous session (id and token)
  *        whose kept replies then answer the replays (doc/semantics.md).
+ *   1.4  notifications: RFS_FEAT_NOTIFY; once both sides have it the
+ *        server may send, unasked, frames with RFS_HF_NOTIFY (struct
+ *        rfs_notify): "drop what you cache of this node" or "of this
+ *        name in this directory".  A session without the feature never
+ *        gets one; nothing else changes.
  *
  * Every message is a fixed 48-byte header (struct rfs_hdr) followed by
  * `len` payload bytes.  All integers are little-endian, fixed width; every
@@ -62,7 +67,7 @@
 
 #define RFS_MAGIC 0x474e4652u /* "RFNG" little-endian */
 #define RFS_PROTO_MAJOR 1
-#define RFS_PROTO_MINOR 3
+#define RFS_PROTO_MINOR 4
 
 #define RFS_HDR_SIZE 48u
 #define RFS_NAME_MAX 255u  /* one path component */
@@ -82,9 +87,10 @@
 #define RFS_HF_UNKNOWN_NODE (1u << 2) /* reply: see struct rfs_unknown_node */
 #define RFS_HF_REPLAY (1u << 3)	      /* request: resent after reconnect */
 #define RFS_HF_GROUPS (1u << 4)	      /* request: groups at the end (1.2) */
+#define RFS_HF_NOTIFY (1u << 5)	      /* server -> client notification (1.4) */
 #define RFS_HF_KNOWN                                                        \
 	(RFS_HF_REPLY | RFS_HF_CSUM | RFS_HF_UNKNOWN_NODE | RFS_HF_REPLAY | \
-	 RFS_HF_GROUPS)
+	 RFS_HF_GROUPS | RFS_HF_NOTIFY)
 
 struct rfs_hdr {
 	uint32_t magic;
@@ -226,8 +232,11 @@ _Static_assert(sizeof(struct rfs_groups_tail) == 8, "rfs_groups_tail");
  * a server restart (in the server's state directory), for RESUME
  */
 #define RFS_FEAT_RESUME (1ull << 3)
-#define RFS_FEAT_KNOWN \
-	(RFS_FEAT_CSUM | RFS_FEAT_IDS | RFS_FEAT_GROUPS | RFS_FEAT_RESUME)
+/* since 1.4: the client takes notifications (struct rfs_notify) */
+#define RFS_FEAT_NOTIFY (1ull << 4)
+#define RFS_FEAT_KNOWN                                                      \
+	(RFS_FEAT_CSUM | RFS_FEAT_IDS | RFS_FEAT_GROUPS | RFS_FEAT_RESUME | \
+	 RFS_FEAT_NOTIFY)
 
 /*
  * HELLO: the first frame on a control connection; always sent with
@@ -390,6 +399,38 @@ struct rfs_resolve_req {
 };
 _Static_assert(sizeof(struct rfs_resolve_req) == 16, "rfs_resolve_req");
 /* reply: struct rfs_attr */
+
+/*
+ * Notifications (since 1.4, only in a session that negotiated
+ * RFS_FEAT_NOTIFY): the third kind of frame besides requests and replies.
+ * The server sends one on any connection of the session whenever it
+ * likes; nobody answers it.  Header: flags RFS_HF_NOTIFY (and
+ * RFS_HF_CSUM as negotiated), opcode RFS_NOTIFY_OPCODE (not a request
+ * opcode: a request or reply with it is refused), id 0, status 0.
+ * Payload: struct rfs_notify, then name_len name bytes (ENTRY only).
+ *
+ *   RFS_NOTIFY_INODE  nodeid's attributes or data changed (elsewhere):
+ *                     drop its cached attributes and pages; for a
+ *                     directory, its cached listing.  parent 0, no name.
+ *   RFS_NOTIFY_ENTRY  the name in directory `parent` changed or went
+ *                     away: drop the cached lookup of that name.  nodeid
+ *                     is the node the name led to, or 0 when unknown.
+ *
+ * A notification is advice: it may come late, twice, or (when the
+ * server's queue for a slow client is full) not at all; a node id the
+ * client does not know is ignored.  A malformed one is logged and dropped.
+ */
+#define RFS_NOTIFY_OPCODE 10u
+#define RFS_NOTIFY_INODE 1u
+#define RFS_NOTIFY_ENTRY 2u
+struct rfs_notify {
+	uint64_t nodeid;
+	uint64_t parent;
+	uint32_t kind; /* RFS_NOTIFY_* */
+	uint16_t name_len;
+	uint16_t pad;
+};
+_Static_assert(sizeof(struct rfs_notify) == 24, "rfs_notify");
 
 /* ---- node operations -------------------------------------------------- */
 

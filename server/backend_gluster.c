@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
 #include "ops_i.h"
 
 #define HT_GFID 0x47465331 /* handle type of a GFID blob: "GFS1" */
@@ -44,6 +45,7 @@ struct gl_export {
 	char volume[256];
 	char subdir[1024]; /* "" or "/a/b" */
 	glfs_t *fs;
+	bool upcalls; /* glfs_upcall_register done */
 };
 
 static glfs_t *fs_of(const struct rfs_node *n)
@@ -149,6 +151,70 @@ static int gl_node(struct rfs_export *e, struct glfs_object *obj,
 			     st->st_mode, out);
 }
 
+/* ---- upcalls: changes made through other gluster clients ---------------- */
+
+/* one object of an upcall as a change of export e (notify.h) */
+static void up_object(struct rfs_export *e, struct glfs_object *obj,
+		      unsigned what)
+{
+	unsigned char gfid[GFAPI_HANDLE_LENGTH];
+
+	if (obj && glfs_h_extract_handle(obj, gfid, sizeof(gfid)) >= 0)
+		rfs_notify_changed(e, HT_GFID, gfid, sizeof(gfid), what);
+}
+
+/*
+ * libgfapi calls this on its own thread for each INODE_INVALIDATE the
+ * bricks send (features.cache-invalidation on the volume): another
+ * client changed an inode this gateway used lately.  The object changed
+ * (attributes, data; with NLINK or RENAME its name too), and so did its
+ * parent directories when the flags say their times changed (an entry
+ * made or removed).  rfs_notify_changed only queues: nothing here waits.
+ */
+static void gl_upcall(glfs_upcall_t *up, void *data)
+{
+	struct rfs_export *e = data;
+	glfs_upcall_inode_t *in;
+	uint32_t flags;
+
+	if (glfs_upcall_get_reason(up) != GLFS_UPCALL_INODE_INVALIDATE)
+		goto out;
+	in = glfs_upcall_get_event(up);
+	if (!in)
+		goto out;
+	flags = glfs_upcall_inode_get_flags(in);
+	rfs_dbg(RFS_SUB_SERVER, "server: export %s: gluster upcall flags %#x",
+		e->name, (unsigned)flags);
+	up_object(e, glfs_upcall_inode_get_object(in),
+		  RFS_NTF_ATTR | ((flags & (GFAPI_UP_NLINK | GFAPI_UP_RENAME |
+					    GFAPI_UP_FORGET)) ?
+					  RFS_NTF_NAME :
+					  0));
+	if (flags & (GFAPI_UP_PARENT_TIMES | GFAPI_UP_RENAME)) {
+		up_object(e, glfs_upcall_inode_get_pobject(in), RFS_NTF_ATTR);
+		up_object(e, glfs_upcall_inode_get_oldpobject(in),
+			  RFS_NTF_ATTR);
+	}
+out:
+	glfs_free(up);
+}
+
+static void upcalls_start(struct rfs_export *e, struct gl_export *g)
+{
+	if (rfs_notify_export(e))
+		return;
+	if (glfs_upcall_register(g->fs, GLFS_EVENT_INODE_INVALIDATE, gl_upcall,
+				 e) < 0) {
+		e->notify = false;
+		rfs_warn("config: export %s: gluster upcalls unavailable "
+			 "(glfs_upcall_register: %s): clients see changes "
+			 "made elsewhere after their cache timeouts",
+			 e->name, strerror(errno));
+		return;
+	}
+	g->upcalls = true;
+}
+
 static int gl_export_root(struct rfs_export *e, struct rfs_node **out)
 {
 	struct gl_export *g = e->bpriv;
@@ -196,6 +262,7 @@ static int gl_export_root(struct rfs_export *e, struct rfs_node **out)
 			g->subdir);
 		return -ENOTDIR;
 	}
+	upcalls_start(e, g);
 	return gl_node(e, root, &st, out);
 }
 
@@ -205,6 +272,10 @@ static void gl_export_close(struct rfs_export *e)
 
 	if (!g)
 		return;
+	if (g->fs && g->upcalls &&
+	    glfs_upcall_unregister(g->fs, GLFS_EVENT_ANY) < 0)
+		rfs_warn("server: export %s: glfs_upcall_unregister: %s",
+			 e->name, strerror(errno));
 	if (g->fs)
 		glfs_fini(g->fs);
 	free(g);

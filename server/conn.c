@@ -21,6 +21,7 @@
 #include "aio.h"
 #include "exec.h"
 #include "log.h"
+#include "notify.h"
 #include "obs.h"
 #include "request.h"
 #include "spin.h"
@@ -141,11 +142,13 @@ static void obs_start(struct rfs_conn_ctx *cc)
 static void send_frame(struct rfs_conn_ctx *cc, struct rfs_buf *out,
 		       uint32_t len)
 {
+	const struct rfs_hdr *h = out->data;
 	int ret;
 
 	out->len = len;
 	atomic_fetch_add(&rfs_stats.bytes_out, len);
-	obs_reply(cc, out->data);
+	if (!(h->flags & RFS_HF_NOTIFY))
+		obs_reply(cc, h);
 	/*
 	 * NOTIFY: the SEND event is how we learn the transport is done with
 	 * the reply, so `unsent` counts replies the peer has not taken yet
@@ -201,6 +204,41 @@ static const struct rfs_req_io conn_io = {
 	.conn_thread = true,
 };
 
+/*
+ * Notifications queued for this connection (notify.c): sent like replies,
+ * by this thread, so every transport carries them.  No buffer: the next
+ * turn (a send completing frees one).
+ */
+static void notify_drain(struct rfs_conn_ctx *cc)
+{
+	const uint32_t size =
+		RFS_HDR_SIZE + sizeof(struct rfs_notify) + RFS_NAME_MAX;
+
+	while (!cc->closing && rfs_notify_pending(cc)) {
+		struct rfs_buf *b = rfs_xprt_buf_get(cc->x, size);
+		int len;
+
+		if (!b)
+			return;
+		len = rfs_notify_pop(cc, b->data, b->cap);
+		if (len <= 0) {
+			rfs_xprt_buf_put(cc->x, b);
+			continue;
+		}
+		send_frame(cc, b, (uint32_t)len);
+		rfs_obs_add(cc->obs, RFS_OBS_notifies_sent, 1);
+	}
+}
+
+void rfs_conns_each(void (*fn)(struct rfs_conn_ctx *cc, void *arg), void *arg)
+{
+	pthread_mutex_lock(&conns_mu);
+	for (struct rfs_conn_ctx *cc = conns; cc; cc = cc->next)
+		if (atomic_load(&cc->established))
+			fn(cc, arg);
+	pthread_mutex_unlock(&conns_mu);
+}
+
 /* ---- the loop ---------------------------------------------------------- */
 
 static void conn_free(struct rfs_conn_ctx *cc, bool forced)
@@ -225,6 +263,7 @@ static void conn_free(struct rfs_conn_ctx *cc, bool forced)
 		close(cc->efd);
 	free(cc->dbuf);
 	rfs_sec_conn_fini(&cc->sec);
+	rfs_notify_conn_fini(cc);
 	free(cc);
 }
 
@@ -569,6 +608,7 @@ static void *conn_main(void *arg)
 			n++;
 		rfs_exec_drain(cc);
 		rfs_workers_drain(cc);
+		notify_drain(cc);
 		pthread_mutex_lock(&conns_mu);
 		if (stopping && !cc->closing) {
 			pthread_mutex_unlock(&conns_mu);

@@ -233,6 +233,16 @@ struct rfs_node *rfs_node_get(uint64_t id)
 	return n;
 }
 
+bool rfs_node_known(uint64_t id)
+{
+	bool known;
+
+	pthread_mutex_lock(&nt.mu);
+	known = find_locked(id) != NULL;
+	pthread_mutex_unlock(&nt.mu);
+	return known;
+}
+
 void rfs_node_ref(struct rfs_node *n)
 {
 	pthread_mutex_lock(&nt.mu);
@@ -350,6 +360,20 @@ int rfs_node_make(struct rfs_export *e, int32_t htype, const void *h,
 	n->exp = e->idx;
 	n->type = type & S_IFMT;
 	*out = insert(n);
+	return 0;
+}
+
+int rfs_node_id_of(const struct rfs_export *e, int32_t htype, const void *h,
+		   uint32_t hlen, uint64_t *id)
+{
+	uint8_t blob[RFS_HANDLE_MAX];
+	uint16_t blen;
+
+	if (hlen > RFS_HANDLE_MAX - HB_FIXED - HB_MAC)
+		return -EOVERFLOW;
+	blob_header(blob, e->idx, hlen, htype);
+	memcpy(blob + HB_FIXED, h, hlen);
+	*id = seal_blob(blob, hlen, &blen);
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
 #include "ops_i.h"
 
 struct rfs_srv_stats rfs_stats;
@@ -284,6 +285,9 @@ static int reply_new_entry(struct rfs_req *r, struct rfs_node *parent,
 	if (ret)
 		return ret;
 	ret = rfs_put_entry(&r->mb, n);
+	if (!ret)
+		rfs_notify_name(r->exp, n->id, parent->id, name,
+				(uint32_t)strlen(name));
 	rfs_node_put(n);
 	return ret;
 }
@@ -348,6 +352,10 @@ static int op_hello(struct rfs_req *r)
 		r->close_after = true;
 		return ret;
 	}
+	/* notifications: when the client takes them and the export has any */
+	if (!e->notify)
+		feat &= ~RFS_FEAT_NOTIFY;
+	s->notify = feat & RFS_FEAT_NOTIFY;
 	/* replies kept across a restart: when the client asks and we can */
 	if ((feat & RFS_FEAT_RESUME) &&
 	    (!rfs_xlog_enabled() || rfs_xlog_session(s)))
@@ -1037,5 +1045,7 @@ int rfs_dispatch(struct rfs_req *r)
 		if (ret)
 			return ret;
 	}
-	return s->fn(r);
+	ret = s->fn(r);
+	rfs_notify_after(r, ret);
+	return ret;
 }

@@ -18,6 +18,7 @@
 
 #include "aio.h"
 #include "log.h"
+#include "notify.h"
 #include "ops_i.h"
 
 int rfs_op_open(struct rfs_req *r)
@@ -158,6 +159,8 @@ int rfs_op_create(struct rfs_req *r)
 	if (ret)
 		return ret;
 	r->nodes[r->nnodes++] = n;
+	rfs_notify_name(r->exp, n->id, parent->id, name,
+			(uint32_t)strlen(name));
 	return create_reply(r, &bf, n, flags);
 }
 
@@ -298,6 +301,9 @@ int rfs_put_dirent(struct rfs_req *r, struct rfs_node *n, const char *name,
 	rec->name_len = (uint16_t)nlen;
 	rec->type = dtype;
 	if (n && rfs_fill_entry(&rec->entry, n) == 0) {
+		rfs_notify_name(r->exp, n->id,
+				((const struct rfs_io_req *)r->v.fixed)->nodeid,
+				name, nlen);
 		ret = rfs_mb_put_bytes(&r->mb, name, nlen);
 		if (!ret)
 			ret = rfs_mb_put_bytes(&r->mb, n->handle, n->hlen);

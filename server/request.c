@@ -50,7 +50,7 @@ static enum rfs_rq_state step_new(struct rfs_request *rq)
 	if (rq->io->conn_thread && rq->cc->closing)
 		return RFS_RQ_FINISHED;
 	if (in->len < RFS_HDR_SIZE || h->len != in->len - RFS_HDR_SIZE ||
-	    (h->flags & RFS_HF_REPLY)) {
+	    (h->flags & (RFS_HF_REPLY | RFS_HF_NOTIFY))) {
 		rfs_err_rl("server: %s: malformed frame (request %llu): "
 			   "closing",
 			   desc(rq), rq_id(rq));

@@ -49,6 +49,7 @@ struct rfs_export {
 	struct rfs_node *root;	      /* pinned for the server's lifetime */
 	struct rfs_export_acl acl;    /* auth.h: allowed networks */
 	char *nbd_file; /* nbd=FILE: served by --nbd-listen (nbd.c) */
+	bool notify;	/* the backend reports changes (notify.h) */
 };
 
 struct rfs_srv_cfg {
@@ -118,12 +119,17 @@ int rfs_nodes_init(const char *state_dir, unsigned long max_nodes);
 void rfs_nodes_fini(void);
 /* A reference to node id, or NULL when the table does not have it. */
 struct rfs_node *rfs_node_get(uint64_t id);
+/* Whether the table has node id now (no reference, no LRU touch). */
+bool rfs_node_known(uint64_t id);
 void rfs_node_ref(struct rfs_node *n);
 void rfs_node_put(struct rfs_node *n);
 /* RESOLVE: verify the handle blob and re-bind id. */
 int rfs_node_resolve(struct rfs_export *e, uint64_t id, const void *h,
 		     uint32_t len, struct rfs_node **out);
 void rfs_node_forget(uint64_t id);
+/* the node id a backend handle has in export e (no table access) */
+int rfs_node_id_of(const struct rfs_export *e, int32_t htype, const void *h,
+		   uint32_t hlen, uint64_t *id);
 uint64_t rfs_nodes_count(void);
 /* "/proc/self/fd/N" */
 void rfs_fd_path(int fd, char out[32]);
@@ -147,6 +153,7 @@ struct rfs_session {
 	bool resumed;		/* RESUME took over an old session's log */
 	long long orphan_since; /* ms, CLOCK_MONOTONIC; 0: has conns */
 	bool bye;		/* the client said BYE: no grace period */
+	bool notify;		/* RFS_FEAT_NOTIFY negotiated (notify.h) */
 	struct rfs_session *next;
 };
 
@@ -320,9 +327,16 @@ struct rfs_conn_ctx {
 	struct rfs_obs_slot *obs;
 	bool obs_named;	     /* export and identity filled in */
 	int64_t obs_t0[256]; /* arrival time by request id & 255 */
+	/* notify.c: notifications for this thread to send, or NULL */
+	_Atomic(struct rfs_ntfq *) ntf;
 };
 
 int rfs_conn_start(int fd, const char *transport);
+/*
+ * fn for every connection that finished HELLO/ATTACH, under the
+ * connections' lock (fn must not block; the connection cannot go away)
+ */
+void rfs_conns_each(void (*fn)(struct rfs_conn_ctx *cc, void *arg), void *arg);
 
 /*
  * ctl.c: the counters region (common/obs.h) and the control socket

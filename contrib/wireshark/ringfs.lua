@@ -36,6 +36,7 @@ local p_ringfs = Proto("ringfs", "ringfs protocol")
 local MAGIC = 0x474e4652
 local HDR = 48
 local HF_REPLY, HF_CSUM, HF_UNKNOWN_NODE, HF_REPLAY, HF_GROUPS = 1, 2, 4, 8, 16
+local HF_NOTIFY = 32 -- 1.4: a notification from the server (opcode 10)
 
 local bit = bit32 or bit
 
@@ -77,6 +78,7 @@ local ERRNO = {
 local OPS = {
 	[1] = "HELLO", [2] = "ATTACH", [3] = "PING", [4] = "BYE", [5] = "STATS",
 	[6] = "RESOLVE", [7] = "AUTH", [8] = "PATHS", [9] = "RESUME",
+	[10] = "NOTIFY",
 	[16] = "LOOKUP", [17] = "FORGET", [18] = "GETATTR", [19] = "SETATTR",
 	[20] = "READLINK", [21] = "SYMLINK", [22] = "MKNOD", [23] = "MKDIR",
 	[24] = "UNLINK", [25] = "RMDIR", [26] = "RENAME", [27] = "LINK",
@@ -108,6 +110,8 @@ field("f_csum", ProtoField.bool("ringfs.flags.csum", "Checksum present", 32, nil
 field("f_unknown", ProtoField.bool("ringfs.flags.unknown_node", "Unknown node", 32, nil, HF_UNKNOWN_NODE))
 field("f_replay", ProtoField.bool("ringfs.flags.replay", "Replay", 32, nil, HF_REPLAY))
 field("f_groups", ProtoField.bool("ringfs.flags.groups", "Groups follow", 32, nil, HF_GROUPS))
+field("f_notify", ProtoField.bool("ringfs.flags.notify", "Notification", 32, nil, HF_NOTIFY))
+field("notify_kind", ProtoField.uint32("ringfs.notify.kind", "Notification", base.DEC, { [1] = "INODE", [2] = "ENTRY" }))
 field("reply", ProtoField.bool("ringfs.reply", "Is reply"))
 field("len", ProtoField.uint32("ringfs.len", "Payload length"))
 field("reqid", ProtoField.uint64("ringfs.reqid", "Request id"))
@@ -440,6 +444,11 @@ end
 REQ.ATTACH = function(r) u(r, "session", 8); bytes(r, "token", 16) end
 REQ.RESUME = REQ.ATTACH
 REP.RESUME = function(r) u(r, "replies", 4) end
+-- 1.4: struct rfs_notify, then the name (ENTRY)
+local function notify_body(r)
+	u(r, "nodeid", 8); u(r, "parent", 8); u(r, "notify_kind", 4)
+	local nl = u(r, "count", 2); skip(r, 2); str(r, "name", nl)
+end
 REQ.PING = rest_data
 REP.PING = rest_data
 REP.STATS = function(r) for _ = 1, 8 do u(r, "stat", 8) end end
@@ -611,6 +620,7 @@ local function dissect_frame(tvb, pinfo, tree, off)
 	local opnum = tvb(off + 4, 2):le_uint()
 	local opname = OPS[opnum] or ("OP_" .. opnum)
 	local is_reply = bit.band(flags, HF_REPLY) ~= 0
+	local is_notify = bit.band(flags, HF_NOTIFY) ~= 0
 	local status = tvb(off + 24, 4):le_int()
 	local reqid = tvb(off + 16, 8):le_uint64()
 	local whole = math.min(HDR + len, cap)
@@ -626,6 +636,7 @@ local function dissect_frame(tvb, pinfo, tree, off)
 	ft:add_le(F.f_unknown, tvb(off + 8, 4))
 	ft:add_le(F.f_replay, tvb(off + 8, 4))
 	ft:add_le(F.f_groups, tvb(off + 8, 4))
+	ft:add_le(F.f_notify, tvb(off + 8, 4))
 	t:add(F.reply, tvb(off + 8, 4), is_reply)
 	t:add_le(F.len, tvb(off + 12, 4))
 	t:add_le(F.reqid, tvb(off + 16, 8))
@@ -663,7 +674,7 @@ local function dissect_frame(tvb, pinfo, tree, off)
 	-- matching and response time
 	local key = conn_key(pinfo) .. ":" .. tostring(reqid)
 	local now = f_time() and f_time().value
-	if not pinfo.visited then
+	if not pinfo.visited and not is_notify then
 		if is_reply then
 			local rq = requests[key]
 			if rq then
@@ -695,10 +706,12 @@ local function dissect_frame(tvb, pinfo, tree, off)
 		end
 	end
 	if len > 0 and body_end > off + HDR then
-		local bt = t:add(p_ringfs, tvb(off + HDR, body_end - off - HDR), is_reply and "Reply body" or "Request body")
+		local bt = t:add(p_ringfs, tvb(off + HDR, body_end - off - HDR), is_notify and "Notification body" or is_reply and "Reply body" or "Request body")
 		local r = R(tvb, off + HDR, body_end, bt)
 		local fn
-		if is_reply and bit.band(flags, HF_UNKNOWN_NODE) ~= 0 then
+		if is_notify then
+			fn = notify_body
+		elseif is_reply and bit.band(flags, HF_UNKNOWN_NODE) ~= 0 then
 			fn = function(rr) u(rr, "nodeid", 8) end
 		elseif is_reply and status ~= 0 then
 			fn = rest_data
@@ -709,7 +722,7 @@ local function dissect_frame(tvb, pinfo, tree, off)
 		if not ok then bt:add_proto_expert_info(E.malformed, tostring(err)) end
 	end
 
-	local info = opname .. (is_reply and " reply" or " request") .. " id=" .. tostring(reqid)
+	local info = opname .. (is_notify and " notification" or is_reply and " reply" or " request") .. " id=" .. tostring(reqid)
 	if is_reply then
 		info = info .. (status < 0 and (" " .. ename) or " OK")
 	end

@@ -81,6 +81,21 @@ static void run_rep(const struct rfs_hdr *h, const uint8_t *pay, uint16_t op)
 		abort();
 }
 
+/* a notification (1.4): what a client's loop does with one */
+static void run_notify(const struct rfs_hdr *h, const uint8_t *pay)
+{
+	struct rfs_notify_view v;
+
+	if (rfs_proto_decode_notify(h, pay, &v))
+		return;
+	touch(v.name, v.name_len);
+	if (v.kind == RFS_NOTIFY_ENTRY &&
+	    rfs_proto_check_name(v.name, v.name_len))
+		abort(); /* accepted a name the rules refuse */
+	if (v.kind != RFS_NOTIFY_INODE && v.kind != RFS_NOTIFY_ENTRY)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rfs_hdr hc;
@@ -119,6 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rfs_proto_verify(h, pay, true);
 	run_req(h, pay);
 	run_rep(h, pay, h->opcode);
+	run_notify(h, pay);
 
 	/* the same bytes as every op's request and reply */
 	hc = *h;
@@ -129,6 +145,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		hc.flags |= RFS_HF_REPLY;
 		run_rep(&hc, pay, (uint16_t)op);
 	}
+	/* and as a notification */
+	hc = *h;
+	hc.opcode = RFS_NOTIFY_OPCODE;
+	hc.flags = RFS_HF_NOTIFY;
+	hc.id = 0;
+	hc.status = 0;
+	run_notify(&hc, pay);
 out:
 	free(buf);
 	return 0;

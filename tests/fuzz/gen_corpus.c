@@ -28,11 +28,14 @@ static int decode(uint32_t n, bool reply)
 {
 	struct rfs_req_view v;
 	struct rfs_rep_view r;
+	struct rfs_notify_view nv;
 	int ret;
 
 	ret = rfs_proto_check_frame(fbuf, n, RFS_MSG_MAX_DEFAULT);
 	if (ret == 0)
 		ret = rfs_proto_verify(HDR, PAY, true);
+	if (ret == 0 && (HDR->flags & RFS_HF_NOTIFY))
+		return rfs_proto_decode_notify(HDR, PAY, &nv);
 	if (ret == 0 && !reply)
 		ret = rfs_proto_decode_req(HDR, PAY, &v);
 	if (ret == 0 && reply)
@@ -270,6 +273,38 @@ static void groups(void)
 	emit("bad-rep-groups", frame_len(), true, false);
 }
 
+/* notifications (1.4): the two kinds, and malformed ones */
+static void notifies(void)
+{
+	struct rfs_notify *q = (struct rfs_notify *)(void *)PAY;
+	int n;
+
+	n = rfs_proto_build_notify(fbuf, sizeof(fbuf), RFS_NOTIFY_INODE,
+				   0x1122334455667788ull, 0, NULL, 0, true);
+	emit("notify-inode", (uint32_t)n, false, true);
+	n = rfs_proto_build_notify(fbuf, sizeof(fbuf), RFS_NOTIFY_ENTRY, 99,
+				   0x1122334455667788ull, "name", 4, true);
+	emit("notify-entry", (uint32_t)n, false, true);
+	q->kind = 9;
+	reseal();
+	emit("bad-notify-kind", frame_len(), false, false);
+	rfs_proto_build_notify(fbuf, sizeof(fbuf), RFS_NOTIFY_ENTRY, 99, 98,
+			       "na", 2, true);
+	memcpy(PAY + sizeof(*q), "..", 2);
+	reseal();
+	emit("bad-notify-dotdot", frame_len(), false, false);
+	rfs_proto_build_notify(fbuf, sizeof(fbuf), RFS_NOTIFY_ENTRY, 99, 98,
+			       "name", 4, true);
+	q->name_len = 200;
+	reseal();
+	emit("bad-notify-namelen", frame_len(), false, false);
+	rfs_proto_build_notify(fbuf, sizeof(fbuf), RFS_NOTIFY_INODE, 99, 0,
+			       NULL, 0, true);
+	HDR->id = 5;
+	reseal();
+	emit("bad-notify-id", frame_len(), false, false);
+}
+
 int main(int argc, char **argv)
 {
 	char name[64];
@@ -306,6 +341,7 @@ int main(int argc, char **argv)
 	}
 	malformed();
 	groups();
+	notifies();
 	printf("gen_corpus: %u seeds written to %s, %u problems\n", nwritten,
 	       outdir, nbad);
 	return nbad ? 1 : 0;

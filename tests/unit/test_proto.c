@@ -1105,8 +1105,8 @@ static void test_rep_rules(void)
 
 	/* HELLO */
 	rep_of(RFS_OP_HELLO);
-	/* a feature bit 1.3 does not know */
-	REP(struct rfs_hello_rep)->features = RFS_FEAT_RESUME << 1;
+	/* a feature bit 1.4 does not know */
+	REP(struct rfs_hello_rep)->features = RFS_FEAT_NOTIFY << 1;
 	reseal();
 	T_EQ(full_rep(RFS_OP_HELLO, &r), -EPROTO);
 	rep_of(RFS_OP_HELLO);

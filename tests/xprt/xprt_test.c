@@ -6,7 +6,10 @@
  * them (tcp and uring speak the same byte stream).  Two threads, each with
  * its own transport context, talk over loopback TCP:
  *
- *   pingpong   1000 round trips of small frames, content checked
+ *   pingpong   1000 round trips of small frames, content checked; before
+ *              every tenth reply the server sends a notification (an
+ *              unsolicited frame, protocol 1.4), which the client's
+ *              transport must deliver as it is
  *   large      frames around every buffer-class boundary up to max_msg,
  *              one at a time and all at once, then runs of small frames
  *              between frames around 64 KiB (uring's in-place receive
@@ -411,6 +414,34 @@ static void server_accept(struct server *s)
 		FAIL("rfs_conn_ctx does not return what was set");
 }
 
+/* pingpong: which pings get a notification first, and its node id */
+static bool ping_notified(uint64_t id)
+{
+	return !strcmp(test_case, "pingpong") && id % 10 == 5;
+}
+
+static void server_notify(struct server *s, struct rfs_conn *c, uint64_t id)
+{
+	struct rfs_buf *nb = rfs_xprt_buf_get(s->x, 512);
+	int len, rc;
+
+	if (!nb) {
+		FAIL("server buf_get(512)");
+		return;
+	}
+	len = rfs_proto_build_notify(nb->data, nb->cap, RFS_NOTIFY_ENTRY,
+				     id + 1000, id + 2000, "name", 4, true);
+	if (len < 0) {
+		FAIL("rfs_proto_build_notify: %s", strerror(-len));
+		rfs_xprt_buf_put(s->x, nb);
+		return;
+	}
+	nb->len = (uint32_t)len;
+	rc = rfs_xprt_send(c, nb, 0);
+	if (rc && rc != -ENOTCONN)
+		FAIL("server send (notification): %s", strerror(-rc));
+}
+
 static void server_echo(struct server *s, struct rfs_conn *c,
 			struct rfs_buf *rb)
 {
@@ -418,6 +449,9 @@ static void server_echo(struct server *s, struct rfs_conn *c,
 	struct rfs_buf *nb;
 	struct rfs_mb mb;
 	int len, rc;
+
+	if (h->opcode == RFS_OP_PING && ping_notified(h->id))
+		server_notify(s, c, h->id);
 
 	nb = rfs_xprt_buf_get(s->x, rb->len);
 	if (!nb) {
@@ -571,6 +605,7 @@ struct client {
 	struct pump p;
 	unsigned notify_out; /* NOTIFY sends not completed yet */
 	unsigned long rtt;
+	unsigned notified; /* notifications received (pingpong) */
 };
 
 /* Wait for the RECV of a reply; SEND completions are reaped on the way. */
@@ -648,6 +683,26 @@ static bool round_trip(struct client *k, uint16_t op, uint64_t id,
 	if (!send_frame(k, op, id, size, notify))
 		return false;
 	r = wait_recv(k);
+	if (r && (((const struct rfs_hdr *)r->data)->flags & RFS_HF_NOTIFY)) {
+		const struct rfs_hdr *h = r->data;
+		struct rfs_notify_view v;
+		int rc = rfs_proto_verify(h, h + 1, true);
+
+		if (!rc)
+			rc = rfs_proto_decode_notify(h, h + 1, &v);
+		if (rc || !ping_notified(id) || v.kind != RFS_NOTIFY_ENTRY ||
+		    v.nodeid != id + 1000 || v.parent != id + 2000 ||
+		    v.name_len != 4 || memcmp(v.name, "name", 4)) {
+			FAIL("notification before reply %llu: %s",
+			     (unsigned long long)id,
+			     rc ? strerror(-rc) : "wrong contents");
+			rfs_xprt_buf_put(k->x, r);
+			return false;
+		}
+		k->notified++;
+		rfs_xprt_buf_put(k->x, r);
+		r = wait_recv(k);
+	}
 	if (!r)
 		return false;
 	ok = check_reply(r, id, size);
@@ -661,6 +716,11 @@ static int case_pingpong(struct client *k)
 		if (!round_trip(k, RFS_OP_PING, i + 1, (i * 37) % 300,
 				i % 3 == 0))
 			return -1;
+	if (k->notified != NPING / 10) {
+		FAIL("%u notifications received, %u sent", k->notified,
+		     NPING / 10);
+		return -1;
+	}
 	return drain_notify(k) ? 0 : -1;
 }
 
