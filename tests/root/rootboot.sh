@@ -276,10 +276,10 @@ console_size() { stat -c %s "$T/$1.console" 2>/dev/null || echo 0; }
 # vm_stacks NAME: when the guest hangs, what its tasks wait in (SysRq w and
 # t); prints the stacks of PID 1 and of the ringfs daemon
 vm_stacks() {
-	local size=-1 now i
+	local size=-1 now
 	vm_sysrq w && vm_sysrq t || { note "no SysRq: the QEMU monitor or serial socket did not answer"; return; }
 	# the dump is done when the console stops growing (bounded)
-	for i in $(seq 60); do
+	for _ in $(seq 60); do
 		now=$(console_size "$1")
 		[ "$now" = "$size" ] && grep -q 'sysrq: Show State' "$T/$1.console" && break
 		size=$now
