@@ -295,6 +295,11 @@ void rfs_cl_status_update(void);
 void rfs_cl_rootfs_reexec(int argc, char **argv);
 int rfs_cl_rootfs_check_addr(const char *addr_text);
 void rfs_cl_rootfs_start(void);
+/* -o rootfs: whether what the kernel caches of directory dir (its
+   attributes, the names in it) is pinned, and the timeout that pins it
+   (rootfs.c says why: systemd-shutdown stops the daemon). */
+bool rfs_cl_rootfs_pinned(fuse_ino_t dir);
+#define RFS_ROOTFS_PIN_S 1e9
 /* Start loops threads; returns when all are ready or one failed. */
 int rfs_loops_start(struct rfs_client *cl);
 void rfs_loops_join(struct rfs_client *cl);

@@ -351,6 +351,8 @@ static void done_readdir(struct cl_pend *p, const struct rfs_hdr *h,
 
 			if (d->entry.nodeid) {
 				rfs_entry_param(&d->entry, &ep);
+				if (rfs_cl_rootfs_pinned((fuse_ino_t)p->aux))
+					ep.entry_timeout = RFS_ROOTFS_PIN_S;
 			} else {
 				memset(&ep, 0, sizeof(ep));
 				ep.attr.st_ino = d->entry.attr.ino;
@@ -410,6 +412,7 @@ static void readdir_op(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	c.p->size = size;
 	c.p->plus = plus;
+	c.p->aux = ino;
 	r->nodeid = cl_nodeid(ino);
 	rfs_call_set_fh(&c, &r->fh, fi->fh);
 	r->offset = (uint64_t)off;

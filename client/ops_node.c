@@ -54,18 +54,26 @@ static void undo_ref(uint64_t nodeid)
 		rfs_loop_forget(nodeid, 1);
 }
 
-void rfs_reply_entry(fuse_req_t req, const struct rfs_entry *e,
-		     const void *handle, uint32_t handle_len)
+static void reply_entry(fuse_req_t req, const struct rfs_entry *e,
+			const void *handle, uint32_t handle_len, bool pin)
 {
 	struct fuse_entry_param ep;
 
 	rfs_entry_param(e, &ep);
+	if (pin)
+		ep.entry_timeout = RFS_ROOTFS_PIN_S;
 	if (rfs_inode_ref(e->nodeid, handle, handle_len) < 0) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	if (fuse_reply_entry(req, &ep) != 0)
 		undo_ref(e->nodeid);
+}
+
+void rfs_reply_entry(fuse_req_t req, const struct rfs_entry *e,
+		     const void *handle, uint32_t handle_len)
+{
+	reply_entry(req, e, handle, handle_len, false);
 }
 
 void rfs_done_empty(struct cl_pend *p, const struct rfs_hdr *h,
@@ -83,10 +91,27 @@ void rfs_done_attr(struct cl_pend *p, const struct rfs_hdr *h,
 	fuse_reply_attr(p->req, &st, rfs_cl->o.attr_timeout);
 }
 
+/* the root directory's attributes under -o rootfs */
+static void done_attr_pinned(struct cl_pend *p, const struct rfs_hdr *h,
+			     const struct rfs_rep_view *v)
+{
+	struct stat st;
+
+	rfs_attr_to_stat(v->fixed, &st);
+	fuse_reply_attr(p->req, &st, RFS_ROOTFS_PIN_S);
+}
+
 void rfs_done_entry(struct cl_pend *p, const struct rfs_hdr *h,
 		    const struct rfs_rep_view *v)
 {
 	rfs_reply_entry(p->req, v->fixed, v->handle, v->handle_len);
+}
+
+/* a name in the root directory under -o rootfs */
+static void done_entry_pinned(struct cl_pend *p, const struct rfs_hdr *h,
+			      const struct rfs_rep_view *v)
+{
+	reply_entry(p->req, v->fixed, v->handle, v->handle_len, true);
 }
 
 static int name_len(fuse_req_t req, const char *name, uint32_t *len)
@@ -124,7 +149,9 @@ static void name_op(fuse_req_t req, uint16_t op, fuse_ino_t parent,
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	name_op(req, RFS_OP_LOOKUP, parent, name, rfs_done_entry);
+	name_op(req, RFS_OP_LOOKUP, parent, name,
+		rfs_cl_rootfs_pinned(parent) ? done_entry_pinned :
+					       rfs_done_entry);
 }
 
 static void forget_one(fuse_ino_t ino, uint64_t nlookup)
@@ -170,7 +197,8 @@ static void node_op(fuse_req_t req, uint16_t op, fuse_ino_t ino, uint64_t fh,
 static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	node_op(req, RFS_OP_GETATTR, ino, fi ? fi->fh : 0, rfs_done_attr);
+	node_op(req, RFS_OP_GETATTR, ino, fi ? fi->fh : 0,
+		rfs_cl_rootfs_pinned(ino) ? done_attr_pinned : rfs_done_attr);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -180,7 +208,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct rfs_setattr_req *r;
 
 	r = rfs_call_fixed(&c, req, RFS_OP_SETATTR, sizeof(*r), 0,
-			   rfs_done_attr);
+			   rfs_cl_rootfs_pinned(ino) ? done_attr_pinned :
+						       rfs_done_attr);
 	if (!r)
 		return;
 	r->nodeid = cl_nodeid(ino);

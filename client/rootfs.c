@@ -16,7 +16,23 @@
  *  - logs go to the kernel's ring buffer (/dev/kmsg), never to syslog or
  *    a file on the filesystem it serves;
  *  - hardened as -o harden is (harden.c, applied by main.c): memory
- *    locked, PR_SET_IO_FLUSHER, oom_score_adj -1000, pools prefilled.
+ *    locked, PR_SET_IO_FLUSHER, oom_score_adj -1000, pools prefilled;
+ *  - what the kernel caches of the root directory (its attributes and
+ *    the names in it) never expires (rfs_cl_rootfs_pinned): systemd-
+ *    shutdown's killing spree (broadcast_signal in systemd's killall.c)
+ *    sends SIGSTOP to every process, root storage daemons included, then
+ *    walks /proc (opendir("/proc"), /proc/PID/cmdline, stat of
+ *    /proc/1/root) and only then sends SIGCONT.  Every one of those walks
+ *    starts at "/": with a timed-out attribute of "/" (checked for the
+ *    search permission) or entry "proc", the kernel asks the stopped
+ *    daemon and systemd-shutdown waits forever (seen in the VM test:
+ *    PID 1 in request_wait_answer from fuse_permission, every @ringfs
+ *    thread in do_signal_stop).  With nothing of "/" to revalidate, the
+ *    walk needs no request.  The kernel still drops what it caches when
+ *    the client itself changes it (a create in "/" invalidates its
+ *    attributes; the next lookup or getattr pins them again); changes
+ *    made to the top of the export by others, on the server, are not
+ *    seen until the client is restarted.
  */
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -120,4 +136,9 @@ void rfs_cl_rootfs_start(void)
 		rfs_warn("client: rootfs: cannot log to /dev/kmsg: %s; "
 			 "logging to stderr",
 			 strerror(-ret));
+}
+
+bool rfs_cl_rootfs_pinned(fuse_ino_t dir)
+{
+	return rfs_cl->o.rootfs && dir == FUSE_ROOT_ID;
 }
