@@ -29,7 +29,7 @@
 #                 --direct-io=on, mkswap, swapon)
 #   cg-ROUTE      the pressure of a memory cgroup instead of the whole
 #                 guest's: stress-ng runs in a cgroup whose memory.max is
-#                 RFS_SWAP_CG_MB (32) MiB, sized RFS_SWAP_CG_PCT (125) per
+#                 RFS_SWAP_CG_MB (12) MiB, sized RFS_SWAP_CG_PCT (125) per
 #                 cent of it; the rest of the guest (ringfs, its TCP
 #                 stack) has free memory.  Without cg-, stress-ng is sized
 #                 RFS_SWAP_OVER_PCT (10) per cent beyond the guest's
@@ -75,7 +75,7 @@ CASES=${RFS_SWAP_CASES:-nbd cg-loop cg-loop-restart}
 STRESS_S=${RFS_SWAP_STRESS_S:-30}
 CTL=${RFS_SWAP_CTL:-}
 # the cg-* cases: stress-ng in a memory cgroup of this limit
-CG_MB=${RFS_SWAP_CG_MB:-32}
+CG_MB=${RFS_SWAP_CG_MB:-12}
 CG_PCT=${RFS_SWAP_CG_PCT:-125} # stress-ng's size, per cent of the limit
 CGDIR=/sys/fs/cgroup/rfs-swap
 MIN_PAGES=${RFS_SWAP_MIN_PAGES:-1024}
