@@ -73,6 +73,7 @@ B=$(cd "$2" && pwd) || exit 2
 # the cases that hold (doc/root-and-swap.md); RFS_SWAP_CASES runs others
 CASES=${RFS_SWAP_CASES:-nbd cg-loop cg-loop-restart}
 STRESS_S=${RFS_SWAP_STRESS_S:-30}
+WORKERS=${RFS_SWAP_WORKERS:-4}
 CTL=${RFS_SWAP_CTL:-}
 # the cg-* cases: stress-ng in a memory cgroup of this limit
 CG_MB=${RFS_SWAP_CG_MB:-12}
@@ -326,17 +327,22 @@ run_case() {
 	# a restart case runs longer: its workers wait out the restart and
 	# must still complete passes (each verifies its memory)
 	local secs=$((STRESS_S + restart * 15))
-	local cmd=(stress-ng --vm 2 --vm-keep --verify --vm-method rand-set
+	# the workers scan their memory in order: with the whole guest short
+	# of memory, more and smaller workers (RFS_SWAP_WORKERS, 4) so that
+	# some complete passes while the others wait for their pages
+	local nw=$WORKERS
+	[ "$cg" = 1 ] && nw=2
+	local cmd=(stress-ng --vm "$nw" --vm-keep --verify --vm-method rand-set
 		--timeout "${secs}s" --metrics-brief)
 	if [ "$cg" = 1 ]; then
 		# the pressure of a memory cgroup: stress-ng beyond its limit
 		bytes=$((CG_MB * CG_PCT / 100))M
-		note "stress-ng --vm 2 --vm-bytes $bytes (in all) for $secs s in a cgroup of memory.max ${CG_MB} MiB"
+		note "stress-ng --vm $nw --vm-bytes $bytes (in all) for $secs s in a cgroup of memory.max ${CG_MB} MiB"
 		cmd=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CGDIR"
 			"${cmd[@]}" --vm-bytes "$bytes")
 	else
 		bytes=$(stress_bytes)
-		note "stress-ng --vm 2 --vm-bytes $bytes (in all) for $secs s"
+		note "stress-ng --vm $nw --vm-bytes $bytes (in all) for $secs s"
 		cmd+=(--vm-bytes "$bytes")
 	fi
 	# a livelock (no task long enough in D state for the hung-task

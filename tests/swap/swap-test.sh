@@ -186,7 +186,7 @@ coordinate() {
 }
 
 envs=(--env "RFS_SWAP_CASES=$CASES" --env "RFS_SWAP_CTL=$CTL" --env "RFS_SWAP_KEY=$KEY" --env "RFS_SWAP_MB=$SWAP_MB")
-for v in RFS_SWAP_STRESS_S RFS_SWAP_OVER_PCT RFS_SWAP_STACK_KB RFS_SWAP_CG_MB RFS_SWAP_CG_PCT RFS_SWAP_MIN_PAGES; do
+for v in RFS_SWAP_STRESS_S RFS_SWAP_OVER_PCT RFS_SWAP_STACK_KB RFS_SWAP_CG_MB RFS_SWAP_CG_PCT RFS_SWAP_MIN_PAGES RFS_SWAP_WORKERS; do
 	[ -n "${!v:-}" ] && envs+=(--env "$v=${!v}")
 done
 vmargs=(--guestfwd "7070=$PORT" --guestfwd "10809=$NBD_PORT")
