@@ -404,13 +404,33 @@ static void loop_run(struct cl_loop *l)
 		if (!l->x)
 			progress = false;
 		/*
+		 * The wait policy.  A reply is due: poll a little before
+		 * sleeping, since a wake-up costs more than a round trip.
+		 * Only then, and only on a transport whose poll makes no
+		 * syscall: with nothing due the loop sleeps at once and
+		 * leaves the CPU to the application and the server (on two
+		 * CPUs the three would otherwise starve each other), and
+		 * FUSE replies already queued go out before the spin.
+		 * RINGFS_SPIN_US=N sets the budget for every transport.
+		 *
 		 * fold: the loop sleeps in the transport (rfs_xprt_sleep)
-		 * while a reply is due, watching the FUSE ring, so the sends
-		 * a turn queued go out in the syscall that waits for their
-		 * replies: one io_uring_enter per request on each ring.
+		 * while replies are due, watching the FUSE ring, so the
+		 * sends a turn queued go out in the syscall that waits for
+		 * their replies: one io_uring_enter per turn on each ring.
+		 * With one request out it spins instead (when it may): that
+		 * reply is near, and the wake-up a sleep costs is dearer
+		 * than the submit the spin needs; with more out, the spin
+		 * would take the CPU the application and ringfsd need.
 		 */
+		spin_us = rfs_cl->spin_us;
+		if (spin_us < 0)
+			spin_us = l->x && (rfs_xprt_flags(l->x) &
+					   RFS_XPRT_F_POLL_FREE) ?
+					  LOOP_SPIN_US :
+					  0;
 		fold = ring && l->x &&
-		       (rfs_xprt_flags(l->x) & RFS_XPRT_F_SLEEP);
+		       (rfs_xprt_flags(l->x) & RFS_XPRT_F_SLEEP) &&
+		       !(spin_us > 0 && l->inflight <= 1);
 		if (progress) {
 			if (idle_since) /* the spin found work */
 				rfs_obs_add(l->obs, RFS_OBS_spins_found, 1);
@@ -425,24 +445,7 @@ static void loop_run(struct cl_loop *l)
 			idle_since = 0;
 			continue;
 		}
-		/*
-		 * The wait policy.  A reply is due: poll a little before
-		 * sleeping, since a wake-up costs more than a round trip.
-		 * Only then, and only on a transport whose poll makes no
-		 * syscall: with nothing due the loop sleeps at once and
-		 * leaves the CPU to the application and the server (on two
-		 * CPUs the three would otherwise starve each other), and
-		 * FUSE replies already queued go out before the spin.
-		 * RINGFS_SPIN_US=N sets the budget for every transport.
-		 */
-		spin_us = rfs_cl->spin_us;
-		if (spin_us < 0)
-			spin_us = l->x && !fold &&
-						  (rfs_xprt_flags(l->x) &
-						   RFS_XPRT_F_POLL_FREE) ?
-					  LOOP_SPIN_US :
-					  0;
-		if (l->inflight && spin_us > 0 && l->conn) {
+		if (l->inflight && spin_us > 0 && l->conn && !fold) {
 			int64_t t = rfs_now_ns();
 
 			if (!idle_since)
