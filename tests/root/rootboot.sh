@@ -14,7 +14,7 @@
 #   - the server is a ringfsd on this host's loopback (--key-file), reached
 #     through QEMU user networking with restrict=on (the guest reaches
 #     nothing) and one guestfwd: 10.0.2.100:7070 in the guest runs
-#     "socat - TCP:127.0.0.1:PORT" per connection;
+#     "socat -lf /dev/null - TCP:127.0.0.1:PORT" (its messages off the stream) per connection;
 #   - the root is a busybox tree built here; its /sbin/init records its
 #     uptime (boot time to init over ringfs), `ps` and /proc/mounts into
 #     /marker, syncs and powers off.
@@ -244,7 +244,7 @@ start_vm() { # NAME CMDLINE: boot in the background, console in $T/NAME.console
 		-kernel "$KIMG" -initrd "$T/initrd.img" -append "$BASE $2"
 		-chardev "socket,id=ser0,path=$T/serial.sock,server=on,wait=off,logfile=$T/$1.console"
 		-serial chardev:ser0 -monitor "unix:$T/monitor.sock,server=on,wait=off"
-		-nic "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:10.0.2.100:7070-cmd:socat - TCP:127.0.0.1:$PORT")
+		-nic "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:10.0.2.100:7070-cmd:socat -lf /dev/null - TCP:127.0.0.1:$PORT")
 	[ -r /usr/share/qemu/qboot.rom ] && qargs+=(-bios /usr/share/qemu/qboot.rom)
 	note "booting $1 ($ACCEL, kernel $KVER): $2"
 	ln -sfn "$1.console" "$T/console.log" # what fail shows
