@@ -4,7 +4,8 @@
  * handlers' before-and-after checks (xonce.c).  Private to server/.
  *
  * A session that negotiated RFS_FEAT_RESUME keeps, in a file of its own
- * under <state-dir>/replies, two records per request of an
+ * under <state-dir>/replies (or --reply-log-dir, shared by the gateways
+ * of one volume: xlog.c), two records per request of an
  * RFS_OPF_PERSIST op (and per WRITE on an O_APPEND fh):
  *
  *   INTENT  before it runs: the nodes it names (id and handle) and what

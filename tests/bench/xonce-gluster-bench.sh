@@ -41,9 +41,10 @@ mkdir -m 0700 -p "$T/m-fuse/replies" || fail "mkdir replies on the volume"
 printf '%-34s %10s %10s\n' "reply log" "create us" "unlink us"
 for setup in off local shared; do
 	case $setup in
-	off) opt=(--reply-log off) ;;
-	local) opt=() ;;
-	shared) opt=(--reply-log-dir "$T/m-fuse/replies") ;;
+	off) opt=(--reply-log off) label="off (--reply-log off)" ;;
+	local) opt=() label="local (STATE-DIR/replies)" ;;
+	shared) opt=(--reply-log-dir "$T/m-fuse/replies")
+		label="shared (--reply-log-dir, glusterfs)" ;;
 	esac
 	rfs_ringfsd_start "ringfsd-$setup" --listen 127.0.0.1:0 \
 		--state-dir "$T/state" --transport "$TRANSPORT" \
@@ -55,7 +56,7 @@ for setup in off local shared; do
 	c=$("$T/metaops" create "$MNT/$setup" "$N") || fail "create ($setup)"
 	u=$("$T/metaops" unlink "$MNT/$setup" "$N") || fail "unlink ($setup)"
 	# "PHASE COUNT SECONDS OPS_PER_S"
-	printf '%-34s %10.0f %10.0f\n' "$setup${opt[*]:+ (${opt[*]})}" \
+	printf '%-34s %10.0f %10.0f\n' "$label" \
 		"$(echo "$c" | awk '{ print $3 / $2 * 1e6 }')" \
 		"$(echo "$u" | awk '{ print $3 / $2 * 1e6 }')"
 	fusermount3 -u "$MNT" || umount -l "$MNT"

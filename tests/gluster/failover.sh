@@ -51,6 +51,40 @@ head -c 32 /dev/urandom >"$T/state-a/secret" || fail "secret"
 cp "$T/state-a/secret" "$T/state-b/secret" || fail "copy the secret"
 chmod 0600 "$T"/state-?/secret
 
+# what the shared directory must do (ringfsd(8) --reply-log-dir): an
+# OFD lock through gluster's FUSE client conflicts with another open's,
+# and goes with the file's close (the kernel sends no unlock for it:
+# gluster drops the locks of a released file)
+if [ "$SHARED" = 1 ]; then
+	python3 - "$EXPORT/replies/probe" <<-'EOF' || fail "OFD locks on the glusterfs mount do not behave as the shared reply log needs"
+		import errno, fcntl, os, struct, sys
+		def lock(fd):
+		    fl = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+		    try:
+		        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, fl)
+		        return True
+		    except OSError as e:
+		        if e.errno in (errno.EAGAIN, errno.EACCES):
+		            return False
+		        raise
+		a = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+		b = os.open(sys.argv[1], os.O_RDWR)
+		assert lock(a), "first lock refused"
+		assert not lock(b), "second open's lock granted while the first holds it"
+		os.close(a)
+		# the release reaches gluster after close returns: bounded poll
+		import time
+		for i in range(200):
+		    if lock(b):
+		        break
+		    time.sleep(0.05)
+		else:
+		    raise AssertionError("lock not released 10 s after the holder's close")
+		os.close(b)
+		os.unlink(sys.argv[1])
+	EOF
+fi
+
 declare -A PORT PID LOG_OF
 # gateway G PORT [KILLSPEC]: start gateway G (a or b), on PORT ("": a
 # free one), dying at KILLSPEC (RINGFSD_TEST_KILL) if given
