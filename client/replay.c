@@ -270,6 +270,14 @@ static unsigned replay_all(struct cl_loop *l, uint64_t gen)
 	return n;
 }
 
+/*
+ * RESUME answered -EBUSY: another gateway, alive but out of our reach,
+ * still owns the old session's replies (shared reply logs, ringfsd(8)
+ * --reply-log-dir); asked again on each reconnect attempt until it lets
+ * them go (its grace period) or this long has passed.
+ */
+#define RESUME_BUSY_MAX_MS (5 * 60 * 1000)
+static long long resume_busy_since; /* ms, 0: not waiting (cl->mu) */
 static bool lk_pending; /* a new session: locks to re-take (cl->mu) */
 static bool new_sess;	/* HELLO done, RESUME and re-opens not yet (cl->mu) */
 
@@ -306,6 +314,21 @@ static int resume_old(struct cl_loop *l, int *kept)
 	ret = rfs_lp_sync_mb(l, b, &mb, &rb);
 	if (ret == -ENOTCONN)
 		return ret;
+	if (ret == -EBUSY) {
+		long long now = rfs_now_ns() / 1000000;
+
+		if (!resume_busy_since) {
+			resume_busy_since = now;
+			rfs_warn("server %s: another gateway still owns the "
+				 "replies of session %016llx (alive, but out "
+				 "of reach?): waiting for it to let them go",
+				 rfs_cl->addr.text,
+				 (unsigned long long)cl->resume_sess);
+		}
+		if (now - resume_busy_since < RESUME_BUSY_MAX_MS)
+			return -EAGAIN;
+	}
+	resume_busy_since = 0;
 	cl->resume_pending = false;
 	if (!ret) {
 		const struct rfs_hdr *h = rb->data;
@@ -322,6 +345,7 @@ static int resume_old(struct cl_loop *l, int *kept)
 		 rfs_cl->addr.text, (unsigned long long)cl->resume_sess,
 		 ret == -EBADSLT ? "none kept: --reply-log off, another "
 				   "--state-dir, or its grace period is over" :
+		 ret == -EBUSY	 ? "another gateway kept them for too long" :
 				   strerror(-ret));
 	return 0;
 }

@@ -67,6 +67,11 @@ struct rfs_backend {
 	int (*lookup)(struct rfs_export *e, struct rfs_node *p,
 		      const char *name, struct rfs_node **out);
 	int (*getattr)(struct rfs_node *n, struct stat *st);
+	/*
+	 * name in p, not followed, without making a node (the reply log's
+	 * before-and-after checks, xonce.c); st_ino is stable volume-wide
+	 */
+	int (*stat_at)(struct rfs_node *p, const char *name, struct stat *st);
 	/* SETATTR's changes (checked by the handler); f: the open file or NULL */
 	int (*setattr)(struct rfs_node *n, struct rfs_fh *f,
 		       const struct rfs_setattr_req *q);
@@ -131,8 +136,7 @@ struct rfs_backend {
 
 	/* capabilities */
 	bool fd_io; /* nodes and files are kernel fds: the connection's
-			   io_uring reads (aio.c), OFD locks (lock.c), the
-			   reply log's checks (xonce.c) */
+			   io_uring reads (aio.c), OFD locks (lock.c) */
 };
 
 /* the backends built, vfs first (backend.c) */

@@ -347,6 +347,18 @@ static int gl_getattr(struct rfs_node *n, struct stat *st)
 	return ret == -ENOENT ? -ESTALE : ret;
 }
 
+static int gl_stat_at(struct rfs_node *p, const char *name, struct stat *st)
+{
+	struct glfs_object *obj;
+
+	errno = 0;
+	obj = glfs_h_lookupat(fs_of(p), p->obj, name, st, 0);
+	if (!obj)
+		return err_or(ENOENT);
+	glfs_h_close(obj);
+	return 0;
+}
+
 static void now_if(struct timespec *t)
 {
 	if (t->tv_nsec == UTIME_NOW)
@@ -831,6 +843,7 @@ const struct rfs_backend rfs_backend_gluster = {
 	.open_handle = gl_open_handle,
 	.lookup = gl_lookup,
 	.getattr = gl_getattr,
+	.stat_at = gl_stat_at,
 	.setattr = gl_setattr,
 	.readlink = gl_readlink,
 	.mkdir = gl_mkdir,

@@ -183,6 +183,11 @@ static int vfs_getattr(struct rfs_node *n, struct stat *st)
 	return fstat(n->fd, st) < 0 ? -errno : 0;
 }
 
+static int vfs_stat_at(struct rfs_node *p, const char *name, struct stat *st)
+{
+	return fstatat(p->fd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
 static int vfs_setattr(struct rfs_node *n, struct rfs_fh *f,
 		       const struct rfs_setattr_req *q)
 {
@@ -572,6 +577,7 @@ const struct rfs_backend rfs_backend_vfs = {
 	.open_handle = vfs_open_handle,
 	.lookup = vfs_lookup,
 	.getattr = vfs_getattr,
+	.stat_at = vfs_stat_at,
 	.setattr = vfs_setattr,
 	.readlink = vfs_readlink,
 	.mkdir = vfs_mkdir,

@@ -393,6 +393,10 @@ static int cfg_line(struct rfs_srv_cfg *c, const char *file, int lineno,
 		if (m < 0)
 			goto bad;
 		c->reply_log = (enum rfs_xlog_mode)m;
+	} else if (!strcmp(key, "reply-log-dir") && a && !b) {
+		if (strlen(a) >= sizeof(c->reply_log_dir) || a[0] != '/')
+			goto bad;
+		strcpy(c->reply_log_dir, a);
 	} else if (!strcmp(key, "export") && a && b && !rest) {
 		return rfs_cfg_add_export(c, a, b, d);
 	} else if ((!b || !strcmp(key, "insecure")) &&
@@ -407,6 +411,7 @@ bad:
 		"listen-rdma ADDR, listen-unix PATH, nbd-listen ADDR, harden, "
 		"transport NAME, "
 		"state-dir DIR, max-nodes N, exec-thread, reply-log MODE, "
+		"reply-log-dir DIR, "
 		"key-file FILE, tls [on|off|auto|required], tls-cert FILE, "
 		"tls-key FILE, insecure, max-connections N, max-inflight N, max-msg BYTES, "
 		"setup-timeout S, frame-timeout S, reply-timeout S, "

@@ -120,6 +120,9 @@ static void usage(FILE *f)
 		"                          ran (kept in --state-dir); sync: also after a\n"
 		"                          machine crash (two disk flushes per request);\n"
 		"                          off: such a replay may run a request twice\n"
+		"      --reply-log-dir DIR the reply logs in DIR, shared by every gateway\n"
+		"                          of one gluster volume (a glusterfs mount):\n"
+		"                          exactly once across a failover too\n"
 		"      --exec-thread       run each connection's requests on a second thread\n"
 		"                          (the rdma transport always does: see ringfsd(8))\n"
 		"      --nbd-listen ADDR   serve the nbd=FILE of exports over NBD on ADDR\n"
@@ -425,6 +428,7 @@ int main(int argc, char **argv)
 		{ "max-nodes", required_argument, NULL, 'n' },
 		{ "session-grace", required_argument, NULL, 'G' },
 		{ "reply-log", required_argument, NULL, 'Y' },
+		{ "reply-log-dir", required_argument, NULL, 'D' },
 		{ "exec-thread", no_argument, NULL, 'X' },
 		{ "nbd-listen", required_argument, NULL, 'N' },
 		{ "harden", no_argument, NULL, 'H' },
@@ -437,6 +441,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *listen_s = NULL, *transport = NULL, *state_dir = NULL;
+	const char *reply_log_dir = NULL;
 	const char *listen_unix_s = NULL, *ctl_sock = NULL;
 	const char *listen_rdma = NULL;
 	const char *config = NULL;
@@ -514,6 +519,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			ctl_sock = optarg;
+			break;
+		case 'D':
+			reply_log_dir = optarg;
 			break;
 		case 'Y':
 			reply_log = rfs_cfg_reply_log(optarg);
@@ -605,6 +613,16 @@ int main(int argc, char **argv)
 		rfs_cfg.exec_thread = true;
 	if (reply_log >= 0)
 		rfs_cfg.reply_log = (enum rfs_xlog_mode)reply_log;
+	if (reply_log_dir) {
+		if (reply_log_dir[0] != '/' ||
+		    strlen(reply_log_dir) >= sizeof(rfs_cfg.reply_log_dir)) {
+			rfs_err("--reply-log-dir %s: expected an absolute path "
+				"shorter than %zu bytes",
+				reply_log_dir, sizeof(rfs_cfg.reply_log_dir));
+			goto out;
+		}
+		strcpy(rfs_cfg.reply_log_dir, reply_log_dir);
+	}
 	if (harden)
 		rfs_cfg.harden = true;
 	if (nbd_listen &&
@@ -660,8 +678,8 @@ int main(int argc, char **argv)
 	rfs_start_ns = (uint64_t)rfs_now_ns();
 	if (rfs_nodes_init(rfs_cfg.state_dir, rfs_cfg.max_nodes))
 		goto out;
-	if (rfs_xlog_init(rfs_cfg.state_dir, rfs_cfg.reply_log,
-			  rfs_cfg.session_grace))
+	if (rfs_xlog_init(rfs_cfg.state_dir, rfs_cfg.reply_log_dir,
+			  rfs_cfg.reply_log, rfs_cfg.session_grace))
 		goto out_nodes;
 	list[0] = 0;
 	for (unsigned i = 0; i < rfs_cfg.nexports; i++) {

@@ -619,7 +619,7 @@ static int op_make(struct rfs_req *r,
 	ret = rfs_req_parent(r, q->parent, &p, name);
 	if (ret)
 		return ret;
-	if (rfs_xonce_make(r, p->fd, name) == RFS_XONCE_RAN)
+	if (rfs_xonce_make(r, p, name) == RFS_XONCE_RAN)
 		return reply_new_entry(r, p, name);
 	ret = mk(r, p, name, mode);
 	if (ret)
@@ -680,7 +680,7 @@ static int op_remove(struct rfs_req *r, bool dir)
 	ret = rfs_req_parent(r, q->parent, &p, name);
 	if (ret)
 		return ret;
-	if (rfs_xonce_remove(r, p->fd, name) == RFS_XONCE_RAN)
+	if (rfs_xonce_remove(r, p, name) == RFS_XONCE_RAN)
 		return 0;
 	return r->exp->be->unlink(p, name, dir);
 }
@@ -725,7 +725,7 @@ static int op_rename(struct rfs_req *r)
 		return ret;
 	rfs_cstr(name, r->v.name, r->v.name_len);
 	rfs_cstr(newname, r->v.name2, r->v.name2_len);
-	if (rfs_xonce_rename(r, p->fd, name, np->fd, newname, q->flags) ==
+	if (rfs_xonce_rename(r, p, name, np, newname, q->flags) ==
 	    RFS_XONCE_RAN)
 		return 0;
 	return r->exp->be->rename(p, name, np, newname, q->flags);
@@ -744,7 +744,7 @@ static int op_link(struct rfs_req *r)
 	if (ret)
 		return ret;
 	rfs_cstr(name, r->v.name, r->v.name_len);
-	if (rfs_xonce_link(r, n->fd, np->fd, name) == RFS_XONCE_RAN)
+	if (rfs_xonce_link(r, n, np, name) == RFS_XONCE_RAN)
 		return reply_new_entry(r, np, name);
 	ret = r->exp->be->link(n, np, name);
 	if (ret)

@@ -149,7 +149,7 @@ int rfs_op_create(struct rfs_req *r)
 	ret = rfs_req_parent(r, q->parent, &parent, name);
 	if (ret)
 		return ret;
-	if (rfs_xonce_make(r, parent->fd, name) == RFS_XONCE_RAN)
+	if (rfs_xonce_make(r, parent, name) == RFS_XONCE_RAN)
 		ret = r->exp->be->create(r->exp, parent, name,
 					 flags & ~REOPEN_DROP, 0, &bf, &n);
 	else
@@ -227,8 +227,8 @@ int rfs_op_write(struct rfs_req *r)
 	if (ret)
 		return ret;
 	/* an append is not idempotent: kept across a restart (xlog.h) */
-	if (f->append && r->exp->be->fd_io &&
-	    rfs_xonce_append(r, f->fd, r->v.data, q->size) == RFS_XONCE_RAN)
+	if (f->append &&
+	    rfs_xonce_append(r, f, r->v.data, q->size) == RFS_XONCE_RAN)
 		ret = reply_written(r, q->size);
 	else
 		ret = reply_written(r, r->exp->be->pwrite(f, r->v.data, q->size,

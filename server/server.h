@@ -68,6 +68,8 @@ struct rfs_srv_cfg {
 				   requests on a second thread (always so
 				   for cred-bound transports: rdma) */
 	enum rfs_xlog_mode reply_log; /* --reply-log (xlog.h) */
+	char reply_log_dir[1024];     /* --reply-log-dir: shared by the
+					 gateways of one volume, or "" */
 	unsigned nexports;
 	struct rfs_export exports[RFS_MAX_EXPORTS];
 	struct rfs_srv_sec sec; /* auth.h: key, limits */

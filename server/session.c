@@ -74,7 +74,9 @@ static void *reap_main(void *arg)
 			rfs_info("server: session %016llx: grace period "
 				 "over: freed",
 				 (unsigned long long)s->id);
-			session_free(s, false);
+			/* shared reply logs: its client may be on another
+			   gateway, which may take the log over */
+			session_free(s, rfs_xlog_shared());
 		}
 		rfs_xlog_expire(rfs_now_ns() / 1000000);
 		pthread_mutex_lock(&sess_mu);

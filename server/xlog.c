@@ -29,6 +29,22 @@
  * one RESUMEd (the server may have died between RESUME's rewrite and its
  * reply), takes the newest matching log over.  Those nobody takes over
  * within the session grace period are removed.
+ *
+ * Shared (--reply-log-dir DIR, every gateway of one gluster volume with
+ * the same DIR on shared storage: exactly once across a failover).  A
+ * gateway owns the logs of its live sessions: it holds an OFD write lock
+ * on each, taken on the new file before the rename that installs it, and
+ * released with the file (the session's end, the gateway's exit or
+ * death: the storage drops a dead client's locks).  RESUME looks the old
+ * session's log up by name when it comes (the other gateway's sessions
+ * were not there at start), or the newest log that RESUMEd it, and takes
+ * it over only with its lock: a log another live gateway owns (its
+ * session still in its grace period: alive, but cut off from the client)
+ * is -EBUSY, and the client asks again later.  A session whose grace
+ * period ends leaves its log (its client may be on another gateway);
+ * every --session-grace, each gateway removes the logs nobody owns that
+ * were not written for --session-grace.  Names are made from the 64-bit
+ * ids here ("%016llx.log"), never from the client's bytes.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -103,6 +119,7 @@ static struct {
 	int dfd; /* <state-dir>/replies */
 	char dir[1100];
 	unsigned keep_s;
+	bool shared;	    /* --reply-log-dir: owned under OFD locks */
 	pthread_mutex_t mu; /* dormant */
 	struct dormant *dormant;
 	long long expire_ms;
@@ -162,6 +179,20 @@ static int write_all(int fd, const void *p, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/*
+ * Shared directory: fd's file is ours while we hold this (an OFD lock:
+ * another open of it, ours or another gateway's, conflicts; it goes with
+ * the file's last close).  -EBUSY: someone else holds it.
+ */
+static int own_lock(int fd)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+		return 0;
+	return errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
 }
 
 /* ---- writing ----------------------------------------------------------- */
@@ -263,7 +294,15 @@ static int rewrite(struct rfs_session *s, struct rfs_xlog *x)
 		say_failed(x, "create", ret);
 		goto out;
 	}
-	ret = write_all(fd, b.p, b.len);
+	/* locked before the rename makes it the session's log */
+	ret = X.shared ? own_lock(fd) : 0;
+	if (ret)
+		say_failed(x,
+			   "lock (the shared directory must support "
+			   "POSIX locks)",
+			   ret);
+	if (!ret)
+		ret = write_all(fd, b.p, b.len);
 	if (!ret && X.mode == RFS_XLOG_SYNC && fdatasync(fd) < 0)
 		ret = -errno;
 	if (!ret && renameat(X.dfd, tmp, X.dfd, name) < 0)
@@ -355,6 +394,10 @@ void rfs_xlog_free(struct rfs_xlog *x, bool keep)
 	if (!x)
 		return;
 	if (x->fd >= 0) {
+		/* kept in a shared directory: the sweep counts from now */
+		if (keep && X.shared && futimens(x->fd, NULL) < 0)
+			rfs_warn("server: touch %s/%016llx.log: %s", X.dir,
+				 (unsigned long long)x->sess, strerror(errno));
 		close(x->fd);
 		log_name(x->sess, name);
 		if (!keep && unlinkat(X.dfd, name, 0) < 0 && errno != ENOENT)
@@ -395,50 +438,73 @@ static bool frame_ok(const struct xrec *r, const uint8_t *p)
 	       h.len == r->len - RFS_HDR_SIZE;
 }
 
-/* the records of dormant log `name` into s's cache; *n: how many */
-static int load(struct rfs_session *s, const char *name, uint32_t *n)
+/*
+ * The whole file behind fd, read to its end (a shared file system's
+ * cached size may be behind the other gateway's last write), at most
+ * XLOG_LOAD_MAX bytes: *buf (malloc'd), *len.
+ */
+static int slurp(int fd, uint8_t **buf, size_t *len)
 {
-	struct xlog_head h;
-	struct stat st = { 0 };
-	uint8_t *buf = NULL;
-	size_t off;
-	int fd, ret;
+	size_t cap = 1u << 16, off = 0;
+	uint8_t *b = malloc(cap), *q;
 
-	*n = 0;
-	fd = openat(X.dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	ret = read_head(fd, &h);
-	if (!ret && fstat(fd, &st) < 0)
-		ret = -errno;
-	if (!ret && (st.st_size < (off_t)sizeof(h) ||
-		     st.st_size > (off_t)XLOG_LOAD_MAX))
-		ret = -EFBIG;
-	if (!ret) {
-		buf = malloc((size_t)st.st_size);
-		ret = buf ? 0 : -ENOMEM;
-	}
-	for (off = 0; !ret && off < (size_t)st.st_size;) {
-		ssize_t r = pread(fd, buf + off, (size_t)st.st_size - off,
-				  (off_t)off);
+	if (!b)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t r;
 
+		if (off == cap) {
+			if (cap >= XLOG_LOAD_MAX) {
+				free(b);
+				return -EFBIG;
+			}
+			q = realloc(b, cap * 2);
+			if (!q) {
+				free(b);
+				return -ENOMEM;
+			}
+			b = q;
+			cap *= 2;
+		}
+		r = pread(fd, b + off, cap - off, (off_t)off);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			ret = r < 0 ? -errno : -EIO;
-		else
-			off += (size_t)r;
+		if (r < 0) {
+			int err = -errno;
+
+			free(b);
+			return err;
+		}
+		if (r == 0)
+			break;
+		off += (size_t)r;
 	}
-	close(fd);
-	for (off = sizeof(h);
-	     !ret && off + sizeof(struct xrec) <= (size_t)st.st_size;) {
+	*buf = b;
+	*len = off;
+	return 0;
+}
+
+/* the records of the log open at fd (`name`) into s's cache; *n: how many */
+static int load_fd(struct rfs_session *s, int fd, const char *name, uint32_t *n)
+{
+	struct xlog_head h;
+	uint8_t *buf = NULL;
+	size_t off, size = 0;
+	int ret;
+
+	*n = 0;
+	ret = read_head(fd, &h);
+	if (!ret)
+		ret = slurp(fd, &buf, &size);
+	if (!ret && size < sizeof(h))
+		ret = -EBADMSG;
+	for (off = sizeof(h); !ret && off + sizeof(struct xrec) <= size;) {
 		struct xrec r;
 		const uint8_t *p = buf + off + sizeof(r);
 		struct rfs_xpre pre;
 
 		memcpy(&r, buf + off, sizeof(r));
-		if (r.magic != XREC_MAGIC ||
-		    r.len > (size_t)st.st_size - off - sizeof(r) ||
+		if (r.magic != XREC_MAGIC || r.len > size - off - sizeof(r) ||
 		    !rec_ok(&r, p))
 			break;
 		off += sizeof(r) + r.len;
@@ -453,11 +519,25 @@ static int load(struct rfs_session *s, const char *name, uint32_t *n)
 				(*n)++;
 		}
 	}
-	if (!ret && off != (size_t)st.st_size)
+	if (!ret && off != size)
 		rfs_warn("server: reply log %s/%s: the last %zu bytes are no "
 			 "record (written when the server died?): ignored",
-			 X.dir, name, (size_t)st.st_size - off);
+			 X.dir, name, size - off);
 	free(buf);
+	return ret;
+}
+
+/* the records of dormant log `name` into s's cache; *n: how many */
+static int load(struct rfs_session *s, const char *name, uint32_t *n)
+{
+	int fd, ret;
+
+	*n = 0;
+	fd = openat(X.dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	ret = load_fd(s, fd, name, n);
+	close(fd);
 	return ret;
 }
 
@@ -550,6 +630,149 @@ static int resume(struct rfs_session *s, uint64_t old, const uint8_t *token,
 	return 0;
 }
 
+/*
+ * Shared directory: log `name` opened and locked (its fd), when it is
+ * still that name's file once locked (its owner may have renamed a
+ * rewrite over it in between).  -ENOENT, -EBUSY (a live gateway owns
+ * it), or another -errno.
+ */
+static int take(const char *name)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		struct stat a, b;
+		int fd = openat(X.dfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		int ret;
+
+		if (fd < 0)
+			return -errno;
+		ret = own_lock(fd);
+		if (!ret && fstat(fd, &a) < 0)
+			ret = -errno;
+		if (!ret && !S_ISREG(a.st_mode))
+			ret = -EBADMSG;
+		if (ret) {
+			close(fd);
+			return ret;
+		}
+		ret = fstatat(X.dfd, name, &b, AT_SYMLINK_NOFOLLOW) < 0 ?
+			      -errno :
+			      0;
+		if (!ret && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			return fd;
+		close(fd);
+		if (ret)
+			return ret;
+	}
+	return -EBUSY;
+}
+
+static bool is_log_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n == 20 && !strcmp(name + 16, ".log") &&
+	       strspn(name, "0123456789abcdef") == 16;
+}
+
+/*
+ * Shared directory, no log of session old: the newest log of a session
+ * that RESUMEd it (its gateway died between that RESUME and its reply):
+ * its name into name.  -ENOENT: none.
+ */
+static int successor(uint64_t old, char name[NAME_LEN])
+{
+	int64_t best = INT64_MIN;
+	struct dirent *de;
+	int fd = openat(X.dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	while ((de = readdir(dir))) {
+		struct xlog_head h;
+		int lfd;
+
+		if (!is_log_name(de->d_name))
+			continue;
+		lfd = openat(X.dfd, de->d_name,
+			     O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (lfd < 0)
+			continue;
+		if (!read_head(lfd, &h) && h.pred == old &&
+		    h.created_ns > best) {
+			best = h.created_ns;
+			memcpy(name, de->d_name, 21); /* is_log_name */
+		}
+		close(lfd);
+	}
+	closedir(dir);
+	return best == INT64_MIN ? -ENOENT : 0;
+}
+
+/*
+ * RESUME old (token) from the shared directory: the log of that session
+ * (or of the newest session that RESUMEd it), taken over with its lock;
+ * its records go into s's cache and a log of s's own, the old file goes.
+ */
+static int resume_shared(struct rfs_session *s, uint64_t old,
+			 const uint8_t *token, uint32_t *n)
+{
+	struct rfs_xlog *x = s->xlog;
+	char name[NAME_LEN];
+	uint8_t h[HASH_LEN];
+	struct xlog_head head;
+	int fd, ret;
+
+	if (!old)
+		return -EBADSLT;
+	token_hash(token, h);
+	log_name(old, name);
+	fd = take(name);
+	if (fd == -ENOENT && successor(old, name) == 0)
+		fd = take(name);
+	if (fd < 0) {
+		if (fd == -ENOENT)
+			return -EBADSLT;
+		if (fd != -EBUSY)
+			rfs_err("server: reply log %s/%s: %s: its session's "
+				"requests may run twice",
+				X.dir, name, strerror(-fd));
+		return fd == -EBUSY ? -EBUSY : -EIO;
+	}
+	ret = read_head(fd, &head);
+	if (!ret &&
+	    (!rfs_auth_equal(head.sess == old ? head.hash : head.pred_hash, h,
+			     HASH_LEN) ||
+	     (head.sess != old && head.pred != old) ||
+	     strcmp(head.export, s->exp->name)))
+		ret = -EACCES;
+	if (!ret)
+		ret = load_fd(s, fd, name, n);
+	if (ret) {
+		close(fd);
+		if (ret == -EACCES)
+			return ret;
+		rfs_err("server: reply log %s/%s: %s: its session's requests "
+			"may run twice",
+			X.dir, name, strerror(-ret));
+		return -EIO;
+	}
+	pthread_mutex_lock(&x->mu);
+	x->pred = old;
+	memcpy(x->pred_hash, h, HASH_LEN);
+	ret = rewrite(s, x);
+	pthread_mutex_unlock(&x->mu);
+	/* superseded by s's own log (still ours: nobody else removes it) */
+	if (!ret && unlinkat(X.dfd, name, 0) < 0 && errno != ENOENT)
+		rfs_warn("server: remove %s/%s: %s", X.dir, name,
+			 strerror(errno));
+	close(fd);
+	return 0;
+}
+
 int rfs_op_resume(struct rfs_req *r)
 {
 	const struct rfs_resume_req *q = r->v.fixed;
@@ -562,7 +785,8 @@ int rfs_op_resume(struct rfs_req *r)
 		return -EINVAL; /* RFS_FEAT_RESUME was not negotiated */
 	if (s->resumed)
 		return -EALREADY;
-	ret = resume(s, q->session, q->token, &n);
+	ret = X.shared ? resume_shared(s, q->session, q->token, &n) :
+			 resume(s, q->session, q->token, &n);
 	if (ret) {
 		rfs_err_rl("server: %s: session %016llx: RESUME of session "
 			   "%016llx: %s",
@@ -570,6 +794,8 @@ int rfs_op_resume(struct rfs_req *r)
 			   (unsigned long long)q->session,
 			   ret == -EBADSLT ? "no replies kept for it" :
 			   ret == -EACCES  ? "wrong token or export: refused" :
+			   ret == -EBUSY   ? "another live gateway owns its "
+					     "reply log: asked again later" :
 					     strerror(-ret));
 		return ret;
 	}
@@ -628,8 +854,26 @@ static void scan_one(const char *name, unsigned *nlogs)
 	(*nlogs)++;
 }
 
-int rfs_xlog_init(const char *state_dir, enum rfs_xlog_mode mode,
-		  unsigned keep_s)
+/* the shared directory: open it; the sweep finds what others left */
+static int init_shared(void)
+{
+	X.dfd = open(X.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (X.dfd < 0) {
+		rfs_err("server: --reply-log-dir %s: %s (mount the shared "
+			"file system and make the directory, mode 0700)",
+			X.dir, strerror(errno));
+		return -EIO;
+	}
+	X.expire_ms = rfs_now_ns() / 1000000 + (long long)X.keep_s * 1000;
+	rfs_info("server: reply logs in the shared directory %s: exactly "
+		 "once across the gateways that share it",
+		 X.dir);
+	rfs_sessions_reaper_start();
+	return 0;
+}
+
+int rfs_xlog_init(const char *state_dir, const char *shared_dir,
+		  enum rfs_xlog_mode mode, unsigned keep_s)
 {
 	struct dirent *de;
 	unsigned nlogs = 0;
@@ -643,6 +887,11 @@ int rfs_xlog_init(const char *state_dir, enum rfs_xlog_mode mode,
 	if (rfs_auth_init()) {
 		rfs_err("server: libsodium: cannot start");
 		return -EIO;
+	}
+	if (shared_dir && shared_dir[0]) {
+		snprintf(X.dir, sizeof(X.dir), "%s", shared_dir);
+		X.shared = true;
+		return init_shared();
 	}
 	snprintf(X.dir, sizeof(X.dir), "%s/replies", state_dir);
 	if (mkdir(X.dir, 0700) < 0 && errno != EEXIST) {
@@ -687,10 +936,70 @@ bool rfs_xlog_enabled(void)
 	return X.mode != RFS_XLOG_OFF && X.dfd >= 0;
 }
 
+bool rfs_xlog_shared(void)
+{
+	return X.shared;
+}
+
+/*
+ * Shared directory, every --session-grace: remove the logs (and rewrites
+ * cut short) nobody owns that were not written for --session-grace.
+ */
+static void sweep_shared(void)
+{
+	time_t old = time(NULL) - (time_t)(X.keep_s ? X.keep_s : 1);
+	unsigned n = 0;
+	struct dirent *de;
+	int dfd = fcntl(X.dfd, F_DUPFD_CLOEXEC, 0);
+	DIR *dir = dfd < 0 ? NULL : fdopendir(dfd);
+
+	if (!dir) {
+		rfs_warn("server: open %s: %s: old reply logs stay", X.dir,
+			 strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	rewinddir(dir);
+	while ((de = readdir(dir))) {
+		struct stat st;
+		size_t len = strlen(de->d_name);
+		int fd;
+
+		if (!is_log_name(de->d_name) &&
+		    !(len == 24 && has_suffix(de->d_name, ".log.tmp")))
+			continue;
+		if (fstatat(X.dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    st.st_mtime > old)
+			continue;
+		fd = take(de->d_name);
+		if (fd < 0)
+			continue; /* owned: a live session's */
+		if (fstat(fd, &st) == 0 && st.st_mtime <= old &&
+		    unlinkat(X.dfd, de->d_name, 0) == 0)
+			n++;
+		close(fd);
+	}
+	closedir(dir);
+	if (n)
+		rfs_info("server: %u reply logs in %s removed: nobody owned "
+			 "them for %u s (--session-grace)",
+			 n, X.dir, X.keep_s);
+}
+
 void rfs_xlog_expire(long long now_ms)
 {
 	struct dormant *list, *d;
 	unsigned n = 0;
+
+	if (X.shared) {
+		if (X.dfd < 0 || now_ms < X.expire_ms)
+			return;
+		X.expire_ms =
+			now_ms + (long long)(X.keep_s ? X.keep_s : 1) * 1000;
+		sweep_shared();
+		return;
+	}
 
 	pthread_mutex_lock(&X.mu);
 	list = X.dormant && now_ms >= X.expire_ms ? X.dormant : NULL;

@@ -4,7 +4,8 @@
  * handlers' before-and-after checks (xonce.c).  Private to server/.
  *
  * A session that negotiated RFS_FEAT_RESUME keeps, in a file of its own
- * under <state-dir>/replies, two records per request of an
+ * under <state-dir>/replies (or --reply-log-dir, shared by the gateways
+ * of one volume: xlog.c), two records per request of an
  * RFS_OPF_PERSIST op (and per WRITE on an O_APPEND fh):
  *
  *   INTENT  before it runs: the nodes it names (id and handle) and what
@@ -53,10 +54,14 @@ enum rfs_xlog_mode {
 /*
  * Start: <state_dir>/replies, and the logs a previous server left there
  * (kept keep_s seconds for their clients to RESUME, then removed).  An
- * unusable directory turns the log off, with a warning.
+ * unusable directory turns the log off, with a warning.  shared_dir (not
+ * NULL or ""): the logs there instead, shared by the gateways of one
+ * volume (xlog.c, "Shared"); unusable, it is an error.
  */
-int rfs_xlog_init(const char *state_dir, enum rfs_xlog_mode mode,
-		  unsigned keep_s);
+int rfs_xlog_init(const char *state_dir, const char *shared_dir,
+		  enum rfs_xlog_mode mode, unsigned keep_s);
+/* the logs are in a shared directory (--reply-log-dir) */
+bool rfs_xlog_shared(void);
 /* orderly exit: the logs of live sessions stay for the next start */
 void rfs_xlog_fini(void);
 /* does HELLO offer RFS_FEAT_RESUME */
@@ -91,16 +96,20 @@ int rfs_op_resume(struct rfs_req *r);
  */
 #define RFS_XONCE_RUN 0
 #define RFS_XONCE_RAN 1
-/* MKDIR, MKNOD, SYMLINK, CREATE: name made in dfd */
-int rfs_xonce_make(struct rfs_req *r, int dfd, const char *name);
+struct rfs_node;
+struct rfs_fh;
+/* MKDIR, MKNOD, SYMLINK, CREATE: name made in directory p */
+int rfs_xonce_make(struct rfs_req *r, struct rfs_node *p, const char *name);
 /* UNLINK, RMDIR */
-int rfs_xonce_remove(struct rfs_req *r, int dfd, const char *name);
-int rfs_xonce_rename(struct rfs_req *r, int dfd, const char *name, int ndfd,
-		     const char *newname, uint32_t flags);
-/* LINK: node nfd gets the name newname in ndfd */
-int rfs_xonce_link(struct rfs_req *r, int nfd, int ndfd, const char *newname);
-/* WRITE on an O_APPEND fd of len bytes of data */
-int rfs_xonce_append(struct rfs_req *r, int fd, const void *data, uint32_t len);
+int rfs_xonce_remove(struct rfs_req *r, struct rfs_node *p, const char *name);
+int rfs_xonce_rename(struct rfs_req *r, struct rfs_node *p, const char *name,
+		     struct rfs_node *np, const char *newname, uint32_t flags);
+/* LINK: node n gets the name newname in np */
+int rfs_xonce_link(struct rfs_req *r, struct rfs_node *n, struct rfs_node *np,
+		   const char *newname);
+/* WRITE on an O_APPEND fh of len bytes of data */
+int rfs_xonce_append(struct rfs_req *r, struct rfs_fh *f, const void *data,
+		     uint32_t len);
 /* before a replay's handler: bind the nodes its INTENT names (as root) */
 void rfs_xonce_prelude(struct rfs_req *r);
 /*

@@ -41,14 +41,20 @@
 #include "log.h"
 #include "ops_i.h"
 
-/* name in dfd, not following it: its inode, if it is there */
-static bool name_at(int dfd, const char *name, uint64_t *dev, uint64_t *ino)
+/*
+ * name in p, not following it: its inode, if it is there.  Through the
+ * backend (a gluster gateway sees what another one did); a backend
+ * without kernel fds reports the inode number alone (the GFID's, the
+ * same on every gateway; st_dev is per brick).
+ */
+static bool name_at(struct rfs_req *r, struct rfs_node *p, const char *name,
+		    uint64_t *dev, uint64_t *ino)
 {
 	struct stat st;
 
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (r->exp->be->stat_at(p, name, &st))
 		return false;
-	*dev = st.st_dev;
+	*dev = r->exp->be->fd_io ? st.st_dev : 0;
 	*ino = st.st_ino;
 	return true;
 }
@@ -103,55 +109,46 @@ static int run(struct rfs_req *r, struct rfs_xpre *now)
 	return unlogged(r);
 }
 
-/*
- * The picture's first name (dfd, name) as it is now, in *now: false when
- * r is not logged (the handler then runs it unlogged).
- */
-static bool picture(struct rfs_req *r, struct rfs_xpre *now, int dfd,
-		    const char *name)
-{
-	memset(now, 0, sizeof(*now));
-	if (!r->persist)
-		return false;
-	if (name_at(dfd, name, &now->a_dev, &now->a_ino))
-		now->flags |= RFS_XPRE_A;
-	return true;
-}
-
-int rfs_xonce_make(struct rfs_req *r, int dfd, const char *name)
+int rfs_xonce_make(struct rfs_req *r, struct rfs_node *p, const char *name)
 {
 	const struct rfs_xpre *was = r->settle;
-	struct rfs_xpre now;
+	struct rfs_xpre now = { 0 };
 
-	if (!picture(r, &now, dfd, name))
+	if (!r->persist)
 		return unlogged(r);
+	if (name_at(r, p, name, &now.a_dev, &now.a_ino))
+		now.flags |= RFS_XPRE_A;
 	if (was && !(was->flags & RFS_XPRE_A) && (now.flags & RFS_XPRE_A))
 		return ran(r);
 	return run(r, &now);
 }
 
-int rfs_xonce_remove(struct rfs_req *r, int dfd, const char *name)
+int rfs_xonce_remove(struct rfs_req *r, struct rfs_node *p, const char *name)
 {
 	const struct rfs_xpre *was = r->settle;
-	struct rfs_xpre now;
+	struct rfs_xpre now = { 0 };
 
-	if (!picture(r, &now, dfd, name))
+	if (!r->persist)
 		return unlogged(r);
+	if (name_at(r, p, name, &now.a_dev, &now.a_ino))
+		now.flags |= RFS_XPRE_A;
 	if (was && (was->flags & RFS_XPRE_A) &&
 	    !a_is(&now, was->a_dev, was->a_ino))
 		return ran(r);
 	return run(r, &now);
 }
 
-int rfs_xonce_rename(struct rfs_req *r, int dfd, const char *name, int ndfd,
-		     const char *newname, uint32_t flags)
+int rfs_xonce_rename(struct rfs_req *r, struct rfs_node *p, const char *name,
+		     struct rfs_node *np, const char *newname, uint32_t flags)
 {
 	const struct rfs_xpre *was = r->settle;
-	struct rfs_xpre now;
+	struct rfs_xpre now = { 0 };
 
-	if (!picture(r, &now, dfd, name))
+	if (!r->persist)
 		return unlogged(r);
-	if (name_at(ndfd, newname, &now.b_dev, &now.b_ino))
+	if (name_at(r, p, name, &now.a_dev, &now.a_ino))
+		now.flags |= RFS_XPRE_A;
+	if (name_at(r, np, newname, &now.b_dev, &now.b_ino))
 		now.flags |= RFS_XPRE_B;
 	if (was && (flags & RFS_RENAME_EXCHANGE)) {
 		if ((was->flags & RFS_XPRE_A) && (was->flags & RFS_XPRE_B) &&
@@ -167,16 +164,20 @@ int rfs_xonce_rename(struct rfs_req *r, int dfd, const char *name, int ndfd,
 	return run(r, &now);
 }
 
-int rfs_xonce_link(struct rfs_req *r, int nfd, int ndfd, const char *newname)
+int rfs_xonce_link(struct rfs_req *r, struct rfs_node *n, struct rfs_node *np,
+		   const char *newname)
 {
 	const struct rfs_xpre *was = r->settle;
-	struct rfs_xpre now;
+	struct rfs_xpre now = { 0 };
 	struct stat st;
 
-	if (!picture(r, &now, ndfd, newname))
+	if (!r->persist)
 		return unlogged(r);
-	if (was && !(was->flags & RFS_XPRE_A) && fstat(nfd, &st) == 0 &&
-	    a_is(&now, st.st_dev, st.st_ino))
+	if (name_at(r, np, newname, &now.a_dev, &now.a_ino))
+		now.flags |= RFS_XPRE_A;
+	if (was && !(was->flags & RFS_XPRE_A) &&
+	    r->exp->be->getattr(n, &st) == 0 &&
+	    a_is(&now, r->exp->be->fd_io ? st.st_dev : 0, st.st_ino))
 		return ran(r);
 	return run(r, &now);
 }
@@ -207,21 +208,65 @@ static bool bytes_are(int fd, uint64_t off, const void *data, uint32_t len)
 	return same;
 }
 
-int rfs_xonce_append(struct rfs_req *r, int fd, const void *data, uint32_t len)
+/* the same through a backend without kernel fds (n: f's node) */
+static bool be_bytes_are(struct rfs_req *r, struct rfs_fh *f,
+			 struct rfs_node *n, uint64_t off, const void *data,
+			 uint32_t len)
+{
+	const struct rfs_backend *be = r->exp->be;
+	uint8_t *buf = malloc(len ? len : 1);
+	struct rfs_bfile bf;
+	ssize_t got;
+	bool same = false;
+
+	if (!buf)
+		return false;
+	got = be->pread(f, buf, len, (off_t)off);
+	if (got == -EBADF && be->open(n, O_RDONLY, &bf) == 0) {
+		/* opened write-only: read through another open */
+		struct rfs_fh rf = { .fd = bf.fd, .obj = bf.obj, .be = be };
+
+		got = be->pread(&rf, buf, len, (off_t)off);
+		be->close(&bf);
+	}
+	if (got == (ssize_t)len)
+		same = !memcmp(buf, data, len);
+	free(buf);
+	return same;
+}
+
+int rfs_xonce_append(struct rfs_req *r, struct rfs_fh *f, const void *data,
+		     uint32_t len)
 {
 	const struct rfs_xpre *was = r->settle;
 	struct rfs_xpre now = { 0 };
+	struct rfs_node *n = NULL;
 	struct stat st;
+	bool same;
 
 	if (!r->sess || !r->sess->xlog)
 		return unlogged(r);
 	r->persist = true;
-	if (fstat(fd, &st) < 0)
-		return RFS_XONCE_RUN; /* no picture: the reply is logged */
+	if (r->exp->be->fd_io) {
+		if (fstat(f->fd, &st) < 0)
+			return RFS_XONCE_RUN; /* no picture: the reply is logged */
+	} else {
+		n = rfs_node_get(f->nodeid);
+		if (!n || r->exp->be->getattr(n, &st)) {
+			rfs_node_put(n);
+			return RFS_XONCE_RUN;
+		}
+	}
 	now.size = (uint64_t)st.st_size;
-	if (was && now.size >= was->size + len &&
-	    bytes_are(fd, was->size, data, len))
-		return ran(r);
+	if (was && now.size >= was->size + len) {
+		same = n ? be_bytes_are(r, f, n, was->size, data, len) :
+			   bytes_are(f->fd, was->size, data, len);
+		if (same) {
+			rfs_node_put(n);
+			return ran(r);
+		}
+	}
+	rfs_node_put(n);
 	return run(r, &now);
 }
 

@@ -15,6 +15,7 @@
  *   fsx DIR [-n OPS] [-t SECONDS] [-s SEED] [-f NFILES] [-z MAXSIZE]
  *       [-p PROGRESS_FILE] [-S STOP_FILE] [-R (no renames)]
  *       [-N (no new names: no links, directories, exclusive creates)]
+ *       [-X (no RENAME_EXCHANGE: links are still moved; for gluster)]
  *
  * Runs OPS operations, or for SECONDS (whichever ends first).  Any failed
  * syscall or wrong byte ends the run with exit 1 (on a hard mount no
@@ -64,7 +65,8 @@ static uint64_t ops, checked, mismatches, failed;
 static uint64_t appends, nlinks, nmoves, ndirs, nexcl, nschecks;
 static uint64_t rng;
 static bool no_rename;
-static bool no_names; /* -N: the same inodes all along */
+static bool no_names;	 /* -N: the same inodes all along */
+static bool no_exchange; /* -X: no renameat2(RENAME_EXCHANGE) */
 
 static uint64_t rnd(void)
 {
@@ -577,7 +579,7 @@ int main(int argc, char **argv)
 	const char *pf = NULL, *sf = NULL;
 	int c, ret = 0;
 
-	while ((c = getopt(argc, argv, "n:t:s:f:z:p:S:RN")) != -1) {
+	while ((c = getopt(argc, argv, "n:t:s:f:z:p:S:RNX")) != -1) {
 		switch (c) {
 		case 'n':
 			nops = strtoull(optarg, NULL, 0);
@@ -606,10 +608,14 @@ int main(int argc, char **argv)
 		case 'N':
 			no_names = true;
 			break;
+		case 'X':
+			no_exchange = true;
+			break;
 		default:
-			fprintf(stderr, "usage: fsx DIR [-n OPS] [-t SECS] "
-					"[-s SEED] [-f NFILES] [-z MAXSIZE] "
-					"[-p PROGRESS] [-S STOP] [-R] [-N]\n");
+			fprintf(stderr,
+				"usage: fsx DIR [-n OPS] [-t SECS] "
+				"[-s SEED] [-f NFILES] [-z MAXSIZE] "
+				"[-p PROGRESS] [-S STOP] [-R] [-N] [-X]\n");
 			return 2;
 		}
 	}
@@ -664,7 +670,8 @@ int main(int argc, char **argv)
 		else if (r < 64)
 			ret = op_fallocate(fi);
 		else if (r < 69)
-			ret = no_rename ? op_read(fi) : op_rename();
+			ret = no_rename || no_exchange ? op_read(fi) :
+							 op_rename();
 		else if (r < 72)
 			ret = op_fsync(fi);
 		else if (r < 80)

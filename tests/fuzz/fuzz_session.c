@@ -91,7 +91,7 @@ static void init_once(void)
 	if (rfs_nodes_init(p, 4096))
 		abort();
 	/* sessions that ask for RFS_FEAT_RESUME keep a reply log there */
-	if (rfs_xlog_init(p, RFS_XLOG_ON, 0) || !rfs_xlog_enabled())
+	if (rfs_xlog_init(p, NULL, RFS_XLOG_ON, 0) || !rfs_xlog_enabled())
 		abort();
 	for (unsigned i = 0; i < rfs_cfg.nexports; i++) {
 		struct rfs_export *e = &rfs_cfg.exports[i];

@@ -19,6 +19,11 @@
  *              RESULT: the replay finds out whether it ran
  *   lifetime   an orderly exit keeps the logs, BYE removes a session's
  *              log, unclaimed logs go after the session grace period
+ *   shared     two servers with one --reply-log-dir (two gateways): a
+ *              session's log cannot be RESUMEd on B while A lives
+ *              (EBUSY); once A is kill -9'd, B takes it over and answers
+ *              the replays; a session whose grace period ends leaves its
+ *              log, which the sweep removes when nobody owns it
  *
  * usage: xonce_test PATH_TO_RINGFSD
  */
@@ -621,6 +626,109 @@ static void lifetime_cases(void)
 	T_CHECK(t_srv_stop(&srv) == 0, "SIGTERM: exit 0");
 }
 
+/* ---- shared reply logs: two gateways -------------------------------------- */
+
+static struct t_srv srv_b;
+
+/* a gateway with the shared log directory; grace: --session-grace */
+static void start_shared(struct t_srv *s, const char *grace)
+{
+	char exp_a[300], state[300], shared[300];
+	const char *const args[] = { "--listen",
+				     "127.0.0.1:0",
+				     "--export",
+				     exp_a,
+				     "--state-dir",
+				     state,
+				     "--reply-log-dir",
+				     shared,
+				     "--session-grace",
+				     grace,
+				     NULL };
+
+	snprintf(exp_a, sizeof(exp_a), "a=%s/a,no_root_squash", tmpdir);
+	snprintf(state, sizeof(state), "%s/state", tmpdir);
+	snprintf(shared, sizeof(shared), "%s/shared", tmpdir);
+	t_srv_start(s, bin, args);
+}
+
+static void hello_on(struct t_conn *c, struct t_srv *s)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = t_connect_tcp(s->host, s->port);
+	c->want = RFS_FEAT_RESUME;
+	T_CHECK(t_hello(c, "a") == 0 && (c->features & RFS_FEAT_RESUME),
+		"HELLO with RFS_FEAT_RESUME on a");
+}
+
+static bool shared_log_exists(uint64_t session)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/shared/%016llx.log", tmpdir,
+		 (unsigned long long)session);
+	return access(p, F_OK) == 0;
+}
+
+static void shared_cases(void)
+{
+	struct t_conn a, b, c;
+	struct kept mk, cr;
+	uint32_t n = 0;
+	char p[300];
+	uint8_t none[16] = { 0 };
+
+	snprintf(p, sizeof(p), "%s/shared", tmpdir);
+	T_CHECK(mkdir(p, 0700) == 0, "mkdir %s", p);
+	start_shared(&srv, "30");
+	start_shared(&srv_b, "1");
+	hello_on(&a, &srv);
+	T_CHECK(t_make(&a, RFS_OP_MKDIR, a.root, "s-dir", S_IFDIR | 0755, NULL,
+		       NULL, NULL) == 0,
+		"MKDIR on A");
+	keep(&mk);
+	T_CHECK(create(&a, "s-excl", O_RDWR | O_EXCL, NULL, NULL) == 0,
+		"CREATE O_EXCL on A");
+	keep(&cr);
+	T_CHECK(shared_log_exists(a.session), "A's session logs in the shared "
+					      "directory");
+
+	/* A lives (cut off from the client): B must not take the log */
+	hello_on(&b, &srv_b);
+	T_CHECK(resume(&b, &a, &n) == -EBUSY,
+		"RESUME on B while A owns the log: %d (want -EBUSY)",
+		t_rh()->status);
+	T_CHECK(resume_as(&b, 0x2e2e2f2e2e2fULL, none, NULL) == -EBADSLT,
+		"RESUME of a session never seen: %d", t_rh()->status);
+
+	/* A dies: B takes the log over and answers the replays */
+	crash();
+	T_CHECK(resume(&b, &a, &n) == 0 && n >= 2,
+		"RESUME on B after A died: %d, %u replies", t_rh()->status, n);
+	T_CHECK(replay(&b, &mk) == 0, "MKDIR replayed on B: %d (once)",
+		t_rh()->status);
+	T_CHECK(replay(&b, &cr) == 0, "CREATE O_EXCL replayed on B: %d (once)",
+		t_rh()->status);
+	T_CHECK(exists("s-dir") && exists("s-excl"), "made once");
+	T_CHECK(!shared_log_exists(a.session) && shared_log_exists(b.session),
+		"A's log became B's session's");
+
+	/* B's session ends by its grace period: the log stays for another
+	   gateway, then the sweep removes it (nobody owns it) */
+	close(b.fd);
+	T_CHECK(t_srv_log_wait(&srv_b, "grace period over", T_TIMEOUT_MS),
+		"B frees the session after --session-grace");
+	T_CHECK(shared_log_exists(b.session),
+		"the shared log stays after the grace period");
+	hello_on(&c, &srv_b);
+	T_CHECK(t_srv_log_wait(&srv_b, "nobody owned them", 3 * T_TIMEOUT_MS),
+		"the sweep removes logs nobody owns");
+	T_CHECK(!shared_log_exists(b.session), "the swept log is gone");
+	close(a.fd);
+	close(c.fd);
+	T_CHECK(t_srv_stop(&srv_b) == 0, "SIGTERM B: exit 0");
+}
+
 int main(int argc, char **argv)
 {
 	char path[512];
@@ -645,6 +753,7 @@ int main(int argc, char **argv)
 	refused_cases();
 	midrun_cases();
 	lifetime_cases();
+	shared_cases();
 
 	snprintf(path, sizeof(path), "rm -rf '%s'", tmpdir);
 	if (system(path) != 0)
