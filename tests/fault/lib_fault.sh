@@ -71,3 +71,24 @@ fsx_stop() {
 fsx_totals() {
 	echo "TOTALS $1-$RFS_TRANSPORT: faults $2, $(grep '^fsx: ops' "$T/fsx.out" | sed 's/^fsx: //')"
 }
+
+# alive PID: running (a zombie is not)
+alive() {
+	local st
+	st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) || return 1
+	[ "$st" != Z ]
+}
+
+# wait_dead PID SECS: until PID (a server being killed) died (bounded;
+# polls); 2: the verifier (FSXPID) ended first (it failed: its output
+# says why)
+wait_dead() {
+	local deadline=$((SECONDS + $2))
+	while alive "$1"; do
+		alive "$FSXPID" || return 2
+		[ $SECONDS -lt "$deadline" ] || return 1
+		sleep 0.05
+	done
+	wait "$1" 2>/dev/null
+	return 0
+}

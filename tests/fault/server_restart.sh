@@ -27,26 +27,6 @@ restart() {
 		--listen 127.0.0.1:"$PORT"
 }
 
-# alive PID: running (a zombie is not)
-alive() {
-	local st
-	st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) || return 1
-	[ "$st" != Z ]
-}
-
-# wait_dead PID SECS: until the server PID died (bounded; polls); 2:
-# the verifier ended first (it failed: its output says why)
-wait_dead() {
-	local deadline=$((SECONDS + $2))
-	while alive "$1"; do
-		alive "$FSXPID" || return 2
-		[ $SECONDS -lt "$deadline" ] || return 1
-		sleep 0.05
-	done
-	wait "$1" 2>/dev/null
-	return 0
-}
-
 fsx_start
 restarts=0
 while [ "$restarts" -lt "$RESTARTS" ]; do

@@ -44,12 +44,7 @@ fi
 # directory and the shared reply-log directory beside it
 mkdir "$EXPORT/data" || fail "mkdir $EXPORT/data"
 mkdir -m 0700 "$EXPORT/replies" || fail "mkdir $EXPORT/replies"
-for g in a b; do
-	mkdir -m 0700 "$T/state-$g" || fail "mkdir $T/state-$g"
-done
-head -c 32 /dev/urandom >"$T/state-a/secret" || fail "secret"
-cp "$T/state-a/secret" "$T/state-b/secret" || fail "copy the secret"
-chmod 0600 "$T"/state-?/secret
+gl_gateway_states
 
 # what the shared directory must do (ringfsd(8) --reply-log-dir): an
 # OFD lock through gluster's FUSE client conflicts with another open's,
@@ -113,26 +108,6 @@ for ((i = 0; i < 400; i++)); do
 	sleep 0.05
 done
 rfs_is_mounted "$MNT" || fail "$MNT not mounted within 20 s"
-
-# alive PID: running (a zombie is not)
-alive() {
-	local st
-	st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) || return 1
-	[ "$st" != Z ]
-}
-
-# wait_dead PID SECS: until PID died (bounded; polls); 2: the verifier
-# ended first (it failed: its output says why)
-wait_dead() {
-	local deadline=$((SECONDS + $2))
-	while alive "$1"; do
-		alive "$FSXPID" || return 2
-		[ $SECONDS -lt "$deadline" ] || return 1
-		sleep 0.05
-	done
-	wait "$1" 2>/dev/null
-	return 0
-}
 
 other() { [ "$1" = a ] && echo b || echo a; }
 

@@ -148,11 +148,9 @@ gl_fuse_mount() {
 		fail "glusterfs mount on $m did not appear in 10 s"
 }
 
-# gl_two_gateways: two ringfsd on the same volume ($EXPORT), each with a
-# state directory of its own and one shared handle secret (a handle made
-# by A is valid at B, as after a failover).  Sets PORT_A, PID_A, PORT_B
-# (rfs_start_server's RFS_PORT and RFS_SERVER_PID are then B's).
-gl_two_gateways() {
+# gl_gateway_states: the state directories of gateways a and b
+# ($T/state-a, $T/state-b) with one handle secret between them
+gl_gateway_states() {
 	local g
 	for g in a b; do
 		mkdir -m 0700 "$T/state-$g" || fail "mkdir $T/state-$g"
@@ -160,6 +158,14 @@ gl_two_gateways() {
 	head -c 32 /dev/urandom >"$T/state-a/secret" || fail "secret"
 	cp "$T/state-a/secret" "$T/state-b/secret" || fail "copy the secret"
 	chmod 0600 "$T"/state-?/secret
+}
+
+# gl_two_gateways: two ringfsd on the same volume ($EXPORT), each with a
+# state directory of its own and one shared handle secret (a handle made
+# by A is valid at B, as after a failover).  Sets PORT_A, PID_A, PORT_B
+# (rfs_start_server's RFS_PORT and RFS_SERVER_PID are then B's).
+gl_two_gateways() {
+	gl_gateway_states
 	rfs_start_server "$EXPORT" --state-dir "$T/state-a"
 	PORT_A=$RFS_PORT
 	PID_A=$RFS_SERVER_PID

@@ -25,12 +25,7 @@
 LONG=attr_timeout=60,entry_timeout=60,negative_timeout=0
 
 # the two gateways (one secret), A with a Unix socket for shm
-for g in a b; do
-	mkdir -m 0700 "$T/state-$g" || fail "mkdir $T/state-$g"
-done
-head -c 32 /dev/urandom >"$T/state-a/secret" || fail "secret"
-cp "$T/state-a/secret" "$T/state-b/secret" || fail "copy the secret"
-chmod 0600 "$T"/state-?/secret
+gl_gateway_states
 rfs_start_server "$EXPORT" --state-dir "$T/state-a" \
 	--listen-unix "$T/a.sock"
 PORT_A=$RFS_PORT
