@@ -109,15 +109,28 @@ static int run(struct rfs_req *r, struct rfs_xpre *now)
 	return unlogged(r);
 }
 
+/*
+ * The picture's first name (name in p) as it is now, in *now: false when
+ * r is not logged (the handler then runs it unlogged).
+ */
+static bool picture(struct rfs_req *r, struct rfs_xpre *now, struct rfs_node *p,
+		    const char *name)
+{
+	memset(now, 0, sizeof(*now));
+	if (!r->persist)
+		return false;
+	if (name_at(r, p, name, &now->a_dev, &now->a_ino))
+		now->flags |= RFS_XPRE_A;
+	return true;
+}
+
 int rfs_xonce_make(struct rfs_req *r, struct rfs_node *p, const char *name)
 {
 	const struct rfs_xpre *was = r->settle;
-	struct rfs_xpre now = { 0 };
+	struct rfs_xpre now;
 
-	if (!r->persist)
+	if (!picture(r, &now, p, name))
 		return unlogged(r);
-	if (name_at(r, p, name, &now.a_dev, &now.a_ino))
-		now.flags |= RFS_XPRE_A;
 	if (was && !(was->flags & RFS_XPRE_A) && (now.flags & RFS_XPRE_A))
 		return ran(r);
 	return run(r, &now);
@@ -126,12 +139,10 @@ int rfs_xonce_make(struct rfs_req *r, struct rfs_node *p, const char *name)
 int rfs_xonce_remove(struct rfs_req *r, struct rfs_node *p, const char *name)
 {
 	const struct rfs_xpre *was = r->settle;
-	struct rfs_xpre now = { 0 };
+	struct rfs_xpre now;
 
-	if (!r->persist)
+	if (!picture(r, &now, p, name))
 		return unlogged(r);
-	if (name_at(r, p, name, &now.a_dev, &now.a_ino))
-		now.flags |= RFS_XPRE_A;
 	if (was && (was->flags & RFS_XPRE_A) &&
 	    !a_is(&now, was->a_dev, was->a_ino))
 		return ran(r);
@@ -142,12 +153,10 @@ int rfs_xonce_rename(struct rfs_req *r, struct rfs_node *p, const char *name,
 		     struct rfs_node *np, const char *newname, uint32_t flags)
 {
 	const struct rfs_xpre *was = r->settle;
-	struct rfs_xpre now = { 0 };
+	struct rfs_xpre now;
 
-	if (!r->persist)
+	if (!picture(r, &now, p, name))
 		return unlogged(r);
-	if (name_at(r, p, name, &now.a_dev, &now.a_ino))
-		now.flags |= RFS_XPRE_A;
 	if (name_at(r, np, newname, &now.b_dev, &now.b_ino))
 		now.flags |= RFS_XPRE_B;
 	if (was && (flags & RFS_RENAME_EXCHANGE)) {
@@ -168,13 +177,11 @@ int rfs_xonce_link(struct rfs_req *r, struct rfs_node *n, struct rfs_node *np,
 		   const char *newname)
 {
 	const struct rfs_xpre *was = r->settle;
-	struct rfs_xpre now = { 0 };
+	struct rfs_xpre now;
 	struct stat st;
 
-	if (!r->persist)
+	if (!picture(r, &now, np, newname))
 		return unlogged(r);
-	if (name_at(r, np, newname, &now.a_dev, &now.a_ino))
-		now.flags |= RFS_XPRE_A;
 	if (was && !(was->flags & RFS_XPRE_A) &&
 	    r->exp->be->getattr(n, &st) == 0 &&
 	    a_is(&now, r->exp->be->fd_io ? st.st_dev : 0, st.st_ino))
