@@ -59,7 +59,13 @@ def decode(lua, path):
         fr = layers["frame"]
         pdus = layers["ringfs"]
         for pdu in (pdus if isinstance(pdus, list) else [pdus]):
-            r = {"frame.number": fr["frame.number"],
+            # the connection: a TCP stream (tcpdump), or a capture
+            # interface (ringfsctl: one per connection); request ids are
+            # per connection, as in the dissector's matching
+            tcp = layers.get("tcp") or {}
+            r = {"conn": (first(tcp, "tcp.stream") or "",
+                          first(fr, "frame.interface_id") or ""),
+                 "frame.number": fr["frame.number"],
                  "frame.interface_name": first(fr, "frame.interface_name")
                  or "",
                  "frame.packet_flags_direction":
@@ -82,13 +88,14 @@ def decode(lua, path):
 
 
 def pairs(rows):
-    """reqid -> (request, reply) for complete pairs"""
+    """(connection, reqid) -> (request, reply) for complete pairs"""
     req, out = {}, {}
     for r in rows:
+        k = (r["conn"], r["reqid"])
         if not r["reply"]:
-            req[r["reqid"]] = r
-        elif r["reqid"] in req:
-            out[r["reqid"]] = (req[r["reqid"]], r)
+            req[k] = r
+        elif k in req:
+            out[k] = (req[k], r)
     return out
 
 
@@ -175,12 +182,19 @@ def main():
             path, len(rows), len(pr), " ".join(sorted(names))))
     elif mode == "same":
         crows, srows = decode(lua, sys.argv[3]), decode(lua, sys.argv[4])
-        cp, sp = pairs(crows), pairs(srows)
-        for rid, (q, a) in cp.items():
-            if rid not in sp:
+        cp = pairs(crows)
+        # each side names its connections its own way: match a client
+        # pair to the server's by id, opcode and name
+        sp = {}
+        for sq, sa in pairs(srows).values():
+            sp.setdefault((sq["reqid"], sq["op"], sq["ringfs.name"]),
+                          (sq, sa))
+        for q, a in cp.values():
+            rid = q["reqid"]
+            if (rid, q["op"], q["ringfs.name"]) not in sp:
                 fail("request %s id %d is in the client's capture, not in "
                      "the server's" % (q["op"], rid))
-            sq, sa = sp[rid]
+            sq, sa = sp[(rid, q["op"], q["ringfs.name"])]
             for k in ("op", "len", "ringfs.name"):
                 if q[k] != sq[k] or (k != "ringfs.name" and a[k] != sa[k]):
                     fail("id %d: %s differs: client %r/%r, server %r/%r" % (
