@@ -140,7 +140,8 @@ EOF
 	wait "$tpid" || fail "tcpdump exited $?"
 	$CHECK stream "$RFS_LUA" "$T/lo.pcap" || fail "tcpdump capture"
 	# a frame larger than lo's 64 KiB segments: reassembled
-	tshark -n -X "lua_script:$RFS_LUA" -r "$T/lo.pcap" \
+	tshark -n -o tcp.try_heuristic_first:TRUE \
+		-X "lua_script:$RFS_LUA" -r "$T/lo.pcap" \
 		-Y 'ringfs.opcode == "WRITE" && ringfs.len > 65536 && ringfs.csum.status == "good"' \
 		2>/dev/null | grep -q WRITE ||
 		fail "no reassembled WRITE of more than 64 KiB with a good checksum"

@@ -44,7 +44,11 @@ def first(d, key):
 
 def decode(lua, path):
     """one row per ringfs PDU (a TCP segment can hold several)"""
-    cmd = ["tshark", "-n", "-X", "lua_script:" + lua, "-r", path,
+    # heuristics first: a client binds a privileged source port, which
+    # may be another protocol's (639 MSDP, 564 9P...), whose port-based
+    # dissector would otherwise claim the stream
+    cmd = ["tshark", "-n", "-o", "tcp.try_heuristic_first:TRUE",
+           "-X", "lua_script:" + lua, "-r", path,
            "-Y", "ringfs", "-T", "json", "--no-duplicate-keys"]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:

@@ -149,6 +149,9 @@ if [ "${RFS_TEST_HOOKS:-0}" = 1 ] && alive "$FSXPID"; then
 	specs=(mkdir:result link:result rename:result create:reply
 		unlink:result write:result rmdir:intent create:result)
 	for spec in "${specs[@]}"; do
+		# the verifier ended (without the shared log: the duplicate
+		# it exists to catch; with it, FSX_ST fails the case below)
+		alive "$FSXPID" || break
 		fsx_progressed "before the failover to a gateway dying at $spec"
 		# the other gateway again, dying at spec; then this one dies
 		nxt=$(other "$cur")
