@@ -324,6 +324,23 @@ out:
 	return ret;
 }
 
+/*
+ * s's log takes over from session old's (token hash h): it names its
+ * predecessor, and is rewritten with what was loaded.
+ */
+static int succeed(struct rfs_session *s, struct rfs_xlog *x, uint64_t old,
+		   const uint8_t *h)
+{
+	int ret;
+
+	pthread_mutex_lock(&x->mu);
+	x->pred = old;
+	memcpy(x->pred_hash, h, HASH_LEN);
+	ret = rewrite(s, x);
+	pthread_mutex_unlock(&x->mu);
+	return ret;
+}
+
 static void append(struct rfs_session *s, uint16_t kind, uint64_t id,
 		   uint16_t op, const void *p, uint32_t len)
 {
@@ -616,11 +633,7 @@ static int resume(struct rfs_session *s, uint64_t old, const uint8_t *token,
 		requeue(take);
 		return -EIO;
 	}
-	pthread_mutex_lock(&x->mu);
-	x->pred = old;
-	memcpy(x->pred_hash, h, HASH_LEN);
-	ret = rewrite(s, x);
-	pthread_mutex_unlock(&x->mu);
+	ret = succeed(s, x, old, h);
 	if (ret)
 		/* what was loaded answers the replays all the same; the old
 		   logs stay for the next start */
@@ -760,11 +773,7 @@ static int resume_shared(struct rfs_session *s, uint64_t old,
 			X.dir, name, strerror(-ret));
 		return -EIO;
 	}
-	pthread_mutex_lock(&x->mu);
-	x->pred = old;
-	memcpy(x->pred_hash, h, HASH_LEN);
-	ret = rewrite(s, x);
-	pthread_mutex_unlock(&x->mu);
+	ret = succeed(s, x, old, h);
 	/* superseded by s's own log (still ours: nobody else removes it) */
 	if (!ret && unlinkat(X.dfd, name, 0) < 0 && errno != ENOENT)
 		rfs_warn("server: remove %s/%s: %s", X.dir, name,
