@@ -57,6 +57,20 @@ fsx_progressed() {
 		fail "no progress $1 (at $p ops)"
 }
 
+# fsx_going WHEN: as fsx_progressed, but 1 (no failure) as soon as the
+# verifier has ended: for a case whose verifier may stop on the error it
+# exists to catch
+fsx_going() {
+	local p deadline=$((SECONDS + 60))
+	p=$(progress "$T/progress")
+	while [ "$(progress "$T/progress")" -lt $((p + 64)) ]; do
+		alive "$FSXPID" || return 1
+		[ $SECONDS -lt "$deadline" ] || fail "no progress $1 (at $p ops)"
+		sleep 0.05
+	done
+	return 0
+}
+
 # fsx_stop: ask the verifier to stop, print its output; FSX_ST is its exit
 # status.
 # shellcheck disable=SC2034 # FSX_ST: for the case scripts

@@ -151,8 +151,8 @@ if [ "${RFS_TEST_HOOKS:-0}" = 1 ] && alive "$FSXPID"; then
 	for spec in "${specs[@]}"; do
 		# the verifier ended (without the shared log: the duplicate
 		# it exists to catch; with it, FSX_ST fails the case below)
-		alive "$FSXPID" || break
-		fsx_progressed "before the failover to a gateway dying at $spec"
+		fsx_going "before the failover to a gateway dying at $spec" ||
+			break
 		# the other gateway again, dying at spec; then this one dies
 		nxt=$(other "$cur")
 		kill -TERM "${PID[$nxt]}"
