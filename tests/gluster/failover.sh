@@ -36,6 +36,9 @@
 [ "$RFS_BACKEND" = gluster ] || skip "run with RFS_BACKEND=gluster"
 FAILOVERS=${RFS_FAILOVERS:-4}
 SHARED=${RFS_SHARED_LOG:-1}
+if [ "$SHARED" = 0 ] && [ "${RFS_NOSHARED_CASE:-0}" != 1 ]; then
+	skip "the case without the shared log shows a duplicate, in a form (an error, a data mismatch) and at a point that vary from run to run: run it with RFS_NOSHARED_CASE=1"
+fi
 if [ "$SHARED" = 0 ] && [ "${RFS_TEST_HOOKS:-0}" != 1 ]; then
 	skip "RFS_SHARED_LOG=0 needs test hooks (meson -Dtest_hooks=true)"
 fi
@@ -186,7 +189,7 @@ if [ "$SHARED" = 0 ]; then
 	# runs again on the other one
 	[ "$FSX_ST" != 0 ] ||
 		fail "fsx passed without the shared reply log: the case cannot fail"
-	grep -q "fsx: op .*\(File exists\|No such file\|bytes, want\|ran twice\)" \
+	grep -q "fsx: op .*\(File exists\|No such file\|bytes, want\|ran twice\)\|mismatches [1-9]" \
 		"$T/fsx.out" ||
 		fail "fsx failed, but not because an operation ran twice"
 	rfs_umount "$MNT"
