@@ -235,6 +235,22 @@ static int gl_export_root(struct rfs_export *e, struct rfs_node **out)
 			g->host, g->port, strerror(-ret));
 		return ret;
 	}
+	/*
+	 * A WRITE's reply says the data left this gateway, as a vfs export's
+	 * says it reached the server's page cache.  libgfapi's write-behind
+	 * would answer first and send the data later, so a kill -9 of this
+	 * gateway between the two (a failover) would lose an acknowledged
+	 * write.  Its pass-through leaves it in the graph doing nothing,
+	 * whatever the volume's performance.write-behind says.
+	 */
+	if (glfs_set_xlator_option(g->fs, "*-write-behind", "pass-through",
+				   "true") < 0) {
+		ret = err_or(EINVAL);
+		rfs_err("config: export %s: cannot turn gluster's write-behind "
+			"off (glfs_set_xlator_option): %s",
+			e->name, strerror(-ret));
+		return ret;
+	}
 	/* libgfapi's own log: errors only, in the state directory */
 	snprintf(log, sizeof(log), "%s/gfapi-%s.log", rfs_cfg.state_dir,
 		 e->name);

@@ -4,8 +4,8 @@
 # One private GlusterFS volume (tests/gluster/lib_gluster.sh: its own
 # glusterd, two bricks under $T, loopback) and one ringfsd exporting both
 # a local directory on the same disk (vfs) and the volume (gluster); then
-# ringfs-bench --mount (4 KiB O_DIRECT read at QD1: p50; 1 MiB read:
-# MB/s) through three mounts: ringfs of the vfs export, ringfs of the
+# ringfs-bench --mount (4 KiB O_DIRECT read at QD1: p50; 1 MiB read and
+# write: MB/s) through three mounts: ringfs of the vfs export, ringfs of the
 # gluster export, and gluster's own FUSE client of the same volume.
 # Needs root, glusterfs-server, glusterfs-client; prints the three tables.
 RFS_TAG=gluster-bench
@@ -48,11 +48,11 @@ fuse_pid=$(pgrep -f -- "--volfile-id=$GL_VOL .*$GL_FUSE_DIR" | head -1)
 for e in vfs gluster; do
 	pid=$(pgrep -f -- "ringfs 127.0.0.1:$RFS_PORT:/.* $T/m-$e" | head -1)
 	echo "== ringfs, $e backend ($TRANSPORT)"
-	"$BENCH" --transports none --workloads read4k,read1m --qd 1 \
+	"$BENCH" --transports none --workloads read4k,read1m,write1m --qd 1 \
 		--duration "$DURATION" --mount "$T/m-$e" --mount-pid "$pid" \
-		--server-pid "$RFS_SERVER_PID" 2>&1 | grep -E "read|transport"
+		--server-pid "$RFS_SERVER_PID" 2>&1 | grep -E "read|write|transport"
 done
 echo "== glusterfs FUSE client (no ringfs)"
-"$BENCH" --transports none --workloads read4k,read1m --qd 1 \
+"$BENCH" --transports none --workloads read4k,read1m,write1m --qd 1 \
 	--duration "$DURATION" --mount "$GL_FUSE_DIR" --mount-pid "$fuse_pid" \
-	--server-pid "$RFS_SERVER_PID" 2>&1 | grep -E "read|transport"
+	--server-pid "$RFS_SERVER_PID" 2>&1 | grep -E "read|write|transport"
