@@ -70,10 +70,12 @@ static struct rfs_buf *req_new(struct rpc *r, struct rfs_mb *mb, uint16_t op,
 			       uint64_t id, uint32_t size)
 {
 	/*
-	 * getpid(2) for every request, as this benchmark always did: its
-	 * syscall counts stay comparable across versions.
+	 * The pid was taken once, at HELLO (the FUSE client takes it from
+	 * the kernel's request, without a syscall).  Until 2026-12 this
+	 * called getpid(2) for every request: the client's syscall counts
+	 * of earlier results include one per request that no transport
+	 * made.
 	 */
-	r->r.pid = (uint32_t)getpid();
 	r->r.next_id = id;
 	return rfs_rpc_req(&r->r, mb, op, size);
 }

@@ -15,8 +15,8 @@
 #   has it, else GnuTLS in user space),
 #   libfuse's passthrough_ll example (built now from libfuse3-dev's copy)
 #   with -o cache=never, with -o cache=auto (its default), and with
-#   cache=never but without forwarding O_DIRECT to the backing file (pt-nd:
-#   like ringfsd, which does not forward it either), and sshfs over
+#   cache=never but without forwarding O_DIRECT to the backing file (pt-nd;
+#   ringfsd and pt-never forward it), and sshfs over
 #   127.0.0.1 to a private sshd (its own config, host key, client key and
 #   port, all in the run's temporary directory; Debian's sshfs and
 #   openssh-server are installed with apt-get when the sshfs target is
