@@ -36,6 +36,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +73,13 @@ struct fr_ent {
 	struct fuse_uring_req_header hdr; /* iov[0] */
 	uint8_t *pay;			  /* iov[1] */
 	struct iovec iov[2];
-	uint64_t unique; /* the request libfuse is working on */
+	/*
+	 * The request libfuse is working on (0: none), and the last one
+	 * answered: read by other loops looking for an INTERRUPT's target
+	 * (fr_where), written by this entry's loop only.
+	 */
+	_Atomic uint64_t unique;
+	_Atomic uint64_t done;
 	uint16_t qid;
 	unsigned busy_idx; /* its place in the loop's busy list */
 	bool dead;	   /* the kernel refused it */
@@ -115,6 +122,10 @@ static size_t fr_pay_cap;
 static uint8_t *fr_mem;
 static size_t fr_mem_len;
 static const char *fr_why = "not tried";
+
+static void fr_hook_init(void);
+static void fr_unpark(uint64_t target);
+static _Atomic unsigned fr_nparked;
 
 /*
  * One queue per possible CPU: the highest CPU number in the whole list
@@ -163,6 +174,7 @@ int rfs_fr_prepare(unsigned nloops)
 		return 0;
 	}
 	fr_nloops = nloops;
+	fr_hook_init();
 	for (unsigned i = 0; i < nloops; i++) {
 		memset(&p, 0, sizeof(p));
 		p.flags = IORING_SETUP_SQE128;
@@ -440,7 +452,8 @@ bool rfs_fr_active(const struct cl_loop *l)
 static struct fr_ent *fr_find(struct cl_fring *fr, uint64_t unique)
 {
 	for (unsigned i = 0; i < fr->nbusy; i++)
-		if (fr->busy[i]->unique == unique)
+		if (atomic_load_explicit(&fr->busy[i]->unique,
+					 memory_order_relaxed) == unique)
 			return fr->busy[i];
 	return NULL;
 }
@@ -465,6 +478,7 @@ static void fr_commit(struct cl_fring *fr, struct fr_ent *e,
 		      size_t len)
 {
 	struct fuse_out_header *o = (void *)e->hdr.in_out;
+	uint64_t u = atomic_load_explicit(&e->unique, memory_order_relaxed);
 
 	*o = *oh;
 	o->len = (uint32_t)(sizeof(*o) + len);
@@ -472,9 +486,12 @@ static void fr_commit(struct cl_fring *fr, struct fr_ent *e,
 		memcpy(e->pay, args, len);
 	e->hdr.ring_ent_in_out.payload_sz = (uint32_t)len;
 	fr_busy_del(fr, e);
-	if (fr_cmd(fr, e, FUSE_IO_URING_CMD_COMMIT_AND_FETCH, e->unique) < 0)
+	/* answered (fr_where): first done, then no longer in progress */
+	atomic_store(&e->done, u);
+	atomic_store(&e->unique, 0);
+	if (fr_cmd(fr, e, FUSE_IO_URING_CMD_COMMIT_AND_FETCH, u) < 0)
 		rfs_err_rl("client: no SQE to commit FUSE request %llu",
-			   (unsigned long long)e->unique);
+			   (unsigned long long)u);
 }
 
 ssize_t rfs_fr_writev(struct cl_loop *l, const struct iovec *iov, int cnt)
@@ -509,6 +526,224 @@ ssize_t rfs_fr_writev(struct cl_loop *l, const struct iovec *iov, int cnt)
 	return (ssize_t)(iov[0].iov_len + len);
 }
 
+/* ---- test hook: an INTERRUPT that overtakes its request, made certain --- */
+
+static void fr_dispatch(struct cl_loop *l, struct cl_fring *fr,
+			struct fr_ent *e);
+
+#if HAVE_TEST_HOOKS
+/*
+ * RINGFS_TEST_RING_HOLD=SETLKW (builds with -Dtest_hooks=true only; the
+ * mount case interrupt-hold): the first SETLKW that comes through the
+ * ring is held, not given to libfuse, until an INTERRUPT came over
+ * /dev/fuse and this loop dispatched another request after it: the race
+ * of the next section, every time.  A loop serves the held request's
+ * queue, so the case mounts with loops=1.
+ */
+enum {
+	HOLD_OFF,
+	HOLD_ARMED,
+	HOLD_HOLDING,
+	HOLD_INTERRUPTED,
+	HOLD_DONE
+};
+static _Atomic int fr_hold = HOLD_OFF;
+static struct cl_fring *fr_held_fr;
+static struct fr_ent *fr_held;
+
+static void fr_hook_init(void)
+{
+	const char *v = getenv("RINGFS_TEST_RING_HOLD");
+
+	if (v && !strcmp(v, "SETLKW")) {
+		atomic_store(&fr_hold, HOLD_ARMED);
+		rfs_warn("client: test hook RINGFS_TEST_RING_HOLD=SETLKW: the "
+			 "first SETLKW waits for an INTERRUPT and another "
+			 "request");
+	}
+}
+
+static bool fr_hook_hold(struct cl_fring *fr, struct fr_ent *e)
+{
+	const struct fuse_in_header *ih = (const void *)e->hdr.in_out;
+
+	if (atomic_load(&fr_hold) != HOLD_ARMED || ih->opcode != FUSE_SETLKW)
+		return false;
+	fr_held_fr = fr;
+	fr_held = e;
+	atomic_store(&fr_hold, HOLD_HOLDING);
+	rfs_info("client: test hook: holding SETLKW %llu",
+		 (unsigned long long)ih->unique);
+	return true;
+}
+
+static void fr_hook_interrupt(void)
+{
+	int h = HOLD_HOLDING;
+
+	atomic_compare_exchange_strong(&fr_hold, &h, HOLD_INTERRUPTED);
+}
+
+static void fr_hook_dispatched(struct cl_loop *l, struct cl_fring *fr)
+{
+	int h = HOLD_INTERRUPTED;
+
+	if (fr != fr_held_fr ||
+	    !atomic_compare_exchange_strong(&fr_hold, &h, HOLD_DONE))
+		return;
+	rfs_info("client: test hook: SETLKW %llu dispatched after an "
+		 "INTERRUPT and another request",
+		 (unsigned long long)((const struct fuse_in_header *)(const void
+									      *)
+					      fr_held->hdr.in_out)
+			 ->unique);
+	fr_dispatch(l, fr, fr_held);
+}
+#else
+static void fr_hook_init(void)
+{
+}
+
+static bool fr_hook_hold(struct cl_fring *fr, struct fr_ent *e)
+{
+	(void)fr;
+	(void)e;
+	return false;
+}
+
+static void fr_hook_interrupt(void)
+{
+}
+
+static void fr_hook_dispatched(struct cl_loop *l, struct cl_fring *fr)
+{
+	(void)l;
+	(void)fr;
+}
+#endif
+
+/* ---- INTERRUPTs that overtake their ring request ---------------------- */
+
+/*
+ * The kernel sends a ring request's INTERRUPT over /dev/fuse, and may do
+ * so once the request sits in a ring entry, before the loop that owns
+ * the entry has reaped it and given it to libfuse.  libfuse would park
+ * such an INTERRUPT and answer it EAGAIN ("again, later") as soon as it
+ * processes any other request; the kernel looks for the request of an
+ * EAGAIN among those read from /dev/fuse, does not find a ring request
+ * there, and drops the INTERRUPT: the signal would be lost.  So we park
+ * it ourselves and give it to libfuse right after its request.
+ */
+#define FR_PARK_MAX 32
+#define FR_INTR_LEN \
+	(sizeof(struct fuse_in_header) + sizeof(struct fuse_interrupt_in))
+
+struct fr_parked {
+	uint64_t target;
+	uint8_t buf[FR_INTR_LEN];
+};
+
+static pthread_mutex_t fr_park_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct fr_parked fr_park[FR_PARK_MAX];
+
+/*
+ * Where ring request `unique` is: 1 with libfuse (dispatched, not yet
+ * answered), -1 in a ring entry not yet dispatched, 0 neither (answered,
+ * or a request that came over /dev/fuse).  Looks at every loop's entries:
+ * the kernel wrote the request's header before it completed the entry's
+ * fetch, and the owning loop sets unique before dispatching and done
+ * before it clears unique when it answers.
+ */
+static int fr_where(uint64_t unique)
+{
+	for (unsigned i = 0; i < fr_nloops; i++) {
+		struct cl_fring *fr = &fr_loops[i];
+
+		for (unsigned k = 0; fr->ents && k < fr->nents; k++) {
+			struct fr_ent *e = &fr->ents[k];
+			const struct fuse_in_header *ih =
+				(const void *)e->hdr.in_out;
+
+			if (atomic_load(&e->unique) == unique)
+				return 1;
+			if (__atomic_load_n(&ih->unique, __ATOMIC_ACQUIRE) ==
+				    unique &&
+			    atomic_load(&e->done) != unique &&
+			    atomic_load(&e->unique) != unique)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Give the INTERRUPT parked for target (if any) to libfuse. */
+static void fr_unpark(uint64_t target)
+{
+	struct fr_parked p;
+	bool got = false;
+
+	pthread_mutex_lock(&fr_park_mu);
+	for (unsigned i = 0; i < atomic_load(&fr_nparked); i++) {
+		if (fr_park[i].target != target)
+			continue;
+		p = fr_park[i];
+		fr_park[i] = fr_park[atomic_load(&fr_nparked) - 1];
+		atomic_fetch_sub(&fr_nparked, 1);
+		got = true;
+		break;
+	}
+	pthread_mutex_unlock(&fr_park_mu);
+	if (got) {
+		struct fuse_buf fb = { .mem = p.buf, .size = sizeof(p.buf) };
+
+		rfs_dbg(RFS_SUB_CLIENT,
+			"client: INTERRUPT of FUSE request %llu given to "
+			"libfuse after the request",
+			(unsigned long long)target);
+		fuse_session_process_buf(rfs_cl->se, &fb);
+	}
+}
+
+bool rfs_fr_take_interrupt(const struct fuse_buf *b)
+{
+	const struct fuse_in_header *ih = b->mem;
+	const struct fuse_interrupt_in *in;
+	uint64_t target;
+	bool parked = false;
+
+	if (atomic_load(&fr_state) != FR_READY || (b->flags & FUSE_BUF_IS_FD) ||
+	    b->size < FR_INTR_LEN || ih->opcode != FUSE_INTERRUPT)
+		return false;
+	in = (const void *)(ih + 1);
+	target = in->unique;
+	fr_hook_interrupt();
+	if (fr_where(target) >= 0)
+		return false; /* libfuse finds it, or it is not ours */
+	pthread_mutex_lock(&fr_park_mu);
+	if (atomic_load(&fr_nparked) < FR_PARK_MAX) {
+		struct fr_parked *p = &fr_park[atomic_load(&fr_nparked)];
+
+		p->target = target;
+		memcpy(p->buf, b->mem, FR_INTR_LEN);
+		atomic_fetch_add(&fr_nparked, 1);
+		parked = true;
+	}
+	pthread_mutex_unlock(&fr_park_mu);
+	if (!parked)
+		return false;
+	rfs_dbg(RFS_SUB_CLIENT,
+		"client: INTERRUPT of FUSE request %llu before the request: "
+		"parked",
+		(unsigned long long)target);
+	/*
+	 * Its loop may have dispatched it, and looked for it here, between
+	 * fr_where and the park: look again (fr_unpark takes it once).
+	 */
+	if (fr_where(target) != -1)
+		fr_unpark(target);
+	return true;
+}
+
 /* A request arrived in e: give it to libfuse in /dev/fuse layout. */
 static void fr_dispatch(struct cl_loop *l, struct cl_fring *fr,
 			struct fr_ent *e)
@@ -516,10 +751,13 @@ static void fr_dispatch(struct cl_loop *l, struct cl_fring *fr,
 	const struct fuse_in_header *ih = (const void *)e->hdr.in_out;
 	uint32_t psz = e->hdr.ring_ent_in_out.payload_sz;
 	struct fuse_buf fb = { 0 };
+	uint64_t unique;
 	size_t arg0;
 	uint8_t *start;
 
-	e->unique = ih->unique;
+	if (fr_hook_hold(fr, e))
+		return;
+	atomic_store(&e->unique, ih->unique); /* before fr_parked (below) */
 	fr_busy_add(fr, e);
 	if (ih->len < sizeof(*ih) + (size_t)psz || psz > fr_pay_cap ||
 	    ih->len - sizeof(*ih) - psz > FUSE_URING_OP_IN_OUT_SZ) {
@@ -540,7 +778,12 @@ static void fr_dispatch(struct cl_loop *l, struct cl_fring *fr,
 	fb.mem = start;
 	fb.size = ih->len;
 	fr->nreq++;
+	unique = ih->unique;
 	fuse_session_process_buf(rfs_cl->se, &fb);
+	/* an INTERRUPT that came before it (fr_take_interrupt) */
+	if (atomic_load(&fr_nparked))
+		fr_unpark(unique);
+	fr_hook_dispatched(l, fr);
 }
 
 bool rfs_fr_xprt_fired(struct cl_loop *l)
@@ -736,6 +979,10 @@ const char *rfs_fr_why(void)
 }
 void rfs_fr_saw_read(const void *buf, ssize_t n)
 {
+}
+bool rfs_fr_take_interrupt(const struct fuse_buf *b)
+{
+	return false;
 }
 bool rfs_fr_patch_init(struct iovec *iov, int cnt)
 {

@@ -363,7 +363,8 @@ static void loop_run(struct cl_loop *l)
 						l->idx, strerror(-ret));
 				goto out_stop;
 			}
-			fuse_session_process_buf(se, &l->fbuf);
+			if (!rfs_fr_take_interrupt(&l->fbuf))
+				fuse_session_process_buf(se, &l->fbuf);
 			progress = true;
 		}
 		if (fuse_session_exited(se))

@@ -72,6 +72,11 @@ bool rfs_fr_patch_init(struct iovec *iov, int cnt);
 void rfs_fr_init_written(bool ok);
 /* l's ring carries requests (entries registered or about to be) */
 bool rfs_fr_active(const struct cl_loop *l);
+/*
+ * A buffer read from /dev/fuse: true when it is an INTERRUPT of a ring
+ * request not yet given to libfuse, kept to be given right after it.
+ */
+bool rfs_fr_take_interrupt(const struct fuse_buf *b);
 /* A reply to a ring request of l: committed (bytes), or -ENOENT. */
 ssize_t rfs_fr_writev(struct cl_loop *l, const struct iovec *iov, int cnt);
 /* Requests that arrived (dispatched to libfuse), or -ENOTCONN: unmounted */

@@ -22,33 +22,6 @@ N=300
 head -c $((N * 4096)) /dev/urandom >"$EXPORT/f" || fail "test data"
 rfs_start_server "$EXPORT"
 
-# mount_fg LOG [opts]: ringfs -f in the background, back when it says
-# it is mounted; RFS_FG_PID
-mount_fg() {
-	local log=$1 fifo="$T/fg.fifo" src="$RFS_ADDR:$RFS_PORT:/data"
-	local opts="transport=$RFS_TRANSPORT${2:+,$2}"
-	[ "$RFS_TRANSPORT" = shm ] && src="unix:$T/ringfsd.sock:/data"
-	rm -f "$fifo"
-	mkfifo "$fifo" || fail "mkfifo"
-	"$RINGFS" "$src" "$MNT" -f -o "$opts" 2>"$fifo" </dev/null &
-	RFS_FG_PID=$!
-	RFS_MOUNTS+=("$MNT")
-	rfs_ready_line "$fifo" "*mounted on*" "$log" 30
-	RFS_FG_DRAIN=$! # the cat that drains the rest of the log
-	[ -n "$READY_LINE" ] || fail "ringfs -f -o $opts did not mount: $(cat "$log")"
-	rfs_is_mounted "$MNT" || fail "$MNT not mounted after: $READY_LINE"
-}
-
-# unmount, then the foreground client exits 0 and has logged its counts
-umount_fg() {
-	local log=$1 st=0
-	rfs_umount "$MNT"
-	wait "$RFS_FG_PID" || st=$?
-	[ "$st" = 0 ] || fail "ringfs -f exited $st: $(cat "$log")"
-	# the log's drain ends with the writer
-	wait "$RFS_FG_DRAIN"
-}
-
 work() {
 	local got
 	got=$(dd if="$MNT/f" bs=4096 count=$N iflag=direct 2>/dev/null |
@@ -83,10 +56,10 @@ ring_count() {
 }
 
 log1="$T/ring.log"
-mount_fg "$log1"
+rfs_mount_log "$log1"
 work
 ctl_says io_uring
-umount_fg "$log1"
+rfs_umount_log "$log1"
 grep -q "FUSE over io_uring: [0-9]* queues" "$log1" ||
 	fail "the mount did not take the FUSE ring: $(cat "$log1")"
 grep -q "FUSE path: io_uring" "$log1" ||
@@ -97,10 +70,10 @@ n=$(ring_count "$log1")
 note "$n requests through the FUSE ring"
 
 log2="$T/dev.log"
-mount_fg "$log2" fuse_ring=off
+rfs_mount_log "$log2" fuse_ring=off
 work
 ctl_says /dev/fuse
-umount_fg "$log2"
+rfs_umount_log "$log2"
 ! grep -q "FUSE over io_uring: [0-9]* queues" "$log2" ||
 	fail "fuse_ring=off still set up the ring: $(cat "$log2")"
 n=$(ring_count "$log2")

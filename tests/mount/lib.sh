@@ -183,6 +183,34 @@ rfs_umount() {
 	! rfs_is_mounted "$m" || fail "$m still mounted after fusermount3 -u"
 }
 
+# rfs_mount_log LOG [opts]: ringfs -f on $MNT in the background, its log
+# in LOG; back when it says it is mounted (RFS_FG_PID: the client)
+rfs_mount_log() {
+	local log=$1 fifo="$T/fg.fifo" src="$RFS_ADDR:$RFS_PORT:/data"
+	local opts="transport=$RFS_TRANSPORT${2:+,$2}"
+	[ "$RFS_TRANSPORT" = shm ] && src="unix:$T/ringfsd.sock:/data"
+	rm -f "$fifo"
+	mkfifo "$fifo" || fail "mkfifo"
+	"$RINGFS" "$src" "$MNT" -f -o "$opts" 2>"$fifo" </dev/null &
+	RFS_FG_PID=$!
+	RFS_MOUNTS+=("$MNT")
+	rfs_ready_line "$fifo" "*mounted on*" "$log" 30
+	RFS_FG_DRAIN=$! # the cat that drains the rest of the log
+	[ -n "$READY_LINE" ] || fail "ringfs -f -o $opts did not mount: $(cat "$log")"
+	rfs_is_mounted "$MNT" || fail "$MNT not mounted after: $READY_LINE"
+}
+
+# rfs_umount_log LOG: unmount $MNT; the client of rfs_mount_log exits 0,
+# its log complete in LOG
+rfs_umount_log() {
+	local log=$1 st=0
+	rfs_umount "$MNT"
+	wait "$RFS_FG_PID" || st=$?
+	[ "$st" = 0 ] || fail "ringfs -f exited $st: $(cat "$log")"
+	# the log's drain ends with the writer
+	wait "$RFS_FG_DRAIN"
+}
+
 # The export must be empty (cleanup through the mount reached the server).
 rfs_expect_empty() {
 	local left
