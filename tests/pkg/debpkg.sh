@@ -216,7 +216,10 @@ bash "$SRC/tests/root/rootboot.sh" --installed "$SRC" 2>&1 | tee "$T/rootboot.lo
 rc=${PIPESTATUS[0]}
 case $rc in
 0) note "root over ringfs from the packages' initramfs (update-initramfs): ok" ;;
-77) ROOT_SKIP=$(sed -n 's/^SKIP: rootboot: //p' "$T/rootboot.log" | tail -n 1) ;;
+77)
+	ROOT_SKIP=$(sed -n 's/^SKIP: rootboot: //p' "$T/rootboot.log" | tail -n 1)
+	ROOT_SKIP=${ROOT_SKIP:-rootboot.sh --installed exited 77}
+	;;
 *) fail "root over ringfs from the packages' initramfs: rootboot.sh --installed exited $rc" ;;
 esac
 
