@@ -16,11 +16,21 @@
 #      /usr/sbin/mount.ringfs and /usr/bin/ringfs), a file written
 #      through the mount is read back and is in the export, ringfsctl
 #      ping and ringfsctl mounts answer, unmount;
-#   5. dpkg --purge: every file the packages installed is gone, and so
-#      are /etc/ringfs and /var/lib/ringfsd.
+#   5. root over ringfs from the installed files (issue 14):
+#      tests/root/rootboot.sh --installed builds the initramfs with
+#      `update-initramfs -c -k KVER` for the VM's Debian kernel, through
+#      /etc/initramfs-tools with the packaged hook, boot script and client
+#      (in a private mount namespace: /boot and conf.d/ringfs are the
+#      namespace's), and boots the VM from it, root served by the packaged
+#      ringfsd: init runs on the ringfs root, @ringfs in ps, power-off;
+#   6. dpkg --purge: every file the packages installed is gone, and so
+#      are /etc/ringfs and /var/lib/ringfsd; /boot, /etc/initramfs-tools
+#      and /var/lib/initramfs-tools hold what they held before step 3.
 # The packages are purged whatever happens (trap).  Skipped (77) without
 # root, dpkg-buildpackage, debhelper or lintian, or if ringfs packages
-# are installed already (this test would replace and purge them).
+# are installed already (this test would replace and purge them); when
+# only step 5 cannot run (no VM, no update-initramfs), the other steps
+# run and the test exits 77 with step 5's reason.
 set -u
 SRC=$(cd "${1:?usage: debpkg.sh SRCDIR}" && pwd)
 PKGS=(ringfs ringfs-server)
@@ -106,6 +116,18 @@ grep -E '^[EW]: ' "$T/lintian.log" && fail "lintian reports errors or warnings"
 note "lintian: no errors or warnings"
 
 # ---- 3. install ---------------------------------------------------------
+# what installing, update-initramfs and purging must leave as it was (the
+# package's dpkg trigger may regenerate an existing initrd: names and
+# configuration only)
+initramfs_state() {
+	local d
+	for d in /boot /etc/initramfs-tools /var/lib/initramfs-tools; do
+		[ -e "$d" ] || { echo "$d absent"; continue; }
+		find "$d" -xdev -printf '%p %y %m\n'
+		find "$d" -xdev -type f -path '/etc/*' -exec md5sum {} +
+	done | sort
+}
+initramfs_state >"$T/initramfs-before" || fail "cannot list /boot and /etc/initramfs-tools"
 had_state=0
 if [ -e /var/lib/ringfsd ]; then
 	cp -a /var/lib/ringfsd "$T/varlib-ringfsd" || fail "cannot save /var/lib/ringfsd"
@@ -128,6 +150,14 @@ for f in /usr/share/man/man8/{ringfs,mount.ringfs,ringfsctl,ringfsd}.8.gz \
 	[ -f "$f" ] || fail "$f not installed"
 done
 [ -x /usr/share/initramfs-tools/hooks/ringfs ] || fail "the initramfs hook is not installed executable"
+# a new hook or client reaches the initramfs: installing, upgrading and
+# removing the package run update-initramfs -u (initramfs-tools' trigger)
+dpkg-deb -I "$T/ringfs_${VER}_$ARCH.deb" triggers 2>/dev/null | grep -qx 'activate-noawait update-initramfs' ||
+	fail "the ringfs package does not activate the update-initramfs trigger"
+if installed initramfs-tools; then
+	grep -q '^Processing triggers for initramfs-tools' "$T/install.log" ||
+		fail "dpkg -i did not run initramfs-tools' trigger: $(cat "$T/install.log")"
+fi
 dpkg-query -W -f='${Conffiles}\n' ringfs-server | grep -q '^ /etc/ringfs/exports.conf ' ||
 	fail "/etc/ringfs/exports.conf is not a conffile of ringfs-server"
 [ "$(stat -c '%a %U' /var/lib/ringfsd)" = "700 root" ] || fail "/var/lib/ringfsd is not root's only: $(stat -c '%a %U' /var/lib/ringfsd)"
@@ -180,7 +210,20 @@ kill "$SPID" && wait "$SPID" || fail "ringfsd did not exit 0 on SIGTERM"
 SPID=
 note "demo from the installed files: mount -t ringfs, write, read back, ringfsctl ping, umount: ok"
 
-# ---- 5. purge -----------------------------------------------------------
+# ---- 5. root over ringfs: update-initramfs with the installed hook, VM --
+ROOT_SKIP=
+bash "$SRC/tests/root/rootboot.sh" --installed "$SRC" 2>&1 | tee "$T/rootboot.log"
+rc=${PIPESTATUS[0]}
+case $rc in
+0) note "root over ringfs from the packages' initramfs (update-initramfs): ok" ;;
+77)
+	ROOT_SKIP=$(sed -n 's/^SKIP: rootboot: //p' "$T/rootboot.log" | tail -n 1)
+	ROOT_SKIP=${ROOT_SKIP:-rootboot.sh --installed exited 77}
+	;;
+*) fail "root over ringfs from the packages' initramfs: rootboot.sh --installed exited $rc" ;;
+esac
+
+# ---- 6. purge -----------------------------------------------------------
 dpkg --purge "${PKGS[@]}" >"$T/purge.log" 2>&1 || {
 	cat "$T/purge.log"
 	fail "dpkg --purge failed"
@@ -197,6 +240,13 @@ for d in /etc/ringfs /var/lib/ringfsd /usr/share/doc/ringfs /usr/share/doc/ringf
 	[ "$d" = /var/lib/ringfsd ] && [ "$had_state" = 1 ] && continue # restored at exit
 	[ -e "$d" ] && fail "$d left after purge"
 done
-note "purged: nothing left"
+initramfs_state >"$T/initramfs-after" || fail "cannot list /boot and /etc/initramfs-tools"
+diff "$T/initramfs-before" "$T/initramfs-after" >"$T/initramfs.diff" ||
+	fail "/boot, /etc/initramfs-tools or /var/lib/initramfs-tools changed: $(head -n 10 "$T/initramfs.diff")"
+note "purged: nothing left; /boot and the initramfs-tools configuration as before"
+if [ -n "$ROOT_SKIP" ]; then
+	echo "SKIP: debpkg: build, lintian, install, demo and purge passed, but not the root boot from the packages' initramfs: $ROOT_SKIP"
+	exit 77
+fi
 echo "PASS: debpkg"
 exit 0

@@ -19,14 +19,41 @@
 #     uptime (boot time to init over ringfs), `ps` and /proc/mounts into
 #     /marker, syncs and powers off.
 #
+# rootboot.sh --installed SRCDIR: the same busybox boot (case (a) only:
+# one VM) from the installed Debian packages, as tests/pkg/debpkg.sh runs
+# it while they are installed: the initramfs is built by
+# `update-initramfs -c -k KVER` through the standard configuration
+# (/etc/initramfs-tools, the packaged hook and boot script under
+# /usr/share/initramfs-tools, /usr/bin/ringfs), the ringfs settings in
+# /etc/initramfs-tools/conf.d/ringfs where a user puts them; the server is
+# /usr/sbin/ringfsd.  Everything update-initramfs writes (/boot,
+# /etc/initramfs-tools/conf.d) lives in a private mount namespace; the test
+# fails if /boot, /etc/initramfs-tools, /var/lib/initramfs-tools or
+# /lib/modules differ afterwards.
+#
 # Passes when the VM powers off by itself and the export holds /marker
 # written by the guest's init, with @ringfs in its ps and the root mounted
 # fuse.ringfs.  Exit 77 (with the reason) where no VM can start.
 set -u
-SRC=$(cd "${1:?usage: rootboot.sh SRCDIR BUILDDIR}" && pwd)
-BUILD=$(cd "${2:?usage: rootboot.sh SRCDIR BUILDDIR}" && pwd)
-RINGFS=$BUILD/client/ringfs
-RINGFSD=$BUILD/server/ringfsd
+USAGE="usage: rootboot.sh SRCDIR BUILDDIR | rootboot.sh --installed SRCDIR"
+INSTALLED=0
+if [ "${1:-}" = --installed ]; then
+	INSTALLED=1
+	shift
+fi
+SRC=$(cd "${1:?$USAGE}" && pwd)
+if [ "$INSTALLED" = 1 ]; then
+	RINGFS=/usr/bin/ringfs
+	RINGFSD=/usr/sbin/ringfsd
+	HOOK=/usr/share/initramfs-tools/hooks/ringfs
+	BOOTSCRIPT=/usr/share/initramfs-tools/scripts/ringfs
+else
+	BUILD=$(cd "${2:?$USAGE}" && pwd)
+	RINGFS=$BUILD/client/ringfs
+	RINGFSD=$BUILD/server/ringfsd
+	HOOK=$SRC/contrib/initramfs-tools/hooks/ringfs
+	BOOTSCRIPT=$SRC/contrib/initramfs-tools/scripts/ringfs
+fi
 VM_TIMEOUT=${RFS_ROOT_VM_TIMEOUT:-600}
 
 note() { echo "rootboot: $*"; }
@@ -60,8 +87,15 @@ trap cleanup EXIT
 [ -n "${RFS_KEEP:-}" ] && trap - EXIT
 
 [ "$(id -u)" = 0 ] || skip "needs root (mkinitramfs with the VM kernel's modules in a private mount namespace)"
-[ -x "$RINGFS" ] && [ -x "$RINGFSD" ] || skip "ringfs or ringfsd not built"
-for p in qemu-system-x86_64 mkinitramfs socat unshare; do
+if [ "$INSTALLED" = 1 ]; then
+	[ -x "$RINGFS" ] && [ -x "$RINGFSD" ] && [ -x "$HOOK" ] && [ -f "$BOOTSCRIPT" ] ||
+		skip "the ringfs and ringfs-server packages are not installed (tests/pkg/debpkg.sh runs --installed while they are)"
+	command -v update-initramfs >/dev/null ||
+		skip "update-initramfs not installed (initramfs-tools; tests/run-all installs it)"
+else
+	[ -x "$RINGFS" ] && [ -x "$RINGFSD" ] || skip "ringfs or ringfsd not built"
+fi
+for p in qemu-system-x86_64 mkinitramfs lsinitramfs unmkinitramfs socat unshare; do
 	command -v "$p" >/dev/null || skip "$p not installed (tests/run-all installs qemu-system-x86, initramfs-tools-core, socat)"
 done
 [ -x /bin/busybox ] || skip "/bin/busybox missing (busybox-static)"
@@ -185,28 +219,12 @@ start_server() { # LISTEN NREADY: start ringfsd, wait for ready line NREADY+1, s
 start_server 127.0.0.1:0 0
 note "ringfsd on 127.0.0.1:$PORT exports root=$R (busybox) and host=$HM (this host's root under an overlay)"
 
-# ---- the initramfs: mkinitramfs with the hook, in a private conf dir ----
-C=$T/conf
-mkdir -p "$C/hooks" "$C/scripts" "$C/conf.d" || fail "mkdir $C"
-cat >"$C/initramfs.conf" <<'EOF'
-MODULES=list
-BUSYBOX=y
-COMPRESS=gzip
-COMPRESSLEVEL=1
-EOF
-printf '%s\n' virtio_pci virtio_net >"$C/modules"
-cat >"$C/conf.d/ringfs" <<EOF
-RINGFS_INITRAMFS=yes
-RINGFS_CLIENT=$RINGFS
-RINGFS_KEY_FILE=$T/key
-EOF
-cp "$SRC/contrib/initramfs-tools/hooks/ringfs" "$C/hooks/ringfs" &&
-	cp "$SRC/contrib/initramfs-tools/scripts/ringfs" "$C/scripts/ringfs" &&
-	chmod 755 "$C/hooks/ringfs" || fail "copy the hook and script"
+# ---- the initramfs ------------------------------------------------------
 # mkinitramfs takes modules from /lib/modules/KVER only: show it the VM
 # kernel's there, in a mount namespace of its own (the host is untouched;
-# a container may lack /lib/modules: made, and removed again at the end)
-# (and reads the kernel's config from /boot)
+# a container may lack /lib/modules: made, and removed again at the end),
+# and the kernel's config in /boot (a tmpfs there: update-initramfs writes
+# its image into it)
 MODS=$(readlink -f /lib/modules)
 for d in "$MODS" /boot; do
 	if [ ! -d "$d" ]; then
@@ -214,22 +232,109 @@ for d in "$MODS" /boot; do
 		MADE_DIRS="$d $MADE_DIRS"
 	fi
 done
+export MODS KVER KDIR T
+# in_kernel_ns CMD: run the shell command CMD in a private mount namespace
+# where /lib/modules/$KVER and /boot are the VM kernel's
+in_kernel_ns() {
+	unshare -m --propagation private sh -c '
+		set -e
+		mount -t tmpfs tmpfs "$MODS" && mkdir "$MODS/$KVER"
+		mount -t tmpfs tmpfs /boot && cp "$KDIR/boot/config-$KVER" /boot/
+		mount --bind "$KDIR/lib/modules/$KVER" "$MODS/$KVER"
+		'"$1" </dev/null
+}
+# host_state: what the packaged route must leave as it found it
+host_state() {
+	local d
+	for d in /boot /etc/initramfs-tools /var/lib/initramfs-tools /lib/modules; do
+		if [ -e "$d" ]; then
+			find "$d" -xdev \( -type f -printf '%p %y %m %s %T@\n' \) -o \( ! -type f -printf '%p %y %m\n' \)
+		else
+			echo "$d absent"
+		fi
+	done | sort
+}
 t0=$(date +%s.%N)
-unshare -m --propagation private sh -c '
-	mount -t tmpfs tmpfs "$5" && mkdir "$5/$3" &&
-	mount -t tmpfs tmpfs /boot && cp "$2/boot/config-$3" /boot/ &&
-	mount --bind "$2/lib/modules/$3" "$5/$3" &&
-	mkinitramfs -d "$1" -o "$4" "$3"' sh "$C" "$KDIR" "$KVER" "$T/initrd.img" "$MODS" \
-	>"$T/mkinitramfs.log" 2>&1 || fail "mkinitramfs failed"
+if [ "$INSTALLED" = 0 ]; then
+	# mkinitramfs with the source tree's hook and script, in a private
+	# configuration directory
+	C=$T/conf
+	mkdir -p "$C/hooks" "$C/scripts" "$C/conf.d" || fail "mkdir $C"
+	cat >"$C/initramfs.conf" <<'EOF'
+MODULES=list
+BUSYBOX=y
+COMPRESS=gzip
+COMPRESSLEVEL=1
+EOF
+	printf '%s\n' virtio_pci virtio_net >"$C/modules"
+	cat >"$C/conf.d/ringfs" <<EOF
+RINGFS_INITRAMFS=yes
+RINGFS_CLIENT=$RINGFS
+RINGFS_KEY_FILE=$T/key
+EOF
+	cp "$HOOK" "$C/hooks/ringfs" && cp "$BOOTSCRIPT" "$C/scripts/ringfs" &&
+		chmod 755 "$C/hooks/ringfs" || fail "copy the hook and script"
+	in_kernel_ns 'mkinitramfs -d "$T/conf" -o "$T/initrd.img" "$KVER"' \
+		>"$T/mkinitramfs.log" 2>&1 || fail "mkinitramfs failed"
+	how=mkinitramfs
+else
+	# update-initramfs through the standard configuration, as on a user's
+	# machine: /etc/initramfs-tools (this host's initramfs.conf and
+	# modules, plus /etc/initramfs-tools/conf.d/ringfs as
+	# doc/root-and-swap.md says), the packaged hook and boot script, the
+	# packaged client.  /etc/initramfs-tools shows through an overlay whose
+	# upper layer is a tmpfs in the namespace: the host's files stay as
+	# they are.
+	cat >"$T/conf.d-ringfs" <<EOF
+# /etc/initramfs-tools/conf.d/ringfs (doc/root-and-swap.md)
+RINGFS_INITRAMFS=yes
+RINGFS_KEY_FILE=$T/key
+# a diskless client: the network drivers, no block devices
+MODULES=netboot
+# the image holds the key: readable by root only
+UMASK=0077
+EOF
+	host_state >"$T/host-before" || fail "cannot list the host's initramfs state"
+	in_kernel_ns '
+		mkdir -p "$T/ns" && mount -t tmpfs tmpfs "$T/ns" && mkdir "$T/ns/upper" "$T/ns/work"
+		mount -t overlay -o "lowerdir=/etc/initramfs-tools,upperdir=$T/ns/upper,workdir=$T/ns/work" \
+			ringfs-rootboot /etc/initramfs-tools
+		mkdir -p /etc/initramfs-tools/conf.d
+		cp "$T/conf.d-ringfs" /etc/initramfs-tools/conf.d/ringfs
+		update-initramfs -c -k "$KVER"
+		cp "/boot/initrd.img-$KVER" "$T/initrd.img"' \
+		>"$T/mkinitramfs.log" 2>&1 || fail "update-initramfs -c -k $KVER failed"
+	grep -q "^update-initramfs: Generating /boot/initrd.img-$KVER\$" "$T/mkinitramfs.log" ||
+		fail "update-initramfs did not say it generated /boot/initrd.img-$KVER"
+	host_state >"$T/host-after" || fail "cannot list the host's initramfs state"
+	diff "$T/host-before" "$T/host-after" >"$T/host.diff" ||
+		fail "update-initramfs in its namespace changed this host: $(head -n 10 "$T/host.diff")"
+	how="update-initramfs -c -k $KVER (the installed hook)"
+fi
 t1=$(date +%s.%N)
-note "mkinitramfs: $(du -k "$T/initrd.img" | cut -f1) KiB in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
-# the image holds what the hook promised
+note "$how: $(du -k "$T/initrd.img" | cut -f1) KiB in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
+# the image holds what the hook promised: the client, the boot script,
+# fuse, virtio_net, the key, libgcc_s; the client, script and key are
+# byte for byte the ones the hook was given (the package's with
+# --installed)
 lsinitramfs "$T/initrd.img" >"$T/initrd.list" 2>/dev/null || fail "lsinitramfs"
 for f in sbin/ringfs scripts/ringfs etc/ringfs/root.key "lib/modules/$KVER/kernel/fs/fuse/fuse.ko"; do
 	grep -qx "$f" "$T/initrd.list" || grep -qx "usr/$f" "$T/initrd.list" ||
 		fail "the initramfs has no $f"
 done
 grep -q 'libgcc_s.so.1$' "$T/initrd.list" || fail "the initramfs has no libgcc_s.so.1"
+grep -q '/virtio_net\.ko$' "$T/initrd.list" || fail "the initramfs has no virtio_net.ko"
+mkdir "$T/unpacked" && unmkinitramfs "$T/initrd.img" "$T/unpacked" >/dev/null 2>&1 ||
+	fail "unmkinitramfs $T/initrd.img"
+U=$T/unpacked
+[ -d "$U/main" ] && U=$U/main # after early microcode, the main archive
+for pair in "sbin/ringfs $RINGFS" "scripts/ringfs $BOOTSCRIPT" "etc/ringfs/root.key $T/key"; do
+	set -- $pair
+	f=$U/$1
+	[ -e "$f" ] || f=$U/usr/$1
+	cmp -s "$f" "$2" || fail "the initramfs's $1 is not $2"
+done
+rm -rf "$T/unpacked"
 
 # ---- boot ---------------------------------------------------------------
 CPU=max
@@ -333,6 +438,12 @@ grep -q 'errors 0$' "$R/done" || fail "(a) the workload counted errors: $(cat "$
 note "(a) busybox: boot to init over ringfs: $(sed -n 's/^uptime-at-init //p' "$R/marker") s of guest uptime"
 
 # ---- (b) this host's userspace under systemd: boot, report, shut down ---
+if [ "$INSTALLED" = 1 ]; then
+	# one boot for the packages' initramfs; the systemd case runs in
+	# suite root from the source tree's (the same hook and script)
+	echo "PASS: rootboot --installed (busybox root from the initramfs update-initramfs built with the packages' hook)"
+	exit 0
+fi
 if [ ! -x "$HM/lib/systemd/systemd" ]; then
 	note "(b) not run: this host has no systemd to boot"
 	echo "PASS: rootboot (busybox root only)"
