@@ -344,6 +344,12 @@ int rfs_fh_new(uint64_t nodeid, uint32_t flags, bool dir,
 void rfs_fh_del(uint64_t cfh);
 /* 0 and *sfh, -EBADF (unknown fh) or -EIO (lost in a server restart) */
 int rfs_fh_server(uint64_t cfh, uint64_t *sfh);
+/*
+ * Must a close of this node send FLUSH to the server, where it drops the
+ * closing owner's POSIX locks?  Only once a POSIX lock was asked on the
+ * node (locks.c); other FLUSHes are answered in the client.
+ */
+bool rfs_lk_flush_needed(uint64_t nodeid);
 typedef int (*rfs_fh_reopen_fn)(void *arg, uint64_t nodeid, uint32_t flags,
 				bool dir, const struct rfs_opener *who,
 				uint64_t *sfh);

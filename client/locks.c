@@ -44,6 +44,65 @@ static struct lk_ent *lk_tab;
 static size_t lk_n, lk_cap;
 static atomic_uint lk_nlost;
 
+/*
+ * The nodes an application ever asked a POSIX lock on (a SETLK sent,
+ * granted or not).  FLUSH does nothing else on the server than drop the
+ * closing owner's POSIX locks, so the FLUSH of every other node's close
+ * is answered here (rfs_lk_flush_needed), a round trip saved per
+ * close().  A node stays in the set for the mount's life; past
+ * LK_PNODES_MAX nodes (or without memory for the set) every FLUSH goes
+ * to the server again.  lk_npn is read without the mutex: 0 is the
+ * common case, and a SETLK is added before it is sent, so a close that
+ * does not see it ended before the lock was asked for.
+ */
+#define LK_PNODES_MAX 4096
+static uint64_t *lk_pnodes;
+static size_t lk_pcap;
+static atomic_size_t lk_npn;
+static atomic_bool lk_pfull;
+
+/* under lk_mu */
+static void lk_pnode_add(uint64_t nodeid)
+{
+	size_t n = atomic_load(&lk_npn);
+
+	for (size_t i = 0; i < n; i++)
+		if (lk_pnodes[i] == nodeid)
+			return;
+	if (n == LK_PNODES_MAX) {
+		atomic_store(&lk_pfull, true);
+		return;
+	}
+	if (n == lk_pcap) {
+		size_t cap = lk_pcap ? lk_pcap * 2 : 16;
+		uint64_t *t = realloc(lk_pnodes, cap * sizeof(*t));
+
+		if (!t) {
+			atomic_store(&lk_pfull, true);
+			return;
+		}
+		lk_pnodes = t;
+		lk_pcap = cap;
+	}
+	lk_pnodes[n] = nodeid;
+	atomic_store(&lk_npn, n + 1);
+}
+
+bool rfs_lk_flush_needed(uint64_t nodeid)
+{
+	bool found = false;
+
+	if (atomic_load(&lk_pfull))
+		return true;
+	if (!atomic_load(&lk_npn))
+		return false;
+	pthread_mutex_lock(&lk_mu);
+	for (size_t i = 0; i < atomic_load(&lk_npn) && !found; i++)
+		found = lk_pnodes[i] == nodeid;
+	pthread_mutex_unlock(&lk_mu);
+	return found;
+}
+
 static struct lk_ent *lk_add(void)
 {
 	if (lk_n == lk_cap) {
@@ -183,6 +242,15 @@ void rfs_lk_note_send(const struct cl_pend *p, const void *frame)
 {
 	const struct rfs_fh_req *r;
 
+	if (p->op == RFS_OP_SETLK) {
+		const struct rfs_lock_req *q =
+			(const void *)((const uint8_t *)frame + RFS_HDR_SIZE);
+
+		pthread_mutex_lock(&lk_mu);
+		lk_pnode_add(q->nodeid);
+		pthread_mutex_unlock(&lk_mu);
+		return;
+	}
 	if ((p->op != RFS_OP_FLUSH && p->op != RFS_OP_RELEASE) || !p->nfh)
 		return;
 	r = (const void *)((const uint8_t *)frame + RFS_HDR_SIZE);

@@ -168,7 +168,8 @@ int rfs_lp_wait_ms(struct cl_loop *l);
  *
  * Re-taken after a server restart.  note_reply: a SETLK/FLOCK succeeded
  * (p's kept frame); note_send: a FLUSH/RELEASE frame is being sent (the
- * server drops the locks).  rfs_lk_lost: cfh's lock was lost in a
+ * server drops the locks), or a SETLK (its node's FLUSHes go to the
+ * server from then on).  rfs_lk_lost: cfh's lock was lost in a
  * restart (the ops that then fail with EIO carry RFS_OPF_LOCK_IO in the
  * opcode table).
  */

@@ -273,6 +273,19 @@ static void fh_op(fuse_req_t req, uint16_t op, fuse_ino_t ino,
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	uint64_t sfh;
+
+	/*
+	 * On the server FLUSH drops the closing owner's POSIX locks, and
+	 * nothing else: on a node nobody asked a POSIX lock on, close()
+	 * is answered here (locks.c), EIO still for a file lost in a
+	 * server restart.
+	 */
+	if (!rfs_lk_flush_needed(cl_nodeid(ino))) {
+		fuse_reply_err(req,
+			       rfs_fh_server(fi->fh, &sfh) == -EIO ? EIO : 0);
+		return;
+	}
 	fh_op(req, RFS_OP_FLUSH, ino, fi, 0);
 }
 
