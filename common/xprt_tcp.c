@@ -14,6 +14,10 @@
  * area (iov[1]): a large payload crosses from the kernel once and is never
  * copied again.
  *
+ * A context with one connection (a client's; ringfsd gives each
+ * connection a context of its own) and nothing lingering reads that
+ * connection straight from poll, without an epoll_wait to name it.
+ *
  * Send path.  rfs_xprt_send only queues; flush (called by poll, arm and
  * rfs_xprt_flush) writes each connection's queue with sendmsg and up to
  * XMIT_IOV frames per call, resuming after partial writes.  EPOLLOUT is
@@ -659,6 +663,14 @@ static void conn_event(struct tcp_conn *c, uint32_t evs)
 
 /* ---- poll / arm ------------------------------------------------------- */
 
+static bool single_conn(const struct tcp_xprt *t)
+{
+	const struct tcp_conn *c = t->conns;
+
+	return c && !c->next && !t->zombies && c->state == CS_UP &&
+	       !(c->ep_events & EPOLLOUT);
+}
+
 static int tcp_poll(struct rfs_xprt *x, struct rfs_xev *ev, int max)
 {
 	struct tcp_xprt *t = TX(x);
@@ -666,7 +678,17 @@ static int tcp_poll(struct rfs_xprt *x, struct rfs_xev *ev, int max)
 	int n = 0;
 
 	tcp_flush(x);
-	if (t->evq.n < (uint32_t)max) {
+	if (t->evq.n < (uint32_t)max && single_conn(t)) {
+		/*
+		 * One connection (a client's, or a connection's own thread in
+		 * ringfsd), nothing lingering, no send blocked: epoll could
+		 * name only it, so read it at once.  A reply that is there
+		 * costs one syscall instead of two; nothing there, one either
+		 * way (readv's EAGAIN instead of an empty epoll_wait).
+		 */
+		conn_event(t->conns, EPOLLIN);
+		tcp_flush(x);
+	} else if (t->evq.n < (uint32_t)max) {
 		int k;
 
 		t->st.syscalls++;
