@@ -152,6 +152,13 @@ result() { # name status reason
 	fi
 }
 
+# the kernel messages stamped at or after uptime $1 (a line count would
+# shift when the ring buffer wraps)
+dmesg_since() {
+	dmesg | awk -v t="$1" '{ s = $0; sub(/^\[ */, "", s); sub(/\].*/, "", s)
+		if (s + 0 >= t) print }'
+}
+
 vmstat_get() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
 
 # wait_for SECS COMMAND...: until COMMAND succeeds, SECS at most
@@ -272,7 +279,7 @@ run_case() {
 	mkdir -p "$lg"
 	note "---- $name (ringfsd on the $where)"
 	local dm0
-	dm0=$(dmesg | wc -l)
+	dm0=$(awk '{ print $1 }' /proc/uptime) # this case's kernel messages: after it
 	if [ "$where" = host ]; then
 		addr=$FWD:$FWD_PORT
 		nbdaddr=$FWD:$FWD_NBD
@@ -413,16 +420,16 @@ run_case() {
 	[ "$in1" -gt "$in0" ] || why="${why:+$why; }pswpin did not grow"
 	dmesg | grep -q "blocked for more than" && why="${why:+$why; }hung task reported"
 	# a swap I/O error is a page lost (stress-ng may not touch it again)
-	if dmesg | tail -n +$((dm0 + 1)) |
+	if dmesg_since "$dm0" |
 		grep -i "error on swap\|I/O error.*$(basename "$dev")" >"$lg/ioerr"; then
 		tail -n 3 "$lg/ioerr" | sed 's/^/# dmesg: /'
 		why="${why:+$why; }swap I/O errors on $dev"
 	fi
 	if [ "$route" = nbd ] && [ "$restart" = 1 ]; then
 		# ringfs-nbd's and the kernel's account of the restart
-		dmesg | tail -n +$((dm0 + 1)) | grep "ringfs-nbd\|nbd[0-9]*:" |
+		dmesg_since "$dm0" | grep "ringfs-nbd\|nbd[0-9]*:" |
 			grep -v "Adding .* swap" | tail -n 12 | sed 's/^/# dmesg: /'
-		dmesg | tail -n +$((dm0 + 1)) | grep -q "ringfs-nbd.*reconnected" ||
+		dmesg_since "$dm0" | grep -q "ringfs-nbd.*reconnected" ||
 			why="${why:+$why; }ringfs-nbd did not reconnect"
 	fi
 	awk -v o=$((out1 - out0)) -v i=$((in1 - in0)) -v a="$t0" -v b="$t1" \
