@@ -2,7 +2,7 @@
 /*
  * nbd: ringfsd's NBD export (--nbd-listen ADDR, export option nbd=FILE):
  * a preallocated file of an export served as a block device to the
- * kernel's NBD client (nbd-client -swap -persist) or any userspace one
+ * kernel's NBD client (ringfs-nbd, nbd-client) or any userspace one
  * (qemu-img, nbdinfo).  The fixed newstyle handshake (NBD_OPT_GO, INFO,
  * EXPORT_NAME, LIST, ABORT; STARTTLS answered "unsupported") and simple
  * replies to READ, WRITE (FUA), FLUSH, TRIM and DISC, as the NBD

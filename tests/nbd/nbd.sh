@@ -10,13 +10,18 @@
 # served everyone throughout.  Also the configuration errors: nbd= with
 # no --nbd-listen, a missing file, a path outside the export.
 #
-#   nbd.sh RINGFSD
+# With RINGFS_NBD (client/ringfs-nbd), its handshake too (-n: negotiate,
+# attach nothing): the size and read-only flag it reports, and its
+# errors for an unknown export, a net= refusal and a malformed target.
+#
+#   nbd.sh RINGFSD [RINGFS_NBD]
 # shellcheck disable=SC2034 # the lib's SKIP/FAIL lines name the case
 RFS_TAG=nbd
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/lib.sh"
 [ $# -ge 1 ] || { echo "usage: $0 RINGFSD" >&2; exit 2; }
 RINGFSD=$(rfs_abspath "$1")
+RINGFS_NBD=${2:+$(rfs_abspath "$2")}
 HERE=$(cd "$(dirname "$0")" && pwd)
 rfs_under_timeout "${RFS_CASE_TIMEOUT:-100}" 10 "$0" "$@"
 
@@ -76,6 +81,26 @@ nbdinfo "$URI/deny" >/dev/null 2>"$T/deny.err" && fail "net= did not refuse NBD"
 grep -q "refused on export deny" "$RFS_SERVER_LOG" ||
 	fail "deny: no refusal logged ($(cat "$T/deny.err"))"
 note "nbdinfo: size, flags, list, ro and net= as configured"
+
+# ringfs-nbd's own handshake (the swap route's attach daemon)
+if [ -n "$RINGFS_NBD" ]; then
+	out=$("$RINGFS_NBD" -n "127.0.0.1:$NBD_PORT/rw" 2>&1) ||
+		fail "ringfs-nbd -n rw: $out"
+	case $out in *" 16777216 bytes"*) ;; *) fail "ringfs-nbd -n rw: '$out'" ;; esac
+	case $out in *read-only*) fail "ringfs-nbd -n rw: read-only? '$out'" ;; esac
+	out=$("$RINGFS_NBD" -n "127.0.0.1:$NBD_PORT/ro" 2>&1) ||
+		fail "ringfs-nbd -n ro: $out"
+	case $out in *" 1048576 bytes"*"(read-only)"*) ;; *) fail "ringfs-nbd -n ro: '$out'" ;; esac
+	out=$("$RINGFS_NBD" -n "127.0.0.1:$NBD_PORT/nosuch" 2>&1) &&
+		fail "ringfs-nbd -n: an unknown export accepted: $out"
+	case $out in *"no NBD export 'nosuch'"*) ;; *) fail "ringfs-nbd unknown: '$out'" ;; esac
+	out=$("$RINGFS_NBD" -n "127.0.0.1:$NBD_PORT/deny" 2>&1) &&
+		fail "ringfs-nbd -n: net= did not refuse: $out"
+	case $out in *"refused export 'deny'"*"net="*) ;; *) fail "ringfs-nbd deny: '$out'" ;; esac
+	out=$("$RINGFS_NBD" -n "127.0.0.1/rw" 2>&1) && fail "ringfs-nbd: no port accepted"
+	case $out in *"no port"*) ;; *) fail "ringfs-nbd no port: '$out'" ;; esac
+	note "ringfs-nbd -n: size, read-only, unknown export, net= refusal, bad target"
+fi
 
 # data through a real client, compared with the export's file
 head -c 3M /dev/urandom >"$T/ref" || fail "random data"

@@ -20,10 +20,11 @@
 #   (VMRUN_DISK, a file of the build directory; mounted lazytime).
 #
 # Cases (RFS_SWAP_CASES, in order, one VM; default "nbd cg-loop
-# cg-loop-restart", the cases that hold), named [self-][cg-]ROUTE[-restart]:
+# cg-loop-restart cg-nbd-restart", the cases that hold), named
+# [self-][cg-]ROUTE[-restart]:
 #
-#   nbd           ringfs-swap on nbd (nbd-client -swap -persist
-#                 -nonetlink, mkswap, swapon) to the host's ringfsd
+#   nbd           ringfs-swap on nbd (ringfs-nbd: the kernel's netlink
+#                 NBD interface, mkswap, swapon) to the host's ringfsd
 #   loop          ringfs -o swap mount of the host's export over the
 #                 forward, ringfs-swap on loop FILE (losetup
 #                 --direct-io=on, mkswap, swapon)
@@ -39,9 +40,10 @@
 #                 same ports and state directory while the guest swaps
 #                 (swap-test.sh does it once the guest says the case
 #                 started and ringfsd has written 8 MiB more): the loop
-#                 route's client reconnects and replays; for nbd, the 6.1
-#                 kernel's ioctl interface fails the requests in flight and
-#                 the device does not come back (doc/root-and-swap.md)
+#                 route's client reconnects and replays; for nbd, the
+#                 kernel requeues the requests in flight once they time
+#                 out (ringfs-nbd -t, 10 s), holds new ones, and ringfs-nbd
+#                 reconnects and hands it the new socket
 #   self-*        ringfsd in the guest (they fail: doc/root-and-swap.md)
 #
 # Each runs stress-ng --vm with --verify sized beyond the guest's RAM.
@@ -71,7 +73,7 @@ export LC_ALL=C
 S=$(cd "$1" && pwd) || exit 2
 B=$(cd "$2" && pwd) || exit 2
 # the cases that hold (doc/root-and-swap.md); RFS_SWAP_CASES runs others
-CASES=${RFS_SWAP_CASES:-nbd cg-loop cg-loop-restart}
+CASES=${RFS_SWAP_CASES:-nbd cg-loop cg-loop-restart cg-nbd-restart}
 STRESS_S=${RFS_SWAP_STRESS_S:-30}
 WORKERS=${RFS_SWAP_WORKERS:-4}
 CTL=${RFS_SWAP_CTL:-}
@@ -104,18 +106,18 @@ if [ "$HOSTSRV" = 1 ]; then
 		exit 77
 	}
 fi
-for p in stress-ng nbd-client losetup mkswap mkfs.ext4; do
+for p in stress-ng losetup mkswap mkfs.ext4; do
 	command -v "$p" >/dev/null || {
 		echo "SKIP: $p not installed (tests/run-all installs" \
-			"stress-ng and nbd-client)"
+			"stress-ng)"
 		exit 77
 	}
 done
 RINGFSD=$B/server/ringfsd
 RINGFS=$B/client/ringfs
 SWAPTOOL=$S/contrib/ringfs-swap
-export PATH=$B/client:$PATH # ringfsctl for ringfs-swap
-for f in "$RINGFSD" "$RINGFS" "$B/client/ringfsctl"; do
+export PATH=$B/client:$PATH # ringfsctl, ringfs-nbd for ringfs-swap
+for f in "$RINGFSD" "$RINGFS" "$B/client/ringfsctl" "$B/client/ringfs-nbd"; do
 	[ -x "$f" ] || { echo "SKIP: $f not built"; exit 77; }
 done
 
@@ -129,7 +131,7 @@ NBD_PORT=0
 cleanup() {
 	swapoff -a 2>/dev/null
 	for d in /dev/nbd*; do
-		[ -e "/sys/block/${d##*/}/pid" ] && nbd-client -d "$d" >/dev/null 2>&1
+		[ -e "/run/ringfs-nbd.${d##*/}.pid" ] && ringfs-nbd -d "$d" >/dev/null 2>&1
 	done
 	losetup -D 2>/dev/null
 	grep -q " $MNT " /proc/self/mounts && fusermount3 -u "$MNT"
@@ -148,6 +150,13 @@ result() { # name status reason
 		echo "FAIL: $1: $3"
 		failn=$((failn + 1))
 	fi
+}
+
+# the kernel messages stamped at or after uptime $1 (a line count would
+# shift when the ring buffer wraps)
+dmesg_since() {
+	dmesg | awk -v t="$1" '{ s = $0; sub(/^\[ */, "", s); sub(/\].*/, "", s)
+		if (s + 0 >= t) print }'
 }
 
 vmstat_get() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
@@ -269,6 +278,8 @@ run_case() {
 	local t0 t1 perf_pid="" pids="" sc="" hsc="" lg=$T/$name line addr nbdaddr file key=""
 	mkdir -p "$lg"
 	note "---- $name (ringfsd on the $where)"
+	local dm0
+	dm0=$(awk '{ print $1 }' /proc/uptime) # this case's kernel messages: after it
 	if [ "$where" = host ]; then
 		addr=$FWD:$FWD_PORT
 		nbdaddr=$FWD:$FWD_NBD
@@ -408,8 +419,19 @@ run_case() {
 	[ "$out1" -ge $((out0 + MIN_PAGES)) ] || why="${why:+$why; }pswpout grew by less than $MIN_PAGES pages"
 	[ "$in1" -gt "$in0" ] || why="${why:+$why; }pswpin did not grow"
 	dmesg | grep -q "blocked for more than" && why="${why:+$why; }hung task reported"
-	dmesg | grep -i "write error on swap\|Read-error on swap\|I/O error.*$(basename "$dev")" |
-		tail -n 3 | sed 's/^/# dmesg: /'
+	# a swap I/O error is a page lost (stress-ng may not touch it again)
+	if dmesg_since "$dm0" |
+		grep -i "error on swap\|I/O error.*$(basename "$dev")" >"$lg/ioerr"; then
+		tail -n 3 "$lg/ioerr" | sed 's/^/# dmesg: /'
+		why="${why:+$why; }swap I/O errors on $dev"
+	fi
+	if [ "$route" = nbd ] && [ "$restart" = 1 ]; then
+		# ringfs-nbd's and the kernel's account of the restart
+		dmesg_since "$dm0" | grep "ringfs-nbd\|nbd[0-9]*:" |
+			grep -v "Adding .* swap" | tail -n 12 | sed 's/^/# dmesg: /'
+		dmesg_since "$dm0" | grep -q "ringfs-nbd.*reconnected" ||
+			why="${why:+$why; }ringfs-nbd did not reconnect"
+	fi
 	awk -v o=$((out1 - out0)) -v i=$((in1 - in0)) -v a="$t0" -v b="$t1" \
 		-v sc="$sc" -v hsc="$hsc" -v n="$name" -v w="$where" -v r="$route" 'BEGIN {
 		d = b - a; p = o + i

@@ -8,8 +8,8 @@
 # little RAM: RFS_SWAP_MEM, default 384M) reaches it only through QEMU
 # user networking restricted to two forwards (vmrun --guestfwd:
 # 10.0.2.100:7070 -> ringfsd, 10.0.2.100:10809 -> its NBD listener) and
-# runs the cases of run-in-vm.sh (RFS_SWAP_CASES, default "nbd loop
-# loop-restart"): swap on the NBD export or on a ringfs loop file under
+# runs the cases of run-in-vm.sh (RFS_SWAP_CASES, default "nbd cg-loop
+# cg-loop-restart cg-nbd-restart"): swap on the NBD export or on a ringfs loop file under
 # stress-ng.  While the VM runs, this script answers the guest through
 # files in BUILD_DIR/swap-ctl: it counts ringfsd's (and the forwards'
 # socat's) syscalls during a measured case, and for a restart case kills
@@ -24,7 +24,7 @@ set -u
 S=$(cd "$1" && pwd) || exit 2
 B=$(cd "$2" && pwd) || exit 2
 tmo=${3:-600}
-CASES=${RFS_SWAP_CASES:-nbd cg-loop cg-loop-restart}
+CASES=${RFS_SWAP_CASES:-nbd cg-loop cg-loop-restart cg-nbd-restart}
 SWAP_MB=${RFS_SWAP_MB:-256}
 
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (the VM, FUSE, swap)"; exit 77; }
