@@ -727,57 +727,48 @@ static int attach(struct daemon *s, int report)
 
 /* ---- -d ------------------------------------------------------------------ */
 
-static int read_pid(const char *path)
+/* a small file's contents, NUL-terminated: 0, or -1 when unreadable */
+static int read_small(const char *path, char *b, size_t cap)
 {
-	char b[32];
 	ssize_t n;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -1;
-	n = read(fd, b, sizeof(b) - 1);
+	n = read(fd, b, cap - 1);
 	close(fd);
 	if (n <= 0)
 		return -1;
 	b[n] = 0;
+	return 0;
+}
+
+static int read_pid(const char *path)
+{
+	char b[32];
+
+	if (read_small(path, b, sizeof(b)) < 0)
+		return -1;
 	return atoi(b) > 0 ? atoi(b) : -1;
 }
 
 static int is_ours(int pid)
 {
 	char path[64], comm[32];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, comm, sizeof(comm) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	comm[n] = 0;
-	return !strcmp(comm, PROG "\n");
+	return read_small(path, comm, sizeof(comm)) == 0 &&
+	       !strcmp(comm, PROG "\n");
 }
 
 /* is the device configured?  (its size in sysfs is not 0) */
 static int dev_connected(const struct dev *d)
 {
 	char path[64], b[32];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/sys/block/nbd%u/size", d->index);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, b, sizeof(b) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	b[n] = 0;
-	return strtoull(b, NULL, 10) != 0;
+	return read_small(path, b, sizeof(b)) == 0 &&
+	       strtoull(b, NULL, 10) != 0;
 }
 
 static int disconnect(const struct dev *d)
@@ -846,9 +837,9 @@ static int disconnect(const struct dev *d)
 
 /* ---- main ---------------------------------------------------------------- */
 
-static void usage(void)
+static void usage(int status)
 {
-	fprintf(stderr,
+	fprintf(status ? stderr : stdout,
 		"usage: " PROG " [-f] [-t SECS] [-D SECS] HOST:PORT/EXPORT "
 		"/dev/nbdN\n"
 		"       " PROG " [-f] [-t SECS] [-D SECS] unix:/PATH/EXPORT "
@@ -863,8 +854,9 @@ static void usage(void)
 		"  -d       disconnect the device (refused while it is swap)\n"
 		"  -n       negotiate the export, print its size, attach "
 		"nothing\n"
+		"  -h, --help  this text\n"
 		"see ringfs-nbd(8)\n");
-	exit(2);
+	exit(status);
 }
 
 static unsigned parse_secs(const char *arg, const char *opt)
@@ -895,9 +887,17 @@ int main(int argc, char **argv)
 	ssize_t n;
 	char st;
 
+	static const struct option lopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+
 	rfs_log_init(PROG);
-	while ((o = getopt(argc, argv, "fdnt:D:h")) != -1) {
+	while ((o = getopt_long(argc, argv, "fdnt:D:h", lopts, NULL)) != -1) {
 		switch (o) {
+		case 'h':
+			usage(0);
+			break;
 		case 'n':
 			probe = 1;
 			break;
@@ -914,17 +914,17 @@ int main(int argc, char **argv)
 			s.dead_timeout = parse_secs(optarg, "-D");
 			break;
 		default:
-			usage();
+			usage(2);
 		}
 	}
 	if (disc) {
 		if (argc - optind != 1 || parse_dev(argv[optind], &s.d))
-			usage();
+			usage(2);
 		return disconnect(&s.d);
 	}
 	if (probe) {
 		if (argc - optind != 1 || parse_target(argv[optind], &s.t))
-			usage();
+			usage(2);
 		s.sock = nbd_open(&h, &s.t, &s.size, &s.flags);
 		if (s.sock < 0) {
 			rfs_err("export %s of %s: %s", s.t.name, s.t.where,
@@ -938,7 +938,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc - optind != 2)
-		usage();
+		usage(2);
 	if (geteuid() != 0) {
 		rfs_err("must run as root (netlink NBD configuration, "
 			"mlockall)");
