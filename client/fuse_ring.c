@@ -487,8 +487,8 @@ static void fr_commit(struct cl_fring *fr, struct fr_ent *e,
 	e->hdr.ring_ent_in_out.payload_sz = (uint32_t)len;
 	fr_busy_del(fr, e);
 	/* answered (fr_where): first done, then no longer in progress */
-	atomic_store(&e->done, u);
-	atomic_store(&e->unique, 0);
+	atomic_store_explicit(&e->done, u, memory_order_relaxed);
+	atomic_store_explicit(&e->unique, 0, memory_order_release);
 	if (fr_cmd(fr, e, FUSE_IO_URING_CMD_COMMIT_AND_FETCH, u) < 0)
 		rfs_err_rl("client: no SQE to commit FUSE request %llu",
 			   (unsigned long long)u);
@@ -534,7 +534,7 @@ static void fr_dispatch(struct cl_loop *l, struct cl_fring *fr,
 #if HAVE_TEST_HOOKS
 /*
  * RINGFS_TEST_RING_HOLD=SETLKW (builds with -Dtest_hooks=true only; the
- * mount case interrupt-hold): the first SETLKW that comes through the
+ * mount case interrupt, its third round): the first SETLKW that comes through the
  * ring is held, not given to libfuse, until an INTERRUPT came over
  * /dev/fuse and this loop dispatched another request after it: the race
  * of the next section, every time.  A loop serves the held request's
@@ -586,17 +586,16 @@ static void fr_hook_interrupt(void)
 
 static void fr_hook_dispatched(struct cl_loop *l, struct cl_fring *fr)
 {
+	const struct fuse_in_header *ih;
 	int h = HOLD_INTERRUPTED;
 
 	if (fr != fr_held_fr ||
 	    !atomic_compare_exchange_strong(&fr_hold, &h, HOLD_DONE))
 		return;
+	ih = (const void *)fr_held->hdr.in_out;
 	rfs_info("client: test hook: SETLKW %llu dispatched after an "
 		 "INTERRUPT and another request",
-		 (unsigned long long)((const struct fuse_in_header *)(const void
-									      *)
-					      fr_held->hdr.in_out)
-			 ->unique);
+		 (unsigned long long)ih->unique);
 	fr_dispatch(l, fr, fr_held);
 }
 #else
@@ -757,7 +756,7 @@ static void fr_dispatch(struct cl_loop *l, struct cl_fring *fr,
 
 	if (fr_hook_hold(fr, e))
 		return;
-	atomic_store(&e->unique, ih->unique); /* before fr_parked (below) */
+	atomic_store(&e->unique, ih->unique); /* before fr_nparked is read */
 	fr_busy_add(fr, e);
 	if (ih->len < sizeof(*ih) + (size_t)psz || psz > fr_pay_cap ||
 	    ih->len - sizeof(*ih) - psz > FUSE_URING_OP_IN_OUT_SZ) {

@@ -106,3 +106,15 @@ wait_dead() {
 	wait "$1" 2>/dev/null
 	return 0
 }
+
+# died_at PID LOG WHO SPEC: the server PID (a ringfsd started with
+# RINGFSD_TEST_KILL=SPEC, logging to LOG) died within 120 s, and by its
+# hook at SPEC; 2: the verifier (FSXPID) ended first
+died_at() {
+	local st=0
+	wait_dead "$1" 120 || st=$?
+	[ "$st" = 2 ] && return 2
+	[ "$st" = 0 ] || fail "$3 did not die at $4 within 120 s"
+	grep -q "RINGFSD_TEST_KILL=$4: killing" "$2" ||
+		fail "$3 died, but not at $4"
+}

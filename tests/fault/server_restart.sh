@@ -48,13 +48,8 @@ if [ "${RFS_TEST_HOOKS:-0}" = 1 ]; then
 	wait "$RFS_SERVER_PID" 2>/dev/null
 	for spec in "${specs[@]}"; do
 		RINGFSD_TEST_KILL=$spec restart
-		st=0
-		wait_dead "$RFS_SERVER_PID" 120 || st=$?
-		[ "$st" = 2 ] && break
-		[ "$st" = 0 ] ||
-			fail "the server did not die at $spec within 120 s"
-		grep -q "RINGFSD_TEST_KILL=$spec: killing" "$RFS_SERVER_LOG" ||
-			fail "the server died, but not at $spec"
+		died_at "$RFS_SERVER_PID" "$RFS_SERVER_LOG" "the server" \
+			"$spec" || break
 		midrun=$((midrun + 1))
 	done
 	alive "$RFS_SERVER_PID" || restart

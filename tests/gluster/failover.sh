@@ -163,13 +163,8 @@ if [ "${RFS_TEST_HOOKS:-0}" = 1 ] && alive "$FSXPID"; then
 		gateway "$nxt" "${PORT[$nxt]}" "$spec"
 		kill -KILL "${PID[$cur]}"
 		wait "${PID[$cur]}" 2>/dev/null
-		st=0
-		wait_dead "${PID[$nxt]}" 120 || st=$?
-		[ "$st" = 2 ] && break
-		[ "$st" = 0 ] ||
-			fail "gateway $nxt did not die at $spec within 120 s"
-		grep -q "RINGFSD_TEST_KILL=$spec: killing" "${LOG_OF[$nxt]}" ||
-			fail "gateway $nxt died, but not at $spec"
+		died_at "${PID[$nxt]}" "${LOG_OF[$nxt]}" "gateway $nxt" "$spec" ||
+			break
 		midrun=$((midrun + 1))
 		# the client goes back to cur, which answers the replay
 		gateway "$cur" "${PORT[$cur]}"

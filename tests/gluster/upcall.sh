@@ -96,6 +96,22 @@ listed() {
 	return 1
 }
 
+# changes DIR N HOW: an append, a chmod, an unlink and a rename of
+# prepare N's files through the mount at DIR, each seen through every
+# client in WAIT_MNTS within 5 s
+changes() {
+	local c=$1 n=$2 how=$3
+	printf more >>"$c/f$n" || fail "append $how"
+	wait_all "an append (size) $how" size_is "@/f$n" 8
+	wait_all "an append (data) $how" data_is "@/f$n" 1234more
+	chmod 0600 "$c/f$n" || fail "chmod $how"
+	wait_all "a chmod $how" mode_is "@/f$n" 600
+	rm "$c/d$n/u" || fail "unlink $how"
+	wait_all "an unlink $how" gone "@/d$n/u"
+	mv "$c/d$n/r" "$c/d$n/r2" || fail "rename $how"
+	wait_all "a rename $how" renamed "@/d$n/r" "@/d$n/r2"
+}
+
 gl_cli volume get "$GL_VOL" features.cache-invalidation |
 	grep -q 'cache-invalidation *off' ||
 	fail "features.cache-invalidation is not off by default"
@@ -121,15 +137,7 @@ note "without upcalls the clients of A keep the stale view (as they should)"
 prepare 2
 C=$T/mnt-tcp
 WAIT_MNTS=("$MNT" "$T/mnt-shm")
-printf more >>"$C/f2" || fail "append through A (tcp)"
-wait_all "an append (size) through A" size_is @/f2 8
-wait_all "an append (data) through A" data_is @/f2 1234more
-chmod 0600 "$C/f2" || fail "chmod through A (tcp)"
-wait_all "a chmod through A" mode_is @/f2 600
-rm "$C/d2/u" || fail "unlink through A (tcp)"
-wait_all "an unlink through A" gone @/d2/u
-mv "$C/d2/r" "$C/d2/r2" || fail "rename through A (tcp)"
-wait_all "a rename through A" renamed @/d2/r @/d2/r2
+changes "$C" 2 "through A (tcp)"
 WAIT_MNTS=("${A_MNTS[@]}")
 
 # ---- 3: upcalls on -------------------------------------------------------
@@ -153,15 +161,7 @@ note "upcalls live after $n probe(s)"
 rm -f "$MNT_B"/probe* || fail "rm probes"
 
 prepare 3
-printf more >>"$MNT_B/f3" || fail "append through B"
-wait_all "an append (size)" size_is @/f3 8
-wait_all "an append (data)" data_is @/f3 1234more
-chmod 0600 "$MNT_B/f3" || fail "chmod through B"
-wait_all "a chmod" mode_is @/f3 600
-rm "$MNT_B/d3/u" || fail "unlink through B"
-wait_all "an unlink" gone @/d3/u
-mv "$MNT_B/d3/r" "$MNT_B/d3/r2" || fail "rename through B"
-wait_all "a rename" renamed @/d3/r @/d3/r2
+changes "$MNT_B" 3 "through B"
 printf new >"$MNT_B/d3/new" || fail "create through B"
 wait_all "a new file" listed @/d3 new
 for m in "${A_MNTS[@]}"; do
