@@ -273,8 +273,10 @@ static unsigned replay_all(struct cl_loop *l, uint64_t gen)
 /*
  * RESUME answered -EBUSY: another gateway, alive but out of our reach,
  * still owns the old session's replies (shared reply logs, ringfsd(8)
- * --reply-log-dir); asked again on each reconnect attempt until it lets
- * them go (its grace period) or this long has passed.
+ * --reply-log-dir), or the server waits out its takeover fence (the dead
+ * gateway's operations still in flight to the volume); asked again on
+ * each reconnect attempt until it lets them go (its grace period, the
+ * fence) or this long has passed.
  */
 #define RESUME_BUSY_MAX_MS (5 * 60 * 1000)
 static long long resume_busy_since; /* ms, 0: not waiting (cl->mu) */
@@ -319,9 +321,11 @@ static int resume_old(struct cl_loop *l, int *kept)
 
 		if (!resume_busy_since) {
 			resume_busy_since = now;
-			rfs_warn("server %s: another gateway still owns the "
-				 "replies of session %016llx (alive, but out "
-				 "of reach?): waiting for it to let them go",
+			rfs_warn("server %s: holds back the replies of "
+				 "session %016llx (another gateway, alive but "
+				 "out of reach, owns them; or the dead one's "
+				 "operations are still landing: "
+				 "--takeover-fence): asking again",
 				 rfs_cl->addr.text,
 				 (unsigned long long)cl->resume_sess);
 		}

@@ -397,6 +397,10 @@ static int cfg_line(struct rfs_srv_cfg *c, const char *file, int lineno,
 		if (strlen(a) >= sizeof(c->reply_log_dir) || a[0] != '/')
 			goto bad;
 		strcpy(c->reply_log_dir, a);
+	} else if (!strcmp(key, "takeover-fence") && a && !b) {
+		c->takeover_fence_ms = rfs_cfg_fence_ms(a);
+		if (c->takeover_fence_ms < 0)
+			goto bad;
 	} else if (!strcmp(key, "export") && a && b && !rest) {
 		return rfs_cfg_add_export(c, a, b, d);
 	} else if ((!b || !strcmp(key, "insecure")) &&
@@ -411,13 +415,26 @@ bad:
 		"listen-rdma ADDR, listen-unix PATH, nbd-listen ADDR, harden, "
 		"transport NAME, "
 		"state-dir DIR, max-nodes N, exec-thread, reply-log MODE, "
-		"reply-log-dir DIR, "
+		"reply-log-dir DIR, takeover-fence MS, "
 		"key-file FILE, tls [on|off|auto|required], tls-cert FILE, "
 		"tls-key FILE, insecure, max-connections N, max-inflight N, max-msg BYTES, "
 		"setup-timeout S, frame-timeout S, reply-timeout S, "
 		"export NAME PATH [OPTIONS])",
 		file, lineno);
 	return -EINVAL;
+}
+
+/* --takeover-fence / takeover-fence: milliseconds, 0..600000; -1: bad */
+int rfs_cfg_fence_ms(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > 600000)
+		return -1;
+	return (int)v;
 }
 
 int rfs_cfg_reply_log(const char *s)

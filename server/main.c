@@ -123,6 +123,10 @@ static void usage(FILE *f)
 		"      --reply-log-dir DIR the reply logs in DIR, shared by every gateway\n"
 		"                          of one gluster volume (a glusterfs mount):\n"
 		"                          exactly once across a failover too\n"
+		"      --takeover-fence MS before a gluster export's session is taken\n"
+		"                          over (failover, restart), let the operations\n"
+		"                          the dead gateway had in flight to the volume\n"
+		"                          land for MS (default 1000; 0: off)\n"
 		"      --exec-thread       run each connection's requests on a second thread\n"
 		"                          (the rdma transport always does: see ringfsd(8))\n"
 		"      --nbd-listen ADDR   serve the nbd=FILE of exports over NBD on ADDR\n"
@@ -429,6 +433,7 @@ int main(int argc, char **argv)
 		{ "session-grace", required_argument, NULL, 'G' },
 		{ "reply-log", required_argument, NULL, 'Y' },
 		{ "reply-log-dir", required_argument, NULL, 'D' },
+		{ "takeover-fence", required_argument, NULL, 'F' },
 		{ "exec-thread", no_argument, NULL, 'X' },
 		{ "nbd-listen", required_argument, NULL, 'N' },
 		{ "harden", no_argument, NULL, 'H' },
@@ -450,6 +455,7 @@ int main(int argc, char **argv)
 	unsigned nexp = 0;
 	unsigned long max_nodes = 0;
 	long session_grace = -1;
+	int fence_ms = -1;
 	int reply_log = -1;
 	bool exec_thread = false, harden = false;
 	const char *nbd_listen = NULL;
@@ -504,6 +510,15 @@ int main(int argc, char **argv)
 			    session_grace > 86400) {
 				rfs_err("--session-grace %s: expected seconds "
 					"(0..86400)",
+					optarg);
+				goto out;
+			}
+			break;
+		case 'F':
+			fence_ms = rfs_cfg_fence_ms(optarg);
+			if (fence_ms < 0) {
+				rfs_err("--takeover-fence %s: expected "
+					"milliseconds (0..600000)",
 					optarg);
 				goto out;
 			}
@@ -575,6 +590,7 @@ int main(int argc, char **argv)
 	rfs_cfg.max_nodes = DEFAULT_MAX_NODES;
 	rfs_cfg.session_grace = DEFAULT_SESSION_GRACE;
 	rfs_cfg.reply_log = RFS_XLOG_ON;
+	rfs_cfg.takeover_fence_ms = -1;
 	if (config && rfs_cfg_load(&rfs_cfg, config))
 		goto out;
 	if (rfs_cfg_cli_apply(&rfs_cfg))
@@ -609,6 +625,8 @@ int main(int argc, char **argv)
 		rfs_cfg.max_nodes = max_nodes;
 	if (session_grace >= 0)
 		rfs_cfg.session_grace = (unsigned)session_grace;
+	if (fence_ms >= 0)
+		rfs_cfg.takeover_fence_ms = fence_ms;
 	if (exec_thread)
 		rfs_cfg.exec_thread = true;
 	if (reply_log >= 0)

@@ -622,6 +622,9 @@ static int op_make(struct rfs_req *r,
 	if (rfs_xonce_make(r, p, name) == RFS_XONCE_RAN)
 		return reply_new_entry(r, p, name);
 	ret = mk(r, p, name, mode);
+	if (rfs_xonce_again(r, ret, -EEXIST) &&
+	    rfs_xonce_make(r, p, name) == RFS_XONCE_RAN)
+		ret = 0;
 	if (ret)
 		return ret;
 	return reply_new_entry(r, p, name);
@@ -682,7 +685,11 @@ static int op_remove(struct rfs_req *r, bool dir)
 		return ret;
 	if (rfs_xonce_remove(r, p, name) == RFS_XONCE_RAN)
 		return 0;
-	return r->exp->be->unlink(p, name, dir);
+	ret = r->exp->be->unlink(p, name, dir);
+	if (rfs_xonce_again(r, ret, -ENOENT) &&
+	    rfs_xonce_remove(r, p, name) == RFS_XONCE_RAN)
+		ret = 0;
+	return ret;
 }
 
 static int op_unlink(struct rfs_req *r)
@@ -728,7 +735,14 @@ static int op_rename(struct rfs_req *r)
 	if (rfs_xonce_rename(r, p, name, np, newname, q->flags) ==
 	    RFS_XONCE_RAN)
 		return 0;
-	return r->exp->be->rename(p, name, np, newname, q->flags);
+	ret = r->exp->be->rename(p, name, np, newname, q->flags);
+	/* the old name gone (or, NOREPLACE, the new one there) */
+	if ((rfs_xonce_again(r, ret, -ENOENT) ||
+	     rfs_xonce_again(r, ret, -EEXIST)) &&
+	    rfs_xonce_rename(r, p, name, np, newname, q->flags) ==
+		    RFS_XONCE_RAN)
+		ret = 0;
+	return ret;
 }
 
 static int op_link(struct rfs_req *r)
@@ -747,6 +761,9 @@ static int op_link(struct rfs_req *r)
 	if (rfs_xonce_link(r, n, np, name) == RFS_XONCE_RAN)
 		return reply_new_entry(r, np, name);
 	ret = r->exp->be->link(n, np, name);
+	if (rfs_xonce_again(r, ret, -EEXIST) &&
+	    rfs_xonce_link(r, n, np, name) == RFS_XONCE_RAN)
+		ret = 0;
 	if (ret)
 		return ret;
 	return reply_new_entry(r, np, name);

@@ -149,13 +149,20 @@ int rfs_op_create(struct rfs_req *r)
 	ret = rfs_req_parent(r, q->parent, &parent, name);
 	if (ret)
 		return ret;
-	if (rfs_xonce_make(r, parent, name) == RFS_XONCE_RAN)
+	if (rfs_xonce_make(r, parent, name) == RFS_XONCE_RAN) {
 		ret = r->exp->be->create(r->exp, parent, name,
 					 flags & ~REOPEN_DROP, 0, &bf, &n);
-	else
+	} else {
 		ret = r->exp->be->create(r->exp, parent, name, flags,
 					 (q->mode & ~q->umask) & 07777, &bf,
 					 &n);
+		/* O_EXCL: the original landed after the check? */
+		if (rfs_xonce_again(r, ret, -EEXIST) &&
+		    rfs_xonce_make(r, parent, name) == RFS_XONCE_RAN)
+			ret = r->exp->be->create(r->exp, parent, name,
+						 flags & ~REOPEN_DROP, 0, &bf,
+						 &n);
+	}
 	if (ret)
 		return ret;
 	r->nodes[r->nnodes++] = n;

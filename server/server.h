@@ -70,6 +70,7 @@ struct rfs_srv_cfg {
 	enum rfs_xlog_mode reply_log; /* --reply-log (xlog.h) */
 	char reply_log_dir[1024];     /* --reply-log-dir: shared by the
 					 gateways of one volume, or "" */
+	int takeover_fence_ms; /* --takeover-fence (xlog.h); -1: default */
 	unsigned nexports;
 	struct rfs_export exports[RFS_MAX_EXPORTS];
 	struct rfs_srv_sec sec; /* auth.h: key, limits */
@@ -96,6 +97,7 @@ int rfs_cfg_add_export(struct rfs_srv_cfg *c, const char *name,
 int rfs_cfg_load(struct rfs_srv_cfg *c, const char *file);
 /* "on", "sync", "off": enum rfs_xlog_mode, or -EINVAL */
 int rfs_cfg_reply_log(const char *s);
+int rfs_cfg_fence_ms(const char *s);
 int rfs_cfg_open_exports(struct rfs_srv_cfg *c);
 void rfs_cfg_free(struct rfs_srv_cfg *c);
 struct rfs_export *rfs_cfg_find_export(const char *name, uint32_t len);
@@ -370,6 +372,8 @@ struct rfs_req {
 				    the test hooks see it) */
 	struct rfs_xpre *settle; /* replay of a request that died mid-run:
 				    what its INTENT saw */
+	bool xonce_again;	 /* settle run judged again after its
+				    syscall failed (rfs_xonce_again) */
 	const void *stored;	 /* replay of a CREATE that ran: its reply */
 	uint32_t stored_len;
 	struct rfs_node *nodes[4];

@@ -45,11 +45,26 @@
  * every --session-grace, each gateway removes the logs nobody owns that
  * were not written for --session-grace.  Names are made from the 64-bit
  * ids here ("%016llx.log"), never from the client's bytes.
+ *
+ * Takeover fence (exports whose backend reaches the volume over the
+ * network: gluster).  The lock fences the log, not the volume: a
+ * gateway killed with an operation sent to the bricks (the INTENT
+ * without RESULT a replay settles, or any other) leaves it in a brick's
+ * queue, and it lands when the brick gets to it, possibly after the
+ * successor looked at the volume.  A takeover (RESUME of another
+ * gateway's log, or of the previous run's) is therefore answered EBUSY
+ * (the client asks again, as for a log a live gateway owns) until
+ * --takeover-fence ms have passed since this gateway first could take
+ * it (shared: the dead owner's lock was gone; restart: the server
+ * started): everything the dead one sent was sent before that.  A bound
+ * on how long a brick holds a request, not a proof: a settle run's name
+ * ops are judged again after EEXIST/ENOENT besides (xonce.c).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,7 +138,58 @@ static struct {
 	pthread_mutex_t mu; /* dormant */
 	struct dormant *dormant;
 	long long expire_ms;
+	long long start_ms; /* rfs_xlog_init */
+	struct fence {	    /* logs first takeable at since_ms */
+		uint64_t sess;
+		long long since_ms;
+	} fence[64];
 } X = { .dfd = -1, .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static long long now_ms(void)
+{
+	return rfs_now_ns() / 1000000;
+}
+
+/* --takeover-fence for s's export: 0 when its backend has kernel fds */
+static long long fence_ms(const struct rfs_session *s)
+{
+	if (s->exp->be->fd_io)
+		return 0;
+	return rfs_cfg.takeover_fence_ms < 0 ? 1000 : rfs_cfg.takeover_fence_ms;
+}
+
+/*
+ * Shared directory: the log of session sess can be taken now: ms left of
+ * its fence (0: take it).  The first call starts the fence; the table
+ * forgets the oldest entry when full (that log's fence starts again).
+ */
+static long long fence_left(uint64_t sess, long long fence)
+{
+	long long now = now_ms(), left;
+	struct fence *f = NULL, *oldest = &X.fence[0];
+
+	pthread_mutex_lock(&X.mu);
+	for (unsigned i = 0; i < sizeof(X.fence) / sizeof(X.fence[0]); i++) {
+		struct fence *e = &X.fence[i];
+
+		if (e->sess == sess && e->since_ms) {
+			f = e;
+			break;
+		}
+		if (e->since_ms < oldest->since_ms)
+			oldest = e;
+	}
+	if (!f) {
+		f = oldest;
+		f->sess = sess;
+		f->since_ms = now;
+	}
+	left = f->since_ms + fence - now;
+	if (left <= 0)
+		f->since_ms = 0; /* taken: the entry is free */
+	pthread_mutex_unlock(&X.mu);
+	return left > 0 ? left : 0;
+}
 
 static void log_name(uint64_t sess, char name[NAME_LEN])
 {
@@ -602,6 +668,10 @@ static int resume(struct rfs_session *s, uint64_t old, const uint8_t *token,
 
 	token_hash(token, h);
 	pthread_mutex_lock(&X.mu);
+	if (X.dormant && X.start_ms + fence_ms(s) > now_ms()) {
+		pthread_mutex_unlock(&X.mu);
+		return -EAGAIN; /* the takeover fence: asked again */
+	}
 	for (pp = &X.dormant; (d = *pp);) {
 		bool by_id = d->h.sess == old;
 
@@ -762,10 +832,14 @@ static int resume_shared(struct rfs_session *s, uint64_t old,
 	     (head.sess != old && head.pred != old) ||
 	     strcmp(head.export, s->exp->name)))
 		ret = -EACCES;
+	if (!ret && fence_ms(s) && fence_left(head.sess, fence_ms(s)))
+		ret = -EAGAIN; /* the takeover fence: asked again */
 	if (!ret)
 		ret = load_fd(s, fd, name, n);
 	if (ret) {
 		close(fd);
+		if (ret == -EAGAIN)
+			return ret;
 		if (ret == -EACCES)
 			return ret;
 		rfs_err("server: reply log %s/%s: %s: its session's requests "
@@ -796,6 +870,21 @@ int rfs_op_resume(struct rfs_req *r)
 		return -EALREADY;
 	ret = X.shared ? resume_shared(s, q->session, q->token, &n) :
 			 resume(s, q->session, q->token, &n);
+	if (ret == -EAGAIN) {
+		/* said once per old session (the client asks every 100 ms) */
+		static _Atomic uint64_t said;
+
+		if (atomic_exchange(&said, q->session) != q->session)
+			rfs_info("server: %s: session %016llx: RESUME of "
+				 "session %016llx: its server died less than "
+				 "--takeover-fence %lld ms ago: its operations "
+				 "still in flight to the volume land first; "
+				 "asked again later",
+				 rfs_conn_desc(r->cc->c),
+				 (unsigned long long)s->id,
+				 (unsigned long long)q->session, fence_ms(s));
+		return -EBUSY;
+	}
 	if (ret) {
 		rfs_err_rl("server: %s: session %016llx: RESUME of session "
 			   "%016llx: %s",
@@ -891,6 +980,7 @@ int rfs_xlog_init(const char *state_dir, const char *shared_dir,
 
 	X.mode = mode;
 	X.keep_s = keep_s;
+	X.start_ms = now_ms();
 	if (mode == RFS_XLOG_OFF)
 		return 0;
 	if (rfs_auth_init()) {

@@ -18,6 +18,13 @@
  * an INTENT died mid-run: its handler compares the file system with the
  * INTENT's picture to tell whether it ran (then answers as if it had just
  * run) or not (then runs it).
+ *
+ * A backend that reaches its storage over the network (gluster) can
+ * still have a dead server's operations in flight to the volume when a
+ * successor takes the session over: the takeover fence (xlog.c) holds
+ * the takeover back until they have had --takeover-fence ms to land, and
+ * a settle run whose syscall fails as if the original had just landed
+ * (EEXIST, ENOENT) is judged again (rfs_xonce_again).
  */
 #ifndef RFS_XLOG_H
 #define RFS_XLOG_H
@@ -110,6 +117,15 @@ int rfs_xonce_link(struct rfs_req *r, struct rfs_node *n, struct rfs_node *np,
 /* WRITE on an O_APPEND fh of len bytes of data */
 int rfs_xonce_append(struct rfs_req *r, struct rfs_fh *f, const void *data,
 		     uint32_t len);
+/*
+ * A settle run's syscall returned ret: when that is err (the EEXIST or
+ * ENOENT the original would cause had it landed after the judge looked:
+ * a dead gateway's operation still in flight to the volume), true once:
+ * the handler calls its rfs_xonce_* judge again, which now answers RAN
+ * (the change is there: the original ran) or RUN (without logging), and
+ * keeps ret in the second case.
+ */
+bool rfs_xonce_again(struct rfs_req *r, int ret, int err);
 /* before a replay's handler: bind the nodes its INTENT names (as root) */
 void rfs_xonce_prelude(struct rfs_req *r);
 /*
@@ -118,6 +134,9 @@ void rfs_xonce_prelude(struct rfs_req *r);
  * after its INTENT is logged (before the syscall), "result" right before
  * its RESULT is (after the syscall), "reply" right after (before the
  * reply leaves); in a session that keeps no log, at the same places.
+ * RINGFSD_TEST_STOP=OP:settle stops it (SIGSTOP) in a settle run of OP
+ * once its judge said RUN, before the syscall (a test changes the file
+ * system meanwhile, as a late operation of the dead server would).
  * Without test hooks: nothing.
  */
 void rfs_xonce_hook(uint16_t op, const char *where);

@@ -72,6 +72,15 @@ static bool b_is(const struct rfs_xpre *p, uint64_t dev, uint64_t ino)
 
 static int ran(struct rfs_req *r)
 {
+	if (r->xonce_again) {
+		rfs_info("server: %s: replayed request %llu (%s): the "
+			 "original landed after the check (an operation of "
+			 "the dead server still in flight to the volume): "
+			 "answered as run",
+			 rfs_conn_desc(r->cc->c), (unsigned long long)r->h->id,
+			 rfs_proto_op_name(r->h->opcode));
+		return RFS_XONCE_RAN;
+	}
 	rfs_dbg(RFS_SUB_SERVER,
 		"server: %s: replayed request %llu (%s) ran before the server "
 		"restarted: answered, not run again",
@@ -91,6 +100,8 @@ static int unlogged(struct rfs_req *r)
 /* log the picture (with the nodes the request names), then run it */
 static int run(struct rfs_req *r, struct rfs_xpre *now)
 {
+	if (r->xonce_again)
+		return RFS_XONCE_RUN; /* judged again: it did fail */
 	for (unsigned i = 0; i < 2 && i < r->nnodes; i++) {
 		const struct rfs_node *n = r->nodes[i];
 
@@ -106,7 +117,17 @@ static int run(struct rfs_req *r, struct rfs_xpre *now)
 			rfs_proto_op_name(r->h->opcode));
 	rfs_drc_intent(r->sess->drc, r->h->id, now);
 	rfs_xlog_intent(r->sess, r->h->id, r->h->opcode, now);
+	if (r->settle)
+		rfs_xonce_hook(r->h->opcode, "settle");
 	return unlogged(r);
+}
+
+bool rfs_xonce_again(struct rfs_req *r, int ret, int err)
+{
+	if (!r->settle || !r->persist || ret != err || r->xonce_again)
+		return false;
+	r->xonce_again = true;
+	return true;
 }
 
 /*
@@ -301,16 +322,18 @@ void rfs_xonce_prelude(struct rfs_req *r)
 void rfs_xonce_hook(uint16_t op, const char *where)
 {
 #if HAVE_TEST_HOOKS
-	const char *want = getenv("RINGFSD_TEST_KILL");
+	bool stop = !strcmp(where, "settle");
+	const char *var = stop ? "RINGFSD_TEST_STOP" : "RINGFSD_TEST_KILL";
+	const char *want = getenv(var);
 	const char *name = rfs_proto_op_name(op);
 	size_t len = strlen(name);
 
 	if (!want || strncmp(want, name, len) || want[len] != ':' ||
 	    strcmp(want + len + 1, where))
 		return;
-	rfs_warn("server: test hook RINGFSD_TEST_KILL=%s: killing myself",
-		 want);
-	raise(SIGKILL);
+	rfs_warn("server: test hook %s=%s: %s myself", var, want,
+		 stop ? "stopping" : "killing");
+	raise(stop ? SIGSTOP : SIGKILL);
 #else
 	(void)op;
 	(void)where;

@@ -23,7 +23,9 @@
 # (RINGFSD_TEST_KILL): after logging what it will change, after the
 # change, after logging the reply; the other gateway must answer the
 # replay from the shared log (or find that it ran) instead of running
-# it again.
+# it again.  Each takeover is first held back by ringfsd's takeover
+# fence (--takeover-fence: the dead gateway's operations still in flight
+# to the bricks land before the replays are judged).
 #
 # RFS_SHARED_LOG=0: the same with a reply log per gateway (the old
 # setup), expecting the verifier to fail: the case that shows the
@@ -176,9 +178,13 @@ fsx_stop
 fo=$(failovers)
 nokept=$(grep -c "no replies of the old session kept" "$T/client.log" ||
 	true)
+# takeovers the fence held back (ringfsd --takeover-fence: the dead
+# gateway's operations in flight to the bricks land first)
+fenced=$(cat "$T"/server*.log 2>/dev/null | grep -c "less than --takeover-fence" ||
+	true)
 note "faults: $kills gateways killed under the client, $midrun killed" \
 	"mid-operation; failovers: $fo, new sessions without the old" \
-	"one's replies: $nokept"
+	"one's replies: $nokept; takeovers held back by the fence: $fenced"
 if [ "$SHARED" = 0 ]; then
 	# a reply log per gateway: a request that ran on the dead gateway
 	# runs again on the other one
@@ -197,6 +203,8 @@ fi
 	fail "the client failed over $fo times (want $FAILOVERS)"
 [ "${nokept:-0}" = 0 ] ||
 	fail "a new session did not get the old one's replies"
+[ "${fenced:-0}" -ge 1 ] ||
+	fail "no takeover was held back by --takeover-fence (want one per failover)"
 grep -q "mismatches 0, failed 0, appends [1-9]" "$T/fsx.out" ||
 	fail "fsx reported errors, or made no appends"
 grep -q "namespace ops [1-9]" "$T/fsx.out" || fail "fsx changed no names"

@@ -91,8 +91,16 @@ done
 note "mounted $M1 and $M2 concurrently (transport=rdma)"
 
 if command -v rdma >/dev/null; then
-	rdma res show cm_id >"$T/cm_id.txt" 2>&1 ||
-		fail "rdma res show cm_id: $(cat "$T/cm_id.txt")"
+	# a client may still be setting up a connection of its own (a
+	# second loop's, a reconnect): look again (bounded, 10 s) until no
+	# cm id is between states
+	for ((i = 0; i < 100; i++)); do
+		rdma res show cm_id >"$T/cm_id.txt" 2>&1 ||
+			fail "rdma res show cm_id: $(cat "$T/cm_id.txt")"
+		grep "state " "$T/cm_id.txt" | grep -qvE "state (LISTEN|CONNECT) " ||
+			break
+		sleep 0.1
+	done
 	sed 's/^/# cm_id: /' "$T/cm_id.txt"
 	nl=$(grep "state LISTEN" "$T/cm_id.txt" |
 		grep -cE "src-addr $LA( |\$)")

@@ -16,7 +16,10 @@
  *              without RFS_FEAT_RESUME, of a session never seen
  *   mid-run    (-Dtest_hooks=true) the server dies right after a
  *              request's INTENT, or right after its syscall, before its
- *              RESULT: the replay finds out whether it ran
+ *              RESULT: the replay finds out whether it ran; and the
+ *              original lands after the replay looked (the export
+ *              changed while the new server is stopped between its
+ *              check and its syscall): the replay is judged again
  *   lifetime   an orderly exit keeps the logs, BYE removes a session's
  *              log, unclaimed logs go after the session grace period
  *   shared     two servers with one --reply-log-dir (two gateways): a
@@ -45,7 +48,12 @@ static char tmpdir[] = "/tmp/rfs-xonce-XXXXXX";
 static const char *bin;
 static struct t_srv srv;
 
-/* ringfsd on a fresh port, the same state dir; kill: RINGFSD_TEST_KILL */
+/*
+ * ringfsd on a fresh port, the same state dir; kill: RINGFSD_TEST_KILL;
+ * stop_spec (start_stop): RINGFSD_TEST_STOP
+ */
+static const char *stop_spec;
+
 static void start(const char *kill_spec, const char *grace)
 {
 	char exp_a[300], exp_b[300], state[300];
@@ -66,8 +74,11 @@ static void start(const char *kill_spec, const char *grace)
 	snprintf(state, sizeof(state), "%s/state", tmpdir);
 	if (kill_spec)
 		setenv("RINGFSD_TEST_KILL", kill_spec, 1);
+	if (stop_spec)
+		setenv("RINGFSD_TEST_STOP", stop_spec, 1);
 	t_srv_start(&srv, bin, args);
 	unsetenv("RINGFSD_TEST_KILL");
+	unsetenv("RINGFSD_TEST_STOP");
 }
 
 static void crash(void)
@@ -544,6 +555,110 @@ static void midrun_case(const char *spec, unsigned i)
 	crash();
 }
 
+/* bounded wait for process pid to be stopped (state T) */
+static bool stopped(pid_t pid)
+{
+	struct timespec ts = { 0, 10 * 1000000 };
+	char path[64], buf[256];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (int i = 0; i < T_TIMEOUT_MS / 10; i++) {
+		FILE *f = fopen(path, "r");
+		char *rp;
+		bool t = false;
+
+		if (f && fgets(buf, sizeof(buf), f) &&
+		    (rp = strrchr(buf, ')')) && rp[1] == ' ')
+			t = rp[2] == 'T';
+		if (f)
+			fclose(f);
+		if (t)
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/* in the export: the change spec's request makes, done behind its back */
+static bool late_change(const char *spec, const char *name)
+{
+	char p[512], p2[512];
+
+	snprintf(p, sizeof(p), "%s/a/%s", tmpdir, name);
+	snprintf(p2, sizeof(p2), "%s/a/%s-2", tmpdir, name);
+	if (!strncmp(spec, "mkdir", 5))
+		return mkdir(p, 0755) == 0;
+	if (!strncmp(spec, "create", 6)) {
+		int fd = open(p, O_CREAT | O_EXCL | O_RDWR, 0644);
+
+		return fd >= 0 && close(fd) == 0;
+	}
+	if (!strncmp(spec, "rename", 6))
+		return rename(p, p2) == 0;
+	if (!strncmp(spec, "link", 4))
+		return link(p, p2) == 0;
+	return unlink(p) == 0;
+}
+
+/*
+ * The dead server's operation lands late: the server dies after the
+ * INTENT (before its syscall); the next one's settle run looks (the
+ * change is not there: RUN) and stops (RINGFSD_TEST_STOP); the test
+ * makes the change in the export, as the dead server's operation still
+ * in flight to a volume would; the syscall then fails (EEXIST, ENOENT):
+ * judged again, the replay must answer as run, and the change be there
+ * once.
+ */
+static void late_case(const char *op, unsigned i)
+{
+	char spec[32], name[64];
+	struct t_conn a, b;
+	struct kept k;
+	int st;
+
+	snprintf(spec, sizeof(spec), "%s:intent", op);
+	snprintf(name, sizeof(name), "late%u", i);
+	start(spec, NULL);
+	hello(&a, "a");
+	mr_send(&a, spec, name);
+	keep(&k);
+	T_CHECK(t_closed(a.fd), "late %s: the server did not die", op);
+	T_CHECK(t_srv_wait(&srv, T_TIMEOUT_MS) == -1,
+		"late %s: ringfsd not killed", op);
+	close(a.fd);
+	snprintf(spec, sizeof(spec), "%s:settle", op);
+	stop_spec = spec;
+	start(NULL, NULL);
+	stop_spec = NULL;
+	hello(&b, "a");
+	T_CHECK(resume(&b, &a, NULL) == 0, "late %s: RESUME: %d", op,
+		t_rh()->status);
+	((struct rfs_hdr *)(void *)k.f)->flags |= RFS_HF_REPLAY;
+	rfs_proto_seal((struct rfs_hdr *)(void *)k.f, b.csum);
+	t_send(b.fd, k.f, k.len);
+	T_CHECK(t_srv_log_wait(&srv, "RINGFSD_TEST_STOP", T_TIMEOUT_MS) &&
+			stopped(srv.pid),
+		"late %s: the settle run did not stop", op);
+	T_CHECK(late_change(op, name),
+		"late %s: the change behind its back: %s", op, strerror(errno));
+	T_CHECK(kill(srv.pid, SIGCONT) == 0, "SIGCONT");
+	st = t_recv_reply(b.fd) == 1 ? t_rh()->status : -ETIMEDOUT;
+	T_CHECK(st == 0, "late %s: the replay: %d (%s), want 0 (judged again)",
+		op, st, strerror(-st));
+	if (!strncmp(op, "create", 6) && st == 0) {
+		const struct rfs_create_rep *p = t_rp();
+
+		T_CHECK(write_fh(&b, p->entry.nodeid, p->fh, "c") == 0 &&
+				content_is(name, "c"),
+			"late create: the replayed CREATE's fh works");
+	}
+	T_CHECK(mr_check(spec, name), "late %s: the change happened once", op);
+	T_CHECK(t_srv_log_wait(&srv, "landed after the check", T_TIMEOUT_MS),
+		"late %s: the server says the original landed late", op);
+	close(b.fd);
+	crash();
+}
+
 static void midrun_cases(void)
 {
 	static const char *const specs[] = {
@@ -552,6 +667,8 @@ static void midrun_cases(void)
 		"link:result",	 "unlink:intent", "unlink:result",
 		"write:intent",	 "write:result",
 	};
+	static const char *const lates[] = { "mkdir", "create", "rename",
+					     "link", "unlink" };
 
 	if (!HAVE_TEST_HOOKS) {
 		printf("# mid-run cases skipped: this build has no test hooks "
@@ -560,6 +677,8 @@ static void midrun_cases(void)
 	}
 	for (unsigned i = 0; i < sizeof(specs) / sizeof(specs[0]); i++)
 		midrun_case(specs[i], i);
+	for (unsigned i = 0; i < sizeof(lates) / sizeof(lates[0]); i++)
+		late_case(lates[i], i);
 }
 
 /* bounded wait for the log of session to go (the server removes it) */
