@@ -793,6 +793,14 @@ bool rfs_fr_xprt_fired(struct cl_loop *l)
 	return f;
 }
 
+bool rfs_fr_xprt_quiet(const struct cl_loop *l)
+{
+	const struct cl_fring *fr = l->fr;
+
+	return l->x && fr->xprt_armed && !fr->xprt_fired &&
+	       fr->xprt_fd == rfs_xprt_wait_fd(l->x);
+}
+
 int rfs_fr_reap(struct cl_loop *l, bool *ep_ready)
 {
 	struct cl_fring *fr = l->fr;
@@ -1005,6 +1013,10 @@ int rfs_fr_reap(struct cl_loop *l, bool *ep_ready)
 bool rfs_fr_xprt_fired(struct cl_loop *l)
 {
 	return true;
+}
+bool rfs_fr_xprt_quiet(const struct cl_loop *l)
+{
+	return false;
 }
 void rfs_fr_flush(struct cl_loop *l, unsigned min)
 {

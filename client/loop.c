@@ -307,6 +307,7 @@ static void loop_run(struct cl_loop *l)
 	struct fuse_session *se = rfs_cl->se;
 	struct rfs_xev ev[EV_BATCH];
 	int64_t idle_since = 0;
+	struct rfs_spin spin = { 0 };
 
 	/*
 	 * fuse_ready: /dev/fuse may have requests.  Cleared by an EAGAIN
@@ -340,6 +341,8 @@ static void loop_run(struct cl_loop *l)
 			ring = rfs_fr_active(l);
 			if (rfs_fr_xprt_fired(l))
 				xp_due = true;
+			else if (rfs_fr_xprt_quiet(l))
+				rfs_xprt_wait_quiet(l->x);
 			if (ep_ready) {
 				ret = loop_epoll(l, 0, &fuse_ready);
 				if (ret > 0)
@@ -446,12 +449,12 @@ static void loop_run(struct cl_loop *l)
 			idle_since = 0;
 			continue;
 		}
-		if (l->inflight && spin_us > 0 && l->conn && !fold) {
-			int64_t t = rfs_now_ns();
-
+		/* none when the CPU is wanted (spin.h) */
+		if (l->inflight && spin_us > 0 && l->conn && !fold &&
+		    (idle_since || rfs_spin_begin(&spin, spin_us * 1000))) {
 			if (!idle_since)
-				idle_since = t;
-			if (t - idle_since < spin_us * 1000) {
+				idle_since = spin.last;
+			if (rfs_spin_more(&spin)) {
 				if (ring)
 					rfs_fr_flush(l, 1);
 				rfs_xprt_flush(l->x);

@@ -86,6 +86,11 @@ int rfs_fr_reap(struct cl_loop *l, bool *ep_ready);
  * last call (then clears it): the transport has something to poll.
  */
 bool rfs_fr_xprt_fired(struct cl_loop *l);
+/*
+ * The ring's poll of the transport's current wait fd is armed and has
+ * not completed: the fd had nothing since (rfs_xprt_wait_quiet).
+ */
+bool rfs_fr_xprt_quiet(const struct cl_loop *l);
 /* Submit queued commits when there are at least min of them. */
 void rfs_fr_flush(struct cl_loop *l, unsigned min);
 /* Commit, arm the transport and epoll polls, sleep until something. */

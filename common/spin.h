@@ -8,6 +8,7 @@
 #ifndef RFS_SPIN_H
 #define RFS_SPIN_H
 
+#include <stdbool.h>
 #include <time.h>
 
 /* tell the CPU we are spinning (frees the sibling hyperthread) */
@@ -36,6 +37,51 @@ static inline long long rfs_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A spin that gives way.  Every bounded busy-wait (shm's arm, the client
+ * loop's wait for a reply, the server's wait for its file reads) looks
+ * at the clock as it spins; two looks further apart than
+ * RFS_SPIN_PREEMPT_NS mean the scheduler ran something else on this CPU
+ * meanwhile (or the hypervisor took the vCPU): there is no CPU to spare,
+ * and spinning only delays the thread we wait for.  The spin then stops,
+ * and this thread's spins stay off for RFS_SPIN_OFF_NS: it sleeps at
+ * once and leaves the CPU to whoever needed it.  Without contention
+ * nothing preempts a spinner and it spins as before.  No syscall.
+ */
+#define RFS_SPIN_PREEMPT_NS 25000LL
+#define RFS_SPIN_OFF_NS 2000000LL
+
+extern __thread long long rfs_spin_off_until; /* util.c */
+
+struct rfs_spin {
+	long long end, last;
+};
+
+/* start a spin of budget_ns: false when this thread's spins are off */
+static inline bool rfs_spin_begin(struct rfs_spin *s, long long budget_ns)
+{
+	long long now = rfs_now_ns();
+
+	if (now < rfs_spin_off_until)
+		return false;
+	s->end = now + budget_ns;
+	s->last = now;
+	return true;
+}
+
+/* spin on: within the budget and not preempted since the last look */
+static inline bool rfs_spin_more(struct rfs_spin *s)
+{
+	long long now = rfs_now_ns();
+
+	if (now - s->last > RFS_SPIN_PREEMPT_NS) {
+		rfs_spin_off_until = now + RFS_SPIN_OFF_NS;
+		return false;
+	}
+	s->last = now;
+	return now < s->end;
 }
 
 #endif /* RFS_SPIN_H */

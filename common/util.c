@@ -12,6 +12,8 @@
 #include "spin.h"
 #include "util.h"
 
+__thread long long rfs_spin_off_until;
+
 int rfs_poll_until(int fd, short events, long long deadline_ms)
 {
 	for (;;) {

@@ -552,6 +552,11 @@ void rfs_xprt_spin(struct rfs_xprt *x, bool allow)
 	((struct rfs_xprt_base *)(void *)x)->nospin = !allow;
 }
 
+void rfs_xprt_wait_quiet(struct rfs_xprt *x)
+{
+	((struct rfs_xprt_base *)(void *)x)->quiet = true;
+}
+
 int rfs_xprt_wait_fd(const struct rfs_xprt *x)
 {
 	if (!xops(x)->wait_fd)

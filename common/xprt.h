@@ -297,6 +297,14 @@ int rfs_xprt_sleep(struct rfs_xprt *x, int timeout_ms, const int *fds,
  * default.
  */
 void rfs_xprt_spin(struct rfs_xprt *x, bool allow);
+/*
+ * After a sleep armed with rfs_xprt_arm: the caller's wait on
+ * rfs_xprt_wait_fd (a one-shot poll it armed after arm) has not fired,
+ * so the fd had nothing: the next poll need not look at it (shm: no
+ * epoll_wait to drain its eventfds).  A caller that cannot tell says
+ * nothing, and poll looks.
+ */
+void rfs_xprt_wait_quiet(struct rfs_xprt *x);
 
 struct rfs_xprt_stats {
 	uint64_t frames_in, frames_out;

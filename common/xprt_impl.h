@@ -63,6 +63,7 @@ struct rfs_xprt_base {
 	const struct rfs_xprt_ops *ops;
 	struct rfs_xprt_params params;
 	bool nospin; /* rfs_xprt_spin: arm must not busy-wait */
+	bool quiet;  /* rfs_xprt_wait_quiet: the wait fd had nothing */
 };
 
 struct rfs_tls;

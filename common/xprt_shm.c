@@ -650,9 +650,18 @@ static int shm_poll(struct rfs_xprt *xp, struct rfs_xev *ev, int max)
 				atomic_store_explicit(
 					&c->ctl->sleeping[c->side].v, 0,
 					memory_order_relaxed);
-		check_fds(x);
-		x->last_check = rfs_now_ns();
-	} else if (x->conns) {
+		/*
+		 * Woken by something else while the wait fd stayed quiet
+		 * (the caller says so): no eventfd to drain, no socket
+		 * news; the liveness look below still comes on time.
+		 */
+		if (!x->base.quiet) {
+			check_fds(x);
+			x->last_check = rfs_now_ns();
+		}
+	}
+	x->base.quiet = false;
+	if (x->conns) {
 		long long t = rfs_now_ns();
 
 		if (t - x->last_check > LIVENESS_NS) {
@@ -678,18 +687,21 @@ static bool any_work(struct shm_xprt *x)
 static int shm_arm(struct rfs_xprt *xp)
 {
 	struct shm_xprt *x = (struct shm_xprt *)(void *)xp;
-	long long end;
+	struct rfs_spin sp;
 
 	if (any_work(x))
 		return 1;
-	/* adaptive spin: under load the next frame comes within microseconds */
-	if (x->spin_ns > 0 && x->conns && !x->base.nospin) {
-		end = rfs_now_ns() + x->spin_ns;
+	/*
+	 * adaptive spin: under load the next frame comes within
+	 * microseconds; none when the CPU is wanted (spin.h)
+	 */
+	if (x->spin_ns > 0 && x->conns && !x->base.nospin &&
+	    rfs_spin_begin(&sp, x->spin_ns)) {
 		for (unsigned i = 1;; i++) {
 			rfs_cpu_relax();
 			if (any_work(x))
 				return 1;
-			if (!(i & 63) && rfs_now_ns() > end)
+			if (!(i & 63) && !rfs_spin_more(&sp))
 				break;
 		}
 	}

@@ -482,23 +482,23 @@ static bool conn_refuse(int fd)
  */
 #define AIO_SPIN_NS 100000LL
 
-static bool conn_spin_aio(struct rfs_conn_ctx *cc, long long *until)
+static bool conn_spin_aio(struct rfs_conn_ctx *cc, struct rfs_spin *sp,
+			  bool *spinning)
 {
-	long long now;
-
 	if (!rfs_aio_inflight(cc) ||
 	    !(rfs_xprt_flags(cc->x) & RFS_XPRT_F_POLL_FREE)) {
-		*until = 0;
+		*spinning = false;
 		return false;
 	}
-	now = rfs_now_ns();
-	if (!*until)
-		*until = now + AIO_SPIN_NS;
-	if (now < *until) {
+	/* none when the CPU is wanted (spin.h) */
+	if (!*spinning && !rfs_spin_begin(sp, AIO_SPIN_NS))
+		return false;
+	*spinning = true;
+	if (rfs_spin_more(sp)) {
 		rfs_cpu_relax();
 		return true;
 	}
-	*until = 0;
+	*spinning = false;
 	return false;
 }
 
@@ -535,7 +535,8 @@ static void *conn_main(void *arg)
 	struct rfs_conn_ctx *cc = arg;
 	struct rfs_xev ev[32];
 	bool down = false, forced = false;
-	long long spin_until = 0;
+	struct rfs_spin aio_spin = { 0 };
+	bool aio_spinning = false;
 
 	/* top -H, ps -L: one per connection (+ ringfsd-exec in split mode) */
 	pthread_setname_np(pthread_self(), "ringfsd-conn");
@@ -633,7 +634,7 @@ static void *conn_main(void *arg)
 		if (conn_limits(cc, tpoll, &timeout))
 			continue;
 		if (n > 0) {
-			spin_until = 0;
+			aio_spinning = false;
 			continue;
 		}
 		obs_idle(cc);
@@ -648,7 +649,7 @@ static void *conn_main(void *arg)
 		}
 		if (cc->split && rfs_exec_spin(cc))
 			continue;
-		if (conn_spin_aio(cc, &spin_until))
+		if (conn_spin_aio(cc, &aio_spin, &aio_spinning))
 			continue;
 		/* reads in flight: sleep on them and the transport at once */
 		rfs_xprt_spin(cc->x, !rfs_aio_inflight(cc));
