@@ -46,14 +46,23 @@ static inline long long rfs_now_ms(void)
  * RFS_SPIN_PREEMPT_NS mean the scheduler ran something else on this CPU
  * meanwhile (or the hypervisor took the vCPU): there is no CPU to spare,
  * and spinning only delays the thread we wait for.  The spin then stops,
- * and this thread's spins stay off for RFS_SPIN_OFF_NS: it sleeps at
- * once and leaves the CPU to whoever needed it.  Without contention
- * nothing preempts a spinner and it spins as before.  No syscall.
+ * and this thread's spins stay off for a while: it sleeps at once and
+ * leaves the CPU to whoever needed it.  The while is short after a lone
+ * preemption (RFS_SPIN_OFF_MIN_NS: a timer, a daemon) and doubles with
+ * each preemption that follows within RFS_SPIN_CALM_NS of the last, up
+ * to RFS_SPIN_OFF_MAX_NS (sustained contention: more runnable threads
+ * than CPUs).  Without contention nothing preempts a spinner and it
+ * spins as before.  No syscall.
  */
 #define RFS_SPIN_PREEMPT_NS 25000LL
-#define RFS_SPIN_OFF_NS 2000000LL
+#define RFS_SPIN_OFF_MIN_NS 50000LL
+#define RFS_SPIN_OFF_MAX_NS 2000000LL
+#define RFS_SPIN_CALM_NS 10000000LL
 
-extern __thread long long rfs_spin_off_until; /* util.c */
+/* util.c: this thread's spins are off until; the last preemption; the
+   current off period */
+extern __thread long long rfs_spin_off_until, rfs_spin_preempted_at,
+	rfs_spin_off_ns;
 
 struct rfs_spin {
 	long long end, last;
@@ -77,7 +86,16 @@ static inline bool rfs_spin_more(struct rfs_spin *s)
 	long long now = rfs_now_ns();
 
 	if (now - s->last > RFS_SPIN_PREEMPT_NS) {
-		rfs_spin_off_until = now + RFS_SPIN_OFF_NS;
+		long long off = rfs_spin_off_ns * 2;
+
+		if (now - rfs_spin_preempted_at > RFS_SPIN_CALM_NS ||
+		    off < RFS_SPIN_OFF_MIN_NS)
+			off = RFS_SPIN_OFF_MIN_NS;
+		if (off > RFS_SPIN_OFF_MAX_NS)
+			off = RFS_SPIN_OFF_MAX_NS;
+		rfs_spin_off_ns = off;
+		rfs_spin_preempted_at = now;
+		rfs_spin_off_until = now + off;
 		return false;
 	}
 	s->last = now;

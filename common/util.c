@@ -12,7 +12,7 @@
 #include "spin.h"
 #include "util.h"
 
-__thread long long rfs_spin_off_until;
+__thread long long rfs_spin_off_until, rfs_spin_preempted_at, rfs_spin_off_ns;
 
 int rfs_poll_until(int fd, short events, long long deadline_ms)
 {
