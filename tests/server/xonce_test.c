@@ -513,6 +513,26 @@ static bool mr_check(const char *spec, const char *name)
 	return content_is(name, "head.tail.");
 }
 
+/*
+ * A server that dies at spec (RINGFSD_TEST_KILL) gets what spec's case
+ * sends in a session that keeps its replies: the request, kept in *k for
+ * the replay; *a is the old session.
+ */
+static void send_and_die(const char *spec, const char *name, struct t_conn *a,
+			 struct kept *k)
+{
+	int st;
+
+	start(spec, NULL);
+	hello(a, "a");
+	mr_send(a, spec, name);
+	keep(k);
+	T_CHECK(t_closed(a->fd), "%s: the server did not die", spec);
+	st = t_srv_wait(&srv, T_TIMEOUT_MS);
+	T_CHECK(st == -1, "%s: ringfsd exit %d, want killed", spec, st);
+	close(a->fd);
+}
+
 static void midrun_case(const char *spec, unsigned i)
 {
 	struct t_conn a, b;
@@ -521,14 +541,7 @@ static void midrun_case(const char *spec, unsigned i)
 	int st;
 
 	snprintf(name, sizeof(name), "m%u", i);
-	start(spec, NULL);
-	hello(&a, "a");
-	mr_send(&a, spec, name);
-	keep(&k);
-	T_CHECK(t_closed(a.fd), "%s: the server did not die", spec);
-	st = t_srv_wait(&srv, T_TIMEOUT_MS);
-	T_CHECK(st == -1, "%s: ringfsd exit %d, want killed", spec, st);
-	close(a.fd);
+	send_and_die(spec, name, &a, &k);
 	start(NULL, NULL);
 	hello(&b, "a");
 	T_CHECK(resume(&b, &a, NULL) == 0, "%s: RESUME: %d", spec,
@@ -618,14 +631,7 @@ static void late_case(const char *op, unsigned i)
 
 	snprintf(spec, sizeof(spec), "%s:intent", op);
 	snprintf(name, sizeof(name), "late%u", i);
-	start(spec, NULL);
-	hello(&a, "a");
-	mr_send(&a, spec, name);
-	keep(&k);
-	T_CHECK(t_closed(a.fd), "late %s: the server did not die", op);
-	T_CHECK(t_srv_wait(&srv, T_TIMEOUT_MS) == -1,
-		"late %s: ringfsd not killed", op);
-	close(a.fd);
+	send_and_die(spec, name, &a, &k);
 	snprintf(spec, sizeof(spec), "%s:settle", op);
 	stop_spec = spec;
 	start(NULL, NULL);
