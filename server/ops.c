@@ -252,10 +252,24 @@ void rfs_cstr(char *dst, const char *src, uint32_t len)
 	dst[len] = 0;
 }
 
+/*
+ * The node a request names a child in: a directory, or ENOTDIR before
+ * the backend is asked (as lookup(2) in a non-directory answers; and a
+ * gluster volume may never answer a lookup whose parent is a symlink).
+ */
+static int req_dir(struct rfs_req *r, uint64_t id, struct rfs_node **out)
+{
+	int ret = rfs_req_node(r, id, out);
+
+	if (!ret && !S_ISDIR((*out)->type))
+		ret = -ENOTDIR;
+	return ret;
+}
+
 int rfs_req_parent(struct rfs_req *r, uint64_t parent, struct rfs_node **p,
 		   char name[RFS_NAME_MAX + 1])
 {
-	int ret = rfs_req_node(r, parent, p);
+	int ret = req_dir(r, parent, p);
 
 	if (ret)
 		return ret;
@@ -702,8 +716,8 @@ static int op_rmdir(struct rfs_req *r)
 	return op_remove(r, true);
 }
 
-/* second node of RENAME/LINK: another export's node is -EXDEV */
-static int req_node_xdev(struct rfs_req *r, uint64_t id, struct rfs_node **out)
+/* second parent of RENAME/LINK: another export's node is -EXDEV */
+static int req_dir_xdev(struct rfs_req *r, uint64_t id, struct rfs_node **out)
 {
 	struct rfs_node *n = rfs_node_get(id);
 
@@ -712,7 +726,7 @@ static int req_node_xdev(struct rfs_req *r, uint64_t id, struct rfs_node **out)
 		return -EXDEV;
 	}
 	rfs_node_put(n);
-	return rfs_req_node(r, id, out);
+	return req_dir(r, id, out);
 }
 
 static int op_rename(struct rfs_req *r)
@@ -725,9 +739,9 @@ static int op_rename(struct rfs_req *r)
 	if (q->flags & ~(uint32_t)(RFS_RENAME_NOREPLACE | RFS_RENAME_EXCHANGE |
 				   RFS_RENAME_WHITEOUT))
 		return -EINVAL;
-	ret = rfs_req_node(r, q->parent, &p);
+	ret = req_dir(r, q->parent, &p);
 	if (!ret)
-		ret = req_node_xdev(r, q->newparent, &np);
+		ret = req_dir_xdev(r, q->newparent, &np);
 	if (ret)
 		return ret;
 	rfs_cstr(name, r->v.name, r->v.name_len);
@@ -754,7 +768,7 @@ static int op_link(struct rfs_req *r)
 
 	ret = rfs_req_node(r, q->nodeid, &n);
 	if (!ret)
-		ret = req_node_xdev(r, q->newparent, &np);
+		ret = req_dir_xdev(r, q->newparent, &np);
 	if (ret)
 		return ret;
 	rfs_cstr(name, r->v.name, r->v.name_len);

@@ -508,8 +508,12 @@ int t_call(struct t_conn *c)
 
 	t_post(c);
 	ret = t_recv_reply(c->fd);
+	/* never a result: a check for "it failed" must not pass on a hang */
 	if (ret == -1)
-		return -ETIMEDOUT;
+		t_die("no reply to request %llu (%s) in %d ms: the server "
+		      "hangs in it or lost it",
+		      (unsigned long long)id,
+		      rfs_proto_op_name(rfs_mb_hdr(&mb)->opcode), T_TIMEOUT_MS);
 	if (ret == 0)
 		return -EPIPE;
 	if (t_rh()->id != id)

@@ -123,8 +123,8 @@ static inline const void *t_rp(void)
 
 /* a request in the send buffer, caller's uid/gid from c */
 struct rfs_mb *t_req(struct t_conn *c, uint16_t op);
-/* send it; returns the reply status, -EPIPE when the server closed,
- * -ETIMEDOUT when no reply came */
+/* send it; returns the reply status, -EPIPE when the server closed;
+ * t_die when no reply came in T_TIMEOUT_MS */
 int t_call(struct t_conn *c);
 /* send it and return: the reply is the caller's to read */
 void t_post(struct t_conn *c);
