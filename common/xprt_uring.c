@@ -41,6 +41,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@
 #include "addr.h"
 #include "log.h"
 #include "proto.h"
+#include "spin.h"
 #include "bufpool.h"
 #include "evq.h"
 #include "tls.h"
@@ -1053,6 +1055,69 @@ static bool watch_fired(struct uctx *x, unsigned nfds, unsigned *fired)
 	return *fired != 0;
 }
 
+/*
+ * Before a sleep, busy-poll the CQ for up to spin_ns (spin.h: none when
+ * the CPU is wanted), what was queued submitted first.  Only on a ring
+ * that posts completions without an enter (no COOP_TASKRUN: the kernel
+ * interrupts a task running in user space to run its completion work):
+ * a CQE then costs neither a syscall nor a wake-up.  True when the spin
+ * found something for the caller.
+ *
+ * A peer whose next frame comes later than the budget (a real network,
+ * an idle client) would only cost a spin and an extra enter per sleep:
+ * after SPIN_MISS_MAX spins in a row found nothing, one sleep in
+ * SPIN_PROBE_EVERY tries again, and the first that finds something
+ * turns the spin back on.
+ */
+#define SPIN_MISS_MAX 8u
+#define SPIN_PROBE_EVERY 64u
+static _Atomic unsigned uring_spinners; /* threads in uring_spin now */
+
+static bool spin_until(struct uctx *x, struct rfs_spin *sp, unsigned nfds,
+		       unsigned *fired)
+{
+	if (io_uring_sq_ready(&x->ring)) {
+		x->st.syscalls++;
+		io_uring_submit(&x->ring);
+		x->tx_quick = 0;
+	}
+	for (unsigned i = 1;; i++) {
+		rfs_cpu_relax();
+		if (io_uring_cq_ready(&x->ring)) {
+			rfs_uring_reap(x);
+			if (x->evq.n || x->dirty ||
+			    watch_fired(x, nfds, fired)) {
+				x->spin_miss = 0;
+				return true;
+			}
+		}
+		if (!(i & 63) && !rfs_spin_more(sp)) {
+			x->spin_miss++;
+			return false;
+		}
+	}
+}
+
+static bool uring_spin(struct uctx *x, unsigned nfds, unsigned *fired)
+{
+	struct rfs_spin sp;
+	bool found;
+
+	if (x->spin_ns <= 0 || x->base.nospin || x->sqpoll ||
+	    (x->setup_flags & IORING_SETUP_COOP_TASKRUN))
+		return false;
+	if (x->spin_miss >= SPIN_MISS_MAX && ++x->spin_skip % SPIN_PROBE_EVERY)
+		return false;
+	if (atomic_fetch_add(&uring_spinners, 1) >= x->spin_max) {
+		atomic_fetch_sub(&uring_spinners, 1);
+		return false;
+	}
+	found = rfs_spin_begin(&sp, x->spin_ns) &&
+		spin_until(x, &sp, nfds, fired);
+	atomic_fetch_sub(&uring_spinners, 1);
+	return found;
+}
+
 static int uring_sleep(struct rfs_xprt *xp, int timeout_ms, const int *fds,
 		       unsigned nfds, unsigned *fired)
 {
@@ -1070,6 +1135,8 @@ static int uring_sleep(struct rfs_xprt *xp, int timeout_ms, const int *fds,
 	rc = watch_arm(x, fds, nfds);
 	if (rc)
 		return rc;
+	if (uring_spin(x, nfds, fired))
+		return 1;
 	/* the quick sends' CQEs come while we submit: wait past them */
 	want = 1 + x->tx_quick;
 	x->tx_quick = 0;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "bufpool.h"
 #include "log.h"
@@ -86,22 +87,50 @@ static int setup_buf_ring(struct uctx *x)
 }
 
 /*
- * Ring flags.  We sleep on the ring fd (poll/epoll) and then reap CQEs in
- * user space.  With COOP_TASKRUN the completion task work runs on the way
- * back from that poll/epoll syscall, so the CQEs are in the ring when
- * poll() looks, for no extra syscall; TASKRUN_FLAG tells us when task work
- * still waits for an enter.  DEFER_TASKRUN (with SINGLE_ISSUER) would make
- * every wake-up cost an extra io_uring_enter(GETEVENTS) before a CQE is
- * visible, and SINGLE_ISSUER binds the ring to the thread that created
- * it (-EEXIST elsewhere) while callers may open a context on one thread
- * and drive it from another; so we use neither.  Older kernels get the
- * plain ring.
+ * Ring flags.  We sleep in io_uring_enter or on the ring fd (poll/epoll)
+ * and reap CQEs in user space.  No COOP_TASKRUN: without it the kernel
+ * runs a completion's task work at once, interrupting the task if it
+ * runs in user space, so a thread that busy-polls the CQ (uring_spin,
+ * the client loop's spin for a reply) sees the CQE without entering the
+ * kernel.  With it (tried: it was the default until 2026-12) every reply
+ * a spin waited for cost an io_uring_enter(GETEVENTS) more, and the
+ * server could not spin at all.  DEFER_TASKRUN (with SINGLE_ISSUER)
+ * would make every completion wait for an enter, and SINGLE_ISSUER binds
+ * the ring to the thread that created it (-EEXIST elsewhere) while
+ * callers may open a context on one thread and drive it from another; so
+ * we use neither.  Older kernels get the plain ring.
  */
+/*
+ * The sleep's spin (uring_spin): params.spin_us, else RINGFS_URING_SPIN_US,
+ * else 50 us; at most one spinning thread per two CPUs in this process
+ * (the others are the application's and the peer's to run on).
+ */
+static void spin_init(struct uctx *x, const struct rfs_xprt_params *p)
+{
+	const char *e = getenv("RINGFS_URING_SPIN_US");
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	long spin = SPIN_US_DEFAULT;
+
+	if (p->spin_us >= 0) {
+		spin = p->spin_us;
+	} else if (e && *e) {
+		char *end;
+
+		spin = strtol(e, &end, 10);
+		if (*end || spin < 0 || spin > 1000000) {
+			rfs_warn("xprt: uring: RINGFS_URING_SPIN_US=%s: not a "
+				 "number of microseconds; using %d",
+				 e, SPIN_US_DEFAULT);
+			spin = SPIN_US_DEFAULT;
+		}
+	}
+	x->spin_ns = spin * 1000LL;
+	x->spin_max = ncpu >= 4 ? (unsigned)(ncpu / 2) : 1;
+}
+
 static int ring_init(struct uctx *x, const struct rfs_xprt_params *p)
 {
 	static const unsigned tries[] = {
-		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
-			IORING_SETUP_SUBMIT_ALL,
 		IORING_SETUP_SUBMIT_ALL,
 		0,
 	};
@@ -125,6 +154,7 @@ static int ring_init(struct uctx *x, const struct rfs_xprt_params *p)
 		return rc;
 	x->setup_flags = up.flags;
 	x->sqpoll = p->sqpoll;
+	spin_init(x, p);
 	x->ring_ok = true;
 	return 0;
 }

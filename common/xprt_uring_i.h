@@ -39,6 +39,8 @@
 #define TX_QUICK_MAX (64u << 10)
 /* the longest a sleep waits for a quick send's CQE plus one more (ms) */
 #define SLEEP_QUICK_MS 100
+/* a sleep's spin before the enter (uring_spin), microseconds */
+#define SPIN_US_DEFAULT 50
 #define RX_DIRECT_MIN (64u << 10) /* frames received in place from here */
 #define RX_SMALL_RUN 32u	  /* small frames in a row: multishot again */
 #define FINI_TIMEOUT_MS 5000
@@ -161,6 +163,11 @@ struct uctx {
 	 * sleep that submits them waits for one CQE more than that.
 	 */
 	unsigned tx_quick;
+	/* how long a sleep may busy-poll the CQ first (0: never); the
+	   spins in a row that found nothing; sleeps since the last spin */
+	long long spin_ns;
+	unsigned spin_miss, spin_skip;
+	unsigned spin_max; /* this process's spinners at once, at most */
 	/* rfs_xprt_sleep's watched fds: one-shot polls, one per slot */
 	struct uwatch {
 		struct ureq r; /* r.c is NULL */
