@@ -1071,8 +1071,6 @@ static bool watch_fired(struct uctx *x, unsigned nfds, unsigned *fired)
  */
 #define SPIN_MISS_MAX 8u
 #define SPIN_PROBE_EVERY 64u
-static _Atomic unsigned uring_spinners; /* threads in uring_spin now */
-
 static bool spin_until(struct uctx *x, struct rfs_spin *sp, unsigned nfds,
 		       unsigned *fired)
 {
@@ -1101,21 +1099,18 @@ static bool spin_until(struct uctx *x, struct rfs_spin *sp, unsigned nfds,
 static bool uring_spin(struct uctx *x, unsigned nfds, unsigned *fired)
 {
 	struct rfs_spin sp;
-	bool found;
 
 	if (x->spin_ns <= 0 || x->base.nospin || x->sqpoll ||
 	    (x->setup_flags & IORING_SETUP_COOP_TASKRUN))
 		return false;
 	if (x->spin_miss >= SPIN_MISS_MAX && ++x->spin_skip % SPIN_PROBE_EVERY)
 		return false;
-	if (atomic_fetch_add(&uring_spinners, 1) >= x->spin_max) {
-		atomic_fetch_sub(&uring_spinners, 1);
+	/* the others awake want the CPUs (ringfsd's connections busy) */
+	if (atomic_load_explicit(&rfs_uring_awake, memory_order_relaxed) >
+	    x->spin_max)
 		return false;
-	}
-	found = rfs_spin_begin(&sp, x->spin_ns) &&
-		spin_until(x, &sp, nfds, fired);
-	atomic_fetch_sub(&uring_spinners, 1);
-	return found;
+	return rfs_spin_begin(&sp, x->spin_ns) &&
+	       spin_until(x, &sp, nfds, fired);
 }
 
 static int uring_sleep(struct rfs_xprt *xp, int timeout_ms, const int *fds,
@@ -1148,6 +1143,9 @@ static int uring_sleep(struct rfs_xprt *xp, int timeout_ms, const int *fds,
 	if (want > 1 && (timeout_ms < 0 || timeout_ms > SLEEP_QUICK_MS))
 		wait_ms = SLEEP_QUICK_MS;
 	x->st.syscalls++;
+	if (x->counted)
+		atomic_fetch_sub_explicit(&rfs_uring_awake, 1,
+					  memory_order_relaxed);
 	if (wait_ms < 0) {
 		rc = io_uring_submit_and_wait(&x->ring, want);
 	} else {
@@ -1156,6 +1154,9 @@ static int uring_sleep(struct rfs_xprt *xp, int timeout_ms, const int *fds,
 		rc = io_uring_submit_and_wait_timeout(&x->ring, &cqe, want, &ts,
 						      NULL);
 	}
+	if (x->counted)
+		atomic_fetch_add_explicit(&rfs_uring_awake, 1,
+					  memory_order_relaxed);
 	/* the CQEs are the caller's next poll; watched fds are known now */
 	rfs_uring_reap(x);
 	watch_fired(x, nfds, fired);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <liburing.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -102,9 +103,12 @@ static int setup_buf_ring(struct uctx *x)
  */
 /*
  * The sleep's spin (uring_spin): params.spin_us, else RINGFS_URING_SPIN_US,
- * else 50 us; at most one spinning thread per two CPUs in this process
- * (the others are the application's and the peer's to run on).
+ * else 50 us; only while at most one context per two CPUs of this
+ * process is awake (the other CPUs are the application's and the
+ * peer's to run on).
  */
+_Atomic unsigned rfs_uring_awake;
+
 static void spin_init(struct uctx *x, const struct rfs_xprt_params *p)
 {
 	const char *e = getenv("RINGFS_URING_SPIN_US");
@@ -126,6 +130,8 @@ static void spin_init(struct uctx *x, const struct rfs_xprt_params *p)
 	}
 	x->spin_ns = spin * 1000LL;
 	x->spin_max = ncpu >= 4 ? (unsigned)(ncpu / 2) : 1;
+	x->counted = true;
+	atomic_fetch_add(&rfs_uring_awake, 1);
 }
 
 static int ring_init(struct uctx *x, const struct rfs_xprt_params *p)
@@ -270,6 +276,8 @@ void rfs_uring_fini(struct rfs_xprt *xp)
 
 	if (!x)
 		return;
+	if (x->counted)
+		atomic_fetch_sub(&rfs_uring_awake, 1);
 	if (x->ring_ok) {
 		drain(x);
 		if (x->conns) /* timed out: the kernel may still write */

@@ -167,7 +167,9 @@ struct uctx {
 	   spins in a row that found nothing; sleeps since the last spin */
 	long long spin_ns;
 	unsigned spin_miss, spin_skip;
-	unsigned spin_max; /* this process's spinners at once, at most */
+	/* this process's contexts awake at once, at most, for a spin */
+	unsigned spin_max;
+	bool counted; /* in rfs_uring_awake */
 	/* rfs_xprt_sleep's watched fds: one-shot polls, one per slot */
 	struct uwatch {
 		struct ureq r; /* r.c is NULL */
@@ -176,6 +178,13 @@ struct uctx {
 		bool fired;
 	} watch[2];
 };
+
+/*
+ * The contexts of this process not asleep in uring_sleep's enter (their
+ * threads run or are runnable): a spin is for a thread that has a CPU to
+ * itself (xprt_uring_ctx.c).
+ */
+extern _Atomic unsigned rfs_uring_awake;
 
 static inline struct uctx *UX(struct rfs_xprt *x)
 {

@@ -806,6 +806,72 @@ out:
 	return ret;
 }
 
+/*
+ * spinpoll: a kernel ring transport whose poll makes no syscall
+ * (RFS_XPRT_F_POLL_FREE and RFS_XPRT_F_SLEEP: uring) delivers a reply to
+ * a thread that busy-polls it without one: no syscall of the
+ * transport's between the send's flush and the reply (the client loop's
+ * spin and ringfsd's rely on it; a ring with COOP_TASKRUN needed an
+ * io_uring_enter to see each reply).  At most 1 % may.  Others:
+ * ping-pong only (shm's poll also wakes a sleeping peer, lazily; its
+ * data path is measured by shm-syscalls).
+ */
+#define NSPIN 200u
+static int case_spinpoll(struct client *k)
+{
+	unsigned entered = 0;
+
+	if ((rfs_xprt_flags(k->x) &
+	     (RFS_XPRT_F_POLL_FREE | RFS_XPRT_F_SLEEP)) !=
+	    (RFS_XPRT_F_POLL_FREE | RFS_XPRT_F_SLEEP)) {
+		printf("spinpoll: %s is not a kernel ring polled without "
+		       "syscalls: ping-pong only\n",
+		       cli_name);
+		return case_pingpong(k);
+	}
+	for (unsigned i = 0; i < NSPIN; i++) {
+		struct rfs_xprt_stats s0, s1;
+		uint64_t id = i + 1;
+		bool got = false;
+		int rc;
+
+		if (!send_frame(k, RFS_OP_PING, id, 64, false))
+			return -1;
+		rc = rfs_xprt_flush(k->x);
+		CHECK(rc == 0 || rc == -EOPNOTSUPP, "flush: %s", strerror(-rc));
+		rfs_xprt_get_stats(k->x, &s0);
+		while (!got) {
+			struct rfs_xev e;
+
+			CHECK(!expired(), "reply %llu never came to the poll",
+			      (unsigned long long)id);
+			rc = rfs_xprt_poll(k->x, &e, 1);
+			CHECK(rc >= 0, "poll: %s", strerror(-rc));
+			if (rc == 0)
+				continue;
+			if (e.type == RFS_XEV_SEND) {
+				rfs_xprt_buf_put(k->x, e.buf);
+				continue;
+			}
+			CHECK(e.type == RFS_XEV_RECV, "event %d", e.type);
+			got = check_reply(e.buf, id, 64);
+			rfs_xprt_buf_put(k->x, e.buf);
+			if (!got)
+				return -1;
+		}
+		rfs_xprt_get_stats(k->x, &s1);
+		entered += s1.syscalls != s0.syscalls;
+	}
+	printf("spinpoll: %u of %u replies took a syscall to be seen\n",
+	       entered, NSPIN);
+	CHECK(entered <= NSPIN / 100,
+	      "%u of %u replies needed a syscall of the polling thread",
+	      entered, NSPIN);
+	return 0;
+out:
+	return -1;
+}
+
 static int case_large(struct client *k)
 {
 	const uint32_t max = RFS_MSG_MAX_DEFAULT;
@@ -1835,6 +1901,8 @@ static void *client_main(void *arg)
 		rc = case_large(k);
 	else if (!strcmp(test_case, "sleep"))
 		rc = case_sleep(k);
+	else if (!strcmp(test_case, "spinpoll"))
+		rc = case_spinpoll(k);
 	else if (!strcmp(test_case, "inflight"))
 		rc = case_inflight(k);
 	else if (!strcmp(test_case, "peerdeath"))
@@ -2538,7 +2606,7 @@ int main(int argc, char **argv)
 	static const char *const cases[] = {
 		"pingpong", "large",	"inflight", "peerdeath", "badframe",
 		"drain",    "registry", "refused",  "badtoken",	 "midframe",
-		"readpush", "readpull", "evil",	    "sleep"
+		"readpush", "readpull", "evil",	    "sleep",	 "spinpoll"
 	};
 	static struct client cli;
 	pthread_t st, ct;
