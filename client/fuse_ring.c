@@ -32,10 +32,12 @@
  * Queues: one per possible CPU; the kernel puts a request on the queue of
  * the CPU the calling application runs on and never moves it, and uses
  * the ring only once every queue has an entry.  Loop i serves the queues
- * q with q % nloops == i, FR_DEPTH entries each.
+ * q with q % nloops == i, FR_DEPTH entries each, and runs on their CPUs
+ * (fr_pin).
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -424,8 +426,47 @@ static int fr_cmd(struct cl_fring *fr, struct fr_ent *e, uint32_t op,
 }
 
 /* Register this loop's entries once the INIT reply accepted the ring. */
+/*
+ * The loop's thread on the CPUs of its queues (q % nloops == idx), as
+ * libfuse's ring threads are: the kernel puts a request on the queue of
+ * the CPU its caller runs on, and that caller now waits for it, so the
+ * loop runs where the CPU is free and does not preempt ringfsd's thread
+ * (or the application) on the other.  Within the CPUs we may use (a
+ * cpuset or taskset keeps its say); RINGFS_NO_PIN=1 leaves it unpinned.
+ */
+static void fr_pin(const struct cl_loop *l)
+{
+	cpu_set_t allowed, want;
+	unsigned n = 0;
+	int rc;
+
+	if (getenv("RINGFS_NO_PIN") && strcmp(getenv("RINGFS_NO_PIN"), "0"))
+		return;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0) {
+		rfs_warn("client: loop %u: sched_getaffinity: %s: not pinned",
+			 l->idx, strerror(errno));
+		return;
+	}
+	CPU_ZERO(&want);
+	for (unsigned q = l->idx; q < fr_nq && q < CPU_SETSIZE; q += fr_nloops)
+		if (CPU_ISSET(q, &allowed)) {
+			CPU_SET(q, &want);
+			n++;
+		}
+	if (!n || CPU_EQUAL(&want, &allowed))
+		return;
+	rc = sched_setaffinity(0, sizeof(want), &want);
+	if (rc < 0)
+		rfs_warn("client: loop %u: sched_setaffinity: %s: not pinned",
+			 l->idx, strerror(errno));
+	else
+		rfs_dbg(RFS_SUB_CLIENT, "client: loop %u: pinned to %u CPU(s)",
+			l->idx, n);
+}
+
 static void fr_register(struct cl_loop *l, struct cl_fring *fr)
 {
+	fr_pin(l);
 	fr->registered = true;
 	fr->fuse_fd = l->fuse_fd;
 	/*
