@@ -102,4 +102,11 @@ static inline bool rfs_spin_more(struct rfs_spin *s)
 	return now < s->end;
 }
 
+/*
+ * A spin budget from the environment (util.c): variable var in
+ * microseconds, 0..1000000; dflt when it is unset, empty or not such a
+ * number (then with a warning that names var).
+ */
+long rfs_spin_env_us(const char *var, long dflt);
+
 #endif /* RFS_SPIN_H */

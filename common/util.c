@@ -5,14 +5,35 @@
 #include <linux/tcp.h> /* glibc's struct tcp_info lacks the byte counts */
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include "log.h"
 #include "spin.h"
 #include "util.h"
 
 __thread long long rfs_spin_off_until, rfs_spin_preempted_at, rfs_spin_off_ns;
+
+long rfs_spin_env_us(const char *var, long dflt)
+{
+	const char *e = getenv(var);
+	char *end;
+	long us;
+
+	if (!e || !*e)
+		return dflt;
+	errno = 0;
+	us = strtol(e, &end, 10);
+	if (*end || errno || us < 0 || us > 1000000) {
+		rfs_warn("xprt: %s=%s: not a number of microseconds (0 to "
+			 "1000000); using %ld",
+			 var, e, dflt);
+		return dflt;
+	}
+	return us;
+}
 
 int rfs_poll_until(int fd, short events, long long deadline_ms)
 {

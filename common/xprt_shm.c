@@ -1385,7 +1385,6 @@ static void shm_fini(struct rfs_xprt *xp)
 static int shm_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
 {
 	struct shm_xprt *x = calloc(1, sizeof(*x));
-	const char *e = getenv("RINGFS_SHM_SPIN_US");
 	long spin = p->spin_us >= 0 ? p->spin_us : SPIN_US_DEFAULT;
 	int rc;
 
@@ -1401,18 +1400,7 @@ static int shm_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
 		shm_fini((struct rfs_xprt *)(void *)x);
 		return rc;
 	}
-	if (e && *e) {
-		char *end;
-
-		spin = strtol(e, &end, 10);
-		if (*end || spin < 0 || spin > 1000000) {
-			rfs_warn("xprt: shm: RINGFS_SHM_SPIN_US=%s: not a "
-				 "number of microseconds; using %d",
-				 e, SPIN_US_DEFAULT);
-			spin = SPIN_US_DEFAULT;
-		}
-	}
-	x->spin_ns = spin * 1000LL;
+	x->spin_ns = rfs_spin_env_us("RINGFS_SHM_SPIN_US", spin) * 1000LL;
 	*out = (struct rfs_xprt *)(void *)x;
 	return 0;
 }

@@ -111,23 +111,11 @@ _Atomic unsigned rfs_uring_awake;
 
 static void spin_init(struct uctx *x, const struct rfs_xprt_params *p)
 {
-	const char *e = getenv("RINGFS_URING_SPIN_US");
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	long spin = SPIN_US_DEFAULT;
+	long spin = p->spin_us >= 0 ? p->spin_us :
+				      rfs_spin_env_us("RINGFS_URING_SPIN_US",
+						      SPIN_US_DEFAULT);
 
-	if (p->spin_us >= 0) {
-		spin = p->spin_us;
-	} else if (e && *e) {
-		char *end;
-
-		spin = strtol(e, &end, 10);
-		if (*end || spin < 0 || spin > 1000000) {
-			rfs_warn("xprt: uring: RINGFS_URING_SPIN_US=%s: not a "
-				 "number of microseconds; using %d",
-				 e, SPIN_US_DEFAULT);
-			spin = SPIN_US_DEFAULT;
-		}
-	}
 	x->spin_ns = spin * 1000LL;
 	x->spin_max = ncpu >= 4 ? (unsigned)(ncpu / 2) : 1;
 	x->counted = true;
