@@ -425,7 +425,6 @@ static int fr_cmd(struct cl_fring *fr, struct fr_ent *e, uint32_t op,
 	return 0;
 }
 
-/* Register this loop's entries once the INIT reply accepted the ring. */
 /*
  * The loop's thread on the CPUs of its queues (q % nloops == idx), as
  * libfuse's ring threads are: the kernel puts a request on the queue of
@@ -436,11 +435,12 @@ static int fr_cmd(struct cl_fring *fr, struct fr_ent *e, uint32_t op,
  */
 static void fr_pin(const struct cl_loop *l)
 {
+	const char *off = getenv("RINGFS_NO_PIN");
 	cpu_set_t allowed, want;
 	unsigned n = 0;
 	int rc;
 
-	if (getenv("RINGFS_NO_PIN") && strcmp(getenv("RINGFS_NO_PIN"), "0"))
+	if (off && *off && strcmp(off, "0"))
 		return;
 	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0) {
 		rfs_warn("client: loop %u: sched_getaffinity: %s: not pinned",
@@ -464,6 +464,7 @@ static void fr_pin(const struct cl_loop *l)
 			l->idx, n);
 }
 
+/* Register this loop's entries once the INIT reply accepted the ring. */
 static void fr_register(struct cl_loop *l, struct cl_fring *fr)
 {
 	fr_pin(l);
