@@ -343,6 +343,23 @@ static int keep_copy(struct cl_pend *p, const void *frame, uint32_t len)
 	return 0;
 }
 
+int rfs_call_take_fd(uint64_t id)
+{
+	struct cl_loop *l = rfs_lp_tl_loop;
+
+	if (!l || !l->conn)
+		return -ENOTCONN;
+	return rfs_xprt_take_fd(l->conn, id);
+}
+
+void rfs_call_count(int ctr)
+{
+	struct cl_loop *l = rfs_lp_tl_loop;
+
+	if (l)
+		rfs_obs_add(l->obs, (enum rfs_obs_ctr)ctr, 1);
+}
+
 void rfs_call_send(struct cl_call *c)
 {
 	struct cl_loop *l = c->l;

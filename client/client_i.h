@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "passthrough.h"
 #include "proto.h"
 #include "xprt.h"
 
@@ -43,6 +44,11 @@
 enum {
 	CL_FRING_AUTO,
 	CL_FRING_OFF
+};
+
+enum {
+	CL_PT_AUTO, /* the kernel's FUSE passthrough where it can work */
+	CL_PT_OFF
 };
 
 struct cl_opts {
@@ -61,7 +67,8 @@ struct cl_opts {
 	bool writeback_cache;
 	bool direct_io;
 	bool readdirplus;
-	int fuse_ring; /* CL_FRING_*: FUSE over io_uring */
+	int fuse_ring;	 /* CL_FRING_*: FUSE over io_uring */
+	int passthrough; /* CL_PT_*: the kernel's FUSE passthrough */
 	uint32_t max_write;
 	int connect_timeout_ms;
 	bool soft; /* soft: EIO after timeo_ms; else hard */
@@ -112,6 +119,7 @@ struct rfs_client {
 	uint64_t sess_gen; /* under mu: +1 for every new HELLO */
 	bool csum;	   /* negotiated */
 	bool groups;	   /* negotiated: callers' groups go with requests */
+	bool passfd;	   /* negotiated: the server passes open files */
 	uint32_t max_msg;
 	uint32_t export_flags;
 	/*
@@ -271,6 +279,15 @@ void rfs_call_send(struct cl_call *c);
 /* Abandon a started call: replies err (< 0) to its request. */
 void rfs_call_abort(struct cl_call *c, int err);
 
+/*
+ * In a completion, on the loop that got the reply: the open file the
+ * server sent before reply id (RFS_OPEN_FD), now the caller's; -ENOENT:
+ * none came
+ */
+int rfs_call_take_fd(uint64_t id);
+/* In a completion: count an event of this loop (common/obs.h) */
+void rfs_call_count(int ctr);
+
 /* Queue a FORGET for a node that left the inode table (this loop). */
 void rfs_loop_forget(uint64_t nodeid, uint64_t nlookup);
 
@@ -341,7 +358,10 @@ struct rfs_opener {
 
 int rfs_fh_new(uint64_t nodeid, uint32_t flags, bool dir,
 	       const struct rfs_opener *who, uint64_t sfh, uint64_t *cfh);
+/* also ends what passthrough.c counted for the open (rfs_fh_set_pt) */
 void rfs_fh_del(uint64_t cfh);
+/* what the open became for passthrough.c (RFS_PT_*) */
+void rfs_fh_set_pt(uint64_t cfh, int kind);
 /* 0 and *sfh, -EBADF (unknown fh) or -EIO (lost in a server restart) */
 int rfs_fh_server(uint64_t cfh, uint64_t *sfh);
 /*

@@ -36,6 +36,7 @@ struct fhent {
 	uint32_t ngroups;
 	uint32_t *groups; /* malloc'd, ngroups of them (under fh_mu) */
 	bool dir;
+	uint8_t pt; /* RFS_PT_*: what passthrough.c counted (under fh_mu) */
 };
 
 static pthread_mutex_t fh_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -112,6 +113,7 @@ int rfs_fh_new(uint64_t nodeid, uint32_t flags, bool dir,
 	e->nodeid = nodeid;
 	e->flags = flags;
 	e->dir = dir;
+	e->pt = RFS_PT_NONE;
 	e->uid = who->uid;
 	e->gid = who->gid;
 	e->ngroups = who->ngroups;
@@ -128,15 +130,31 @@ out:
 	return ret;
 }
 
+void rfs_fh_set_pt(uint64_t cfh, int kind)
+{
+	struct fhent *e;
+
+	pthread_mutex_lock(&fh_mu);
+	e = lookup(cfh);
+	if (e)
+		e->pt = (uint8_t)kind;
+	pthread_mutex_unlock(&fh_mu);
+}
+
 void rfs_fh_del(uint64_t cfh)
 {
 	struct fhent *e;
 	uint32_t *nl;
+	uint64_t pt_node = 0;
+	int pt = RFS_PT_NONE;
 
 	pthread_mutex_lock(&fh_mu);
 	e = lookup(cfh);
 	if (!e)
 		goto out;
+	pt = e->pt;
+	pt_node = e->nodeid;
+	e->pt = RFS_PT_NONE;
 	atomic_store(&e->gen, atomic_load(&e->gen) + 1); /* even: free */
 	free(e->groups);
 	e->groups = NULL;
@@ -153,6 +171,7 @@ void rfs_fh_del(uint64_t cfh)
 	freelist[nfree++] = (uint32_t)cfh - 1;
 out:
 	pthread_mutex_unlock(&fh_mu);
+	rfs_pt_close(pt_node, pt);
 }
 
 int rfs_fh_server(uint64_t cfh, uint64_t *sfh)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR BSD-2-Clause */
 /*
- * fuse_uring_kernel.h - the FUSE-over-io_uring pieces of the FUSE kernel ABI
- * (protocol 7.42, Linux >= 6.14) that Debian 12's <linux/fuse.h> (7.38) and
- * libfuse 3.14's fuse_kernel.h lack.
+ * fuse_uring_kernel.h - the FUSE-over-io_uring (protocol 7.42, Linux >=
+ * 6.14) and passthrough (7.40, Linux >= 6.9) pieces of the FUSE kernel ABI
+ * that Debian 12's <linux/fuse.h> (7.38) and libfuse 3.14's fuse_kernel.h
+ * lack.
  *
  * The definitions below restate the kernel's UAPI header
  * include/uapi/linux/fuse.h, which is licensed
@@ -122,5 +123,37 @@ _Static_assert(sizeof(struct fuse_in_header) <= FUSE_URING_IN_OUT_HEADER_SZ,
 	       "fuse_in_header fits in_out");
 _Static_assert(sizeof(struct fuse_out_header) <= FUSE_URING_IN_OUT_HEADER_SZ,
 	       "fuse_out_header fits in_out");
+
+/* ---- passthrough (7.40) ------------------------------------------------ */
+
+/*
+ * INIT: FUSE_PASSTHROUGH is bit 37 (flags2 bit 5); the reply's
+ * max_stack_depth (the first of libfuse 3.14's unused words after flags2)
+ * must be 1 or 2: how deep the backing files' own stacking may be.
+ */
+#ifndef FUSE_PASSTHROUGH
+#define FUSE_PASSTHROUGH (1ULL << 37)
+#endif
+#define RINGFS_FUSE_PASSTHROUGH_FLAGS2 ((uint32_t)(FUSE_PASSTHROUGH >> 32))
+/* OPEN/CREATE reply: fuse_open_out's last word (padding before) is the id */
+#ifndef FOPEN_PASSTHROUGH
+#define FOPEN_PASSTHROUGH (1u << 7)
+#endif
+struct ringfs_fuse_open_out {
+	uint64_t fh;
+	uint32_t open_flags;
+	int32_t backing_id;
+};
+/* register / drop a backing file on a /dev/fuse fd (CAP_SYS_ADMIN) */
+struct ringfs_fuse_backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+#define RINGFS_FUSE_DEV_IOC_MAGIC 229
+#define RINGFS_FUSE_DEV_IOC_BACKING_OPEN \
+	_IOW(RINGFS_FUSE_DEV_IOC_MAGIC, 1, struct ringfs_fuse_backing_map)
+#define RINGFS_FUSE_DEV_IOC_BACKING_CLOSE \
+	_IOW(RINGFS_FUSE_DEV_IOC_MAGIC, 2, uint32_t)
 
 #endif /* RINGFS_FUSE_URING_KERNEL_H */

@@ -136,6 +136,8 @@ static int hello(struct rfs_rpc *r, const struct rfs_addr *a,
 		.groups = true,
 		.resume = true,
 		.notify = true,
+		.passfd = cl->o.passthrough != CL_PT_OFF &&
+			  (rfs_xprt_flags(r->x) & RFS_XPRT_F_PASSFD),
 		.max_inflight = CL_SLOTS,
 		.timeout_ms = HANDSHAKE_TIMEOUT_MS,
 	};
@@ -154,6 +156,7 @@ static int hello(struct rfs_rpc *r, const struct rfs_addr *a,
 	cl->csum = hr->features & RFS_FEAT_CSUM;
 	cl->groups = hr->features & RFS_FEAT_GROUPS;
 	cl->resume_ok = hr->features & RFS_FEAT_RESUME;
+	cl->passfd = hr->features & RFS_FEAT_PASSFD;
 	cl->session = hr->session;
 	memcpy(cl->token, hr->token, sizeof(cl->token));
 	if (rfs_cl_auth_enabled()) /* derived, not sent */

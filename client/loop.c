@@ -73,6 +73,7 @@ static __thread int tl_fuse_fd = -1;
  */
 static _Atomic uint64_t init_unique; /* the kernel's INIT (0: none) */
 static _Atomic uint32_t init_flags;  /* what it offered */
+static _Atomic uint32_t init_flags2; /* and in flags2 (FUSE_INIT_EXT) */
 static struct fuse_init_out init_out;
 
 static void init_saw_read(const void *buf, ssize_t n)
@@ -85,6 +86,10 @@ static void init_saw_read(const void *buf, ssize_t n)
 	    ih->opcode != FUSE_INIT)
 		return;
 	atomic_store(&init_flags, in->flags);
+	if ((in->flags & FUSE_INIT_EXT) &&
+	    n >= (ssize_t)(sizeof(*ih) + offsetof(struct fuse_init_in, flags2) +
+			   sizeof(in->flags2)))
+		atomic_store(&init_flags2, in->flags2);
 	atomic_store(&init_unique, ih->unique);
 }
 
@@ -113,6 +118,8 @@ static void init_patch(struct iovec *iov, int cnt)
 		rfs_warn("client: the kernel does not offer "
 			 "FUSE_HANDLE_KILLPRIV: writes, truncates and chowns "
 			 "of suid/sgid files by non-owners fail with EPERM");
+	if (len == sizeof(init_out)) /* room for max_stack_depth */
+		rfs_pt_init(atomic_load(&init_flags2), &init_out);
 	iov[1].iov_base = &init_out;
 }
 
@@ -138,6 +145,7 @@ static ssize_t io_writev(int fd, struct iovec *iov, int cnt, void *userdata)
 	ssize_t n;
 	bool init;
 
+	rfs_pt_patch(iov, cnt); /* an open reply with a backing file? */
 	if (l && rfs_fr_active(l)) {
 		n = rfs_fr_writev(l, iov, cnt);
 		if (n != -ENOENT)

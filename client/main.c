@@ -68,6 +68,9 @@ static void usage(FILE *f)
 		"  fuse_ring=auto|off FUSE over io_uring where the kernel offers it\n"
 		"                     (Linux >= 6.14, fuse enable_uring=Y; default\n"
 		"                     auto), else /dev/fuse\n"
+		"  passthrough=auto|off  shm: the kernel reads and writes the\n"
+		"                     server's files itself (FUSE passthrough, Linux\n"
+		"                     >= 6.9, CAP_SYS_ADMIN; default auto)\n"
 		"  max_write=BYTES    largest write request (default and max 1 MiB)\n"
 		"  connect_timeout=S  seconds to wait for the server (default 10)\n"
 		"  key_file=FILE      authenticate with the shared secret in FILE (mode\n"
@@ -241,6 +244,18 @@ static int parse_one(struct cl_opts *o, char *opt, bool *fsname, bool *subtype)
 			o->fuse_ring = CL_FRING_AUTO;
 		} else if (!strcmp(val, "off")) {
 			o->fuse_ring = CL_FRING_OFF;
+		} else {
+			fprintf(stderr,
+				"ringfs: bad value in option '%s' (auto or "
+				"off)\n",
+				opt);
+			ret = -EINVAL;
+		}
+	} else if (val && !strncmp(opt, "passthrough=", 12)) {
+		if (!strcmp(val, "auto")) {
+			o->passthrough = CL_PT_AUTO;
+		} else if (!strcmp(val, "off")) {
+			o->passthrough = CL_PT_OFF;
 		} else {
 			fprintf(stderr,
 				"ringfs: bad value in option '%s' (auto or "
@@ -782,6 +797,7 @@ void rfs_cl_status_update(void)
 	snprintf(st.source, sizeof(st.source), "%s", cl->o.source);
 	snprintf(st.transport, sizeof(st.transport), "%s", cl->o.transport);
 	snprintf(st.fuse, sizeof(st.fuse), "%s", rfs_fr_status());
+	snprintf(st.passthrough, sizeof(st.passthrough), "%s", rfs_pt_status());
 	st.loops = cl->nloops;
 	st.pid = getpid();
 	ret = rfs_status_write(&st);

@@ -16,6 +16,7 @@
 
 #include "client_i.h"
 #include "log.h"
+#include "obs.h"
 
 /* A READ reply has no fixed part: the header, then the data (<= size). */
 #define CL_READ_REP_FIXED 0u
@@ -80,16 +81,53 @@ static int client_fh(struct cl_pend *p, uint64_t sfh, bool dir, uint64_t nodeid,
 	return rfs_fh_new(nodeid, flags, dir, &who, sfh, cfh);
 }
 
+/*
+ * FUSE passthrough (passthrough.c): take the file the server sent with
+ * the reply, if it said so, and decide what the open becomes.  0, or
+ * -errno: the open fails.
+ */
+static int pt_decide(const struct rfs_hdr *h, uint32_t open_flags,
+		     uint64_t nodeid, int flags, uint64_t cfh,
+		     struct fuse_file_info *fi)
+{
+	int fd = -1, bid, kind;
+
+	if (!rfs_pt_want())
+		return 0;
+	if (open_flags & RFS_OPEN_FD) {
+		fd = rfs_call_take_fd(h->id);
+		if (fd < 0)
+			rfs_dbg(RFS_SUB_CLIENT,
+				"client: FUSE passthrough: the server's file "
+				"for request %llu did not come: %s",
+				(unsigned long long)h->id, strerror(-fd));
+	}
+	kind = rfs_pt_open(nodeid, fd, (uint32_t)flags, &bid);
+	if (kind < 0)
+		return kind;
+	rfs_fh_set_pt(cfh, kind);
+	if (kind == RFS_PT_PASS) {
+		/* the kernel's own I/O on the file: no page cache of ours */
+		fi->direct_io = 0;
+		fi->keep_cache = 0;
+		fi->nonseekable = 0;
+		rfs_pt_reply(bid);
+		rfs_call_count(RFS_OBS_passthrough_opens);
+	}
+	return 0;
+}
+
 static void done_open(struct cl_pend *p, const struct rfs_hdr *h,
 		      const struct rfs_rep_view *v)
 {
 	const struct rfs_open_rep *r = v->fixed;
 	struct fuse_file_info fi = p->fi;
 	bool dir = h->opcode == RFS_OP_OPENDIR;
+	uint64_t nodeid = cl_nodeid((fuse_ino_t)p->aux);
 	int ret;
 
 	/* the kernel gets a client-side fh: it survives server restarts */
-	ret = client_fh(p, r->fh, dir, cl_nodeid((fuse_ino_t)p->aux), &fi.fh);
+	ret = client_fh(p, r->fh, dir, nodeid, &fi.fh);
 	if (ret < 0) {
 		release_lost((fuse_ino_t)p->aux, r->fh, dir);
 		fuse_reply_err(p->req, -ret);
@@ -100,8 +138,18 @@ static void done_open(struct cl_pend *p, const struct rfs_hdr *h,
 		fi.keep_cache = rfs_cl->o.kernel_cache;
 	} else {
 		set_open_flags(&fi, r->open_flags);
+		ret = pt_decide(h, r->open_flags, nodeid, p->fi.flags, fi.fh,
+				&fi);
+		if (ret < 0) {
+			rfs_fh_del(fi.fh);
+			release_lost((fuse_ino_t)p->aux, r->fh, dir);
+			fuse_reply_err(p->req, -ret);
+			return;
+		}
 	}
-	if (fuse_reply_open(p->req, &fi) != 0) {
+	ret = fuse_reply_open(p->req, &fi);
+	rfs_pt_reply(0);
+	if (ret != 0) {
 		rfs_fh_del(fi.fh);
 		release_lost((fuse_ino_t)p->aux, r->fh, dir);
 	}
@@ -121,6 +169,7 @@ static void open_op(fuse_req_t req, uint16_t op, fuse_ino_t ino,
 	r->nodeid = cl_nodeid(ino);
 	r->flags = op == RFS_OP_OPEN ? open_flags(fi->flags) :
 				       (uint32_t)fi->flags;
+	r->want = op == RFS_OP_OPEN && rfs_pt_want() ? RFS_WANT_FD : 0;
 	rfs_call_send(&c);
 }
 
@@ -141,6 +190,7 @@ static void done_create(struct cl_pend *p, const struct rfs_hdr *h,
 	const struct rfs_create_rep *r = v->fixed;
 	struct fuse_file_info fi = p->fi;
 	struct fuse_entry_param ep;
+	int ret;
 
 	set_open_flags(&fi, r->open_flags);
 	rfs_entry_param(&r->entry, &ep);
@@ -149,13 +199,19 @@ static void done_create(struct cl_pend *p, const struct rfs_hdr *h,
 		fuse_reply_err(p->req, ENOMEM);
 		return;
 	}
-	if (rfs_inode_ref(r->entry.nodeid, v->handle, v->handle_len) < 0) {
+	ret = pt_decide(h, r->open_flags, r->entry.nodeid, p->fi.flags, fi.fh,
+			&fi);
+	if (ret < 0 ||
+	    rfs_inode_ref(r->entry.nodeid, v->handle, v->handle_len) < 0) {
+		rfs_pt_reply(0);
 		rfs_fh_del(fi.fh);
 		release_lost(ep.ino, r->fh, false);
-		fuse_reply_err(p->req, ENOMEM);
+		fuse_reply_err(p->req, ret < 0 ? -ret : ENOMEM);
 		return;
 	}
-	if (fuse_reply_create(p->req, &ep, &fi) != 0) {
+	ret = fuse_reply_create(p->req, &ep, &fi);
+	rfs_pt_reply(0);
+	if (ret != 0) {
 		if (rfs_inode_unref(r->entry.nodeid, 1))
 			rfs_loop_forget(r->entry.nodeid, 1);
 		rfs_fh_del(fi.fh);
@@ -184,6 +240,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	r->mode = mode;
 	r->umask = ctx ? ctx->umask : 022;
 	r->flags = open_flags(fi->flags);
+	r->want = rfs_pt_want() ? RFS_WANT_FD : 0;
 	r->name_len = (uint16_t)len;
 	rfs_call_put(&c, name, (uint32_t)len);
 	rfs_call_send(&c);

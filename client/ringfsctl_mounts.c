@@ -82,8 +82,8 @@ int rfs_ctl_mounts(int argc, char **argv)
 		ctl_err("reading /proc/self/mountinfo: %s", strerror(errno));
 		return CTL_EXIT_FAIL;
 	}
-	printf("%-28s %-28s %-9s %-11s %5s %7s\n", "MOUNTPOINT", "SOURCE",
-	       "TRANSPORT", "FUSE", "LOOPS", "PID");
+	printf("%-28s %-28s %-9s %-11s %-8s %5s %7s\n", "MOUNTPOINT", "SOURCE",
+	       "TRANSPORT", "FUSE", "PASSTHRU", "LOOPS", "PID");
 	while (fgets(line, sizeof(line), f)) {
 		char *mp, *type, *src, *sep, *save = NULL;
 		const struct rfs_status *s = NULL;
@@ -109,11 +109,16 @@ int rfs_ctl_mounts(int argc, char **argv)
 			if (!strcmp(st[i].mountpoint, mp))
 				s = &st[i];
 		if (s)
-			printf("%-28s %-28s %-9s %-11s %5u %7d\n", mp, src,
-			       s->transport, s->fuse, s->loops, (int)s->pid);
+			printf("%-28s %-28s %-9s %-11s %-8.*s %5u %7d\n", mp,
+			       src, s->transport, s->fuse,
+			       (int)strcspn(s->passthrough[0] ? s->passthrough :
+								"?",
+					    " "),
+			       s->passthrough[0] ? s->passthrough : "?",
+			       s->loops, (int)s->pid);
 		else
-			printf("%-28s %-28s %-9s %-11s %5s %7s\n", mp, src, "?",
-			       "?", "?", "?");
+			printf("%-28s %-28s %-9s %-11s %-8s %5s %7s\n", mp, src,
+			       "?", "?", "?", "?", "?");
 		shown++;
 	}
 	fclose(f);

@@ -303,7 +303,8 @@ int rfs_rpc_hello(struct rfs_rpc *r, const struct rfs_rpc_hello *h,
 		q->features = (h->csum ? RFS_FEAT_CSUM : 0) | RFS_FEAT_IDS |
 			      (h->groups ? RFS_FEAT_GROUPS : 0) |
 			      (h->resume ? RFS_FEAT_RESUME : 0) |
-			      (h->notify ? RFS_FEAT_NOTIFY : 0);
+			      (h->notify ? RFS_FEAT_NOTIFY : 0) |
+			      (h->passfd ? RFS_FEAT_PASSFD : 0);
 		q->max_msg = RFS_MSG_MAX_DEFAULT;
 		q->export_len = (uint16_t)elen;
 		q->max_inflight = h->max_inflight;

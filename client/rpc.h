@@ -133,6 +133,7 @@ struct rfs_rpc_hello {
 	bool groups; /* ask for RFS_FEAT_GROUPS (callers' groups sent) */
 	bool resume; /* ask for RFS_FEAT_RESUME (a mount: its replays) */
 	bool notify; /* ask for RFS_FEAT_NOTIFY (a mount: cache invalidations) */
+	bool passfd; /* ask for RFS_FEAT_PASSFD (a mount over shm: open files) */
 	uint32_t max_inflight;
 	int timeout_ms;
 };

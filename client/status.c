@@ -51,10 +51,10 @@ int rfs_status_write(const struct rfs_status *s)
 	if (!f)
 		return -errno;
 	fprintf(f,
-		"mountpoint=%s\nsource=%s\ntransport=%s\nfuse=%s\nloops=%u\n"
-		"pid=%d\n",
-		s->mountpoint, s->source, s->transport, s->fuse, s->loops,
-		(int)s->pid);
+		"mountpoint=%s\nsource=%s\ntransport=%s\nfuse=%s\n"
+		"passthrough=%s\nloops=%u\npid=%d\n",
+		s->mountpoint, s->source, s->transport, s->fuse, s->passthrough,
+		s->loops, (int)s->pid);
 	if (fclose(f) != 0) {
 		ret = -errno;
 		unlink(tmp);
@@ -106,6 +106,8 @@ int rfs_status_read(const char *path, struct rfs_status *s)
 			set(s->transport, sizeof(s->transport), v);
 		else if (!strcmp(line, "fuse"))
 			set(s->fuse, sizeof(s->fuse), v);
+		else if (!strcmp(line, "passthrough"))
+			set(s->passthrough, sizeof(s->passthrough), v);
 		else if (!strcmp(line, "loops"))
 			s->loops = (unsigned)strtoul(v, NULL, 10);
 		else if (!strcmp(line, "pid"))

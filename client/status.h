@@ -15,7 +15,8 @@ struct rfs_status {
 	char mountpoint[4096];
 	char source[512];
 	char transport[32];
-	char fuse[32]; /* io_uring, /dev/fuse, negotiating */
+	char fuse[32];	      /* io_uring, /dev/fuse, negotiating */
+	char passthrough[96]; /* "on", "off (why)": FUSE passthrough */
 	unsigned loops;
 	pid_t pid;
 };

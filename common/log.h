@@ -64,5 +64,12 @@ bool rfs_ratelimit_ok(struct rfs_ratelimit *rl);
 		if (rfs_ratelimit_ok(&rl_))               \
 			rfs_log(LOG_ERR, __VA_ARGS__);    \
 	} while (0)
+/* rate-limited warning, one limiter per call site */
+#define rfs_warn_rl(...)                                   \
+	do {                                               \
+		static __thread struct rfs_ratelimit rl_;  \
+		if (rfs_ratelimit_ok(&rl_))                \
+			rfs_log(LOG_WARNING, __VA_ARGS__); \
+	} while (0)
 
 #endif /* RFS_LOG_H */

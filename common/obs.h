@@ -83,6 +83,9 @@
 	X(wc_flushed, B, "rdma work requests flushed by a connection's end")   \
 	X(stray_replies, C, "replies nobody waited for")                       \
 	X(notifies_sent, S, "cache notifications sent to clients")             \
+	X(files_passed, S, "open files passed to clients (FUSE passthrough)")  \
+	X(passthrough_opens, C,                                                \
+	  "opens served by the kernel's FUSE passthrough")                     \
 	X(notifies_received, C, "cache notifications from the server")         \
 	X(notifies_dropped, C,                                                 \
 	  "notifications dropped: malformed, or the kernel queue full")

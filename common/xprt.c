@@ -512,6 +512,20 @@ int rfs_xprt_send_expect(struct rfs_conn *c, struct rfs_buf *b, unsigned flags,
 	return cops(c)->send_expect(c, b, flags, reply_max);
 }
 
+int rfs_xprt_send_fd(struct rfs_conn *c, int fd, uint64_t token)
+{
+	if (!cops(c)->send_fd)
+		return -EOPNOTSUPP;
+	return cops(c)->send_fd(c, fd, token);
+}
+
+int rfs_xprt_take_fd(struct rfs_conn *c, uint64_t token)
+{
+	if (!cops(c)->take_fd)
+		return -EOPNOTSUPP;
+	return cops(c)->take_fd(c, token);
+}
+
 int rfs_xprt_flush(struct rfs_xprt *x)
 {
 	if (!xops(x)->flush)

@@ -134,6 +134,12 @@ const char *rfs_xprt_name(const struct rfs_xprt *x);
  * sends queued for the sleep to submit.
  */
 #define RFS_XPRT_F_SLEEP (1u << 6)
+/*
+ * RFS_XPRT_F_PASSFD: the server can pass an open file to its client
+ * (same host, a Unix socket underneath: shm), rfs_xprt_send_fd and
+ * rfs_xprt_take_fd work.
+ */
+#define RFS_XPRT_F_PASSFD (1u << 7)
 unsigned rfs_xprt_flags(const struct rfs_xprt *x);
 
 /*
@@ -319,5 +325,15 @@ struct rfs_xprt_stats {
 	uint64_t wc_flushed; /* work requests flushed by a close (rdma) */
 };
 void rfs_xprt_get_stats(const struct rfs_xprt *x, struct rfs_xprt_stats *s);
+
+/*
+ * RFS_XPRT_F_PASSFD transports.  Server: send a copy of fd to the client
+ * tagged with token (a request id), before the reply that names it; it
+ * never blocks (-EAGAIN: the client does not read its socket).  Client:
+ * take the file sent with token, now the caller's to close; -ENOENT:
+ * none came.  -EOPNOTSUPP elsewhere.
+ */
+int rfs_xprt_send_fd(struct rfs_conn *c, int fd, uint64_t token);
+int rfs_xprt_take_fd(struct rfs_conn *c, uint64_t token);
 
 #endif /* RFS_XPRT_H */

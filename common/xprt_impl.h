@@ -52,6 +52,9 @@ struct rfs_xprt_ops {
 	/* rfs_xprt_sleep; NULL: -EOPNOTSUPP */
 	int (*sleep)(struct rfs_xprt *x, int timeout_ms, const int *fds,
 		     unsigned nfds, unsigned *fired);
+	/* rfs_xprt_send_fd / rfs_xprt_take_fd (RFS_XPRT_F_PASSFD) */
+	int (*send_fd)(struct rfs_conn *c, int fd, uint64_t token);
+	int (*take_fd)(struct rfs_conn *c, uint64_t token);
 	void (*stats)(const struct rfs_xprt *x, struct rfs_xprt_stats *s);
 };
 

@@ -6,9 +6,10 @@
  * creates a memfd region and its wake eventfd and passes them with
  * SCM_RIGHTS; the server validates everything, seals the region's size
  * (so the client cannot truncate it under us: SIGBUS), maps it and answers
- * with its own wake eventfd.  The socket then stays open only for
- * liveness: its EOF is how a dead peer is noticed, and one RFS_SHM_BYE
- * byte before it marks an orderly close.
+ * with its own wake eventfd.  The socket then stays open for liveness
+ * (its EOF is how a dead peer is noticed, and one RFS_SHM_BYE byte before
+ * it marks an orderly close) and for the open files a server passes to
+ * its client for the kernel's FUSE passthrough (xprt_shm_fd.h).
  *
  * Data path.  Per direction a ring of descriptors {slot, len} and a slab
  * of fixed-size slots in three classes (4 KiB, 64 KiB, max_msg).  buf_get
@@ -64,6 +65,7 @@
 #include "spin.h"
 #include "util.h"
 #include "xprt_impl.h"
+#include "xprt_shm_fd.h"
 #include "xprt_shm_i.h"
 
 #define SHADOW_PRIV (20u << 10) /* private prefix of a lent frame */
@@ -134,6 +136,7 @@ struct shm_conn {
 	uint32_t nfree[RFS_SHM_NCLASS];
 	struct shm_buf *pend, *pend_tail;
 	struct shm_tag tag[2];
+	struct rfs_shm_fds fds; /* client: files the server sent */
 	char desc[64];
 };
 
@@ -192,6 +195,7 @@ static void conn_close_fds(struct shm_conn *c)
 	}
 	if (c->fd >= 0)
 		close(c->fd);
+	rfs_shm_fds_clear(&c->fds);
 	if (c->efd >= 0)
 		close(c->efd);
 	if (c->efd_peer >= 0)
@@ -554,33 +558,18 @@ static void try_shut(struct shm_conn *c)
 		conn_down(c, -ECONNRESET, 0);
 }
 
-/* The peer's socket: its bye byte, its EOF, or an error. */
+/* The peer's socket: its bye byte, files it sent, its EOF, or an error. */
 static void sock_input(struct shm_conn *c)
 {
-	char buf[16];
-	ssize_t n;
-	int err = ECONNRESET;
+	const char *why;
+	int ret = rfs_shm_sock_read(c->fd, c->side == 0 ? &c->fds : NULL,
+				    &c->peer_bye, &c->x->st.syscalls, &why);
 
-	for (;;) {
-		c->x->st.syscalls++;
-		n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n > 0) {
-			for (ssize_t i = 0; i < n; i++) {
-				if (buf[i] != RFS_SHM_BYE) {
-					conn_fail(c, -EPROTO,
-						  "unexpected "
-						  "byte on the socket");
-					return;
-				}
-				c->peer_bye = true;
-			}
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n < 0)
-			err = errno;
-		break;
+	if (ret == -EAGAIN)
+		return;
+	if (ret == -EPROTO) {
+		conn_fail(c, -EPROTO, why);
+		return;
 	}
 	/* EOF or error: the peer is gone; take what it left us first */
 	if (reap_returns(c) || reap_frames(c))
@@ -588,7 +577,7 @@ static void sock_input(struct shm_conn *c)
 	if (c->peer_bye || c->state != CS_UP)
 		conn_down(c, -ECONNRESET, 0);
 	else
-		conn_down(c, -ECONNRESET, -err);
+		conn_down(c, -ECONNRESET, ret < 0 ? ret : -ECONNRESET);
 }
 
 static void conn_progress(struct shm_conn *c)
@@ -1405,6 +1394,35 @@ static int shm_init(const struct rfs_xprt_params *p, struct rfs_xprt **out)
 	return 0;
 }
 
+/* server: pass an open file to the client, before the reply naming it */
+static int shm_send_fd(struct rfs_conn *cp, int fd, uint64_t token)
+{
+	struct shm_conn *c = (struct shm_conn *)(void *)cp;
+
+	if (c->state != CS_UP || c->side != 1)
+		return -ENOTCONN;
+	c->x->st.syscalls++;
+	return rfs_shm_fd_send(c->fd, fd, token);
+}
+
+/* client: the file the server sent with token (it is on the socket) */
+static int shm_take_fd(struct rfs_conn *cp, uint64_t token)
+{
+	struct shm_conn *c = (struct shm_conn *)(void *)cp;
+	int fd = rfs_shm_fd_take(&c->fds, token);
+
+	if (fd == -ENOENT && c->side == 0 && c->fd >= 0) {
+		const char *why;
+		int ret = rfs_shm_sock_read(c->fd, &c->fds, &c->peer_bye,
+					    &c->x->st.syscalls, &why);
+
+		if (ret == -EPROTO)
+			conn_fail(c, -EPROTO, why);
+		fd = rfs_shm_fd_take(&c->fds, token);
+	}
+	return fd;
+}
+
 static void shm_stats(const struct rfs_xprt *xp, struct rfs_xprt_stats *s)
 {
 	*s = ((const struct shm_xprt *)(const void *)xp)->st;
@@ -1412,7 +1430,8 @@ static void shm_stats(const struct rfs_xprt *xp, struct rfs_xprt_stats *s)
 
 const struct rfs_xprt_ops rfs_xprt_shm_ops = {
 	.desc = { .name = "shm",
-		  .flags = RFS_XPRT_F_POLL_FREE | RFS_XPRT_F_LOCAL },
+		  .flags = RFS_XPRT_F_POLL_FREE | RFS_XPRT_F_LOCAL |
+			   RFS_XPRT_F_PASSFD },
 	.init = shm_init,
 	.fini = shm_fini,
 	.setup_magic = RFS_SHM_MAGIC,
@@ -1428,5 +1447,7 @@ const struct rfs_xprt_ops rfs_xprt_shm_ops = {
 	.poll = shm_poll,
 	.arm = shm_arm,
 	.wait_fd = shm_wait_fd,
+	.send_fd = shm_send_fd,
+	.take_fd = shm_take_fd,
 	.stats = shm_stats,
 };

@@ -592,6 +592,8 @@ static int dec_make(struct rd *r, uint16_t op, struct rfs_req_view *v)
 		return -EPROTO;
 	if (op != RFS_OP_SYMLINK && q->target_len != 0)
 		return -EPROTO;
+	if ((q->want & ~RFS_WANT_KNOWN) || (op != RFS_OP_CREATE && q->want))
+		return -EPROTO;
 	if (!take_last_names(r, q->name_len, q->target_len, v))
 		return -EPROTO;
 	v->fixed = q;
@@ -977,12 +979,10 @@ static int rep_entry(struct rd *r, struct rfs_rep_view *v)
 
 static int rep_create(struct rd *r, struct rfs_rep_view *v)
 {
-	const uint32_t known = RFS_OPEN_DIRECT_IO | RFS_OPEN_KEEP_CACHE |
-			       RFS_OPEN_NONSEEKABLE;
 	const struct rfs_create_rep *c;
 
-	if (!TAKE(r, c) || (c->open_flags & ~known) || !entry_ok(&c->entry) ||
-	    take_handle(r, &c->entry, v) || !rd_done(r))
+	if (!TAKE(r, c) || (c->open_flags & ~RFS_OPEN_KNOWN) ||
+	    !entry_ok(&c->entry) || take_handle(r, &c->entry, v) || !rd_done(r))
 		return -EPROTO;
 	v->fixed = c;
 	return 0;
@@ -1063,8 +1063,7 @@ static const void *take_rep(struct rd *r, const struct rfs_opinfo *oi,
 /* the field checks of replies that are one struct, after take_rep() */
 static bool open_rep_ok(const struct rfs_open_rep *o)
 {
-	return !(o->open_flags & ~(RFS_OPEN_DIRECT_IO | RFS_OPEN_KEEP_CACHE |
-				   RFS_OPEN_NONSEEKABLE));
+	return !(o->open_flags & ~RFS_OPEN_KNOWN);
 }
 
 static bool lseek_rep_ok(const struct rfs_lseek_rep *l)

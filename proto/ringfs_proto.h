@@ -33,6 +33,13 @@
  *        rfs_notify): "drop what you cache of this node" or "of this
  *        name in this directory".  A session without the feature never
  *        gets one; nothing else changes.
+ *   1.5  open files passed to a same-host client: RFS_FEAT_PASSFD; once
+ *        both sides have it (and only over a transport that can pass
+ *        descriptors: shm), an OPEN or CREATE whose want has
+ *        RFS_WANT_FD may be answered with RFS_OPEN_FD: the server sent
+ *        the file it opened, with SCM_RIGHTS on the transport's Unix
+ *        socket, before the reply, tagged with the request id.  The
+ *        client hands it to the kernel's FUSE passthrough.
  *
  * Every message is a fixed 48-byte header (struct rfs_hdr) followed by
  * `len` payload bytes.  All integers are little-endian, fixed width; every
@@ -67,7 +74,7 @@
 
 #define RFS_MAGIC 0x474e4652u /* "RFNG" little-endian */
 #define RFS_PROTO_MAJOR 1
-#define RFS_PROTO_MINOR 4
+#define RFS_PROTO_MINOR 5
 
 #define RFS_HDR_SIZE 48u
 #define RFS_NAME_MAX 255u  /* one path component */
@@ -234,9 +241,11 @@ _Static_assert(sizeof(struct rfs_groups_tail) == 8, "rfs_groups_tail");
 #define RFS_FEAT_RESUME (1ull << 3)
 /* since 1.4: the client takes notifications (struct rfs_notify) */
 #define RFS_FEAT_NOTIFY (1ull << 4)
+/* since 1.5: open files passed to the client (RFS_WANT_FD, shm only) */
+#define RFS_FEAT_PASSFD (1ull << 5)
 #define RFS_FEAT_KNOWN                                                      \
 	(RFS_FEAT_CSUM | RFS_FEAT_IDS | RFS_FEAT_GROUPS | RFS_FEAT_RESUME | \
-	 RFS_FEAT_NOTIFY)
+	 RFS_FEAT_NOTIFY | RFS_FEAT_PASSFD)
 
 /*
  * HELLO: the first frame on a control connection; always sent with
@@ -507,13 +516,25 @@ struct rfs_make_req {
 	uint32_t flags; /* CREATE: open flags (O_*) */
 	uint16_t name_len;
 	uint16_t target_len; /* SYMLINK only */
-	uint32_t pad;
+	uint32_t want;	     /* CREATE: RFS_WANT_*; others 0 */
 };
 _Static_assert(sizeof(struct rfs_make_req) == 32, "rfs_make_req");
+
+/*
+ * OPEN/CREATE want (RFS_FEAT_PASSFD sessions): send the opened file
+ * along, for the kernel's FUSE passthrough
+ */
+#define RFS_WANT_FD (1u << 0)
+#define RFS_WANT_KNOWN RFS_WANT_FD
 
 #define RFS_OPEN_DIRECT_IO (1u << 0) /* reply flags to FUSE */
 #define RFS_OPEN_KEEP_CACHE (1u << 1)
 #define RFS_OPEN_NONSEEKABLE (1u << 2)
+/* the file went to the client before this reply (RFS_WANT_FD) */
+#define RFS_OPEN_FD (1u << 3)
+#define RFS_OPEN_KNOWN                                                     \
+	(RFS_OPEN_DIRECT_IO | RFS_OPEN_KEEP_CACHE | RFS_OPEN_NONSEEKABLE | \
+	 RFS_OPEN_FD)
 
 struct rfs_create_rep {
 	uint64_t fh;
@@ -550,7 +571,7 @@ _Static_assert(sizeof(struct rfs_link_req) == 24, "rfs_link_req");
 struct rfs_open_req {
 	uint64_t nodeid;
 	uint32_t flags; /* O_* from the application */
-	uint32_t pad;
+	uint32_t want;	/* OPEN: RFS_WANT_*; OPENDIR 0 */
 };
 _Static_assert(sizeof(struct rfs_open_req) == 16, "rfs_open_req");
 struct rfs_open_rep {

@@ -370,6 +370,10 @@ static int op_hello(struct rfs_req *r)
 	if (!e->notify)
 		feat &= ~RFS_FEAT_NOTIFY;
 	s->notify = feat & RFS_FEAT_NOTIFY;
+	/* open files for the client's FUSE passthrough: same host only */
+	if (!(rfs_xprt_flags(cc->x) & RFS_XPRT_F_PASSFD))
+		feat &= ~RFS_FEAT_PASSFD;
+	s->passfd = feat & RFS_FEAT_PASSFD;
 	/* replies kept across a restart: when the client asks and we can */
 	if ((feat & RFS_FEAT_RESUME) &&
 	    (!rfs_xlog_enabled() || rfs_xlog_session(s)))

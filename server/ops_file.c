@@ -19,7 +19,36 @@
 #include "aio.h"
 #include "log.h"
 #include "notify.h"
+#include "obs.h"
 #include "ops_i.h"
+
+/*
+ * RFS_WANT_FD in a session that negotiated RFS_FEAT_PASSFD: the client
+ * wants the file just opened, for the kernel's FUSE passthrough (its
+ * reads and writes then skip both daemons).  It is sent before the
+ * reply, tagged with the request id.  When that fails (the client does
+ * not read its socket, a backend without descriptors) the open still
+ * succeeds, without passthrough.  Not in split mode (--exec-thread): the
+ * transport is the connection thread's alone.
+ */
+static uint32_t pass_fd(struct rfs_req *r, uint32_t want,
+			const struct rfs_bfile *bf)
+{
+	int ret;
+
+	if (!(want & RFS_WANT_FD) || !r->sess->passfd || bf->fd < 0 || bf->dir)
+		return 0;
+	ret = rfs_xprt_send_fd(r->cc->c, bf->fd, r->h->id);
+	if (ret) {
+		rfs_dbg(RFS_SUB_SERVER,
+			"server: %s: passing an open file: %s; the client "
+			"opens it without passthrough",
+			rfs_conn_desc(r->cc->c), strerror(-ret));
+		return 0;
+	}
+	rfs_obs_add(r->cc->obs, RFS_OBS_files_passed, 1);
+	return RFS_OPEN_FD;
+}
 
 int rfs_op_open(struct rfs_req *r)
 {
@@ -37,6 +66,8 @@ int rfs_op_open(struct rfs_req *r)
 	uint64_t fh;
 	int ret;
 
+	if ((q->want & ~RFS_WANT_KNOWN) || (dir && q->want))
+		return -EPROTO;
 	ret = rfs_req_node(r, q->nodeid, &n);
 	if (ret)
 		return ret;
@@ -63,6 +94,7 @@ int rfs_op_open(struct rfs_req *r)
 		return r->mb.err;
 	}
 	p->fh = fh;
+	p->open_flags = pass_fd(r, q->want, &bf);
 	return 0;
 }
 
@@ -93,6 +125,8 @@ static int create_reply(struct rfs_req *r, struct rfs_bfile *bf,
 		ret = rfs_put_handle(&r->mb, n);
 	if (ret)
 		goto err_release;
+	p->open_flags =
+		pass_fd(r, ((const struct rfs_make_req *)r->v.fixed)->want, bf);
 	return 0;
 err_release:
 	rfs_fh_release(r->sess, fh);

@@ -158,6 +158,7 @@ struct rfs_session {
 	long long orphan_since; /* ms, CLOCK_MONOTONIC; 0: has conns */
 	bool bye;		/* the client said BYE: no grace period */
 	bool notify;		/* RFS_FEAT_NOTIFY negotiated (notify.h) */
+	bool passfd;		/* RFS_FEAT_PASSFD negotiated */
 	struct rfs_session *next;
 };
 

@@ -25,6 +25,10 @@
 #             serves and captures afterwards
 . "$(dirname "$0")/../mount/lib.sh" "$@"
 
+# every READ and WRITE of the workloads must be a frame on the transport:
+# not served by the kernel's FUSE passthrough (shm)
+RFS_MOUNT_EXTRA=passthrough=off
+
 # defaults: next to the client under test, and this source tree's
 RINGFSCTL=$(rfs_abspath "${RINGFSCTL:-$(dirname "$RINGFS")/ringfsctl}")
 RFS_LUA=$(rfs_abspath "${RFS_LUA:-$(dirname "$0")/../../contrib/wireshark/ringfs.lua}")

@@ -9,6 +9,8 @@
 # with no ring request at all.  The client runs in the foreground so its
 # log (ring setup, per-loop counts at exit) is the test's to read.
 . "$(dirname "$0")/lib.sh" "$@"
+# the reads and writes must cross the daemons: not the kernel's passthrough
+RFS_MOUNT_EXTRA=passthrough=off
 
 P=/sys/module/fuse/parameters/enable_uring
 [ -e "$P" ] || skip "this kernel has no FUSE over io_uring (Linux >= 6.14)"

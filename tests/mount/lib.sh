@@ -160,8 +160,10 @@ rfs_stop_server() {
 }
 
 # rfs_mount MOUNTPOINT [extra -o options]: mount the export with ringfs.
+# RFS_MOUNT_EXTRA: options every mount of the case gets (a variant's).
 rfs_mount() {
 	local m=$1 opts="transport=$RFS_TRANSPORT${2:+,$2}" st=0
+	opts+=${RFS_MOUNT_EXTRA:+,$RFS_MOUNT_EXTRA}
 	[ -n "$RFS_TLS_KEY" ] && opts+=",tls,key_file=$RFS_TLS_KEY"
 	RFS_MOUNTS+=("$m")
 	local src="$RFS_ADDR:$RFS_PORT:/data"
@@ -188,6 +190,7 @@ rfs_umount() {
 rfs_mount_log() {
 	local log=$1 fifo="$T/fg.fifo" src="$RFS_ADDR:$RFS_PORT:/data"
 	local opts="transport=$RFS_TRANSPORT${2:+,$2}"
+	opts+=${RFS_MOUNT_EXTRA:+,$RFS_MOUNT_EXTRA}
 	[ "$RFS_TRANSPORT" = shm ] && src="unix:$T/ringfsd.sock:/data"
 	rm -f "$fifo"
 	mkfifo "$fifo" || fail "mkfifo"

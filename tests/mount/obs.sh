@@ -22,6 +22,9 @@ RFS_LOG_EXTRA+=("$T/out" "$T/err")
 
 rfs_start_server "$EXPORT"
 SRV=$RFS_SERVER_PID
+# the WRITEs must reach the server: not the kernel's passthrough
+# (tests/mount/passthrough.sh counts what that path does)
+RFS_MOUNT_EXTRA=passthrough=off
 M=$T/mnt
 rfs_mount "$M"
 CPID=$(pgrep -f -- " $M( |\$)" | head -n 1)

@@ -784,6 +784,19 @@ static void test_req_rules(void)
 	reseal();
 	T_EQ(full_req(&v), -EPROTO);
 
+	/* want (1.5): RFS_WANT_FD on CREATE only, no unknown bits */
+	req_of(RFS_OP_CREATE);
+	REQ(struct rfs_make_req)->want = RFS_WANT_FD;
+	reseal();
+	T_EQ(full_req(&v), 0);
+	REQ(struct rfs_make_req)->want = RFS_WANT_FD << 1;
+	reseal();
+	T_EQ(full_req(&v), -EPROTO);
+	req_of(RFS_OP_MKDIR);
+	REQ(struct rfs_make_req)->want = RFS_WANT_FD;
+	reseal();
+	T_EQ(full_req(&v), -EPROTO);
+
 	/* HELLO */
 	req_of(RFS_OP_HELLO);
 	REQ(struct rfs_hello_req)->features = ~0ull; /* newer client */
@@ -1099,14 +1112,14 @@ static void test_rep_rules(void)
 	reseal();
 	T_EQ(full_rep(RFS_OP_CREATE, &r), -EPROTO);
 	rep_of(RFS_OP_CREATE);
-	REP(struct rfs_create_rep)->open_flags = 8;
+	REP(struct rfs_create_rep)->open_flags = RFS_OPEN_FD << 1;
 	reseal();
 	T_EQ(full_rep(RFS_OP_CREATE, &r), -EPROTO);
 
 	/* HELLO */
 	rep_of(RFS_OP_HELLO);
-	/* a feature bit 1.4 does not know */
-	REP(struct rfs_hello_rep)->features = RFS_FEAT_NOTIFY << 1;
+	/* a feature bit 1.5 does not know */
+	REP(struct rfs_hello_rep)->features = RFS_FEAT_PASSFD << 1;
 	reseal();
 	T_EQ(full_rep(RFS_OP_HELLO, &r), -EPROTO);
 	rep_of(RFS_OP_HELLO);

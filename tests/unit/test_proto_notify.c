@@ -58,7 +58,7 @@ static void test_good(void)
 	T_EQ(v.nodeid, 0x1234);
 	T_EQ(v.name_len, 0);
 	T_OK(HDR->flags == (RFS_HF_NOTIFY | RFS_HF_CSUM) && HDR->id == 0 &&
-	     HDR->opcode == RFS_NOTIFY_OPCODE && HDR->minor == 4);
+	     HDR->opcode == RFS_NOTIFY_OPCODE && HDR->minor == RFS_PROTO_MINOR);
 
 	n = entry("file.txt", 8);
 	T_EQ(n, (int)(RFS_HDR_SIZE + sizeof(struct rfs_notify) + 8));
