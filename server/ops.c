@@ -370,8 +370,9 @@ static int op_hello(struct rfs_req *r)
 	if (!e->notify)
 		feat &= ~RFS_FEAT_NOTIFY;
 	s->notify = feat & RFS_FEAT_NOTIFY;
-	/* open files for the client's FUSE passthrough: same host only */
-	if (!(rfs_xprt_flags(cc->x) & RFS_XPRT_F_PASSFD))
+	/* open files for the client's FUSE passthrough: same host only
+	   (no transport: the session fuzzer's harness) */
+	if (!cc->x || !(rfs_xprt_flags(cc->x) & RFS_XPRT_F_PASSFD))
 		feat &= ~RFS_FEAT_PASSFD;
 	s->passfd = feat & RFS_FEAT_PASSFD;
 	/* replies kept across a restart: when the client asks and we can */
