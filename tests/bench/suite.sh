@@ -122,6 +122,7 @@ else
 	for t in tcp uring shm; do
 		case " $BUILT " in *" $t "*) TARGETS+=" $t" ;; esac
 	done
+	case " $BUILT " in *" shm "*) TARGETS+=" shm-nopt" ;; esac
 	# TLS 1.3 over the byte streams, when built (a second ringfsd, with
 	# a key: see add_target)
 	if "$RINGFS" --version 2>/dev/null | grep -q 'tls yes'; then
@@ -529,19 +530,28 @@ add_target() {
 		DIR[$t]=$EXP
 		LABEL[$t]="backing dir ($FSTYPE)"
 		return 0 ;;
-	tcp|uring|shm|rdma)
+	tcp|uring|shm|rdma|shm-nopt)
+		# shm-nopt: shm's own data path, through both daemons (no
+		# FUSE passthrough: as without CAP_SYS_ADMIN or Linux < 6.9)
 		[ -n "$SERVER_PID" ] || start_server
 		mkdir "$m"
 		src=127.0.0.1:$PORT:/data
-		[ "$t" = shm ] && src=unix:$T/ringfsd.sock:/data
-		opts=transport=$t${MOUNT_OPTS:+,$MOUNT_OPTS}
+		[ "${t%-nopt}" = shm ] && src=unix:$T/ringfsd.sock:/data
+		opts=transport=${t%-nopt}${MOUNT_OPTS:+,$MOUNT_OPTS}
+		[ "$t" = shm-nopt ] && opts+=,passthrough=off
 		MOUNTS+=("$m")
 		timeout 60 "$RINGFS" "$src" "$m" -o "$opts" ||
 			die "mount ringfs $t failed"
 		wait_mounted "$m" || die "ringfs $t: no mount"
 		DPID[$t]=$(find_pid "$m" ringfs) || die "no ringfs pid ($t)"
 		SPID[$t]=$SERVER_PID
-		LABEL[$t]="ringfs $t" ;;
+		LABEL[$t]="ringfs $t"
+		[ "$t" = shm-nopt ] && LABEL[$t]="ringfs shm, passthrough=off"
+		[ "$t" = shm ] &&
+			grep -q '^passthrough=on' "/run/ringfs/client.${DPID[$t]}" \
+				2>/dev/null &&
+			LABEL[$t]="ringfs shm (FUSE passthrough)"
+		;;
 	tls-tcp|tls-uring)
 		[ -n "$TLS_PID" ] || start_tls_server
 		mkdir "$m"
