@@ -41,14 +41,15 @@
 /* background requests (async direct I/O, readahead) the kernel keeps in flight */
 #define RFS_CL_MAX_BACKGROUND 64
 
+/* auto = 0, off = 1 for both (main.c's parse_auto_off) */
 enum {
-	CL_FRING_AUTO,
-	CL_FRING_OFF
+	CL_FRING_AUTO = 0,
+	CL_FRING_OFF = 1
 };
 
 enum {
-	CL_PT_AUTO, /* the kernel's FUSE passthrough where it can work */
-	CL_PT_OFF
+	CL_PT_AUTO = 0, /* the kernel's FUSE passthrough where it can work */
+	CL_PT_OFF = 1
 };
 
 struct cl_opts {

@@ -166,6 +166,22 @@ static int parse_double(const char *opt, const char *v, double *out)
 	return 0;
 }
 
+/* "auto" or "off": CL_FRING_* and CL_PT_* share the values */
+static int parse_auto_off(const char *opt, const char *v, int *out)
+{
+	if (!strcmp(v, "auto")) {
+		*out = 0;
+	} else if (!strcmp(v, "off")) {
+		*out = 1;
+	} else {
+		fprintf(stderr,
+			"ringfs: bad value in option '%s' (auto or off)\n",
+			opt);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_ulong(const char *opt, const char *v, unsigned long min,
 		       unsigned long max, unsigned long *out)
 {
@@ -240,29 +256,9 @@ static int parse_one(struct cl_opts *o, char *opt, bool *fsname, bool *subtype)
 	} else if (!strcmp(opt, "noreaddirplus")) {
 		o->readdirplus = false;
 	} else if (val && !strncmp(opt, "fuse_ring=", 10)) {
-		if (!strcmp(val, "auto")) {
-			o->fuse_ring = CL_FRING_AUTO;
-		} else if (!strcmp(val, "off")) {
-			o->fuse_ring = CL_FRING_OFF;
-		} else {
-			fprintf(stderr,
-				"ringfs: bad value in option '%s' (auto or "
-				"off)\n",
-				opt);
-			ret = -EINVAL;
-		}
+		ret = parse_auto_off(opt, val, &o->fuse_ring);
 	} else if (val && !strncmp(opt, "passthrough=", 12)) {
-		if (!strcmp(val, "auto")) {
-			o->passthrough = CL_PT_AUTO;
-		} else if (!strcmp(val, "off")) {
-			o->passthrough = CL_PT_OFF;
-		} else {
-			fprintf(stderr,
-				"ringfs: bad value in option '%s' (auto or "
-				"off)\n",
-				opt);
-			ret = -EINVAL;
-		}
+		ret = parse_auto_off(opt, val, &o->passthrough);
 	} else if (val && !strncmp(opt, "max_write=", 10)) {
 		ret = parse_ulong(opt, val, 4096, RFS_IO_MAX, &n);
 		o->max_write = (uint32_t)n;
