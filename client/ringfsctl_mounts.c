@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * ringfsctl mounts: the ringfs mounts of this machine and what each one
- * took: transport, FUSE path (io_uring or /dev/fuse), loops, client pid.
+ * took: transport, FUSE path (io_uring or /dev/fuse), FUSE passthrough,
+ * loops, client pid.
  * Mounts come from /proc/self/mountinfo (type fuse.ringfs); what their
  * clients decided comes from the clients' status files (client/status.c)
  * in /run/ringfs and, for the caller's own mounts, $XDG_RUNTIME_DIR/ringfs.
