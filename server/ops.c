@@ -370,9 +370,17 @@ static int op_hello(struct rfs_req *r)
 	if (!e->notify)
 		feat &= ~RFS_FEAT_NOTIFY;
 	s->notify = feat & RFS_FEAT_NOTIFY;
-	/* open files for the client's FUSE passthrough: same host only
-	   (no transport: the session fuzzer's harness) */
-	if (!cc->x || !(rfs_xprt_flags(cc->x) & RFS_XPRT_F_PASSFD))
+	/*
+	 * Open files for the client's FUSE passthrough: same host only (no
+	 * transport: the session fuzzer's harness), and only to a root peer
+	 * of a read-write export.  A file we pass lets its holder re-open
+	 * it through /proc/self/fd with any access the file's own mode
+	 * grants it, past the export's ro flag and the directories' search
+	 * permissions; the kernel lets only CAP_SYS_ADMIN register files
+	 * for passthrough anyway, and such a peer could do all that itself.
+	 */
+	if (!cc->x || !(rfs_xprt_flags(cc->x) & RFS_XPRT_F_PASSFD) ||
+	    !cc->sec.cred.known || cc->sec.cred.uid != 0 || e->ro)
 		feat &= ~RFS_FEAT_PASSFD;
 	s->passfd = feat & RFS_FEAT_PASSFD;
 	/* replies kept across a restart: when the client asks and we can */

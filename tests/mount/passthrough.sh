@@ -15,7 +15,10 @@
 #    a write through passthrough by an unprivileged user still clears
 #    the bit set after the file was opened (the registered file has no
 #    CAP_FSETID);
-#  - -o passthrough=off: the same reads cross the daemons again.
+#  - -o passthrough=off: the same reads cross the daemons again;
+#  - a read-only export gets no files passed (a passed file could be
+#    re-opened for writing through /proc/self/fd): its reads cross the
+#    daemons although the mount negotiated passthrough with the kernel.
 # Skipped (77) where the kernel or the caller cannot: no FUSE passthrough
 # in the kernel (Linux < 6.9), no CAP_SYS_ADMIN.
 . "$(dirname "$0")/lib.sh" "$@"
@@ -25,7 +28,7 @@ CTL=$(dirname "$RINGFS")/ringfsctl
 command -v setpriv >/dev/null || skip "setpriv (util-linux) missing"
 command -v python3 >/dev/null || skip "python3 missing"
 
-rfs_start_server "$EXPORT"
+rfs_start_server "$EXPORT" --export "ro=$EXPORT,ro,no_root_squash"
 SRV=$RFS_SERVER_PID
 rfs_mount "$MNT" allow_other # an unprivileged writer below
 CPID=$(pgrep -f -- " $MNT( |\$)" | head -n 1)
@@ -137,5 +140,21 @@ cmp "$EXPORT/big" "$MNT/big" || fail "passthrough=off: wrong data"
 [ "$(ctr "$MNT" client.shm.passthrough_opens)" = 0 ] ||
 	fail "passthrough=off: passthrough_opens is not 0"
 rfs_umount "$MNT"
+
+# 5. a read-only export: no files passed, the reads cross the daemons
+RO=$T/ro
+mkdir "$RO" || fail "mkdir $RO"
+RFS_MOUNTS+=("$RO")
+timeout 60 "$RINGFS" "unix:$T/ringfsd.sock:/ro" "$RO" -o transport=shm \
+	>>"$T/client.log" 2>&1 </dev/null || fail "mount of the ro export"
+fp=$(ctr "ringfsd:$SRV" server.shm.files_passed)
+r0=$(ops "$RO" read)
+cmp "$EXPORT/big" "$RO/big" || fail "ro export: wrong data"
+[ "$(ops "$RO" read)" -gt "$r0" ] || fail "ro export: no READ request"
+[ "$(ctr "ringfsd:$SRV" server.shm.files_passed)" = "$fp" ] ||
+	fail "ro export: ringfsd passed a file"
+[ "$(ctr "$RO" client.shm.passthrough_opens)" = 0 ] ||
+	fail "ro export: passthrough_opens is not 0"
+rfs_umount "$RO"
 rfs_stop_server
 echo "PASS passthrough-$RFS_TRANSPORT"
