@@ -612,6 +612,66 @@ static struct fuse_session *new_session(struct rfs_client *cl)
 
 /* Block the exit signals in every thread; the main thread takes them
    through a signalfd. */
+/*
+ * fuse_daemonize, except that the mounting process exits only once the
+ * daemon says how its start went (daemon_ready): 0 once the loops run
+ * and the status file of ringfsctl mounts is written, else 1.  So
+ * mount(8) returns when the mount is served, with the daemon's verdict
+ * (libfuse's child tells its parent at once, before any of that).
+ */
+static int ready_fd = -1;
+
+static int daemonize(bool foreground)
+{
+	int p[2], nullfd;
+	char c = 1;
+
+	if (foreground)
+		return chdir("/") == 0 ? 0 : -errno;
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return -errno;
+	switch (fork()) {
+	case -1:
+		close(p[0]);
+		close(p[1]);
+		return -errno;
+	case 0:
+		break;
+	default:
+		close(p[1]);
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(c == 0 ? 0 : 1); /* EOF: the daemon died */
+	}
+	close(p[0]);
+	if (setsid() == -1 || chdir("/") != 0)
+		return -errno;
+	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (nullfd >= 0) {
+		for (int fd = 0; fd < 3; fd++)
+			if (dup2(nullfd, fd) < 0)
+				return -errno;
+		if (nullfd > 2)
+			close(nullfd);
+	}
+	ready_fd = p[1];
+	return 0;
+}
+
+/* the mounting process may exit: with 0 (ok) or 1 */
+static void daemon_ready(bool ok)
+{
+	char c = ok ? 0 : 1;
+
+	if (ready_fd < 0)
+		return;
+	if (write(ready_fd, &c, 1) != 1)
+		rfs_err("client: telling the mounting process: %s",
+			strerror(errno));
+	close(ready_fd);
+	ready_fd = -1;
+}
+
 static int setup_signals(sigset_t *set)
 {
 	struct sigaction sa = { .sa_handler = SIG_IGN };
@@ -852,7 +912,7 @@ int main(int argc, char **argv)
 	/*
 	 * Hardened before the first connection, while the user sees why it
 	 * failed: the transports' pools are then filled locked (prealloc).
-	 * mlockall is not inherited by fuse_daemonize's child: again there.
+	 * mlockall is not inherited by daemonize's child: again there.
 	 */
 	if (cl->o.harden && rfs_daemon_harden(cl->o.harden) < 0) {
 		fprintf(stderr,
@@ -914,8 +974,11 @@ int main(int argc, char **argv)
 			"client: open /dev: %s (the loops "
 			"open /dev/fuse by path)",
 			strerror(errno));
-	if (fuse_daemonize(cl->o.foreground) != 0)
+	ret = daemonize(cl->o.foreground);
+	if (ret < 0) {
+		rfs_err("client: cannot become a daemon: %s", strerror(-ret));
 		goto out_unmount;
+	}
 	if (!cl->o.foreground && !cl->o.rootfs)
 		rfs_log_use_syslog(true);
 	cl->interactive = false;
@@ -943,6 +1006,7 @@ int main(int argc, char **argv)
 		 cl->o.source, cl->o.mountpoint, cl->o.transport, cl->nloops,
 		 cl->csum ? "csum" : "nocsum");
 	rfs_cl_status_update();
+	daemon_ready(true);
 	wait_for_exit(cl, sfd);
 	rfs_loops_join(cl);
 	rfs_status_remove();
