@@ -21,6 +21,7 @@
 #include "capctl.h"
 #include "capture.h"
 #include "log.h"
+#include "util.h"
 
 /* the one capture's watcher; under W.lock */
 static struct {
@@ -47,26 +48,7 @@ static int parse_u32(const char *v, uint32_t *out)
 
 static int send_fd(int sock, const char *msg, int fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = (void *)msg, .iov_len = strlen(msg) };
-	struct msghdr mh = { .msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm;
-
-	memset(&u, 0, sizeof(u));
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	if (sendmsg(sock, &mh, MSG_NOSIGNAL) != (ssize_t)iov.iov_len)
-		return errno ? -errno : -EIO;
-	return 0;
+	return rfs_send_fds(sock, msg, strlen(msg), &fd, 1, MSG_NOSIGNAL);
 }
 
 /* until the capturer hangs up or the daemon stops; then detach */

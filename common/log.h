@@ -57,19 +57,14 @@ bool rfs_ratelimit_ok(struct rfs_ratelimit *rl);
 		if (rfs_log_debug_on(sub))               \
 			rfs_log(LOG_DEBUG, __VA_ARGS__); \
 	} while (0)
-/* rate-limited error, one limiter per call site */
-#define rfs_err_rl(...)                                   \
+/* rate-limited message at lvl, one limiter per call site */
+#define rfs_log_rl(lvl, ...)                              \
 	do {                                              \
 		static __thread struct rfs_ratelimit rl_; \
 		if (rfs_ratelimit_ok(&rl_))               \
-			rfs_log(LOG_ERR, __VA_ARGS__);    \
+			rfs_log(lvl, __VA_ARGS__);        \
 	} while (0)
-/* rate-limited warning, one limiter per call site */
-#define rfs_warn_rl(...)                                   \
-	do {                                               \
-		static __thread struct rfs_ratelimit rl_;  \
-		if (rfs_ratelimit_ok(&rl_))                \
-			rfs_log(LOG_WARNING, __VA_ARGS__); \
-	} while (0)
+#define rfs_err_rl(...) rfs_log_rl(LOG_ERR, __VA_ARGS__)
+#define rfs_warn_rl(...) rfs_log_rl(LOG_WARNING, __VA_ARGS__)
 
 #endif /* RFS_LOG_H */

@@ -35,6 +35,36 @@ long rfs_spin_env_us(const char *var, long dflt)
 	return us;
 }
 
+int rfs_send_fds(int sock, const void *p, size_t len, const int *fds,
+		 unsigned nfd, int flags)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(4 * sizeof(int))];
+	} cm;
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (nfd > 4)
+		return -EINVAL;
+	memset(&cm, 0, sizeof(cm));
+	if (nfd) {
+		m.msg_control = cm.b;
+		m.msg_controllen = CMSG_SPACE(nfd * sizeof(int));
+		cm.h.cmsg_level = SOL_SOCKET;
+		cm.h.cmsg_type = SCM_RIGHTS;
+		cm.h.cmsg_len = CMSG_LEN(nfd * sizeof(int));
+		memcpy(CMSG_DATA(&cm.h), fds, nfd * sizeof(int));
+	}
+	do
+		n = sendmsg(sock, &m, flags);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
 int rfs_poll_until(int fd, short events, long long deadline_ms)
 {
 	for (;;) {

@@ -24,6 +24,14 @@
  * what happened), -ETIMEDOUT, or -errno of poll().
  */
 int rfs_poll_until(int fd, short events, long long deadline_ms);
+/*
+ * One sendmsg of len bytes on a Unix socket with nfd (<= 4) descriptors
+ * attached (SCM_RIGHTS; copies: the caller keeps its own), EINTR
+ * retried: 0 when all of it went, -EIO on a short send, -errno (-EAGAIN
+ * with MSG_DONTWAIT when it would block: nothing was sent).
+ */
+int rfs_send_fds(int sock, const void *p, size_t len, const int *fds,
+		 unsigned nfd, int flags);
 
 /*
  * The kernel's counts of a connected stream socket, for the deep look of

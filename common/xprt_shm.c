@@ -825,33 +825,14 @@ put:
 /* Send len bytes with nfd fds attached to the first byte. */
 static int send_fds(int fd, const void *p, size_t len, const int *fds, int nfd)
 {
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(4 * sizeof(int))];
-	} cm;
-	struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 	long long deadline = rfs_now_ms() + SETUP_TIMEOUT_MS;
-	ssize_t n;
 	int rc;
 
-	memset(&cm, 0, sizeof(cm));
-	if (nfd) {
-		m.msg_control = cm.b;
-		m.msg_controllen = CMSG_SPACE(nfd * sizeof(int));
-		cm.h.cmsg_level = SOL_SOCKET;
-		cm.h.cmsg_type = SCM_RIGHTS;
-		cm.h.cmsg_len = CMSG_LEN(nfd * sizeof(int));
-		memcpy(CMSG_DATA(&cm.h), fds, nfd * sizeof(int));
-	}
 	for (;;) {
-		n = sendmsg(fd, &m, MSG_NOSIGNAL);
-		if (n == (ssize_t)len)
-			return 0;
-		if (n >= 0)
-			return -EIO; /* a short first send: not worth it */
-		if (errno != EAGAIN && errno != EINTR)
-			return -errno;
+		/* a short first send (-EIO): not worth going on */
+		rc = rfs_send_fds(fd, p, len, fds, (unsigned)nfd, MSG_NOSIGNAL);
+		if (rc != -EAGAIN)
+			return rc;
 		rc = rfs_poll_until(fd, POLLOUT, deadline);
 		if (rc)
 			return rc;

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util.h"
 #include "xprt_shm_fd.h"
 #include "xprt_shm_i.h"
 
@@ -134,6 +135,11 @@ int rfs_shm_sock_read(int sock, struct rfs_shm_fds *f, bool *bye,
 			return 0;
 		if (!parse(f, buf, (size_t)n, bye, why))
 			return -EPROTO;
+		/* a file comes with the first byte of its record */
+		if (f && f->nloose > (f->npart ? 1u : 0u)) {
+			*why = "a file without its record on the socket";
+			return -EPROTO;
+		}
 	}
 }
 
@@ -154,34 +160,11 @@ int rfs_shm_fd_take(struct rfs_shm_fds *f, uint64_t token)
 
 int rfs_shm_fd_send(int sock, int fd, uint64_t token)
 {
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int))];
-	} cm;
 	uint8_t rec[RFS_SHM_FD_REC] = { RFS_SHM_FD };
-	struct iovec iov = { rec, sizeof(rec) };
-	struct msghdr m = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cm.b,
-		.msg_controllen = sizeof(cm.b),
-	};
-	struct cmsghdr *h;
-	ssize_t n;
 
 	for (unsigned k = 0; k < 8; k++)
 		rec[1 + k] = (uint8_t)(token >> (8 * k));
-	memset(&cm, 0, sizeof(cm));
-	h = CMSG_FIRSTHDR(&m);
-	h->cmsg_level = SOL_SOCKET;
-	h->cmsg_type = SCM_RIGHTS;
-	h->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(h), &fd, sizeof(fd));
-	do
-		n = sendmsg(sock, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
 	/* a stream socket takes a 9-byte record whole or not at all here */
-	return n == (ssize_t)sizeof(rec) ? 0 : -EPIPE;
+	return rfs_send_fds(sock, rec, sizeof(rec), &fd, 1,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
 }

@@ -13,8 +13,9 @@
  *
  * The receiving side keeps the files not claimed yet in a small table
  * (RFS_SHM_FDS_MAX, the oldest is closed when it overflows: a reply that
- * timed out never claims its file).  Anything else on the socket is a
- * protocol error.
+ * timed out never claims its file).  A file comes with the first byte
+ * of its record; anything else on the socket (a record without its file,
+ * a file without its record, another byte) is a protocol error.
  */
 #ifndef RFS_XPRT_SHM_FD_H
 #define RFS_XPRT_SHM_FD_H
